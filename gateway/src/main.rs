@@ -1,0 +1,72 @@
+//! `fenghuo-gateway`: the provincial gateway server, and `demo`, which sets up and runs a
+//! small province on loopback for a first look.
+//!
+//! Until federation sync lands, the gateway is a node of kind province serving the same
+//! register API (for the province's own records); aggregation arrives with later issues.
+
+mod demo;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use fenghuo_node::config::{LogFormat, NodeConfig};
+use fenghuo_node::{logging, start};
+
+/// The Fenghuo provincial gateway.
+#[derive(Debug, Parser)]
+#[command(
+    name = "fenghuo-gateway",
+    version,
+    about = "The Fenghuo (烽火) provincial gateway",
+    long_about = "The Fenghuo (烽火) provincial gateway.\n\n`fenghuo-gateway demo` sets up a \
+    local province on loopback (certificates, configs, sample data) and runs it; \
+    `fenghuo-gateway run --config gateway.toml` runs a real gateway (write the file with \
+    `fenghuo init gateway`)."
+)]
+struct Args {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Run the gateway until SIGINT or SIGTERM.
+    Run {
+        /// The gateway's configuration file (write one with `fenghuo init gateway`).
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Log format (overrides the config's `log.format`).
+        #[arg(long, value_enum)]
+        log_format: Option<LogFormat>,
+    },
+    /// Set up and run a local province on loopback, with sample data, until Ctrl-C.
+    Demo(demo::DemoArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    match Args::parse().command {
+        Cmd::Run { config, log_format } => {
+            let cfg = NodeConfig::load(&config)?;
+            if cfg.province.is_none() {
+                anyhow::bail!(
+                    "{}: `province` is required for the gateway (county nodes run with fenghuo-node)",
+                    config.display()
+                );
+            }
+            logging::init(
+                log_format.unwrap_or(cfg.log.format),
+                cfg.log.filter.as_deref(),
+            );
+            run(cfg)
+        }
+        Cmd::Demo(args) => demo::run(args),
+    }
+}
+
+#[tokio::main]
+async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
+    let running = start::launch(&cfg, start::terminate_signal()).await?;
+    running.task.await??;
+    tracing::info!("stopped");
+    Ok(())
+}

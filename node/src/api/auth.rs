@@ -1,0 +1,83 @@
+//! Authentication and authorization from the certificate identity only, never from a field
+//! in the request. An interceptor turns the connection's [`PeerInfo`] into a [`Caller`].
+
+use tonic::{Request, Status};
+
+use crate::identity::Identity;
+use crate::pki::tls::PeerInfo;
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// Who the client certificate names.
+    pub identity: Identity,
+}
+
+impl Caller {
+    /// The identity path recorded as author of what the caller writes.
+    pub fn author(&self) -> String {
+        self.identity.path()
+    }
+
+    /// True when the caller acts for `unit`: its own node, or a staff member of it.
+    pub fn acts_for(&self, unit: &str) -> bool {
+        match &self.identity {
+            Identity::County(c) | Identity::Province(c) => c.as_str() == unit,
+            Identity::Staff { unit: u, .. } => u.as_str() == unit,
+            Identity::Partner(_) => false,
+        }
+    }
+
+    /// True when the caller acts for the province `province` (its gateway or its staff).
+    pub fn is_province(&self, province: &str) -> bool {
+        match &self.identity {
+            Identity::Province(c) => c.as_str() == province,
+            Identity::Staff { unit, .. } => !unit.is_county() && unit.as_str() == province,
+            _ => false,
+        }
+    }
+}
+
+/// Interceptor: requires a verified peer and attaches its [`Caller`].
+#[allow(clippy::result_large_err)]
+pub fn authenticate(mut req: Request<()>) -> Result<Request<()>, Status> {
+    let identity = req
+        .extensions()
+        .get::<PeerInfo>()
+        .map(|p| p.identity.clone())
+        .ok_or_else(|| {
+            Status::unauthenticated("a client certificate from the provincial CA is required")
+        })?;
+    req.extensions_mut().insert(Caller { identity });
+    Ok(req)
+}
+
+/// The caller attached by [`authenticate`].
+#[allow(clippy::result_large_err)]
+pub fn caller<T>(req: &Request<T>) -> Result<Caller, Status> {
+    req.extensions()
+        .get::<Caller>()
+        .cloned()
+        .ok_or_else(|| Status::unauthenticated("no authenticated caller"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(uri: &str) -> Caller {
+        Caller {
+            identity: uri.parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn who_acts_for_whom() {
+        assert!(c("fenghuo://staff/510104/zhang").acts_for("510104"));
+        assert!(c("fenghuo://county/510104").acts_for("510104"));
+        assert!(!c("fenghuo://staff/510105/li").acts_for("510104"));
+        assert!(!c("fenghuo://partner/weibo").acts_for("510104"));
+        assert!(c("fenghuo://staff/51/wang").is_province("51"));
+        assert!(!c("fenghuo://staff/510104/zhang").is_province("51"));
+    }
+}

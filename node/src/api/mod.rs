@@ -1,0 +1,8 @@
+//! The gRPC edge: who is calling ([`auth`]), one module per service (thin handlers that
+//! convert protobuf ↔ domain and call the domain), and the one mapping from domain errors to
+//! `tonic::Status` ([`status`]).
+
+pub mod auth;
+pub mod convert;
+pub mod registry;
+pub mod status;

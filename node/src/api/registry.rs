@@ -1,0 +1,245 @@
+//! The `Registry` service: a county's risk register over gRPC.
+
+use std::sync::Arc;
+
+use fenghuo_proto::v1::{self, registry_server::Registry};
+use tonic::{Request, Response, Status};
+
+use super::auth::{caller, Caller};
+use super::convert::*;
+use crate::domain::Scores;
+use crate::feed::Audience;
+use crate::register::{query, view, Command};
+use crate::state::NodeState;
+use crate::store::Batch;
+
+/// Handlers of the `Registry` service.
+#[derive(Debug, Clone)]
+pub struct RegistryService {
+    state: Arc<NodeState>,
+}
+
+impl RegistryService {
+    /// Handlers over `state`.
+    pub fn new(state: Arc<NodeState>) -> Self {
+        Self { state }
+    }
+
+    #[allow(clippy::result_large_err)]
+    fn may_write(&self, c: &Caller) -> Result<(), Status> {
+        let unit = self.state.unit();
+        if c.acts_for(unit) {
+            Ok(())
+        } else {
+            Err(Status::permission_denied(format!(
+                "only {unit}'s own staff may change its register; you are {}",
+                c.identity
+            )))
+        }
+    }
+
+    #[allow(clippy::result_large_err)]
+    fn may_read(&self, c: &Caller) -> Result<(), Status> {
+        let unit = self.state.unit();
+        let province = unit.get(..2).unwrap_or_default();
+        if c.acts_for(unit) || c.is_province(province) {
+            Ok(())
+        } else {
+            Err(Status::permission_denied(format!(
+                "the register of {unit} is readable by its own staff and the province; you are {}",
+                c.identity
+            )))
+        }
+    }
+
+    /// Runs `command` for the caller and returns the risk as it now stands.
+    async fn write(&self, c: Caller, command: Command) -> Result<Response<v1::Risk>, Status> {
+        self.may_write(&c)?;
+        // Risk items are local until shared (sharing scopes arrive with sync).
+        let written = self
+            .state
+            .writer
+            .submit(c.author(), Audience::Local, command)
+            .await?;
+        tracing::info!(risk = %written.risk_id, seq = written.seq, author = %c.author(), "register changed");
+        self.risk(&written.risk_id)
+    }
+
+    #[allow(clippy::result_large_err)]
+    fn risk(&self, id: &str) -> Result<Response<v1::Risk>, Status> {
+        let r = view::load_existing(self.state.store.as_ref(), &Batch::new(), id)?;
+        Ok(Response::new(risk_to_proto(&r)))
+    }
+}
+
+#[tonic::async_trait]
+impl Registry for RegistryService {
+    /// CreateRisk: identifies a new risk item.
+    async fn create_risk(
+        &self,
+        req: Request<v1::CreateRiskRequest>,
+    ) -> Result<Response<v1::Risk>, Status> {
+        let c = caller(&req)?;
+        let r = req.into_inner();
+        let command = Command::Create {
+            title: r.title,
+            description: r.description,
+            focus: focus_from_proto(r.focus),
+            source: r.source,
+            behaviours: r.behaviours,
+            department: r.department,
+        };
+        self.write(c, command).await
+    }
+
+    /// UpdateRisk: changes the descriptive fields that are set.
+    async fn update_risk(
+        &self,
+        req: Request<v1::UpdateRiskRequest>,
+    ) -> Result<Response<v1::Risk>, Status> {
+        let c = caller(&req)?;
+        let r = req.into_inner();
+        let command = Command::Update {
+            id: r.id,
+            title: r.title,
+            description: r.description,
+            focus: focus_from_proto(r.focus),
+            source: r.source,
+            behaviours: r.replace_behaviours.then_some(r.behaviours),
+            department: r.department,
+        };
+        self.write(c, command).await
+    }
+
+    /// GradeRisk: grades with the node's standard.
+    async fn grade_risk(
+        &self,
+        req: Request<v1::GradeRiskRequest>,
+    ) -> Result<Response<v1::Risk>, Status> {
+        let c = caller(&req)?;
+        let r = req.into_inner();
+        let scores = Scores {
+            influence: r.influence,
+            attention: r.attention,
+            diffusion: r.diffusion,
+        };
+        self.write(c, Command::Grade { id: r.id, scores }).await
+    }
+
+    /// AddMeasure: adds a preventive measure.
+    async fn add_measure(
+        &self,
+        req: Request<v1::AddMeasureRequest>,
+    ) -> Result<Response<v1::Risk>, Status> {
+        let c = caller(&req)?;
+        let r = req.into_inner();
+        let command = Command::AddMeasure {
+            id: r.id,
+            action: r.action,
+            owner: r.owner,
+            due: r.due,
+        };
+        self.write(c, command).await
+    }
+
+    /// UpdateMeasure: changes a measure's status.
+    async fn update_measure(
+        &self,
+        req: Request<v1::UpdateMeasureRequest>,
+    ) -> Result<Response<v1::Risk>, Status> {
+        let c = caller(&req)?;
+        let r = req.into_inner();
+        let status = measure_status_from_proto(r.status).ok_or_else(|| {
+            Status::invalid_argument("status: required, one of planned, in-progress, done")
+        })?;
+        let command = Command::UpdateMeasure {
+            id: r.id,
+            measure_id: r.measure_id,
+            status,
+        };
+        self.write(c, command).await
+    }
+
+    /// SetStatus: moves the risk along the mechanism.
+    async fn set_status(
+        &self,
+        req: Request<v1::SetStatusRequest>,
+    ) -> Result<Response<v1::Risk>, Status> {
+        let c = caller(&req)?;
+        let r = req.into_inner();
+        let status = status_from_proto(r.status).ok_or_else(|| {
+            Status::invalid_argument(
+                "status: required, one of identified, graded, measures-set, monitoring, resolved",
+            )
+        })?;
+        self.write(c, Command::SetStatus { id: r.id, status }).await
+    }
+
+    /// GetRisk: one risk with its history.
+    async fn get_risk(
+        &self,
+        req: Request<v1::GetRiskRequest>,
+    ) -> Result<Response<v1::Risk>, Status> {
+        self.may_read(&caller(&req)?)?;
+        let id = req.into_inner().id;
+        if view::parse_risk_id(&id).is_none() {
+            return Err(Status::invalid_argument(format!(
+                "id: {id:?} is not a risk id (e.g. {}-1)",
+                self.state.unit()
+            )));
+        }
+        self.risk(&id)
+    }
+
+    /// ListRisks: a filtered page of the register.
+    async fn list_risks(
+        &self,
+        req: Request<v1::ListRisksRequest>,
+    ) -> Result<Response<v1::ListRisksResponse>, Status> {
+        self.may_read(&caller(&req)?)?;
+        let r = req.into_inner();
+        let cursor = (!r.cursor.is_empty()).then_some(r.cursor);
+        if let Some(c) = &cursor {
+            if view::parse_risk_id(c).is_none() {
+                return Err(Status::invalid_argument(format!(
+                    "cursor: {c:?} is not a cursor from a previous page"
+                )));
+            }
+        }
+        if r.limit as usize > query::MAX_LIMIT {
+            return Err(Status::invalid_argument(format!(
+                "limit: at most {}",
+                query::MAX_LIMIT
+            )));
+        }
+        let filter = query::Filter {
+            level: level_from_proto(r.level),
+            focus: focus_from_proto(r.focus),
+            status: status_from_proto(r.status),
+            text: (!r.text.trim().is_empty()).then(|| r.text.trim().to_owned()),
+            origin: None,
+        };
+        let page = query::list(
+            self.state.store.as_ref(),
+            &filter,
+            r.limit as usize,
+            cursor.as_deref(),
+        )?;
+        Ok(Response::new(v1::ListRisksResponse {
+            risks: page.risks.iter().map(risk_to_proto).collect(),
+            next_cursor: page.next_cursor.unwrap_or_default(),
+        }))
+    }
+
+    /// GetGradingStandard: the standard this node grades with.
+    async fn get_grading_standard(
+        &self,
+        req: Request<v1::GetGradingStandardRequest>,
+    ) -> Result<Response<v1::GradingStandardInfo>, Status> {
+        caller(&req)?;
+        Ok(Response::new(v1::GradingStandardInfo {
+            version: self.state.standard.version.clone(),
+            toml: self.state.standard.to_toml(),
+        }))
+    }
+}

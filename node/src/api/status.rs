@@ -1,0 +1,40 @@
+//! The one mapping from domain errors to gRPC status codes, with messages a person can act on.
+
+use tonic::Status;
+
+use crate::register::RegisterError;
+use crate::store::StoreError;
+use crate::writer::WriteError;
+
+impl From<RegisterError> for Status {
+    fn from(e: RegisterError) -> Self {
+        match &e {
+            RegisterError::InvalidField { .. } | RegisterError::Grading(_) => {
+                Status::invalid_argument(e.to_string())
+            }
+            RegisterError::RiskNotFound(_) | RegisterError::MeasureNotFound { .. } => {
+                Status::not_found(e.to_string())
+            }
+            RegisterError::Transition(_) | RegisterError::Precondition(_) => {
+                Status::failed_precondition(e.to_string())
+            }
+            RegisterError::Store(s) => s.clone().into(),
+        }
+    }
+}
+
+impl From<StoreError> for Status {
+    fn from(e: StoreError) -> Self {
+        tracing::error!(error = %e, "storage failure");
+        Status::internal(format!("the node could not read or write its store: {e}"))
+    }
+}
+
+impl From<WriteError> for Status {
+    fn from(e: WriteError) -> Self {
+        match e {
+            WriteError::Refused(r) => r.into(),
+            WriteError::Stopped => Status::unavailable("the node is shutting down; retry shortly"),
+        }
+    }
+}

@@ -1,0 +1,469 @@
+//! `fenghuo ca`: run the offline provincial certificate authority from the command line.
+//!
+//! A thin edge over [`crate::pki::ca`]: parse, call the library, print one or two lines of
+//! text (or JSON with `--json`).
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use comfy_table::Table;
+use serde_json::json;
+use time::OffsetDateTime;
+
+use crate::identity::Identity;
+use crate::pki::ca::{
+    rfc3339_text, CertificateAuthority, IssueOptions, IssuedRecord, CA_KEY_FILE, DEFAULT_DAYS,
+    REGISTRY_FILE,
+};
+
+/// Options every `fenghuo ca` command takes: where the CA lives and how to print.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CaArgs {
+    /// CA directory: holds ca.crt, ca.key, crl.pem, issued.json and every issued
+    /// <stem>.crt / <stem>.key. Keep it on an offline machine.
+    #[arg(long, env = "FENGHUO_PKI", default_value = "pki", value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Print the result as JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `fenghuo ca …`: the offline provincial certificate authority.
+#[derive(Debug, clap::Subcommand)]
+pub enum CaCommand {
+    /// Create the provincial CA: writes ca.crt, ca.key (mode 0600), an empty signed crl.pem and
+    /// an empty issued.json in --dir.
+    #[command(
+        long_about = "Create the provincial certificate authority in --dir.\n\n\
+        Writes ca.crt (the trust anchor every node and client is configured with, valid ten \
+        years), ca.key (its Ed25519 key, mode 0600: keep it offline), crl.pem (an empty, signed \
+        revocation list) and issued.json (the registry of issued certificates). \
+        Refuses if a CA already exists there, unless --force."
+    )]
+    Init {
+        /// The province this CA issues for: its two-digit GB/T 2260 code, e.g. 51.
+        #[arg(long, value_name = "CODE")]
+        province: String,
+        /// Replace an existing CA. Every certificate the old CA issued stops validating, and
+        /// its registry is reset (old <stem>.crt/.key files are left in place).
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        args: CaArgs,
+    },
+    /// Issue a certificate and key: writes <stem>.crt and <stem>.key (mode 0600) in --dir.
+    #[command(
+        long_about = "Issue a certificate and Ed25519 key for a county node, the province, a \
+        partner or a staff member.\n\n\
+        Writes <stem>.crt (PEM certificate, identity in its URI SAN, e.g. fenghuo://county/510104) \
+        and <stem>.key (PKCS#8 PEM, mode 0600) in --dir, and records the certificate in \
+        issued.json. The stem is county-510104, province-51, partner-<name> or \
+        staff-<code>-<name>. Every certificate also names localhost and 127.0.0.1."
+    )]
+    Issue {
+        /// Who to issue for.
+        #[command(subcommand)]
+        what: IssueCommand,
+    },
+    /// Revoke a certificate by its file stem and re-sign crl.pem.
+    #[command(
+        long_about = "Revoke every live certificate issued under a file stem (e.g. \
+        staff-510104-zhang, as shown by `fenghuo ca list`) and re-sign crl.pem with a new CRL \
+        number. Distribute the new crl.pem (the province feed publishes it); nodes refuse the \
+        holder from then on."
+    )]
+    Revoke {
+        /// File stem of the certificate, e.g. county-510104 or staff-510104-zhang (its identity
+        /// URI or .crt file name also work).
+        #[arg(value_name = "STEM")]
+        stem: String,
+        #[command(flatten)]
+        args: CaArgs,
+    },
+    /// List every certificate issued, with its serial, expiry and revocation.
+    List {
+        #[command(flatten)]
+        args: CaArgs,
+    },
+    /// Re-sign crl.pem (same revocations, new number, next update 30 days on).
+    #[command(
+        long_about = "Re-sign crl.pem with the same revocations, the next CRL number and a \
+        next-update 30 days from now. Run it, and distribute the result, before the current \
+        CRL's next update passes."
+    )]
+    Crl {
+        #[command(flatten)]
+        args: CaArgs,
+    },
+}
+
+/// `fenghuo ca issue …`: who the certificate is for.
+#[derive(Debug, clap::Subcommand)]
+pub enum IssueCommand {
+    /// A county node: <stem> county-<CODE>; may act as TLS server and client.
+    County {
+        /// Six-digit county code (GB/T 2260) in the CA's province, e.g. 510104.
+        #[arg(value_name = "CODE")]
+        code: String,
+        #[command(flatten)]
+        opts: IssueArgs,
+    },
+    /// The provincial gateway: <stem> province-<CODE>; may act as TLS server and client.
+    Province {
+        /// Two-digit province code, the CA's own, e.g. 51.
+        #[arg(value_name = "CODE")]
+        code: String,
+        #[command(flatten)]
+        opts: IssueArgs,
+    },
+    /// A partner website: <stem> partner-<NAME>; TLS client only.
+    Partner {
+        /// Partner name: 1-63 lowercase letters, digits, '-' or '_'.
+        #[arg(value_name = "NAME")]
+        name: String,
+        #[command(flatten)]
+        opts: IssueArgs,
+    },
+    /// A person acting for a county or the province: <stem> staff-<CODE>-<NAME>; TLS client only.
+    Staff {
+        /// County (six digits) or province (two digits) the person acts for.
+        #[arg(value_name = "CODE")]
+        code: String,
+        /// Login-style name: 1-63 lowercase letters, digits, '-' or '_'.
+        #[arg(value_name = "NAME")]
+        name: String,
+        #[command(flatten)]
+        opts: IssueArgs,
+    },
+}
+
+/// Options of every `fenghuo ca issue` command.
+#[derive(Debug, Clone, clap::Args)]
+pub struct IssueArgs {
+    /// Extra DNS name the holder serves under (repeatable); localhost is always included.
+    #[arg(long = "dns", value_name = "NAME")]
+    pub dns: Vec<String>,
+    /// Extra IP address the holder serves under (repeatable); 127.0.0.1 is always included.
+    #[arg(long = "ip", value_name = "ADDR")]
+    pub ip: Vec<IpAddr>,
+    /// Validity in days from now (at most until the CA expires).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_DAYS,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub days: u32,
+    /// Issue even if the identity already has a live certificate or its files exist; the
+    /// files are replaced, and the old certificate stays valid until it expires or is revoked.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub args: CaArgs,
+}
+
+/// Runs one `fenghuo ca` command.
+pub fn run(cmd: CaCommand) -> anyhow::Result<()> {
+    match cmd {
+        CaCommand::Init {
+            province,
+            force,
+            args,
+        } => init(&province, force, &args),
+        CaCommand::Issue { what } => issue(what),
+        CaCommand::Revoke { stem, args } => revoke(&stem, &args),
+        CaCommand::List { args } => list(&args),
+        CaCommand::Crl { args } => crl(&args),
+    }
+}
+
+/// `fenghuo ca init`.
+fn init(province: &str, force: bool, args: &CaArgs) -> anyhow::Result<()> {
+    let ca = CertificateAuthority::init(&args.dir, province, force)?;
+    let cert = ca.ca_cert_path();
+    let key = ca.dir().join(CA_KEY_FILE);
+    let crl = ca.crl_path();
+    if args.json {
+        print_json(&json!({
+            "province": ca.province().as_str(),
+            "dir": ca.dir(),
+            "ca_cert": cert,
+            "ca_key": key,
+            "crl": crl,
+            "registry": ca.dir().join(REGISTRY_FILE),
+            "not_after": rfc3339_text(ca.not_after()),
+        }))
+    } else {
+        println!(
+            "created CA for province {} → {}, {}, {} (valid until {})",
+            ca.province(),
+            cert.display(),
+            key.display(),
+            crl.display(),
+            date(ca.not_after()),
+        );
+        println!(
+            "give {} and {} to every node; keep {} offline",
+            cert.display(),
+            crl.display(),
+            key.display()
+        );
+        Ok(())
+    }
+}
+
+/// `fenghuo ca issue …`.
+fn issue(what: IssueCommand) -> anyhow::Result<()> {
+    let (identity, opts) = match what {
+        IssueCommand::County { code, opts } => (Identity::county(&code), opts),
+        IssueCommand::Province { code, opts } => (Identity::province(&code), opts),
+        IssueCommand::Partner { name, opts } => (Identity::partner(&name), opts),
+        IssueCommand::Staff { code, name, opts } => (Identity::staff(&code, &name), opts),
+    };
+    let identity = identity?;
+    let mut ca = CertificateAuthority::open(&opts.args.dir)?;
+    let issued = ca.issue(
+        &identity,
+        &IssueOptions {
+            dns: opts.dns,
+            ips: opts.ip,
+            days: opts.days,
+            force: opts.force,
+        },
+    )?;
+    if opts.args.json {
+        print_json(&json!({
+            "identity": issued.identity.uri(),
+            "stem": issued.identity.file_stem(),
+            "cert": issued.cert_path,
+            "key": issued.key_path,
+            "serial": issued.serial,
+            "not_after": rfc3339_text(issued.not_after),
+        }))
+    } else {
+        println!(
+            "issued {} → {}, {} (valid until {}, serial {})",
+            issued.identity,
+            issued.cert_path.display(),
+            issued.key_path.display(),
+            date(issued.not_after),
+            issued.serial,
+        );
+        Ok(())
+    }
+}
+
+/// `fenghuo ca revoke`.
+fn revoke(stem: &str, args: &CaArgs) -> anyhow::Result<()> {
+    let mut ca = CertificateAuthority::open(&args.dir)?;
+    let revoked = ca.revoke(stem)?;
+    let crl = &revoked.crl;
+    if args.json {
+        print_json(&json!({
+            "revoked": revoked.records,
+            "crl": {
+                "path": crl.path,
+                "number": crl.number,
+                "revoked": crl.revoked,
+                "next_update": rfc3339_text(crl.next_update),
+            },
+        }))
+    } else {
+        for record in &revoked.records {
+            println!("revoked {} (serial {})", record.identity, record.serial);
+        }
+        println!(
+            "{} now lists {} revoked serial(s) (CRL number {}, next update {}); distribute it",
+            crl.path.display(),
+            crl.revoked,
+            crl.number,
+            date(crl.next_update),
+        );
+        Ok(())
+    }
+}
+
+/// `fenghuo ca list`.
+fn list(args: &CaArgs) -> anyhow::Result<()> {
+    let ca = CertificateAuthority::open(&args.dir)?;
+    let records = ca.list();
+    if args.json {
+        return print_json(&records);
+    }
+    if records.is_empty() {
+        println!(
+            "no certificates issued yet from {} (province {})",
+            ca.dir().display(),
+            ca.province()
+        );
+        return Ok(());
+    }
+    let now = OffsetDateTime::now_utc();
+    let mut table = Table::new();
+    table.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY);
+    table.set_header(vec!["stem", "identity", "serial", "not after", "status"]);
+    for record in records {
+        table.add_row(vec![
+            record.stem.clone(),
+            record.identity.uri(),
+            record.serial.clone(),
+            date(record.not_after),
+            status(record, now),
+        ]);
+    }
+    println!("{table}");
+    Ok(())
+}
+
+/// `fenghuo ca crl`.
+fn crl(args: &CaArgs) -> anyhow::Result<()> {
+    let mut ca = CertificateAuthority::open(&args.dir)?;
+    let crl = ca.refresh_crl()?;
+    if args.json {
+        print_json(&json!({
+            "path": crl.path,
+            "number": crl.number,
+            "revoked": crl.revoked,
+            "next_update": rfc3339_text(crl.next_update),
+        }))
+    } else {
+        println!(
+            "re-signed {} (CRL number {}, {} revoked serial(s), next update {}); distribute it",
+            crl.path.display(),
+            crl.number,
+            crl.revoked,
+            date(crl.next_update),
+        );
+        Ok(())
+    }
+}
+
+/// The status column of `list`.
+fn status(record: &IssuedRecord, now: OffsetDateTime) -> String {
+    match record.revoked_at {
+        Some(at) => format!("revoked {}", date(at)),
+        None if record.not_after < now => "expired".to_owned(),
+        None => "valid".to_owned(),
+    }
+}
+
+/// A date for people, e.g. `2027-11-25`.
+fn date(t: OffsetDateTime) -> String {
+    t.date().to_string()
+}
+
+/// Prints a JSON value, pretty, on stdout.
+fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(value).context("cannot render JSON output")?;
+    println!("{text}");
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // A failed unwrap is a failed test.
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
+
+    /// Stands in for the `fenghuo` binary's top level.
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        ca: CaCommand,
+    }
+
+    fn parse(args: &[&str]) -> Result<CaCommand, clap::Error> {
+        Cli::try_parse_from(std::iter::once("ca").chain(args.iter().copied())).map(|c| c.ca)
+    }
+
+    #[test]
+    fn command_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn issue_takes_names_days_force_dir_and_json() {
+        let cmd = parse(&[
+            "issue",
+            "county",
+            "510104",
+            "--dns",
+            "a.example",
+            "--dns",
+            "b.example",
+            "--ip",
+            "10.0.0.1",
+            "--days",
+            "30",
+            "--force",
+            "--dir",
+            "/tmp/x",
+            "--json",
+        ])
+        .unwrap();
+        let CaCommand::Issue {
+            what: IssueCommand::County { code, opts },
+        } = cmd
+        else {
+            panic!("parsed as {cmd:?}");
+        };
+        assert_eq!(code, "510104");
+        assert_eq!(opts.dns, ["a.example", "b.example"]);
+        assert_eq!(opts.ip, ["10.0.0.1".parse::<IpAddr>().unwrap()]);
+        assert_eq!(opts.days, 30);
+        assert!(opts.force && opts.args.json);
+        assert_eq!(opts.args.dir, PathBuf::from("/tmp/x"));
+
+        let cmd = parse(&["issue", "staff", "510104", "zhang"]).unwrap();
+        let CaCommand::Issue {
+            what: IssueCommand::Staff { code, name, opts },
+        } = cmd
+        else {
+            panic!("parsed as {cmd:?}");
+        };
+        assert_eq!((code.as_str(), name.as_str()), ("510104", "zhang"));
+        assert_eq!(opts.days, DEFAULT_DAYS);
+        assert!(!opts.force);
+
+        assert!(parse(&["issue", "county", "510104", "--days", "0"]).is_err());
+        assert!(parse(&["issue", "county", "510104", "--ip", "localhost"]).is_err());
+        assert!(parse(&["init"]).is_err(), "--province is required");
+    }
+
+    #[test]
+    fn dir_defaults_to_pki_and_reads_fenghuo_pki() {
+        let command = Cli::command();
+        for sub in ["init", "revoke", "list", "crl"] {
+            let sub = command.find_subcommand(sub).unwrap();
+            let dir = sub.get_arguments().find(|a| a.get_id() == "dir").unwrap();
+            assert_eq!(dir.get_env().unwrap(), "FENGHUO_PKI");
+            assert_eq!(dir.get_default_values(), ["pki"]);
+        }
+    }
+
+    #[test]
+    fn commands_run_end_to_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().to_str().unwrap();
+        let run_args = |args: &[&str]| run(parse(args).unwrap());
+        run_args(&["init", "--province", "51", "--dir", d]).unwrap();
+        assert!(run_args(&["init", "--province", "51", "--dir", d]).is_err());
+        run_args(&["issue", "county", "510104", "--dir", d, "--json"]).unwrap();
+        run_args(&["issue", "staff", "510104", "zhang", "--dir", d]).unwrap();
+        run_args(&["issue", "partner", "weibo", "--dir", d]).unwrap();
+        run_args(&["issue", "province", "51", "--dir", d]).unwrap();
+        let err = run_args(&["issue", "county", "520102", "--dir", d]).unwrap_err();
+        assert!(err.to_string().contains("province 51"), "{err}");
+        let err = run_args(&["issue", "county", "5101", "--dir", d]).unwrap_err();
+        assert!(err.to_string().contains("six digits"), "{err}");
+        run_args(&["revoke", "staff-510104-zhang", "--dir", d]).unwrap();
+        run_args(&["list", "--dir", d]).unwrap();
+        run_args(&["list", "--dir", d, "--json"]).unwrap();
+        run_args(&["crl", "--dir", d]).unwrap();
+        for file in [
+            "county-510104.crt",
+            "county-510104.key",
+            "staff-510104-zhang.crt",
+        ] {
+            assert!(dir.path().join(file).is_file(), "{file}");
+        }
+    }
+}

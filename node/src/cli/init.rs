@@ -1,0 +1,257 @@
+//! `fenghuo init …`: writes a complete, commented configuration file.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+
+use crate::config::NodeConfig;
+use crate::identity::{DivisionCode, Identity};
+
+/// `fenghuo init …` commands.
+#[derive(Debug, clap::Subcommand)]
+pub enum InitCommand {
+    /// Write node.toml for a county node.
+    #[command(
+        long_about = "Write a complete, commented node.toml for a county node.\n\n\
+        The certificate files are taken from --pki (ca.crt, crl.pem, county-<CODE>.crt/.key, as \
+        `fenghuo ca` writes them). Paths are written absolute, so the file can be moved. \
+        Start the node with `fenghuo-node run --config node.toml`."
+    )]
+    Node {
+        /// The county's six-digit division code, e.g. 510104.
+        #[arg(long)]
+        county: String,
+        #[command(flatten)]
+        common: CommonInit,
+        /// The provincial gateway, host:port.
+        #[arg(long, value_name = "ADDR")]
+        gateway: Option<String>,
+        /// A neighbouring county, CODE=host:port (repeat for several).
+        #[arg(long = "neighbour", value_name = "CODE=ADDR")]
+        neighbours: Vec<String>,
+    },
+    /// Write gateway.toml for the provincial gateway.
+    #[command(
+        long_about = "Write a complete, commented gateway.toml for the provincial gateway.\n\n\
+        The certificate files are taken from --pki (ca.crt, crl.pem, province-<CODE>.crt/.key). \
+        Start it with `fenghuo-gateway run --config gateway.toml`."
+    )]
+    Gateway {
+        /// The province's two-digit division code, e.g. 51.
+        #[arg(long)]
+        province: String,
+        #[command(flatten)]
+        common: CommonInit,
+    },
+}
+
+/// Options both kinds of node take.
+#[derive(Debug, clap::Args)]
+pub struct CommonInit {
+    /// The folder `fenghuo ca` wrote the certificates to.
+    #[arg(long, value_name = "DIR", default_value = "pki")]
+    pki: PathBuf,
+    /// Address to listen on, e.g. 127.0.0.1:7401.
+    #[arg(long, value_name = "ADDR")]
+    listen: SocketAddr,
+    /// Directory of the node's database (created at first start).
+    #[arg(long = "data", value_name = "DIR")]
+    data: PathBuf,
+    /// Write to this file instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Overwrite --out if it exists.
+    #[arg(long)]
+    force: bool,
+}
+
+fn quote(p: &Path) -> String {
+    // TOML basic strings: escape backslashes and quotes.
+    format!(
+        "\"{}\"",
+        p.display()
+            .to_string()
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"")
+    )
+}
+
+fn absolute(p: &Path) -> anyhow::Result<PathBuf> {
+    std::path::absolute(p).with_context(|| format!("resolving {}", p.display()))
+}
+
+/// Renders the config file text for `identity`.
+fn render(
+    identity: &Identity,
+    common: &CommonInit,
+    gateway: Option<&str>,
+    neighbours: &[(String, String)],
+) -> anyhow::Result<String> {
+    let pki = absolute(&common.pki)?;
+    let data = absolute(&common.data)?;
+    let stem = identity.file_stem();
+    let mut s = String::new();
+    let (kind_key, code) = match identity {
+        Identity::County(c) => ("county", c.as_str()),
+        Identity::Province(c) => ("province", c.as_str()),
+        _ => bail!("only county nodes and the provincial gateway have a config file"),
+    };
+    writeln!(
+        s,
+        "# Fenghuo {} configuration, written by `fenghuo init`.",
+        if kind_key == "county" {
+            "county node"
+        } else {
+            "provincial gateway"
+        }
+    )?;
+    writeln!(s, "# Every field is described in docs/configuration.md. Relative paths are relative to this file.")?;
+    writeln!(s)?;
+    writeln!(
+        s,
+        "# This node's division code (GB/T 2260); must match the URI SAN of tls.cert."
+    )?;
+    writeln!(s, "{kind_key} = \"{code}\"")?;
+    writeln!(s)?;
+    writeln!(s, "# Address the gRPC server (mutual TLS only) listens on.")?;
+    writeln!(s, "listen = \"{}\"", common.listen)?;
+    writeln!(s)?;
+    writeln!(
+        s,
+        "# Where the node keeps its database (feeds and views). Back it up; never share it."
+    )?;
+    writeln!(s, "data_dir = {}", quote(&data))?;
+    writeln!(s)?;
+    writeln!(
+        s,
+        "# The grading standard; the built-in default (docs/grading-standard.toml) when absent."
+    )?;
+    writeln!(s, "# grading_standard = \"grading-standard.toml\"")?;
+    writeln!(s)?;
+    match gateway {
+        Some(g) => {
+            writeln!(s, "# The provincial gateway, host:port.")?;
+            writeln!(s, "gateway = \"{g}\"")?;
+        }
+        None if kind_key == "county" => {
+            writeln!(s, "# The provincial gateway, host:port.")?;
+            writeln!(s, "# gateway = \"gateway.example:7400\"")?;
+        }
+        None => {}
+    }
+    writeln!(s)?;
+    writeln!(s, "[tls]")?;
+    writeln!(
+        s,
+        "# The provincial CA: only certificates it issued are accepted."
+    )?;
+    writeln!(s, "ca = {}", quote(&pki.join("ca.crt")))?;
+    writeln!(
+        s,
+        "# This node's certificate and key; the key also signs the node's feeds."
+    )?;
+    writeln!(s, "cert = {}", quote(&pki.join(format!("{stem}.crt"))))?;
+    writeln!(s, "key = {}", quote(&pki.join(format!("{stem}.key"))))?;
+    writeln!(
+        s,
+        "# The province's revocation list; re-read automatically when it changes."
+    )?;
+    writeln!(s, "crl = {}", quote(&pki.join("crl.pem")))?;
+    writeln!(s)?;
+    writeln!(s, "[log]")?;
+    writeln!(s, "# human or json (`--log-format` overrides).")?;
+    writeln!(s, "format = \"human\"")?;
+    writeln!(s, "# A tracing filter; RUST_LOG overrides.")?;
+    writeln!(s, "filter = \"info\"")?;
+    if kind_key == "county" {
+        writeln!(s)?;
+        writeln!(
+            s,
+            "# Neighbouring counties (周边兄弟县), one [[neighbours]] table each."
+        )?;
+        if neighbours.is_empty() {
+            writeln!(
+                s,
+                "# [[neighbours]]\n# code = \"510105\"\n# address = \"127.0.0.1:7402\""
+            )?;
+        }
+        for (code, address) in neighbours {
+            writeln!(
+                s,
+                "[[neighbours]]\ncode = \"{code}\"\naddress = \"{address}\""
+            )?;
+        }
+    }
+    Ok(s)
+}
+
+fn parse_neighbour(s: &str) -> anyhow::Result<(String, String)> {
+    let (code, addr) = s.split_once('=').with_context(|| {
+        format!("--neighbour {s:?}: expected CODE=HOST:PORT, e.g. 510105=127.0.0.1:7402")
+    })?;
+    DivisionCode::county(code).with_context(|| format!("--neighbour {s:?}"))?;
+    if addr.trim().is_empty() || !addr.contains(':') {
+        bail!("--neighbour {s:?}: the address must be HOST:PORT");
+    }
+    Ok((code.to_owned(), addr.to_owned()))
+}
+
+fn write_out(text: &str, common: &CommonInit, identity: &Identity) -> anyhow::Result<()> {
+    // Check the result the way the node will read it, so a bad file is never written.
+    NodeConfig::parse(text, "generated config", Path::new("."))
+        .context("the generated configuration does not parse (a bug)")?;
+    let stem = identity.file_stem();
+    for f in [
+        format!("{stem}.crt"),
+        format!("{stem}.key"),
+        "ca.crt".into(),
+        "crl.pem".into(),
+    ] {
+        let p = common.pki.join(&f);
+        if !p.exists() {
+            eprintln!(
+                "note: {} does not exist yet; create it with `fenghuo ca … --dir {}` before starting",
+                p.display(),
+                common.pki.display()
+            );
+        }
+    }
+    match &common.out {
+        None => print!("{text}"),
+        Some(path) => {
+            if path.exists() && !common.force {
+                bail!("{} exists; pass --force to overwrite it", path.display());
+            }
+            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+            eprintln!("wrote {}", path.display());
+        }
+    }
+    Ok(())
+}
+
+/// Runs an init command.
+pub fn run(cmd: InitCommand) -> anyhow::Result<()> {
+    match cmd {
+        InitCommand::Node {
+            county,
+            common,
+            gateway,
+            neighbours,
+        } => {
+            let identity = Identity::county(&county).context("--county")?;
+            let neighbours = neighbours
+                .iter()
+                .map(|n| parse_neighbour(n))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let text = render(&identity, &common, gateway.as_deref(), &neighbours)?;
+            write_out(&text, &common, &identity)
+        }
+        InitCommand::Gateway { province, common } => {
+            let identity = Identity::province(&province).context("--province")?;
+            let text = render(&identity, &common, None, &[])?;
+            write_out(&text, &common, &identity)
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! The `fenghuo` command-line tool, one module per command group:
+//! - [`ca`]: the offline provincial certificate authority;
+//! - [`init`]: writing configuration files;
+//! - [`risk`]: the risk register of a node;
+//! - [`connect`]: reaching a node over mutual TLS; [`output`]: tables and JSON.
+
+pub mod ca;
+pub mod connect;
+pub mod init;
+pub mod output;
+pub mod risk;
+
+use clap::{Parser, Subcommand};
+
+/// Fenghuo (烽火): federated public-opinion risk information sharing.
+#[derive(Debug, Parser)]
+#[command(
+    name = "fenghuo",
+    version,
+    about = "Fenghuo (烽火): the command-line tool for county and provincial staff",
+    long_about = "Fenghuo (烽火): the command-line tool for county and provincial staff.\n\n\
+    Runs the offline provincial CA (`fenghuo ca`), writes node configurations \
+    (`fenghuo init`), and drives a node's risk register (`fenghuo risk`).\n\n\
+    Commands that talk to a node take --node https://HOST:PORT --cert F --key F --ca F, \
+    or the environment variables FENGHUO_NODE, FENGHUO_CERT, FENGHUO_KEY, FENGHUO_CA. \
+    Tables are printed by default; --json prints JSON for scripts."
+)]
+pub struct Cli {
+    /// How to reach a node (for commands that talk to one).
+    #[command(flatten)]
+    pub connect: connect::ConnectArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The command groups.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The offline provincial certificate authority: init, issue, revoke, list.
+    #[command(subcommand)]
+    Ca(ca::CaCommand),
+    /// Write a complete, commented configuration file for a node.
+    #[command(subcommand)]
+    Init(init::InitCommand),
+    /// The risk register (风险点台账) of a county node.
+    #[command(subcommand)]
+    Risk(risk::RiskCommand),
+}
+
+/// Runs the CLI; returns the process exit code.
+pub fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Ca(cmd) => ca::run(cmd),
+        Command::Init(cmd) => init::run(cmd),
+        Command::Risk(cmd) => tokio_main(risk::run(cli.connect, cmd)),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn tokio_main(fut: impl std::future::Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(fut)
+}

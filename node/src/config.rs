@@ -1,0 +1,260 @@
+//! The node's configuration file (`node.toml`), typed and checked at start. Every field is
+//! documented in `docs/configuration.md`; unknown keys are refused with their name.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::identity::{DivisionCode, Identity};
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("reading {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Not valid TOML, or a key is unknown or of the wrong type (the message names it).
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// What toml said, with line and key.
+        message: String,
+    },
+    /// A field's value is not acceptable.
+    #[error("{path}: `{field}`: {reason}")]
+    Field {
+        /// The file.
+        path: String,
+        /// The field, dotted (e.g. `tls.cert`).
+        field: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Readable lines for a terminal.
+    #[default]
+    Human,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Certificate files of the node.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    /// The provincial CA certificate: only certificates it issued are accepted.
+    pub ca: PathBuf,
+    /// This node's certificate (its identity is the URI SAN).
+    pub cert: PathBuf,
+    /// This node's private key (also signs its feeds).
+    pub key: PathBuf,
+    /// The province's certificate revocation list; re-read when it changes.
+    pub crl: PathBuf,
+}
+
+/// A neighbouring county.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Neighbour {
+    /// Its division code.
+    pub code: String,
+    /// Its address, `host:port`.
+    pub address: String,
+}
+
+/// Logging.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// `human` (default) or `json`; `--log-format` overrides it.
+    #[serde(default)]
+    pub format: LogFormat,
+    /// A tracing filter such as `info` or `fenghuo_node=debug` (default `info`; `RUST_LOG` overrides it).
+    #[serde(default)]
+    pub filter: Option<String>,
+}
+
+/// The whole `node.toml` (and, with `province` instead of `county`, `gateway.toml`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// This node's county code (a county node).
+    #[serde(default)]
+    pub county: Option<String>,
+    /// This node's province code (the provincial gateway).
+    #[serde(default)]
+    pub province: Option<String>,
+    /// Address the gRPC server listens on, e.g. `127.0.0.1:7401`.
+    pub listen: SocketAddr,
+    /// Directory of the node's database.
+    pub data_dir: PathBuf,
+    /// Certificates.
+    pub tls: TlsFiles,
+    /// A grading standard TOML file; the built-in default when absent.
+    #[serde(default)]
+    pub grading_standard: Option<PathBuf>,
+    /// Address of the provincial gateway, `host:port` (used by sync).
+    #[serde(default)]
+    pub gateway: Option<String>,
+    /// Neighbouring counties (used by sync).
+    #[serde(default)]
+    pub neighbours: Vec<Neighbour>,
+    /// Logging.
+    #[serde(default)]
+    pub log: LogConfig,
+    /// Directory relative paths are resolved against (the config file's own).
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+impl NodeConfig {
+    /// Reads, parses and checks a config file; relative paths become relative to its folder.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Self::parse(&text, &path.display().to_string(), &base)
+    }
+
+    /// Parses and checks config text; `name` is used in messages.
+    pub fn parse(text: &str, name: &str, base_dir: &Path) -> Result<Self, ConfigError> {
+        let mut cfg: Self = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: name.to_owned(),
+            message: e.to_string(),
+        })?;
+        cfg.base_dir = base_dir.to_path_buf();
+        cfg.validate(name)?;
+        Ok(cfg)
+    }
+
+    fn validate(&self, name: &str) -> Result<(), ConfigError> {
+        let field = |field: &str, reason: String| ConfigError::Field {
+            path: name.to_owned(),
+            field: field.to_owned(),
+            reason,
+        };
+        match (&self.county, &self.province) {
+            (Some(c), None) => {
+                DivisionCode::county(c).map_err(|e| field("county", e.to_string()))?;
+            }
+            (None, Some(p)) => {
+                DivisionCode::province(p).map_err(|e| field("province", e.to_string()))?;
+            }
+            (Some(_), Some(_)) => {
+                return Err(field(
+                    "county",
+                    "give either `county` (a county node) or `province` (the gateway), not both"
+                        .into(),
+                ))
+            }
+            (None, None) => {
+                return Err(field(
+                    "county",
+                    "missing: give `county = \"510104\"` (or `province` for the gateway)".into(),
+                ))
+            }
+        }
+        for (i, n) in self.neighbours.iter().enumerate() {
+            DivisionCode::county(&n.code)
+                .map_err(|e| field(&format!("neighbours[{i}].code"), e.to_string()))?;
+            if n.address.trim().is_empty() {
+                return Err(field(
+                    &format!("neighbours[{i}].address"),
+                    "must not be empty".into(),
+                ));
+            }
+        }
+        if self.data_dir.as_os_str().is_empty() {
+            return Err(field("data_dir", "must not be empty".into()));
+        }
+        Ok(())
+    }
+
+    /// This node's identity (county or province).
+    pub fn identity(&self) -> Identity {
+        // `validate` guaranteed exactly one well-formed code.
+        match (&self.county, &self.province) {
+            (Some(c), _) => Identity::County(
+                DivisionCode::county(c).unwrap_or_else(|_| unreachable!("validated")),
+            ),
+            (_, Some(p)) => Identity::Province(
+                DivisionCode::province(p).unwrap_or_else(|_| unreachable!("validated")),
+            ),
+            (None, None) => unreachable!("validated"),
+        }
+    }
+
+    /// `path` resolved against the config file's folder.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.base_dir.join(path)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+county = "510104"
+listen = "127.0.0.1:7401"
+data_dir = "data"
+[tls]
+ca = "pki/ca.crt"
+cert = "pki/county-510104.crt"
+key = "pki/county-510104.key"
+crl = "pki/crl.pem"
+"#;
+
+    #[test]
+    fn a_minimal_config_parses() {
+        let c = NodeConfig::parse(GOOD, "node.toml", Path::new("/etc/fenghuo")).unwrap();
+        assert_eq!(c.identity().path(), "county/510104");
+        assert_eq!(c.resolve(&c.data_dir), PathBuf::from("/etc/fenghuo/data"));
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let text = format!("{GOOD}\n[log]\nformatt = \"json\"\n");
+        let e = NodeConfig::parse(&text, "node.toml", Path::new(".")).unwrap_err();
+        assert!(e.to_string().contains("formatt"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_name_the_field() {
+        let e = NodeConfig::parse(
+            &GOOD.replace("510104\"\nlisten", "5101\"\nlisten"),
+            "n",
+            Path::new("."),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("`county`"), "{e}");
+        let e = NodeConfig::parse(
+            &GOOD.replace("127.0.0.1:7401", "nowhere"),
+            "n",
+            Path::new("."),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("listen"), "{e}");
+        let text = format!("{GOOD}\n[[neighbours]]\ncode = \"12\"\naddress = \"x:1\"\n");
+        let e = NodeConfig::parse(&text, "n", Path::new(".")).unwrap_err();
+        assert!(e.to_string().contains("neighbours[0].code"), "{e}");
+    }
+}

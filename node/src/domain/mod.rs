@@ -1,0 +1,8 @@
+//! The domain of public-opinion risk work, free of transport and storage: focus points,
+//! levels, the grading standard, the three-step mechanism and its transitions.
+
+pub mod grading;
+pub mod risk;
+
+pub use grading::{GradingError, GradingStandard, Level, Scores};
+pub use risk::{FocusPoint, MeasureStatus, RiskStatus, TransitionError};

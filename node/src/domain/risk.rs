@@ -1,0 +1,335 @@
+//! Risk items: focus points, the three-step mechanism (identified → graded → measures set),
+//! dynamic management (monitoring) and resolution, with the transitions allowed between them.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// The six focus points (重点).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FocusPoint {
+    /// 重点工作中心.
+    KeyWork,
+    /// 重大事件.
+    MajorEvent,
+    /// 活动集中点.
+    ActivityConcentration,
+    /// 突发事件触发点.
+    EmergencyTrigger,
+    /// 重要改革举措.
+    ReformMeasure,
+    /// 政策调整热点难点.
+    PolicyAdjustment,
+}
+
+impl FocusPoint {
+    /// Every focus point, in the source documents' order.
+    pub const ALL: [FocusPoint; 6] = [
+        Self::KeyWork,
+        Self::MajorEvent,
+        Self::ActivityConcentration,
+        Self::EmergencyTrigger,
+        Self::ReformMeasure,
+        Self::PolicyAdjustment,
+    ];
+
+    /// The CLI and config name, e.g. `emergency-trigger`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::KeyWork => "key-work",
+            Self::MajorEvent => "major-event",
+            Self::ActivityConcentration => "activity-concentration",
+            Self::EmergencyTrigger => "emergency-trigger",
+            Self::ReformMeasure => "reform-measure",
+            Self::PolicyAdjustment => "policy-adjustment",
+        }
+    }
+
+    /// The Chinese label.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Self::KeyWork => "重点工作中心",
+            Self::MajorEvent => "重大事件",
+            Self::ActivityConcentration => "活动集中点",
+            Self::EmergencyTrigger => "突发事件触发点",
+            Self::ReformMeasure => "重要改革举措",
+            Self::PolicyAdjustment => "政策调整热点难点",
+        }
+    }
+}
+
+impl fmt::Display for FocusPoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for FocusPoint {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|f| f.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown focus point {s:?}: expected one of {}",
+                    Self::ALL.map(|f| f.as_str()).join(", ")
+                )
+            })
+    }
+}
+
+/// Where a risk item stands (风险状态).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RiskStatus {
+    /// 发现识别: found, not yet graded.
+    Identified,
+    /// 风险定级: graded.
+    Graded,
+    /// 制定措施: preventive measures set.
+    MeasuresSet,
+    /// 动态管理: watched and re-graded as conditions change.
+    Monitoring,
+    /// 化解: defused.
+    Resolved,
+}
+
+impl RiskStatus {
+    /// Every status, in order.
+    pub const ALL: [RiskStatus; 5] = [
+        Self::Identified,
+        Self::Graded,
+        Self::MeasuresSet,
+        Self::Monitoring,
+        Self::Resolved,
+    ];
+
+    /// The CLI name, e.g. `measures-set`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Identified => "identified",
+            Self::Graded => "graded",
+            Self::MeasuresSet => "measures-set",
+            Self::Monitoring => "monitoring",
+            Self::Resolved => "resolved",
+        }
+    }
+}
+
+impl fmt::Display for RiskStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for RiskStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|f| f.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown status {s:?}: expected one of {}",
+                    Self::ALL.map(|f| f.as_str()).join(", ")
+                )
+            })
+    }
+}
+
+/// Progress of one preventive measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MeasureStatus {
+    /// Agreed, not started.
+    Planned,
+    /// Under way.
+    InProgress,
+    /// Carried out.
+    Done,
+}
+
+impl MeasureStatus {
+    /// The CLI name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Planned => "planned",
+            Self::InProgress => "in-progress",
+            Self::Done => "done",
+        }
+    }
+}
+
+impl FromStr for MeasureStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "planned" => Ok(Self::Planned),
+            "in-progress" => Ok(Self::InProgress),
+            "done" => Ok(Self::Done),
+            _ => Err(format!(
+                "unknown measure status {s:?}: expected planned, in-progress or done"
+            )),
+        }
+    }
+}
+
+/// Why a status change is impossible.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TransitionError {
+    /// Already there.
+    #[error("the risk is already {0}")]
+    Unchanged(RiskStatus),
+    /// Grading comes before `graded`.
+    #[error("cannot move to graded: the risk has not been graded yet (use `risk grade` first)")]
+    NotGraded,
+    /// A measure comes before `measures-set`.
+    #[error("cannot move to measures-set: the risk has no preventive measure yet (use `risk measure add` first)")]
+    NoMeasures,
+    /// Steps cannot be skipped or walked back.
+    #[error("cannot move from {from} to {to}: allowed from {from} is {allowed}")]
+    NotAllowed {
+        /// Current status.
+        from: RiskStatus,
+        /// Requested status.
+        to: RiskStatus,
+        /// What would be allowed, for the message.
+        allowed: String,
+    },
+}
+
+/// What a transition check needs to know about the risk.
+#[derive(Debug, Clone, Copy)]
+pub struct TransitionFacts {
+    /// A grade has been recorded.
+    pub graded: bool,
+    /// At least one measure exists.
+    pub has_measures: bool,
+}
+
+/// The statuses reachable from `from` in one explicit step.
+pub fn next_statuses(from: RiskStatus) -> &'static [RiskStatus] {
+    use RiskStatus::*;
+    match from {
+        Identified => &[Graded],
+        Graded => &[MeasuresSet],
+        MeasuresSet => &[Monitoring, Resolved],
+        Monitoring => &[Resolved],
+        // Reopening a resolved risk puts it back under dynamic management.
+        Resolved => &[Monitoring],
+    }
+}
+
+/// Checks an explicit status change: one step forward along the mechanism (measures-set may
+/// go straight to resolved), or reopening a resolved risk into monitoring.
+pub fn check_transition(
+    from: RiskStatus,
+    to: RiskStatus,
+    facts: TransitionFacts,
+) -> Result<(), TransitionError> {
+    if from == to {
+        return Err(TransitionError::Unchanged(from));
+    }
+    if to == RiskStatus::Graded && !facts.graded {
+        return Err(TransitionError::NotGraded);
+    }
+    if to == RiskStatus::MeasuresSet && !facts.has_measures {
+        return Err(TransitionError::NoMeasures);
+    }
+    let allowed = next_statuses(from);
+    if allowed.contains(&to) {
+        Ok(())
+    } else {
+        Err(TransitionError::NotAllowed {
+            from,
+            to,
+            allowed: allowed
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(" or "),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use RiskStatus::*;
+
+    const BOTH: TransitionFacts = TransitionFacts {
+        graded: true,
+        has_measures: true,
+    };
+
+    #[test]
+    fn the_mechanism_walks_forward() {
+        for (from, to) in [
+            (Identified, Graded),
+            (Graded, MeasuresSet),
+            (MeasuresSet, Monitoring),
+            (Monitoring, Resolved),
+            (MeasuresSet, Resolved),
+            (Resolved, Monitoring),
+        ] {
+            assert_eq!(check_transition(from, to, BOTH), Ok(()), "{from} -> {to}");
+        }
+    }
+
+    #[test]
+    fn skipping_and_walking_back_are_refused() {
+        for (from, to) in [
+            (Identified, MeasuresSet),
+            (Identified, Resolved),
+            (Graded, Monitoring),
+            (Monitoring, Identified),
+            (Resolved, Identified),
+            (Monitoring, Graded),
+        ] {
+            assert!(
+                matches!(
+                    check_transition(from, to, BOTH),
+                    Err(TransitionError::NotAllowed { .. })
+                ),
+                "{from} -> {to}"
+            );
+        }
+    }
+
+    #[test]
+    fn preconditions_have_their_own_reasons() {
+        let none = TransitionFacts {
+            graded: false,
+            has_measures: false,
+        };
+        assert_eq!(
+            check_transition(Identified, Graded, none),
+            Err(TransitionError::NotGraded)
+        );
+        assert_eq!(
+            check_transition(Graded, MeasuresSet, none),
+            Err(TransitionError::NoMeasures)
+        );
+        assert_eq!(
+            check_transition(Graded, Graded, BOTH),
+            Err(TransitionError::Unchanged(Graded))
+        );
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for f in FocusPoint::ALL {
+            assert_eq!(f.as_str().parse::<FocusPoint>().unwrap(), f);
+        }
+        for s in RiskStatus::ALL {
+            assert_eq!(s.as_str().parse::<RiskStatus>().unwrap(), s);
+        }
+        assert!("key work".parse::<FocusPoint>().is_err());
+    }
+}

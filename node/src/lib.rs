@@ -1,0 +1,36 @@
+//! # fenghuo-node
+//!
+//! The county node library: everything a Fenghuo node is, with the `fenghuo-node` server and
+//! the `fenghuo` command-line tool as thin binaries on top.
+//!
+//! ## Layout
+//! - [`identity`]: division codes and certificate identities (`fenghuo://county/510104`).
+//! - [`pki`]: the offline provincial CA, reading certificates, mutual TLS with CRL checks.
+//! - [`store`]: the narrow storage trait and its sled implementation.
+//! - [`feed`]: signed, hash-chained feeds per (origin, audience) and where they are stored.
+//! - [`event`]: what a feed entry says (the payload every node decodes).
+//! - [`domain`]: focus points, levels, grading standard, the three-step mechanism.
+//! - [`register`]: the risk register, a view derived from the feeds.
+//! - [`writer`]: the single writer with group commit; acknowledged means durable.
+//! - [`config`]: `node.toml`, typed and checked; [`logging`]: tracing set-up.
+//! - [`start`]: opening a node from its config; [`state`]: what handlers share.
+//! - [`api`]: gRPC handlers, authentication from the certificate, error mapping.
+//! - [`server`]: the mTLS accept loop and the tonic server.
+//! - [`cli`]: the `fenghuo` command-line tool.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod event;
+pub mod feed;
+pub mod identity;
+pub mod logging;
+pub mod pki;
+pub mod register;
+pub mod server;
+pub mod start;
+pub mod state;
+pub mod store;
+pub mod writer;

@@ -1,0 +1,278 @@
+//! Commands from staff: checked against the register as it stands and turned into events.
+//! A command that fails a check writes nothing.
+
+use crate::domain::{FocusPoint, GradingStandard, MeasureStatus, RiskStatus, Scores};
+use crate::event::Event;
+use crate::store::{Batch, Store};
+
+use super::view::{self, parse_risk_id};
+use super::RegisterError;
+
+const MAX_TITLE: usize = 200;
+const MAX_TEXT: usize = 10_000;
+const MAX_SHORT: usize = 500;
+const MAX_BEHAVIOURS: usize = 50;
+
+/// What staff ask the register to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Identify a new risk item.
+    Create {
+        /// Short title (required).
+        title: String,
+        /// Longer description.
+        description: String,
+        /// Focus point (required).
+        focus: Option<FocusPoint>,
+        /// Where the opinion lives.
+        source: String,
+        /// Risk behaviours.
+        behaviours: Vec<String>,
+        /// Responsible department.
+        department: String,
+    },
+    /// Change descriptive fields; `None` leaves a field as it is.
+    Update {
+        /// The risk.
+        id: String,
+        /// New title.
+        title: Option<String>,
+        /// New description.
+        description: Option<String>,
+        /// New focus point.
+        focus: Option<FocusPoint>,
+        /// New source.
+        source: Option<String>,
+        /// New behaviours, replacing the old.
+        behaviours: Option<Vec<String>>,
+        /// New department.
+        department: Option<String>,
+    },
+    /// Grade from the three dimensions.
+    Grade {
+        /// The risk.
+        id: String,
+        /// The scores.
+        scores: Scores,
+    },
+    /// Add a preventive measure.
+    AddMeasure {
+        /// The risk.
+        id: String,
+        /// What will be done.
+        action: String,
+        /// Who does it.
+        owner: String,
+        /// Due date, YYYY-MM-DD.
+        due: String,
+    },
+    /// Change a measure's status.
+    UpdateMeasure {
+        /// The risk.
+        id: String,
+        /// The measure.
+        measure_id: String,
+        /// New status.
+        status: MeasureStatus,
+    },
+    /// Set the risk's status explicitly.
+    SetStatus {
+        /// The risk.
+        id: String,
+        /// New status.
+        status: RiskStatus,
+    },
+}
+
+impl Command {
+    /// The risk this command changes (none for `Create`).
+    pub fn risk_id(&self) -> Option<&str> {
+        match self {
+            Self::Create { .. } => None,
+            Self::Update { id, .. }
+            | Self::Grade { id, .. }
+            | Self::AddMeasure { id, .. }
+            | Self::UpdateMeasure { id, .. }
+            | Self::SetStatus { id, .. } => Some(id),
+        }
+    }
+}
+
+fn text(field: &'static str, value: &str, max: usize) -> Result<String, RegisterError> {
+    let v = value.trim();
+    if v.chars().count() > max {
+        return Err(RegisterError::field(
+            field,
+            format!("at most {max} characters"),
+        ));
+    }
+    Ok(v.to_owned())
+}
+
+fn required(field: &'static str, value: &str, max: usize) -> Result<String, RegisterError> {
+    let v = text(field, value, max)?;
+    if v.is_empty() {
+        return Err(RegisterError::field(field, "must not be empty"));
+    }
+    Ok(v)
+}
+
+fn behaviours(list: &[String]) -> Result<Vec<String>, RegisterError> {
+    if list.len() > MAX_BEHAVIOURS {
+        return Err(RegisterError::field(
+            "behaviour",
+            format!("at most {MAX_BEHAVIOURS} behaviours"),
+        ));
+    }
+    list.iter()
+        .map(|b| required("behaviour", b, MAX_SHORT))
+        .collect()
+}
+
+/// Checks a due date is a real calendar date written YYYY-MM-DD.
+pub fn check_date(field: &'static str, value: &str) -> Result<String, RegisterError> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(value.trim(), &format).map_err(|_| {
+        RegisterError::field(field, format!("{value:?} is not a date written YYYY-MM-DD"))
+    })?;
+    Ok(value.trim().to_owned())
+}
+
+/// Checks `cmd` against the register (seen through `batch`) and returns the event it records.
+/// `unit` is this node's division code: it owns the risks it creates.
+pub fn prepare(
+    store: &dyn Store,
+    batch: &Batch,
+    unit: &str,
+    standard: &GradingStandard,
+    cmd: &Command,
+) -> Result<Event, RegisterError> {
+    if let Some(id) = cmd.risk_id() {
+        match parse_risk_id(id) {
+            None => {
+                return Err(RegisterError::field(
+                    "id",
+                    format!("{id:?} is not a risk id (e.g. {unit}-1)"),
+                ))
+            }
+            Some((origin, _)) if origin != unit => {
+                return Err(RegisterError::Precondition(format!(
+                    "risk {id} belongs to {origin}; only its own staff can change it"
+                )))
+            }
+            _ => {}
+        }
+    }
+    Ok(match cmd {
+        Command::Create {
+            title,
+            description,
+            focus,
+            source,
+            behaviours: b,
+            department,
+        } => Event::RiskCreated {
+            id: format!("{unit}-{}", view::next_risk_number(store, batch, unit)?),
+            title: required("title", title, MAX_TITLE)?,
+            description: text("description", description, MAX_TEXT)?,
+            focus: focus.ok_or_else(|| {
+                RegisterError::field(
+                    "focus",
+                    format!(
+                        "required: one of {}",
+                        FocusPoint::ALL.map(|f| f.as_str()).join(", ")
+                    ),
+                )
+            })?,
+            source: text("source", source, MAX_SHORT)?,
+            behaviours: behaviours(b)?,
+            department: text("department", department, MAX_SHORT)?,
+        },
+        Command::Update {
+            id,
+            title,
+            description,
+            focus,
+            source,
+            behaviours: b,
+            department,
+        } => {
+            view::load_existing(store, batch, id)?;
+            let event = Event::RiskUpdated {
+                id: id.clone(),
+                title: title
+                    .as_deref()
+                    .map(|t| required("title", t, MAX_TITLE))
+                    .transpose()?,
+                description: description
+                    .as_deref()
+                    .map(|t| text("description", t, MAX_TEXT))
+                    .transpose()?,
+                focus: *focus,
+                source: source
+                    .as_deref()
+                    .map(|t| text("source", t, MAX_SHORT))
+                    .transpose()?,
+                behaviours: b.as_deref().map(behaviours).transpose()?,
+                department: department
+                    .as_deref()
+                    .map(|t| text("department", t, MAX_SHORT))
+                    .transpose()?,
+            };
+            if let Event::RiskUpdated {
+                title: None,
+                description: None,
+                focus: None,
+                source: None,
+                behaviours: None,
+                department: None,
+                ..
+            } = event
+            {
+                return Err(RegisterError::field(
+                    "update",
+                    "nothing to change: give at least one field",
+                ));
+            }
+            event
+        }
+        Command::Grade { id, scores } => {
+            let risk = view::load_existing(store, batch, id)?;
+            let level = standard.grade(*scores, risk.focus)?;
+            Event::RiskGraded {
+                id: id.clone(),
+                scores: *scores,
+                level,
+                standard_version: standard.version.clone(),
+            }
+        }
+        Command::AddMeasure {
+            id,
+            action,
+            owner,
+            due,
+        } => {
+            let risk = view::load_existing(store, batch, id)?;
+            Event::MeasureAdded {
+                id: id.clone(),
+                measure_id: format!("m{}", risk.measures.len() + 1),
+                action: required("action", action, MAX_TEXT)?,
+                owner: required("owner", owner, MAX_SHORT)?,
+                due: check_date("due", due)?,
+            }
+        }
+        Command::UpdateMeasure {
+            id,
+            measure_id,
+            status,
+        } => Event::MeasureUpdated {
+            id: id.clone(),
+            measure_id: measure_id.clone(),
+            status: *status,
+        },
+        Command::SetStatus { id, status } => Event::StatusSet {
+            id: id.clone(),
+            status: *status,
+        },
+    })
+}

@@ -1,0 +1,104 @@
+//! Listing the register: filters and paging over `riskid_risk` in id order.
+
+use crate::domain::{FocusPoint, Level, RiskStatus};
+use crate::store::{Store, StoreError};
+
+use super::record::RiskRecord;
+use super::view::{risk_key, RISKS_TREE};
+
+/// Default page size.
+pub const DEFAULT_LIMIT: usize = 50;
+/// Largest page size.
+pub const MAX_LIMIT: usize = 500;
+
+/// What to list; `None` means any.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Only this level (ungraded risks never match).
+    pub level: Option<Level>,
+    /// Only this focus point.
+    pub focus: Option<FocusPoint>,
+    /// Only this status.
+    pub status: Option<RiskStatus>,
+    /// Case-insensitive substring of title, description, source or department.
+    pub text: Option<String>,
+    /// Only risks of this origin (division code).
+    pub origin: Option<String>,
+}
+
+impl Filter {
+    /// True when `r` passes every filter.
+    pub fn matches(&self, r: &RiskRecord) -> bool {
+        if self.level.is_some() && r.level() != self.level {
+            return false;
+        }
+        if self.focus.is_some_and(|f| f != r.focus) || self.status.is_some_and(|s| s != r.status) {
+            return false;
+        }
+        if self.origin.as_ref().is_some_and(|o| *o != r.origin) {
+            return false;
+        }
+        if let Some(t) = &self.text {
+            let t = t.to_lowercase();
+            let hit = [&r.title, &r.description, &r.source, &r.department]
+                .iter()
+                .any(|f| f.to_lowercase().contains(&t));
+            if !hit {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// One page of results.
+#[derive(Debug, Clone)]
+pub struct Page {
+    /// The risks, in id order.
+    pub risks: Vec<RiskRecord>,
+    /// Where the next page starts (the last id of this page), `None` at the end.
+    pub next_cursor: Option<String>,
+}
+
+/// Lists risks matching `filter`, `limit` per page, after the risk id `cursor`.
+pub fn list(
+    store: &dyn Store,
+    filter: &Filter,
+    limit: usize,
+    cursor: Option<&str>,
+) -> Result<Page, StoreError> {
+    let limit = match limit {
+        0 => DEFAULT_LIMIT,
+        n => n.min(MAX_LIMIT),
+    };
+    let mut start = match cursor {
+        Some(c) => risk_key(c)
+            .ok_or_else(|| StoreError::Backend(format!("cursor {c:?} is not a risk id")))?,
+        None => Vec::new(),
+    };
+    if cursor.is_some() {
+        // Start strictly after the cursor.
+        start.push(0);
+    }
+    let mut risks = Vec::new();
+    let mut more = false;
+    for item in store.range(RISKS_TREE, &start, None) {
+        let (_, v) = item?;
+        let r: RiskRecord = serde_json::from_slice(&v)
+            .map_err(|e| StoreError::Backend(format!("corrupt risk record: {e}")))?;
+        if !filter.matches(&r) {
+            continue;
+        }
+        if risks.len() == limit {
+            more = true;
+            break;
+        }
+        risks.push(r);
+    }
+    let next_cursor = if more {
+        risks.last().map(|r| r.id.clone())
+    } else {
+        None
+    };
+    Ok(Page { risks, next_cursor })
+}

@@ -1,0 +1,96 @@
+//! The stored form of a risk item, with its history. Stored as JSON with a format number so
+//! the view can be read by people and migrated (or simply rebuilt from the feeds).
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{FocusPoint, Level, MeasureStatus, RiskStatus, Scores};
+
+/// The record format this build writes.
+pub const RECORD_FORMAT: u32 = 1;
+
+/// A grade as recorded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GradeRecord {
+    /// The three dimensions.
+    pub scores: Scores,
+    /// The level computed by the origin.
+    pub level: Level,
+    /// Grading standard version used.
+    pub standard_version: String,
+    /// When, Unix ms.
+    pub graded_at_ms: i64,
+    /// Who graded it.
+    pub graded_by: String,
+}
+
+/// A preventive measure.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MeasureRecord {
+    /// `m<n>`, unique within the risk.
+    pub id: String,
+    /// What will be done.
+    pub action: String,
+    /// Who does it.
+    pub owner: String,
+    /// Due date, YYYY-MM-DD.
+    pub due: String,
+    /// Progress.
+    pub status: MeasureStatus,
+}
+
+/// One change in the history: who, when, what.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryItem {
+    /// Sequence number of the feed entry that made the change.
+    pub seq: u64,
+    /// When, Unix ms.
+    pub at_ms: i64,
+    /// Identity path of the person or node.
+    pub author: String,
+    /// Kind of change, e.g. `graded`.
+    pub action: String,
+    /// What changed, for people.
+    pub summary: String,
+}
+
+/// A risk item as the register holds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RiskRecord {
+    /// Record format.
+    pub format: u32,
+    /// `<county>-<n>`.
+    pub id: String,
+    /// Division code of the owning county (or province).
+    pub origin: String,
+    /// Short title.
+    pub title: String,
+    /// Longer description.
+    pub description: String,
+    /// Focus point.
+    pub focus: FocusPoint,
+    /// Where the opinion lives.
+    pub source: String,
+    /// Risk behaviours.
+    pub behaviours: Vec<String>,
+    /// Responsible department.
+    pub department: String,
+    /// Where it stands.
+    pub status: RiskStatus,
+    /// The current grade, if graded.
+    pub grade: Option<GradeRecord>,
+    /// Preventive measures.
+    pub measures: Vec<MeasureRecord>,
+    /// Every change, oldest first.
+    pub history: Vec<HistoryItem>,
+    /// When identified, Unix ms.
+    pub created_at_ms: i64,
+    /// Last change, Unix ms.
+    pub updated_at_ms: i64,
+}
+
+impl RiskRecord {
+    /// The current level, if graded.
+    pub fn level(&self) -> Option<Level> {
+        self.grade.as_ref().map(|g| g.level)
+    }
+}

@@ -1,0 +1,179 @@
+//! Serving gRPC over mutual TLS: our own accept loop (rustls with CRL checks) hands verified
+//! connections, each carrying its [`PeerInfo`], to tonic.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use fenghuo_proto::v1::registry_server::RegistryServer;
+use rustls::ServerConfig;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use tokio_rustls::server::TlsStream;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::StreamExt;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::server::Connected;
+use tonic::transport::Server;
+
+use crate::api::auth::authenticate;
+use crate::api::registry::RegistryService;
+use crate::pki::tls::{peer_identity, PeerInfo};
+use crate::state::NodeState;
+
+/// A client that has not finished its handshake by then is dropped.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why the server stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// tonic failed.
+    #[error("gRPC server: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    /// Reflection could not be set up from the descriptors.
+    #[error("gRPC reflection: {0}")]
+    Reflection(String),
+}
+
+/// A TLS connection whose client certificate has been verified.
+pub struct VerifiedConn {
+    stream: TlsStream<TcpStream>,
+    peer: PeerInfo,
+}
+
+impl Connected for VerifiedConn {
+    type ConnectInfo = PeerInfo;
+
+    fn connect_info(&self) -> PeerInfo {
+        self.peer.clone()
+    }
+}
+
+impl AsyncRead for VerifiedConn {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for VerifiedConn {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+}
+
+async fn handshake(tcp: TcpStream, config: Arc<ServerConfig>) -> Result<VerifiedConn, String> {
+    let remote = tcp.peer_addr().ok();
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    let stream = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp))
+        .await
+        .map_err(|_| "handshake timed out".to_owned())?
+        .map_err(|e| e.to_string())?;
+    let identity = peer_identity(stream.get_ref().1).map_err(|e| e.to_string())?;
+    Ok(VerifiedConn {
+        stream,
+        peer: PeerInfo { identity, remote },
+    })
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    tls: watch::Receiver<Arc<ServerConfig>>,
+    tx: mpsc::Sender<VerifiedConn>,
+) {
+    loop {
+        let (tcp, addr) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                // Usually out of file descriptors: pause rather than spin.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        if tx.is_closed() {
+            break;
+        }
+        let config = tls.borrow().clone();
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            match handshake(tcp, config).await {
+                Ok(conn) => {
+                    tracing::debug!(peer = %conn.peer.identity, %addr, "connection accepted");
+                    let _ = tx.send(conn).await;
+                }
+                Err(reason) => tracing::warn!(%addr, %reason, "connection refused"),
+            }
+        });
+    }
+}
+
+/// Serves the node's gRPC API on `listener` until `shutdown` resolves. Every connection must
+/// present a client certificate from the provincial CA that is not revoked.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<NodeState>,
+    tls: watch::Receiver<Arc<ServerConfig>>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let (tx, rx) = mpsc::channel::<VerifiedConn>(256);
+    let acceptor = tokio::spawn(accept_loop(listener, tls, tx));
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<RegistryServer<RegistryService>>()
+        .await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(fenghuo_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| ServeError::Reflection(e.to_string()))?;
+    let registry = InterceptedService::new(
+        RegistryServer::new(RegistryService::new(state.clone())),
+        authenticate,
+    );
+
+    let node = state.identity.path();
+    let result = Server::builder()
+        .trace_fn(move |req| {
+            tracing::info_span!("grpc", node = %node, method = %req.uri().path(), caller = tracing::field::Empty)
+        })
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(registry)
+        .serve_with_incoming_shutdown(ReceiverStream::new(rx).map(Ok::<_, io::Error>), shutdown)
+        .await;
+    acceptor.abort();
+    result.map_err(ServeError::from)
+}

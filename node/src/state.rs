@@ -1,0 +1,28 @@
+//! The state a running node shares between its request handlers and workers.
+
+use std::sync::Arc;
+
+use crate::domain::GradingStandard;
+use crate::identity::Identity;
+use crate::store::Store;
+use crate::writer::Writer;
+
+/// Shared by every request handler of one node (several nodes may run in one process).
+#[derive(Debug, Clone)]
+pub struct NodeState {
+    /// This node's identity (`county/510104` or `province/51`).
+    pub identity: Identity,
+    /// Feeds and views.
+    pub store: Arc<dyn Store>,
+    /// The only way to change anything.
+    pub writer: Writer,
+    /// The grading standard in force.
+    pub standard: Arc<GradingStandard>,
+}
+
+impl NodeState {
+    /// This node's division code (its county, or its province for the gateway).
+    pub fn unit(&self) -> &str {
+        self.identity.unit().map(|u| u.as_str()).unwrap_or_default()
+    }
+}

@@ -1,0 +1,66 @@
+//! A write batch that can be read through: reads see the batch's own writes first, then
+//! the store. The writer uses one to validate several commands against each other before a
+//! single commit.
+
+use std::collections::BTreeMap;
+
+use super::{Store, StoreError};
+
+/// Pending writes, keyed by (tree, key); `None` deletes.
+#[derive(Debug, Default, Clone)]
+pub struct Batch {
+    writes: BTreeMap<(String, Vec<u8>), Option<Vec<u8>>>,
+}
+
+impl Batch {
+    /// An empty batch.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets `key` in `tree` to `value`.
+    pub fn insert(&mut self, tree: &str, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
+        self.writes
+            .insert((tree.to_owned(), key.into()), Some(value.into()));
+    }
+
+    /// Deletes `key` from `tree`.
+    pub fn remove(&mut self, tree: &str, key: impl Into<Vec<u8>>) {
+        self.writes.insert((tree.to_owned(), key.into()), None);
+    }
+
+    /// Reads `key`, seeing this batch's writes first.
+    pub fn get(
+        &self,
+        store: &dyn Store,
+        tree: &str,
+        key: &[u8],
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.writes.get(&(tree.to_owned(), key.to_vec())) {
+            Some(pending) => Ok(pending.clone()),
+            None => store.get(tree, key),
+        }
+    }
+
+    /// True when nothing is pending.
+    pub fn is_empty(&self) -> bool {
+        self.writes.is_empty()
+    }
+
+    /// Number of pending writes.
+    pub fn len(&self) -> usize {
+        self.writes.len()
+    }
+
+    /// The pending writes in (tree, key) order.
+    pub fn writes(&self) -> impl Iterator<Item = (&str, &[u8], Option<&[u8]>)> {
+        self.writes
+            .iter()
+            .map(|((t, k), v)| (t.as_str(), k.as_slice(), v.as_deref()))
+    }
+
+    /// Moves every write of `other` into this batch (later writes win).
+    pub fn merge(&mut self, other: Batch) {
+        self.writes.extend(other.writes);
+    }
+}

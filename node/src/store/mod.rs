@@ -1,0 +1,66 @@
+//! Storage behind a narrow trait. Domain code never names sled: it sees named trees of
+//! byte keys and values, atomic multi-tree commits, and a durable flush.
+//!
+//! Trees are named `key_value` (`feed_entries`, `riskid_risk`, ...); the `meta` tree holds
+//! the schema version, checked at open.
+
+mod batch;
+mod sled_store;
+
+pub use batch::Batch;
+pub use sled_store::SledStore;
+
+/// The on-disk schema this build reads and writes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Errors from the storage layer.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// The backend failed (I/O, corruption).
+    #[error("storage error: {0}")]
+    Backend(String),
+    /// The database was written by another schema version.
+    #[error("database schema version {found} is not supported by this build (expects {expected}); restore a matching backup or upgrade")]
+    Schema {
+        /// What the database says.
+        found: u32,
+        /// What this build reads.
+        expected: u32,
+    },
+}
+
+/// A key-value pair read from a tree.
+pub type KeyValue = (Vec<u8>, Vec<u8>);
+
+/// The narrow storage interface every part of the node uses.
+pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+    /// The value at `key` in `tree`, if any.
+    fn get(&self, tree: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Entries of `tree` with keys in `[start, end)` in key order (`end = None`: to the end).
+    fn range(
+        &self,
+        tree: &str,
+        start: &[u8],
+        end: Option<&[u8]>,
+    ) -> Box<dyn Iterator<Item = Result<KeyValue, StoreError>> + Send + '_>;
+
+    /// Entries of `tree` whose key starts with `prefix`, in key order.
+    fn scan_prefix(
+        &self,
+        tree: &str,
+        prefix: &[u8],
+    ) -> Box<dyn Iterator<Item = Result<KeyValue, StoreError>> + Send + '_>;
+
+    /// The last entry of `tree` whose key starts with `prefix`.
+    fn last_with_prefix(&self, tree: &str, prefix: &[u8]) -> Result<Option<KeyValue>, StoreError>;
+
+    /// Applies every write of `batch` atomically, across trees. Not yet durable: see `flush`.
+    fn commit(&self, batch: &Batch) -> Result<(), StoreError>;
+
+    /// Makes every committed write durable on disk.
+    fn flush(&self) -> Result<(), StoreError>;
+
+    /// Removes every entry of `tree` (used to rebuild views).
+    fn clear(&self, tree: &str) -> Result<(), StoreError>;
+}
