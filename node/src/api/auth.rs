@@ -48,6 +48,8 @@ pub fn authenticate(mut req: Request<()>) -> Result<Request<()>, Status> {
         .ok_or_else(|| {
             Status::unauthenticated("a client certificate from the provincial CA is required")
         })?;
+    // The request span (see `server::serve`) declares this field.
+    tracing::Span::current().record("caller", identity.path().as_str());
     req.extensions_mut().insert(Caller { identity });
     Ok(req)
 }
