@@ -7,6 +7,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files = [
         "proto/fenghuo/v1/feed.proto",
         "proto/fenghuo/v1/registry.proto",
+        "proto/fenghuo/v1/federation.proto",
     ];
     for f in &files {
         println!("cargo:rerun-if-changed={f}");

@@ -6,6 +6,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{FocusPoint, Level, MeasureStatus, RiskStatus, Scores};
+use crate::feed::Audience;
+use crate::register::record::RiskRecord;
 
 /// The payload format this build writes.
 pub const PAYLOAD_VERSION: u32 = 1;
@@ -98,6 +100,25 @@ pub enum Event {
         /// New status.
         status: RiskStatus,
     },
+    /// The risk was widened to `scope`: from here on its events go to that feed, which starts
+    /// with this full snapshot (receivers of the wider feed never saw the narrower one).
+    RiskShared {
+        /// The risk.
+        id: String,
+        /// The new, wider audience.
+        scope: Audience,
+        /// Why, for people: `shared by staff` or `major-issue report: level I`.
+        #[serde(default)]
+        reason: String,
+        /// The risk as it stands, history included.
+        snapshot: Box<RiskRecord>,
+    },
+    /// The origin's neighbouring counties, as its configuration names them: who may receive
+    /// its `neighbours` feed (relays read this to know where to forward it).
+    NeighboursDeclared {
+        /// County codes.
+        neighbours: Vec<String>,
+    },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -138,15 +159,17 @@ impl Event {
         Ok(env.event)
     }
 
-    /// The risk item this event is about.
-    pub fn risk_id(&self) -> &str {
+    /// The risk item this event is about, if any.
+    pub fn risk_id(&self) -> Option<&str> {
         match self {
             Self::RiskCreated { id, .. }
             | Self::RiskUpdated { id, .. }
             | Self::RiskGraded { id, .. }
             | Self::MeasureAdded { id, .. }
             | Self::MeasureUpdated { id, .. }
-            | Self::StatusSet { id, .. } => id,
+            | Self::StatusSet { id, .. }
+            | Self::RiskShared { id, .. } => Some(id),
+            Self::NeighboursDeclared { .. } => None,
         }
     }
 }

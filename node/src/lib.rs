@@ -10,7 +10,9 @@
 //! - [`feed`]: signed, hash-chained feeds per (origin, audience) and where they are stored.
 //! - [`event`]: what a feed entry says (the payload every node decodes).
 //! - [`domain`]: focus points, levels, grading standard, the three-step mechanism.
-//! - [`register`]: the risk register, a view derived from the feeds.
+//! - [`register`]: the risk register, a view derived from the feeds; [`views`]: applying
+//!   entries to every view, catch-up and rebuild.
+//! - [`sync`]: federation: entitlement, verification, sync sessions and links.
 //! - [`writer`]: the single writer with group commit; acknowledged means durable.
 //! - [`config`]: `node.toml`, typed and checked; [`logging`]: tracing set-up.
 //! - [`start`]: opening a node from its config; [`state`]: what handlers share.
@@ -33,4 +35,6 @@ pub mod server;
 pub mod start;
 pub mod state;
 pub mod store;
+pub mod sync;
+pub mod views;
 pub mod writer;

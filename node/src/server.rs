@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use fenghuo_proto::v1::federation_server::FederationServer;
 use fenghuo_proto::v1::registry_server::RegistryServer;
-use rustls::ServerConfig;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
@@ -21,8 +21,9 @@ use tonic::transport::server::Connected;
 use tonic::transport::Server;
 
 use crate::api::auth::authenticate;
+use crate::api::federation::FederationService;
 use crate::api::registry::RegistryService;
-use crate::pki::tls::{peer_identity, PeerInfo};
+use crate::pki::tls::{peer_identity, PeerInfo, TlsState};
 use crate::state::NodeState;
 
 /// A client that has not finished its handshake by then is dropped.
@@ -93,23 +94,30 @@ impl AsyncWrite for VerifiedConn {
     }
 }
 
-async fn handshake(tcp: TcpStream, config: Arc<ServerConfig>) -> Result<VerifiedConn, String> {
+async fn handshake(
+    tcp: TcpStream,
+    config: Arc<rustls::ServerConfig>,
+) -> Result<VerifiedConn, String> {
     let remote = tcp.peer_addr().ok();
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
     let stream = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp))
         .await
         .map_err(|_| "handshake timed out".to_owned())?
         .map_err(|e| e.to_string())?;
-    let identity = peer_identity(stream.get_ref().1).map_err(|e| e.to_string())?;
+    let (identity, certificate) = peer_identity(stream.get_ref().1).map_err(|e| e.to_string())?;
     Ok(VerifiedConn {
         stream,
-        peer: PeerInfo { identity, remote },
+        peer: PeerInfo {
+            identity,
+            certificate: Arc::new(certificate),
+            remote,
+        },
     })
 }
 
 async fn accept_loop(
     listener: TcpListener,
-    tls: watch::Receiver<Arc<ServerConfig>>,
+    tls: watch::Receiver<Arc<TlsState>>,
     tx: mpsc::Sender<VerifiedConn>,
 ) {
     loop {
@@ -125,7 +133,7 @@ async fn accept_loop(
         if tx.is_closed() {
             break;
         }
-        let config = tls.borrow().clone();
+        let config = tls.borrow().server.clone();
         let tx = tx.clone();
         tokio::spawn(async move {
             match handshake(tcp, config).await {
@@ -144,7 +152,7 @@ async fn accept_loop(
 pub async fn serve(
     listener: TcpListener,
     state: Arc<NodeState>,
-    tls: watch::Receiver<Arc<ServerConfig>>,
+    tls: watch::Receiver<Arc<TlsState>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let (tx, rx) = mpsc::channel::<VerifiedConn>(256);
@@ -153,6 +161,9 @@ pub async fn serve(
     let (health, health_service) = tonic_health::server::health_reporter();
     health
         .set_serving::<RegistryServer<RegistryService>>()
+        .await;
+    health
+        .set_serving::<FederationServer<FederationService>>()
         .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(fenghuo_proto::FILE_DESCRIPTOR_SET)
@@ -163,15 +174,24 @@ pub async fn serve(
         RegistryServer::new(RegistryService::new(state.clone())),
         authenticate,
     );
+    let federation = InterceptedService::new(
+        FederationServer::new(FederationService::new(state.clone()))
+            .max_decoding_message_size(64 << 20)
+            .max_encoding_message_size(64 << 20),
+        authenticate,
+    );
 
     let node = state.identity.path();
     let result = Server::builder()
+        .http2_keepalive_interval(Some(Duration::from_secs(10)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(5)))
         .trace_fn(move |req| {
             tracing::info_span!("grpc", node = %node, method = %req.uri().path(), caller = tracing::field::Empty)
         })
         .add_service(health_service)
         .add_service(reflection)
         .add_service(registry)
+        .add_service(federation)
         .serve_with_incoming_shutdown(ReceiverStream::new(rx).map(Ok::<_, io::Error>), shutdown)
         .await;
     acceptor.abort();

@@ -8,10 +8,17 @@ use crate::config::NodeConfig;
 use crate::domain::{GradingError, GradingStandard};
 use crate::feed::keys::KeyError;
 use crate::feed::FeedSigner;
+use crate::identity::Identity;
+use crate::pki::cert;
 use crate::pki::tls::{TlsError, TlsPaths, TlsReloader};
-use crate::register::view;
+use crate::register::Command;
 use crate::state::NodeState;
 use crate::store::{SledStore, StoreError};
+use crate::sync::directory;
+use crate::sync::link::{self, LinkTarget};
+use crate::sync::session::SyncContext;
+use crate::sync::status::StatusBoard;
+use crate::views;
 use crate::writer::{Writer, WriterContext};
 
 /// Why a node could not start.
@@ -102,7 +109,7 @@ impl Node {
         let signer = FeedSigner::from_pem_file(&paths.key)?;
         let standard = Arc::new(load_standard(cfg)?);
         let store: Arc<SledStore> = Arc::new(SledStore::open(&cfg.resolve(&cfg.data_dir))?);
-        let applied = view::catch_up(store.as_ref())?;
+        let applied = views::catch_up(store.as_ref())?;
         if applied > 0 {
             tracing::info!(entries = applied, "views caught up with the feeds");
         }
@@ -113,11 +120,29 @@ impl Node {
             signer,
             standard: standard.clone(),
         })?;
+        // Our own certificate is what others check our feeds with: keep it in the directory
+        // so sessions can hand it on with our runs.
+        let own_cert = cert::read_cert_pem(&paths.cert)
+            .map_err(TlsError::from)?
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        let store_dyn: Arc<dyn crate::store::Store> = store.clone();
+        directory::remember_certificate(store_dyn.as_ref(), &identity.path(), &own_cert)?;
+        let sync = Arc::new(SyncContext {
+            me: identity.clone(),
+            store: store_dyn,
+            writer: writer.clone(),
+            tls: tls.subscribe(),
+            neighbours: cfg.neighbours.iter().map(|n| n.code.clone()).collect(),
+            status: Arc::new(StatusBoard::default()),
+        });
         let state = Arc::new(NodeState {
             identity,
             store,
             writer,
             standard,
+            sync,
         });
         Ok(Self { state, tls })
     }
@@ -141,6 +166,7 @@ pub async fn launch(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<Running, StartError> {
     let node = Node::open(cfg)?;
+    declare_neighbours(cfg, &node.state).await?;
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .map_err(|source| StartError::Bind {
@@ -154,19 +180,86 @@ pub async fn launch(
         "fenghuo-gateway"
     };
     tracing::info!(node = %node.state.identity, %addr, "{kind} listening (mutual TLS)");
+    // One stop signal for the server and every link.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    for target in link_targets(cfg, &node.state.identity) {
+        tracing::info!(peer = %target.peer, address = %target.address, "link configured");
+        tokio::spawn(link::run(node.state.sync.clone(), target, stop_rx.clone()));
+    }
     let state = node.state.clone();
     let tls = node.tls;
+    let mut server_stop = stop_rx;
     let task = tokio::spawn(async move {
         let rx = tls.subscribe();
         // The reloader lives as long as the server.
         let _tls = tls;
-        crate::server::serve(listener, state, rx, shutdown).await
+        let stopped = async move {
+            let _ = server_stop.wait_for(|s| *s).await;
+        };
+        crate::server::serve(listener, state, rx, stopped).await
     });
     Ok(Running {
         addr,
         state: node.state,
         task,
     })
+}
+
+/// The peers this node dials: the gateway, and each configured neighbour whose code is
+/// higher than ours (the lower code dials, so each pair of neighbours keeps one link).
+pub fn link_targets(cfg: &NodeConfig, me: &Identity) -> Vec<LinkTarget> {
+    let mut out = Vec::new();
+    let Identity::County(code) = me else {
+        return out;
+    };
+    if let Some(address) = &cfg.gateway {
+        if let Ok(peer) = Identity::province(code.province_code()) {
+            out.push(LinkTarget {
+                peer,
+                address: address.clone(),
+            });
+        }
+    }
+    for n in &cfg.neighbours {
+        if n.code.as_str() > code.as_str() {
+            if let Ok(peer) = Identity::county(&n.code) {
+                out.push(LinkTarget {
+                    peer,
+                    address: n.address.clone(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Publishes the configured neighbours in the province feed when they differ from what this
+/// county last declared (relays learn from it where to forward its `neighbours` feed).
+async fn declare_neighbours(cfg: &NodeConfig, state: &NodeState) -> Result<(), StartError> {
+    if cfg.county.is_none() {
+        return Ok(());
+    }
+    let wanted: std::collections::BTreeSet<String> =
+        cfg.neighbours.iter().map(|n| n.code.clone()).collect();
+    let declared = directory::declared(state.store.as_ref(), state.unit())?;
+    if declared.as_ref() == Some(&wanted) {
+        return Ok(());
+    }
+    state
+        .writer
+        .submit(
+            state.identity.path(),
+            Command::DeclareNeighbours {
+                neighbours: wanted.into_iter().collect(),
+            },
+        )
+        .await
+        .map_err(|e| StartError::Io(std::io::Error::other(format!("declaring neighbours: {e}"))))?;
+    Ok(())
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

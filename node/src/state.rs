@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::domain::GradingStandard;
 use crate::identity::Identity;
 use crate::store::Store;
+use crate::sync::session::SyncContext;
 use crate::writer::Writer;
 
 /// Shared by every request handler of one node (several nodes may run in one process).
@@ -18,6 +19,8 @@ pub struct NodeState {
     pub writer: Writer,
     /// The grading standard in force.
     pub standard: Arc<GradingStandard>,
+    /// What sync sessions share (entitlement, status board).
+    pub sync: Arc<SyncContext>,
 }
 
 impl NodeState {

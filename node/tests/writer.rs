@@ -12,6 +12,7 @@ use fenghuo_node::feed::{self, Audience, FeedId, FeedSigner};
 use fenghuo_node::register::view::{self, RISKS_TREE};
 use fenghuo_node::register::Command;
 use fenghuo_node::store::{SledStore, Store};
+use fenghuo_node::views;
 use fenghuo_node::writer::{WriteError, Writer, WriterContext};
 
 const ORIGIN: &str = "county/510104";
@@ -54,11 +55,7 @@ async fn concurrent_writes_form_one_verified_chain_and_views_rebuild() {
         let w = w.clone();
         tasks.push(tokio::spawn(async move {
             let r = w
-                .submit(
-                    "staff/510104/zhang".into(),
-                    Audience::Local,
-                    create(&format!("risk {i}")),
-                )
+                .submit("staff/510104/zhang".into(), create(&format!("risk {i}")))
                 .await
                 .unwrap();
             let scores = Scores {
@@ -68,7 +65,6 @@ async fn concurrent_writes_form_one_verified_chain_and_views_rebuild() {
             };
             w.submit(
                 "staff/510104/zhang".into(),
-                Audience::Local,
                 Command::Grade {
                     id: r.risk_id.clone(),
                     scores,
@@ -100,14 +96,21 @@ async fn concurrent_writes_form_one_verified_chain_and_views_rebuild() {
         let r = view::load_existing(store.as_ref(), &Default::default(), id).unwrap();
         assert_eq!(r.level(), Some(Level::I));
         assert_eq!(r.status, RiskStatus::Graded);
-        assert_eq!(r.history.len(), 2);
+        // Level I is reported upward in the same write: the risk now lives in `upstream`.
+        assert_eq!(r.history.len(), 3);
+        assert_eq!(r.scope, Audience::Upstream);
+        assert_eq!(r.history[2].action, "shared");
     }
+    let upstream = FeedId::new(ORIGIN, Audience::Upstream);
+    let reports = feed::log::read(store.as_ref(), &upstream, 1, 10_000).unwrap();
+    assert_eq!(reports.len(), 200);
+    verify_run(&upstream, 0, &GENESIS_HASH, &reports, &key.verifying_key()).unwrap();
 
     // Deleting the views and rebuilding gives the same bytes.
     let before = dump(store.as_ref(), RISKS_TREE);
-    view::clear(store.as_ref()).unwrap();
+    views::clear(store.as_ref()).unwrap();
     assert!(dump(store.as_ref(), RISKS_TREE).is_empty());
-    assert_eq!(view::catch_up(store.as_ref()).unwrap(), 400);
+    assert_eq!(views::catch_up(store.as_ref()).unwrap(), 600);
     assert_eq!(dump(store.as_ref(), RISKS_TREE), before);
 }
 
@@ -119,10 +122,7 @@ async fn refused_commands_write_nothing_and_batches_stay_consistent() {
     let w = writer(store.clone(), &key);
     let author = || "staff/510104/zhang".to_string();
 
-    let r = w
-        .submit(author(), Audience::Local, create("a"))
-        .await
-        .unwrap();
+    let r = w.submit(author(), create("a")).await.unwrap();
     let heads_before = feed::log::heads(store.as_ref()).unwrap();
     let risks_before = dump(store.as_ref(), RISKS_TREE);
 
@@ -164,10 +164,7 @@ async fn refused_commands_write_nothing_and_batches_stay_consistent() {
         },
     ];
     for cmd in refusals {
-        let e = w
-            .submit(author(), Audience::Local, cmd.clone())
-            .await
-            .unwrap_err();
+        let e = w.submit(author(), cmd.clone()).await.unwrap_err();
         assert!(matches!(e, WriteError::Refused(_)), "{cmd:?}: {e}");
     }
     assert_eq!(feed::log::heads(store.as_ref()).unwrap(), heads_before);
@@ -175,9 +172,9 @@ async fn refused_commands_write_nothing_and_batches_stay_consistent() {
 
     // A refused command in the middle of a batch does not disturb its neighbours.
     let (a, b, c) = tokio::join!(
-        w.submit(author(), Audience::Local, create("b")),
-        w.submit(author(), Audience::Local, create("")),
-        w.submit(author(), Audience::Local, create("c")),
+        w.submit(author(), create("b")),
+        w.submit(author(), create("")),
+        w.submit(author(), create("c")),
     );
     assert!(a.is_ok() && b.is_err() && c.is_ok());
     let entries = feed::log::read(

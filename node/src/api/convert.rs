@@ -144,5 +144,6 @@ pub fn risk_to_proto(r: &RiskRecord) -> v1::Risk {
             .collect(),
         created_at_ms: r.created_at_ms,
         updated_at_ms: r.updated_at_ms,
+        scope: r.scope.to_proto() as i32,
     }
 }

@@ -4,5 +4,6 @@
 
 pub mod auth;
 pub mod convert;
+pub mod federation;
 pub mod registry;
 pub mod status;

@@ -9,6 +9,7 @@ use super::auth::{caller, Caller};
 use super::convert::*;
 use crate::domain::Scores;
 use crate::feed::Audience;
+use crate::identity::DivisionCode;
 use crate::register::{query, view, Command};
 use crate::state::NodeState;
 use crate::store::Batch;
@@ -55,12 +56,7 @@ impl RegistryService {
     /// Runs `command` for the caller and returns the risk as it now stands.
     async fn write(&self, c: Caller, command: Command) -> Result<Response<v1::Risk>, Status> {
         self.may_write(&c)?;
-        // Risk items are local until shared (sharing scopes arrive with sync).
-        let written = self
-            .state
-            .writer
-            .submit(c.author(), Audience::Local, command)
-            .await?;
+        let written = self.state.writer.submit(c.author(), command).await?;
         tracing::info!(risk = %written.risk_id, seq = written.seq, author = %c.author(), "register changed");
         self.risk(&written.risk_id)
     }
@@ -175,6 +171,24 @@ impl Registry for RegistryService {
         self.write(c, Command::SetStatus { id: r.id, status }).await
     }
 
+    /// ShareRisk: widens who the risk is shared with.
+    async fn share_risk(
+        &self,
+        req: Request<v1::ShareRiskRequest>,
+    ) -> Result<Response<v1::Risk>, Status> {
+        let c = caller(&req)?;
+        let r = req.into_inner();
+        let scope = match Audience::from_proto(r.scope) {
+            Some(s @ (Audience::Neighbours | Audience::Province)) => s,
+            _ => {
+                return Err(Status::invalid_argument(
+                    "scope: share with neighbours or province",
+                ))
+            }
+        };
+        self.write(c, Command::Share { id: r.id, scope }).await
+    }
+
     /// GetRisk: one risk with its history.
     async fn get_risk(
         &self,
@@ -217,7 +231,15 @@ impl Registry for RegistryService {
             focus: focus_from_proto(r.focus),
             status: status_from_proto(r.status),
             text: (!r.text.trim().is_empty()).then(|| r.text.trim().to_owned()),
-            origin: None,
+            origin: match r.origin.trim() {
+                "" => Some(self.state.unit().to_owned()),
+                "all" => None,
+                code => Some(
+                    DivisionCode::parse(code)
+                        .map_err(|e| Status::invalid_argument(format!("origin: {e} (or \"all\")")))?
+                        .to_string(),
+                ),
+            },
         };
         let page = query::list(
             self.state.store.as_ref(),

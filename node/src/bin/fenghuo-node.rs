@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use fenghuo_node::config::{LogFormat, NodeConfig};
-use fenghuo_node::{logging, register, start, store};
+use fenghuo_node::{logging, start, store, views};
 
 /// The Fenghuo county node.
 #[derive(Debug, Parser)]
@@ -60,7 +60,7 @@ fn main() -> anyhow::Result<()> {
             let cfg = NodeConfig::load(&config)?;
             logging::init(cfg.log.format, cfg.log.filter.as_deref());
             let store = store::SledStore::open(&cfg.resolve(&cfg.data_dir))?;
-            let n = register::view::rebuild(&store)?;
+            let n = views::rebuild(&store)?;
             eprintln!("rebuilt the views from {n} feed entries");
             Ok(())
         }

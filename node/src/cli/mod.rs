@@ -2,12 +2,14 @@
 //! - [`ca`]: the offline provincial certificate authority;
 //! - [`init`]: writing configuration files;
 //! - [`risk`]: the risk register of a node;
+//! - [`peers`]: the sync links of a node or the gateway;
 //! - [`connect`]: reaching a node over mutual TLS; [`output`]: tables and JSON.
 
 pub mod ca;
 pub mod connect;
 pub mod init;
 pub mod output;
+pub mod peers;
 pub mod risk;
 
 use clap::{Parser, Subcommand};
@@ -43,9 +45,11 @@ pub enum Command {
     /// Write a complete, commented configuration file for a node.
     #[command(subcommand)]
     Init(init::InitCommand),
-    /// The risk register (风险点台账) of a county node.
+    /// The risk register (风险点台账) of a county node (or, read-only, the gateway).
     #[command(subcommand)]
     Risk(risk::RiskCommand),
+    /// The sync links of a node or the gateway: state, last contact, lag, errors.
+    Peers(peers::PeersArgs),
 }
 
 /// Runs the CLI; returns the process exit code.
@@ -55,6 +59,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Ca(cmd) => ca::run(cmd),
         Command::Init(cmd) => init::run(cmd),
         Command::Risk(cmd) => tokio_main(risk::run(cli.connect, cmd)),
+        Command::Peers(args) => tokio_main(peers::run(cli.connect, args)),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

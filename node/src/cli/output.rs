@@ -39,6 +39,13 @@ fn status_text(v: i32) -> &'static str {
     status_from_proto(v).map(|s| s.as_str()).unwrap_or("?")
 }
 
+/// The name of a scope (feed audience) value.
+pub fn scope_text(v: i32) -> &'static str {
+    crate::feed::Audience::from_proto(v)
+        .map(|a| a.as_str())
+        .unwrap_or("local")
+}
+
 /// A risk as the JSON scripts read.
 pub fn risk_json(r: &v1::Risk) -> Value {
     json!({
@@ -51,6 +58,7 @@ pub fn risk_json(r: &v1::Risk) -> Value {
         "behaviours": r.behaviours,
         "department": r.department,
         "status": status_text(r.status),
+        "scope": scope_text(r.scope),
         "level": level_text(r),
         "grade": r.grade.as_ref().map(|g| json!({
             "influence": g.influence,
@@ -118,6 +126,7 @@ pub fn risk_detail(r: &v1::Risk) -> String {
         ("title", r.title.clone()),
         ("level", level),
         ("status", status_text(r.status).to_owned()),
+        ("shared with", scope_text(r.scope).to_owned()),
         ("focus", focus),
         ("grade", grade),
         ("source", r.source.clone()),
@@ -167,13 +176,16 @@ pub fn risk_detail(r: &v1::Risk) -> String {
 /// A list of risks, one row each.
 pub fn risk_table(risks: &[v1::Risk]) -> String {
     let mut t = table();
-    t.set_header(vec!["id", "level", "status", "focus", "title", "updated"]);
+    t.set_header(vec![
+        "id", "level", "status", "focus", "scope", "title", "updated",
+    ]);
     for r in risks {
         t.add_row(vec![
             r.id.clone(),
             level_text(r).unwrap_or("-").to_owned(),
             status_text(r.status).to_owned(),
             focus_text(r.focus).to_owned(),
+            scope_text(r.scope).to_owned(),
             r.title.clone(),
             short_time(r.updated_at_ms),
         ]);

@@ -109,6 +109,17 @@ pub enum RiskCommand {
         #[command(flatten)]
         out: Output,
     },
+    /// Widen who a risk is shared with: neighbours (adjacent counties and the province) or
+    /// province (every county of the province). A share only widens, and is kept in history.
+    Share {
+        /// Risk id, e.g. 510104-1.
+        id: String,
+        /// neighbours or province.
+        #[arg(long, value_parser = ["neighbours", "province"])]
+        scope: String,
+        #[command(flatten)]
+        out: Output,
+    },
     /// One risk item with its measures and whole history (who, when, what changed).
     Show {
         /// Risk id, e.g. 510104-1.
@@ -136,6 +147,10 @@ pub enum RiskCommand {
         /// Start after this cursor (printed after a page that has more).
         #[arg(long)]
         cursor: Option<String>,
+        /// Whose risks: this node's own (default), `all` (own and those shared with this
+        /// node), or a division code.
+        #[arg(long, value_name = "all|CODE")]
+        origin: Option<String>,
         /// Walk every page.
         #[arg(long)]
         all: bool,
@@ -177,7 +192,8 @@ pub enum MeasureCommand {
     },
 }
 
-fn status_message(s: tonic::Status) -> anyhow::Error {
+/// A gRPC error as a line a person can act on.
+pub fn status_message(s: tonic::Status) -> anyhow::Error {
     let code = match s.code() {
         tonic::Code::InvalidArgument => "invalid input",
         tonic::Code::NotFound => "not found",
@@ -356,6 +372,29 @@ pub async fn run(connect: ConnectArgs, cmd: RiskCommand) -> anyhow::Result<()> {
                 println!("{} is now {}", r.id, status);
             }
         }
+        RiskCommand::Share { id, scope, out } => {
+            let scope = match scope.as_str() {
+                "province" => v1::Audience::Province,
+                _ => v1::Audience::Neighbours,
+            };
+            let r = client
+                .share_risk(v1::ShareRiskRequest {
+                    id,
+                    scope: scope as i32,
+                })
+                .await
+                .map_err(status_message)?
+                .into_inner();
+            if out.json {
+                print_risk(&r, &out)?;
+            } else {
+                println!(
+                    "{} is now shared with {}",
+                    r.id,
+                    output::scope_text(r.scope)
+                );
+            }
+        }
         RiskCommand::Show { id, out } => {
             let r = client
                 .get_risk(v1::GetRiskRequest { id })
@@ -371,6 +410,7 @@ pub async fn run(connect: ConnectArgs, cmd: RiskCommand) -> anyhow::Result<()> {
             text,
             limit,
             cursor,
+            origin,
             all,
             out,
         } => {
@@ -385,6 +425,7 @@ pub async fn run(connect: ConnectArgs, cmd: RiskCommand) -> anyhow::Result<()> {
                         text: text.clone().unwrap_or_default(),
                         limit,
                         cursor: cursor.clone(),
+                        origin: origin.clone().unwrap_or_default(),
                     })
                     .await
                     .map_err(status_message)?

@@ -42,6 +42,17 @@ impl Audience {
         Self::Upstream,
     ];
 
+    /// How far the audience reaches: local < upstream < neighbours < province (each
+    /// wider one includes the narrower: neighbours are adjacent counties *and* the province).
+    pub fn breadth(self) -> u8 {
+        match self {
+            Self::Local => 0,
+            Self::Upstream => 1,
+            Self::Neighbours => 2,
+            Self::Province => 3,
+        }
+    }
+
     /// The name used in keys, config and the CLI.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -43,7 +43,8 @@ fn feed_key(feed: &FeedId) -> Vec<u8> {
     feed.to_string().into_bytes()
 }
 
-fn entry_key(feed: &FeedId, seq: u64) -> Vec<u8> {
+/// The key of entry `seq` of `feed` in `feed_entries`.
+pub fn entry_key(feed: &FeedId, seq: u64) -> Vec<u8> {
     let mut k = feed_key(feed);
     k.push(0);
     k.extend_from_slice(&seq.to_be_bytes());

@@ -62,6 +62,8 @@ pub struct TlsPaths {
 pub struct PeerInfo {
     /// Who the client certificate says the peer is.
     pub identity: Identity,
+    /// The peer's certificate (DER), to re-check it when the CRL changes.
+    pub certificate: Arc<Vec<u8>>,
     /// Where the connection comes from.
     pub remote: Option<std::net::SocketAddr>,
 }
@@ -74,13 +76,41 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// Builds the server configuration from `paths`, checking that the server certificate names
-/// `expected` (this node's identity).
-pub fn server_config(paths: &TlsPaths, expected: &Identity) -> Result<Arc<ServerConfig>, TlsError> {
+/// Everything TLS a node needs, built from one reading of its files: the server
+/// configuration, a client configuration for dialling peers, and a verifier to check any
+/// certificate (a relayed record's origin, a connected peer after a CRL change).
+#[derive(Debug, Clone)]
+pub struct TlsState {
+    /// Accepting connections: TLS 1.3, client certificate required, CRL checked.
+    pub server: Arc<ServerConfig>,
+    /// Dialling peers: TLS 1.3, our certificate, the server's checked against CA and CRL.
+    pub client: Arc<rustls::ClientConfig>,
+    /// Checks a certificate against the CA and the current CRL.
+    pub verifier: Arc<dyn rustls::server::danger::ClientCertVerifier>,
+}
+
+impl TlsState {
+    /// True when `cert_der` chains to the provincial CA and is not revoked now.
+    pub fn is_valid(&self, cert_der: &[u8]) -> bool {
+        self.verifier
+            .verify_client_cert(
+                &CertificateDer::from(cert_der.to_vec()),
+                &[],
+                rustls_pki_types::UnixTime::now(),
+            )
+            .is_ok()
+    }
+}
+
+/// Builds the TLS state from `paths`, checking that our certificate names `expected`.
+pub fn load(paths: &TlsPaths, expected: &Identity) -> Result<TlsState, TlsError> {
     let ca = cert::read_cert_pem(&paths.ca)?;
     let chain = cert::read_cert_pem(&paths.cert)?;
     let key = cert::read_key_pem(&paths.key)?;
-    let crls = cert::read_crl_pem(&paths.crl)?;
+    let crls: Vec<CertificateRevocationListDer<'static>> = cert::read_crl_pem(&paths.crl)?
+        .into_iter()
+        .map(CertificateRevocationListDer::from)
+        .collect();
 
     let own = chain.first().map(|c| cert::identity_of(c)).transpose()?;
     if let Some(own) = own {
@@ -97,33 +127,57 @@ pub fn server_config(paths: &TlsPaths, expected: &Identity) -> Result<Arc<Server
     for c in ca {
         roots.add(CertificateDer::from(c)).map_err(rustls_err)?;
     }
+    let roots = Arc::new(roots);
     let provider = provider();
-    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-        .with_crls(crls.into_iter().map(CertificateRevocationListDer::from))
+    let chain: Vec<CertificateDer<'static>> = chain.into_iter().map(CertificateDer::from).collect();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key));
+
+    let verifier = WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone())
+        .with_crls(crls.clone())
         .build()
         .map_err(rustls_err)?;
-    let mut config = ServerConfig::builder_with_provider(provider)
+    let mut server = ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(rustls_err)?
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(
-            chain.into_iter().map(CertificateDer::from).collect(),
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key)),
-        )
+        .with_client_cert_verifier(verifier.clone())
+        .with_single_cert(chain.clone(), key.clone_key())
         .map_err(rustls_err)?;
-    config.alpn_protocols = vec![b"h2".to_vec()];
-    Ok(Arc::new(config))
+    server.alpn_protocols = vec![b"h2".to_vec()];
+
+    let server_verifier =
+        rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
+            .with_crls(crls)
+            .build()
+            .map_err(rustls_err)?;
+    let mut client = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(rustls_err)?
+        .with_webpki_verifier(server_verifier)
+        .with_client_auth_cert(chain, key)
+        .map_err(rustls_err)?;
+    client.alpn_protocols = vec![b"h2".to_vec()];
+
+    Ok(TlsState {
+        server: Arc::new(server),
+        client: Arc::new(client),
+        verifier,
+    })
+}
+
+/// Builds the server configuration from `paths` (see [`load`]).
+pub fn server_config(paths: &TlsPaths, expected: &Identity) -> Result<Arc<ServerConfig>, TlsError> {
+    load(paths, expected).map(|s| s.server)
 }
 
 /// The identity in the peer's end-entity certificate, once rustls has verified the chain.
-pub fn peer_identity(conn: &rustls::ServerConnection) -> Result<Identity, CertError> {
+pub fn peer_identity(conn: &rustls::CommonState) -> Result<(Identity, Vec<u8>), CertError> {
     let leaf = conn
         .peer_certificates()
         .and_then(|c| c.first())
         .ok_or_else(|| CertError::NoIdentity {
             subject: "(no client certificate)".into(),
         })?;
-    cert::identity_of(leaf)
+    Ok((cert::identity_of(leaf)?, leaf.to_vec()))
 }
 
 fn mtimes(paths: &TlsPaths) -> Vec<Option<SystemTime>> {
@@ -140,15 +194,15 @@ fn mtimes(paths: &TlsPaths) -> Vec<Option<SystemTime>> {
 /// Keeps a server configuration current with the files on disk.
 #[derive(Debug)]
 pub struct TlsReloader {
-    rx: watch::Receiver<Arc<ServerConfig>>,
+    rx: watch::Receiver<Arc<TlsState>>,
 }
 
 impl TlsReloader {
     /// Loads the configuration now and watches the files from a background task (which
     /// ends when the reloader and every receiver are dropped).
     pub fn start(paths: TlsPaths, expected: Identity) -> Result<Self, TlsError> {
-        let config = server_config(&paths, &expected)?;
-        let (tx, rx) = watch::channel(config);
+        let state = load(&paths, &expected)?;
+        let (tx, rx) = watch::channel(Arc::new(state));
         tokio::spawn(async move {
             let mut seen = mtimes(&paths);
             loop {
@@ -161,10 +215,10 @@ impl TlsReloader {
                     continue;
                 }
                 seen = now;
-                match server_config(&paths, &expected) {
+                match load(&paths, &expected) {
                     Ok(c) => {
                         tracing::info!(crl = %paths.crl.display(), "certificates or CRL changed on disk: reloaded");
-                        let _ = tx.send(c);
+                        let _ = tx.send(Arc::new(c));
                     }
                     Err(e) => {
                         tracing::error!(error = %e, "certificates or CRL changed but could not be loaded; keeping the previous ones")
@@ -175,8 +229,8 @@ impl TlsReloader {
         Ok(Self { rx })
     }
 
-    /// A receiver that always holds the current configuration.
-    pub fn subscribe(&self) -> watch::Receiver<Arc<ServerConfig>> {
+    /// A receiver that always holds the current TLS state.
+    pub fn subscribe(&self) -> watch::Receiver<Arc<TlsState>> {
         self.rx.clone()
     }
 }

@@ -1,8 +1,9 @@
 //! Commands from staff: checked against the register as it stands and turned into events.
 //! A command that fails a check writes nothing.
 
-use crate::domain::{FocusPoint, GradingStandard, MeasureStatus, RiskStatus, Scores};
+use crate::domain::{FocusPoint, GradingStandard, Level, MeasureStatus, RiskStatus, Scores};
 use crate::event::Event;
+use crate::feed::Audience;
 use crate::store::{Batch, Store};
 
 use super::view::{self, parse_risk_id};
@@ -82,14 +83,27 @@ pub enum Command {
         /// New status.
         status: RiskStatus,
     },
+    /// Widen who the risk is shared with (`neighbours` or `province`).
+    Share {
+        /// The risk.
+        id: String,
+        /// The new audience.
+        scope: Audience,
+    },
+    /// Publish this node's neighbouring counties (from its configuration).
+    DeclareNeighbours {
+        /// County codes.
+        neighbours: Vec<String>,
+    },
 }
 
 impl Command {
     /// The risk this command changes (none for `Create`).
     pub fn risk_id(&self) -> Option<&str> {
         match self {
-            Self::Create { .. } => None,
-            Self::Update { id, .. }
+            Self::Create { .. } | Self::DeclareNeighbours { .. } => None,
+            Self::Share { id, .. }
+            | Self::Update { id, .. }
             | Self::Grade { id, .. }
             | Self::AddMeasure { id, .. }
             | Self::UpdateMeasure { id, .. }
@@ -138,9 +152,59 @@ pub fn check_date(field: &'static str, value: &str) -> Result<String, RegisterEr
     Ok(value.trim().to_owned())
 }
 
-/// Checks `cmd` against the register (seen through `batch`) and returns the event it records.
-/// `unit` is this node's division code: it owns the risks it creates.
+/// Checks `cmd` against the register (seen through `batch`) and returns the events it
+/// records, each with the audience of the feed it goes to (a risk's events go to the feed of
+/// its scope). `unit` is this node's division code: it owns the risks it creates.
 pub fn prepare(
+    store: &dyn Store,
+    batch: &Batch,
+    unit: &str,
+    standard: &GradingStandard,
+    cmd: &Command,
+) -> Result<Vec<(Audience, Event)>, RegisterError> {
+    let scope = match cmd.risk_id() {
+        Some(id) => view::load(store, batch, id)?.map(|r| r.scope),
+        None => None,
+    };
+    let event = prepare_event(store, batch, unit, standard, cmd)?;
+    let audience = match (cmd, scope) {
+        (Command::Share { scope, .. }, _) => *scope,
+        (Command::DeclareNeighbours { .. }, _) => Audience::Province,
+        (_, Some(scope)) => scope,
+        (_, None) => Audience::Local,
+    };
+    Ok(vec![(audience, event)])
+}
+
+/// What must follow `event` in the same durable write: a risk graded I or II that the
+/// province cannot see yet is reported upward at once (a major-issue report).
+pub fn follow_up(
+    store: &dyn Store,
+    batch: &Batch,
+    event: &Event,
+) -> Result<Option<(Audience, Event)>, RegisterError> {
+    let Event::RiskGraded { id, level, .. } = event else {
+        return Ok(None);
+    };
+    if !matches!(level, Level::I | Level::II) {
+        return Ok(None);
+    }
+    let risk = view::load_existing(store, batch, id)?;
+    if risk.scope != Audience::Local {
+        return Ok(None);
+    }
+    Ok(Some((
+        Audience::Upstream,
+        Event::RiskShared {
+            id: id.clone(),
+            scope: Audience::Upstream,
+            reason: format!("major-issue report: level {level}"),
+            snapshot: Box::new(risk),
+        },
+    )))
+}
+
+fn prepare_event(
     store: &dyn Store,
     batch: &Batch,
     unit: &str,
@@ -273,6 +337,30 @@ pub fn prepare(
         Command::SetStatus { id, status } => Event::StatusSet {
             id: id.clone(),
             status: *status,
+        },
+        Command::Share { id, scope } => {
+            let risk = view::load_existing(store, batch, id)?;
+            if !matches!(scope, Audience::Neighbours | Audience::Province) {
+                return Err(RegisterError::field(
+                    "scope",
+                    "share with neighbours or province",
+                ));
+            }
+            if risk.scope.breadth() >= scope.breadth() {
+                return Err(RegisterError::Precondition(format!(
+                    "risk {id} is already shared with {} (a share can only widen)",
+                    risk.scope
+                )));
+            }
+            Event::RiskShared {
+                id: id.clone(),
+                scope: *scope,
+                reason: "shared by staff".into(),
+                snapshot: Box::new(risk),
+            }
+        }
+        Command::DeclareNeighbours { neighbours } => Event::NeighboursDeclared {
+            neighbours: neighbours.clone(),
         },
     })
 }

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{FocusPoint, Level, MeasureStatus, RiskStatus, Scores};
+use crate::feed::Audience;
 
 /// The record format this build writes.
 pub const RECORD_FORMAT: u32 = 1;
@@ -76,6 +77,9 @@ pub struct RiskRecord {
     pub department: String,
     /// Where it stands.
     pub status: RiskStatus,
+    /// Who it is shared with; its events go to the origin's feed for this audience.
+    #[serde(default = "local")]
+    pub scope: Audience,
     /// The current grade, if graded.
     pub grade: Option<GradeRecord>,
     /// Preventive measures.
@@ -86,6 +90,10 @@ pub struct RiskRecord {
     pub created_at_ms: i64,
     /// Last change, Unix ms.
     pub updated_at_ms: i64,
+}
+
+fn local() -> Audience {
+    Audience::Local
 }
 
 impl RiskRecord {

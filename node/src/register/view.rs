@@ -1,16 +1,20 @@
-//! The register view: events applied to stored risk records, incrementally, as entries are
-//! committed; and rebuilt from the feeds when the view is missing or of an older format.
+//! The register view: risk events applied to stored risk records, incrementally, as entries
+//! are committed (see [`crate::views`] for catch-up and rebuild).
 //!
 //! Trees: `riskid_risk` (`<origin>-` + number as u64 BE → JSON [`RiskRecord`]) and
-//! `view_meta` (`applied/<feed>` → last seq applied; `next_risk/<origin>` → last risk
-//! number; `format` → view format).
+//! `view_meta` (`next_risk/<origin>` → last risk number).
+//!
+//! A risk's events go to its origin's feed for the risk's scope. Widening the scope writes a
+//! full snapshot to the wider feed first, so a receiver of that feed alone has the whole
+//! risk; an event from a narrower feed than the record's scope is older than that snapshot
+//! (already included in it) and is skipped, whatever order the feeds arrive in.
 
 use std::fmt::Write as _;
 
 use crate::domain::risk::{check_transition, TransitionFacts};
 use crate::domain::RiskStatus;
 use crate::event::Event;
-use crate::feed::{self, FeedId};
+use crate::feed::{self, Audience};
 use crate::store::{Batch, Store, StoreError};
 
 use super::record::{GradeRecord, HistoryItem, MeasureRecord, RiskRecord, RECORD_FORMAT};
@@ -18,12 +22,8 @@ use super::RegisterError;
 
 /// Tree of risk records.
 pub const RISKS_TREE: &str = "riskid_risk";
-/// Tree of view bookkeeping.
-pub const META_TREE: &str = "view_meta";
-/// Bump to make every node rebuild its views from the feeds at start.
-const VIEW_FORMAT: u32 = 1;
-const FORMAT_KEY: &[u8] = b"format";
-const CATCH_UP_CHUNK: usize = 1000;
+/// Tree of view bookkeeping (shared with [`crate::views`]).
+pub const META_TREE: &str = crate::views::META_TREE;
 
 /// Facts about the entry being applied.
 #[derive(Debug, Clone)]
@@ -36,6 +36,8 @@ pub struct EntryMeta {
     pub at_ms: i64,
     /// Identity path of the author.
     pub author: String,
+    /// The feed's audience.
+    pub audience: Audience,
 }
 
 impl EntryMeta {
@@ -51,6 +53,7 @@ impl EntryMeta {
             seq: entry.seq,
             at_ms: entry.timestamp_ms,
             author: entry.author.clone(),
+            audience: Audience::from_proto(entry.audience).unwrap_or(Audience::Local),
         }
     }
 }
@@ -79,11 +82,8 @@ fn counter_key(unit: &str) -> Vec<u8> {
     format!("next_risk/{unit}").into_bytes()
 }
 
-fn applied_key(feed: &FeedId) -> Vec<u8> {
-    format!("applied/{feed}").into_bytes()
-}
-
-fn read_u64(v: Option<Vec<u8>>) -> u64 {
+/// A big-endian u64 value, 0 when absent or malformed.
+pub fn read_u64(v: Option<Vec<u8>>) -> u64 {
     v.and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
         .map(u64::from_be_bytes)
         .unwrap_or(0)
@@ -129,6 +129,21 @@ fn save(batch: &mut Batch, record: &RiskRecord) -> Result<(), RegisterError> {
     Ok(())
 }
 
+/// Keeps `next_risk/<unit>` at least at the number of `id`, so new ids never collide.
+fn bump_counter(
+    store: &dyn Store,
+    batch: &mut Batch,
+    unit: &str,
+    id: &str,
+) -> Result<(), StoreError> {
+    let n = parse_risk_id(id).map(|(_, n)| n).unwrap_or(0);
+    let key = counter_key(unit);
+    if n > read_u64(batch.get(store, META_TREE, &key)?) {
+        batch.insert(META_TREE, key, n.to_be_bytes().to_vec());
+    }
+    Ok(())
+}
+
 fn change<T: PartialEq + std::fmt::Display>(
     out: &mut Vec<String>,
     name: &str,
@@ -161,7 +176,9 @@ pub fn apply(
     meta: &EntryMeta,
     event: &Event,
 ) -> Result<(), RegisterError> {
-    let id = event.risk_id();
+    let Some(id) = event.risk_id() else {
+        return Ok(());
+    };
     match parse_risk_id(id) {
         Some((origin, _)) if origin == meta.unit => {}
         _ => {
@@ -171,7 +188,53 @@ pub fn apply(
             )))
         }
     }
+    if let Event::RiskShared {
+        id,
+        scope,
+        reason,
+        snapshot,
+    } = event
+    {
+        let existing = load(store, batch, id)?;
+        if existing
+            .as_ref()
+            .is_some_and(|r| r.scope.breadth() >= scope.breadth())
+        {
+            // Already this wide: a replay, or the same snapshot by another path.
+            return Ok(());
+        }
+        if snapshot.id != *id || snapshot.origin != meta.unit {
+            return Err(RegisterError::Precondition(format!(
+                "snapshot of {} from {} does not match risk {id}",
+                snapshot.id, snapshot.origin
+            )));
+        }
+        let mut record = (**snapshot).clone();
+        record.scope = *scope;
+        record.updated_at_ms = meta.at_ms;
+        let why = if reason.is_empty() {
+            String::new()
+        } else {
+            format!(" ({reason})")
+        };
+        record.history.push(HistoryItem {
+            seq: meta.seq,
+            at_ms: meta.at_ms,
+            author: meta.author.clone(),
+            action: "shared".to_owned(),
+            summary: format!("shared with {scope}{why}"),
+        });
+        bump_counter(store, batch, &meta.unit, id)?;
+        return save(batch, &record);
+    }
+    if let Some(existing) = load(store, batch, id)? {
+        if meta.audience.breadth() < existing.scope.breadth() {
+            // Older than the snapshot that widened the risk, and included in it.
+            return Ok(());
+        }
+    }
     let (record, action, summary) = match event {
+        Event::RiskShared { .. } | Event::NeighboursDeclared { .. } => return Ok(()),
         Event::RiskCreated {
             id,
             title,
@@ -197,17 +260,14 @@ pub fn apply(
                 behaviours: behaviours.clone(),
                 department: department.clone(),
                 status: RiskStatus::Identified,
+                scope: meta.audience,
                 grade: None,
                 measures: Vec::new(),
                 history: Vec::new(),
                 created_at_ms: meta.at_ms,
                 updated_at_ms: meta.at_ms,
             };
-            let n = parse_risk_id(id).map(|(_, n)| n).unwrap_or(0);
-            let key = counter_key(&meta.unit);
-            if n > read_u64(batch.get(store, META_TREE, &key)?) {
-                batch.insert(META_TREE, key, n.to_be_bytes().to_vec());
-            }
+            bump_counter(store, batch, &meta.unit, id)?;
             let summary = format!("identified: {title} (focus {focus})");
             (record, "created", summary)
         }
@@ -361,73 +421,4 @@ pub fn apply(
         summary,
     });
     save(batch, &record)
-}
-
-/// Records that `feed` has been applied up to `seq`.
-pub fn mark_applied(batch: &mut Batch, feed: &FeedId, seq: u64) {
-    batch.insert(META_TREE, applied_key(feed), seq.to_be_bytes().to_vec());
-}
-
-/// Applies every held entry the view has not seen yet (all of them after the view trees are
-/// deleted or its format changed). Returns how many entries were applied.
-pub fn catch_up(store: &dyn Store) -> Result<u64, StoreError> {
-    let format = read_u64(store.get(META_TREE, FORMAT_KEY)?);
-    if format != u64::from(VIEW_FORMAT) {
-        if format != 0 {
-            tracing::info!(
-                from = format,
-                to = VIEW_FORMAT,
-                "view format changed: rebuilding views from feeds"
-            );
-        }
-        clear(store)?;
-        let mut b = Batch::new();
-        b.insert(
-            META_TREE,
-            FORMAT_KEY.to_vec(),
-            u64::from(VIEW_FORMAT).to_be_bytes().to_vec(),
-        );
-        store.commit(&b)?;
-    }
-    let mut total = 0;
-    for (feed, head) in feed::log::heads(store)? {
-        let mut applied = read_u64(store.get(META_TREE, &applied_key(&feed))?);
-        while applied < head.seq {
-            let entries = feed::log::read(store, &feed, applied + 1, CATCH_UP_CHUNK)?;
-            if entries.is_empty() {
-                break;
-            }
-            let mut batch = Batch::new();
-            for e in &entries {
-                match Event::decode(&e.payload) {
-                    Ok(event) => {
-                        if let Err(err) = apply(store, &mut batch, &EntryMeta::of(e), &event) {
-                            tracing::warn!(%feed, seq = e.seq, error = %err, "entry not applied to the register view");
-                        }
-                    }
-                    Err(err) => {
-                        tracing::warn!(%feed, seq = e.seq, error = %err, "entry payload not understood")
-                    }
-                }
-                applied = e.seq;
-                total += 1;
-            }
-            mark_applied(&mut batch, &feed, applied);
-            store.commit(&batch)?;
-        }
-    }
-    store.flush()?;
-    Ok(total)
-}
-
-/// Deletes the view trees (the feeds stay).
-pub fn clear(store: &dyn Store) -> Result<(), StoreError> {
-    store.clear(RISKS_TREE)?;
-    store.clear(META_TREE)
-}
-
-/// Deletes the views and rebuilds them from the feeds.
-pub fn rebuild(store: &dyn Store) -> Result<u64, StoreError> {
-    clear(store)?;
-    catch_up(store)
 }

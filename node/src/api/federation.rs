@@ -1,0 +1,136 @@
+//! The `Federation` service: the server end of sync sessions, and link status.
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use fenghuo_proto::v1::{self, federation_server::Federation, SyncFrame};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::{Stream, StreamExt};
+use tonic::{Request, Response, Status, Streaming};
+
+use super::auth::caller;
+use crate::identity::Identity;
+use crate::pki::tls::PeerInfo;
+use crate::state::NodeState;
+use crate::sync::session;
+use crate::sync::status::LinkStatus;
+
+/// Handlers of the `Federation` service.
+#[derive(Debug, Clone)]
+pub struct FederationService {
+    state: Arc<NodeState>,
+}
+
+impl FederationService {
+    /// Handlers over `state`.
+    pub fn new(state: Arc<NodeState>) -> Self {
+        Self { state }
+    }
+
+    fn province(&self) -> &str {
+        self.state.unit().get(..2).unwrap_or_default()
+    }
+}
+
+fn lags(m: &std::collections::BTreeMap<String, u64>) -> Vec<v1::FeedLag> {
+    m.iter()
+        .map(|(feed, behind)| v1::FeedLag {
+            feed: feed.clone(),
+            behind: *behind,
+        })
+        .collect()
+}
+
+fn to_proto(s: LinkStatus) -> v1::PeerStatus {
+    v1::PeerStatus {
+        peer: s.peer,
+        address: s.address,
+        direction: s.direction.to_owned(),
+        state: s.state.to_owned(),
+        last_contact_ms: s.last_contact_ms,
+        peer_behind: lags(&s.peer_behind),
+        we_behind: lags(&s.we_behind),
+        entries_sent: s.sent,
+        entries_received: s.received,
+        entries_refused: s.refused,
+        last_error: s.last_error,
+        last_error_ms: s.last_error_ms,
+    }
+}
+
+type SyncStream = Pin<Box<dyn Stream<Item = Result<SyncFrame, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Federation for FederationService {
+    type SyncStream = SyncStream;
+
+    /// Sync: serves one sync session to a county node or the provincial gateway.
+    async fn sync(
+        &self,
+        req: Request<Streaming<SyncFrame>>,
+    ) -> Result<Response<SyncStream>, Status> {
+        let c = caller(&req)?;
+        let same_province = c
+            .identity
+            .unit()
+            .is_some_and(|u| u.province_code() == self.province());
+        if !matches!(c.identity, Identity::County(_) | Identity::Province(_)) || !same_province {
+            return Err(Status::permission_denied(format!(
+                "only county nodes and the gateway of province {} sync; you are {}",
+                self.province(),
+                c.identity
+            )));
+        }
+        let cert = req
+            .extensions()
+            .get::<PeerInfo>()
+            .map(|p| p.certificate.clone())
+            .ok_or_else(|| Status::unauthenticated("no verified peer certificate"))?;
+        let remote = req
+            .extensions()
+            .get::<PeerInfo>()
+            .and_then(|p| p.remote)
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        let inbound = req.into_inner();
+        let (tx, rx) = mpsc::channel(16);
+        let ctx = self.state.sync.clone();
+        let peer = c.identity.clone();
+        ctx.status
+            .update("inbound", &peer.path(), |s| s.address = remote);
+        tokio::spawn(async move {
+            let path = peer.path();
+            let _ = session::run(ctx.clone(), peer, cert, "inbound", inbound, tx).await;
+            ctx.status.update("inbound", &path, |s| s.state = "closed");
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx).map(Ok))))
+    }
+
+    /// Peers: every link of this node with its state and lag.
+    async fn peers(
+        &self,
+        req: Request<v1::PeersRequest>,
+    ) -> Result<Response<v1::PeersResponse>, Status> {
+        let c = caller(&req)?;
+        let member = c
+            .identity
+            .unit()
+            .is_some_and(|u| u.province_code() == self.province());
+        if !member {
+            return Err(Status::permission_denied(format!(
+                "link status is for members of province {}; you are {}",
+                self.province(),
+                c.identity
+            )));
+        }
+        let status = &self.state.sync.status;
+        Ok(Response::new(v1::PeersResponse {
+            peers: status.snapshot().into_iter().map(to_proto).collect(),
+            equivocations: status
+                .equivocations
+                .load(std::sync::atomic::Ordering::Relaxed),
+            refused: status.refused.load(std::sync::atomic::Ordering::Relaxed),
+        }))
+    }
+}

@@ -1,0 +1,53 @@
+//! The federation directory: which counties each origin names as neighbours (a view of its
+//! `NeighboursDeclared` events), and the certificate each origin signs its feeds with.
+//!
+//! Trees: `origin_neighbours` (origin code → JSON list of county codes; a view) and
+//! `origin_cert` (origin identity path → DER certificate; learnt from sync sessions and
+//! checked against the CA and CRL before it is kept).
+
+use std::collections::BTreeSet;
+
+use crate::feed::keys::{verifying_key_from_spki, KeyError};
+use crate::store::{Batch, Store, StoreError};
+
+/// Tree of declared neighbours.
+pub const NEIGHBOURS_TREE: &str = "origin_neighbours";
+/// Tree of origin certificates.
+pub const CERTS_TREE: &str = "origin_cert";
+
+/// Stages `unit`'s declaration.
+pub fn apply_declaration(batch: &mut Batch, unit: &str, neighbours: &[String]) {
+    let list: BTreeSet<&String> = neighbours.iter().collect();
+    batch.insert(
+        NEIGHBOURS_TREE,
+        unit.as_bytes().to_vec(),
+        serde_json::to_vec(&list).unwrap_or_default(),
+    );
+}
+
+/// The neighbours `unit` declared, if it has.
+pub fn declared(store: &dyn Store, unit: &str) -> Result<Option<BTreeSet<String>>, StoreError> {
+    Ok(store
+        .get(NEIGHBOURS_TREE, unit.as_bytes())?
+        .and_then(|v| serde_json::from_slice(&v).ok()))
+}
+
+/// The certificate (DER) `origin` signs with, if known.
+pub fn certificate(store: &dyn Store, origin: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    store.get(CERTS_TREE, origin.as_bytes())
+}
+
+/// Records `origin`'s certificate (already checked against the CA and CRL).
+pub fn remember_certificate(store: &dyn Store, origin: &str, der: &[u8]) -> Result<(), StoreError> {
+    let mut b = Batch::new();
+    b.insert(CERTS_TREE, origin.as_bytes().to_vec(), der.to_vec());
+    store.commit(&b)
+}
+
+/// The Ed25519 key in a DER certificate.
+pub fn key_of(der: &[u8]) -> Result<ed25519_dalek::VerifyingKey, KeyError> {
+    use x509_parser::prelude::FromDer;
+    let (_, cert) = x509_parser::certificate::X509Certificate::from_der(der)
+        .map_err(|e| KeyError::PublicKey(e.to_string()))?;
+    verifying_key_from_spki(cert.tbs_certificate.subject_pki.raw)
+}

@@ -1,0 +1,149 @@
+//! Verifying and storing a run of entries received from a peer. Runs through the writer, so
+//! the same entry arriving by two paths is stored once, and a run is applied to the views in
+//! the same commit that stores it.
+//!
+//! Entries already held are compared with what is held: a different entry at the same (feed,
+//! sequence) is **equivocation**: kept as evidence in `equivocation_evidence`, the run refused.
+
+use ed25519_dalek::VerifyingKey;
+use prost::Message;
+
+use crate::feed::entry::verify_run;
+use crate::feed::{self, Entry, FeedError, FeedId};
+use crate::store::{Batch, Store, StoreError};
+use crate::views;
+
+/// Tree of equivocation evidence: `feed` 0x00 u64be(seq) 0x00 hash → the conflicting entry.
+pub const EVIDENCE_TREE: &str = "equivocation_evidence";
+
+/// Why a received run was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The run is empty or mixes feeds.
+    #[error("malformed run: {0}")]
+    Malformed(String),
+    /// Hash, chain, contiguity or signature failed.
+    #[error(transparent)]
+    Verify(#[from] FeedError),
+    /// A different entry is already held at this position.
+    #[error("equivocation: {feed} #{seq} differs from the entry already held (kept as evidence)")]
+    Equivocation {
+        /// The feed.
+        feed: String,
+        /// The position.
+        seq: u64,
+    },
+    /// The run starts after a gap.
+    #[error("{feed}: run starts at #{first} but only #{held} is held")]
+    Gap {
+        /// The feed.
+        feed: String,
+        /// First sequence number of the run.
+        first: u64,
+        /// Highest held.
+        held: u64,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What a run added.
+#[derive(Debug, Clone)]
+pub struct Ingested {
+    /// The feed.
+    pub feed: FeedId,
+    /// New entries stored.
+    pub stored: usize,
+    /// Entries already held (identical), skipped.
+    pub duplicates: usize,
+    /// The feed's head after the run.
+    pub head: u64,
+}
+
+fn entry_at(
+    store: &dyn Store,
+    batch: &Batch,
+    feed: &FeedId,
+    seq: u64,
+) -> Result<Option<Entry>, StoreError> {
+    match batch.get(
+        store,
+        feed::log::ENTRIES_TREE,
+        &feed::log::entry_key(feed, seq),
+    )? {
+        Some(v) => feed::log::decode_entry(&v).map(Some),
+        None => Ok(None),
+    }
+}
+
+fn keep_evidence(batch: &mut Batch, feed: &FeedId, e: &Entry) {
+    let mut key = feed.to_string().into_bytes();
+    key.push(0);
+    key.extend_from_slice(&e.seq.to_be_bytes());
+    key.push(0);
+    key.extend_from_slice(&e.hash);
+    batch.insert(EVIDENCE_TREE, key, e.encode_to_vec());
+}
+
+/// Checks `entries` (one feed, contiguous, ending signed) against what is held and stages the
+/// new ones, with their view updates, into `batch`. On refusal nothing is staged except
+/// equivocation evidence.
+pub fn stage_run(
+    store: &dyn Store,
+    batch: &mut Batch,
+    entries: &[Entry],
+    origin_key: &VerifyingKey,
+) -> Result<Ingested, IngestError> {
+    let first = entries
+        .first()
+        .ok_or_else(|| IngestError::Malformed("empty run".into()))?;
+    let feed =
+        FeedId::of(first).ok_or_else(|| IngestError::Malformed("unknown audience".into()))?;
+    let head = feed::log::head(store, batch, &feed)?;
+    let mut duplicates = 0;
+    for e in entries.iter().take_while(|e| e.seq <= head.seq) {
+        match entry_at(store, batch, &feed, e.seq)? {
+            Some(held) if held.hash == e.hash => duplicates += 1,
+            _ => {
+                keep_evidence(batch, &feed, e);
+                return Err(IngestError::Equivocation {
+                    feed: feed.to_string(),
+                    seq: e.seq,
+                });
+            }
+        }
+    }
+    let new = &entries[duplicates..];
+    if new.is_empty() {
+        return Ok(Ingested {
+            feed,
+            stored: 0,
+            duplicates,
+            head: head.seq,
+        });
+    }
+    if new[0].seq != head.seq + 1 {
+        return Err(IngestError::Gap {
+            feed: feed.to_string(),
+            first: new[0].seq,
+            held: head.seq,
+        });
+    }
+    verify_run(&feed, head.seq, &head.hash, new, origin_key)?;
+    for e in new {
+        feed::log::stage(batch, &feed, e);
+        views::apply_entry(store, batch, &feed, e);
+    }
+    Ok(Ingested {
+        stored: new.len(),
+        duplicates,
+        head: new.last().map(|e| e.seq).unwrap_or(head.seq),
+        feed,
+    })
+}
+
+/// How many equivocations are kept as evidence.
+pub fn evidence_count(store: &dyn Store) -> usize {
+    store.scan_prefix(EVIDENCE_TREE, b"").count()
+}

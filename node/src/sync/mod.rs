@@ -1,0 +1,16 @@
+//! Federation sync: nodes keep each other's feeds, over one long-lived bidirectional gRPC
+//! stream per link, across outages.
+//!
+//! - [`entitlement`]: who may receive which feed (checked by sender and receiver);
+//! - [`directory`]: declared neighbours and origin certificates;
+//! - [`ingest`]: verifying and storing a received run (equivocation kept as evidence);
+//! - [`session`]: one sync session, the same on both ends of a link;
+//! - [`link`]: the outbound worker that dials a peer and reconnects with backoff;
+//! - [`status`]: what each link is doing, for `fenghuo peers`.
+
+pub mod directory;
+pub mod entitlement;
+pub mod ingest;
+pub mod link;
+pub mod session;
+pub mod status;

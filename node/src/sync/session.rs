@@ -1,0 +1,500 @@
+//! One sync session over a bidirectional stream, the same on both ends of a link.
+//!
+//! Each side sends `Hello` with the heads of the feeds the other may receive; then a sender
+//! task streams, per feed, the entries the peer lacks, in runs that end on a signed entry,
+//! and tails new commits; a receiver task checks entitlement and origin certificates, and
+//! hands runs to the writer (several in flight, applied in order). A refused run is answered
+//! with `Heads { refused }` so the sender resends from what is really held. Memory stays
+//! bounded: the outbound channel is small, gRPC flow control slows a fast sender, and at
+//! most [`IN_FLIGHT`] runs wait for the writer.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use fenghuo_proto::v1::{self, sync_frame::Frame, SyncFrame};
+use futures_util::stream::FuturesOrdered;
+use tokio::sync::{mpsc, watch, Notify};
+use tokio_stream::{Stream, StreamExt};
+use tracing::Instrument;
+
+use super::directory;
+use super::entitlement::may_receive;
+use super::ingest::IngestError;
+use super::status::{now_ms, StatusBoard};
+use crate::feed::{self, Audience, Entry, FeedId};
+use crate::identity::Identity;
+use crate::pki::cert;
+use crate::pki::tls::TlsState;
+use crate::store::{Store, StoreError};
+use crate::writer::Writer;
+
+/// Entries read per run before extending to the next signed entry.
+const RUN_ENTRIES: usize = 512;
+/// Runs waiting for the writer per session.
+const IN_FLIGHT: usize = 8;
+/// How often progress (`Heads`) is reported to the peer.
+const HEADS_EVERY: Duration = Duration::from_secs(2);
+/// Protocol version spoken.
+pub const PROTOCOL: u32 = 1;
+
+/// Why a session ended.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The peer closed the stream or the connection broke.
+    #[error("stream closed: {0}")]
+    Closed(String),
+    /// The peer sent something that breaks the protocol.
+    #[error("protocol: {0}")]
+    Protocol(String),
+    /// The peer's certificate is revoked (or no longer valid).
+    #[error("peer certificate {0} is revoked or no longer valid")]
+    Revoked(String),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Could not connect.
+    #[error("connect: {0}")]
+    Connect(String),
+}
+
+/// What every session of a node shares.
+#[derive(Debug)]
+pub struct SyncContext {
+    /// This node.
+    pub me: Identity,
+    /// Feeds and views.
+    pub store: Arc<dyn Store>,
+    /// Stores received runs; tells when there is something new to send.
+    pub writer: Writer,
+    /// Current TLS state (client config, certificate checks).
+    pub tls: watch::Receiver<Arc<TlsState>>,
+    /// County codes of this node's configured neighbours.
+    pub neighbours: BTreeSet<String>,
+    /// Link status, for `fenghuo peers`.
+    pub status: Arc<StatusBoard>,
+}
+
+fn unit_of(identity_path: &str) -> Option<String> {
+    Identity::from_path(identity_path)
+        .ok()
+        .and_then(|i| i.unit().map(|u| u.to_string()))
+}
+
+impl SyncContext {
+    /// Does the origin of `feed` name `county` as a neighbour?
+    fn origin_names(&self, feed: &FeedId, county: &Identity) -> bool {
+        let Some(code) = county.unit().filter(|u| u.is_county()) else {
+            return false;
+        };
+        if feed.origin == self.me.path() {
+            return self.neighbours.contains(code.as_str());
+        }
+        unit_of(&feed.origin)
+            .and_then(|origin| {
+                directory::declared(self.store.as_ref(), &origin)
+                    .ok()
+                    .flatten()
+            })
+            .is_some_and(|d| d.contains(code.as_str()))
+    }
+
+    /// May this node send `feed` to `peer`?
+    pub fn may_send(&self, peer: &Identity, feed: &FeedId) -> bool {
+        may_receive(peer, feed, self.origin_names(feed, peer))
+    }
+
+    /// May this node accept `feed`? Its own configuration counts: a configured neighbour's
+    /// `neighbours` feed is accepted even before its declaration arrives.
+    pub fn may_accept(&self, feed: &FeedId) -> bool {
+        let configured = unit_of(&feed.origin).is_some_and(|o| self.neighbours.contains(&o));
+        may_receive(
+            &self.me,
+            feed,
+            configured || self.origin_names(feed, &self.me),
+        )
+    }
+
+    fn heads_for(&self, peer: &Identity) -> Result<Vec<v1::FeedHead>, StoreError> {
+        Ok(feed::log::heads(self.store.as_ref())?
+            .into_iter()
+            .filter(|(f, _)| f.audience != Audience::Local && self.may_send(peer, f))
+            .map(|(f, h)| v1::FeedHead {
+                origin: f.origin,
+                audience: f.audience.to_proto() as i32,
+                seq: h.seq,
+            })
+            .collect())
+    }
+}
+
+fn feed_of(h: &v1::FeedHead) -> Option<FeedId> {
+    Some(FeedId::new(
+        h.origin.clone(),
+        Audience::from_proto(h.audience)?,
+    ))
+}
+
+/// What the sender believes the peer holds.
+#[derive(Default)]
+struct PeerHas {
+    hello: bool,
+    heads: HashMap<FeedId, u64>,
+}
+
+fn frame(f: Frame) -> SyncFrame {
+    SyncFrame { frame: Some(f) }
+}
+
+/// Reads the next run of `feed` after `after`: up to [`RUN_ENTRIES`], extended to end on a
+/// signed entry so the receiver can verify it.
+fn read_run(store: &dyn Store, feed: &FeedId, after: u64) -> Result<Vec<Entry>, StoreError> {
+    let mut run = feed::log::read(store, feed, after + 1, RUN_ENTRIES)?;
+    while run.last().is_some_and(|e| e.signature.is_empty()) {
+        let next_from = run.last().map(|e| e.seq + 1).unwrap_or(after + 1);
+        let more = feed::log::read(store, feed, next_from, RUN_ENTRIES)?;
+        if more.is_empty() {
+            break;
+        }
+        run.extend(more);
+    }
+    Ok(run)
+}
+
+/// Runs one session with `peer` until either side stops. `direction` is `inbound` or
+/// `outbound`, for status.
+pub async fn run<S>(
+    ctx: Arc<SyncContext>,
+    peer: Identity,
+    peer_cert: Arc<Vec<u8>>,
+    direction: &'static str,
+    inbound: S,
+    out: mpsc::Sender<SyncFrame>,
+) -> Result<(), SyncError>
+where
+    S: Stream<Item = Result<SyncFrame, tonic::Status>> + Unpin + Send,
+{
+    let peer_path = peer.path();
+    let span = tracing::info_span!("sync", node = %ctx.me.path(), peer = %peer_path, direction);
+    async move {
+        tracing::info!("sync session started");
+        ctx.status.update(direction, &peer_path, |s| {
+            s.state = "connected";
+            s.last_contact_ms = now_ms();
+        });
+        let shared = Arc::new((Mutex::new(PeerHas::default()), Notify::new()));
+        let sender = send_loop(
+            ctx.clone(),
+            peer.clone(),
+            direction,
+            shared.clone(),
+            out.clone(),
+        );
+        let receiver = receive_loop(
+            ctx.clone(),
+            peer.clone(),
+            peer_cert,
+            direction,
+            shared,
+            inbound,
+            out,
+        );
+        let result = tokio::select! {
+            r = sender => r,
+            r = receiver => r,
+        };
+        match &result {
+            Ok(()) => tracing::info!("sync session ended"),
+            Err(e) => {
+                tracing::warn!(error = %e, "sync session ended");
+                ctx.status.error(direction, &peer_path, &e.to_string());
+            }
+        }
+        result
+    }
+    .instrument(span)
+    .await
+}
+
+async fn send_loop(
+    ctx: Arc<SyncContext>,
+    peer: Identity,
+    direction: &'static str,
+    shared: Arc<(Mutex<PeerHas>, Notify)>,
+    out: mpsc::Sender<SyncFrame>,
+) -> Result<(), SyncError> {
+    let closed = |_| SyncError::Closed("peer stopped reading".into());
+    let peer_path = peer.path();
+    out.send(frame(Frame::Hello(v1::Hello {
+        protocol: PROTOCOL,
+        heads: ctx.heads_for(&peer)?,
+    })))
+    .await
+    .map_err(closed)?;
+    let mut commits = ctx.writer.commits();
+    let mut tick = tokio::time::interval(HEADS_EVERY);
+    let mut certs_sent: HashSet<String> = HashSet::new();
+    loop {
+        let hello = shared.0.lock().map(|p| p.hello).unwrap_or(false);
+        let mut progressed = false;
+        if hello {
+            let held = feed::log::heads(ctx.store.as_ref())?;
+            let mut behind = std::collections::BTreeMap::new();
+            for (feed, head) in held {
+                if feed.audience == Audience::Local || !ctx.may_send(&peer, &feed) {
+                    continue;
+                }
+                let has = shared
+                    .0
+                    .lock()
+                    .map(|p| p.heads.get(&feed).copied().unwrap_or(0))
+                    .unwrap_or(0);
+                if head.seq <= has {
+                    continue;
+                }
+                behind.insert(feed.to_string(), head.seq - has);
+                let run = read_run(ctx.store.as_ref(), &feed, has)?;
+                let Some(last) = run.last().map(|e| e.seq) else {
+                    continue;
+                };
+                let mut origin_certificate = Vec::new();
+                if certs_sent.insert(feed.origin.clone()) {
+                    origin_certificate = directory::certificate(ctx.store.as_ref(), &feed.origin)?
+                        .unwrap_or_default();
+                }
+                let n = run.len() as u64;
+                out.send(frame(Frame::Run(v1::EntryRun {
+                    entries: run,
+                    origin_certificate,
+                })))
+                .await
+                .map_err(closed)?;
+                if let Ok(mut p) = shared.0.lock() {
+                    let h = p.heads.entry(feed).or_insert(0);
+                    *h = (*h).max(last);
+                }
+                ctx.status.update(direction, &peer_path, |s| s.sent += n);
+                progressed = true;
+            }
+            ctx.status
+                .update(direction, &peer_path, |s| s.peer_behind = behind);
+        }
+        if progressed {
+            continue;
+        }
+        tokio::select! {
+            r = commits.changed() => {
+                if r.is_err() {
+                    return Ok(());
+                }
+            }
+            _ = shared.1.notified() => {}
+            _ = tick.tick() => {
+                out.send(frame(Frame::Heads(v1::Heads { heads: ctx.heads_for(&peer)?, refused: false })))
+                    .await
+                    .map_err(closed)?;
+            }
+        }
+    }
+}
+
+/// Checks and remembers the origin certificate sent with a run; returns the origin's key.
+fn origin_key(
+    ctx: &SyncContext,
+    feed: &FeedId,
+    sent: &[u8],
+) -> Result<ed25519_dalek::VerifyingKey, String> {
+    if !sent.is_empty() {
+        let identity = cert::identity_of(sent).map_err(|e| e.to_string())?;
+        if identity.path() != feed.origin {
+            return Err(format!(
+                "certificate sent for {} names {}",
+                feed.origin, identity
+            ));
+        }
+        if !ctx.tls.borrow().is_valid(sent) {
+            return Err(format!(
+                "certificate of {} is not valid under the provincial CA and CRL",
+                feed.origin
+            ));
+        }
+        let known =
+            directory::certificate(ctx.store.as_ref(), &feed.origin).map_err(|e| e.to_string())?;
+        if known.as_deref() != Some(sent) {
+            directory::remember_certificate(ctx.store.as_ref(), &feed.origin, sent)
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    let der = directory::certificate(ctx.store.as_ref(), &feed.origin)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no certificate known for origin {}", feed.origin))?;
+    directory::key_of(&der).map_err(|e| e.to_string())
+}
+
+type Pending = std::pin::Pin<
+    Box<
+        dyn std::future::Future<Output = (FeedId, Result<super::ingest::Ingested, IngestError>)>
+            + Send,
+    >,
+>;
+
+#[allow(clippy::too_many_arguments)]
+async fn receive_loop<S>(
+    ctx: Arc<SyncContext>,
+    peer: Identity,
+    peer_cert: Arc<Vec<u8>>,
+    direction: &'static str,
+    shared: Arc<(Mutex<PeerHas>, Notify)>,
+    mut inbound: S,
+    out: mpsc::Sender<SyncFrame>,
+) -> Result<(), SyncError>
+where
+    S: Stream<Item = Result<SyncFrame, tonic::Status>> + Unpin + Send,
+{
+    let peer_path = peer.path();
+    let mut tls = ctx.tls.clone();
+    let mut pending: FuturesOrdered<Pending> = FuturesOrdered::new();
+    loop {
+        tokio::select! {
+            item = inbound.next() => {
+                let f = match item {
+                    None => return Err(SyncError::Closed("peer closed the stream".into())),
+                    Some(Err(status)) => return Err(SyncError::Closed(status.message().to_owned())),
+                    Some(Ok(SyncFrame { frame: None })) => continue,
+                    Some(Ok(SyncFrame { frame: Some(f) })) => f,
+                };
+                ctx.status.update(direction, &peer_path, |s| s.last_contact_ms = now_ms());
+                match f {
+                    Frame::Hello(h) => {
+                        if h.protocol != PROTOCOL {
+                            return Err(SyncError::Protocol(format!("peer speaks protocol {}, this node {PROTOCOL}", h.protocol)));
+                        }
+                        if let Ok(mut p) = shared.0.lock() {
+                            p.hello = true;
+                            p.heads = h.heads.iter().filter_map(|x| Some((feed_of(x)?, x.seq))).collect();
+                        }
+                        shared.1.notify_one();
+                    }
+                    Frame::Heads(h) => {
+                        if h.refused {
+                            if let Ok(mut p) = shared.0.lock() {
+                                for x in &h.heads {
+                                    if let Some(f) = feed_of(x) {
+                                        p.heads.insert(f, x.seq);
+                                    }
+                                }
+                            }
+                            shared.1.notify_one();
+                        } else {
+                            let held: HashMap<FeedId, u64> = feed::log::heads(ctx.store.as_ref())?
+                                .into_iter()
+                                .map(|(f, h)| (f, h.seq))
+                                .collect();
+                            let behind = h
+                                .heads
+                                .iter()
+                                .filter_map(|x| {
+                                    let f = feed_of(x)?;
+                                    let mine = held.get(&f).copied().unwrap_or(0);
+                                    (x.seq > mine && ctx.may_accept(&f)).then(|| (f.to_string(), x.seq - mine))
+                                })
+                                .collect();
+                            ctx.status.update(direction, &peer_path, |s| s.we_behind = behind);
+                        }
+                    }
+                    Frame::Run(run) => {
+                        let Some(feed) = run.entries.first().and_then(FeedId::of) else {
+                            continue;
+                        };
+                        if !ctx.may_accept(&feed) {
+                            refuse(&ctx, direction, &peer_path, &feed, "not entitled to this feed", run.entries.len());
+                            continue;
+                        }
+                        let key = match origin_key(&ctx, &feed, &run.origin_certificate) {
+                            Ok(k) => k,
+                            Err(reason) => {
+                                refuse(&ctx, direction, &peer_path, &feed, &reason, run.entries.len());
+                                continue;
+                            }
+                        };
+                        while pending.len() >= IN_FLIGHT {
+                            if let Some((f, r)) = pending.next().await {
+                                settle(&ctx, direction, &peer_path, &out, f, r).await?;
+                            }
+                        }
+                        let outcome = ctx
+                            .writer
+                            .queue_ingest(run.entries, key)
+                            .await
+                            .map_err(|e| SyncError::Closed(e.to_string()))?;
+                        pending.push_back(Box::pin(async move { (feed, outcome.await) }));
+                    }
+                }
+            }
+            Some((f, r)) = pending.next(), if !pending.is_empty() => {
+                settle(&ctx, direction, &peer_path, &out, f, r).await?;
+            }
+            changed = tls.changed() => {
+                if changed.is_ok() && !tls.borrow().is_valid(&peer_cert) {
+                    return Err(SyncError::Revoked(peer_path.clone()));
+                }
+            }
+        }
+    }
+}
+
+fn refuse(
+    ctx: &SyncContext,
+    direction: &'static str,
+    peer: &str,
+    feed: &FeedId,
+    reason: &str,
+    n: usize,
+) {
+    tracing::warn!(%feed, entries = n, %reason, "run refused");
+    ctx.status.count_refused();
+    ctx.status
+        .update(direction, peer, |s| s.refused += n as u64);
+    ctx.status
+        .error(direction, peer, &format!("refused {feed}: {reason}"));
+}
+
+async fn settle(
+    ctx: &SyncContext,
+    direction: &'static str,
+    peer: &str,
+    out: &mpsc::Sender<SyncFrame>,
+    feed: FeedId,
+    result: Result<super::ingest::Ingested, IngestError>,
+) -> Result<(), SyncError> {
+    match result {
+        Ok(r) => {
+            ctx.status
+                .update(direction, peer, |s| s.received += r.stored as u64);
+            Ok(())
+        }
+        Err(e) => {
+            if let IngestError::Equivocation { .. } = e {
+                ctx.status
+                    .equivocations
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tracing::error!(alarm = "equivocation", %feed, error = %e, "ALARM: equivocation");
+            }
+            // Runs queued after a refused one fail with a gap; report each once.
+            if !matches!(e, IngestError::Gap { .. }) {
+                refuse(ctx, direction, peer, &feed, &e.to_string(), 0);
+            }
+            let head = feed::log::head(ctx.store.as_ref(), &crate::store::Batch::new(), &feed)?;
+            out.send(frame(Frame::Heads(v1::Heads {
+                heads: vec![v1::FeedHead {
+                    origin: feed.origin.clone(),
+                    audience: feed.audience.to_proto() as i32,
+                    seq: head.seq,
+                }],
+                refused: true,
+            })))
+            .await
+            .map_err(|_| SyncError::Closed("peer stopped reading".into()))
+        }
+    }
+}

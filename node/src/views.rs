@@ -1,0 +1,131 @@
+//! Views: everything a node shows is derived from the feeds it holds. Each entry is applied
+//! to the view that owns its event — the risk register ([`crate::register::view`]) or the
+//! federation directory ([`crate::sync::directory`]) — in the same commit that stores it.
+//!
+//! `view_meta` records, per feed, the last sequence number applied. At start the node applies
+//! whatever its views have not seen, so deleting the view trees (or changing the view format)
+//! rebuilds them from the feeds.
+
+use crate::event::Event;
+use crate::feed::{self, Entry, FeedId};
+use crate::register::view as register_view;
+use crate::register::RegisterError;
+use crate::store::{Batch, Store, StoreError};
+use crate::sync::directory;
+
+/// Tree of view bookkeeping.
+pub const META_TREE: &str = "view_meta";
+/// Bump to make every node rebuild its views from the feeds at start.
+const VIEW_FORMAT: u64 = 2;
+const FORMAT_KEY: &[u8] = b"format";
+const CATCH_UP_CHUNK: usize = 1000;
+
+/// Every tree that holds a view (deleted on rebuild).
+pub const VIEW_TREES: &[&str] = &[
+    register_view::RISKS_TREE,
+    directory::NEIGHBOURS_TREE,
+    META_TREE,
+];
+
+fn applied_key(feed: &FeedId) -> Vec<u8> {
+    format!("applied/{feed}").into_bytes()
+}
+
+/// Applies one decoded event to the view that owns it.
+pub fn apply_event(
+    store: &dyn Store,
+    batch: &mut Batch,
+    meta: &register_view::EntryMeta,
+    event: &Event,
+) -> Result<(), RegisterError> {
+    match event {
+        Event::NeighboursDeclared { neighbours } => {
+            directory::apply_declaration(batch, &meta.unit, neighbours);
+            Ok(())
+        }
+        _ => register_view::apply(store, batch, meta, event),
+    }
+}
+
+/// Applies a stored or received entry; an entry whose event cannot be applied is logged and
+/// skipped (it stays in the feed: the feed is the record, the view a reading of it).
+pub fn apply_entry(store: &dyn Store, batch: &mut Batch, feed: &FeedId, entry: &Entry) {
+    match Event::decode(&entry.payload) {
+        Ok(event) => {
+            let meta = register_view::EntryMeta::of(entry);
+            if let Err(err) = apply_event(store, batch, &meta, &event) {
+                tracing::warn!(%feed, seq = entry.seq, error = %err, "entry not applied to the views");
+            }
+        }
+        Err(err) => {
+            tracing::warn!(%feed, seq = entry.seq, error = %err, "entry payload not understood")
+        }
+    }
+    mark_applied(batch, feed, entry.seq);
+}
+
+/// Records that `feed` has been applied up to `seq`.
+pub fn mark_applied(batch: &mut Batch, feed: &FeedId, seq: u64) {
+    batch.insert(META_TREE, applied_key(feed), seq.to_be_bytes().to_vec());
+}
+
+/// Applies every held entry the views have not seen yet (all of them after the view trees are
+/// deleted or the view format changed). Returns how many entries were applied.
+pub fn catch_up(store: &dyn Store) -> Result<u64, StoreError> {
+    let format = register_view::read_u64(store.get(META_TREE, FORMAT_KEY)?);
+    if format != VIEW_FORMAT {
+        if format != 0 {
+            tracing::info!(
+                from = format,
+                to = VIEW_FORMAT,
+                "view format changed: rebuilding views from feeds"
+            );
+        }
+        clear(store)?;
+        let mut b = Batch::new();
+        b.insert(
+            META_TREE,
+            FORMAT_KEY.to_vec(),
+            VIEW_FORMAT.to_be_bytes().to_vec(),
+        );
+        store.commit(&b)?;
+    }
+    // Per origin, narrower feeds first: a risk's events move to wider feeds only.
+    let mut heads = feed::log::heads(store)?;
+    heads.sort_by(|(a, _), (b, _)| {
+        (&a.origin, a.audience.breadth()).cmp(&(&b.origin, b.audience.breadth()))
+    });
+    let mut total = 0;
+    for (feed, head) in heads {
+        let mut applied = register_view::read_u64(store.get(META_TREE, &applied_key(&feed))?);
+        while applied < head.seq {
+            let entries = feed::log::read(store, &feed, applied + 1, CATCH_UP_CHUNK)?;
+            if entries.is_empty() {
+                break;
+            }
+            let mut batch = Batch::new();
+            for e in &entries {
+                apply_entry(store, &mut batch, &feed, e);
+                applied = e.seq;
+                total += 1;
+            }
+            store.commit(&batch)?;
+        }
+    }
+    store.flush()?;
+    Ok(total)
+}
+
+/// Deletes the view trees (the feeds stay).
+pub fn clear(store: &dyn Store) -> Result<(), StoreError> {
+    for t in VIEW_TREES {
+        store.clear(t)?;
+    }
+    Ok(())
+}
+
+/// Deletes the views and rebuilds them from the feeds.
+pub fn rebuild(store: &dyn Store) -> Result<u64, StoreError> {
+    clear(store)?;
+    catch_up(store)
+}
