@@ -185,6 +185,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     )?;
 
     tokio::runtime::Runtime::new()?.block_on(async move {
+        let interrupted = start::terminate_signal();
         eprintln!("[3/4] starting the gateway and county {COUNTY}");
         let (stop_tx, stop_rx) = watch::channel(false);
         let stopped = |mut rx: watch::Receiver<bool>| async move {
@@ -230,7 +231,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         println!();
         println!("Ctrl-C stops everything; run the demo again to continue with the same data (--reset starts fresh).");
 
-        start::terminate_signal().await;
+        interrupted.await;
         eprintln!("stopping…");
         let _ = stop_tx.send(true);
         gateway.task.await??;

@@ -1,1 +1,53 @@
-//! End-to-end tests (harness being written).
+//! # fenghuo-tests
+//!
+//! End-to-end tests of Fenghuo: the real `fenghuo` and `fenghuo-node` executables, each node
+//! on a loopback port the OS picks, with its own data and its own throw-away CA. Nothing is
+//! shared between tests, so they run in parallel; everything is removed on drop.
+//!
+//! ## Layout
+//!
+//! - [`binaries`]: finds the executables next to the test executable (building them once
+//!   with `cargo build -p fenghuo-node --bins` if they are missing).
+//! - [`pki`]: [`TestPki`], a provincial CA in a temporary folder (`fenghuo ca …`), and
+//!   [`Credentials`], the cert/key/CA triple a client presents.
+//! - [`node`]: [`TestNode`], a county node as a child process: started with
+//!   [`TestNode::start`] or [`TestNode::builder`], ready when it logs its listening line,
+//!   then [`TestNode::stop`], [`TestNode::kill9`], [`TestNode::restart`].
+//! - [`cli`]: [`Cli`], a `fenghuo` run built up with `.args(…)` and `.run()`, and
+//!   [`CliOutput`] with `.ok()`, `.json()`, `.err()`, `.next_cursor()`.
+//! - [`grpc`]: tonic channels with a chosen certificate (or none) for calling services
+//!   directly.
+//! - [`register`]: reading a register through the CLI; [`Snapshot`] to prove a refused
+//!   command wrote nothing.
+//! - [`wait`]: [`wait::until`], a bounded loop of short attempts for conditions that become
+//!   true asynchronously (a CRL reload). Readiness never needs it.
+//!
+//! ## A test
+//!
+//! ```no_run
+//! use fenghuo_tests::{TestNode, TestPki};
+//!
+//! let pki = TestPki::new("51");
+//! pki.issue_staff("510104", "zhang");
+//! let node = TestNode::start(&pki, "510104");
+//! let risk = node
+//!     .cli(&pki, "staff-510104-zhang")
+//!     .args(["risk", "add", "--title", "Flood rumour", "--focus", "emergency-trigger", "--json"])
+//!     .run()
+//!     .ok()
+//!     .json();
+//! assert_eq!(risk["id"], "510104-1");
+//! ```
+
+pub mod binaries;
+pub mod cli;
+pub mod grpc;
+pub mod node;
+pub mod pki;
+pub mod register;
+pub mod wait;
+
+pub use cli::{Cli, CliOutput};
+pub use node::{NodeBuilder, TestNode};
+pub use pki::{Credentials, TestPki};
+pub use register::Snapshot;

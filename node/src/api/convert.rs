@@ -135,6 +135,8 @@ pub fn risk_to_proto(r: &RiskRecord) -> v1::Risk {
             .history
             .iter()
             .map(|h| v1::HistoryEntry {
+                rev: h.rev,
+                feed: h.feed.to_proto() as i32,
                 seq: h.seq,
                 at_ms: h.at_ms,
                 author: h.author.clone(),

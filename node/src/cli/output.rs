@@ -77,6 +77,8 @@ pub fn risk_json(r: &v1::Risk) -> Value {
             "status": measure_status_from_proto(m.status).map(|s| s.as_str()),
         })).collect::<Vec<_>>(),
         "history": r.history.iter().map(|h| json!({
+            "rev": h.rev,
+            "feed": scope_text(h.feed),
             "seq": h.seq,
             "at": time_text(h.at_ms),
             "author": h.author,
@@ -158,14 +160,15 @@ pub fn risk_detail(r: &v1::Risk) -> String {
         out.push_str(&m.to_string());
     }
     let mut h = table();
-    h.set_header(vec!["#", "when", "who", "what", "change"]);
+    h.set_header(vec!["rev", "when", "who", "what", "change", "entry"]);
     for x in &r.history {
         h.add_row(vec![
-            x.seq.to_string(),
+            x.rev.to_string(),
             short_time(x.at_ms),
             x.author.clone(),
             x.action.clone(),
             x.summary.clone(),
+            format!("{} #{}", scope_text(x.feed), x.seq),
         ]);
     }
     out.push_str("\n\nHistory\n");

@@ -194,6 +194,21 @@ pub enum MeasureCommand {
 
 /// A gRPC error as a line a person can act on.
 pub fn status_message(s: tonic::Status) -> anyhow::Error {
+    // With TLS 1.3 the server checks the client certificate after the client thinks the
+    // handshake is done, so a refused certificate shows up as a broken first call.
+    let transport = s.message().contains("transport error")
+        || s.message().contains("operation was canceled")
+        || s.message().contains("connection");
+    if matches!(
+        s.code(),
+        tonic::Code::Unknown | tonic::Code::Unavailable | tonic::Code::Cancelled
+    ) && transport
+    {
+        return anyhow::anyhow!(
+            "the node closed the connection ({}): is your certificate issued by this province's CA, not revoked, and is the node running?",
+            s.message()
+        );
+    }
     let code = match s.code() {
         tonic::Code::InvalidArgument => "invalid input",
         tonic::Code::NotFound => "not found",

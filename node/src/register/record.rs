@@ -42,7 +42,13 @@ pub struct MeasureRecord {
 /// One change in the history: who, when, what.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HistoryItem {
-    /// Sequence number of the feed entry that made the change.
+    /// The risk's revision: 1 for its creation, then one more per change.
+    #[serde(default)]
+    pub rev: u64,
+    /// Audience of the feed the change was recorded in.
+    #[serde(default = "local")]
+    pub feed: Audience,
+    /// Sequence number of the entry in that feed.
     pub seq: u64,
     /// When, Unix ms.
     pub at_ms: i64,

@@ -218,6 +218,8 @@ pub fn apply(
             format!(" ({reason})")
         };
         record.history.push(HistoryItem {
+            rev: record.history.len() as u64 + 1,
+            feed: meta.audience,
             seq: meta.seq,
             at_ms: meta.at_ms,
             author: meta.author.clone(),
@@ -414,6 +416,8 @@ pub fn apply(
     let mut record = record;
     record.updated_at_ms = meta.at_ms;
     record.history.push(HistoryItem {
+        rev: record.history.len() as u64 + 1,
+        feed: meta.audience,
         seq: meta.seq,
         at_ms: meta.at_ms,
         author: meta.author.clone(),
