@@ -31,6 +31,27 @@ impl FederationService {
     fn province(&self) -> &str {
         self.state.unit().get(..2).unwrap_or_default()
     }
+
+    /// Link status and version vectors are for the province's own nodes and staff.
+    #[allow(clippy::result_large_err)]
+    fn member(&self, c: &super::auth::Caller) -> Result<(), Status> {
+        let member = matches!(
+            c.identity,
+            Identity::County(_) | Identity::Province(_) | Identity::Staff { .. }
+        ) && c
+            .identity
+            .unit()
+            .is_some_and(|u| u.province_code() == self.province());
+        if member {
+            Ok(())
+        } else {
+            Err(Status::permission_denied(format!(
+                "federation status is for members of province {}; you are {}",
+                self.province(),
+                c.identity
+            )))
+        }
+    }
 }
 
 fn lags(m: &std::collections::BTreeMap<String, u64>) -> Vec<v1::FeedLag> {
@@ -107,23 +128,29 @@ impl Federation for FederationService {
         Ok(Response::new(Box::pin(ReceiverStream::new(rx).map(Ok))))
     }
 
+    /// Feeds: the version vector of this node.
+    async fn feeds(
+        &self,
+        req: Request<v1::FeedsRequest>,
+    ) -> Result<Response<v1::FeedsResponse>, Status> {
+        self.member(&caller(&req)?)?;
+        let heads = crate::feed::log::heads(self.state.store.as_ref())?
+            .into_iter()
+            .map(|(f, h)| v1::FeedHead {
+                origin: f.origin,
+                audience: f.audience.to_proto() as i32,
+                seq: h.seq,
+            })
+            .collect();
+        Ok(Response::new(v1::FeedsResponse { heads }))
+    }
+
     /// Peers: every link of this node with its state and lag.
     async fn peers(
         &self,
         req: Request<v1::PeersRequest>,
     ) -> Result<Response<v1::PeersResponse>, Status> {
-        let c = caller(&req)?;
-        let member = c
-            .identity
-            .unit()
-            .is_some_and(|u| u.province_code() == self.province());
-        if !member {
-            return Err(Status::permission_denied(format!(
-                "link status is for members of province {}; you are {}",
-                self.province(),
-                c.identity
-            )));
-        }
+        self.member(&caller(&req)?)?;
         let status = &self.state.sync.status;
         Ok(Response::new(v1::PeersResponse {
             peers: status.snapshot().into_iter().map(to_proto).collect(),

@@ -50,6 +50,8 @@ pub enum Command {
     Risk(risk::RiskCommand),
     /// The sync links of a node or the gateway: state, last contact, lag, errors.
     Peers(peers::PeersArgs),
+    /// The feeds a node or the gateway holds, and how far (its version vector).
+    Feeds(peers::PeersArgs),
 }
 
 /// Runs the CLI; returns the process exit code.
@@ -60,6 +62,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Init(cmd) => init::run(cmd),
         Command::Risk(cmd) => tokio_main(risk::run(cli.connect, cmd)),
         Command::Peers(args) => tokio_main(peers::run(cli.connect, args)),
+        Command::Feeds(args) => tokio_main(peers::feeds(cli.connect, args)),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,4 +1,5 @@
-//! `fenghuo peers`: every sync link of a node or the gateway, with state and lag.
+//! `fenghuo peers` and `fenghuo feeds`: every sync link of a node or the gateway, with state
+//! and lag, and the feeds it holds.
 
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 use fenghuo_proto::v1::{self, federation_client::FederationClient};
@@ -8,7 +9,7 @@ use super::connect::ConnectArgs;
 use super::output::time_text;
 use super::risk::status_message;
 
-/// Options of `fenghuo peers`.
+/// Options of `fenghuo peers` and `fenghuo feeds`.
 #[derive(Debug, clap::Args)]
 pub struct PeersArgs {
     /// Print JSON instead of a table.
@@ -31,6 +32,42 @@ fn lag_json(l: &[v1::FeedLag]) -> serde_json::Value {
         .map(|x| (x.feed.clone(), json!(x.behind)))
         .collect::<serde_json::Map<_, _>>()
         .into()
+}
+
+/// Runs `fenghuo feeds`: the feeds a node holds and how far.
+pub async fn feeds(connect: ConnectArgs, args: PeersArgs) -> anyhow::Result<()> {
+    let mut client = FederationClient::new(connect.channel().await?);
+    let r = client
+        .feeds(v1::FeedsRequest {})
+        .await
+        .map_err(status_message)?
+        .into_inner();
+    let audience = |a: i32| {
+        crate::feed::Audience::from_proto(a)
+            .map(|a| a.as_str())
+            .unwrap_or("?")
+    };
+    if args.json {
+        let list: Vec<_> = r
+            .heads
+            .iter()
+            .map(|h| json!({"origin": h.origin, "audience": audience(h.audience), "seq": h.seq}))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(());
+    }
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED)
+        .set_header(vec!["origin", "audience", "entries held"]);
+    for h in &r.heads {
+        t.add_row(vec![
+            h.origin.clone(),
+            audience(h.audience).to_owned(),
+            h.seq.to_string(),
+        ]);
+    }
+    println!("{t}");
+    Ok(())
 }
 
 /// Runs `fenghuo peers`.
