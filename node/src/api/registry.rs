@@ -63,7 +63,7 @@ impl RegistryService {
 
     #[allow(clippy::result_large_err)]
     fn risk(&self, id: &str) -> Result<Response<v1::Risk>, Status> {
-        let r = view::load_existing(self.state.store.as_ref(), &Batch::new(), id)?;
+        let r = view::load_full(self.state.store.as_ref(), &Batch::new(), id)?;
         Ok(Response::new(risk_to_proto(&r)))
     }
 }

@@ -193,6 +193,7 @@ pub fn follow_up(
     if risk.scope != Audience::Local {
         return Ok(None);
     }
+    let risk = view::load_full(store, batch, id)?;
     Ok(Some((
         Audience::Upstream,
         Event::RiskShared {
@@ -339,7 +340,7 @@ fn prepare_event(
             status: *status,
         },
         Command::Share { id, scope } => {
-            let risk = view::load_existing(store, batch, id)?;
+            let risk = view::load_full(store, batch, id)?;
             if !matches!(scope, Audience::Neighbours | Audience::Province) {
                 return Err(RegisterError::field(
                     "scope",

@@ -93,6 +93,9 @@ pub fn list(
             more = true;
             break;
         }
+        let mut r = r;
+        super::view::fill_history(store, &crate::store::Batch::new(), &mut r)
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
         risks.push(r);
     }
     let next_cursor = if more {

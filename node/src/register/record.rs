@@ -90,8 +90,14 @@ pub struct RiskRecord {
     pub grade: Option<GradeRecord>,
     /// Preventive measures.
     pub measures: Vec<MeasureRecord>,
-    /// Every change, oldest first.
+    /// Every change, oldest first. Kept in its own tree (`riskid_history`), so a change costs
+    /// the same however long the history; filled in when a risk is read for people or put in
+    /// a snapshot, empty in the stored record.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<HistoryItem>,
+    /// How many history items the risk has (its current revision).
+    #[serde(default)]
+    pub revs: u64,
     /// When identified, Unix ms.
     pub created_at_ms: i64,
     /// Last change, Unix ms.

@@ -20,8 +20,10 @@ use crate::store::{Batch, Store, StoreError};
 use super::record::{GradeRecord, HistoryItem, MeasureRecord, RiskRecord, RECORD_FORMAT};
 use super::RegisterError;
 
-/// Tree of risk records.
+/// Tree of risk records (without their history).
 pub const RISKS_TREE: &str = "riskid_risk";
+/// Tree of history items: risk key ‖ u64be(rev) → JSON [`HistoryItem`].
+pub const HISTORY_TREE: &str = "riskid_history";
 /// Tree of view bookkeeping (shared with [`crate::views`]).
 pub const META_TREE: &str = crate::views::META_TREE;
 
@@ -111,7 +113,7 @@ pub fn load(
     }
 }
 
-/// The record of `id`, or `RiskNotFound`.
+/// The record of `id` (without history), or `RiskNotFound`.
 pub fn load_existing(
     store: &dyn Store,
     batch: &Batch,
@@ -120,12 +122,54 @@ pub fn load_existing(
     load(store, batch, id)?.ok_or_else(|| RegisterError::RiskNotFound(id.to_owned()))
 }
 
+/// The record of `id` with its whole history, or `RiskNotFound`.
+pub fn load_full(store: &dyn Store, batch: &Batch, id: &str) -> Result<RiskRecord, RegisterError> {
+    let mut r = load_existing(store, batch, id)?;
+    fill_history(store, batch, &mut r)?;
+    Ok(r)
+}
+
+/// Reads `r`'s history into it.
+pub fn fill_history(
+    store: &dyn Store,
+    batch: &Batch,
+    r: &mut RiskRecord,
+) -> Result<(), RegisterError> {
+    let Some(mut prefix) = risk_key(&r.id) else {
+        return Ok(());
+    };
+    prefix.push(0);
+    let mut history = Vec::new();
+    for (_, v) in batch.scan_prefix(store, HISTORY_TREE, &prefix)? {
+        let item: HistoryItem = serde_json::from_slice(&v)
+            .map_err(|e| StoreError::Backend(format!("corrupt history item of {}: {e}", r.id)))?;
+        history.push(item);
+    }
+    r.history = history;
+    Ok(())
+}
+
+fn history_key(id: &str, rev: u64) -> Option<Vec<u8>> {
+    let mut k = risk_key(id)?;
+    k.push(0);
+    k.extend_from_slice(&rev.to_be_bytes());
+    Some(k)
+}
+
+/// Stages `record`; its history items go to their own tree, not into the record.
 fn save(batch: &mut Batch, record: &RiskRecord) -> Result<(), RegisterError> {
-    let key =
-        risk_key(&record.id).ok_or_else(|| RegisterError::field("id", "malformed risk id"))?;
-    let value = serde_json::to_vec(record)
-        .map_err(|e| StoreError::Backend(format!("encoding risk record: {e}")))?;
-    batch.insert(RISKS_TREE, key, value);
+    let malformed = || RegisterError::field("id", "malformed risk id");
+    let encode = |e: serde_json::Error| StoreError::Backend(format!("encoding risk record: {e}"));
+    let key = risk_key(&record.id).ok_or_else(malformed)?;
+    for item in &record.history {
+        let hk = history_key(&record.id, item.rev).ok_or_else(malformed)?;
+        batch.insert(HISTORY_TREE, hk, serde_json::to_vec(item).map_err(encode)?);
+    }
+    let bare = RiskRecord {
+        history: Vec::new(),
+        ..record.clone()
+    };
+    batch.insert(RISKS_TREE, key, serde_json::to_vec(&bare).map_err(encode)?);
     Ok(())
 }
 
@@ -212,13 +256,18 @@ pub fn apply(
         let mut record = (**snapshot).clone();
         record.scope = *scope;
         record.updated_at_ms = meta.at_ms;
+        // Number the snapshot's history as the origin did (older records may lack revs).
+        for (i, item) in record.history.iter_mut().enumerate() {
+            item.rev = i as u64 + 1;
+        }
+        record.revs = record.history.len() as u64 + 1;
         let why = if reason.is_empty() {
             String::new()
         } else {
             format!(" ({reason})")
         };
         record.history.push(HistoryItem {
-            rev: record.history.len() as u64 + 1,
+            rev: record.revs,
             feed: meta.audience,
             seq: meta.seq,
             at_ms: meta.at_ms,
@@ -266,6 +315,7 @@ pub fn apply(
                 grade: None,
                 measures: Vec::new(),
                 history: Vec::new(),
+                revs: 0,
                 created_at_ms: meta.at_ms,
                 updated_at_ms: meta.at_ms,
             };
@@ -415,8 +465,11 @@ pub fn apply(
     };
     let mut record = record;
     record.updated_at_ms = meta.at_ms;
+    // Only the new item is staged: the older ones are already in the history tree.
+    record.history.clear();
+    record.revs += 1;
     record.history.push(HistoryItem {
-        rev: record.history.len() as u64 + 1,
+        rev: record.revs,
         feed: meta.audience,
         seq: meta.seq,
         at_ms: meta.at_ms,

@@ -42,6 +42,32 @@ impl Batch {
         }
     }
 
+    /// Entries of `tree` whose key starts with `prefix`, in key order, seeing this batch's
+    /// writes (and deletions) over the store's.
+    pub fn scan_prefix(
+        &self,
+        store: &dyn Store,
+        tree: &str,
+        prefix: &[u8],
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+        for item in store.scan_prefix(tree, prefix) {
+            let (k, v) = item?;
+            merged.insert(k, v);
+        }
+        let start = (tree.to_owned(), prefix.to_vec());
+        for ((t, k), v) in self.writes.range(start..) {
+            if t != tree || !k.starts_with(prefix) {
+                break;
+            }
+            match v {
+                Some(v) => merged.insert(k.clone(), v.clone()),
+                None => merged.remove(k),
+            };
+        }
+        Ok(merged.into_iter().collect())
+    }
+
     /// True when nothing is pending.
     pub fn is_empty(&self) -> bool {
         self.writes.is_empty()
