@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Store, StoreError};
+use super::{KeyValue, Store, StoreError};
 
 /// Pending writes, keyed by (tree, key); `None` deletes.
 #[derive(Debug, Default, Clone)]
@@ -49,7 +49,7 @@ impl Batch {
         store: &dyn Store,
         tree: &str,
         prefix: &[u8],
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    ) -> Result<Vec<KeyValue>, StoreError> {
         let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
         for item in store.scan_prefix(tree, prefix) {
             let (k, v) = item?;
