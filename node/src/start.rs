@@ -69,6 +69,8 @@ pub struct Node {
     pub state: Arc<NodeState>,
     /// The current TLS configuration, reloaded when files change.
     pub tls: TlsReloader,
+    /// Set to true to stop the server, its links and every sync session.
+    pub stop: tokio::sync::watch::Sender<bool>,
 }
 
 /// The TLS file paths of `cfg`, resolved against its folder.
@@ -129,7 +131,9 @@ impl Node {
             .unwrap_or_default();
         let store_dyn: Arc<dyn crate::store::Store> = store.clone();
         directory::remember_certificate(store_dyn.as_ref(), &identity.path(), &own_cert)?;
+        let (stop, stop_rx) = tokio::sync::watch::channel(false);
         let sync = Arc::new(SyncContext {
+            stop: stop_rx,
             me: identity.clone(),
             store: store_dyn,
             writer: writer.clone(),
@@ -137,6 +141,7 @@ impl Node {
             neighbours: cfg.neighbours.iter().map(|n| n.code.clone()).collect(),
             status: Arc::new(StatusBoard::default()),
         });
+        crate::views::spawn_applier(store.clone(), writer.commits());
         let state = Arc::new(NodeState {
             identity,
             store,
@@ -144,7 +149,7 @@ impl Node {
             standard,
             sync,
         });
-        Ok(Self { state, tls })
+        Ok(Self { state, tls, stop })
     }
 }
 
@@ -181,7 +186,8 @@ pub async fn launch(
     };
     tracing::info!(node = %node.state.identity, %addr, "{kind} listening (mutual TLS)");
     // One stop signal for the server and every link.
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stop_tx = node.stop.clone();
+    let stop_rx = node.stop.subscribe();
     tokio::spawn(async move {
         shutdown.await;
         let _ = stop_tx.send(true);

@@ -6,6 +6,10 @@
 //! whatever its views have not seen, so deleting the view trees (or changing the view format)
 //! rebuilds them from the feeds.
 
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
 use crate::event::Event;
 use crate::feed::{self, Entry, FeedId};
 use crate::register::view as register_view;
@@ -70,27 +74,41 @@ pub fn mark_applied(batch: &mut Batch, feed: &FeedId, seq: u64) {
 }
 
 /// Applies every held entry the views have not seen yet (all of them after the view trees are
-/// deleted or the view format changed). Returns how many entries were applied.
+/// deleted or the view format changed), then flushes. Returns how many entries were applied.
 pub fn catch_up(store: &dyn Store) -> Result<u64, StoreError> {
+    ensure_format(store)?;
+    let total = apply_pending(store)?;
+    store.flush()?;
+    Ok(total)
+}
+
+/// Clears the views when they were built by another view format.
+fn ensure_format(store: &dyn Store) -> Result<(), StoreError> {
     let format = register_view::read_u64(store.get(META_TREE, FORMAT_KEY)?);
-    if format != VIEW_FORMAT {
-        if format != 0 {
-            tracing::info!(
-                from = format,
-                to = VIEW_FORMAT,
-                "view format changed: rebuilding views from feeds"
-            );
-        }
-        clear(store)?;
-        let mut b = Batch::new();
-        b.insert(
-            META_TREE,
-            FORMAT_KEY.to_vec(),
-            VIEW_FORMAT.to_be_bytes().to_vec(),
-        );
-        store.commit(&b)?;
+    if format == VIEW_FORMAT {
+        return Ok(());
     }
-    // Per origin, narrower feeds first: a risk's events move to wider feeds only.
+    if format != 0 {
+        tracing::info!(
+            from = format,
+            to = VIEW_FORMAT,
+            "view format changed: rebuilding views from feeds"
+        );
+    }
+    clear(store)?;
+    let mut b = Batch::new();
+    b.insert(
+        META_TREE,
+        FORMAT_KEY.to_vec(),
+        VIEW_FORMAT.to_be_bytes().to_vec(),
+    );
+    store.commit(&b)
+}
+
+/// Applies what the views have not seen, feed by feed (per origin, narrower feeds first: a
+/// risk's events only ever move to wider feeds). Not flushed: views are rebuilt from the
+/// feeds, and `applied/…` commits atomically with what it covers.
+pub fn apply_pending(store: &dyn Store) -> Result<u64, StoreError> {
     let mut heads = feed::log::heads(store)?;
     heads.sort_by(|(a, _), (b, _)| {
         (&a.origin, a.audience.breadth()).cmp(&(&b.origin, b.audience.breadth()))
@@ -112,8 +130,28 @@ pub fn catch_up(store: &dyn Store) -> Result<u64, StoreError> {
             store.commit(&batch)?;
         }
     }
-    store.flush()?;
     Ok(total)
+}
+
+/// Keeps the views current with entries received from peers: after every commit, applies
+/// what is new, off the writer thread (the writer applies this node's own entries itself, as
+/// it must check commands against them). Ends when the writer stops.
+pub fn spawn_applier(store: Arc<dyn Store>, mut commits: watch::Receiver<u64>) {
+    tokio::spawn(async move {
+        loop {
+            let s = store.clone();
+            match tokio::task::spawn_blocking(move || apply_pending(s.as_ref())).await {
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "applying received entries to the views failed")
+                }
+                Err(e) => tracing::error!(error = %e, "view applier panicked"),
+                Ok(Ok(_)) => {}
+            }
+            if commits.changed().await.is_err() {
+                break;
+            }
+        }
+    });
 }
 
 /// Deletes the view trees (the feeds stay).

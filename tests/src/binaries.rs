@@ -1,11 +1,12 @@
-//! Finding the `fenghuo` and `fenghuo-node` executables under test.
+//! Finding the `fenghuo`, `fenghuo-node` and `fenghuo-gateway` executables under test.
 //!
 //! The test executable lives in `<target>/<profile>/deps/`; the binaries it drives live in
-//! `<target>/<profile>/`. When they are missing there, `cargo build -p fenghuo-node --bins`
-//! runs once per test process, with the same profile and target directory.
+//! `<target>/<profile>/`. When they are missing there,
+//! `cargo build -p fenghuo-node -p fenghuo-gateway --bins` runs once per test process, with
+//! the same profile and target directory.
 //!
-//! `cargo test -p fenghuo-tests` does not rebuild the node's binaries when only their sources
-//! changed: run `cargo build -p fenghuo-node` first, or set `FENGHUO_TESTS_REBUILD=1` to make
+//! `cargo test -p fenghuo-tests` does not rebuild the binaries when only their sources
+//! changed: run `cargo build --workspace` first, or set `FENGHUO_TESTS_REBUILD=1` to make
 //! the harness build them once before the first test.
 
 use std::ffi::OsString;
@@ -17,11 +18,15 @@ use std::sync::OnceLock;
 pub const FENGHUO: &str = "fenghuo";
 /// The county node server.
 pub const FENGHUO_NODE: &str = "fenghuo-node";
+/// The provincial gateway server.
+pub const FENGHUO_GATEWAY: &str = "fenghuo-gateway";
+/// Every binary the harness drives.
+const ALL: [&str; 3] = [FENGHUO, FENGHUO_NODE, FENGHUO_GATEWAY];
 
 /// Where the binaries are, resolved once per test process.
 #[derive(Debug)]
 struct Located {
-    /// `<target>/<profile>`, holding both executables.
+    /// `<target>/<profile>`, holding the executables.
     profile_dir: PathBuf,
 }
 
@@ -72,7 +77,8 @@ fn exe_name(name: &str) -> String {
     format!("{name}{}", std::env::consts::EXE_SUFFIX)
 }
 
-/// Runs `cargo build -p fenghuo-node --bins` for the profile that `profile_dir` belongs to.
+/// Runs `cargo build -p fenghuo-node -p fenghuo-gateway --bins` for the profile that
+/// `profile_dir` belongs to.
 fn build(profile_dir: &Path) {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let target_dir = profile_dir
@@ -83,9 +89,16 @@ fn build(profile_dir: &Path) {
         .and_then(|n| n.to_str())
         .expect("the profile directory has no UTF-8 name");
     let mut cmd = Command::new(&cargo);
-    cmd.args(["build", "-p", "fenghuo-node", "--bins"])
-        .current_dir(workspace_root())
-        .env("CARGO_TARGET_DIR", target_dir);
+    cmd.args([
+        "build",
+        "-p",
+        "fenghuo-node",
+        "-p",
+        "fenghuo-gateway",
+        "--bins",
+    ])
+    .current_dir(workspace_root())
+    .env("CARGO_TARGET_DIR", target_dir);
     match profile {
         "debug" => {}
         "release" => {
@@ -108,15 +121,13 @@ fn build(profile_dir: &Path) {
 fn located() -> &'static Located {
     LOCATED.get_or_init(|| {
         let profile_dir = profile_dir();
-        let missing = [FENGHUO, FENGHUO_NODE]
-            .iter()
-            .any(|n| !profile_dir.join(exe_name(n)).is_file());
+        let missing = ALL.iter().any(|n| !profile_dir.join(exe_name(n)).is_file());
         let forced =
             std::env::var_os("FENGHUO_TESTS_REBUILD").is_some_and(|v| v != "0" && !v.is_empty());
         if missing || forced {
             build(&profile_dir);
         }
-        for n in [FENGHUO, FENGHUO_NODE] {
+        for n in ALL {
             let p = profile_dir.join(exe_name(n));
             assert!(
                 p.is_file(),
@@ -128,7 +139,8 @@ fn located() -> &'static Located {
     })
 }
 
-/// The path of binary `name` (`fenghuo` or `fenghuo-node`), building it first if needed.
+/// The path of binary `name` (`fenghuo`, `fenghuo-node` or `fenghuo-gateway`), building it
+/// first if needed.
 pub fn path(name: &str) -> PathBuf {
     located().profile_dir.join(exe_name(name))
 }
@@ -142,6 +154,11 @@ pub fn fenghuo() -> Command {
 /// A `Command` for the `fenghuo-node` server, cleaned like [`fenghuo`].
 pub fn fenghuo_node() -> Command {
     clean(Command::new(path(FENGHUO_NODE)))
+}
+
+/// A `Command` for the `fenghuo-gateway` server, cleaned like [`fenghuo`].
+pub fn fenghuo_gateway() -> Command {
+    clean(Command::new(path(FENGHUO_GATEWAY)))
 }
 
 fn clean(mut cmd: Command) -> Command {

@@ -41,10 +41,14 @@
 
 pub mod binaries;
 pub mod cli;
+pub mod daemon;
 pub mod grpc;
 pub mod node;
 pub mod pki;
+pub mod province;
+pub mod proxy;
 pub mod register;
+pub mod rogue;
 pub mod wait;
 
 pub use cli::{Cli, CliOutput};

@@ -14,7 +14,7 @@ use crate::identity::Identity;
 use crate::pki::tls::PeerInfo;
 use crate::state::NodeState;
 use crate::sync::session;
-use crate::sync::status::LinkStatus;
+use crate::sync::status::{LinkKey, LinkStatus};
 
 /// Handlers of the `Federation` service.
 #[derive(Debug, Clone)]
@@ -118,12 +118,13 @@ impl Federation for FederationService {
         let (tx, rx) = mpsc::channel(16);
         let ctx = self.state.sync.clone();
         let peer = c.identity.clone();
-        ctx.status
-            .update("inbound", &peer.path(), |s| s.address = remote);
+        // One row per inbound session (keyed by its remote address). An ended one stays,
+        // showing why it ended, until the peer's next session replaces it.
+        let key = LinkKey::new("inbound", peer.path(), remote);
+        ctx.status.forget_closed(&key);
         tokio::spawn(async move {
-            let path = peer.path();
-            let _ = session::run(ctx.clone(), peer, cert, "inbound", inbound, tx).await;
-            ctx.status.update("inbound", &path, |s| s.state = "closed");
+            let _ = session::run(ctx.clone(), peer, cert, key.clone(), inbound, tx).await;
+            ctx.status.update(&key, |s| s.state = "closed");
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx).map(Ok))))
     }

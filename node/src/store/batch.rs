@@ -9,7 +9,7 @@ use super::{KeyValue, Store, StoreError};
 /// Pending writes, keyed by (tree, key); `None` deletes.
 #[derive(Debug, Default, Clone)]
 pub struct Batch {
-    writes: BTreeMap<(String, Vec<u8>), Option<Vec<u8>>>,
+    writes: BTreeMap<(&'static str, Vec<u8>), Option<Vec<u8>>>,
 }
 
 impl Batch {
@@ -19,24 +19,28 @@ impl Batch {
     }
 
     /// Sets `key` in `tree` to `value`.
-    pub fn insert(&mut self, tree: &str, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
-        self.writes
-            .insert((tree.to_owned(), key.into()), Some(value.into()));
+    pub fn insert(
+        &mut self,
+        tree: &'static str,
+        key: impl Into<Vec<u8>>,
+        value: impl Into<Vec<u8>>,
+    ) {
+        self.writes.insert((tree, key.into()), Some(value.into()));
     }
 
     /// Deletes `key` from `tree`.
-    pub fn remove(&mut self, tree: &str, key: impl Into<Vec<u8>>) {
-        self.writes.insert((tree.to_owned(), key.into()), None);
+    pub fn remove(&mut self, tree: &'static str, key: impl Into<Vec<u8>>) {
+        self.writes.insert((tree, key.into()), None);
     }
 
     /// Reads `key`, seeing this batch's writes first.
     pub fn get(
         &self,
         store: &dyn Store,
-        tree: &str,
+        tree: &'static str,
         key: &[u8],
     ) -> Result<Option<Vec<u8>>, StoreError> {
-        match self.writes.get(&(tree.to_owned(), key.to_vec())) {
+        match self.writes.get(&(tree, key.to_vec())) {
             Some(pending) => Ok(pending.clone()),
             None => store.get(tree, key),
         }
@@ -47,7 +51,7 @@ impl Batch {
     pub fn scan_prefix(
         &self,
         store: &dyn Store,
-        tree: &str,
+        tree: &'static str,
         prefix: &[u8],
     ) -> Result<Vec<KeyValue>, StoreError> {
         let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
@@ -55,9 +59,9 @@ impl Batch {
             let (k, v) = item?;
             merged.insert(k, v);
         }
-        let start = (tree.to_owned(), prefix.to_vec());
+        let start = (tree, prefix.to_vec());
         for ((t, k), v) in self.writes.range(start..) {
-            if t != tree || !k.starts_with(prefix) {
+            if *t != tree || !k.starts_with(prefix) {
                 break;
             }
             match v {
@@ -82,7 +86,7 @@ impl Batch {
     pub fn writes(&self) -> impl Iterator<Item = (&str, &[u8], Option<&[u8]>)> {
         self.writes
             .iter()
-            .map(|((t, k), v)| (t.as_str(), k.as_slice(), v.as_deref()))
+            .map(|((t, k), v)| (*t, k.as_slice(), v.as_deref()))
     }
 
     /// Moves every write of `other` into this batch (later writes win).

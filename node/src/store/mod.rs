@@ -11,7 +11,7 @@ pub use batch::Batch;
 pub use sled_store::SledStore;
 
 /// The on-disk schema this build reads and writes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Errors from the storage layer.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -1,14 +1,18 @@
 //! The sled implementation of [`Store`]: the only file that names sled.
+//!
+//! Every tree of the trait lives in one sled keyspace under the prefix `tree` 0x00, so a
+//! commit touching several trees is one atomic `apply_batch` (sled's multi-tree transactions
+//! cost several times more per write, and commits are the hot path of sync).
 
 use std::path::Path;
-
-use sled::transaction::{ConflictableTransactionError, TransactionError};
-use sled::Transactional;
 
 use super::{Batch, KeyValue, Store, StoreError, SCHEMA_VERSION};
 
 const META_TREE: &str = "meta";
 const SCHEMA_KEY: &[u8] = b"schema_version";
+/// sled's page cache per database; its default (1 GiB) would let a node grow far past what
+/// a county machine should give it during a large catch-up.
+const CACHE_BYTES: u64 = 256 << 20;
 
 /// A [`Store`] on a sled database in one directory.
 #[derive(Debug, Clone)]
@@ -20,12 +24,29 @@ fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
+/// `tree` 0x00 `key`.
+fn full_key(tree: &str, key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(tree.len() + 1 + key.len());
+    k.extend_from_slice(tree.as_bytes());
+    k.push(0);
+    k.extend_from_slice(key);
+    k
+}
+
+/// The first key after every key of `tree`.
+fn tree_end(tree: &str) -> Vec<u8> {
+    let mut k = tree.as_bytes().to_vec();
+    k.push(1);
+    k
+}
+
 impl SledStore {
     /// Opens (or creates) the database under `dir` and checks its schema version.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         let db = sled::Config::new()
             .path(dir)
             .mode(sled::Mode::HighThroughput)
+            .cache_capacity(CACHE_BYTES)
             .open()
             .map_err(|e| StoreError::Backend(format!("opening {}: {e}", dir.display())))?;
         let store = Self { db };
@@ -34,10 +55,17 @@ impl SledStore {
     }
 
     fn check_schema(&self) -> Result<(), StoreError> {
-        let meta = self.db.open_tree(META_TREE).map_err(backend)?;
-        match meta.get(SCHEMA_KEY).map_err(backend)? {
+        let key = full_key(META_TREE, SCHEMA_KEY);
+        match self.db.get(&key).map_err(backend)? {
             None => {
-                meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())
+                if !self.db.is_empty() || self.db.tree_names().len() > 1 {
+                    return Err(StoreError::Schema {
+                        found: 1,
+                        expected: SCHEMA_VERSION,
+                    });
+                }
+                self.db
+                    .insert(key, &SCHEMA_VERSION.to_be_bytes())
                     .map_err(backend)?;
                 self.db.flush().map_err(backend)?;
                 Ok(())
@@ -57,29 +85,23 @@ impl SledStore {
             }
         }
     }
-
-    fn tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
-        self.db.open_tree(name).map_err(backend)
-    }
 }
 
-fn pairs(
+fn strip(
+    prefix_len: usize,
     iter: impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>> + Send + 'static,
 ) -> Box<dyn Iterator<Item = Result<KeyValue, StoreError>> + Send> {
-    Box::new(iter.map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(backend)))
-}
-
-fn failed<T: Send + 'static>(
-    e: StoreError,
-) -> Box<dyn Iterator<Item = Result<T, StoreError>> + Send> {
-    Box::new(std::iter::once(Err(e)))
+    Box::new(iter.map(move |r| {
+        r.map(|(k, v)| (k[prefix_len..].to_vec(), v.to_vec()))
+            .map_err(backend)
+    }))
 }
 
 impl Store for SledStore {
     fn get(&self, tree: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self
-            .tree(tree)?
-            .get(key)
+            .db
+            .get(full_key(tree, key))
             .map_err(backend)?
             .map(|v| v.to_vec()))
     }
@@ -90,14 +112,12 @@ impl Store for SledStore {
         start: &[u8],
         end: Option<&[u8]>,
     ) -> Box<dyn Iterator<Item = Result<KeyValue, StoreError>> + Send + '_> {
-        let t = match self.tree(tree) {
-            Ok(t) => t,
-            Err(e) => return failed(e),
+        let from = full_key(tree, start);
+        let to = match end {
+            Some(end) => full_key(tree, end),
+            None => tree_end(tree),
         };
-        match end {
-            Some(end) => pairs(t.range(start.to_vec()..end.to_vec())),
-            None => pairs(t.range(start.to_vec()..)),
-        }
+        strip(tree.len() + 1, self.db.range(from..to))
     }
 
     fn scan_prefix(
@@ -105,18 +125,15 @@ impl Store for SledStore {
         tree: &str,
         prefix: &[u8],
     ) -> Box<dyn Iterator<Item = Result<KeyValue, StoreError>> + Send + '_> {
-        match self.tree(tree) {
-            Ok(t) => pairs(t.scan_prefix(prefix)),
-            Err(e) => failed(e),
-        }
+        strip(tree.len() + 1, self.db.scan_prefix(full_key(tree, prefix)))
     }
 
     fn last_with_prefix(&self, tree: &str, prefix: &[u8]) -> Result<Option<KeyValue>, StoreError> {
-        self.tree(tree)?
-            .scan_prefix(prefix)
+        self.db
+            .scan_prefix(full_key(tree, prefix))
             .next_back()
             .transpose()
-            .map(|o| o.map(|(k, v)| (k.to_vec(), v.to_vec())))
+            .map(|o| o.map(|(k, v)| (k[tree.len() + 1..].to_vec(), v.to_vec())))
             .map_err(backend)
     }
 
@@ -124,33 +141,14 @@ impl Store for SledStore {
         if batch.is_empty() {
             return Ok(());
         }
-        let mut names: Vec<&str> = batch.writes().map(|(t, _, _)| t).collect();
-        names.dedup();
-        let trees = names
-            .iter()
-            .map(|n| self.tree(n))
-            .collect::<Result<Vec<_>, _>>()?;
-        let result: Result<(), TransactionError<()>> = trees.as_slice().transaction(|txs| {
-            for (tree, key, value) in batch.writes() {
-                // `names` is sorted and deduplicated, as `writes()` is in tree order.
-                let i = names
-                    .binary_search(&tree)
-                    .map_err(|_| ConflictableTransactionError::Abort(()))?;
-                match value {
-                    Some(v) => {
-                        txs[i].insert(key, v)?;
-                    }
-                    None => {
-                        txs[i].remove(key)?;
-                    }
-                }
+        let mut b = sled::Batch::default();
+        for (tree, key, value) in batch.writes() {
+            match value {
+                Some(v) => b.insert(full_key(tree, key), v),
+                None => b.remove(full_key(tree, key)),
             }
-            Ok(())
-        });
-        result.map_err(|e| match e {
-            TransactionError::Abort(()) => backend("commit aborted: tree index mismatch"),
-            TransactionError::Storage(e) => backend(e),
-        })
+        }
+        self.db.apply_batch(b).map_err(backend)
     }
 
     fn flush(&self) -> Result<(), StoreError> {
@@ -158,7 +156,24 @@ impl Store for SledStore {
     }
 
     fn clear(&self, tree: &str) -> Result<(), StoreError> {
-        self.tree(tree)?.clear().map_err(backend)
+        // In slices, so clearing a large view does not build one huge batch.
+        loop {
+            let keys: Vec<sled::IVec> = self
+                .db
+                .scan_prefix(full_key(tree, b""))
+                .keys()
+                .take(10_000)
+                .collect::<Result<_, _>>()
+                .map_err(backend)?;
+            if keys.is_empty() {
+                return Ok(());
+            }
+            let mut b = sled::Batch::default();
+            for k in keys {
+                b.remove(k);
+            }
+            self.db.apply_batch(b).map_err(backend)?;
+        }
     }
 }
 
@@ -177,7 +192,19 @@ mod tests {
             s.commit(&b).unwrap();
             s.flush().unwrap();
         }
-        let s = SledStore::open(dir.path()).unwrap();
+        // sled's flusher thread lets go of the file lock shortly after the drop.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let s = loop {
+            match SledStore::open(dir.path()) {
+                Ok(s) => break s,
+                Err(e)
+                    if std::time::Instant::now() < deadline && e.to_string().contains("lock") =>
+                {
+                    std::thread::yield_now();
+                }
+                Err(e) => panic!("{e}"),
+            }
+        };
         assert_eq!(s.get("a_b", b"k1").unwrap(), Some(b"v1".to_vec()));
         assert_eq!(s.get("c_d", b"k2").unwrap(), Some(b"v2".to_vec()));
         let mut b = Batch::new();
@@ -194,6 +221,21 @@ mod tests {
         b.insert("t", b"x".to_vec(), b"1".to_vec());
         assert_eq!(b.get(&s, "t", b"x").unwrap(), Some(b"1".to_vec()));
         assert_eq!(s.get("t", b"x").unwrap(), None);
+    }
+
+    #[test]
+    fn trees_do_not_see_each_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SledStore::open(dir.path()).unwrap();
+        let mut b = Batch::new();
+        b.insert("ab", b"k".to_vec(), b"1".to_vec());
+        b.insert("a", b"bk".to_vec(), b"2".to_vec());
+        s.commit(&b).unwrap();
+        assert_eq!(s.scan_prefix("a", b"").count(), 1);
+        assert_eq!(s.range("a", b"", None).count(), 1);
+        s.clear("a").unwrap();
+        assert_eq!(s.get("ab", b"k").unwrap(), Some(b"1".to_vec()));
+        assert_eq!(s.get("a", b"bk").unwrap(), None);
     }
 
     #[test]

@@ -1,6 +1,5 @@
 //! Verifying and storing a run of entries received from a peer. Runs through the writer, so
-//! the same entry arriving by two paths is stored once, and a run is applied to the views in
-//! the same commit that stores it.
+//! the same entry arriving by two paths is stored once; the views apply it right after.
 //!
 //! Entries already held are compared with what is held: a different entry at the same (feed,
 //! sequence) is **equivocation**: kept as evidence in `equivocation_evidence`, the run refused.
@@ -11,7 +10,6 @@ use prost::Message;
 use crate::feed::entry::verify_run;
 use crate::feed::{self, Entry, FeedError, FeedId};
 use crate::store::{Batch, Store, StoreError};
-use crate::views;
 
 /// Tree of equivocation evidence: `feed` 0x00 u64be(seq) 0x00 hash → the conflicting entry.
 pub const EVIDENCE_TREE: &str = "equivocation_evidence";
@@ -102,10 +100,24 @@ pub fn stage_run(
         FeedId::of(first).ok_or_else(|| IngestError::Malformed("unknown audience".into()))?;
     let head = feed::log::head(store, batch, &feed)?;
     let mut duplicates = 0;
-    for e in entries.iter().take_while(|e| e.seq <= head.seq) {
+    for (i, e) in entries
+        .iter()
+        .enumerate()
+        .take_while(|(_, e)| e.seq <= head.seq)
+    {
         match entry_at(store, batch, &feed, e.seq)? {
             Some(held) if held.hash == e.hash => duplicates += 1,
             _ => {
+                // Only the origin can equivocate: the conflicting entry and the rest of the
+                // run must be a chain its key signed, or this is an ordinary bad run (anyone
+                // could otherwise make an honest origin look like it forked its feed).
+                verify_run(
+                    &feed,
+                    e.seq.saturating_sub(1),
+                    &e.prev_hash,
+                    &entries[i..],
+                    origin_key,
+                )?;
                 keep_evidence(batch, &feed, e);
                 return Err(IngestError::Equivocation {
                     feed: feed.to_string(),
@@ -131,9 +143,9 @@ pub fn stage_run(
         });
     }
     verify_run(&feed, head.seq, &head.hash, new, origin_key)?;
+    // Views catch up off the writer thread (`views::spawn_applier`).
     for e in new {
         feed::log::stage(batch, &feed, e);
-        views::apply_entry(store, batch, &feed, e);
     }
     Ok(Ingested {
         stored: new.len(),

@@ -15,6 +15,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::{Endpoint, Uri};
 
 use super::session::{self, SyncContext, SyncError};
+use super::status::LinkKey;
 use crate::identity::Identity;
 use crate::pki::tls::peer_identity;
 
@@ -140,11 +141,12 @@ async fn one_session(ctx: &Arc<SyncContext>, target: &LinkTarget) -> Result<(), 
         .sync(ReceiverStream::new(rx))
         .await
         .map_err(|s| SyncError::Connect(format!("{}: {}", s.code(), s.message())))?;
+    let key = LinkKey::new("outbound", target.peer.path(), target.address.clone());
     session::run(
         ctx.clone(),
         target.peer.clone(),
         cert,
-        "outbound",
+        key,
         response.into_inner(),
         tx,
     )
@@ -154,12 +156,10 @@ async fn one_session(ctx: &Arc<SyncContext>, target: &LinkTarget) -> Result<(), 
 /// Keeps a link to `target` until `stop` turns true.
 pub async fn run(ctx: Arc<SyncContext>, target: LinkTarget, mut stop: watch::Receiver<bool>) {
     let peer = target.peer.path();
+    let key = LinkKey::new("outbound", peer.clone(), target.address.clone());
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
     loop {
-        ctx.status.update("outbound", &peer, |s| {
-            s.state = "connecting";
-            s.address = target.address.clone();
-        });
+        ctx.status.update(&key, |s| s.state = "connecting");
         let started = tokio::time::Instant::now();
         let result = tokio::select! {
             r = one_session(&ctx, &target) => r,
@@ -174,15 +174,14 @@ pub async fn run(ctx: Arc<SyncContext>, target: LinkTarget, mut stop: watch::Rec
             Err(e) => e.to_string(),
         };
         tracing::info!(%peer, address = %target.address, retry_in_ms = delay.as_millis() as u64, %reason, "link down");
-        ctx.status
-            .update("outbound", &peer, |s| s.state = "backoff");
-        ctx.status.error("outbound", &peer, &reason);
+        ctx.status.update(&key, |s| s.state = "backoff");
+        ctx.status.error(&key, &reason);
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
             _ = stop.wait_for(|s| *s) => break,
         }
     }
-    ctx.status.update("outbound", &peer, |s| s.state = "closed");
+    ctx.status.update(&key, |s| s.state = "closed");
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use tracing::Instrument;
 use super::directory;
 use super::entitlement::may_receive;
 use super::ingest::IngestError;
-use super::status::{now_ms, StatusBoard};
+use super::status::{now_ms, LinkKey, StatusBoard};
 use crate::feed::{self, Audience, Entry, FeedId};
 use crate::identity::Identity;
 use crate::pki::cert;
@@ -73,6 +73,8 @@ pub struct SyncContext {
     pub neighbours: BTreeSet<String>,
     /// Link status, for `fenghuo peers`.
     pub status: Arc<StatusBoard>,
+    /// Turns true when the node shuts down: every session ends, so the server can stop.
+    pub stop: watch::Receiver<bool>,
 }
 
 fn unit_of(identity_path: &str) -> Option<String> {
@@ -161,24 +163,23 @@ fn read_run(store: &dyn Store, feed: &FeedId, after: u64) -> Result<Vec<Entry>, 
     Ok(run)
 }
 
-/// Runs one session with `peer` until either side stops. `direction` is `inbound` or
-/// `outbound`, for status.
+/// Runs one session with `peer` until either side stops. `key` names the link in the
+/// status board (direction, peer, address).
 pub async fn run<S>(
     ctx: Arc<SyncContext>,
     peer: Identity,
     peer_cert: Arc<Vec<u8>>,
-    direction: &'static str,
+    key: LinkKey,
     inbound: S,
     out: mpsc::Sender<SyncFrame>,
 ) -> Result<(), SyncError>
 where
     S: Stream<Item = Result<SyncFrame, tonic::Status>> + Unpin + Send,
 {
-    let peer_path = peer.path();
-    let span = tracing::info_span!("sync", node = %ctx.me.path(), peer = %peer_path, direction);
+    let span = tracing::info_span!("sync", node = %ctx.me.path(), peer = %key.peer, direction = key.direction, address = %key.address);
     async move {
         tracing::info!("sync session started");
-        ctx.status.update(direction, &peer_path, |s| {
+        ctx.status.update(&key, |s| {
             s.state = "connected";
             s.last_contact_ms = now_ms();
         });
@@ -186,28 +187,22 @@ where
         let sender = send_loop(
             ctx.clone(),
             peer.clone(),
-            direction,
+            key.clone(),
             shared.clone(),
             out.clone(),
         );
-        let receiver = receive_loop(
-            ctx.clone(),
-            peer.clone(),
-            peer_cert,
-            direction,
-            shared,
-            inbound,
-            out,
-        );
+        let receiver = receive_loop(ctx.clone(), peer_cert, key.clone(), shared, inbound, out);
+        let mut stop = ctx.stop.clone();
         let result = tokio::select! {
             r = sender => r,
             r = receiver => r,
+            _ = stop.wait_for(|s| *s) => Ok(()),
         };
         match &result {
             Ok(()) => tracing::info!("sync session ended"),
             Err(e) => {
                 tracing::warn!(error = %e, "sync session ended");
-                ctx.status.error(direction, &peer_path, &e.to_string());
+                ctx.status.error(&key, &e.to_string());
             }
         }
         result
@@ -219,12 +214,11 @@ where
 async fn send_loop(
     ctx: Arc<SyncContext>,
     peer: Identity,
-    direction: &'static str,
+    key: LinkKey,
     shared: Arc<(Mutex<PeerHas>, Notify)>,
     out: mpsc::Sender<SyncFrame>,
 ) -> Result<(), SyncError> {
     let closed = |_| SyncError::Closed("peer stopped reading".into());
-    let peer_path = peer.path();
     out.send(frame(Frame::Hello(v1::Hello {
         protocol: PROTOCOL,
         heads: ctx.heads_for(&peer)?,
@@ -273,11 +267,10 @@ async fn send_loop(
                     let h = p.heads.entry(feed).or_insert(0);
                     *h = (*h).max(last);
                 }
-                ctx.status.update(direction, &peer_path, |s| s.sent += n);
+                ctx.status.update(&key, |s| s.sent += n);
                 progressed = true;
             }
-            ctx.status
-                .update(direction, &peer_path, |s| s.peer_behind = behind);
+            ctx.status.update(&key, |s| s.peer_behind = behind);
         }
         if progressed {
             continue;
@@ -328,22 +321,30 @@ fn origin_key(
     let der = directory::certificate(ctx.store.as_ref(), &feed.origin)
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("no certificate known for origin {}", feed.origin))?;
+    // Every run, not only those that carry the certificate: a revoked origin's entries are
+    // refused from the moment the CRL names it.
+    if !ctx.tls.borrow().is_valid(&der) {
+        return Err(format!(
+            "certificate of {} is revoked or not valid under the provincial CA",
+            feed.origin
+        ));
+    }
     directory::key_of(&der).map_err(|e| e.to_string())
 }
 
 type Pending = std::pin::Pin<
     Box<
-        dyn std::future::Future<Output = (FeedId, Result<super::ingest::Ingested, IngestError>)>
-            + Send,
+        dyn std::future::Future<
+                Output = (FeedId, usize, Result<super::ingest::Ingested, IngestError>),
+            > + Send,
     >,
 >;
 
 #[allow(clippy::too_many_arguments)]
 async fn receive_loop<S>(
     ctx: Arc<SyncContext>,
-    peer: Identity,
     peer_cert: Arc<Vec<u8>>,
-    direction: &'static str,
+    key: LinkKey,
     shared: Arc<(Mutex<PeerHas>, Notify)>,
     mut inbound: S,
     out: mpsc::Sender<SyncFrame>,
@@ -351,7 +352,6 @@ async fn receive_loop<S>(
 where
     S: Stream<Item = Result<SyncFrame, tonic::Status>> + Unpin + Send,
 {
-    let peer_path = peer.path();
     let mut tls = ctx.tls.clone();
     let mut pending: FuturesOrdered<Pending> = FuturesOrdered::new();
     loop {
@@ -363,7 +363,7 @@ where
                     Some(Ok(SyncFrame { frame: None })) => continue,
                     Some(Ok(SyncFrame { frame: Some(f) })) => f,
                 };
-                ctx.status.update(direction, &peer_path, |s| s.last_contact_ms = now_ms());
+                ctx.status.update(&key, |s| s.last_contact_ms = now_ms());
                 match f {
                     Frame::Hello(h) => {
                         if h.protocol != PROTOCOL {
@@ -399,7 +399,7 @@ where
                                     (x.seq > mine && ctx.may_accept(&f)).then(|| (f.to_string(), x.seq - mine))
                                 })
                                 .collect();
-                            ctx.status.update(direction, &peer_path, |s| s.we_behind = behind);
+                            ctx.status.update(&key, |s| s.we_behind = behind);
                         }
                     }
                     Frame::Run(run) => {
@@ -407,70 +407,61 @@ where
                             continue;
                         };
                         if !ctx.may_accept(&feed) {
-                            refuse(&ctx, direction, &peer_path, &feed, "not entitled to this feed", run.entries.len());
+                            refuse(&ctx, &key, &feed, "not entitled to this feed", run.entries.len());
                             continue;
                         }
-                        let key = match origin_key(&ctx, &feed, &run.origin_certificate) {
+                        let signer = match origin_key(&ctx, &feed, &run.origin_certificate) {
                             Ok(k) => k,
                             Err(reason) => {
-                                refuse(&ctx, direction, &peer_path, &feed, &reason, run.entries.len());
+                                refuse(&ctx, &key, &feed, &reason, run.entries.len());
                                 continue;
                             }
                         };
                         while pending.len() >= IN_FLIGHT {
-                            if let Some((f, r)) = pending.next().await {
-                                settle(&ctx, direction, &peer_path, &out, f, r).await?;
+                            if let Some((f, n, r)) = pending.next().await {
+                                settle(&ctx, &key, &out, f, n, r).await?;
                             }
                         }
+                        let n = run.entries.len();
                         let outcome = ctx
                             .writer
-                            .queue_ingest(run.entries, key)
+                            .queue_ingest(run.entries, signer)
                             .await
                             .map_err(|e| SyncError::Closed(e.to_string()))?;
-                        pending.push_back(Box::pin(async move { (feed, outcome.await) }));
+                        pending.push_back(Box::pin(async move { (feed, n, outcome.await) }));
                     }
                 }
             }
-            Some((f, r)) = pending.next(), if !pending.is_empty() => {
-                settle(&ctx, direction, &peer_path, &out, f, r).await?;
+            Some((f, n, r)) = pending.next(), if !pending.is_empty() => {
+                settle(&ctx, &key, &out, f, n, r).await?;
             }
             changed = tls.changed() => {
                 if changed.is_ok() && !tls.borrow().is_valid(&peer_cert) {
-                    return Err(SyncError::Revoked(peer_path.clone()));
+                    return Err(SyncError::Revoked(key.peer.clone()));
                 }
             }
         }
     }
 }
 
-fn refuse(
-    ctx: &SyncContext,
-    direction: &'static str,
-    peer: &str,
-    feed: &FeedId,
-    reason: &str,
-    n: usize,
-) {
+fn refuse(ctx: &SyncContext, key: &LinkKey, feed: &FeedId, reason: &str, n: usize) {
     tracing::warn!(%feed, entries = n, %reason, "run refused");
     ctx.status.count_refused();
-    ctx.status
-        .update(direction, peer, |s| s.refused += n as u64);
-    ctx.status
-        .error(direction, peer, &format!("refused {feed}: {reason}"));
+    ctx.status.update(key, |s| s.refused += n as u64);
+    ctx.status.error(key, &format!("refused {feed}: {reason}"));
 }
 
 async fn settle(
     ctx: &SyncContext,
-    direction: &'static str,
-    peer: &str,
+    key: &LinkKey,
     out: &mpsc::Sender<SyncFrame>,
     feed: FeedId,
+    entries: usize,
     result: Result<super::ingest::Ingested, IngestError>,
 ) -> Result<(), SyncError> {
     match result {
         Ok(r) => {
-            ctx.status
-                .update(direction, peer, |s| s.received += r.stored as u64);
+            ctx.status.update(key, |s| s.received += r.stored as u64);
             Ok(())
         }
         Err(e) => {
@@ -482,7 +473,7 @@ async fn settle(
             }
             // Runs queued after a refused one fail with a gap; report each once.
             if !matches!(e, IngestError::Gap { .. }) {
-                refuse(ctx, direction, peer, &feed, &e.to_string(), 0);
+                refuse(ctx, key, &feed, &e.to_string(), entries);
             }
             let head = feed::log::head(ctx.store.as_ref(), &crate::store::Batch::new(), &feed)?;
             out.send(frame(Frame::Heads(v1::Heads {

@@ -43,10 +43,38 @@ pub struct LinkStatus {
     pub last_error_ms: i64,
 }
 
+/// Names one link (or one inbound session): its direction, the peer, and the address (the
+/// configured one for outbound links, the remote socket for inbound sessions, so two
+/// sessions with one peer never share a row).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LinkKey {
+    /// `outbound` or `inbound`.
+    pub direction: &'static str,
+    /// Identity path of the peer.
+    pub peer: String,
+    /// Address of the link.
+    pub address: String,
+}
+
+impl LinkKey {
+    /// The key of a link.
+    pub fn new(
+        direction: &'static str,
+        peer: impl Into<String>,
+        address: impl Into<String>,
+    ) -> Self {
+        Self {
+            direction,
+            peer: peer.into(),
+            address: address.into(),
+        }
+    }
+}
+
 /// Every link of a node, plus node-wide counters.
 #[derive(Debug, Default)]
 pub struct StatusBoard {
-    links: Mutex<BTreeMap<String, LinkStatus>>,
+    links: Mutex<BTreeMap<LinkKey, LinkStatus>>,
     /// Runs refused for a bad hash, chain, signature, entitlement or gap.
     pub refused: AtomicU64,
     /// Equivocations seen.
@@ -54,36 +82,33 @@ pub struct StatusBoard {
 }
 
 impl StatusBoard {
-    fn key(direction: &str, peer: &str) -> String {
-        format!("{direction} {peer}")
-    }
-
     /// Changes the status of a link with `f`, creating it if needed.
-    pub fn update(&self, direction: &'static str, peer: &str, f: impl FnOnce(&mut LinkStatus)) {
+    pub fn update(&self, key: &LinkKey, f: impl FnOnce(&mut LinkStatus)) {
         if let Ok(mut links) = self.links.lock() {
-            let s = links
-                .entry(Self::key(direction, peer))
-                .or_insert_with(|| LinkStatus {
-                    peer: peer.to_owned(),
-                    direction,
-                    ..Default::default()
-                });
+            let s = links.entry(key.clone()).or_insert_with(|| LinkStatus {
+                peer: key.peer.clone(),
+                address: key.address.clone(),
+                direction: key.direction,
+                ..Default::default()
+            });
             f(s);
         }
     }
 
     /// Records an error on a link.
-    pub fn error(&self, direction: &'static str, peer: &str, error: &str) {
-        self.update(direction, peer, |s| {
+    pub fn error(&self, key: &LinkKey, error: &str) {
+        self.update(key, |s| {
             s.last_error = error.to_owned();
             s.last_error_ms = now_ms();
         });
     }
 
-    /// Forgets an inbound link that has closed (outbound links stay, showing their backoff).
-    pub fn remove_inbound(&self, peer: &str) {
+    /// Forgets the closed rows of `key`'s peer and direction (a new session replaces them).
+    pub fn forget_closed(&self, key: &LinkKey) {
         if let Ok(mut links) = self.links.lock() {
-            links.remove(&Self::key("inbound", peer));
+            links.retain(|k, s| {
+                !(k.direction == key.direction && k.peer == key.peer && s.state == "closed")
+            });
         }
     }
 
