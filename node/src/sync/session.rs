@@ -158,7 +158,14 @@ fn read_run(store: &dyn Store, feed: &FeedId, after: u64) -> Result<Vec<Entry>, 
         if more.is_empty() {
             break;
         }
-        run.extend(more);
+        // Stop at the first signed entry: the run must end on one, and no later than needed.
+        match more.iter().position(|e| !e.signature.is_empty()) {
+            Some(i) => {
+                run.extend(more.into_iter().take(i + 1));
+                break;
+            }
+            None => run.extend(more),
+        }
     }
     Ok(run)
 }
@@ -257,6 +264,7 @@ async fn send_loop(
                         .unwrap_or_default();
                 }
                 let n = run.len() as u64;
+                tracing::debug!(%feed, from = has + 1, to = last, entries = n, "sending run");
                 out.send(frame(Frame::Run(v1::EntryRun {
                     entries: run,
                     origin_certificate,
@@ -487,5 +495,39 @@ async fn settle(
             .await
             .map_err(|_| SyncError::Closed("peer stopped reading".into()))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::feed::entry::{next_entry, sign_head, GENESIS_HASH};
+    use crate::store::{Batch, SledStore};
+
+    #[test]
+    fn runs_end_on_the_first_signed_entry_after_the_chunk() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
+        let feed = FeedId::new("county/510104", Audience::Province);
+        let mut batch = Batch::new();
+        let mut prev = GENESIS_HASH.to_vec();
+        for seq in 1..=2000u64 {
+            let mut e = next_entry(&feed, seq - 1, &prev, 0, "a", vec![1]);
+            if [3, 700, 1300, 2000].contains(&seq) {
+                e.signature = sign_head(&key, &e.hash);
+            }
+            prev = e.hash.clone();
+            feed::log::stage(&mut batch, &feed, &e);
+        }
+        store.commit(&batch).unwrap();
+        let ends = |after| read_run(&store, &feed, after).unwrap().last().unwrap().seq;
+        // A chunk of 512 that ends unsigned is extended to the next signed entry only.
+        assert_eq!(ends(0), 700);
+        assert_eq!(ends(700), 1300);
+        assert_eq!(ends(1300), 2000);
+        let run = read_run(&store, &feed, 0).unwrap();
+        crate::feed::entry::verify_run(&feed, 0, &GENESIS_HASH, &run, &key.verifying_key())
+            .unwrap();
     }
 }

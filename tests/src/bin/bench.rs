@@ -307,6 +307,21 @@ async fn catch_up(json: bool, entries: u64) -> anyhow::Result<()> {
     eprintln!("filling A with {entries} entries…");
     let (fill, _) = write_many(&a, "510105", &[risk], entries.saturating_sub(1), 512).await?;
     let total = head(&a, &feed);
+    if std::env::var_os("BENCH_DEBUG").is_some() {
+        let (mut last_signed, mut max_gap, mut from) = (0, 0, 1);
+        loop {
+            let chunk = feed::log::read(a.state.store.as_ref(), &feed, from, 10_000)?;
+            let Some(last) = chunk.last().map(|e| e.seq) else {
+                break;
+            };
+            for e in chunk.iter().filter(|e| !e.signature.is_empty()) {
+                max_gap = max_gap.max(e.seq - last_signed);
+                last_signed = e.seq;
+            }
+            from = last + 1;
+        }
+        eprintln!("debug: last signed {last_signed}, max gap {max_gap}");
+    }
     eprintln!(
         "filled in {:.1} s ({:.0} entries/s); starting B",
         fill.as_secs_f64(),
@@ -520,6 +535,7 @@ async fn writes(json: bool, writers: usize, entries: u64) -> anyhow::Result<()> 
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    fenghuo_node::logging::init(Default::default(), Some("warn"));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
