@@ -49,12 +49,22 @@ fn write_config(dir: &Path, name: &str, text: String) -> anyhow::Result<NodeConf
     Ok(NodeConfig::load(&path)?)
 }
 
-fn config_text(kind: &str, code: &str, stem: &str, data: &str) -> String {
+fn config_text(
+    kind: &str,
+    code: &str,
+    stem: &str,
+    data: &str,
+    gateway: Option<std::net::SocketAddr>,
+) -> String {
+    let gateway = gateway
+        .map(|g| format!("gateway = \"{g}\"\n"))
+        .unwrap_or_default();
     format!(
         "# Written by `fenghuo-gateway demo`; see docs/configuration.md.\n\
          {kind} = \"{code}\"\n\
          listen = \"127.0.0.1:0\"\n\
-         data_dir = \"data/{data}\"\n\n\
+         data_dir = \"data/{data}\"\n\
+         {gateway}\n\
          [tls]\nca = \"pki/ca.crt\"\ncert = \"pki/{stem}.crt\"\nkey = \"pki/{stem}.key\"\ncrl = \"pki/crl.pem\"\n\n\
          [log]\nfilter = \"warn\"\n"
     )
@@ -130,6 +140,12 @@ async fn seed(connect: &ConnectArgs) -> anyhow::Result<usize> {
                 })
                 .await?;
             client
+                .share_risk(v1::ShareRiskRequest {
+                    id: r.id.clone(),
+                    scope: v1::Audience::Province as i32,
+                })
+                .await?;
+            client
                 .add_measure(v1::AddMeasureRequest {
                     id: r.id,
                     action: "Publish an authoritative explanation and meet the people concerned"
@@ -176,12 +192,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             PROVINCE,
             &format!("province-{PROVINCE}"),
             "gateway",
+            None,
         ),
-    )?;
-    let county_cfg = write_config(
-        &dir,
-        &format!("county-{COUNTY}.toml"),
-        config_text("county", COUNTY, &format!("county-{COUNTY}"), COUNTY),
     )?;
 
     tokio::runtime::Runtime::new()?.block_on(async move {
@@ -192,6 +204,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             let _ = rx.wait_for(|s| *s).await;
         };
         let gateway = start::launch(&gateway_cfg, stopped(stop_rx.clone())).await?;
+        // The county syncs with the gateway, whose port was chosen just now.
+        let county_text = config_text("county", COUNTY, &format!("county-{COUNTY}"), COUNTY, Some(gateway.addr));
+        let county_cfg = write_config(&dir, &format!("county-{COUNTY}.toml"), county_text)?;
         let county = start::launch(&county_cfg, stopped(stop_rx)).await?;
 
         let staff = |unit: &str| ConnectArgs {
@@ -221,7 +236,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         if seeded > 0 {
             println!("Seeded {seeded} sample risks in county {COUNTY}.");
         }
-        println!("(The dashboard and federation sync arrive with later issues; today the gateway and one county run.)");
+        println!("The county syncs with the gateway: graded samples are shared with the province, so provincial");
+        println!("staff see them there (FENGHUO_CERT=…/staff-{PROVINCE}-{STAFF}.crt, `risk list --origin all`).");
+        println!("(The dashboard, more counties and partners arrive with later issues.)");
         println!();
         println!("In another terminal, as a staff member of county {COUNTY}:");
         println!("  source {}", env.display());

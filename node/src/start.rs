@@ -134,6 +134,7 @@ impl Node {
         let (stop, stop_rx) = tokio::sync::watch::channel(false);
         let sync = Arc::new(SyncContext {
             stop: stop_rx,
+            keys: Default::default(),
             me: identity.clone(),
             store: store_dyn,
             writer: writer.clone(),

@@ -302,7 +302,12 @@ fn commit_batch(ctx: &WriterContext, jobs: Vec<Job>) -> bool {
     }
 
     let count = own.stage(&mut batch) + received;
-    let durable = store.commit(&batch).and_then(|()| store.flush());
+    // Nothing new (all refused, or runs already held): no fsync to pay.
+    let durable = if batch.is_empty() {
+        Ok(())
+    } else {
+        store.commit(&batch).and_then(|()| store.flush())
+    };
     if let Err(e) = &durable {
         tracing::error!(error = %e, entries = count, "commit failed; the batch's writes are refused");
     } else if count > 0 {

@@ -1,6 +1,7 @@
 //! # fenghuo-tests
 //!
-//! End-to-end tests of Fenghuo: the real `fenghuo` and `fenghuo-node` executables, each node
+//! End-to-end tests of Fenghuo: the real `fenghuo`, `fenghuo-node` and `fenghuo-gateway`
+//! executables, each node
 //! on a loopback port the OS picks, with its own data and its own throw-away CA. Nothing is
 //! shared between tests, so they run in parallel; everything is removed on drop.
 //!
@@ -20,7 +21,16 @@
 //! - [`register`]: reading a register through the CLI; [`Snapshot`] to prove a refused
 //!   command wrote nothing.
 //! - [`wait`]: [`wait::until`], a bounded loop of short attempts for conditions that become
-//!   true asynchronously (a CRL reload). Readiness never needs it.
+//!   true asynchronously (a CRL reload, convergence). Readiness never needs it.
+//! - [`daemon`]: a node or gateway process started from a config file (federation tests).
+//! - [`proxy`]: a fault-injecting TCP proxy that can cut and heal a link.
+//! - [`province`]: `TestProvince`, a gateway and counties with a proxy on every link, and
+//!   the entitlement model the federation tests check against.
+//! - [`rogue`]: a peer that speaks the sync protocol with a valid certificate but sends
+//!   tampered or forged runs.
+//!
+//! The `bench` binary (`src/bin/bench.rs`) runs the federation benchmarks with in-process
+//! nodes; `docs/benchmarks.md` has the commands and figures.
 //!
 //! ## A test
 //!

@@ -51,3 +51,50 @@ pub fn key_of(der: &[u8]) -> Result<ed25519_dalek::VerifyingKey, KeyError> {
         .map_err(|e| KeyError::PublicKey(e.to_string()))?;
     verifying_key_from_spki(cert.tbs_certificate.subject_pki.raw)
 }
+
+/// Origin keys already checked under the current TLS state (CA and CRL): checking a
+/// certificate costs a signature verification, and every received run needs its origin's
+/// key. Cleared whenever the TLS state changes (a new CRL may revoke any of them).
+#[derive(Debug, Default)]
+pub struct KeyCache {
+    inner: std::sync::Mutex<KeyCacheInner>,
+}
+
+#[derive(Debug, Default)]
+struct KeyCacheInner {
+    /// Address of the TLS state the entries were checked under.
+    state: usize,
+    /// Certificate DER → its key, or `None` when it did not pass.
+    keys: std::collections::HashMap<Vec<u8>, Option<ed25519_dalek::VerifyingKey>>,
+}
+
+impl KeyCache {
+    /// The key of `der` if it is valid under `tls`, checking (and remembering) once per state.
+    pub fn key(
+        &self,
+        tls: &std::sync::Arc<crate::pki::tls::TlsState>,
+        der: &[u8],
+    ) -> Option<ed25519_dalek::VerifyingKey> {
+        let state = std::sync::Arc::as_ptr(tls) as usize;
+        if let Ok(mut c) = self.inner.lock() {
+            if c.state != state {
+                c.state = state;
+                c.keys.clear();
+            }
+            if let Some(k) = c.keys.get(der) {
+                return *k;
+            }
+        }
+        let key = if tls.is_valid(der) {
+            key_of(der).ok()
+        } else {
+            None
+        };
+        if let Ok(mut c) = self.inner.lock() {
+            if c.state == state {
+                c.keys.insert(der.to_vec(), key);
+            }
+        }
+        key
+    }
+}

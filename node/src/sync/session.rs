@@ -75,6 +75,8 @@ pub struct SyncContext {
     pub status: Arc<StatusBoard>,
     /// Turns true when the node shuts down: every session ends, so the server can stop.
     pub stop: watch::Receiver<bool>,
+    /// Origin keys already checked against the CA and the current CRL.
+    pub keys: directory::KeyCache,
 }
 
 fn unit_of(identity_path: &str) -> Option<String> {
@@ -313,7 +315,8 @@ fn origin_key(
                 feed.origin, identity
             ));
         }
-        if !ctx.tls.borrow().is_valid(sent) {
+        let tls = ctx.tls.borrow().clone();
+        if ctx.keys.key(&tls, sent).is_none() {
             return Err(format!(
                 "certificate of {} is not valid under the provincial CA and CRL",
                 feed.origin
@@ -331,13 +334,13 @@ fn origin_key(
         .ok_or_else(|| format!("no certificate known for origin {}", feed.origin))?;
     // Every run, not only those that carry the certificate: a revoked origin's entries are
     // refused from the moment the CRL names it.
-    if !ctx.tls.borrow().is_valid(&der) {
-        return Err(format!(
+    let tls = ctx.tls.borrow().clone();
+    ctx.keys.key(&tls, &der).ok_or_else(|| {
+        format!(
             "certificate of {} is revoked or not valid under the provincial CA",
             feed.origin
-        ));
-    }
-    directory::key_of(&der).map_err(|e| e.to_string())
+        )
+    })
 }
 
 type Pending = std::pin::Pin<
