@@ -250,10 +250,8 @@ impl OwnEntries<'_> {
             if let Some(last) = list.last_mut() {
                 last.signature = sign_head(self.ctx.signer.signing_key(), &last.hash);
             }
-            for e in list.iter() {
-                feed::log::stage(batch, feed, e);
-                count += 1;
-            }
+            feed::log::stage_block(batch, feed, list);
+            count += list.len();
         }
         count
     }

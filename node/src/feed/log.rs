@@ -1,6 +1,9 @@
 //! Where feeds live in the store.
 //!
-//! - `feed_entries`: `origin#audience` 0x00 `seq` (u64 BE) → format byte + protobuf `Entry`;
+//! - `feed_entries`: `origin#audience` 0x00 `first seq` (u64 BE) → a block of consecutive
+//!   entries: format byte 2, then per entry its length (u32 BE) and the protobuf `Entry`
+//!   (format byte 1 is a single entry). A commit stores each feed's new entries as one block,
+//!   so a received run of 512 entries costs one key, not 512;
 //! - `feed_heads`: `origin#audience` → format byte + last seq (u64 BE) + last hash.
 //!
 //! A feed held up to `n` is held entirely up to `n`, so the heads are the node's version
@@ -18,6 +21,7 @@ pub const ENTRIES_TREE: &str = "feed_entries";
 pub const HEADS_TREE: &str = "feed_heads";
 
 const ENTRY_FORMAT: u8 = 1;
+const BLOCK_FORMAT: u8 = 2;
 const HEAD_FORMAT: u8 = 1;
 
 /// The last entry held of a feed.
@@ -66,12 +70,40 @@ fn decode_head(v: &[u8]) -> Result<Head, StoreError> {
     })
 }
 
-/// Decodes a stored entry.
-pub fn decode_entry(v: &[u8]) -> Result<Entry, StoreError> {
+/// Decodes a stored value: a block of entries (or, format 1, a single entry).
+pub fn decode_block(v: &[u8]) -> Result<Vec<Entry>, StoreError> {
     match v.split_first() {
-        Some((&ENTRY_FORMAT, rest)) => Entry::decode(rest).map_err(|_| corrupt("feed entry")),
-        _ => Err(corrupt("feed entry")),
+        Some((&ENTRY_FORMAT, rest)) => {
+            Ok(vec![Entry::decode(rest).map_err(|_| corrupt("feed entry"))?])
+        }
+        Some((&BLOCK_FORMAT, mut rest)) => {
+            let mut out = Vec::new();
+            while !rest.is_empty() {
+                let (len, tail) = rest
+                    .split_at_checked(4)
+                    .ok_or_else(|| corrupt("feed block"))?;
+                let len =
+                    u32::from_be_bytes(len.try_into().map_err(|_| corrupt("feed block"))?) as usize;
+                let (bytes, tail) = tail
+                    .split_at_checked(len)
+                    .ok_or_else(|| corrupt("feed block"))?;
+                out.push(Entry::decode(bytes).map_err(|_| corrupt("feed entry"))?);
+                rest = tail;
+            }
+            Ok(out)
+        }
+        _ => Err(corrupt("feed block")),
     }
+}
+
+fn encode_block(entries: &[Entry]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(1 + entries.iter().map(|e| 4 + e.encoded_len()).sum::<usize>());
+    v.push(BLOCK_FORMAT);
+    for e in entries {
+        v.extend_from_slice(&(e.encoded_len() as u32).to_be_bytes());
+        e.encode(&mut v).unwrap_or_default();
+    }
+    v
 }
 
 fn parse_feed_key(k: &[u8]) -> Option<FeedId> {
@@ -88,17 +120,70 @@ pub fn head(store: &dyn Store, batch: &Batch, feed: &FeedId) -> Result<Head, Sto
     }
 }
 
-/// Stages `entry` (already hashed and chained) and the new head into `batch`.
-pub fn stage(batch: &mut Batch, feed: &FeedId, entry: &Entry) {
-    let mut v = Vec::with_capacity(1 + entry.encoded_len());
-    v.push(ENTRY_FORMAT);
-    entry.encode(&mut v).unwrap_or_default();
-    batch.insert(ENTRIES_TREE, entry_key(feed, entry.seq), v);
+/// Stages consecutive entries of `feed` (already hashed and chained, following its head)
+/// as one block, and the new head, into `batch`.
+pub fn stage_block(batch: &mut Batch, feed: &FeedId, entries: &[Entry]) {
+    let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
+        return;
+    };
+    batch.insert(
+        ENTRIES_TREE,
+        entry_key(feed, first.seq),
+        encode_block(entries),
+    );
     let mut h = Vec::with_capacity(41);
     h.push(HEAD_FORMAT);
-    h.extend_from_slice(&entry.seq.to_be_bytes());
-    h.extend_from_slice(&entry.hash);
+    h.extend_from_slice(&last.seq.to_be_bytes());
+    h.extend_from_slice(&last.hash);
     batch.insert(HEADS_TREE, feed_key(feed), h);
+}
+
+/// Stages one entry (see [`stage_block`]).
+pub fn stage(batch: &mut Batch, feed: &FeedId, entry: &Entry) {
+    stage_block(batch, feed, std::slice::from_ref(entry));
+}
+
+/// Up to `limit` entries of `feed` from `from_seq` on, seeing `batch`'s staged blocks.
+pub fn read_through(
+    store: &dyn Store,
+    batch: &Batch,
+    feed: &FeedId,
+    from_seq: u64,
+    limit: usize,
+) -> Result<Vec<Entry>, StoreError> {
+    // The block holding `from_seq` is the last one starting at or before it.
+    let lower = entry_key(feed, 0);
+    let start = match batch.last_in_range(
+        store,
+        ENTRIES_TREE,
+        &lower,
+        &entry_key(feed, from_seq.saturating_add(1)),
+    )? {
+        Some((k, _)) => k,
+        None => lower,
+    };
+    let end = entry_key(feed, u64::MAX);
+    let mut out = Vec::new();
+    // Blocks staged in `batch` come after everything stored (they extend the feed's head).
+    let stored = store
+        .range(ENTRIES_TREE, &start, Some(&end))
+        .map(|r| r.map(|(_, v)| v));
+    let staged = batch
+        .writes()
+        .filter(|(t, k, _)| *t == ENTRIES_TREE && k >= &start.as_slice() && k < &end.as_slice())
+        .filter_map(|(_, _, v)| v.map(|v| Ok(v.to_vec())))
+        .collect::<Vec<_>>();
+    for value in stored.chain(staged) {
+        for e in decode_block(&value?)? {
+            if e.seq >= from_seq && out.last().is_none_or(|l: &Entry| e.seq > l.seq) {
+                out.push(e);
+                if out.len() == limit {
+                    return Ok(out);
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Up to `limit` entries of `feed` from `from_seq` on.
@@ -108,21 +193,24 @@ pub fn read(
     from_seq: u64,
     limit: usize,
 ) -> Result<Vec<Entry>, StoreError> {
-    let start = entry_key(feed, from_seq);
-    let end = entry_key(feed, u64::MAX);
-    store
-        .range(ENTRIES_TREE, &start, Some(&end))
-        .take(limit)
-        .map(|r| r.and_then(|(_, v)| decode_entry(&v)))
-        .collect()
+    read_through(store, &Batch::new(), feed, from_seq, limit)
 }
 
-/// One entry of `feed`, if held.
+/// Entry `seq` of `feed`, if held, seeing `batch`'s staged blocks.
+pub fn get_through(
+    store: &dyn Store,
+    batch: &Batch,
+    feed: &FeedId,
+    seq: u64,
+) -> Result<Option<Entry>, StoreError> {
+    Ok(read_through(store, batch, feed, seq, 1)?
+        .into_iter()
+        .find(|e| e.seq == seq))
+}
+
+/// Entry `seq` of `feed`, if held.
 pub fn get(store: &dyn Store, feed: &FeedId, seq: u64) -> Result<Option<Entry>, StoreError> {
-    store
-        .get(ENTRIES_TREE, &entry_key(feed, seq))?
-        .map(|v| decode_entry(&v))
-        .transpose()
+    get_through(store, &Batch::new(), feed, seq)
 }
 
 /// Every feed held with its head: the version vector.
@@ -170,5 +258,44 @@ mod tests {
         assert_eq!(hs.len(), 2);
         assert!(hs.iter().any(|(f, h)| *f == feed && h.seq == 3));
         assert!(hs.iter().any(|(f, h)| *f == other && h.seq == 1));
+    }
+
+    #[test]
+    fn blocks_read_from_any_position_and_through_a_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let feed = FeedId::new("county/510104", Audience::Province);
+        let mut entries = Vec::new();
+        let mut prev = GENESIS_HASH.to_vec();
+        for seq in 1..=10u64 {
+            let e = next_entry(&feed, seq - 1, &prev, 0, "a", vec![seq as u8]);
+            prev = e.hash.clone();
+            entries.push(e);
+        }
+        // Blocks 1-3 and 4-7 stored; block 8-10 only staged.
+        let mut stored = Batch::new();
+        stage_block(&mut stored, &feed, &entries[0..3]);
+        stage_block(&mut stored, &feed, &entries[3..7]);
+        store.commit(&stored).unwrap();
+        let mut staged = Batch::new();
+        stage_block(&mut staged, &feed, &entries[7..10]);
+
+        let seqs = |v: Vec<Entry>| v.iter().map(|e| e.seq).collect::<Vec<_>>();
+        assert_eq!(seqs(read(&store, &feed, 2, 4).unwrap()), vec![2, 3, 4, 5]);
+        assert_eq!(seqs(read(&store, &feed, 5, 100).unwrap()), vec![5, 6, 7]);
+        assert_eq!(
+            seqs(read_through(&store, &staged, &feed, 6, 100).unwrap()),
+            vec![6, 7, 8, 9, 10]
+        );
+        assert_eq!(
+            get_through(&store, &staged, &feed, 9)
+                .unwrap()
+                .unwrap()
+                .payload,
+            vec![9]
+        );
+        assert!(get(&store, &feed, 9).unwrap().is_none());
+        assert_eq!(head(&store, &staged, &feed).unwrap().seq, 10);
+        assert_eq!(head(&store, &Batch::new(), &feed).unwrap().seq, 7);
     }
 }

@@ -72,6 +72,27 @@ impl Batch {
         Ok(merged.into_iter().collect())
     }
 
+    /// The last entry of `tree` with a key in `[start, end)`, seeing this batch's writes
+    /// (deletions in the batch are not consulted: use it for append-only trees).
+    pub fn last_in_range(
+        &self,
+        store: &dyn Store,
+        tree: &'static str,
+        start: &[u8],
+        end: &[u8],
+    ) -> Result<Option<KeyValue>, StoreError> {
+        let pending = self
+            .writes
+            .range((tree, start.to_vec())..(tree, end.to_vec()))
+            .next_back()
+            .and_then(|((_, k), v)| v.as_ref().map(|v| (k.clone(), v.clone())));
+        let stored = store.last_in_range(tree, start, end)?;
+        Ok(match (pending, stored) {
+            (Some(p), Some(s)) => Some(if p.0 >= s.0 { p } else { s }),
+            (p, s) => p.or(s),
+        })
+    }
+
     /// True when nothing is pending.
     pub fn is_empty(&self) -> bool {
         self.writes.is_empty()

@@ -52,6 +52,14 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         prefix: &[u8],
     ) -> Box<dyn Iterator<Item = Result<KeyValue, StoreError>> + Send + '_>;
 
+    /// The last entry of `tree` with a key in `[start, end)`.
+    fn last_in_range(
+        &self,
+        tree: &str,
+        start: &[u8],
+        end: &[u8],
+    ) -> Result<Option<KeyValue>, StoreError>;
+
     /// The last entry of `tree` whose key starts with `prefix`.
     fn last_with_prefix(&self, tree: &str, prefix: &[u8]) -> Result<Option<KeyValue>, StoreError>;
 

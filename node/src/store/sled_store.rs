@@ -128,6 +128,20 @@ impl Store for SledStore {
         strip(tree.len() + 1, self.db.scan_prefix(full_key(tree, prefix)))
     }
 
+    fn last_in_range(
+        &self,
+        tree: &str,
+        start: &[u8],
+        end: &[u8],
+    ) -> Result<Option<KeyValue>, StoreError> {
+        self.db
+            .range(full_key(tree, start)..full_key(tree, end))
+            .next_back()
+            .transpose()
+            .map(|o| o.map(|(k, v)| (k[tree.len() + 1..].to_vec(), v.to_vec())))
+            .map_err(backend)
+    }
+
     fn last_with_prefix(&self, tree: &str, prefix: &[u8]) -> Result<Option<KeyValue>, StoreError> {
         self.db
             .scan_prefix(full_key(tree, prefix))

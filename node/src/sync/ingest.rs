@@ -59,22 +59,6 @@ pub struct Ingested {
     pub head: u64,
 }
 
-fn entry_at(
-    store: &dyn Store,
-    batch: &Batch,
-    feed: &FeedId,
-    seq: u64,
-) -> Result<Option<Entry>, StoreError> {
-    match batch.get(
-        store,
-        feed::log::ENTRIES_TREE,
-        &feed::log::entry_key(feed, seq),
-    )? {
-        Some(v) => feed::log::decode_entry(&v).map(Some),
-        None => Ok(None),
-    }
-}
-
 fn keep_evidence(batch: &mut Batch, feed: &FeedId, e: &Entry) {
     let mut key = feed.to_string().into_bytes();
     key.push(0);
@@ -105,7 +89,7 @@ pub fn stage_run(
         .enumerate()
         .take_while(|(_, e)| e.seq <= head.seq)
     {
-        match entry_at(store, batch, &feed, e.seq)? {
+        match feed::log::get_through(store, batch, &feed, e.seq)? {
             Some(held) if held.hash == e.hash => duplicates += 1,
             _ => {
                 // Only the origin can equivocate: the conflicting entry and the rest of the
@@ -143,10 +127,8 @@ pub fn stage_run(
         });
     }
     verify_run(&feed, head.seq, &head.hash, new, origin_key)?;
-    // Views catch up off the writer thread (`views::spawn_applier`).
-    for e in new {
-        feed::log::stage(batch, &feed, e);
-    }
+    // One block per run; views catch up off the writer thread (`views::spawn_applier`).
+    feed::log::stage_block(batch, &feed, new);
     Ok(Ingested {
         stored: new.len(),
         duplicates,
