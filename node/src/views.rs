@@ -150,6 +150,9 @@ pub fn spawn_applier(store: Arc<dyn Store>, mut commits: watch::Receiver<u64>) {
             if commits.changed().await.is_err() {
                 break;
             }
+            // Let a burst of commits gather: one pass applies them all, and views lag by
+            // milliseconds at most.
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
     });
 }

@@ -169,9 +169,8 @@ pub fn read_through(
         .range(ENTRIES_TREE, &start, Some(&end))
         .map(|r| r.map(|(_, v)| v));
     let staged = batch
-        .writes()
-        .filter(|(t, k, _)| *t == ENTRIES_TREE && k >= &start.as_slice() && k < &end.as_slice())
-        .filter_map(|(_, _, v)| v.map(|v| Ok(v.to_vec())))
+        .range(ENTRIES_TREE, &start, &end)
+        .filter_map(|(_, v)| v.map(|v| Ok(v.to_vec())))
         .collect::<Vec<_>>();
     for value in stored.chain(staged) {
         for e in decode_block(&value?)? {

@@ -93,6 +93,18 @@ impl Batch {
         })
     }
 
+    /// Pending writes of `tree` with keys in `[start, end)`, in key order.
+    pub fn range<'a>(
+        &'a self,
+        tree: &'static str,
+        start: &[u8],
+        end: &[u8],
+    ) -> impl Iterator<Item = (&'a [u8], Option<&'a [u8]>)> + 'a {
+        self.writes
+            .range((tree, start.to_vec())..(tree, end.to_vec()))
+            .map(|((_, k), v)| (k.as_slice(), v.as_deref()))
+    }
+
     /// True when nothing is pending.
     pub fn is_empty(&self) -> bool {
         self.writes.is_empty()

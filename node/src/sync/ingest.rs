@@ -83,31 +83,35 @@ pub fn stage_run(
     let feed =
         FeedId::of(first).ok_or_else(|| IngestError::Malformed("unknown audience".into()))?;
     let head = feed::log::head(store, batch, &feed)?;
-    let mut duplicates = 0;
-    for (i, e) in entries
-        .iter()
-        .enumerate()
-        .take_while(|(_, e)| e.seq <= head.seq)
-    {
-        match feed::log::get_through(store, batch, &feed, e.seq)? {
-            Some(held) if held.hash == e.hash => duplicates += 1,
-            _ => {
-                // Only the origin can equivocate: the conflicting entry and the rest of the
-                // run must be a chain its key signed, or this is an ordinary bad run (anyone
-                // could otherwise make an honest origin look like it forked its feed).
-                verify_run(
-                    &feed,
-                    e.seq.saturating_sub(1),
-                    &e.prev_hash,
-                    &entries[i..],
-                    origin_key,
-                )?;
-                keep_evidence(batch, &feed, e);
-                return Err(IngestError::Equivocation {
-                    feed: feed.to_string(),
-                    seq: e.seq,
-                });
+    let duplicates = entries.iter().take_while(|e| e.seq <= head.seq).count();
+    // Entries are hash-chained: if the last one already held is identical, so is every one
+    // before it, and one lookup settles the whole prefix (the common case of a relayed run).
+    let settled = match duplicates.checked_sub(1).map(|i| &entries[i]) {
+        None => true,
+        Some(last) => feed::log::get_through(store, batch, &feed, last.seq)?
+            .is_some_and(|h| h.hash == last.hash),
+    };
+    if !settled {
+        for (i, e) in entries[..duplicates].iter().enumerate() {
+            if feed::log::get_through(store, batch, &feed, e.seq)?.is_some_and(|h| h.hash == e.hash)
+            {
+                continue;
             }
+            // Only the origin can equivocate: the conflicting entry and the rest of the
+            // run must be a chain its key signed, or this is an ordinary bad run (anyone
+            // could otherwise make an honest origin look like it forked its feed).
+            verify_run(
+                &feed,
+                e.seq.saturating_sub(1),
+                &e.prev_hash,
+                &entries[i..],
+                origin_key,
+            )?;
+            keep_evidence(batch, &feed, e);
+            return Err(IngestError::Equivocation {
+                feed: feed.to_string(),
+                seq: e.seq,
+            });
         }
     }
     let new = &entries[duplicates..];

@@ -92,7 +92,12 @@ fn free_port() -> u16 {
 
 impl Bench {
     fn new() -> anyhow::Result<Self> {
-        let dir = tempfile::tempdir()?;
+        // BENCH_DATA_DIR puts the stores elsewhere (e.g. /dev/shm, to take the disk out of a
+        // measurement and see what is left).
+        let dir = match std::env::var_os("BENCH_DATA_DIR") {
+            Some(root) => tempfile::tempdir_in(root)?,
+            None => tempfile::tempdir()?,
+        };
         let ca = CertificateAuthority::init(&dir.path().join("pki"), "51", false)?;
         let (stop_tx, _) = watch::channel(false);
         Ok(Self { dir, ca, stop_tx })
