@@ -23,6 +23,8 @@ pub const META_TREE: &str = "view_meta";
 const VIEW_FORMAT: u64 = 4;
 const FORMAT_KEY: &[u8] = b"format";
 const CATCH_UP_CHUNK: usize = 1000;
+/// Entries the view applier applies per pass.
+const APPLY_SLICE: u64 = 5000;
 
 /// Every tree that holds a view (deleted on rebuild).
 pub const VIEW_TREES: &[&str] = &[
@@ -77,7 +79,7 @@ pub fn mark_applied(batch: &mut Batch, feed: &FeedId, seq: u64) {
 /// deleted or the view format changed), then flushes. Returns how many entries were applied.
 pub fn catch_up(store: &dyn Store) -> Result<u64, StoreError> {
     ensure_format(store)?;
-    let total = apply_pending(store)?;
+    let total = apply_pending(store, u64::MAX)?;
     store.flush()?;
     Ok(total)
 }
@@ -107,8 +109,9 @@ fn ensure_format(store: &dyn Store) -> Result<(), StoreError> {
 
 /// Applies what the views have not seen, feed by feed (per origin, narrower feeds first: a
 /// risk's events only ever move to wider feeds). Not flushed: views are rebuilt from the
-/// feeds, and `applied/…` commits atomically with what it covers.
-pub fn apply_pending(store: &dyn Store) -> Result<u64, StoreError> {
+/// feeds, and `applied/…` commits atomically with what it covers. Stops after about `max`
+/// entries (a whole chunk more at most).
+pub fn apply_pending(store: &dyn Store, max: u64) -> Result<u64, StoreError> {
     let mut heads = feed::log::heads(store)?;
     heads.sort_by(|(a, _), (b, _)| {
         (&a.origin, a.audience.breadth()).cmp(&(&b.origin, b.audience.breadth()))
@@ -116,7 +119,7 @@ pub fn apply_pending(store: &dyn Store) -> Result<u64, StoreError> {
     let mut total = 0;
     for (feed, head) in heads {
         let mut applied = register_view::read_u64(store.get(META_TREE, &applied_key(&feed))?);
-        while applied < head.seq {
+        while applied < head.seq && total < max {
             let entries = feed::log::read(store, &feed, applied + 1, CATCH_UP_CHUNK)?;
             if entries.is_empty() {
                 break;
@@ -140,11 +143,14 @@ pub fn spawn_applier(store: Arc<dyn Store>, mut commits: watch::Receiver<u64>) {
     tokio::spawn(async move {
         loop {
             let s = store.clone();
-            match tokio::task::spawn_blocking(move || apply_pending(s.as_ref())).await {
+            // In slices, so a large backlog never holds up shutdown for long.
+            match tokio::task::spawn_blocking(move || apply_pending(s.as_ref(), APPLY_SLICE)).await
+            {
                 Ok(Err(e)) => {
                     tracing::error!(error = %e, "applying received entries to the views failed")
                 }
                 Err(e) => tracing::error!(error = %e, "view applier panicked"),
+                Ok(Ok(n)) if n >= APPLY_SLICE => continue,
                 Ok(Ok(_)) => {}
             }
             if commits.changed().await.is_err() {
