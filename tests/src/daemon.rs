@@ -10,7 +10,7 @@
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -88,6 +88,8 @@ pub struct Daemon {
     rust_log: Option<String>,
     /// Every line printed, across restarts.
     log: Arc<Mutex<String>>,
+    /// How long to wait for the listening line.
+    ready_timeout: Duration,
     /// The process while it runs.
     running: Option<Running>,
 }
@@ -95,12 +97,24 @@ pub struct Daemon {
 impl Daemon {
     /// Starts `kind` with `config` and returns once it is listening.
     pub fn start(name: &str, kind: Kind, config: &Path, rust_log: Option<&str>) -> Self {
+        Self::start_with(name, kind, config, rust_log, READY_TIMEOUT)
+    }
+
+    /// [`Daemon::start`], waiting up to `ready_timeout` for the listening line.
+    pub fn start_with(
+        name: &str,
+        kind: Kind,
+        config: &Path,
+        rust_log: Option<&str>,
+        ready_timeout: Duration,
+    ) -> Self {
         let mut d = Self {
             name: name.to_owned(),
             kind,
             config: config.to_path_buf(),
             rust_log: rust_log.map(str::to_owned),
             log: Arc::new(Mutex::new(String::new())),
+            ready_timeout,
             running: None,
         };
         d.spawn();
@@ -153,7 +167,7 @@ impl Daemon {
             for_each_line(stdout, |line| push(&log, &format!("stdout: {line}")));
         });
         let drains = vec![err_drain, out_drain];
-        match ready_rx.recv_timeout(READY_TIMEOUT) {
+        match ready_rx.recv_timeout(self.ready_timeout) {
             Ok(addr) => {
                 self.running = Some(Running {
                     child,
@@ -172,7 +186,10 @@ impl Daemon {
                 .reap();
                 let why = match e {
                     mpsc::RecvTimeoutError::Timeout => {
-                        format!("did not log its listening line within {READY_TIMEOUT:?}")
+                        format!(
+                            "did not log its listening line within {:?}",
+                            self.ready_timeout
+                        )
                     }
                     mpsc::RecvTimeoutError::Disconnected => "exited before listening".into(),
                 };
@@ -242,7 +259,7 @@ impl Daemon {
     }
 
     /// SIGTERM, then waits for a clean exit; panics if it does not come.
-    pub fn stop(&mut self) {
+    pub fn stop(&mut self) -> ExitStatus {
         let mut r = self
             .running
             .take()
@@ -257,7 +274,7 @@ impl Daemon {
         let shown = r.reap();
         self.push_log(&format!("--- stopped with SIGTERM: {shown} ---"));
         match status {
-            Some(s) if s.success() => {}
+            Some(s) if s.success() => s,
             Some(s) => panic!(
                 "{} exited with {s} after SIGTERM. Its log:\n{}",
                 self.name,
