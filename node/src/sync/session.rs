@@ -237,6 +237,9 @@ async fn send_loop(
     let mut commits = ctx.writer.commits();
     let mut tick = tokio::time::interval(HEADS_EVERY);
     let mut certs_sent: HashSet<String> = HashSet::new();
+    // Entitlement per feed, remembered between passes (a pass runs on every commit) and
+    // forgotten at each progress tick, so a new neighbour declaration counts within seconds.
+    let mut entitled: HashMap<FeedId, bool> = HashMap::new();
     loop {
         let hello = shared.0.lock().map(|p| p.hello).unwrap_or(false);
         let mut progressed = false;
@@ -244,7 +247,7 @@ async fn send_loop(
             let held = feed::log::heads(ctx.store.as_ref())?;
             let mut behind = std::collections::BTreeMap::new();
             for (feed, head) in held {
-                if feed.audience == Audience::Local || !ctx.may_send(&peer, &feed) {
+                if feed.audience == Audience::Local {
                     continue;
                 }
                 let has = shared
@@ -252,7 +255,14 @@ async fn send_loop(
                     .lock()
                     .map(|p| p.heads.get(&feed).copied().unwrap_or(0))
                     .unwrap_or(0);
+                // Cheapest test first: most feeds have nothing new for this peer.
                 if head.seq <= has {
+                    continue;
+                }
+                let allowed = *entitled
+                    .entry(feed.clone())
+                    .or_insert_with(|| ctx.may_send(&peer, &feed));
+                if !allowed {
                     continue;
                 }
                 behind.insert(feed.to_string(), head.seq - has);
@@ -293,6 +303,7 @@ async fn send_loop(
             }
             _ = shared.1.notified() => {}
             _ = tick.tick() => {
+                entitled.clear();
                 out.send(frame(Frame::Heads(v1::Heads { heads: ctx.heads_for(&peer)?, refused: false })))
                     .await
                     .map_err(closed)?;
