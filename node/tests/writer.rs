@@ -128,6 +128,16 @@ async fn refused_commands_write_nothing_and_batches_stay_consistent() {
 
     let refusals = [
         create("  "),
+        // Giving a field its current value changes nothing, so there is nothing to record.
+        Command::Update {
+            id: r.risk_id.clone(),
+            title: Some("a".into()),
+            description: None,
+            focus: Some(FocusPoint::MajorEvent),
+            source: None,
+            behaviours: None,
+            department: None,
+        },
         Command::SetStatus {
             id: r.risk_id.clone(),
             status: RiskStatus::Monitoring,

@@ -8,14 +8,15 @@ use crate::api::convert::{
     focus_from_proto, level_from_proto, measure_status_from_proto, status_from_proto,
 };
 
-/// Unix milliseconds as RFC 3339 (UTC).
+/// Unix milliseconds as RFC 3339 in UTC with exactly three fractional digits, so the
+/// strings sort as the times do.
 pub fn time_text(ms: i64) -> String {
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
+        .and_then(|t| t.format(&format).ok())
         .unwrap_or_default()
 }
 
@@ -194,4 +195,16 @@ pub fn risk_table(risks: &[v1::Risk]) -> String {
         ]);
     }
     t.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_always_have_three_fractional_digits() {
+        assert_eq!(time_text(1_764_000_000_100), "2025-11-24T16:00:00.100Z");
+        assert_eq!(time_text(1_764_000_000_000), "2025-11-24T16:00:00.000Z");
+        assert_eq!(time_text(1_764_000_000_123), "2025-11-24T16:00:00.123Z");
+    }
 }

@@ -262,27 +262,44 @@ fn prepare_event(
             behaviours: b,
             department,
         } => {
-            view::load_existing(store, batch, id)?;
+            let risk = view::load_existing(store, batch, id)?;
+            // Only what really changes is recorded: a field given its current value is no
+            // change (and an update of nothing but such fields is refused below).
+            fn differs<T: PartialEq>(new: Option<T>, old: &T) -> Option<T> {
+                new.filter(|n| n != old)
+            }
             let event = Event::RiskUpdated {
                 id: id.clone(),
-                title: title
-                    .as_deref()
-                    .map(|t| required("title", t, MAX_TITLE))
-                    .transpose()?,
-                description: description
-                    .as_deref()
-                    .map(|t| text("description", t, MAX_TEXT))
-                    .transpose()?,
-                focus: *focus,
-                source: source
-                    .as_deref()
-                    .map(|t| text("source", t, MAX_SHORT))
-                    .transpose()?,
-                behaviours: b.as_deref().map(behaviours).transpose()?,
-                department: department
-                    .as_deref()
-                    .map(|t| text("department", t, MAX_SHORT))
-                    .transpose()?,
+                title: differs(
+                    title
+                        .as_deref()
+                        .map(|t| required("title", t, MAX_TITLE))
+                        .transpose()?,
+                    &risk.title,
+                ),
+                description: differs(
+                    description
+                        .as_deref()
+                        .map(|t| text("description", t, MAX_TEXT))
+                        .transpose()?,
+                    &risk.description,
+                ),
+                focus: differs(*focus, &risk.focus),
+                source: differs(
+                    source
+                        .as_deref()
+                        .map(|t| text("source", t, MAX_SHORT))
+                        .transpose()?,
+                    &risk.source,
+                ),
+                behaviours: differs(b.as_deref().map(behaviours).transpose()?, &risk.behaviours),
+                department: differs(
+                    department
+                        .as_deref()
+                        .map(|t| text("department", t, MAX_SHORT))
+                        .transpose()?,
+                    &risk.department,
+                ),
             };
             if let Event::RiskUpdated {
                 title: None,
@@ -296,7 +313,7 @@ fn prepare_event(
             {
                 return Err(RegisterError::field(
                     "update",
-                    "nothing to change: give at least one field",
+                    "nothing to change: give at least one field with a new value",
                 ));
             }
             event
