@@ -74,6 +74,18 @@ pub struct TestProvince {
 }
 
 impl TestProvince {
+    /// The province of the federation tests: a gateway and counties A (510104), B (510105)
+    /// and C (510106), A–B and B–C neighbours, A and C not; started.
+    pub fn abc() -> Province {
+        Self::new("51")
+            .county("510104")
+            .county("510105")
+            .county("510106")
+            .neighbours("510104", "510105")
+            .neighbours("510105", "510106")
+            .start()
+    }
+
     /// A province with a gateway and no counties yet.
     pub fn new(province: &str) -> Self {
         Self {
@@ -449,6 +461,17 @@ impl Province {
         self.cli_as(name, &self.provincial_staff())
             .args(["peers", "--json"])
             .timeout(READ_TIMEOUT)
+            .run()
+            .ok()
+            .json()
+    }
+
+    /// `fenghuo risk <args> --json` as a county's staff member; asserts success.
+    pub fn risk(&self, code: &str, args: &[&str]) -> Value {
+        self.cli(code)
+            .arg("risk")
+            .args(args)
+            .arg("--json")
             .run()
             .ok()
             .json()

@@ -17,45 +17,20 @@ const A: &str = "510104";
 const B: &str = "510105";
 const C: &str = "510106";
 
-fn abc() -> Province {
-    TestProvince::new("51")
-        .county(A)
-        .county(B)
-        .county(C)
-        .neighbours(A, B)
-        .neighbours(B, C)
-        .start()
-}
-
-fn risk(p: &Province, code: &str, args: &[&str]) -> Value {
-    p.cli(code)
-        .arg("risk")
-        .args(args)
-        .arg("--json")
-        .run()
-        .ok()
-        .json()
-}
-
 /// `risk add` at `code`; returns the new id.
 fn add(p: &Province, code: &str, title: &str) -> String {
-    risk(
-        p,
-        code,
-        &["add", "--title", title, "--focus", "major-event"],
-    )["id"]
+    p.risk(code, &["add", "--title", title, "--focus", "major-event"])["id"]
         .as_str()
         .unwrap()
         .to_owned()
 }
 
 fn share(p: &Province, code: &str, id: &str, scope: &str) -> Value {
-    risk(p, code, &["share", id, "--scope", scope])
+    p.risk(code, &["share", id, "--scope", scope])
 }
 
 fn grade(p: &Province, code: &str, id: &str, score: &str) -> Value {
-    risk(
-        p,
+    p.risk(
         code,
         &[
             "grade",
@@ -71,7 +46,7 @@ fn grade(p: &Province, code: &str, id: &str, score: &str) -> Value {
 }
 
 fn update(p: &Province, code: &str, id: &str, title: &str) -> Value {
-    risk(p, code, &["update", id, "--title", title])
+    p.risk(code, &["update", id, "--title", title])
 }
 
 fn path(code: &str) -> String {
@@ -117,7 +92,7 @@ fn assert_same_view(p: &Province, origin: &str, name: &str, id: &str) {
 
 #[test]
 fn sharing_scopes_decide_who_receives_a_risk() {
-    let p = abc();
+    let p = TestProvince::abc();
     let local = add(&p, A, "Kept at home");
     let neighbours = add(&p, A, "Told to the neighbours");
     share(&p, A, &neighbours, "neighbours");
@@ -206,7 +181,7 @@ fn sharing_scopes_decide_who_receives_a_risk() {
 fn a_killed_neighbour_catches_up_a_thousand_entries_exactly_once() {
     const RISKS: usize = 10;
     const ENTRIES: usize = 1000;
-    let mut p = abc();
+    let mut p = TestProvince::abc();
     let a_neighbours = feed(&path(A), "neighbours");
     p.kill9(B);
 
@@ -276,7 +251,7 @@ fn a_killed_neighbour_catches_up_a_thousand_entries_exactly_once() {
 
 #[test]
 fn a_cut_link_is_bridged_by_the_gateway_and_healing_it_duplicates_nothing() {
-    let p = abc();
+    let p = TestProvince::abc();
     let a_neighbours = feed(&path(A), "neighbours");
     let id = add(&p, A, "Flood rumour");
     share(&p, A, &id, "neighbours");
@@ -330,7 +305,7 @@ fn a_cut_link_is_bridged_by_the_gateway_and_healing_it_duplicates_nothing() {
 
 #[test]
 fn peers_show_every_link_connected_with_its_direction() {
-    let p = abc();
+    let p = TestProvince::abc();
     let id = add(&p, A, "Checked by the peers");
     share(&p, A, &id, "neighbours");
     p.wait_converged();
@@ -423,7 +398,7 @@ fn peers_show_every_link_connected_with_its_direction() {
 
 #[test]
 fn a_revoked_county_is_cut_off_and_the_others_keep_syncing() {
-    let p = abc();
+    let p = TestProvince::abc();
     let a_province = feed(&path(A), "province");
     let before = add(&p, A, "Shared before the revocation");
     share(&p, A, &before, "province");
@@ -555,7 +530,7 @@ fn the_province_harness_follows_restarts_and_leaves_nothing_behind() {
 
 #[test]
 fn a_node_with_peers_connected_stops_on_sigterm() {
-    let mut p = abc();
+    let mut p = TestProvince::abc();
     // B serves A's session (A dials B); the gateway serves all three.
     p.stop(B);
     p.stop(GATEWAY);

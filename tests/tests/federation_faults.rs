@@ -27,26 +27,6 @@ const B: &str = "510105";
 const C: &str = "510106";
 const WAIT: Duration = Duration::from_secs(15);
 
-fn abc() -> Province {
-    TestProvince::new("51")
-        .county(A)
-        .county(B)
-        .county(C)
-        .neighbours(A, B)
-        .neighbours(B, C)
-        .start()
-}
-
-fn risk(p: &Province, code: &str, args: &[&str]) -> Value {
-    p.cli(code)
-        .arg("risk")
-        .args(args)
-        .arg("--json")
-        .run()
-        .ok()
-        .json()
-}
-
 /// Cuts every link of B and waits until B shows none connected.
 fn isolate_b(p: &Province) {
     for other in [A, C, GATEWAY] {
@@ -89,7 +69,7 @@ fn b_head(p: &Province, key: &(String, String)) -> u64 {
 
 #[test]
 fn tampered_forged_and_unentitled_runs_are_refused_and_honest_entries_still_arrive() {
-    let p = abc();
+    let p = TestProvince::abc();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let a_path = format!("county/{A}");
     let a_province = FeedId::new(a_path.clone(), Audience::Province);
@@ -99,17 +79,16 @@ fn tampered_forged_and_unentitled_runs_are_refused_and_honest_entries_still_arri
 
     // B hears nothing new; A writes three entries in its province feed (#2..#4).
     isolate_b(&p);
-    let id = risk(
-        &p,
+    let id = p.risk(
         A,
         &["add", "--title", "Bridge closure", "--focus", "key-work"],
     )["id"]
         .as_str()
         .unwrap()
         .to_owned();
-    risk(&p, A, &["share", &id, "--scope", "province"]);
-    risk(&p, A, &["update", &id, "--title", "Bridge closure, day 2"]);
-    risk(&p, A, &["update", &id, "--title", "Bridge closure, day 3"]);
+    p.risk(A, &["share", &id, "--scope", "province"]);
+    p.risk(A, &["update", &id, "--title", "Bridge closure, day 2"]);
+    p.risk(A, &["update", &id, "--title", "Bridge closure, day 3"]);
     p.wait_head(GATEWAY, &a_province_key, 4);
 
     let c_creds = p.pki().credentials("county-510106");
@@ -265,7 +244,7 @@ fn tampered_forged_and_unentitled_runs_are_refused_and_honest_entries_still_arri
 
     // Back in touch, B keeps receiving A's honest entries.
     p.heal_all();
-    risk(&p, A, &["update", &id, "--title", "Bridge reopened"]);
+    p.risk(A, &["update", &id, "--title", "Bridge reopened"]);
     p.wait_head(B, &a_province_key, 5);
     p.wait_converged();
     assert_eq!(p.show(B, &id), p.show(A, &id));
@@ -279,15 +258,14 @@ fn rogue_link(p: &Province) -> Value {
 
 /// A province where B holds A's province feed up to #2, and a rogue session to B as C.
 fn b_holding_a_province_feed(p: &Province, rt: &tokio::runtime::Runtime) -> (String, RoguePeer) {
-    let id = risk(
-        p,
+    let id = p.risk(
         A,
         &["add", "--title", "Dam inspection", "--focus", "key-work"],
     )["id"]
         .as_str()
         .unwrap()
         .to_owned();
-    risk(p, A, &["share", &id, "--scope", "province"]);
+    p.risk(A, &["share", &id, "--scope", "province"]);
     p.wait_head(B, &feed(&format!("county/{A}"), "province"), 2);
     // B dials C, so the rogue's session is B's only inbound link from C.
     let rogue = rt.block_on(async {
@@ -302,7 +280,7 @@ fn b_holding_a_province_feed(p: &Province, rt: &tokio::runtime::Runtime) -> (Str
 
 #[test]
 fn a_links_entries_refused_counts_every_entry_it_refused() {
-    let p = abc();
+    let p = TestProvince::abc();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (_, rogue) = b_holding_a_province_feed(&p, &rt);
     let a_path = format!("county/{A}");
@@ -341,7 +319,7 @@ fn a_links_entries_refused_counts_every_entry_it_refused() {
 
 #[test]
 fn an_origin_signing_two_entries_at_one_position_raises_an_equivocation_alarm() {
-    let p = abc();
+    let p = TestProvince::abc();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (id, rogue) = b_holding_a_province_feed(&p, &rt);
     let a_path = format!("county/{A}");
@@ -392,7 +370,7 @@ fn an_origin_signing_two_entries_at_one_position_raises_an_equivocation_alarm() 
 
 #[test]
 fn a_conflicting_entry_not_signed_by_its_origin_is_no_equivocation() {
-    let p = abc();
+    let p = TestProvince::abc();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (_, rogue) = b_holding_a_province_feed(&p, &rt);
     let a_path = format!("county/{A}");
@@ -441,7 +419,7 @@ fn a_conflicting_entry_not_signed_by_its_origin_is_no_equivocation() {
 
 #[test]
 fn a_second_session_ending_does_not_mark_a_connected_peer_closed() {
-    let p = abc();
+    let p = TestProvince::abc();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let ended = |m: &str| {
         p.member(m)
@@ -511,20 +489,19 @@ fn feeds_offered(rogue: &RoguePeer) -> std::collections::BTreeSet<String> {
 
 #[test]
 fn senders_offer_a_county_only_the_feeds_it_is_entitled_to() {
-    let p = abc();
+    let p = TestProvince::abc();
     let rt = tokio::runtime::Runtime::new().unwrap();
     // A has all four feeds, B has a neighbours feed too.
     let mk = |code: &str, title: &str| {
-        risk(&p, code, &["add", "--title", title, "--focus", "key-work"])["id"]
+        p.risk(code, &["add", "--title", title, "--focus", "key-work"])["id"]
             .as_str()
             .unwrap()
             .to_owned()
     };
     let n = mk(A, "For B");
-    risk(&p, A, &["share", &n, "--scope", "neighbours"]);
+    p.risk(A, &["share", &n, "--scope", "neighbours"]);
     let u = mk(A, "For the province only");
-    risk(
-        &p,
+    p.risk(
         A,
         &[
             "grade",
@@ -538,7 +515,7 @@ fn senders_offer_a_county_only_the_feeds_it_is_entitled_to() {
         ],
     );
     let b = mk(B, "For A and C");
-    risk(&p, B, &["share", &b, "--scope", "neighbours"]);
+    p.risk(B, &["share", &b, "--scope", "neighbours"]);
     p.wait_converged();
 
     // As C, ask the gateway and B for everything (an empty Hello) and wait until each has
@@ -582,7 +559,7 @@ fn senders_offer_a_county_only_the_feeds_it_is_entitled_to() {
 
 #[test]
 fn entries_signed_by_a_revoked_origin_are_refused_with_or_without_its_certificate() {
-    let p = abc();
+    let p = TestProvince::abc();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let a_path = format!("county/{A}");
     let a_province = FeedId::new(a_path.clone(), Audience::Province);

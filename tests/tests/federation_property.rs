@@ -124,20 +124,9 @@ impl Drop for Run {
 }
 
 impl Run {
-    fn risk(&self, county: &str, args: &[&str]) -> serde_json::Value {
-        self.p
-            .cli(county)
-            .arg("risk")
-            .args(args)
-            .arg("--json")
-            .run()
-            .ok()
-            .json()
-    }
-
     fn create(&mut self, county: &str) -> String {
         let n = self.steps.len();
-        let id = self.risk(
+        let id = self.p.risk(
             county,
             &[
                 "add",
@@ -178,7 +167,7 @@ impl Run {
             Scope::Upstream => {
                 // A level I grade on a local risk: the grade in local, the report upstream.
                 let id = self.create(county);
-                let graded = self.risk(
+                let graded = self.p.risk(
                     county,
                     &[
                         "grade",
@@ -204,7 +193,8 @@ impl Run {
                 if !same.is_empty() && self.rng.bool() {
                     let id = same[self.rng.usize(..same.len())].0.clone();
                     let n = self.steps.len();
-                    self.risk(county, &["update", &id, "--title", &format!("Step {n}")]);
+                    self.p
+                        .risk(county, &["update", &id, "--title", &format!("Step {n}")]);
                     self.model.bump(county, scope);
                     format!("{county}: update {id} ({})", scope.audience())
                 } else {
@@ -213,7 +203,8 @@ impl Run {
                     } else {
                         (narrower[self.rng.usize(..narrower.len())].0.clone(), "")
                     };
-                    self.risk(county, &["share", &id, "--scope", scope.audience()]);
+                    self.p
+                        .risk(county, &["share", &id, "--scope", scope.audience()]);
                     self.model.bump(county, scope);
                     self.set_scope(county, &id, scope);
                     format!("{county}: share {id}{made} with {}", scope.audience())
