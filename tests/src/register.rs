@@ -7,6 +7,28 @@ use serde_json::Value;
 use crate::node::TestNode;
 use crate::pki::TestPki;
 
+/// The staff member most tests act as.
+pub const ZHANG: &str = "staff-510104-zhang";
+
+/// A CA for province 51 with `staff-510104-zhang`, and county 510104's node running.
+pub fn county_with_zhang() -> (TestPki, TestNode) {
+    let pki = TestPki::new("51");
+    pki.issue_staff("510104", "zhang");
+    let node = TestNode::start(&pki, "510104");
+    (pki, node)
+}
+
+/// `fenghuo risk <args> --json` as `stem`; asserts success.
+pub fn risk_as(node: &TestNode, pki: &TestPki, stem: &str, args: &[&str]) -> Value {
+    node.cli(pki, stem)
+        .arg("risk")
+        .args(args)
+        .arg("--json")
+        .run()
+        .ok()
+        .json()
+}
+
 /// `risk list --all --json` as `stem`: every risk item, in id order.
 pub fn list_all(node: &TestNode, pki: &TestPki, stem: &str) -> Value {
     node.cli(pki, stem)

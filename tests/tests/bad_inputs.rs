@@ -4,9 +4,8 @@
 #![allow(clippy::unwrap_used)]
 
 use fenghuo_proto::v1;
+use fenghuo_tests::register::ZHANG;
 use fenghuo_tests::{Snapshot, TestNode, TestPki};
-
-const ZHANG: &str = "staff-510104-zhang";
 
 /// A node with three risks: 510104-1 identified, 510104-2 graded with measure m1 (so
 /// measures-set), 510104-3 graded without measures.

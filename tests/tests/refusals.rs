@@ -8,10 +8,9 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use fenghuo_proto::v1::{self, registry_client::RegistryClient};
-use fenghuo_tests::register::list_all;
+use fenghuo_tests::register::{list_all, ZHANG};
 use fenghuo_tests::{grpc, wait, Snapshot, TestNode, TestPki};
 
-const ZHANG: &str = "staff-510104-zhang";
 const WANG: &str = "staff-510104-wang";
 
 /// How long a node may take to notice a new crl.pem (it polls every ~2 s).

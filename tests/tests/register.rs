@@ -3,18 +3,9 @@
 
 #![allow(clippy::unwrap_used)]
 
-use fenghuo_tests::register::{ids, list_all, show};
+use fenghuo_tests::register::{county_with_zhang, ids, list_all, risk_as, show, ZHANG};
 use fenghuo_tests::{TestNode, TestPki};
 use serde_json::Value;
-
-const ZHANG: &str = "staff-510104-zhang";
-
-fn county_with_zhang() -> (TestPki, TestNode) {
-    let pki = TestPki::new("51");
-    pki.issue_staff("510104", "zhang");
-    let node = TestNode::start(&pki, "510104");
-    (pki, node)
-}
 
 fn add(node: &TestNode, pki: &TestPki, title: &str, focus: &str, extra: &[&str]) -> Value {
     node.cli(pki, ZHANG)
@@ -26,13 +17,7 @@ fn add(node: &TestNode, pki: &TestPki, title: &str, focus: &str, extra: &[&str])
 }
 
 fn risk(node: &TestNode, pki: &TestPki, args: &[&str]) -> Value {
-    node.cli(pki, ZHANG)
-        .arg("risk")
-        .args(args)
-        .arg("--json")
-        .run()
-        .ok()
-        .json()
+    risk_as(node, pki, ZHANG, args)
 }
 
 fn last_history(r: &Value) -> &Value {

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use fenghuo_proto::v1;
+use fenghuo_tests::register::{county_with_zhang, ZHANG};
 use fenghuo_tests::{TestNode, TestPki};
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
@@ -12,15 +13,6 @@ use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
 use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
 use tonic_reflection::pb::v1::{ServerReflectionRequest, ServerReflectionResponse};
-
-const ZHANG: &str = "staff-510104-zhang";
-
-fn county_with_zhang() -> (TestPki, TestNode) {
-    let pki = TestPki::new("51");
-    pki.issue_staff("510104", "zhang");
-    let node = TestNode::start(&pki, "510104");
-    (pki, node)
-}
 
 /// Sends one reflection request and returns the one response.
 async fn reflect(
