@@ -6,6 +6,19 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+/// The value of `all` whose name is `s`, or an error that lists the names.
+fn parse_named<T: Copy>(
+    all: &[T],
+    name: fn(T) -> &'static str,
+    s: &str,
+    what: &str,
+) -> Result<T, String> {
+    all.iter().copied().find(|v| name(*v) == s).ok_or_else(|| {
+        let names: Vec<&str> = all.iter().map(|v| name(*v)).collect();
+        format!("unknown {what} {s:?}: expected one of {}", names.join(", "))
+    })
+}
+
 /// The six focus points (重点).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -70,15 +83,7 @@ impl FromStr for FocusPoint {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|f| f.as_str() == s)
-            .ok_or_else(|| {
-                format!(
-                    "unknown focus point {s:?}: expected one of {}",
-                    Self::ALL.map(|f| f.as_str()).join(", ")
-                )
-            })
+        parse_named(&Self::ALL, Self::as_str, s, "focus point")
     }
 }
 
@@ -130,15 +135,7 @@ impl FromStr for RiskStatus {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|f| f.as_str() == s)
-            .ok_or_else(|| {
-                format!(
-                    "unknown status {s:?}: expected one of {}",
-                    Self::ALL.map(|f| f.as_str()).join(", ")
-                )
-            })
+        parse_named(&Self::ALL, Self::as_str, s, "status")
     }
 }
 
