@@ -221,6 +221,16 @@ pub fn status_message(s: tonic::Status) -> anyhow::Error {
     anyhow::anyhow!("{code}: {}", s.message())
 }
 
+/// Prints the risk as JSON with `--json`, else the one line `line` makes.
+fn report(r: &v1::Risk, out: &Output, line: impl FnOnce() -> String) -> anyhow::Result<()> {
+    if out.json {
+        print_risk(r, out)
+    } else {
+        println!("{}", line());
+        Ok(())
+    }
+}
+
 fn print_risk(r: &v1::Risk, out: &Output) -> anyhow::Result<()> {
     if out.json {
         println!("{}", serde_json::to_string_pretty(&output::risk_json(r))?);
@@ -256,11 +266,9 @@ pub async fn run(connect: ConnectArgs, cmd: RiskCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(status_message)?
                 .into_inner();
-            if out.json {
-                print_risk(&r, &out)?;
-            } else {
-                println!("added {} ({}): {}", r.id, focus, r.title);
-            }
+            report(&r, &out, || {
+                format!("added {} ({}): {}", r.id, focus, r.title)
+            })?;
         }
         RiskCommand::Update {
             id,
@@ -366,11 +374,9 @@ pub async fn run(connect: ConnectArgs, cmd: RiskCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(status_message)?
                 .into_inner();
-            if out.json {
-                print_risk(&r, &out)?;
-            } else {
-                println!("{}: measure {} is now {}", r.id, measure, status.as_str());
-            }
+            report(&r, &out, || {
+                format!("{}: measure {} is now {}", r.id, measure, status.as_str())
+            })?;
         }
         RiskCommand::SetStatus { id, status, out } => {
             let r = client
@@ -381,11 +387,7 @@ pub async fn run(connect: ConnectArgs, cmd: RiskCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(status_message)?
                 .into_inner();
-            if out.json {
-                print_risk(&r, &out)?;
-            } else {
-                println!("{} is now {}", r.id, status);
-            }
+            report(&r, &out, || format!("{} is now {}", r.id, status))?;
         }
         RiskCommand::Share { id, scope, out } => {
             let scope = match scope.as_str() {
@@ -400,15 +402,13 @@ pub async fn run(connect: ConnectArgs, cmd: RiskCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(status_message)?
                 .into_inner();
-            if out.json {
-                print_risk(&r, &out)?;
-            } else {
-                println!(
+            report(&r, &out, || {
+                format!(
                     "{} is now shared with {}",
                     r.id,
                     output::scope_text(r.scope)
-                );
-            }
+                )
+            })?;
         }
         RiskCommand::Show { id, out } => {
             let r = client
