@@ -37,6 +37,13 @@ fn applied_key(feed: &FeedId) -> Vec<u8> {
     format!("applied/{feed}").into_bytes()
 }
 
+/// How far the views have applied `feed` (the sequence number of the last entry applied).
+pub fn applied(store: &dyn Store, feed: &FeedId) -> Result<u64, StoreError> {
+    Ok(register_view::read_u64(
+        store.get(META_TREE, &applied_key(feed))?,
+    ))
+}
+
 /// Applies one decoded event to the view that owns it.
 pub fn apply_event(
     store: &dyn Store,

@@ -56,9 +56,22 @@ impl RegistryService {
     /// Runs `command` for the caller and returns the risk as it now stands.
     async fn write(&self, c: Caller, command: Command) -> Result<Response<v1::Risk>, Status> {
         self.may_write(&c)?;
+        // The answer carries the changes from here on, not the whole history.
+        let before = match command.risk_id() {
+            Some(id) => {
+                view::load(self.state.store.as_ref(), &Batch::new(), id)?.map_or(0, |r| r.revs)
+            }
+            None => 0,
+        };
         let written = self.state.writer.submit(c.author(), command).await?;
         tracing::info!(risk = %written.risk_id, seq = written.seq, author = %c.author(), "register changed");
-        self.risk(&written.risk_id)
+        let r = view::load_since(
+            self.state.store.as_ref(),
+            &Batch::new(),
+            &written.risk_id,
+            before,
+        )?;
+        Ok(Response::new(risk_to_proto(&r)))
     }
 
     #[allow(clippy::result_large_err)]

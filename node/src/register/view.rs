@@ -129,6 +129,30 @@ pub fn load_full(store: &dyn Store, batch: &Batch, id: &str) -> Result<RiskRecor
     Ok(r)
 }
 
+/// The record of `id` with only the history items after revision `after` (what write calls
+/// answer with: the changes the write made, at a cost that does not grow with the history),
+/// or `RiskNotFound`.
+pub fn load_since(
+    store: &dyn Store,
+    batch: &Batch,
+    id: &str,
+    after: u64,
+) -> Result<RiskRecord, RegisterError> {
+    let mut r = load_existing(store, batch, id)?;
+    for rev in after + 1..=r.revs {
+        let Some(key) = history_key(&r.id, rev) else {
+            break;
+        };
+        if let Some(v) = batch.get(store, HISTORY_TREE, &key)? {
+            let item: HistoryItem = serde_json::from_slice(&v).map_err(|e| {
+                StoreError::Backend(format!("corrupt history item of {}: {e}", r.id))
+            })?;
+            r.history.push(item);
+        }
+    }
+    Ok(r)
+}
+
 /// Reads `r`'s history into it.
 pub fn fill_history(
     store: &dyn Store,

@@ -1,0 +1,183 @@
+//! `bench`: Fenghuo's federation benchmarks, and the same workloads on NATS JetStream for
+//! comparison in the same run on the same machine.
+//!
+//! ```text
+//! cargo run --release -p fenghuo-tests --bin bench -- catch-up --records 1000000 --runs 3
+//! cargo run --release -p fenghuo-tests --bin bench -- fan-out --receivers 9 --rate 1000 --records 5000
+//! cargo run --release -p fenghuo-tests --bin bench -- writes --writers 64 --records 200000
+//! cargo run --release -p fenghuo-tests --bin bench -- writes --system nats --fsync always --writers 64
+//! cargo run --release -p fenghuo-tests --bin bench -- province --counties 100 --entries 10000
+//! cargo run --release -p fenghuo-tests --bin bench -- report results.jsonl --into docs/benchmarks.md
+//! ```
+//!
+//! Each workload prints one line of figures (and `--json` a JSON object); `report` turns the
+//! JSON objects of a whole run into the comparison table of `docs/benchmarks.md`.
+//! `tests/bench/compare.sh` runs everything for both systems.
+#![allow(clippy::unwrap_used)]
+
+mod fenghuo;
+mod nats;
+mod report;
+mod stats;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "bench",
+    about = "Fenghuo federation benchmarks, and the same workloads on NATS JetStream"
+)]
+struct Args {
+    #[command(subcommand)]
+    workload: Workload,
+    /// Print a JSON object instead of a line.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+/// Which system runs the workload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum System {
+    /// Fenghuo nodes in this process.
+    Fenghuo,
+    /// `nats-server` processes (a hub and leaf sites), driven with async-nats.
+    Nats,
+}
+
+#[derive(Debug, ClapArgs)]
+struct SystemArgs {
+    /// The system to measure.
+    #[arg(long, value_enum, default_value_t = System::Fenghuo)]
+    system: System,
+    /// With `--system nats`: when NATS fsyncs (every 2 minutes by default, or every message).
+    #[arg(long, value_enum, default_value_t = nats::Fsync::Lazy)]
+    fsync: nats::Fsync,
+    /// With `--system nats`: the nats-server binary.
+    #[arg(long, env = "NATS_SERVER", default_value = "nats-server")]
+    nats_server: PathBuf,
+}
+
+impl SystemArgs {
+    fn nats(&self) -> anyhow::Result<nats::Nats> {
+        nats::Nats::new(self.nats_server.clone(), self.fsync)
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum Workload {
+    /// A receiver that holds none of N records starts and catches up (timed per run).
+    CatchUp {
+        #[command(flatten)]
+        system: SystemArgs,
+        /// Records the origin takes before the receiver starts.
+        #[arg(long, default_value_t = 1_000_000)]
+        records: u64,
+        /// Runs (each with a fresh receiver); min / median / max are reported.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
+    /// The origin writes at a steady rate; latency until each receiver holds each record.
+    FanOut {
+        #[command(flatten)]
+        system: SystemArgs,
+        /// Receivers: for Fenghuo the gateway and N-1 neighbours; for NATS N leaf sites.
+        #[arg(long, default_value_t = 9)]
+        receivers: usize,
+        /// Records per second.
+        #[arg(long, default_value_t = 1000)]
+        rate: u64,
+        /// Records in all.
+        #[arg(long, default_value_t = 5000)]
+        records: u64,
+    },
+    /// Acknowledged durable writes at the origin with concurrent writers.
+    Writes {
+        #[command(flatten)]
+        system: SystemArgs,
+        /// Concurrent writers, each waiting for its acknowledgment before the next write.
+        #[arg(long, default_value_t = 64)]
+        writers: usize,
+        /// Writes in all.
+        #[arg(long, default_value_t = 200_000)]
+        records: u64,
+        /// For Fenghuo: through gRPC (as clients write) or straight to the node's writer.
+        #[arg(long, value_enum, default_value_t = fenghuo::Via::Grpc)]
+        via: fenghuo::Via,
+    },
+    /// Fenghuo only: a province of N counties and a gateway; a burst at one county.
+    Province {
+        #[arg(long, default_value_t = 100)]
+        counties: usize,
+        #[arg(long, default_value_t = 10_000)]
+        entries: u64,
+    },
+    /// Renders the JSON lines of a run (`--json` output) as the comparison table.
+    Report {
+        /// The file of JSON lines.
+        results: PathBuf,
+        /// Markdown put above the table (date, machine, versions, commands).
+        #[arg(long)]
+        header: Option<PathBuf>,
+        /// Replace the section between the markers in this file instead of printing.
+        #[arg(long)]
+        into: Option<PathBuf>,
+    },
+}
+
+async fn run(workload: Workload) -> anyhow::Result<Option<stats::Outcome>> {
+    Ok(Some(match workload {
+        Workload::CatchUp {
+            system,
+            records,
+            runs,
+        } => match system.system {
+            System::Fenghuo => fenghuo::catch_up(records, runs).await?,
+            System::Nats => system.nats()?.catch_up(records, runs).await?,
+        },
+        Workload::FanOut {
+            system,
+            receivers,
+            rate,
+            records,
+        } => match system.system {
+            System::Fenghuo => fenghuo::fan_out(receivers, rate, records).await?,
+            System::Nats => system.nats()?.fan_out(receivers, rate, records).await?,
+        },
+        Workload::Writes {
+            system,
+            writers,
+            records,
+            via,
+        } => match system.system {
+            System::Fenghuo => fenghuo::writes(writers, records, via).await?,
+            System::Nats => system.nats()?.writes(writers, records).await?,
+        },
+        Workload::Province { counties, entries } => fenghuo::province(counties, entries).await?,
+        Workload::Report {
+            results,
+            header,
+            into,
+        } => {
+            report::run(&results, header.as_deref(), into.as_deref())?;
+            return Ok(None);
+        }
+    }))
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    fenghuo_node::logging::init(Default::default(), Some("warn"));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let result = rt.block_on(run(args.workload));
+    // Views may still be catching up in blocking tasks; the figures are taken, don't wait.
+    rt.shutdown_timeout(Duration::from_secs(1));
+    if let Some(outcome) = result? {
+        outcome.print(args.json);
+    }
+    Ok(())
+}
