@@ -119,16 +119,19 @@ impl SyncContext {
         )
     }
 
-    fn heads_for(&self, peer: &Identity) -> Result<Vec<v1::FeedHead>, StoreError> {
-        Ok(feed::log::heads(self.store.as_ref())?
+    /// The durable heads `peer` may receive.
+    fn heads_for(&self, peer: &Identity) -> Vec<v1::FeedHead> {
+        self.writer
+            .durable_heads()
+            .snapshot()
             .into_iter()
             .filter(|(f, _)| f.audience != Audience::Local && self.may_send(peer, f))
-            .map(|(f, h)| v1::FeedHead {
+            .map(|(f, seq)| v1::FeedHead {
                 origin: f.origin,
                 audience: f.audience.to_proto() as i32,
-                seq: h.seq,
+                seq,
             })
-            .collect())
+            .collect()
     }
 }
 
@@ -150,13 +153,19 @@ fn frame(f: Frame) -> SyncFrame {
     SyncFrame { frame: Some(f) }
 }
 
-/// Reads the next run of `feed` after `after`: up to [`RUN_ENTRIES`], extended to end on a
-/// signed entry so the receiver can verify it.
-fn read_run(store: &dyn Store, feed: &FeedId, after: u64) -> Result<Vec<Entry>, StoreError> {
-    let mut run = feed::log::read(store, feed, after + 1, RUN_ENTRIES)?;
+/// Reads the next run of `feed` after `after` and up to `durable` (the store may already hold
+/// more, not yet flushed): up to [`RUN_ENTRIES`], extended to end on a signed entry so the
+/// receiver can verify it (a durable head is always signed).
+fn read_run(
+    store: &dyn Store,
+    feed: &FeedId,
+    after: u64,
+    durable: u64,
+) -> Result<Vec<Entry>, StoreError> {
+    let mut run = read_durable(store, feed, after + 1, durable)?;
     while run.last().is_some_and(|e| e.signature.is_empty()) {
         let next_from = run.last().map(|e| e.seq + 1).unwrap_or(after + 1);
-        let more = feed::log::read(store, feed, next_from, RUN_ENTRIES)?;
+        let more = read_durable(store, feed, next_from, durable)?;
         if more.is_empty() {
             break;
         }
@@ -170,6 +179,20 @@ fn read_run(store: &dyn Store, feed: &FeedId, after: u64) -> Result<Vec<Entry>, 
         }
     }
     Ok(run)
+}
+
+/// Up to [`RUN_ENTRIES`] entries of `feed` from `from` on, none past `durable`.
+fn read_durable(
+    store: &dyn Store,
+    feed: &FeedId,
+    from: u64,
+    durable: u64,
+) -> Result<Vec<Entry>, StoreError> {
+    if from > durable {
+        return Ok(Vec::new());
+    }
+    let limit = RUN_ENTRIES.min(usize::try_from(durable - from + 1).unwrap_or(RUN_ENTRIES));
+    feed::log::read(store, feed, from, limit)
 }
 
 /// Runs one session with `peer` until either side stops. `key` names the link in the
@@ -230,7 +253,7 @@ async fn send_loop(
     let closed = |_| SyncError::Closed("peer stopped reading".into());
     out.send(frame(Frame::Hello(v1::Hello {
         protocol: PROTOCOL,
-        heads: ctx.heads_for(&peer)?,
+        heads: ctx.heads_for(&peer),
     })))
     .await
     .map_err(closed)?;
@@ -244,7 +267,8 @@ async fn send_loop(
         let hello = shared.0.lock().map(|p| p.hello).unwrap_or(false);
         let mut progressed = false;
         if hello {
-            let held = feed::log::heads(ctx.store.as_ref())?;
+            // Only what is durable: a peer must never hold an entry this node could lose.
+            let held = ctx.writer.durable_heads().snapshot();
             let mut behind = std::collections::BTreeMap::new();
             for (feed, head) in held {
                 if feed.audience == Audience::Local {
@@ -256,7 +280,7 @@ async fn send_loop(
                     .map(|p| p.heads.get(&feed).copied().unwrap_or(0))
                     .unwrap_or(0);
                 // Cheapest test first: most feeds have nothing new for this peer.
-                if head.seq <= has {
+                if head <= has {
                     continue;
                 }
                 let allowed = *entitled
@@ -265,8 +289,8 @@ async fn send_loop(
                 if !allowed {
                     continue;
                 }
-                behind.insert(feed.to_string(), head.seq - has);
-                let run = read_run(ctx.store.as_ref(), &feed, has)?;
+                behind.insert(feed.to_string(), head - has);
+                let run = read_run(ctx.store.as_ref(), &feed, has, head)?;
                 let Some(last) = run.last().map(|e| e.seq) else {
                     continue;
                 };
@@ -304,7 +328,7 @@ async fn send_loop(
             _ = shared.1.notified() => {}
             _ = tick.tick() => {
                 entitled.clear();
-                out.send(frame(Frame::Heads(v1::Heads { heads: ctx.heads_for(&peer)?, refused: false })))
+                out.send(frame(Frame::Heads(v1::Heads { heads: ctx.heads_for(&peer), refused: false })))
                     .await
                     .map_err(closed)?;
             }
@@ -535,13 +559,22 @@ mod tests {
             feed::log::stage(&mut batch, &feed, &e);
         }
         store.commit(&batch).unwrap();
-        let ends = |after| read_run(&store, &feed, after).unwrap().last().unwrap().seq;
+        let ends = |after| {
+            read_run(&store, &feed, after, 2000)
+                .unwrap()
+                .last()
+                .unwrap()
+                .seq
+        };
         // A chunk of 512 that ends unsigned is extended to the next signed entry only.
         assert_eq!(ends(0), 700);
         assert_eq!(ends(700), 1300);
         assert_eq!(ends(1300), 2000);
-        let run = read_run(&store, &feed, 0).unwrap();
+        let run = read_run(&store, &feed, 0, 2000).unwrap();
         crate::feed::entry::verify_run(&feed, 0, &GENESIS_HASH, &run, &key.verifying_key())
             .unwrap();
+        // Nothing past the durable head, even when the store holds more.
+        assert_eq!(read_run(&store, &feed, 0, 700).unwrap().len(), 700);
+        assert!(read_run(&store, &feed, 700, 700).unwrap().is_empty());
     }
 }
