@@ -666,7 +666,9 @@ mod tests {
         let (writer, store) = start(dir.path());
         let id = create(&writer).await;
         let feed = store.feed.clone();
-        let commits = *writer.commits().borrow();
+        // The creation's commit is counted just after its caller hears back.
+        let mut counter = writer.commits();
+        let commits = *counter.wait_for(|c| *c >= 1).await.unwrap();
         store.fail.store(true, Ordering::SeqCst);
         let refused = writer
             .submit("staff/510104/zhang".into(), update(&id, 1))
