@@ -79,7 +79,7 @@ pub fn mark_applied(batch: &mut Batch, feed: &FeedId, seq: u64) {
 /// deleted or the view format changed), then flushes. Returns how many entries were applied.
 pub fn catch_up(store: &dyn Store) -> Result<u64, StoreError> {
     ensure_format(store)?;
-    let total = apply_pending(store, u64::MAX)?;
+    let total = apply_pending(store, u64::MAX, None)?;
     store.flush()?;
     Ok(total)
 }
@@ -110,9 +110,14 @@ fn ensure_format(store: &dyn Store) -> Result<(), StoreError> {
 /// Applies what the views have not seen, feed by feed (per origin, narrower feeds first: a
 /// risk's events only ever move to wider feeds). Not flushed: views are rebuilt from the
 /// feeds, and `applied/…` commits atomically with what it covers. Stops after about `max`
-/// entries (a whole chunk more at most).
-pub fn apply_pending(store: &dyn Store, max: u64) -> Result<u64, StoreError> {
+/// entries (a whole chunk more at most). Feeds of `skip_origin` are left alone.
+pub fn apply_pending(
+    store: &dyn Store,
+    max: u64,
+    skip_origin: Option<&str>,
+) -> Result<u64, StoreError> {
     let mut heads = feed::log::heads(store)?;
+    heads.retain(|(f, _)| Some(f.origin.as_str()) != skip_origin);
     heads.sort_by(|(a, _), (b, _)| {
         (&a.origin, a.audience.breadth()).cmp(&(&b.origin, b.audience.breadth()))
     });
@@ -137,14 +142,21 @@ pub fn apply_pending(store: &dyn Store, max: u64) -> Result<u64, StoreError> {
 }
 
 /// Keeps the views current with entries received from peers: after every commit, applies
-/// what is new, off the writer thread (the writer applies this node's own entries itself, as
-/// it must check commands against them). Ends when the writer stops.
-pub fn spawn_applier(store: Arc<dyn Store>, mut commits: watch::Receiver<u64>) {
+/// what is new, off the writer thread. The feeds of `origin` (this node) are not its
+/// business: the writer applies every entry of them in the commit that stores it, as it must
+/// check commands against them (and a commit may be seen half-applied for a moment: the
+/// applier could otherwise find an entry of this node stored but not yet marked applied).
+/// Ends when the writer stops.
+pub fn spawn_applier(store: Arc<dyn Store>, mut commits: watch::Receiver<u64>, origin: String) {
     tokio::spawn(async move {
         loop {
             let s = store.clone();
+            let own = origin.clone();
             // In slices, so a large backlog never holds up shutdown for long.
-            match tokio::task::spawn_blocking(move || apply_pending(s.as_ref(), APPLY_SLICE)).await
+            match tokio::task::spawn_blocking(move || {
+                apply_pending(s.as_ref(), APPLY_SLICE, Some(&own))
+            })
+            .await
             {
                 Ok(Err(e)) => {
                     tracing::error!(error = %e, "applying received entries to the views failed")

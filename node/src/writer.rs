@@ -473,6 +473,13 @@ fn commit_batch(ctx: &WriterContext, jobs: Vec<Job>) -> Staged {
                 let result = ingest::stage_run(store, &mut batch, &entries, &origin_key);
                 if let Ok(r) = &result {
                     received += r.stored;
+                    // Our own entries coming back (say after a restore from backup): the
+                    // view applier leaves our feeds to us.
+                    if r.feed.origin == ctx.origin {
+                        for e in entries.iter().filter(|e| e.seq + r.stored as u64 > r.head) {
+                            views::apply_entry(store, &mut batch, &r.feed, e);
+                        }
+                    }
                 }
                 outcomes.push(Outcome::Ingest(reply, result));
             }
