@@ -10,9 +10,9 @@
 //! advance the [`DurableHeads`] that sync sends from (a peer must never hold an entry its
 //! origin could still lose in a crash) and bump a counter that sync sessions watch.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{mpsc as std_mpsc, Arc, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ed25519_dalek::VerifyingKey;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -81,10 +81,24 @@ pub struct Writer {
 /// How far each feed is durable on disk: the version vector sync sends from. It lags the
 /// store by at most the flush in progress, and each head is a signed entry (every commit
 /// signs its last entry per feed; every received run ends signed), so a run read up to it
-/// can be verified.
+/// can be verified. It also remembers when recent heads became durable, so a relay can hold
+/// back what the peer normally gets from the origin itself ([`DurableHeads::settled`]).
 #[derive(Debug, Default)]
 pub struct DurableHeads {
-    heads: RwLock<HashMap<FeedId, u64>>,
+    heads: RwLock<HashMap<FeedId, FeedDurable>>,
+}
+
+/// Heads a feed advanced to, kept for this long (the longest `settled` asks about).
+const DURABLE_HISTORY: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Default)]
+struct FeedDurable {
+    /// The durable head.
+    seq: u64,
+    /// The newest head durable for longer than [`DURABLE_HISTORY`].
+    old: u64,
+    /// Later heads, oldest first, with when they became durable.
+    recent: VecDeque<(Instant, u64)>,
 }
 
 impl DurableHeads {
@@ -92,7 +106,14 @@ impl DurableHeads {
     fn load(store: &dyn Store) -> Result<Self, StoreError> {
         let heads = feed::log::heads(store)?
             .into_iter()
-            .map(|(f, h)| (f, h.seq))
+            .map(|(f, h)| {
+                let d = FeedDurable {
+                    seq: h.seq,
+                    old: h.seq,
+                    recent: VecDeque::new(),
+                };
+                (f, d)
+            })
             .collect();
         Ok(Self {
             heads: RwLock::new(heads),
@@ -103,7 +124,27 @@ impl DurableHeads {
     pub fn get(&self, feed: &FeedId) -> u64 {
         self.heads
             .read()
-            .map(|h| h.get(feed).copied().unwrap_or(0))
+            .map(|h| h.get(feed).map_or(0, |d| d.seq))
+            .unwrap_or(0)
+    }
+
+    /// The highest head of `feed` that has been durable for at least `age` (at most
+    /// [`DURABLE_HISTORY`]); a signed entry, like every head.
+    pub fn settled(&self, feed: &FeedId, age: Duration) -> u64 {
+        let Some(before) = Instant::now().checked_sub(age) else {
+            return 0;
+        };
+        self.heads
+            .read()
+            .map(|h| {
+                h.get(feed).map_or(0, |d| {
+                    d.recent
+                        .iter()
+                        .rev()
+                        .find(|(at, _)| *at <= before)
+                        .map_or(d.old, |(_, seq)| *seq)
+                })
+            })
             .unwrap_or(0)
     }
 
@@ -111,15 +152,33 @@ impl DurableHeads {
     pub fn snapshot(&self) -> Vec<(FeedId, u64)> {
         self.heads
             .read()
-            .map(|h| h.iter().map(|(f, s)| (f.clone(), *s)).collect())
+            .map(|h| h.iter().map(|(f, d)| (f.clone(), d.seq)).collect())
             .unwrap_or_default()
     }
 
     fn advance(&self, to: impl IntoIterator<Item = (FeedId, u64)>) {
-        if let Ok(mut heads) = self.heads.write() {
-            for (feed, seq) in to {
-                let h = heads.entry(feed).or_insert(0);
-                *h = (*h).max(seq);
+        self.advance_at(Instant::now(), to);
+    }
+
+    fn advance_at(&self, now: Instant, to: impl IntoIterator<Item = (FeedId, u64)>) {
+        let Ok(mut heads) = self.heads.write() else {
+            return;
+        };
+        for (feed, seq) in to {
+            let d = heads.entry(feed).or_default();
+            if seq <= d.seq {
+                continue;
+            }
+            d.seq = seq;
+            d.recent.push_back((now, seq));
+            while d
+                .recent
+                .front()
+                .is_some_and(|(at, _)| now.duration_since(*at) > DURABLE_HISTORY)
+            {
+                if let Some((_, s)) = d.recent.pop_front() {
+                    d.old = s;
+                }
             }
         }
     }
@@ -699,5 +758,29 @@ mod tests {
         // The refused entry reached the store and is made durable along with this one.
         assert_eq!(ok.seq, 3);
         assert_eq!(writer.durable_heads().get(&feed), 3);
+    }
+
+    #[test]
+    fn settled_heads_are_those_durable_for_long_enough() {
+        let feed = FeedId::new("county/510104", Audience::Neighbours);
+        let heads = DurableHeads::default();
+        let t0 = Instant::now() - Duration::from_secs(30);
+        heads.advance_at(t0, [(feed.clone(), 5)]);
+        heads.advance_at(t0 + Duration::from_secs(25), [(feed.clone(), 9)]);
+        heads.advance_at(Instant::now(), [(feed.clone(), 12)]);
+        // Going back never lowers a head.
+        heads.advance_at(Instant::now(), [(feed.clone(), 3)]);
+        assert_eq!(heads.get(&feed), 12);
+        assert_eq!(heads.settled(&feed, Duration::ZERO), 12);
+        assert_eq!(heads.settled(&feed, Duration::from_secs(2)), 9);
+        // Past the history kept: the newest head older than it.
+        assert_eq!(heads.settled(&feed, Duration::from_secs(8)), 5);
+        assert_eq!(
+            heads.settled(
+                &FeedId::new("county/510105", Audience::Neighbours),
+                Duration::ZERO
+            ),
+            0
+        );
     }
 }

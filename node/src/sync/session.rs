@@ -35,6 +35,12 @@ const RUN_ENTRIES: usize = 512;
 const IN_FLIGHT: usize = 8;
 /// How often progress (`Heads`) is reported to the peer.
 const HEADS_EVERY: Duration = Duration::from_secs(2);
+/// How long a relay holds back entries the peer normally gets from their origin directly
+/// (see [`SyncContext::relay_waits`]): longer than a `Heads` period, so the peer's report
+/// of what it already holds arrives first and the relay sends only what the direct link
+/// did not deliver. Every county received each entry twice before (from its origin and
+/// again from the gateway), and the gateway got it from every neighbour as well.
+const RELAY_HOLD: Duration = Duration::from_millis(2500);
 /// Protocol version spoken.
 pub const PROTOCOL: u32 = 1;
 
@@ -101,6 +107,15 @@ impl SyncContext {
                     .flatten()
             })
             .is_some_and(|d| d.contains(code.as_str()))
+    }
+
+    /// Should this node, relaying `feed` to `peer`, wait [`RELAY_HOLD`] before sending its
+    /// new entries? Yes when the peer normally has a link of its own to the feed's origin:
+    /// the province (every node dials its gateway) or a county the origin names as its
+    /// neighbour. A relay to anyone else (a county the origin has no link with) is at once.
+    fn relay_waits(&self, peer: &Identity, feed: &FeedId) -> bool {
+        feed.origin != self.me.path()
+            && (matches!(peer, Identity::Province(_)) || self.origin_names(feed, peer))
     }
 
     /// May this node send `feed` to `peer`?
@@ -260,12 +275,14 @@ async fn send_loop(
     let mut commits = ctx.writer.commits();
     let mut tick = tokio::time::interval(HEADS_EVERY);
     let mut certs_sent: HashSet<String> = HashSet::new();
-    // Entitlement per feed, remembered between passes (a pass runs on every commit) and
-    // forgotten at each progress tick, so a new neighbour declaration counts within seconds.
-    let mut entitled: HashMap<FeedId, bool> = HashMap::new();
+    // Entitlement (and whether to hold back as a relay) per feed, remembered between passes
+    // (a pass runs on every commit) and forgotten at each progress tick, so a new neighbour
+    // declaration counts within seconds.
+    let mut entitled: HashMap<FeedId, (bool, bool)> = HashMap::new();
     loop {
         let hello = shared.0.lock().map(|p| p.hello).unwrap_or(false);
         let mut progressed = false;
+        let mut holding = false;
         if hello {
             // Only what is durable: a peer must never hold an entry this node could lose.
             let held = ctx.writer.durable_heads().snapshot();
@@ -283,14 +300,23 @@ async fn send_loop(
                 if head <= has {
                     continue;
                 }
-                let allowed = *entitled
+                let (allowed, waits) = *entitled
                     .entry(feed.clone())
-                    .or_insert_with(|| ctx.may_send(&peer, &feed));
+                    .or_insert_with(|| (ctx.may_send(&peer, &feed), ctx.relay_waits(&peer, &feed)));
                 if !allowed {
                     continue;
                 }
                 behind.insert(feed.to_string(), head - has);
-                let run = read_run(ctx.store.as_ref(), &feed, has, head)?;
+                let upto = if waits {
+                    ctx.writer.durable_heads().settled(&feed, RELAY_HOLD)
+                } else {
+                    head
+                };
+                if upto <= has {
+                    holding = true;
+                    continue;
+                }
+                let run = read_run(ctx.store.as_ref(), &feed, has, upto)?;
                 let Some(last) = run.last().map(|e| e.seq) else {
                     continue;
                 };
@@ -326,6 +352,8 @@ async fn send_loop(
                 }
             }
             _ = shared.1.notified() => {}
+            // Held-back entries come due without a commit to wake us.
+            _ = tokio::time::sleep(RELAY_HOLD / 4), if holding => {}
             _ = tick.tick() => {
                 entitled.clear();
                 out.send(frame(Frame::Heads(v1::Heads { heads: ctx.heads_for(&peer), refused: false })))
@@ -432,6 +460,16 @@ where
                             }
                             shared.1.notify_one();
                         } else {
+                            // What the peer holds need not be sent again (a relay holding
+                            // back learns here what the direct link delivered).
+                            if let Ok(mut p) = shared.0.lock() {
+                                for x in &h.heads {
+                                    if let Some(f) = feed_of(x) {
+                                        let seq = p.heads.entry(f).or_insert(0);
+                                        *seq = (*seq).max(x.seq);
+                                    }
+                                }
+                            }
                             let held: HashMap<FeedId, u64> = feed::log::heads(ctx.store.as_ref())?
                                 .into_iter()
                                 .map(|(f, h)| (f, h.seq))
