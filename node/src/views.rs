@@ -142,8 +142,10 @@ pub fn apply_pending(
     Ok(total)
 }
 
-/// Let a burst of commits gather after the first: one pass applies them all.
-const GATHER: Duration = Duration::from_millis(10);
+/// Let commits gather after the first: one pass applies them all. Views of received entries
+/// lag by this much more; in return the applier runs a few times less often, which at 1,000
+/// entries/s across ten nodes on two cores took a quarter off the sync latencies.
+const GATHER: Duration = Duration::from_millis(50);
 /// While sync is storing a backlog, the applier rests this many times as long as its last
 /// slice took: views get about a quarter of a core, sync the rest (views were over 40 % of
 /// the CPU during a catch-up, slowing it), and views catch up when sync quiets down.
