@@ -142,7 +142,7 @@ impl Node {
             neighbours: cfg.neighbours.iter().map(|n| n.code.clone()).collect(),
             status: Arc::new(StatusBoard::default()),
         });
-        crate::views::spawn_applier(store.clone(), writer.commits());
+        crate::views::spawn_applier(store.clone(), writer.commits(), identity.path());
         let state = Arc::new(NodeState {
             identity,
             store,

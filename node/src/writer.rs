@@ -3,11 +3,16 @@
 //! entries to this node's feeds, verifies and stores received runs, updates the views in the
 //! same atomic commit, signs each touched feed's head once, and flushes once for the whole
 //! batch (group commit). Callers hear back only after the flush: acknowledged means durable.
-//! After each commit it bumps a counter that sync sessions watch to send new entries.
+//!
+//! Flushing is pipelined: a second thread, the flusher, waits for the disk while the writer
+//! already stages the next batch, and one flush covers every batch committed while the
+//! previous one was on its way to disk. Only after a flush does the flusher answer callers,
+//! advance the [`DurableHeads`] that sync sends from (a peer must never hold an entry its
+//! origin could still lose in a crash) and bump a counter that sync sessions watch.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{mpsc as std_mpsc, Arc, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ed25519_dalek::VerifyingKey;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -17,7 +22,7 @@ use crate::event::Event;
 use crate::feed::entry::{next_entry, sign_head};
 use crate::feed::{self, Audience, Entry, FeedId, FeedSigner};
 use crate::register::{self, view, Command, RegisterError};
-use crate::store::{Batch, Store};
+use crate::store::{Batch, Store, StoreError};
 use crate::sync::ingest::{self, IngestError, Ingested};
 use crate::views;
 
@@ -25,6 +30,9 @@ use crate::views;
 const MAX_BATCH: usize = 512;
 /// Jobs waiting for the writer before callers are slowed down.
 const QUEUE: usize = 4096;
+/// Committed batches waiting for the flusher before the writer waits too (bounds memory
+/// and how far the store runs ahead of the disk).
+const FLUSH_QUEUE: usize = 16;
 
 /// Why a write failed.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +75,113 @@ enum Job {
 pub struct Writer {
     tx: mpsc::Sender<Job>,
     commits: watch::Receiver<u64>,
+    durable: Arc<DurableHeads>,
+}
+
+/// How far each feed is durable on disk: the version vector sync sends from. It lags the
+/// store by at most the flush in progress, and each head is a signed entry (every commit
+/// signs its last entry per feed; every received run ends signed), so a run read up to it
+/// can be verified. It also remembers when recent heads became durable, so a relay can hold
+/// back what the peer normally gets from the origin itself ([`DurableHeads::settled`]).
+#[derive(Debug, Default)]
+pub struct DurableHeads {
+    heads: RwLock<HashMap<FeedId, FeedDurable>>,
+}
+
+/// Heads a feed advanced to, kept for this long (the longest `settled` asks about).
+const DURABLE_HISTORY: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Default)]
+struct FeedDurable {
+    /// The durable head.
+    seq: u64,
+    /// The newest head durable for longer than [`DURABLE_HISTORY`].
+    old: u64,
+    /// Later heads, oldest first, with when they became durable.
+    recent: VecDeque<(Instant, u64)>,
+}
+
+impl DurableHeads {
+    /// Starts from what the store holds (all of it durable: see [`Writer::start`]).
+    fn load(store: &dyn Store) -> Result<Self, StoreError> {
+        let heads = feed::log::heads(store)?
+            .into_iter()
+            .map(|(f, h)| {
+                let d = FeedDurable {
+                    seq: h.seq,
+                    old: h.seq,
+                    recent: VecDeque::new(),
+                };
+                (f, d)
+            })
+            .collect();
+        Ok(Self {
+            heads: RwLock::new(heads),
+        })
+    }
+
+    /// The durable head of `feed` (0: nothing).
+    pub fn get(&self, feed: &FeedId) -> u64 {
+        self.heads
+            .read()
+            .map(|h| h.get(feed).map_or(0, |d| d.seq))
+            .unwrap_or(0)
+    }
+
+    /// The highest head of `feed` that has been durable for at least `age` (at most
+    /// [`DURABLE_HISTORY`]); a signed entry, like every head.
+    pub fn settled(&self, feed: &FeedId, age: Duration) -> u64 {
+        let Some(before) = Instant::now().checked_sub(age) else {
+            return 0;
+        };
+        self.heads
+            .read()
+            .map(|h| {
+                h.get(feed).map_or(0, |d| {
+                    d.recent
+                        .iter()
+                        .rev()
+                        .find(|(at, _)| *at <= before)
+                        .map_or(d.old, |(_, seq)| *seq)
+                })
+            })
+            .unwrap_or(0)
+    }
+
+    /// Every feed with its durable head.
+    pub fn snapshot(&self) -> Vec<(FeedId, u64)> {
+        self.heads
+            .read()
+            .map(|h| h.iter().map(|(f, d)| (f.clone(), d.seq)).collect())
+            .unwrap_or_default()
+    }
+
+    fn advance(&self, to: impl IntoIterator<Item = (FeedId, u64)>) {
+        self.advance_at(Instant::now(), to);
+    }
+
+    fn advance_at(&self, now: Instant, to: impl IntoIterator<Item = (FeedId, u64)>) {
+        let Ok(mut heads) = self.heads.write() else {
+            return;
+        };
+        for (feed, seq) in to {
+            let d = heads.entry(feed).or_default();
+            if seq <= d.seq {
+                continue;
+            }
+            d.seq = seq;
+            d.recent.push_back((now, seq));
+            while d
+                .recent
+                .front()
+                .is_some_and(|(at, _)| now.duration_since(*at) > DURABLE_HISTORY)
+            {
+                if let Some((_, s)) = d.recent.pop_front() {
+                    d.old = s;
+                }
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for Writer {
@@ -90,14 +205,35 @@ pub struct WriterContext {
 }
 
 impl Writer {
-    /// Starts the writer thread. It stops when every `Writer` handle is dropped.
+    /// Starts the writer and flusher threads. They stop when every `Writer` handle is
+    /// dropped.
     pub fn start(ctx: WriterContext) -> std::io::Result<Self> {
+        // Whatever the store holds now becomes the durable starting point.
+        let durable = ctx
+            .store
+            .flush()
+            .and_then(|()| DurableHeads::load(ctx.store.as_ref()))
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let durable = Arc::new(durable);
         let (tx, rx) = mpsc::channel(QUEUE);
         let (commits_tx, commits) = watch::channel(0);
+        let (staged_tx, staged_rx) = std_mpsc::sync_channel(FLUSH_QUEUE);
+        let flusher = Flusher {
+            store: ctx.store.clone(),
+            commits: commits_tx,
+            durable: durable.clone(),
+        };
+        std::thread::Builder::new()
+            .name("fenghuo-flusher".into())
+            .spawn(move || flusher.run(staged_rx))?;
         std::thread::Builder::new()
             .name("fenghuo-writer".into())
-            .spawn(move || run(ctx, rx, commits_tx))?;
-        Ok(Self { tx, commits })
+            .spawn(move || run(ctx, rx, staged_tx))?;
+        Ok(Self {
+            tx,
+            commits,
+            durable,
+        })
     }
 
     /// Submits `command` by `author` (identity path); resolves once it is durable, or with the
@@ -144,9 +280,14 @@ impl Writer {
         Ok(async move { rx.await.unwrap_or_else(|_| Err(stopped())) })
     }
 
-    /// A receiver that changes after every commit that stored entries.
+    /// A receiver that changes after every flush that made new entries durable.
     pub fn commits(&self) -> watch::Receiver<u64> {
         self.commits.clone()
+    }
+
+    /// How far each feed is durable: what sync may send.
+    pub fn durable_heads(&self) -> &DurableHeads {
+        &self.durable
     }
 }
 
@@ -157,10 +298,9 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-fn run(ctx: WriterContext, mut rx: mpsc::Receiver<Job>, commits: watch::Sender<u64>) {
+fn run(ctx: WriterContext, mut rx: mpsc::Receiver<Job>, flusher: std_mpsc::SyncSender<Staged>) {
     let span = tracing::info_span!("writer", origin = %ctx.origin);
     let _guard = span.enter();
-    let mut counter = 0u64;
     while let Some(first) = rx.blocking_recv() {
         let mut jobs = vec![first];
         while jobs.len() < MAX_BATCH {
@@ -169,12 +309,108 @@ fn run(ctx: WriterContext, mut rx: mpsc::Receiver<Job>, commits: watch::Sender<u
                 Err(_) => break,
             }
         }
-        if commit_batch(&ctx, jobs) {
-            counter += 1;
-            commits.send_replace(counter);
+        if flusher.send(commit_batch(&ctx, jobs)).is_err() {
+            // The flusher is gone (it cannot stop before us): nothing can become durable.
+            tracing::error!("flusher stopped; the writer stops");
+            break;
         }
     }
     tracing::debug!("writer stopped");
+}
+
+/// A batch applied to the store (or refused), waiting to be flushed before its callers hear.
+struct Staged {
+    outcomes: Vec<Outcome>,
+    /// Whether `apply_batch` succeeded; `Ok` with nothing written needs no flush.
+    committed: Result<(), StoreError>,
+    /// The batch wrote something (entries, or only equivocation evidence).
+    wrote: bool,
+    /// Entries stored.
+    count: usize,
+    /// Each touched feed's new head.
+    heads: Vec<(FeedId, u64)>,
+}
+
+/// Makes committed batches durable and answers their callers.
+struct Flusher {
+    store: Arc<dyn Store>,
+    commits: watch::Sender<u64>,
+    durable: Arc<DurableHeads>,
+}
+
+impl Flusher {
+    fn run(self, rx: std_mpsc::Receiver<Staged>) {
+        let mut counter = 0u64;
+        while let Ok(first) = rx.recv() {
+            // Everything committed meanwhile rides on the same flush (group commit across
+            // batches): the disk sets the pace, not the number of batches.
+            let mut group = vec![first];
+            while let Ok(more) = rx.try_recv() {
+                group.push(more);
+            }
+            if self.settle(group) {
+                counter += 1;
+                self.commits.send_replace(counter);
+            }
+        }
+    }
+
+    /// Flushes once for `group`, then answers every caller; true when entries became durable.
+    fn settle(&self, group: Vec<Staged>) -> bool {
+        let needs_flush = group.iter().any(|s| s.wrote && s.committed.is_ok());
+        let flushed = if needs_flush {
+            self.store.flush()
+        } else {
+            Ok(())
+        };
+        let mut stored = false;
+        for staged in group {
+            // A store that failed once is not trusted again within the group's answer: the
+            // batch's writes are refused (they may still reach disk with a later flush, as
+            // with any failed fsync).
+            let durable = if staged.wrote {
+                staged.committed.and_then(|()| flushed.clone())
+            } else {
+                staged.committed
+            };
+            match &durable {
+                Err(e) => {
+                    tracing::error!(error = %e, entries = staged.count, "commit failed; the batch's writes are refused")
+                }
+                Ok(()) if staged.count > 0 => {
+                    tracing::debug!(entries = staged.count, "committed");
+                    // Before the answers: whoever hears back finds the entries sendable.
+                    self.durable.advance(staged.heads);
+                    stored = true;
+                }
+                Ok(()) => {}
+            }
+            answer(staged.outcomes, &durable);
+        }
+        stored
+    }
+}
+
+fn answer(outcomes: Vec<Outcome>, durable: &Result<(), StoreError>) {
+    for outcome in outcomes {
+        // A caller may have gone away; the write stands regardless.
+        match outcome {
+            Outcome::Command(reply, result) => {
+                let result = match (durable, result) {
+                    (Err(e), Ok(_)) => Err(WriteError::Refused(RegisterError::Store(e.clone()))),
+                    (_, r) => r.map_err(WriteError::Refused),
+                };
+                let _ = reply.send(result);
+            }
+            Outcome::Ingest(reply, result) => {
+                let result = match (durable, result) {
+                    (Err(e), Ok(_)) => Err(IngestError::Store(e.clone())),
+                    (_, r) => r,
+                };
+                let _ = reply.send(result);
+            }
+        }
+    }
 }
 
 /// This node's own entries of one batch, per feed, in order.
@@ -243,13 +479,16 @@ impl OwnEntries<'_> {
         Ok(written)
     }
 
-    /// Signs each feed's last entry and stages every entry; returns how many.
-    fn stage(mut self, batch: &mut Batch) -> usize {
+    /// Signs each feed's last entry and stages every entry; returns how many, and each
+    /// feed's new head.
+    fn stage(mut self, batch: &mut Batch, heads: &mut Vec<(FeedId, u64)>) -> usize {
         let mut count = 0;
         for (feed, list) in &mut self.feeds {
-            if let Some(last) = list.last_mut() {
-                last.signature = sign_head(self.ctx.signer.signing_key(), &last.hash);
-            }
+            let Some(last) = list.last_mut() else {
+                continue;
+            };
+            last.signature = sign_head(self.ctx.signer.signing_key(), &last.hash);
+            heads.push((feed.clone(), last.seq));
             feed::log::stage_block(batch, feed, list);
             count += list.len();
         }
@@ -262,8 +501,8 @@ enum Outcome {
     Ingest(IngestReply, Result<Ingested, IngestError>),
 }
 
-/// Commits one batch; returns true when entries were stored.
-fn commit_batch(ctx: &WriterContext, jobs: Vec<Job>) -> bool {
+/// Stages one batch and applies it to the store (not yet durable).
+fn commit_batch(ctx: &WriterContext, jobs: Vec<Job>) -> Staged {
     let store = ctx.store.as_ref();
     let mut batch = Batch::new();
     let mut own = OwnEntries {
@@ -293,42 +532,255 @@ fn commit_batch(ctx: &WriterContext, jobs: Vec<Job>) -> bool {
                 let result = ingest::stage_run(store, &mut batch, &entries, &origin_key);
                 if let Ok(r) = &result {
                     received += r.stored;
+                    // Our own entries coming back (say after a restore from backup): the
+                    // view applier leaves our feeds to us.
+                    if r.feed.origin == ctx.origin {
+                        for e in entries.iter().filter(|e| e.seq + r.stored as u64 > r.head) {
+                            views::apply_entry(store, &mut batch, &r.feed, e);
+                        }
+                    }
                 }
                 outcomes.push(Outcome::Ingest(reply, result));
             }
         }
     }
 
-    let count = own.stage(&mut batch) + received;
-    // Nothing new (all refused, or runs already held): no fsync to pay.
-    let durable = if batch.is_empty() {
-        Ok(())
-    } else {
-        store.commit(&batch).and_then(|()| store.flush())
-    };
-    if let Err(e) = &durable {
-        tracing::error!(error = %e, entries = count, "commit failed; the batch's writes are refused");
-    } else if count > 0 {
-        tracing::debug!(entries = count, "committed");
-    }
-    for outcome in outcomes {
-        // A caller may have gone away; the write stands regardless.
-        match outcome {
-            Outcome::Command(reply, result) => {
-                let result = match (&durable, result) {
-                    (Err(e), Ok(_)) => Err(WriteError::Refused(RegisterError::Store(e.clone()))),
-                    (_, r) => r.map_err(WriteError::Refused),
-                };
-                let _ = reply.send(result);
-            }
-            Outcome::Ingest(reply, result) => {
-                let result = match (&durable, result) {
-                    (Err(e), Ok(_)) => Err(IngestError::Store(e.clone())),
-                    (_, r) => r,
-                };
-                let _ = reply.send(result);
+    let mut heads = Vec::new();
+    for outcome in &outcomes {
+        if let Outcome::Ingest(_, Ok(r)) = outcome {
+            if r.stored > 0 {
+                heads.push((r.feed.clone(), r.head));
             }
         }
     }
-    durable.is_ok() && count > 0
+    let count = own.stage(&mut batch, &mut heads) + received;
+    // Applied now, durable once the flusher has flushed: the next batch can be staged (and
+    // see this one) meanwhile.
+    Staged {
+        committed: store.commit(&batch),
+        wrote: !batch.is_empty(),
+        outcomes,
+        count,
+        heads,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+    use super::*;
+    use crate::domain::FocusPoint;
+    use crate::feed::log::head;
+    use crate::store::{KeyValue, SledStore};
+
+    /// A sled store that notes how far one feed was durable at each flush, counts flushes,
+    /// and can be told to fail them.
+    #[derive(Debug)]
+    struct Watched {
+        inner: SledStore,
+        feed: FeedId,
+        flushed_to: AtomicU64,
+        flushes: AtomicU64,
+        fail: AtomicBool,
+    }
+
+    impl Store for Watched {
+        fn get(&self, tree: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+            self.inner.get(tree, key)
+        }
+        fn range(
+            &self,
+            tree: &str,
+            start: &[u8],
+            end: Option<&[u8]>,
+        ) -> Box<dyn Iterator<Item = Result<KeyValue, StoreError>> + Send + '_> {
+            self.inner.range(tree, start, end)
+        }
+        fn scan_prefix(
+            &self,
+            tree: &str,
+            prefix: &[u8],
+        ) -> Box<dyn Iterator<Item = Result<KeyValue, StoreError>> + Send + '_> {
+            self.inner.scan_prefix(tree, prefix)
+        }
+        fn last_in_range(
+            &self,
+            tree: &str,
+            start: &[u8],
+            end: &[u8],
+        ) -> Result<Option<KeyValue>, StoreError> {
+            self.inner.last_in_range(tree, start, end)
+        }
+        fn last_with_prefix(
+            &self,
+            tree: &str,
+            prefix: &[u8],
+        ) -> Result<Option<KeyValue>, StoreError> {
+            self.inner.last_with_prefix(tree, prefix)
+        }
+        fn commit(&self, batch: &Batch) -> Result<(), StoreError> {
+            self.inner.commit(batch)
+        }
+        fn flush(&self) -> Result<(), StoreError> {
+            if self.fail.load(Ordering::SeqCst) {
+                return Err(StoreError::Backend("disk full".into()));
+            }
+            // Everything applied before the flush starts is durable once it returns.
+            let applied = head(&self.inner, &Batch::new(), &self.feed)?.seq;
+            self.inner.flush()?;
+            self.flushed_to.fetch_max(applied, Ordering::SeqCst);
+            self.flushes.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+        fn clear(&self, tree: &str) -> Result<(), StoreError> {
+            self.inner.clear(tree)
+        }
+    }
+
+    fn start(dir: &std::path::Path) -> (Writer, Arc<Watched>) {
+        let store = Arc::new(Watched {
+            inner: SledStore::open(dir).unwrap(),
+            feed: FeedId::new("county/510104", Audience::Local),
+            flushed_to: AtomicU64::new(0),
+            flushes: AtomicU64::new(0),
+            fail: AtomicBool::new(false),
+        });
+        let writer = Writer::start(WriterContext {
+            store: store.clone(),
+            origin: "county/510104".into(),
+            unit: "510104".into(),
+            signer: FeedSigner::from_key(ed25519_dalek::SigningKey::from_bytes(&[7; 32])),
+            standard: Arc::new(GradingStandard::default_standard()),
+        })
+        .unwrap();
+        (writer, store)
+    }
+
+    fn update(id: &str, i: usize) -> Command {
+        Command::Update {
+            id: id.to_owned(),
+            title: None,
+            description: Some(format!("change {i}")),
+            focus: None,
+            source: None,
+            behaviours: None,
+            department: None,
+        }
+    }
+
+    async fn create(writer: &Writer) -> String {
+        writer
+            .submit(
+                "staff/510104/zhang".into(),
+                Command::Create {
+                    title: "Crowd outside the township office".into(),
+                    description: String::new(),
+                    focus: Some(FocusPoint::MajorEvent),
+                    source: String::new(),
+                    behaviours: vec![],
+                    department: String::new(),
+                },
+            )
+            .await
+            .unwrap()
+            .risk_id
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writes_are_acknowledged_and_sendable_only_once_flushed_and_share_flushes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (writer, store) = start(dir.path());
+        let id = create(&writer).await;
+        let feed = store.feed.clone();
+        let n = 300;
+        let mut tasks = Vec::new();
+        for i in 0..n {
+            let (writer, store, id, feed) =
+                (writer.clone(), store.clone(), id.clone(), feed.clone());
+            tasks.push(tokio::spawn(async move {
+                let seq = writer
+                    .submit("staff/510104/zhang".into(), update(&id, i))
+                    .await
+                    .unwrap()
+                    .seq;
+                // Sync never sends past what a flush covered, and an acknowledged write
+                // was covered by a flush that started after it was applied.
+                let sendable = writer.durable_heads().get(&feed);
+                let flushed = store.flushed_to.load(Ordering::SeqCst);
+                assert!(
+                    sendable <= flushed,
+                    "{sendable} sendable, {flushed} flushed"
+                );
+                assert!(seq <= flushed, "#{seq} acknowledged, {flushed} flushed");
+                assert!(seq <= sendable, "#{seq} acknowledged, {sendable} sendable");
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(writer.durable_heads().get(&feed), n as u64 + 1);
+        // Concurrent writers share flushes (one per batch at most, fewer when batches
+        // committed during a flush ride on the next one).
+        let flushes = store.flushes.load(Ordering::SeqCst);
+        assert!(flushes < n as u64, "{flushes} flushes for {n} writes");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_flush_refuses_the_write_and_sends_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (writer, store) = start(dir.path());
+        let id = create(&writer).await;
+        let feed = store.feed.clone();
+        // The creation's commit is counted just after its caller hears back.
+        let mut counter = writer.commits();
+        let commits = *counter.wait_for(|c| *c >= 1).await.unwrap();
+        store.fail.store(true, Ordering::SeqCst);
+        let refused = writer
+            .submit("staff/510104/zhang".into(), update(&id, 1))
+            .await;
+        assert!(
+            matches!(
+                refused,
+                Err(WriteError::Refused(RegisterError::Store(
+                    StoreError::Backend(_)
+                )))
+            ),
+            "{refused:?}"
+        );
+        assert_eq!(writer.durable_heads().get(&feed), 1);
+        assert_eq!(*writer.commits().borrow(), commits);
+        store.fail.store(false, Ordering::SeqCst);
+        let ok = writer
+            .submit("staff/510104/zhang".into(), update(&id, 2))
+            .await
+            .unwrap();
+        // The refused entry reached the store and is made durable along with this one.
+        assert_eq!(ok.seq, 3);
+        assert_eq!(writer.durable_heads().get(&feed), 3);
+    }
+
+    #[test]
+    fn settled_heads_are_those_durable_for_long_enough() {
+        let feed = FeedId::new("county/510104", Audience::Neighbours);
+        let heads = DurableHeads::default();
+        let t0 = Instant::now() - Duration::from_secs(30);
+        heads.advance_at(t0, [(feed.clone(), 5)]);
+        heads.advance_at(t0 + Duration::from_secs(25), [(feed.clone(), 9)]);
+        heads.advance_at(Instant::now(), [(feed.clone(), 12)]);
+        // Going back never lowers a head.
+        heads.advance_at(Instant::now(), [(feed.clone(), 3)]);
+        assert_eq!(heads.get(&feed), 12);
+        assert_eq!(heads.settled(&feed, Duration::ZERO), 12);
+        assert_eq!(heads.settled(&feed, Duration::from_secs(2)), 9);
+        // Past the history kept: the newest head older than it.
+        assert_eq!(heads.settled(&feed, Duration::from_secs(8)), 5);
+        assert_eq!(
+            heads.settled(
+                &FeedId::new("county/510105", Audience::Neighbours),
+                Duration::ZERO
+            ),
+            0
+        );
+    }
 }

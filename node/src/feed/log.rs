@@ -2,8 +2,8 @@
 //!
 //! - `feed_entries`: `origin#audience` 0x00 `first seq` (u64 BE) → a block of consecutive
 //!   entries: format byte 2, then per entry its length (u32 BE) and the protobuf `Entry`
-//!   (format byte 1 is a single entry). A commit stores each feed's new entries as one block,
-//!   so a received run of 512 entries costs one key, not 512;
+//!   (format byte 1 is a single entry). A commit stores each feed's new entries in blocks of
+//!   up to 16 KiB, so a received run of 512 entries costs about 15 keys, not 512;
 //! - `feed_heads`: `origin#audience` → format byte + last seq (u64 BE) + last hash.
 //!
 //! A feed held up to `n` is held entirely up to `n`, so the heads are the node's version
@@ -23,6 +23,9 @@ pub const HEADS_TREE: &str = "feed_heads";
 const ENTRY_FORMAT: u8 = 1;
 const BLOCK_FORMAT: u8 = 2;
 const HEAD_FORMAT: u8 = 1;
+/// Most bytes of entries per block. Blocks save a key per entry; kept small enough that a
+/// commit stays in sled's log (see the store's redo records) and its pages stay small.
+const BLOCK_BYTES: usize = 16 << 10;
 
 /// The last entry held of a feed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,16 +124,30 @@ pub fn head(store: &dyn Store, batch: &Batch, feed: &FeedId) -> Result<Head, Sto
 }
 
 /// Stages consecutive entries of `feed` (already hashed and chained, following its head)
-/// as one block, and the new head, into `batch`.
+/// as blocks of about [`BLOCK_BYTES`], and the new head, into `batch`.
 pub fn stage_block(batch: &mut Batch, feed: &FeedId, entries: &[Entry]) {
-    let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
+    let (Some(_), Some(last)) = (entries.first(), entries.last()) else {
         return;
     };
-    batch.insert(
-        ENTRIES_TREE,
-        entry_key(feed, first.seq),
-        encode_block(entries),
-    );
+    let mut rest = entries;
+    while let Some(first) = rest.first() {
+        let mut size = 0;
+        let n = rest
+            .iter()
+            .take_while(|e| {
+                size += e.encoded_len();
+                size <= BLOCK_BYTES
+            })
+            .count()
+            .max(1);
+        let (block, tail) = rest.split_at(n);
+        batch.insert(
+            ENTRIES_TREE,
+            entry_key(feed, first.seq),
+            encode_block(block),
+        );
+        rest = tail;
+    }
     let mut h = Vec::with_capacity(41);
     h.push(HEAD_FORMAT);
     h.extend_from_slice(&last.seq.to_be_bytes());

@@ -63,7 +63,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// The last entry of `tree` whose key starts with `prefix`.
     fn last_with_prefix(&self, tree: &str, prefix: &[u8]) -> Result<Option<KeyValue>, StoreError>;
 
-    /// Applies every write of `batch` atomically, across trees. Not yet durable: see `flush`.
+    /// Applies every write of `batch` atomically, across trees: after a crash and restart,
+    /// all of them or none. Other threads may see part of a commit while it is applied, in
+    /// (tree, key) order. Not yet durable: see `flush`.
     fn commit(&self, batch: &Batch) -> Result<(), StoreError>;
 
     /// Makes every committed write durable on disk.

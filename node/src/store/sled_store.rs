@@ -1,10 +1,21 @@
 //! The sled implementation of [`Store`]: the only file that names sled.
 //!
-//! Every tree of the trait lives in one sled keyspace under the prefix `tree` 0x00, so a
-//! commit touching several trees is one atomic `apply_batch` (sled's multi-tree transactions
-//! cost several times more per write, and commits are the hot path of sync).
+//! Every tree of the trait lives in one sled keyspace under the prefix `tree` 0x00.
+//!
+//! A commit is made atomic by a redo record rather than by `apply_batch`: sled's
+//! `apply_batch` takes a lock that is global to the process and that every `flush` holds for
+//! the whole of its fsync, so a commit waited for any flush in progress (the writer could not
+//! apply a batch while the previous one went to disk; nodes sharing a process waited for each
+//! other's disks). Instead a commit inserts a redo record holding all its writes, in parts
+//! each small enough to stay in sled's log (each part names how many there are), then
+//! applies the writes one by one, and removes the record. Opening the store replays every
+//! complete record a crash left, in order, and drops incomplete ones (sled recovers a prefix
+//! of its log, so a commit whose record is incomplete had applied nothing yet). Readers may
+//! see part of a commit for a moment, never after a crash. A commit with a single value too
+//! large for a part (sled would put it in a file of its own) still uses `apply_batch`.
 
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use super::{Batch, KeyValue, Store, StoreError, SCHEMA_VERSION};
 
@@ -13,11 +24,19 @@ const SCHEMA_KEY: &[u8] = b"schema_version";
 /// sled's page cache per database; its default (1 GiB) would let a node grow far past what
 /// a county machine should give it during a large catch-up.
 const CACHE_BYTES: u64 = 256 << 20;
+/// Redo records of commits being applied: commit number (u64 BE) ‖ part (u32 BE) → number
+/// of parts (u32 BE) and writes.
+const REDO_TREE: &str = "store_redo";
+/// Most bytes of writes per redo part: well under a quarter of sled's 512 KiB log segment,
+/// past which sled stores a value as a separate file.
+const REDO_PART_BYTES: usize = 48 << 10;
 
 /// A [`Store`] on a sled database in one directory.
 #[derive(Debug, Clone)]
 pub struct SledStore {
     db: sled::Db,
+    /// One commit at a time, numbered: redo records replay in commit order.
+    commits: Arc<Mutex<u64>>,
 }
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
@@ -49,9 +68,75 @@ impl SledStore {
             .cache_capacity(CACHE_BYTES)
             .open()
             .map_err(|e| StoreError::Backend(format!("opening {}: {e}", dir.display())))?;
-        let store = Self { db };
+        let store = Self {
+            db,
+            commits: Arc::new(Mutex::new(0)),
+        };
         store.check_schema()?;
+        store.replay()?;
         Ok(store)
+    }
+
+    /// Finishes the commits a crash interrupted, in order, drops the records of commits that
+    /// had not started, and makes that durable.
+    fn replay(&self) -> Result<(), StoreError> {
+        let records: Vec<(sled::IVec, sled::IVec)> = self
+            .db
+            .scan_prefix(full_key(REDO_TREE, b""))
+            .collect::<Result<_, _>>()
+            .map_err(backend)?;
+        if records.is_empty() {
+            return Ok(());
+        }
+        let prefix = REDO_TREE.len() + 1;
+        // Parts in key order: by commit, then part.
+        let mut commits: Vec<(Vec<u8>, u32, Vec<Write>)> = Vec::new();
+        for (key, part) in &records {
+            let commit = key.get(prefix..prefix + 8).ok_or_else(corrupt_redo)?;
+            let (parts, writes) = decode_redo(part)?;
+            match commits.last_mut() {
+                Some((c, _, all)) if c.as_slice() == commit => all.extend(writes),
+                _ => commits.push((commit.to_vec(), parts, writes)),
+            }
+        }
+        let mut finished = 0;
+        for (commit, parts, writes) in commits {
+            let held = records
+                .iter()
+                .filter(|(k, _)| k.get(prefix..prefix + 8) == Some(commit.as_slice()))
+                .count();
+            if held != parts as usize {
+                continue;
+            }
+            for (k, v) in writes {
+                match v {
+                    Some(v) => self.db.insert(k, v).map(|_| ()),
+                    None => self.db.remove(k).map(|_| ()),
+                }
+                .map_err(backend)?;
+            }
+            finished += 1;
+        }
+        tracing::info!(
+            commits = finished,
+            "finished commits interrupted by a crash"
+        );
+        for (key, _) in records {
+            self.db.remove(key).map_err(backend)?;
+        }
+        self.db.flush().map(|_| ()).map_err(backend)
+    }
+
+    /// Applies `batch` under sled's `apply_batch` (for commits too large for a redo record).
+    fn apply_batch(&self, batch: &Batch) -> Result<(), StoreError> {
+        let mut b = sled::Batch::default();
+        for (tree, key, value) in batch.writes() {
+            match value {
+                Some(v) => b.insert(full_key(tree, key), v),
+                None => b.remove(full_key(tree, key)),
+            }
+        }
+        self.db.apply_batch(b).map_err(backend)
     }
 
     fn check_schema(&self) -> Result<(), StoreError> {
@@ -152,17 +237,45 @@ impl Store for SledStore {
     }
 
     fn commit(&self, batch: &Batch) -> Result<(), StoreError> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let mut b = sled::Batch::default();
-        for (tree, key, value) in batch.writes() {
-            match value {
-                Some(v) => b.insert(full_key(tree, key), v),
-                None => b.remove(full_key(tree, key)),
+        let writes: Vec<(Vec<u8>, Option<&[u8]>)> = batch
+            .writes()
+            .map(|(tree, key, value)| (full_key(tree, key), value))
+            .collect();
+        let mut commits = self
+            .commits
+            .lock()
+            .map_err(|_| backend("an earlier commit panicked"))?;
+        let apply = |(k, v): &(Vec<u8>, Option<&[u8]>)| {
+            match v {
+                Some(v) => self.db.insert(k.as_slice(), *v).map(|_| ()),
+                None => self.db.remove(k.as_slice()).map(|_| ()),
+            }
+            .map_err(backend)
+        };
+        match writes.as_slice() {
+            [] => Ok(()),
+            // One write is atomic by itself.
+            [one] => apply(one),
+            _ => {
+                let Some(parts) = encode_redo(&writes) else {
+                    return self.apply_batch(batch);
+                };
+                *commits += 1;
+                let mut keys = Vec::with_capacity(parts.len());
+                for (i, part) in parts.into_iter().enumerate() {
+                    let mut id = commits.to_be_bytes().to_vec();
+                    id.extend_from_slice(&(i as u32).to_be_bytes());
+                    let key = full_key(REDO_TREE, &id);
+                    self.db.insert(key.as_slice(), part).map_err(backend)?;
+                    keys.push(key);
+                }
+                // On an error the record stays: the commit is finished at the next open.
+                writes.iter().try_for_each(apply)?;
+                keys.into_iter()
+                    .try_for_each(|k| self.db.remove(k).map(|_| ()))
+                    .map_err(backend)
             }
         }
-        self.db.apply_batch(b).map_err(backend)
     }
 
     fn flush(&self) -> Result<(), StoreError> {
@@ -191,9 +304,95 @@ impl Store for SledStore {
     }
 }
 
+/// A redo record in parts of about [`REDO_PART_BYTES`], each: the number of parts (u32 BE),
+/// then per write 0 (delete) or 1 (set), the key's length (u32 BE) and key, and for a set the
+/// value's length (u32 BE) and value. `None` when a single write is too large for a part.
+fn encode_redo(writes: &[(Vec<u8>, Option<&[u8]>)]) -> Option<Vec<Vec<u8>>> {
+    let mut parts: Vec<Vec<u8>> = Vec::new();
+    for (k, v) in writes {
+        let size = 9 + k.len() + v.map_or(0, <[u8]>::len);
+        if size > REDO_PART_BYTES {
+            return None;
+        }
+        let part = match parts.last_mut() {
+            Some(p) if p.len() + size <= REDO_PART_BYTES + 4 => p,
+            _ => {
+                parts.push(Vec::with_capacity(REDO_PART_BYTES + 4));
+                parts.last_mut()?.extend_from_slice(&[0; 4]);
+                parts.last_mut()?
+            }
+        };
+        part.push(u8::from(v.is_some()));
+        part.extend_from_slice(&(k.len() as u32).to_be_bytes());
+        part.extend_from_slice(k);
+        if let Some(v) = v {
+            part.extend_from_slice(&(v.len() as u32).to_be_bytes());
+            part.extend_from_slice(v);
+        }
+    }
+    let count = (parts.len() as u32).to_be_bytes();
+    for p in &mut parts {
+        p[..4].copy_from_slice(&count);
+    }
+    Some(parts)
+}
+
+type Write = (Vec<u8>, Option<Vec<u8>>);
+
+fn corrupt_redo() -> StoreError {
+    backend("corrupt redo record")
+}
+
+/// One part of a redo record: the number of parts and its writes.
+fn decode_redo(mut rest: &[u8]) -> Result<(u32, Vec<Write>), StoreError> {
+    let take = |rest: &mut &[u8], n: usize| -> Result<Vec<u8>, StoreError> {
+        let (head, tail) = rest.split_at_checked(n).ok_or_else(corrupt_redo)?;
+        *rest = tail;
+        Ok(head.to_vec())
+    };
+    let len = |rest: &mut &[u8]| -> Result<u32, StoreError> {
+        let b = take(rest, 4)?;
+        let b: [u8; 4] = b.as_slice().try_into().map_err(|_| corrupt_redo())?;
+        Ok(u32::from_be_bytes(b))
+    };
+    let parts = len(&mut rest)?;
+    let mut out = Vec::new();
+    while let Some((&op, tail)) = rest.split_first() {
+        rest = tail;
+        let n = len(&mut rest)? as usize;
+        let key = take(&mut rest, n)?;
+        let value = match op {
+            0 => None,
+            1 => {
+                let n = len(&mut rest)? as usize;
+                Some(take(&mut rest, n)?)
+            }
+            _ => return Err(corrupt_redo()),
+        };
+        out.push((key, value));
+    }
+    Ok((parts, out))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Opens `dir` again, once sled's flusher thread has let go of the file lock.
+    fn reopen(dir: &Path) -> SledStore {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            match SledStore::open(dir) {
+                Ok(s) => break s,
+                Err(e)
+                    if std::time::Instant::now() < deadline && e.to_string().contains("lock") =>
+                {
+                    std::thread::yield_now();
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
 
     #[test]
     fn commit_is_atomic_across_trees_and_survives_reopen() {
@@ -206,19 +405,7 @@ mod tests {
             s.commit(&b).unwrap();
             s.flush().unwrap();
         }
-        // sled's flusher thread lets go of the file lock shortly after the drop.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        let s = loop {
-            match SledStore::open(dir.path()) {
-                Ok(s) => break s,
-                Err(e)
-                    if std::time::Instant::now() < deadline && e.to_string().contains("lock") =>
-                {
-                    std::thread::yield_now();
-                }
-                Err(e) => panic!("{e}"),
-            }
-        };
+        let s = reopen(dir.path());
         assert_eq!(s.get("a_b", b"k1").unwrap(), Some(b"v1".to_vec()));
         assert_eq!(s.get("c_d", b"k2").unwrap(), Some(b"v2".to_vec()));
         let mut b = Batch::new();
@@ -266,5 +453,83 @@ mod tests {
         let (k, _) = s.last_with_prefix("t", b"p").unwrap().unwrap();
         assert_eq!(k, vec![b'p', 4]);
         assert_eq!(s.range("t", &[b'p', 2], Some(b"q")).count(), 3);
+    }
+
+    /// Writes the redo record of `writes` as commit 7, only its first `parts` parts.
+    fn leave_redo(s: &SledStore, writes: &[(Vec<u8>, Option<&[u8]>)], parts: usize) {
+        for (i, part) in encode_redo(writes)
+            .unwrap()
+            .into_iter()
+            .enumerate()
+            .take(parts)
+        {
+            let mut id = 7u64.to_be_bytes().to_vec();
+            id.extend_from_slice(&(i as u32).to_be_bytes());
+            s.db.insert(full_key(REDO_TREE, &id), part).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_commit_cut_short_by_a_crash_is_finished_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = vec![5u8; 40 << 10];
+        {
+            let s = SledStore::open(dir.path()).unwrap();
+            s.db.insert(full_key("a_b", b"old"), b"x".as_slice())
+                .unwrap();
+            // As if the process died after the redo record (two parts) and the first write.
+            let writes = [
+                (full_key("a_b", b"k1"), Some(big.as_slice())),
+                (full_key("a_b", b"old"), None),
+                (full_key("c_d", b"k2"), Some(big.as_slice())),
+            ];
+            assert_eq!(encode_redo(&writes).unwrap().len(), 2);
+            leave_redo(&s, &writes, 2);
+            s.db.insert(full_key("a_b", b"k1"), big.as_slice()).unwrap();
+            s.db.flush().unwrap();
+        }
+        let s = reopen(dir.path());
+        assert_eq!(s.get("a_b", b"k1").unwrap(), Some(big.clone()));
+        assert_eq!(s.get("a_b", b"old").unwrap(), None);
+        assert_eq!(s.get("c_d", b"k2").unwrap(), Some(big));
+        assert_eq!(s.scan_prefix(REDO_TREE, b"").count(), 0);
+    }
+
+    #[test]
+    fn a_commit_whose_redo_record_is_incomplete_is_dropped_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = vec![5u8; 40 << 10];
+        {
+            let s = SledStore::open(dir.path()).unwrap();
+            let writes = [
+                (full_key("a_b", b"k1"), Some(big.as_slice())),
+                (full_key("c_d", b"k2"), Some(big.as_slice())),
+            ];
+            leave_redo(&s, &writes, 1);
+            s.db.flush().unwrap();
+        }
+        let s = reopen(dir.path());
+        assert_eq!(s.get("a_b", b"k1").unwrap(), None);
+        assert_eq!(s.get("c_d", b"k2").unwrap(), None);
+        assert_eq!(s.scan_prefix(REDO_TREE, b"").count(), 0);
+    }
+
+    #[test]
+    fn commits_leave_no_redo_records_whatever_their_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SledStore::open(dir.path()).unwrap();
+        // One part; several parts; a value too large for a part (sled's own batch).
+        for size in [10, 30 << 10, 60 << 10] {
+            let mut b = Batch::new();
+            b.insert("t", b"a".to_vec(), vec![1; size]);
+            b.insert("t", b"b".to_vec(), vec![2; size]);
+            b.remove("t", b"c".to_vec());
+            s.commit(&b).unwrap();
+            assert_eq!(s.get("t", b"b").unwrap(), Some(vec![2; size]));
+        }
+        assert_eq!(s.scan_prefix(REDO_TREE, b"").count(), 0);
+        assert!(decode_redo(&[0, 0, 0, 1, 2, 0, 0, 0, 0]).is_err());
+        assert!(decode_redo(&[0, 0, 0, 1, 1, 0, 0, 0, 9, 1]).is_err());
+        assert!(decode_redo(&[0, 0]).is_err());
     }
 }

@@ -131,7 +131,7 @@ pub fn stage_run(
         });
     }
     verify_run(&feed, head.seq, &head.hash, new, origin_key)?;
-    // One block per run; views catch up off the writer thread (`views::spawn_applier`).
+    // A few blocks per run; views catch up off the writer thread (`views::spawn_applier`).
     feed::log::stage_block(batch, &feed, new);
     Ok(Ingested {
         stored: new.len(),

@@ -35,6 +35,12 @@ const RUN_ENTRIES: usize = 512;
 const IN_FLIGHT: usize = 8;
 /// How often progress (`Heads`) is reported to the peer.
 const HEADS_EVERY: Duration = Duration::from_secs(2);
+/// How long a relay holds back entries the peer normally gets from their origin directly
+/// (see [`SyncContext::relay_waits`]): longer than a `Heads` period, so the peer's report
+/// of what it already holds arrives first and the relay sends only what the direct link
+/// did not deliver. Every county received each entry twice before (from its origin and
+/// again from the gateway), and the gateway got it from every neighbour as well.
+const RELAY_HOLD: Duration = Duration::from_millis(2500);
 /// Protocol version spoken.
 pub const PROTOCOL: u32 = 1;
 
@@ -103,6 +109,15 @@ impl SyncContext {
             .is_some_and(|d| d.contains(code.as_str()))
     }
 
+    /// Should this node, relaying `feed` to `peer`, wait [`RELAY_HOLD`] before sending its
+    /// new entries? Yes when the peer normally has a link of its own to the feed's origin:
+    /// the province (every node dials its gateway) or a county the origin names as its
+    /// neighbour. A relay to anyone else (a county the origin has no link with) is at once.
+    fn relay_waits(&self, peer: &Identity, feed: &FeedId) -> bool {
+        feed.origin != self.me.path()
+            && (matches!(peer, Identity::Province(_)) || self.origin_names(feed, peer))
+    }
+
     /// May this node send `feed` to `peer`?
     pub fn may_send(&self, peer: &Identity, feed: &FeedId) -> bool {
         may_receive(peer, feed, self.origin_names(feed, peer))
@@ -119,16 +134,19 @@ impl SyncContext {
         )
     }
 
-    fn heads_for(&self, peer: &Identity) -> Result<Vec<v1::FeedHead>, StoreError> {
-        Ok(feed::log::heads(self.store.as_ref())?
+    /// The durable heads `peer` may receive.
+    fn heads_for(&self, peer: &Identity) -> Vec<v1::FeedHead> {
+        self.writer
+            .durable_heads()
+            .snapshot()
             .into_iter()
             .filter(|(f, _)| f.audience != Audience::Local && self.may_send(peer, f))
-            .map(|(f, h)| v1::FeedHead {
+            .map(|(f, seq)| v1::FeedHead {
                 origin: f.origin,
                 audience: f.audience.to_proto() as i32,
-                seq: h.seq,
+                seq,
             })
-            .collect())
+            .collect()
     }
 }
 
@@ -150,13 +168,19 @@ fn frame(f: Frame) -> SyncFrame {
     SyncFrame { frame: Some(f) }
 }
 
-/// Reads the next run of `feed` after `after`: up to [`RUN_ENTRIES`], extended to end on a
-/// signed entry so the receiver can verify it.
-fn read_run(store: &dyn Store, feed: &FeedId, after: u64) -> Result<Vec<Entry>, StoreError> {
-    let mut run = feed::log::read(store, feed, after + 1, RUN_ENTRIES)?;
+/// Reads the next run of `feed` after `after` and up to `durable` (the store may already hold
+/// more, not yet flushed): up to [`RUN_ENTRIES`], extended to end on a signed entry so the
+/// receiver can verify it (a durable head is always signed).
+fn read_run(
+    store: &dyn Store,
+    feed: &FeedId,
+    after: u64,
+    durable: u64,
+) -> Result<Vec<Entry>, StoreError> {
+    let mut run = read_durable(store, feed, after + 1, durable)?;
     while run.last().is_some_and(|e| e.signature.is_empty()) {
         let next_from = run.last().map(|e| e.seq + 1).unwrap_or(after + 1);
-        let more = feed::log::read(store, feed, next_from, RUN_ENTRIES)?;
+        let more = read_durable(store, feed, next_from, durable)?;
         if more.is_empty() {
             break;
         }
@@ -170,6 +194,20 @@ fn read_run(store: &dyn Store, feed: &FeedId, after: u64) -> Result<Vec<Entry>, 
         }
     }
     Ok(run)
+}
+
+/// Up to [`RUN_ENTRIES`] entries of `feed` from `from` on, none past `durable`.
+fn read_durable(
+    store: &dyn Store,
+    feed: &FeedId,
+    from: u64,
+    durable: u64,
+) -> Result<Vec<Entry>, StoreError> {
+    if from > durable {
+        return Ok(Vec::new());
+    }
+    let limit = RUN_ENTRIES.min(usize::try_from(durable - from + 1).unwrap_or(RUN_ENTRIES));
+    feed::log::read(store, feed, from, limit)
 }
 
 /// Runs one session with `peer` until either side stops. `key` names the link in the
@@ -230,21 +268,24 @@ async fn send_loop(
     let closed = |_| SyncError::Closed("peer stopped reading".into());
     out.send(frame(Frame::Hello(v1::Hello {
         protocol: PROTOCOL,
-        heads: ctx.heads_for(&peer)?,
+        heads: ctx.heads_for(&peer),
     })))
     .await
     .map_err(closed)?;
     let mut commits = ctx.writer.commits();
     let mut tick = tokio::time::interval(HEADS_EVERY);
     let mut certs_sent: HashSet<String> = HashSet::new();
-    // Entitlement per feed, remembered between passes (a pass runs on every commit) and
-    // forgotten at each progress tick, so a new neighbour declaration counts within seconds.
-    let mut entitled: HashMap<FeedId, bool> = HashMap::new();
+    // Entitlement (and whether to hold back as a relay) per feed, remembered between passes
+    // (a pass runs on every commit) and forgotten at each progress tick, so a new neighbour
+    // declaration counts within seconds.
+    let mut entitled: HashMap<FeedId, (bool, bool)> = HashMap::new();
     loop {
         let hello = shared.0.lock().map(|p| p.hello).unwrap_or(false);
         let mut progressed = false;
+        let mut holding = false;
         if hello {
-            let held = feed::log::heads(ctx.store.as_ref())?;
+            // Only what is durable: a peer must never hold an entry this node could lose.
+            let held = ctx.writer.durable_heads().snapshot();
             let mut behind = std::collections::BTreeMap::new();
             for (feed, head) in held {
                 if feed.audience == Audience::Local {
@@ -256,17 +297,26 @@ async fn send_loop(
                     .map(|p| p.heads.get(&feed).copied().unwrap_or(0))
                     .unwrap_or(0);
                 // Cheapest test first: most feeds have nothing new for this peer.
-                if head.seq <= has {
+                if head <= has {
                     continue;
                 }
-                let allowed = *entitled
+                let (allowed, waits) = *entitled
                     .entry(feed.clone())
-                    .or_insert_with(|| ctx.may_send(&peer, &feed));
+                    .or_insert_with(|| (ctx.may_send(&peer, &feed), ctx.relay_waits(&peer, &feed)));
                 if !allowed {
                     continue;
                 }
-                behind.insert(feed.to_string(), head.seq - has);
-                let run = read_run(ctx.store.as_ref(), &feed, has)?;
+                behind.insert(feed.to_string(), head - has);
+                let upto = if waits {
+                    ctx.writer.durable_heads().settled(&feed, RELAY_HOLD)
+                } else {
+                    head
+                };
+                if upto <= has {
+                    holding = true;
+                    continue;
+                }
+                let run = read_run(ctx.store.as_ref(), &feed, has, upto)?;
                 let Some(last) = run.last().map(|e| e.seq) else {
                     continue;
                 };
@@ -302,9 +352,11 @@ async fn send_loop(
                 }
             }
             _ = shared.1.notified() => {}
+            // Held-back entries come due without a commit to wake us.
+            _ = tokio::time::sleep(RELAY_HOLD / 4), if holding => {}
             _ = tick.tick() => {
                 entitled.clear();
-                out.send(frame(Frame::Heads(v1::Heads { heads: ctx.heads_for(&peer)?, refused: false })))
+                out.send(frame(Frame::Heads(v1::Heads { heads: ctx.heads_for(&peer), refused: false })))
                     .await
                     .map_err(closed)?;
             }
@@ -408,6 +460,16 @@ where
                             }
                             shared.1.notify_one();
                         } else {
+                            // What the peer holds need not be sent again (a relay holding
+                            // back learns here what the direct link delivered).
+                            if let Ok(mut p) = shared.0.lock() {
+                                for x in &h.heads {
+                                    if let Some(f) = feed_of(x) {
+                                        let seq = p.heads.entry(f).or_insert(0);
+                                        *seq = (*seq).max(x.seq);
+                                    }
+                                }
+                            }
                             let held: HashMap<FeedId, u64> = feed::log::heads(ctx.store.as_ref())?
                                 .into_iter()
                                 .map(|(f, h)| (f, h.seq))
@@ -535,13 +597,22 @@ mod tests {
             feed::log::stage(&mut batch, &feed, &e);
         }
         store.commit(&batch).unwrap();
-        let ends = |after| read_run(&store, &feed, after).unwrap().last().unwrap().seq;
+        let ends = |after| {
+            read_run(&store, &feed, after, 2000)
+                .unwrap()
+                .last()
+                .unwrap()
+                .seq
+        };
         // A chunk of 512 that ends unsigned is extended to the next signed entry only.
         assert_eq!(ends(0), 700);
         assert_eq!(ends(700), 1300);
         assert_eq!(ends(1300), 2000);
-        let run = read_run(&store, &feed, 0).unwrap();
+        let run = read_run(&store, &feed, 0, 2000).unwrap();
         crate::feed::entry::verify_run(&feed, 0, &GENESIS_HASH, &run, &key.verifying_key())
             .unwrap();
+        // Nothing past the durable head, even when the store holds more.
+        assert_eq!(read_run(&store, &feed, 0, 700).unwrap().len(), 700);
+        assert!(read_run(&store, &feed, 700, 700).unwrap().is_empty());
     }
 }
