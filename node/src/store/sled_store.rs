@@ -11,8 +11,9 @@
 //! applies the writes one by one, and removes the record. Opening the store replays every
 //! complete record a crash left, in order, and drops incomplete ones (sled recovers a prefix
 //! of its log, so a commit whose record is incomplete had applied nothing yet). Readers may
-//! see part of a commit for a moment, never after a crash. A commit with a single value too
-//! large for a part (sled would put it in a file of its own) still uses `apply_batch`.
+//! see part of a commit for a moment, never after a crash. A large commit (a catch-up's
+//! runs: writing every byte twice cost more than the lock) or one with a value too large for
+//! a part (sled would put it in a file of its own) still uses `apply_batch`.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -30,6 +31,8 @@ const REDO_TREE: &str = "store_redo";
 /// Most bytes of writes per redo part: well under a quarter of sled's 512 KiB log segment,
 /// past which sled stores a value as a separate file.
 const REDO_PART_BYTES: usize = 48 << 10;
+/// Largest commit written through a redo record (its bytes are written twice).
+const REDO_MAX_BYTES: usize = 256 << 10;
 
 /// A [`Store`] on a sled database in one directory.
 #[derive(Debug, Clone)]
@@ -308,6 +311,13 @@ impl Store for SledStore {
 /// then per write 0 (delete) or 1 (set), the key's length (u32 BE) and key, and for a set the
 /// value's length (u32 BE) and value. `None` when a single write is too large for a part.
 fn encode_redo(writes: &[(Vec<u8>, Option<&[u8]>)]) -> Option<Vec<Vec<u8>>> {
+    let total: usize = writes
+        .iter()
+        .map(|(k, v)| 9 + k.len() + v.map_or(0, <[u8]>::len))
+        .sum();
+    if total > REDO_MAX_BYTES {
+        return None;
+    }
     let mut parts: Vec<Vec<u8>> = Vec::new();
     for (k, v) in writes {
         let size = 9 + k.len() + v.map_or(0, <[u8]>::len);
@@ -527,6 +537,19 @@ mod tests {
             s.commit(&b).unwrap();
             assert_eq!(s.get("t", b"b").unwrap(), Some(vec![2; size]));
         }
+        // Many small values, too many bytes for a redo record (sled's own batch).
+        let mut b = Batch::new();
+        for i in 0..100u32 {
+            b.insert("u", i.to_be_bytes().to_vec(), vec![3; 4 << 10]);
+        }
+        assert!(encode_redo(
+            &b.writes()
+                .map(|(t, k, v)| (full_key(t, k), v))
+                .collect::<Vec<_>>()
+        )
+        .is_none());
+        s.commit(&b).unwrap();
+        assert_eq!(s.scan_prefix("u", b"").count(), 100);
         assert_eq!(s.scan_prefix(REDO_TREE, b"").count(), 0);
         assert!(decode_redo(&[0, 0, 0, 1, 2, 0, 0, 0, 0]).is_err());
         assert!(decode_redo(&[0, 0, 0, 1, 1, 0, 0, 0, 9, 1]).is_err());
