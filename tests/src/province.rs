@@ -580,14 +580,16 @@ impl Province {
         timeout: Duration,
         pred: impl Fn(&Feeds) -> bool,
     ) -> Feeds {
-        wait::until(&format!("{name}: {what}"), timeout, POLL_INTERVAL, || {
+        let feeds = wait::until(&format!("{name}: {what}"), timeout, POLL_INTERVAL, || {
             let f = self.feeds(name);
             if pred(&f) {
                 Ok(f)
             } else {
                 Err(format!("feeds of {name}: {f:?}"))
             }
-        })
+        });
+        self.wait_views(name);
+        feeds
     }
 
     /// Waits until a member holds `key` at `seq` exactly.
@@ -596,6 +598,43 @@ impl Province {
         self.wait_feeds(name, &format!("{}#{} at {seq}", key.0, key.1), |f| {
             f.get(key) == Some(&seq)
         })
+    }
+
+    /// Waits until `name`'s views (its register) have applied every feed it holds: they
+    /// follow the stored entries by a few tens of milliseconds, so a test that reads the
+    /// register after waiting for feeds waits for this too.
+    pub fn wait_views(&self, name: &str) {
+        wait::until(
+            &format!("{name}'s register to apply every feed it holds"),
+            SYNC_TIMEOUT,
+            Duration::from_millis(20),
+            || {
+                let out = self
+                    .cli_as(name, &self.provincial_staff())
+                    .args(["feeds", "--json"])
+                    .timeout(READ_TIMEOUT)
+                    .run()
+                    .ok()
+                    .json();
+                let behind: Vec<String> = out
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|h| h["applied"] != h["seq"])
+                    .map(|h| {
+                        format!(
+                            "{}#{} {} of {}",
+                            h["origin"], h["audience"], h["applied"], h["seq"]
+                        )
+                    })
+                    .collect();
+                if behind.is_empty() {
+                    Ok(())
+                } else {
+                    Err(behind.join(", "))
+                }
+            },
+        )
     }
 
     /// Every running member's version vector.
@@ -641,10 +680,14 @@ impl Province {
         for m in self.members() {
             assert!(self.is_running(&m), "{m} is not running: restart it first");
         }
-        wait::until("the province to converge", timeout, POLL_INTERVAL, || {
+        let all = wait::until("the province to converge", timeout, POLL_INTERVAL, || {
             let all = self.all_feeds();
             self.check_converged(&all).map(|()| all)
-        })
+        });
+        for m in self.members() {
+            self.wait_views(&m);
+        }
+        all
     }
 
     /// Waits until every member's version vector equals `expected` (member → feeds).
@@ -654,7 +697,7 @@ impl Province {
         expected: &BTreeMap<String, Feeds>,
         timeout: Duration,
     ) -> BTreeMap<String, Feeds> {
-        wait::until(
+        let all = wait::until(
             "every member to hold exactly the expected feeds",
             timeout,
             POLL_INTERVAL,
@@ -673,7 +716,11 @@ impl Province {
                     Err(problems.join("; "))
                 }
             },
-        )
+        );
+        for m in expected.keys().filter(|m| self.is_running(m)) {
+            self.wait_views(m);
+        }
+        all
     }
 
     /// The status of one link of `name` from `peers --json`, if listed.

@@ -234,6 +234,7 @@ pub fn head(origin: &str, audience: Audience, seq: u64) -> FeedHead {
         origin: origin.to_owned(),
         audience: audience.to_proto() as i32,
         seq,
+        ..Default::default()
     }
 }
 

@@ -135,14 +135,18 @@ impl Federation for FederationService {
         req: Request<v1::FeedsRequest>,
     ) -> Result<Response<v1::FeedsResponse>, Status> {
         self.member(&caller(&req)?)?;
-        let heads = crate::feed::log::heads(self.state.store.as_ref())?
+        let store = self.state.store.as_ref();
+        let heads = crate::feed::log::heads(store)?
             .into_iter()
-            .map(|(f, h)| v1::FeedHead {
-                origin: f.origin,
-                audience: f.audience.to_proto() as i32,
-                seq: h.seq,
+            .map(|(f, h)| {
+                Ok(v1::FeedHead {
+                    applied: crate::views::applied(store, &f)?,
+                    origin: f.origin,
+                    audience: f.audience.to_proto() as i32,
+                    seq: h.seq,
+                })
             })
-            .collect();
+            .collect::<Result<_, crate::store::StoreError>>()?;
         Ok(Response::new(v1::FeedsResponse { heads }))
     }
 

@@ -51,19 +51,24 @@ pub async fn feeds(connect: ConnectArgs, args: PeersArgs) -> anyhow::Result<()> 
         let list: Vec<_> = r
             .heads
             .iter()
-            .map(|h| json!({"origin": h.origin, "audience": audience(h.audience), "seq": h.seq}))
+            .map(|h| json!({"origin": h.origin, "audience": audience(h.audience), "seq": h.seq, "applied": h.applied}))
             .collect();
         println!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(());
     }
     let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED)
-        .set_header(vec!["origin", "audience", "entries held"]);
+    t.load_preset(UTF8_FULL_CONDENSED).set_header(vec![
+        "origin",
+        "audience",
+        "entries held",
+        "applied to the register",
+    ]);
     for h in &r.heads {
         t.add_row(vec![
             h.origin.clone(),
             audience(h.audience).to_owned(),
             h.seq.to_string(),
+            h.applied.to_string(),
         ]);
     }
     println!("{t}");

@@ -145,6 +145,7 @@ impl SyncContext {
                 origin: f.origin,
                 audience: f.audience.to_proto() as i32,
                 seq,
+                ..Default::default()
             })
             .collect()
     }
@@ -565,6 +566,7 @@ async fn settle(
                     origin: feed.origin.clone(),
                     audience: feed.audience.to_proto() as i32,
                     seq: head.seq,
+                    ..Default::default()
                 }],
                 refused: true,
             })))
