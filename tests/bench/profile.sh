@@ -4,13 +4,14 @@
 #
 #   tests/bench/profile.sh fan-out --receivers 9 --records 5000
 #   tests/bench/profile.sh writes --writers 64 --records 200000
+#   PROFILE_DELAY_MS=12000 tests/bench/profile.sh catch-up --records 300000 --runs 2
 #
 # Writes target/bench/profile-<workload>.txt (the breakdown) and keeps perf's data beside it
 # for `perf report -i`. Needs `perf` (Debian's linux-perf).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 if [ $# -eq 0 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then
-    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
 fi
 command -v perf >/dev/null || { echo "profile.sh: perf is not installed (apt-get install linux-perf)" >&2; exit 1; }
@@ -19,7 +20,10 @@ mkdir -p target/bench
 name=$1
 data=target/bench/profile-$name.data
 out=target/bench/profile-$name.txt
-perf record --call-graph dwarf,16384 -F 299 -o "$data" target/release/bench "$@" >&2
+# PROFILE_DELAY_MS skips a set-up phase (e.g. a catch-up's fill) before sampling starts.
+delay=()
+[ -n "${PROFILE_DELAY_MS:-}" ] && delay=(-D "$PROFILE_DELAY_MS")
+perf record --call-graph dwarf,16384 -F 299 "${delay[@]}" -o "$data" target/release/bench "$@" >&2
 perf script -i "$data" -F ip,sym,dso 2>/dev/null | python3 -c '
 import re, sys
 # A sample belongs to the first component found walking its stack up from the leaf, so an
