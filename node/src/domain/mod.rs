@@ -1,6 +1,8 @@
 //! The domain of public-opinion risk work, free of transport and storage: focus points,
-//! levels, the grading standard, the three-step mechanism and its transitions.
+//! levels, the grading standard, the three-step mechanism and its transitions, and shared
+//! alerts (CAP's vocabularies and the checks a new alert passes).
 
+pub mod alert;
 pub mod grading;
 pub mod risk;
 

@@ -7,7 +7,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 /// The value of `all` whose name is `s`, or an error that lists the names.
-fn parse_named<T: Copy>(
+pub(crate) fn parse_named<T: Copy>(
     all: &[T],
     name: fn(T) -> &'static str,
     s: &str,
