@@ -9,7 +9,8 @@
 //! - [`store`]: the narrow storage trait and its sled implementation.
 //! - [`feed`]: signed, hash-chained feeds per (origin, audience) and where they are stored.
 //! - [`event`]: what a feed entry says (the payload every node decodes).
-//! - [`domain`]: focus points, levels, grading standard, the three-step mechanism.
+//! - [`domain`]: focus points, levels, grading standard, the three-step mechanism, and the
+//!   shared alert's rules; [`alert`]: alerts as CAP 1.2 XML.
 //! - [`register`]: the risk register, a view derived from the feeds; [`views`]: applying
 //!   entries to every view, catch-up and rebuild.
 //! - [`sync`]: federation: entitlement, verification, sync sessions and links.
@@ -21,6 +22,7 @@
 //! - [`cli`]: the `fenghuo` command-line tool.
 #![forbid(unsafe_code)]
 
+pub mod alert;
 pub mod api;
 pub mod cli;
 pub mod config;
