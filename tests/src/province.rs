@@ -446,14 +446,18 @@ impl Province {
 
     /// `fenghuo feeds --json` on a member: its version vector.
     pub fn feeds(&self, name: &str) -> Feeds {
-        let out = self
-            .cli_as(name, &self.provincial_staff())
+        parse_feeds(&self.feeds_json(name))
+    }
+
+    /// What `fenghuo feeds --json` prints on a member: each feed's head and how far its
+    /// views have applied it.
+    fn feeds_json(&self, name: &str) -> Value {
+        self.cli_as(name, &self.provincial_staff())
             .args(["feeds", "--json"])
             .timeout(READ_TIMEOUT)
             .run()
             .ok()
-            .json();
-        parse_feeds(&out)
+            .json()
     }
 
     /// `fenghuo peers --json` on a member.
@@ -609,13 +613,7 @@ impl Province {
             SYNC_TIMEOUT,
             Duration::from_millis(20),
             || {
-                let out = self
-                    .cli_as(name, &self.provincial_staff())
-                    .args(["feeds", "--json"])
-                    .timeout(READ_TIMEOUT)
-                    .run()
-                    .ok()
-                    .json();
+                let out = self.feeds_json(name);
                 let behind: Vec<String> = out
                     .as_array()
                     .into_iter()

@@ -77,6 +77,17 @@ const WORKLOADS: &[&[&str]] = &[
     &["writes", "--writers", "4", "--records", "60"],
 ];
 
+/// Fenghuo's writes straight into the node's writer, without gRPC.
+const DIRECT_WRITES: &[&str] = &[
+    "writes",
+    "--via",
+    "writer",
+    "--writers",
+    "4",
+    "--records",
+    "60",
+];
+
 #[test]
 fn every_workload_runs_on_fenghuo_and_counts_every_record() {
     for w in WORKLOADS {
@@ -84,15 +95,7 @@ fn every_workload_runs_on_fenghuo_and_counts_every_record() {
         assert_counts_everything(&v, "fenghuo");
         assert_eq!(v["durability"], "fsync before ack (per commit batch)");
     }
-    let direct = bench(&[
-        "writes",
-        "--via",
-        "writer",
-        "--writers",
-        "4",
-        "--records",
-        "60",
-    ]);
+    let direct = bench(DIRECT_WRITES);
     assert_counts_everything(&direct, "fenghuo");
     assert_eq!(direct["via"], "writer");
 }
@@ -129,15 +132,7 @@ fn the_report_renders_a_run_into_the_table() {
     let results = dir.path().join("results.jsonl");
     let lines = [
         bench(&["writes", "--writers", "4", "--records", "60"]),
-        bench(&[
-            "writes",
-            "--via",
-            "writer",
-            "--writers",
-            "4",
-            "--records",
-            "60",
-        ]),
+        bench(DIRECT_WRITES),
     ];
     let text: String = lines.iter().map(|v| format!("{v}\n")).collect();
     std::fs::write(&results, text).unwrap();

@@ -1,10 +1,8 @@
 //! Fenghuo's side: nodes in this process, each with its own sled store, TLS configuration and
 //! gRPC server on a loopback port; mutual TLS, signature checks and durable writes all on.
 
-use std::collections::HashMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -22,7 +20,8 @@ use fenghuo_tests::Credentials;
 use serde_json::json;
 use tokio::sync::watch;
 
-use crate::stats::{peak_rss_mib, record, spread, Latencies, Outcome};
+use crate::load;
+use crate::stats::{peak_rss_mib, record, spread, spread_line, Latencies, Outcome};
 
 /// What a Fenghuo acknowledgment promises.
 pub const DURABILITY: &str = "fsync before ack (per commit batch)";
@@ -231,37 +230,16 @@ async fn write_many(
     n: u64,
     writers: usize,
 ) -> anyhow::Result<(Duration, Vec<Duration>)> {
-    let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..writers {
-        let w = node.state.writer.clone();
-        let next = next.clone();
-        let risks = risks.to_vec();
-        let author = staff(code);
-        tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if i >= n {
-                    break;
-                }
-                let t = Instant::now();
-                w.submit(
-                    author.clone(),
-                    update(&risks[(i as usize) % risks.len()], i),
-                )
-                .await?;
-                lat.push(t.elapsed());
-            }
-            anyhow::Ok(lat)
-        }));
-    }
-    let mut lat = Vec::new();
-    for t in tasks {
-        lat.extend(t.await??);
-    }
-    Ok((started.elapsed(), lat))
+    let (w, risks, author) = (node.state.writer.clone(), risks.to_vec(), staff(code));
+    load::concurrent(writers, n, move |i| {
+        let (w, author) = (w.clone(), author.clone());
+        let update = update(&risks[(i as usize) % risks.len()], i);
+        async move {
+            w.submit(author, update).await?;
+            Ok(())
+        }
+    })
+    .await
 }
 
 /// The same as [`write_many`], through `RegistryService.UpdateRisk` on one mutual-TLS channel.
@@ -271,38 +249,23 @@ async fn write_many_grpc(
     n: u64,
     writers: usize,
 ) -> anyhow::Result<(Duration, Vec<Duration>)> {
-    let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..writers {
-        let mut client = pb::registry_client::RegistryClient::new(channel.clone());
-        let next = next.clone();
-        let risks = risks.to_vec();
-        tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if i >= n {
-                    break;
-                }
-                let t = Instant::now();
-                client
-                    .update_risk(pb::UpdateRiskRequest {
-                        id: risks[(i as usize) % risks.len()].clone(),
-                        description: Some(record(i)),
-                        ..Default::default()
-                    })
-                    .await?;
-                lat.push(t.elapsed());
-            }
-            anyhow::Ok(lat)
-        }));
-    }
-    let mut lat = Vec::new();
-    for t in tasks {
-        lat.extend(t.await??);
-    }
-    Ok((started.elapsed(), lat))
+    let (client, risks) = (
+        pb::registry_client::RegistryClient::new(channel),
+        risks.to_vec(),
+    );
+    load::concurrent(writers, n, move |i| {
+        let mut client = client.clone();
+        let request = pb::UpdateRiskRequest {
+            id: risks[(i as usize) % risks.len()].clone(),
+            description: Some(record(i)),
+            ..Default::default()
+        };
+        async move {
+            client.update_risk(request).await?;
+            Ok(())
+        }
+    })
+    .await
 }
 
 /// Catch-up: the origin (510105) takes `records`; then, `runs` times, a receiver (510104, a
@@ -362,10 +325,8 @@ pub async fn catch_up(records: u64, runs: usize) -> anyhow::Result<Outcome> {
     a.stop().await;
     let s = spread(&rates);
     let line = format!(
-        "{records} records, {runs} runs: min {:.0}, median {:.0}, max {:.0} records/s (peak RSS {:.0} MiB)",
-        s["min"].as_f64().unwrap_or(0.0),
-        s["median"].as_f64().unwrap_or(0.0),
-        s["max"].as_f64().unwrap_or(0.0),
+        "{} (peak RSS {:.0} MiB)",
+        spread_line(records, runs, &s),
         peak_rss_mib()
     );
     let mut figures =
@@ -410,7 +371,6 @@ pub async fn fan_out(receivers: usize, rate: u64, records: u64) -> anyhow::Resul
     for n in &nodes {
         wait_for(n, &feed, base, |_| {}).await;
     }
-    let sent: Arc<Mutex<HashMap<u64, Instant>>> = Arc::default();
     // Each watcher notes when its node first holds each entry; joined with the write times
     // at the end (an entry can reach a neighbour before its writer hears back).
     let mut watchers = Vec::new();
@@ -430,64 +390,27 @@ pub async fn fan_out(receivers: usize, rate: u64, records: u64) -> anyhow::Resul
                 arrivals.extend((seen + 1..=h).map(|seq| (seq, now)));
                 seen = seen.max(h);
             }
-            arrivals
+            anyhow::Ok(arrivals)
         }));
     }
-    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let started = Instant::now();
-    let mut writes = Vec::new();
-    for i in 0..records {
-        tick.tick().await;
+    // Receivers know each record by its feed position, which the write answers with.
+    let (wrote, sent) = load::paced(rate, records, |i| {
         let w = a.state.writer.clone();
-        let sent = sent.clone();
-        let risk = risk.clone();
-        writes.push(tokio::spawn(async move {
-            let t = Instant::now();
-            let r = w.submit(staff("510104"), update(&risk, i)).await?;
-            sent.lock()
-                .map_err(|_| anyhow::anyhow!("a writer panicked"))?
-                .insert(r.seq, t);
-            anyhow::Ok(())
-        }));
-    }
-    for w in writes {
-        w.await??;
-    }
-    let wrote = started.elapsed();
-    let sent = sent
-        .lock()
-        .map_err(|_| anyhow::anyhow!("a writer panicked"))?
-        .clone();
-    let mut samples = Vec::new();
-    for w in watchers {
-        let arrivals = tokio::time::timeout(Duration::from_secs(60), w)
-            .await
-            .context("receivers did not get every record within 60 s")??;
-        samples.extend(
-            arrivals
-                .into_iter()
-                .filter_map(|(seq, at)| sent.get(&seq).map(|t| at.saturating_duration_since(*t))),
-        );
-    }
-    drop(nodes);
-    let l = Latencies::new(samples);
-    let achieved = records as f64 / wrote.as_secs_f64();
-    let mut figures = l.summary();
-    figures["receivers"] = receivers.into();
-    figures["records"] = records.into();
-    figures["rate"] = achieved.into();
-    Ok(Outcome {
-        workload: "fan-out",
-        system: "fenghuo",
-        durability: DURABILITY.into(),
-        line: format!(
-            "{records} records at {achieved:.0}/s to {receivers} receivers ({} samples): {}",
-            l.len(),
-            l.line()
-        ),
-        figures,
+        let update = update(&risk, i);
+        async move { Ok(w.submit(staff("510104"), update).await?.seq) }
     })
+    .await?;
+    let l = load::latencies(watchers, &sent, "receivers").await?;
+    drop(nodes);
+    Ok(Outcome::fan_out(
+        "fenghuo",
+        DURABILITY,
+        receivers,
+        "receivers",
+        records,
+        wrote,
+        &l,
+    ))
 }
 
 /// A province of `counties` counties and a gateway; a burst of `entries` province entries at

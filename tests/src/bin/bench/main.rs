@@ -16,6 +16,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod fenghuo;
+mod load;
 mod nats;
 mod report;
 mod stats;

@@ -4,11 +4,10 @@
 //! domain (`$JS.hub.API`). Client and leaf connections use mutual TLS with certificates from
 //! the same kind of CA as Fenghuo's (Ed25519, made here); storage is on file.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -19,7 +18,8 @@ use futures_util::StreamExt as _;
 use serde_json::json;
 
 use crate::fenghuo::{free_port, Bench};
-use crate::stats::{peak_rss_mib, record, spread, Latencies, Outcome};
+use crate::load;
+use crate::stats::{peak_rss_mib, record, spread, spread_line, Latencies, Outcome};
 
 /// When NATS fsyncs, the setting every row is labelled with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -329,12 +329,7 @@ impl Nats {
         }
         drop(hub);
         let s = spread(&rates);
-        let line = format!(
-            "{records} records, {runs} runs: min {:.0}, median {:.0}, max {:.0} records/s",
-            s["min"].as_f64().unwrap_or(0.0),
-            s["median"].as_f64().unwrap_or(0.0),
-            s["max"].as_f64().unwrap_or(0.0),
-        );
+        let line = spread_line(records, runs, &s);
         Ok(Outcome {
             workload: "catch-up",
             system: "nats",
@@ -399,63 +394,30 @@ impl Nats {
                 anyhow::Ok(arrivals)
             }));
         }
-        let sent: Arc<Mutex<HashMap<u64, Instant>>> = Arc::default();
+        // Sites know each record by its number, carried in its first bytes.
         let js = jetstream::new(hub_client.clone());
-        let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-        let started = Instant::now();
-        let mut publishes = Vec::new();
-        for i in 0..records {
-            tick.tick().await;
+        let (wrote, sent) = load::paced(rate, records, |i| {
             let js = js.clone();
-            let sent = sent.clone();
-            publishes.push(tokio::spawn(async move {
-                sent.lock()
-                    .map_err(|_| anyhow::anyhow!("a publisher panicked"))?
-                    .insert(i, Instant::now());
+            async move {
                 js.publish("rec.bench", record(i).into()).await?.await?;
-                anyhow::Ok(())
-            }));
-        }
-        for p in publishes {
-            p.await??;
-        }
-        let wrote = started.elapsed();
-        let sent = sent
-            .lock()
-            .map_err(|_| anyhow::anyhow!("a publisher panicked"))?
-            .clone();
-        let mut samples = Vec::new();
-        for w in watchers {
-            let arrivals = tokio::time::timeout(Duration::from_secs(60), w)
-                .await
-                .context("sites did not get every record within 60 s")???;
-            samples.extend(
-                arrivals
-                    .into_iter()
-                    .filter_map(|(i, at)| sent.get(&i).map(|t| at.saturating_duration_since(*t))),
-            );
-        }
+                Ok(i)
+            }
+        })
+        .await?;
+        let l = load::latencies(watchers, &sent, "sites").await?;
         drop(sites);
         drop(hub);
-        let l = Latencies::new(samples);
-        let achieved = records as f64 / wrote.as_secs_f64();
-        let mut figures = l.summary();
-        figures["receivers"] = receivers.into();
-        figures["records"] = records.into();
-        figures["rate"] = achieved.into();
-        figures["fsync"] = self.fsync.name().into();
-        Ok(Outcome {
-            workload: "fan-out",
-            system: "nats",
-            durability: self.fsync.durability().into(),
-            line: format!(
-                "{records} records at {achieved:.0}/s to {receivers} leaf sites ({} samples): {}",
-                l.len(),
-                l.line()
-            ),
-            figures,
-        })
+        let mut outcome = Outcome::fan_out(
+            "nats",
+            self.fsync.durability(),
+            receivers,
+            "leaf sites",
+            records,
+            wrote,
+            &l,
+        );
+        outcome.figures["fsync"] = self.fsync.name().into();
+        Ok(outcome)
     }
 
     /// Durable writes at the hub: `writers` tasks, each publishing and awaiting its ack.
@@ -464,31 +426,14 @@ impl Nats {
         let hub_client = self.client(&mut hub).await?;
         origin_stream(&hub_client).await?;
         let js = jetstream::new(hub_client.clone());
-        let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let started = Instant::now();
-        let mut tasks = Vec::new();
-        for _ in 0..writers {
+        let (took, lat) = load::concurrent(writers, records, move |i| {
             let js = js.clone();
-            let next = next.clone();
-            tasks.push(tokio::spawn(async move {
-                let mut lat = Vec::new();
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    if i >= records {
-                        break;
-                    }
-                    let t = Instant::now();
-                    js.publish("rec.bench", record(i).into()).await?.await?;
-                    lat.push(t.elapsed());
-                }
-                anyhow::Ok(lat)
-            }));
-        }
-        let mut lat = Vec::new();
-        for t in tasks {
-            lat.extend(t.await??);
-        }
-        let took = started.elapsed();
+            async move {
+                js.publish("rec.bench", record(i).into()).await?.await?;
+                Ok(())
+            }
+        })
+        .await?;
         drop(hub);
         let l = Latencies::new(lat);
         let rate = records as f64 / took.as_secs_f64();

@@ -35,6 +35,8 @@ struct Row {
     better: Better,
     goal: Option<Goal>,
     cells: [Option<Value>; 3],
+    /// Fenghuo's writes straight into the writer, shown beside its gRPC figure.
+    direct: Option<Value>,
 }
 
 /// Whether a bigger figure is better (throughput) or a smaller one (latency).
@@ -78,7 +80,8 @@ fn thousands(x: f64) -> String {
     out
 }
 
-fn cell(workload: &str, v: &Value) -> String {
+/// A result as its table cell; `direct` (Fenghuo's in-process writes) rides along with writes.
+fn cell(workload: &str, v: &Value, direct: Option<&Value>) -> String {
     let f = |k: &str| v[k].as_f64().unwrap_or(f64::NAN);
     match workload {
         "catch-up" => {
@@ -98,8 +101,8 @@ fn cell(workload: &str, v: &Value) -> String {
                 thousands(f("writes_per_s")),
                 f("p99_ms")
             );
-            if let Some(direct) = v["direct"].as_object() {
-                let d = |k: &str| direct.get(k).and_then(Value::as_f64).unwrap_or(f64::NAN);
+            if let Some(direct) = direct {
+                let d = |k: &str| direct[k].as_f64().unwrap_or(f64::NAN);
                 s.push_str(&format!(
                     " (in-process writer, no gRPC: {}/s, p99 {:.2} ms)",
                     thousands(d("writes_per_s")),
@@ -185,28 +188,16 @@ fn rows(results: &[Value]) -> Vec<Row> {
                     better,
                     goal,
                     cells: [None, None, None],
+                    direct: None,
                 });
                 rows.len() - 1
             }
         };
-        let slot = &mut rows[idx].cells[col as usize];
         // A Fenghuo write through the writer directly rides along with the gRPC figure.
         if workload == "writes" && col == Column::Fenghuo && v["via"] == "writer" {
-            match slot {
-                Some(existing) => existing["direct"] = v.clone(),
-                None => {
-                    let mut placeholder = serde_json::json!({"direct": v.clone()});
-                    placeholder["pending"] = true.into();
-                    *slot = Some(placeholder);
-                }
-            }
+            rows[idx].direct = Some(v.clone());
         } else {
-            let direct = slot.as_ref().map(|s| s["direct"].clone());
-            let mut v = v.clone();
-            if let Some(d) = direct.filter(|d| !d.is_null()) {
-                v["direct"] = d;
-            }
-            *slot = Some(v);
+            rows[idx].cells[col as usize] = Some(v.clone());
         }
     }
     rows
@@ -219,15 +210,11 @@ pub fn render(results: &[Value]) -> String {
     );
     for row in rows(results) {
         let workload = row.key.split(' ').next().unwrap_or_default();
-        let shown = |c: &Option<Value>| match c {
-            Some(v) if v.get("pending").is_none() => cell(workload, v),
-            _ => "not run".into(),
+        let shown = |i: usize| match &row.cells[i] {
+            Some(v) => cell(workload, v, row.direct.as_ref().filter(|_| i == 0)),
+            None => "not run".into(),
         };
-        let fig = |c: &Option<Value>| {
-            c.as_ref()
-                .filter(|v| v.get("pending").is_none())
-                .and_then(|v| key_figure(workload, v))
-        };
+        let fig = |c: &Option<Value>| c.as_ref().and_then(|v| key_figure(workload, v));
         let ours = fig(&row.cells[0]);
         let vs = |i: usize| match (ours, fig(&row.cells[i])) {
             (Some(o), Some(t)) => ratio(row.better, o, t),
@@ -255,9 +242,9 @@ pub fn render(results: &[Value]) -> String {
         out.push_str(&format!(
             "| {} | {} | {} | {} | {} | {} | {goal} | {met} |\n",
             row.label,
-            shown(&row.cells[0]),
-            shown(&row.cells[1]),
-            shown(&row.cells[2]),
+            shown(0),
+            shown(1),
+            shown(2),
             vs(1),
             vs(2),
         ));

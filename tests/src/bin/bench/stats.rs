@@ -115,6 +115,48 @@ impl Outcome {
     }
 }
 
+impl Outcome {
+    /// A live fan-out's outcome: `records` written over `wrote` to `receivers` (called
+    /// `receivers_noun` in the line), with latencies `l`.
+    pub fn fan_out(
+        system: &'static str,
+        durability: &str,
+        receivers: usize,
+        receivers_noun: &str,
+        records: u64,
+        wrote: Duration,
+        l: &Latencies,
+    ) -> Self {
+        let achieved = records as f64 / wrote.as_secs_f64();
+        let mut figures = l.summary();
+        figures["receivers"] = receivers.into();
+        figures["records"] = records.into();
+        figures["rate"] = achieved.into();
+        Self {
+            workload: "fan-out",
+            system,
+            durability: durability.into(),
+            line: format!(
+                "{records} records at {achieved:.0}/s to {receivers} {receivers_noun} ({} samples): {}",
+                l.len(),
+                l.line()
+            ),
+            figures,
+        }
+    }
+}
+
+/// `N records, R runs: min …, median …, max … records/s` from a [`spread`].
+pub fn spread_line(records: u64, runs: usize, s: &Value) -> String {
+    let f = |k: &str| s[k].as_f64().unwrap_or(0.0);
+    format!(
+        "{records} records, {runs} runs: min {:.0}, median {:.0}, max {:.0} records/s",
+        f("min"),
+        f("median"),
+        f("max")
+    )
+}
+
 /// 200 bytes, the record size every workload writes on both systems; `i` makes each unique.
 pub fn record(i: u64) -> String {
     const FILL: &str = "Video of a crowd outside the township office is being reposted with claims that compensation was withheld; local accounts ask for a gathering on Saturday at nine in the morning near the gate.";
