@@ -8,6 +8,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/fenghuo/v1/feed.proto",
         "proto/fenghuo/v1/registry.proto",
         "proto/fenghuo/v1/federation.proto",
+        "proto/fenghuo/v1/comms.proto",
     ];
     for f in &files {
         println!("cargo:rerun-if-changed={f}");

@@ -86,6 +86,36 @@ pub struct LogConfig {
     pub filter: Option<String>,
 }
 
+/// Shared alerts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// How long recipients have to acknowledge an extreme or severe alert this node issues
+    /// before it is flagged overdue: `30m` (default), `2h`, `1d`…
+    #[serde(default = "default_acknowledge_within")]
+    pub acknowledge_within: String,
+}
+
+fn default_acknowledge_within() -> String {
+    "30m".to_owned()
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        Self {
+            acknowledge_within: default_acknowledge_within(),
+        }
+    }
+}
+
+impl AlertsConfig {
+    /// `acknowledge_within` as a duration (checked at load).
+    pub fn acknowledge_within(&self) -> std::time::Duration {
+        crate::timespec::parse_duration(&self.acknowledge_within)
+            .unwrap_or(std::time::Duration::from_secs(1800))
+    }
+}
+
 /// The whole `node.toml` (and, with `province` instead of `county`, `gateway.toml`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -114,6 +144,9 @@ pub struct NodeConfig {
     /// Logging.
     #[serde(default)]
     pub log: LogConfig,
+    /// Shared alerts.
+    #[serde(default)]
+    pub alerts: AlertsConfig,
     /// Directory relative paths are resolved against (the config file's own).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -177,6 +210,16 @@ impl NodeConfig {
                     "must not be empty".into(),
                 ));
             }
+        }
+        match crate::timespec::parse_duration(&self.alerts.acknowledge_within) {
+            Ok(d) if d.as_secs() > 0 => {}
+            Ok(_) => {
+                return Err(field(
+                    "alerts.acknowledge_within",
+                    "must be longer than 0s".into(),
+                ))
+            }
+            Err(e) => return Err(field("alerts.acknowledge_within", e)),
         }
         if self.data_dir.as_os_str().is_empty() {
             return Err(field("data_dir", "must not be empty".into()));
@@ -256,5 +299,8 @@ crl = "pki/crl.pem"
         let text = format!("{GOOD}\n[[neighbours]]\ncode = \"12\"\naddress = \"x:1\"\n");
         let e = NodeConfig::parse(&text, "n", Path::new(".")).unwrap_err();
         assert!(e.to_string().contains("neighbours[0].code"), "{e}");
+        let text = format!("{GOOD}\n[alerts]\nacknowledge_within = \"soon\"\n");
+        let e = NodeConfig::parse(&text, "n", Path::new(".")).unwrap_err();
+        assert!(e.to_string().contains("alerts.acknowledge_within"), "{e}");
     }
 }

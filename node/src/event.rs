@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::alert::NewAlert;
+use crate::domain::directive::{DirectiveKind, ResponseStatus};
 use crate::domain::{FocusPoint, Level, MeasureStatus, RiskStatus, Scores};
 use crate::feed::Audience;
 use crate::register::record::RiskRecord;
@@ -119,6 +121,95 @@ pub enum Event {
         /// County codes.
         neighbours: Vec<String>,
     },
+    /// A shared alert was issued (CAP `Alert`).
+    AlertIssued {
+        /// `<origin>-a<n>`.
+        id: String,
+        /// The alert as issued.
+        alert: NewAlert,
+        /// Recipients must acknowledge an extreme or severe alert within this many seconds.
+        ack_within_s: u64,
+    },
+    /// The issuer replaced an alert's content (CAP `Update`); the audience stays.
+    AlertUpdated {
+        /// The alert.
+        id: String,
+        /// Its message number in the chain (the issue is 1).
+        version: u32,
+        /// The alert as it now stands.
+        alert: NewAlert,
+    },
+    /// The issuer cancelled an alert (CAP `Cancel`).
+    AlertCancelled {
+        /// The alert.
+        id: String,
+        /// Its message number in the chain.
+        version: u32,
+        /// Why, for people.
+        #[serde(default)]
+        reason: String,
+    },
+    /// The origin (a recipient) received the alert: written by its node, unattended.
+    AlertDelivered {
+        /// The alert.
+        id: String,
+    },
+    /// The origin's staff acknowledged the alert (签收).
+    AlertAcknowledged {
+        /// The alert.
+        id: String,
+        /// Optional note.
+        #[serde(default)]
+        note: String,
+    },
+    /// A major-issue report to the province (重大事项报告).
+    ReportFiled {
+        /// `<origin>-r<n>`.
+        id: String,
+        /// The risk it is about.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        risk: Option<String>,
+        /// The risk's level when the report was filed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        level: Option<Level>,
+        /// What happened, for people.
+        summary: String,
+        /// Filed by the node because a grading reached level I or II (not by hand).
+        #[serde(default)]
+        automatic: bool,
+    },
+    /// The province acknowledged a report.
+    ReportAcknowledged {
+        /// The report.
+        id: String,
+        /// Optional note.
+        #[serde(default)]
+        note: String,
+    },
+    /// The province issued a directive or opened a consultation.
+    DirectiveIssued {
+        /// `<province>-d<n>` or `<province>-c<n>`.
+        id: String,
+        /// Directive or consultation.
+        kind: DirectiveKind,
+        /// The instruction or the question.
+        text: String,
+        /// When answers are due, Unix ms.
+        deadline_ms: i64,
+        /// Target counties; empty means every county of the province.
+        #[serde(default)]
+        targets: Vec<String>,
+    },
+    /// The origin (a county) answered a directive or consultation.
+    DirectiveResponded {
+        /// The directive or consultation.
+        id: String,
+        /// How far it has answered.
+        status: ResponseStatus,
+        /// What it says.
+        #[serde(default)]
+        text: String,
+    },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -169,7 +260,23 @@ impl Event {
             | Self::MeasureUpdated { id, .. }
             | Self::StatusSet { id, .. }
             | Self::RiskShared { id, .. } => Some(id),
-            Self::NeighboursDeclared { .. } => None,
+            _ => None,
+        }
+    }
+
+    /// The alert, report or directive this event is about, if any.
+    pub fn item_id(&self) -> Option<&str> {
+        match self {
+            Self::AlertIssued { id, .. }
+            | Self::AlertUpdated { id, .. }
+            | Self::AlertCancelled { id, .. }
+            | Self::AlertDelivered { id }
+            | Self::AlertAcknowledged { id, .. }
+            | Self::ReportFiled { id, .. }
+            | Self::ReportAcknowledged { id, .. }
+            | Self::DirectiveIssued { id, .. }
+            | Self::DirectiveResponded { id, .. } => Some(id),
+            _ => None,
         }
     }
 }

@@ -10,9 +10,11 @@
 //! - [`feed`]: signed, hash-chained feeds per (origin, audience) and where they are stored.
 //! - [`event`]: what a feed entry says (the payload every node decodes).
 //! - [`domain`]: focus points, levels, grading standard, the three-step mechanism, and the
-//!   shared alert's rules; [`alert`]: alerts as CAP 1.2 XML.
-//! - [`register`]: the risk register, a view derived from the feeds; [`views`]: applying
-//!   entries to every view, catch-up and rebuild.
+//!   shared alert's rules, directives and consultations.
+//! - [`register`]: the risk register, a view derived from the feeds; [`comms`]: alerts,
+//!   reports, directives and consultations, views too, with the journal `Watch` streams;
+//!   [`views`]: applying entries to every view, catch-up and rebuild.
+//! - [`timespec`]: times and durations as people write them.
 //! - [`sync`]: federation: entitlement, verification, sync sessions and links.
 //! - [`writer`]: the single writer with group commit; acknowledged means durable.
 //! - [`config`]: `node.toml`, typed and checked; [`logging`]: tracing set-up.
@@ -22,9 +24,9 @@
 //! - [`cli`]: the `fenghuo` command-line tool.
 #![forbid(unsafe_code)]
 
-pub mod alert;
 pub mod api;
 pub mod cli;
+pub mod comms;
 pub mod config;
 pub mod domain;
 pub mod event;
@@ -38,5 +40,6 @@ pub mod start;
 pub mod state;
 pub mod store;
 pub mod sync;
+pub mod timespec;
 pub mod views;
 pub mod writer;

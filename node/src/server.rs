@@ -8,8 +8,11 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use fenghuo_proto::v1::alerts_server::AlertsServer;
+use fenghuo_proto::v1::directives_server::DirectivesServer;
 use fenghuo_proto::v1::federation_server::FederationServer;
 use fenghuo_proto::v1::registry_server::RegistryServer;
+use fenghuo_proto::v1::reports_server::ReportsServer;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
@@ -23,9 +26,12 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::server::Connected;
 use tonic::transport::Server;
 
+use crate::api::alerts::AlertsService;
 use crate::api::auth::authenticate;
+use crate::api::directives::DirectivesService;
 use crate::api::federation::FederationService;
 use crate::api::registry::RegistryService;
+use crate::api::reports::ReportsService;
 use crate::pki::tls::{peer_identity, PeerInfo, TlsState};
 use crate::state::NodeState;
 
@@ -233,6 +239,11 @@ pub async fn serve(
     health
         .set_serving::<FederationServer<FederationService>>()
         .await;
+    health.set_serving::<AlertsServer<AlertsService>>().await;
+    health.set_serving::<ReportsServer<ReportsService>>().await;
+    health
+        .set_serving::<DirectivesServer<DirectivesService>>()
+        .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(fenghuo_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -248,6 +259,18 @@ pub async fn serve(
             .max_encoding_message_size(64 << 20),
         authenticate,
     );
+    let alerts = InterceptedService::new(
+        AlertsServer::new(AlertsService::new(state.clone())),
+        authenticate,
+    );
+    let reports = InterceptedService::new(
+        ReportsServer::new(ReportsService::new(state.clone())),
+        authenticate,
+    );
+    let directives = InterceptedService::new(
+        DirectivesServer::new(DirectivesService::new(state.clone())),
+        authenticate,
+    );
 
     let node = state.identity.path();
     let result = Server::builder()
@@ -260,6 +283,9 @@ pub async fn serve(
         .add_service(reflection)
         .add_service(registry)
         .add_service(federation)
+        .add_service(alerts)
+        .add_service(reports)
+        .add_service(directives)
         .serve_with_incoming_shutdown(ReceiverStream::new(rx).map(Ok::<_, io::Error>), shutdown)
         .await;
     acceptor.abort();

@@ -142,13 +142,23 @@ impl Node {
             neighbours: cfg.neighbours.iter().map(|n| n.code.clone()).collect(),
             status: Arc::new(StatusBoard::default()),
         });
-        crate::views::spawn_applier(store.clone(), writer.commits(), identity.path());
+        let (passes, views_applied) = tokio::sync::watch::channel(0);
+        crate::views::spawn_applier(store.clone(), writer.commits(), identity.path(), passes);
+        let journal = crate::comms::journal::spawn(
+            store.clone(),
+            writer.clone(),
+            identity.path(),
+            views_applied,
+            stop.subscribe(),
+        )?;
         let state = Arc::new(NodeState {
             identity,
             store,
             writer,
             standard,
             sync,
+            journal,
+            ack_within: cfg.alerts.acknowledge_within(),
         });
         Ok(Self { state, tls, stop })
     }

@@ -21,6 +21,10 @@ pub struct NodeState {
     pub standard: Arc<GradingStandard>,
     /// What sync sessions share (entitlement, status board).
     pub sync: Arc<SyncContext>,
+    /// The newest journal cursor (see [`crate::comms::journal`]); changes as items arrive.
+    pub journal: tokio::sync::watch::Receiver<u64>,
+    /// How long recipients have to acknowledge this node's extreme and severe alerts.
+    pub ack_within: std::time::Duration,
 }
 
 impl NodeState {

@@ -1,6 +1,7 @@
 //! Views: everything a node shows is derived from the feeds it holds. Each entry is applied
-//! to the view that owns its event — the risk register ([`crate::register::view`]) or the
-//! federation directory ([`crate::sync::directory`]) — in the same commit that stores it.
+//! to the view that owns its event — the risk register ([`crate::register::view`]), the
+//! communications ([`crate::comms::view`]) or the federation directory
+//! ([`crate::sync::directory`]) — in the same commit that stores it.
 //!
 //! `view_meta` records, per feed, the last sequence number applied. At start the node applies
 //! whatever its views have not seen, so deleting the view trees (or changing the view format)
@@ -11,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
+use crate::comms::{view as comms_view, CommsError};
 use crate::event::Event;
 use crate::feed::{self, Entry, FeedId};
 use crate::register::view as register_view;
@@ -21,7 +23,7 @@ use crate::sync::directory;
 /// Tree of view bookkeeping.
 pub const META_TREE: &str = "view_meta";
 /// Bump to make every node rebuild its views from the feeds at start.
-const VIEW_FORMAT: u64 = 4;
+const VIEW_FORMAT: u64 = 5;
 const FORMAT_KEY: &[u8] = b"format";
 const CATCH_UP_CHUNK: usize = 1000;
 /// Entries the view applier applies per pass.
@@ -30,6 +32,11 @@ const APPLY_SLICE: u64 = 5000;
 /// Every tree that holds a view (deleted on rebuild).
 pub const VIEW_TREES: &[&str] = &[
     register_view::RISKS_TREE,
+    register_view::HISTORY_TREE,
+    comms_view::ALERTS_TREE,
+    comms_view::REPORTS_TREE,
+    comms_view::DIRECTIVES_TREE,
+    comms_view::RESPONSES_TREE,
     directory::NEIGHBOURS_TREE,
     META_TREE,
 ];
@@ -45,19 +52,31 @@ pub fn applied(store: &dyn Store, feed: &FeedId) -> Result<u64, StoreError> {
     ))
 }
 
+/// Why an event could not be applied to its view.
+#[derive(Debug, thiserror::Error)]
+pub enum ViewError {
+    /// The register refused it.
+    #[error(transparent)]
+    Register(#[from] RegisterError),
+    /// The communications view refused it.
+    #[error(transparent)]
+    Comms(#[from] CommsError),
+}
+
 /// Applies one decoded event to the view that owns it.
 pub fn apply_event(
     store: &dyn Store,
     batch: &mut Batch,
     meta: &register_view::EntryMeta,
     event: &Event,
-) -> Result<(), RegisterError> {
+) -> Result<(), ViewError> {
     match event {
         Event::NeighboursDeclared { neighbours } => {
             directory::apply_declaration(batch, &meta.unit, neighbours);
             Ok(())
         }
-        _ => register_view::apply(store, batch, meta, event),
+        _ if event.item_id().is_some() => Ok(comms_view::apply(store, batch, meta, event)?),
+        _ => Ok(register_view::apply(store, batch, meta, event)?),
     }
 }
 
@@ -186,9 +205,14 @@ fn next_after(applied: u64, busy: Duration, sync_active: bool) -> Next {
 /// [`YIELD_FACTOR`]). The feeds of `origin` (this node) are not its business: the writer
 /// applies every entry of them in the commit that stores it, as it must check commands
 /// against them (and a commit may be seen half-applied for a moment: the applier could
-/// otherwise find an entry of this node stored but not yet marked applied). Ends when the
-/// writer stops.
-pub fn spawn_applier(store: Arc<dyn Store>, mut commits: watch::Receiver<u64>, origin: String) {
+/// otherwise find an entry of this node stored but not yet marked applied). Bumps `passes`
+/// after every pass that applied something. Ends when the writer stops.
+pub fn spawn_applier(
+    store: Arc<dyn Store>,
+    mut commits: watch::Receiver<u64>,
+    origin: String,
+    passes: watch::Sender<u64>,
+) {
     tokio::spawn(async move {
         loop {
             let s = store.clone();
@@ -211,6 +235,9 @@ pub fn spawn_applier(store: Arc<dyn Store>, mut commits: watch::Receiver<u64>, o
                     0
                 }
             };
+            if applied > 0 {
+                passes.send_modify(|n| *n += 1);
+            }
             let sync_active = commits.has_changed().unwrap_or(false);
             match next_after(applied, started.elapsed(), sync_active) {
                 Next::Apply => continue,

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use ed25519_dalek::VerifyingKey;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::comms::{self, CommsError};
 use crate::domain::GradingStandard;
 use crate::event::Event;
 use crate::feed::entry::{next_entry, sign_head};
@@ -40,18 +41,52 @@ pub enum WriteError {
     /// The command was refused; nothing was written.
     #[error(transparent)]
     Refused(#[from] RegisterError),
+    /// The communications command was refused; nothing was written.
+    #[error(transparent)]
+    Comms(#[from] CommsError),
     /// The writer has stopped (the node is shutting down).
     #[error("the node is shutting down")]
     Stopped,
 }
 
+impl From<views::ViewError> for WriteError {
+    fn from(e: views::ViewError) -> Self {
+        match e {
+            views::ViewError::Register(e) => Self::Refused(e),
+            views::ViewError::Comms(e) => Self::Comms(e),
+        }
+    }
+}
+
 /// What a committed command produced.
 #[derive(Debug, Clone)]
 pub struct Written {
-    /// The risk the command created or changed (empty for commands about no risk).
-    pub risk_id: String,
-    /// The feed entry that records it (the last, if it wrote several).
+    /// The risk, alert, report or directive the command created or changed (empty for
+    /// commands about none).
+    pub id: String,
+    /// The feed entry that records it (the last, if it wrote several; 0 if it wrote none).
     pub seq: u64,
+}
+
+/// A change staff (or the node) ask for: to the register or to communications.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// A register command.
+    Register(Command),
+    /// A communications command.
+    Comms(comms::Command),
+}
+
+impl From<Command> for Change {
+    fn from(c: Command) -> Self {
+        Self::Register(c)
+    }
+}
+
+impl From<comms::Command> for Change {
+    fn from(c: comms::Command) -> Self {
+        Self::Comms(c)
+    }
 }
 
 type CommandReply = oneshot::Sender<Result<Written, WriteError>>;
@@ -60,7 +95,7 @@ type IngestReply = oneshot::Sender<Result<Ingested, IngestError>>;
 enum Job {
     Command {
         author: String,
-        command: Command,
+        command: Change,
         reply: CommandReply,
     },
     Ingest {
@@ -237,13 +272,18 @@ impl Writer {
     }
 
     /// Submits `command` by `author` (identity path); resolves once it is durable, or with the
-    /// reason it was refused. The feed is chosen by the risk's scope.
-    pub async fn submit(&self, author: String, command: Command) -> Result<Written, WriteError> {
+    /// reason it was refused. The feed is chosen by the risk's scope or the message's
+    /// recipients.
+    pub async fn submit(
+        &self,
+        author: String,
+        command: impl Into<Change>,
+    ) -> Result<Written, WriteError> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Job::Command {
                 author,
-                command,
+                command: command.into(),
                 reply,
             })
             .await
@@ -398,7 +438,7 @@ fn answer(outcomes: Vec<Outcome>, durable: &Result<(), StoreError>) {
             Outcome::Command(reply, result) => {
                 let result = match (durable, result) {
                     (Err(e), Ok(_)) => Err(WriteError::Refused(RegisterError::Store(e.clone()))),
-                    (_, r) => r.map_err(WriteError::Refused),
+                    (_, r) => r,
                 };
                 let _ = reply.send(result);
             }
@@ -428,13 +468,13 @@ impl OwnEntries<'_> {
         author: &str,
         audience: Audience,
         event: &Event,
-    ) -> Result<u64, RegisterError> {
+    ) -> Result<u64, WriteError> {
         let store = self.ctx.store.as_ref();
         let feed = FeedId::new(self.ctx.origin.clone(), audience);
         let (prev_seq, prev_hash) = match self.feeds.get(&feed).and_then(|v| v.last()) {
             Some(last) => (last.seq, last.hash.clone()),
             None => {
-                let h = feed::log::head(store, batch, &feed)?;
+                let h = feed::log::head(store, batch, &feed).map_err(RegisterError::from)?;
                 (h.seq, h.hash)
             }
         };
@@ -458,22 +498,59 @@ impl OwnEntries<'_> {
         &mut self,
         batch: &mut Batch,
         author: &str,
+        command: &Change,
+    ) -> Result<Written, WriteError> {
+        match command {
+            Change::Register(c) => self.register_command(batch, author, c),
+            Change::Comms(c) => {
+                let store = self.ctx.store.as_ref();
+                let planned = comms::command::prepare(store, batch, &self.ctx.unit, self.now, c)?;
+                let Some((audience, event)) = planned else {
+                    return Ok(Written {
+                        id: String::new(),
+                        seq: 0,
+                    });
+                };
+                Ok(Written {
+                    seq: self.append(batch, author, audience, &event)?,
+                    id: event.item_id().unwrap_or_default().to_owned(),
+                })
+            }
+        }
+    }
+
+    fn register_command(
+        &mut self,
+        batch: &mut Batch,
+        author: &str,
         command: &Command,
-    ) -> Result<Written, RegisterError> {
+    ) -> Result<Written, WriteError> {
         let store = self.ctx.store.as_ref();
         let planned =
             register::command::prepare(store, batch, &self.ctx.unit, &self.ctx.standard, command)?;
         let mut written = Written {
-            risk_id: String::new(),
+            id: String::new(),
             seq: 0,
         };
         // Each event is checked before anything of it is staged; follow-ups cannot fail
         // their checks (they restate what was just applied).
         for (audience, event) in planned {
+            let previous = match &event {
+                Event::RiskGraded { id, .. } => {
+                    view::load(store, batch, id)?.and_then(|r| r.level())
+                }
+                _ => None,
+            };
             written.seq = self.append(batch, author, audience, &event)?;
-            written.risk_id = event.risk_id().unwrap_or_default().to_owned();
+            written.id = event.risk_id().unwrap_or_default().to_owned();
             if let Some((audience, follow)) = register::command::follow_up(store, batch, &event)? {
                 written.seq = self.append(batch, author, audience, &follow)?;
+            }
+            // The major-issue report rides in the same durable write as the grading.
+            if let Some((audience, report)) =
+                comms::command::report_on_grading(store, batch, &self.ctx.unit, previous, &event)?
+            {
+                written.seq = self.append(batch, author, audience, &report)?;
             }
         }
         Ok(written)
@@ -497,7 +574,7 @@ impl OwnEntries<'_> {
 }
 
 enum Outcome {
-    Command(CommandReply, Result<Written, RegisterError>),
+    Command(CommandReply, Result<Written, WriteError>),
     Ingest(IngestReply, Result<Ingested, IngestError>),
 }
 
@@ -684,7 +761,7 @@ mod tests {
             )
             .await
             .unwrap()
-            .risk_id
+            .id
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

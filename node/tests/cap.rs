@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use fenghuo_node::alert::{CapMessage, CapReference, MessageKind};
+use fenghuo_node::comms::cap::{CapMessage, CapReference, MessageKind};
 use fenghuo_node::domain::alert::{AlertAudience, Certainty, NewAlert, Severity, Urgency};
 use oasiscap::v1dot2 as cap;
 

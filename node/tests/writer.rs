@@ -66,13 +66,13 @@ async fn concurrent_writes_form_one_verified_chain_and_views_rebuild() {
             w.submit(
                 "staff/510104/zhang".into(),
                 Command::Grade {
-                    id: r.risk_id.clone(),
+                    id: r.id.clone(),
                     scores,
                 },
             )
             .await
             .unwrap();
-            r.risk_id
+            r.id
         }));
     }
     let mut ids = Vec::new();
@@ -102,15 +102,28 @@ async fn concurrent_writes_form_one_verified_chain_and_views_rebuild() {
         assert_eq!(r.history[2].action, "shared");
     }
     let upstream = FeedId::new(ORIGIN, Audience::Upstream);
-    let reports = feed::log::read(store.as_ref(), &upstream, 1, 10_000).unwrap();
+    // …with its major-issue report: a share and a report per risk.
+    let upstream_entries = feed::log::read(store.as_ref(), &upstream, 1, 10_000).unwrap();
+    assert_eq!(upstream_entries.len(), 400);
+    verify_run(
+        &upstream,
+        0,
+        &GENESIS_HASH,
+        &upstream_entries,
+        &key.verifying_key(),
+    )
+    .unwrap();
+    let reports = fenghuo_node::comms::view::reports(store.as_ref()).unwrap();
     assert_eq!(reports.len(), 200);
-    verify_run(&upstream, 0, &GENESIS_HASH, &reports, &key.verifying_key()).unwrap();
+    assert!(reports
+        .iter()
+        .all(|r| r.automatic && r.level == Some(Level::I)));
 
     // Deleting the views and rebuilding gives the same bytes.
     let before = dump(store.as_ref(), RISKS_TREE);
     views::clear(store.as_ref()).unwrap();
     assert!(dump(store.as_ref(), RISKS_TREE).is_empty());
-    assert_eq!(views::catch_up(store.as_ref()).unwrap(), 600);
+    assert_eq!(views::catch_up(store.as_ref()).unwrap(), 800);
     assert_eq!(dump(store.as_ref(), RISKS_TREE), before);
 }
 
@@ -130,7 +143,7 @@ async fn refused_commands_write_nothing_and_batches_stay_consistent() {
         create("  "),
         // Giving a field its current value changes nothing, so there is nothing to record.
         Command::Update {
-            id: r.risk_id.clone(),
+            id: r.id.clone(),
             title: Some("a".into()),
             description: None,
             focus: Some(FocusPoint::MajorEvent),
@@ -139,11 +152,11 @@ async fn refused_commands_write_nothing_and_batches_stay_consistent() {
             department: None,
         },
         Command::SetStatus {
-            id: r.risk_id.clone(),
+            id: r.id.clone(),
             status: RiskStatus::Monitoring,
         },
         Command::Grade {
-            id: r.risk_id.clone(),
+            id: r.id.clone(),
             scores: Scores {
                 influence: 6,
                 attention: 1,
@@ -167,7 +180,7 @@ async fn refused_commands_write_nothing_and_batches_stay_consistent() {
             },
         },
         Command::AddMeasure {
-            id: r.risk_id.clone(),
+            id: r.id.clone(),
             action: "x".into(),
             owner: "y".into(),
             due: "2026-02-30".into(),

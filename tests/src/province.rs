@@ -71,6 +71,8 @@ pub struct TestProvince {
     neighbours: BTreeSet<(String, String)>,
     /// `RUST_LOG` for every server.
     rust_log: Option<String>,
+    /// TOML appended to every server's config.
+    extra_config: String,
 }
 
 impl TestProvince {
@@ -93,6 +95,7 @@ impl TestProvince {
             counties: Vec::new(),
             neighbours: BTreeSet::new(),
             rust_log: None,
+            extra_config: String::new(),
         }
     }
 
@@ -122,6 +125,13 @@ impl TestProvince {
     /// Sets `RUST_LOG` for every server (e.g. "info,fenghuo_node::sync=debug").
     pub fn rust_log(mut self, filter: &str) -> Self {
         self.rust_log = Some(filter.to_owned());
+        self
+    }
+
+    /// Appends `toml` to every server's config (e.g. `[alerts]` settings).
+    pub fn config(mut self, toml: &str) -> Self {
+        self.extra_config.push('\n');
+        self.extra_config.push_str(toml);
         self
     }
 
@@ -180,6 +190,7 @@ impl TestProvince {
             .arg(&gateway_config)
             .run()
             .ok();
+        append(&gateway_config, &self.extra_config);
         let mut county_configs = Vec::new();
         for c in &self.counties {
             let config = dir.path().join(format!("node-{c}.toml"));
@@ -200,6 +211,7 @@ impl TestProvince {
                 cli = cli.arg("--neighbour").arg(format!("{n}={}", proxy.addr()));
             }
             cli.run().ok();
+            append(&config, &self.extra_config);
             county_configs.push((c.clone(), config));
         }
 
@@ -227,6 +239,15 @@ impl TestProvince {
         province.wait_links_up();
         province
     }
+}
+
+fn append(config: &std::path::Path, toml: &str) {
+    if toml.is_empty() {
+        return;
+    }
+    let mut text = std::fs::read_to_string(config).expect("reading a config just written");
+    text.push_str(toml);
+    std::fs::write(config, text).expect("writing a config");
 }
 
 fn ordered(a: &str, b: &str) -> (String, String) {

@@ -118,7 +118,11 @@ fn sharing_scopes_decide_who_receives_a_risk() {
         "four creations and the grade"
     );
     assert_eq!(all[A].get(&a_neighbours), Some(&1));
-    assert_eq!(all[A].get(&a_upstream), Some(&1));
+    assert_eq!(
+        all[A].get(&a_upstream),
+        Some(&2),
+        "the share and the report"
+    );
     assert_eq!(all[A].get(&a_province), Some(&2), "declaration + share");
     for m in [GATEWAY, B, C] {
         assert!(!all[m].contains_key(&a_local), "{m} holds A's local feed");
@@ -134,7 +138,7 @@ fn sharing_scopes_decide_who_receives_a_risk() {
     );
     assert_eq!(all[B].get(&a_neighbours), Some(&1));
     assert_eq!(all[GATEWAY].get(&a_neighbours), Some(&1));
-    assert_eq!(all[GATEWAY].get(&a_upstream), Some(&1));
+    assert_eq!(all[GATEWAY].get(&a_upstream), Some(&2));
     for m in [GATEWAY, B, C] {
         assert_eq!(all[m].get(&a_province), Some(&2), "{m}");
     }
@@ -170,7 +174,7 @@ fn sharing_scopes_decide_who_receives_a_risk() {
     update(&p, A, &upstream, "A major issue, updated");
     update(&p, A, &neighbours, "Told to the neighbours, updated");
     let all = p.wait_converged();
-    assert_eq!(all[GATEWAY].get(&a_upstream), Some(&2));
+    assert_eq!(all[GATEWAY].get(&a_upstream), Some(&3));
     assert_eq!(all[B].get(&a_neighbours), Some(&2));
     assert!(!all[B].contains_key(&a_upstream) && !all[C].contains_key(&a_neighbours));
     assert_same_view(&p, A, GATEWAY, &upstream);

@@ -165,7 +165,8 @@ impl Run {
                 format!("{county}: create {id} (local)")
             }
             Scope::Upstream => {
-                // A level I grade on a local risk: the grade in local, the report upstream.
+                // A level I grade on a local risk: the grade in local; upstream, the risk
+                // shared and the major-issue report.
                 let id = self.create(county);
                 let graded = self.p.risk(
                     county,
@@ -182,6 +183,7 @@ impl Run {
                 );
                 assert_eq!(graded["scope"], "upstream", "{graded:#}");
                 self.model.bump(county, Scope::Local);
+                self.model.bump(county, Scope::Upstream);
                 self.model.bump(county, Scope::Upstream);
                 self.set_scope(county, &id, Scope::Upstream);
                 format!("{county}: create {id}, grade I (upstream report)")

@@ -401,16 +401,17 @@ fn history_revisions_increase_across_a_major_issue_report() {
         .iter()
         .map(|h| (h["feed"].as_str().unwrap(), h["seq"].as_u64().unwrap()))
         .collect();
-    // created and graded in `local` (risk 2 was created between them), then the report and
-    // everything after it in `upstream`, each feed's positions increasing.
+    // created and graded in `local` (risk 2 was created between them), then the share and
+    // everything after it in `upstream` (the major-issue report, upstream 2, is no change of
+    // the risk), each feed's positions increasing.
     assert_eq!(
         feeds,
         [
             ("local", 1),
             ("local", 3),
             ("upstream", 1),
-            ("upstream", 2),
-            ("upstream", 3)
+            ("upstream", 3),
+            ("upstream", 4)
         ],
         "{r:#}"
     );

@@ -38,6 +38,33 @@ impl Caller {
     }
 }
 
+/// Refuses anyone but `unit`'s own staff (and node): they alone write in its name.
+#[allow(clippy::result_large_err)]
+pub fn require_own(c: &Caller, unit: &str, what: &str) -> Result<(), Status> {
+    if c.acts_for(unit) {
+        Ok(())
+    } else {
+        Err(Status::permission_denied(format!(
+            "only {unit}'s own staff may {what}; you are {}",
+            c.identity
+        )))
+    }
+}
+
+/// Refuses anyone but `unit`'s own staff and the province: who may read its node.
+#[allow(clippy::result_large_err)]
+pub fn require_reader(c: &Caller, unit: &str, what: &str) -> Result<(), Status> {
+    let province = unit.get(..2).unwrap_or_default();
+    if c.acts_for(unit) || c.is_province(province) {
+        Ok(())
+    } else {
+        Err(Status::permission_denied(format!(
+            "the {what} of {unit} are readable by its own staff and the province; you are {}",
+            c.identity
+        )))
+    }
+}
+
 /// Interceptor: requires a verified peer and attaches its [`Caller`].
 #[allow(clippy::result_large_err)]
 pub fn authenticate(mut req: Request<()>) -> Result<Request<()>, Status> {

@@ -2,8 +2,11 @@
 //! convert protobuf ↔ domain and call the domain), and the one mapping from domain errors to
 //! `tonic::Status` ([`status`]).
 
+pub mod alerts;
 pub mod auth;
 pub mod convert;
+pub mod directives;
 pub mod federation;
 pub mod registry;
+pub mod reports;
 pub mod status;

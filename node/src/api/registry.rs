@@ -64,11 +64,11 @@ impl RegistryService {
             None => 0,
         };
         let written = self.state.writer.submit(c.author(), command).await?;
-        tracing::info!(risk = %written.risk_id, seq = written.seq, author = %c.author(), "register changed");
+        tracing::info!(risk = %written.id, seq = written.seq, author = %c.author(), "register changed");
         let r = view::load_since(
             self.state.store.as_ref(),
             &Batch::new(),
-            &written.risk_id,
+            &written.id,
             before,
         )?;
         Ok(Response::new(risk_to_proto(&r)))

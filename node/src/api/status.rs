@@ -2,6 +2,7 @@
 
 use tonic::Status;
 
+use crate::comms::CommsError;
 use crate::register::RegisterError;
 use crate::store::StoreError;
 use crate::writer::WriteError;
@@ -23,6 +24,18 @@ impl From<RegisterError> for Status {
     }
 }
 
+impl From<CommsError> for Status {
+    fn from(e: CommsError) -> Self {
+        match &e {
+            CommsError::InvalidField { .. } => Status::invalid_argument(e.to_string()),
+            CommsError::NotFound(_) => Status::not_found(e.to_string()),
+            CommsError::NotYours(_) => Status::permission_denied(e.to_string()),
+            CommsError::Precondition(_) => Status::failed_precondition(e.to_string()),
+            CommsError::Store(s) => s.clone().into(),
+        }
+    }
+}
+
 impl From<StoreError> for Status {
     fn from(e: StoreError) -> Self {
         tracing::error!(error = %e, "storage failure");
@@ -34,6 +47,7 @@ impl From<WriteError> for Status {
     fn from(e: WriteError) -> Self {
         match e {
             WriteError::Refused(r) => r.into(),
+            WriteError::Comms(c) => c.into(),
             WriteError::Stopped => Status::unavailable("the node is shutting down; retry shortly"),
         }
     }

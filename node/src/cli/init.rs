@@ -165,6 +165,14 @@ fn render(
     writeln!(s, "format = \"human\"")?;
     writeln!(s, "# A tracing filter; RUST_LOG overrides.")?;
     writeln!(s, "filter = \"info\"")?;
+    writeln!(s)?;
+    writeln!(s, "# [alerts]")?;
+    writeln!(
+        s,
+        "# How long recipients have to acknowledge an extreme or severe alert issued here"
+    )?;
+    writeln!(s, "# before it shows as overdue (default 30m).")?;
+    writeln!(s, "# acknowledge_within = \"30m\"")?;
     if kind_key == "county" {
         writeln!(s)?;
         writeln!(

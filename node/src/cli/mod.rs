@@ -2,14 +2,19 @@
 //! - [`ca`]: the offline provincial certificate authority;
 //! - [`init`]: writing configuration files;
 //! - [`risk`]: the risk register of a node;
+//! - [`alert`], [`report`], [`directive`]: shared alerts, major-issue reports, directives and
+//!   consultations;
 //! - [`peers`]: the sync links of a node or the gateway;
 //! - [`connect`]: reaching a node over mutual TLS; [`output`]: tables and JSON.
 
+pub mod alert;
 pub mod ca;
 pub mod connect;
+pub mod directive;
 pub mod init;
 pub mod output;
 pub mod peers;
+pub mod report;
 pub mod risk;
 
 use clap::{Parser, Subcommand};
@@ -22,7 +27,8 @@ use clap::{Parser, Subcommand};
     about = "Fenghuo (烽火): the command-line tool for county and provincial staff",
     long_about = "Fenghuo (烽火): the command-line tool for county and provincial staff.\n\n\
     Runs the offline provincial CA (`fenghuo ca`), writes node configurations \
-    (`fenghuo init`), and drives a node's risk register (`fenghuo risk`).\n\n\
+    (`fenghuo init`), drives a node's risk register (`fenghuo risk`), and exchanges \
+    alerts, reports, directives and consultations (`fenghuo alert|report|directive|consult`).\n\n\
     Commands that talk to a node take --node https://HOST:PORT --cert F --key F --ca F, \
     or the environment variables FENGHUO_NODE, FENGHUO_CERT, FENGHUO_KEY, FENGHUO_CA. \
     Tables are printed by default; --json prints JSON for scripts."
@@ -48,6 +54,18 @@ pub enum Command {
     /// The risk register (风险点台账) of a county node (or, read-only, the gateway).
     #[command(subcommand)]
     Risk(risk::RiskCommand),
+    /// Shared alerts (预警通报): issue, update, cancel, acknowledge, list, show, watch.
+    #[command(subcommand)]
+    Alert(alert::AlertCommand),
+    /// Major-issue reports (重大事项报告): file at a county; list and acknowledge at the gateway.
+    #[command(subcommand)]
+    Report(report::ReportCommand),
+    /// Directives (工作指令): issue at the gateway; list and respond at a county.
+    #[command(subcommand)]
+    Directive(directive::DirectiveCommand),
+    /// Consultations (会商): open at the gateway; list and answer at a county.
+    #[command(subcommand)]
+    Consult(directive::ConsultCommand),
     /// The sync links of a node or the gateway: state, last contact, lag, errors.
     Peers(peers::PeersArgs),
     /// The feeds a node or the gateway holds, and how far (its version vector).
@@ -61,6 +79,10 @@ pub fn main() -> std::process::ExitCode {
         Command::Ca(cmd) => ca::run(cmd),
         Command::Init(cmd) => init::run(cmd),
         Command::Risk(cmd) => tokio_main(risk::run(cli.connect, cmd)),
+        Command::Alert(cmd) => tokio_main(alert::run(cli.connect, cmd)),
+        Command::Report(cmd) => tokio_main(report::run(cli.connect, cmd)),
+        Command::Directive(cmd) => tokio_main(directive::run(cli.connect, cmd)),
+        Command::Consult(cmd) => tokio_main(directive::run_consult(cli.connect, cmd)),
         Command::Peers(args) => tokio_main(peers::run(cli.connect, args)),
         Command::Feeds(args) => tokio_main(peers::feeds(cli.connect, args)),
     };

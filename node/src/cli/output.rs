@@ -8,19 +8,22 @@ use crate::api::convert::{
     focus_from_proto, level_from_proto, measure_status_from_proto, status_from_proto,
 };
 
-/// Unix milliseconds as RFC 3339 in UTC with exactly three fractional digits, so the
-/// strings sort as the times do.
+/// Unix milliseconds as RFC 3339 in UTC (see [`crate::timespec::format_ms`]).
 pub fn time_text(ms: i64) -> String {
-    let format = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&format).ok())
-        .unwrap_or_default()
+    crate::timespec::format_ms(ms)
 }
 
-fn short_time(ms: i64) -> String {
+/// An optional time (0: none) as RFC 3339 or JSON null.
+pub fn optional_time(ms: i64) -> Value {
+    if ms == 0 {
+        Value::Null
+    } else {
+        Value::String(time_text(ms))
+    }
+}
+
+/// A time to the minute, for tables.
+pub fn short_time(ms: i64) -> String {
     let t = time_text(ms);
     t.get(..16).map(|s| s.replace('T', " ")).unwrap_or(t)
 }
@@ -91,7 +94,8 @@ pub fn risk_json(r: &v1::Risk) -> Value {
     })
 }
 
-fn table() -> Table {
+/// An empty table in the CLI's style.
+pub fn table() -> Table {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic);

@@ -1,8 +1,9 @@
 //! The domain of public-opinion risk work, free of transport and storage: focus points,
 //! levels, the grading standard, the three-step mechanism and its transitions, and shared
-//! alerts (CAP's vocabularies and the checks a new alert passes).
+//! alerts (CAP's vocabularies and the checks a new alert passes), directives and consultations.
 
 pub mod alert;
+pub mod directive;
 pub mod grading;
 pub mod risk;
 

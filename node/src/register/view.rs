@@ -330,7 +330,18 @@ pub fn apply(
         }
     }
     let (record, action, summary) = match event {
-        Event::RiskShared { .. } | Event::NeighboursDeclared { .. } => return Ok(()),
+        // Not about a risk (the `risk_id` check above returned already).
+        Event::RiskShared { .. }
+        | Event::NeighboursDeclared { .. }
+        | Event::AlertIssued { .. }
+        | Event::AlertUpdated { .. }
+        | Event::AlertCancelled { .. }
+        | Event::AlertDelivered { .. }
+        | Event::AlertAcknowledged { .. }
+        | Event::ReportFiled { .. }
+        | Event::ReportAcknowledged { .. }
+        | Event::DirectiveIssued { .. }
+        | Event::DirectiveResponded { .. } => return Ok(()),
         Event::RiskCreated {
             id,
             title,

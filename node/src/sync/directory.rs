@@ -32,6 +32,20 @@ pub fn declared(store: &dyn Store, unit: &str) -> Result<Option<BTreeSet<String>
         .and_then(|v| serde_json::from_slice(&v).ok()))
 }
 
+/// Every county this node knows of: those that declared their neighbours, and those named
+/// in a declaration.
+pub fn known_counties(store: &dyn Store) -> Result<BTreeSet<String>, StoreError> {
+    let mut out = BTreeSet::new();
+    for kv in store.scan_prefix(NEIGHBOURS_TREE, b"") {
+        let (k, v) = kv?;
+        out.insert(String::from_utf8_lossy(&k).into_owned());
+        if let Ok(list) = serde_json::from_slice::<BTreeSet<String>>(&v) {
+            out.extend(list);
+        }
+    }
+    Ok(out)
+}
+
 /// The certificate (DER) `origin` signs with, if known.
 pub fn certificate(store: &dyn Store, origin: &str) -> Result<Option<Vec<u8>>, StoreError> {
     store.get(CERTS_TREE, origin.as_bytes())

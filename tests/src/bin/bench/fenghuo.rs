@@ -190,12 +190,12 @@ async fn shared_risk(node: &Running, code: &str, scope: Audience) -> anyhow::Res
     w.submit(
         staff(code),
         Command::Share {
-            id: r.risk_id.clone(),
+            id: r.id.clone(),
             scope,
         },
     )
     .await?;
-    Ok(r.risk_id)
+    Ok(r.id)
 }
 
 /// A risk update carrying benchmark record `i` as its description.

@@ -10,7 +10,8 @@ use time::OffsetDateTime;
 use crate::domain::alert::NewAlert;
 
 /// CAP's `msgType`: a new alert, or one that updates or cancels earlier ones.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum MessageKind {
     /// A new alert.
     Alert,
@@ -21,6 +22,15 @@ pub enum MessageKind {
 }
 
 impl MessageKind {
+    /// The CLI and JSON name: `alert`, `update` or `cancel`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Alert => "alert",
+            Self::Update => "update",
+            Self::Cancel => "cancel",
+        }
+    }
+
     fn cap_name(self) -> &'static str {
         match self {
             Self::Alert => "Alert",

@@ -1,0 +1,109 @@
+//! The `Reports` service: major-issue reports (重大事项报告) over gRPC.
+
+use std::sync::Arc;
+
+use fenghuo_proto::v1::{self, reports_server::Reports};
+use tonic::{Request, Response, Status};
+
+use super::auth::{caller, require_own, require_reader};
+use crate::comms::record::ReportRecord;
+use crate::comms::{self, view, ItemKind};
+use crate::state::NodeState;
+use crate::store::{Batch, Store, StoreError};
+
+/// Handlers of the `Reports` service.
+#[derive(Debug, Clone)]
+pub struct ReportsService {
+    state: Arc<NodeState>,
+}
+
+impl ReportsService {
+    /// Handlers over `state`.
+    pub fn new(state: Arc<NodeState>) -> Self {
+        Self { state }
+    }
+
+    #[allow(clippy::result_large_err)]
+    fn report(&self, id: &str) -> Result<Response<v1::Report>, Status> {
+        comms::parse_id(id, ItemKind::Report)?;
+        let store = self.state.store.as_ref();
+        let record = view::report(store, &Batch::new(), id)?
+            .ok_or_else(|| Status::not_found(format!("no report {id} has reached this node")))?;
+        Ok(Response::new(report_to_proto(store, &record)?))
+    }
+}
+
+/// A report with the province's acknowledgment, if any.
+pub fn report_to_proto(store: &dyn Store, r: &ReportRecord) -> Result<v1::Report, StoreError> {
+    let ack = view::responses(store, &Batch::new(), &r.id)?
+        .into_values()
+        .find(|resp| resp.responder.len() == 2 && resp.acknowledged_at_ms.is_some());
+    Ok(v1::Report {
+        id: r.id.clone(),
+        origin: r.origin.clone(),
+        risk: r.risk.clone().unwrap_or_default(),
+        level: r.level.map(|l| l.as_str().to_owned()).unwrap_or_default(),
+        summary: r.summary.clone(),
+        automatic: r.automatic,
+        filed_at_ms: r.filed_at_ms,
+        filed_by: r.filed_by.clone(),
+        acknowledged_at_ms: ack.as_ref().and_then(|a| a.acknowledged_at_ms).unwrap_or(0),
+        acknowledged_by: ack.as_ref().map(|a| a.by.clone()).unwrap_or_default(),
+        note: ack.map(|a| a.note).unwrap_or_default(),
+    })
+}
+
+#[tonic::async_trait]
+impl Reports for ReportsService {
+    /// FileReport: a county's staff report by hand.
+    async fn file_report(
+        &self,
+        req: Request<v1::FileReportRequest>,
+    ) -> Result<Response<v1::Report>, Status> {
+        let c = caller(&req)?;
+        require_own(&c, self.state.unit(), "file its reports")?;
+        let r = req.into_inner();
+        let command = comms::Command::FileReport {
+            risk: Some(r.risk.trim().to_owned()).filter(|r| !r.is_empty()),
+            summary: r.summary,
+        };
+        let written = self.state.writer.submit(c.author(), command).await?;
+        tracing::info!(report = %written.id, author = %c.author(), "report filed");
+        self.report(&written.id)
+    }
+
+    /// ListReports: newest first.
+    async fn list_reports(
+        &self,
+        req: Request<v1::ListReportsRequest>,
+    ) -> Result<Response<v1::ListReportsResponse>, Status> {
+        require_reader(&caller(&req)?, self.state.unit(), "reports")?;
+        let awaiting = req.into_inner().awaiting;
+        let store = self.state.store.as_ref();
+        let mut reports = view::reports(store)?
+            .iter()
+            .map(|r| report_to_proto(store, r))
+            .collect::<Result<Vec<_>, _>>()?;
+        reports.retain(|r| !awaiting || r.acknowledged_at_ms == 0);
+        reports.sort_by_key(|r| std::cmp::Reverse(r.filed_at_ms));
+        Ok(Response::new(v1::ListReportsResponse { reports }))
+    }
+
+    /// AcknowledgeReport: provincial staff at the gateway.
+    async fn acknowledge_report(
+        &self,
+        req: Request<v1::AcknowledgeReportRequest>,
+    ) -> Result<Response<v1::Report>, Status> {
+        let c = caller(&req)?;
+        require_own(&c, self.state.unit(), "acknowledge reports")?;
+        let r = req.into_inner();
+        let id = r.id.trim().to_owned();
+        let command = comms::Command::AcknowledgeReport {
+            id: id.clone(),
+            note: r.note,
+        };
+        self.state.writer.submit(c.author(), command).await?;
+        tracing::info!(report = %id, author = %c.author(), "report acknowledged");
+        self.report(&id)
+    }
+}

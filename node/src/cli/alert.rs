@@ -1,0 +1,510 @@
+//! `fenghuo alert …`: shared alerts (预警通报) — issue, update, cancel, acknowledge, list,
+//! show (also as CAP 1.2 XML), and watch what arrives live.
+
+use anyhow::Context;
+use fenghuo_proto::v1::{self, alerts_client::AlertsClient};
+use serde_json::{json, Value};
+
+use super::connect::ConnectArgs;
+use super::output::{optional_time, short_time, table, time_text};
+use super::risk::{status_message, Output};
+use crate::domain::alert::{AlertAudience, Certainty, Severity, Urgency};
+use crate::timespec::{now_ms, parse_time};
+
+/// A time from now or an RFC 3339 time, as Unix ms.
+fn when(s: &str) -> Result<i64, String> {
+    parse_time(s, now_ms())
+}
+
+/// `fenghuo alert …` commands.
+#[derive(Debug, clap::Subcommand)]
+pub enum AlertCommand {
+    /// Issue an alert to neighbouring counties, the whole province, or named counties.
+    Issue {
+        /// One line, at most 160 characters.
+        #[arg(long)]
+        headline: String,
+        /// extreme, severe, moderate, minor or unknown. Extreme and severe alerts must be
+        /// acknowledged in time (the node's `alerts.acknowledge_within`) or show as overdue.
+        #[arg(long)]
+        severity: Severity,
+        /// immediate, expected, future, past or unknown.
+        #[arg(long)]
+        urgency: Urgency,
+        /// observed, likely, possible, unlikely or unknown.
+        #[arg(long)]
+        certainty: Certainty,
+        /// neighbours, province, or county codes separated by commas (510105,510106).
+        #[arg(long)]
+        audience: AlertAudience,
+        /// What is happening.
+        #[arg(long, default_value = "")]
+        description: String,
+        /// What recipients should do.
+        #[arg(long, default_value = "")]
+        instruction: String,
+        /// Event category, e.g. "gathering called online".
+        #[arg(long, default_value = "")]
+        event: String,
+        /// Counties the event affects, separated by commas.
+        #[arg(long, value_delimiter = ',')]
+        affected: Vec<String>,
+        /// When the event starts: a time from now (2h) or RFC 3339.
+        #[arg(long, value_parser = when)]
+        onset: Option<i64>,
+        /// When the alert stops being valid: a time from now (24h) or RFC 3339.
+        #[arg(long, value_parser = when)]
+        expires: Option<i64>,
+        /// The related risk item, e.g. 510104-3.
+        #[arg(long)]
+        risk: Option<String>,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Replace fields of an alert you issued (CAP Update); recipients see the change.
+    Update {
+        /// Alert id, e.g. 510104-a1.
+        id: String,
+        /// New headline.
+        #[arg(long)]
+        headline: Option<String>,
+        /// New severity.
+        #[arg(long)]
+        severity: Option<Severity>,
+        /// New urgency.
+        #[arg(long)]
+        urgency: Option<Urgency>,
+        /// New certainty.
+        #[arg(long)]
+        certainty: Option<Certainty>,
+        /// New description.
+        #[arg(long)]
+        description: Option<String>,
+        /// New instruction.
+        #[arg(long)]
+        instruction: Option<String>,
+        /// New event category.
+        #[arg(long)]
+        event: Option<String>,
+        /// New affected counties, separated by commas.
+        #[arg(long, value_delimiter = ',')]
+        affected: Option<Vec<String>>,
+        /// New expiry: a time from now (24h) or RFC 3339.
+        #[arg(long, value_parser = when)]
+        expires: Option<i64>,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Cancel an alert you issued (CAP Cancel); it cannot be undone.
+    Cancel {
+        /// Alert id, e.g. 510104-a1.
+        id: String,
+        /// Why, for the recipients.
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Acknowledge (签收) an alert your county received.
+    Ack {
+        /// Alert id, e.g. 510105-a2.
+        id: String,
+        /// A note for the issuer.
+        #[arg(long, default_value = "")]
+        note: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Alerts this node issued or received (active ones unless --all), newest first.
+    List {
+        /// Also cancelled and expired alerts.
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// One alert: its content, chain of messages and per-recipient receipts.
+    Show {
+        /// Alert id, e.g. 510104-a1.
+        id: String,
+        /// table (default), json, or cap (OASIS CAP 1.2 XML).
+        #[arg(long, value_parser = ["table", "json", "cap"], default_value = "table")]
+        format: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Stream alerts, updates, cancels, receipts, directives and reports as they arrive. Each
+    /// line carries a cursor: pass it to --after to resume with nothing missed or repeated.
+    Watch {
+        /// Resume after this cursor.
+        #[arg(long, conflicts_with = "from_start")]
+        after: Option<u64>,
+        /// Replay everything this node holds first.
+        #[arg(long)]
+        from_start: bool,
+        /// Stop after this many events.
+        #[arg(long)]
+        count: Option<u64>,
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+/// An alert as the JSON scripts read.
+pub fn alert_json(a: &v1::Alert) -> Value {
+    let c = a.content.clone().unwrap_or_default();
+    json!({
+        "id": a.id,
+        "issuer": a.issuer,
+        "sender": a.sender,
+        "status": a.status,
+        "headline": c.headline,
+        "description": c.description,
+        "instruction": c.instruction,
+        "event": c.event,
+        "urgency": c.urgency,
+        "severity": c.severity,
+        "certainty": c.certainty,
+        "audience": c.audience,
+        "affected": c.affected,
+        "onset": optional_time(c.onset_ms),
+        "expires": optional_time(c.expires_ms),
+        "risk": (!c.risk.is_empty()).then_some(c.risk),
+        "issued_at": time_text(a.issued_at_ms),
+        "acknowledge_within_s": a.ack_within_s,
+        "chain": a.chain.iter().map(|m| json!({
+            "version": m.version,
+            "kind": m.kind,
+            "at": time_text(m.at_ms),
+            "author": m.author,
+            "summary": m.summary,
+        })).collect::<Vec<_>>(),
+        "receipts": a.receipts.iter().map(|r| json!({
+            "county": r.county,
+            "delivered_at": optional_time(r.delivered_at_ms),
+            "acknowledged_at": optional_time(r.acknowledged_at_ms),
+            "acknowledged_by": (!r.acknowledged_by.is_empty()).then_some(&r.acknowledged_by),
+            "note": r.note,
+            "overdue": r.overdue,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn receipt_text(r: &v1::Receipt) -> String {
+    if r.acknowledged_at_ms != 0 {
+        format!("acknowledged {}", short_time(r.acknowledged_at_ms))
+    } else if r.overdue {
+        "OVERDUE: not acknowledged".to_owned()
+    } else if r.delivered_at_ms != 0 {
+        format!("delivered {}", short_time(r.delivered_at_ms))
+    } else {
+        "not yet delivered".to_owned()
+    }
+}
+
+fn alert_detail(a: &v1::Alert) -> String {
+    let c = a.content.clone().unwrap_or_default();
+    let mut t = table();
+    let time_or = |ms: i64, none: &str| {
+        if ms == 0 {
+            none.to_owned()
+        } else {
+            short_time(ms)
+        }
+    };
+    for (k, v) in [
+        ("id", a.id.clone()),
+        ("issuer", a.issuer.clone()),
+        ("status", a.status.clone()),
+        ("headline", c.headline),
+        (
+            "severity / urgency / certainty",
+            format!("{} / {} / {}", c.severity, c.urgency, c.certainty),
+        ),
+        ("event", c.event),
+        ("audience", c.audience),
+        ("affected", c.affected.join(", ")),
+        ("onset", time_or(c.onset_ms, "-")),
+        ("expires", time_or(c.expires_ms, "does not expire")),
+        ("risk", c.risk),
+        ("description", c.description),
+        ("instruction", c.instruction),
+        ("issued", short_time(a.issued_at_ms)),
+    ] {
+        t.add_row(vec![k.to_owned(), v]);
+    }
+    let mut out = t.to_string();
+    let mut chain = table();
+    chain.set_header(vec!["#", "kind", "when", "who", "what"]);
+    for m in &a.chain {
+        chain.add_row(vec![
+            m.version.to_string(),
+            m.kind.clone(),
+            short_time(m.at_ms),
+            m.author.clone(),
+            m.summary.clone(),
+        ]);
+    }
+    out.push_str("\n\nMessages\n");
+    out.push_str(&chain.to_string());
+    let mut r = table();
+    r.set_header(vec!["county", "receipt", "by", "note"]);
+    for x in &a.receipts {
+        r.add_row(vec![
+            x.county.clone(),
+            receipt_text(x),
+            x.acknowledged_by.clone(),
+            x.note.clone(),
+        ]);
+    }
+    out.push_str("\n\nReceipts\n");
+    out.push_str(&r.to_string());
+    out
+}
+
+fn alert_table(alerts: &[v1::Alert]) -> String {
+    let mut t = table();
+    t.set_header(vec![
+        "id",
+        "issuer",
+        "severity",
+        "status",
+        "acknowledged",
+        "headline",
+        "issued",
+    ]);
+    for a in alerts {
+        let c = a.content.clone().unwrap_or_default();
+        let acked = a
+            .receipts
+            .iter()
+            .filter(|r| r.acknowledged_at_ms != 0)
+            .count();
+        let overdue = a.receipts.iter().filter(|r| r.overdue).count();
+        let mut ack = format!("{acked}/{}", a.receipts.len());
+        if overdue > 0 {
+            ack.push_str(&format!(" ({overdue} overdue)"));
+        }
+        t.add_row(vec![
+            a.id.clone(),
+            a.issuer.clone(),
+            c.severity,
+            a.status.clone(),
+            ack,
+            c.headline,
+            short_time(a.issued_at_ms),
+        ]);
+    }
+    t.to_string()
+}
+
+fn print(a: &v1::Alert, out: &Output, line: impl FnOnce() -> String) -> anyhow::Result<()> {
+    if out.json {
+        println!("{}", serde_json::to_string_pretty(&alert_json(a))?);
+    } else {
+        println!("{}", line());
+    }
+    Ok(())
+}
+
+/// A watch event as the JSON line scripts read.
+pub fn event_json(e: &v1::WatchEvent) -> Value {
+    json!({
+        "cursor": e.cursor,
+        "kind": e.kind,
+        "id": e.id,
+        "origin": e.origin,
+        "at": time_text(e.at_ms),
+        "title": e.title,
+        "severity": (!e.severity.is_empty()).then_some(&e.severity),
+    })
+}
+
+/// Runs an alert command against the node.
+pub async fn run(connect: ConnectArgs, cmd: AlertCommand) -> anyhow::Result<()> {
+    let mut client = AlertsClient::new(connect.channel().await?);
+    match cmd {
+        AlertCommand::Issue {
+            headline,
+            severity,
+            urgency,
+            certainty,
+            audience,
+            description,
+            instruction,
+            event,
+            affected,
+            onset,
+            expires,
+            risk,
+            out,
+        } => {
+            let content = v1::AlertContent {
+                headline,
+                description,
+                instruction,
+                event,
+                urgency: urgency.to_string(),
+                severity: severity.to_string(),
+                certainty: certainty.to_string(),
+                affected,
+                onset_ms: onset.unwrap_or(0),
+                expires_ms: expires.unwrap_or(0),
+                risk: risk.unwrap_or_default(),
+                audience: audience.to_string(),
+            };
+            let a = client
+                .issue_alert(v1::IssueAlertRequest {
+                    content: Some(content),
+                })
+                .await
+                .map_err(status_message)?
+                .into_inner();
+            print(&a, &out, || {
+                format!(
+                    "issued alert {} ({}) to {}: {} recipient(s)",
+                    a.id,
+                    severity,
+                    audience,
+                    a.receipts.len()
+                )
+            })?;
+        }
+        AlertCommand::Update {
+            id,
+            headline,
+            severity,
+            urgency,
+            certainty,
+            description,
+            instruction,
+            event,
+            affected,
+            expires,
+            out,
+        } => {
+            let a = client
+                .update_alert(v1::UpdateAlertRequest {
+                    id,
+                    headline,
+                    description,
+                    instruction,
+                    event,
+                    urgency: urgency.map(|u| u.to_string()),
+                    severity: severity.map(|s| s.to_string()),
+                    certainty: certainty.map(|c| c.to_string()),
+                    expires_ms: expires,
+                    replace_affected: affected.is_some(),
+                    affected: affected.unwrap_or_default(),
+                })
+                .await
+                .map_err(status_message)?
+                .into_inner();
+            print(&a, &out, || {
+                let summary = a
+                    .chain
+                    .last()
+                    .map(|m| m.summary.clone())
+                    .unwrap_or_default();
+                format!("{} {}", a.id, summary)
+            })?;
+        }
+        AlertCommand::Cancel { id, reason, out } => {
+            let a = client
+                .cancel_alert(v1::CancelAlertRequest { id, reason })
+                .await
+                .map_err(status_message)?
+                .into_inner();
+            print(&a, &out, || format!("{} cancelled", a.id))?;
+        }
+        AlertCommand::Ack { id, note, out } => {
+            let a = client
+                .acknowledge_alert(v1::AcknowledgeAlertRequest { id, note })
+                .await
+                .map_err(status_message)?
+                .into_inner();
+            print(&a, &out, || {
+                format!("acknowledged alert {} from {}", a.id, a.issuer)
+            })?;
+        }
+        AlertCommand::List { all, out } => {
+            let alerts = client
+                .list_alerts(v1::ListAlertsRequest { all })
+                .await
+                .map_err(status_message)?
+                .into_inner()
+                .alerts;
+            if out.json {
+                let list: Vec<_> = alerts.iter().map(alert_json).collect();
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&list).context("encoding JSON")?
+                );
+            } else {
+                println!("{}", alert_table(&alerts));
+                println!("{} alert(s)", alerts.len());
+            }
+        }
+        AlertCommand::Show { id, format, out } => {
+            let cap = format == "cap";
+            let a = client
+                .get_alert(v1::GetAlertRequest { id, cap })
+                .await
+                .map_err(status_message)?
+                .into_inner();
+            if cap {
+                println!("{}", a.cap_xml);
+            } else if out.json || format == "json" {
+                println!("{}", serde_json::to_string_pretty(&alert_json(&a))?);
+            } else {
+                println!("{}", alert_detail(&a));
+            }
+        }
+        AlertCommand::Watch {
+            after,
+            from_start,
+            count,
+            out,
+        } => {
+            let request = v1::WatchRequest {
+                after: after.unwrap_or(0),
+                from_now: after.is_none() && !from_start,
+            };
+            let mut stream = client
+                .watch(request)
+                .await
+                .map_err(status_message)?
+                .into_inner();
+            if !out.json {
+                eprintln!("watching (Ctrl-C to stop; resume with --after CURSOR)");
+            }
+            let mut seen = 0;
+            while count.is_none_or(|n| seen < n) {
+                let Some(e) = stream.message().await.map_err(status_message)? else {
+                    anyhow::bail!("the node ended the stream (shutting down?); resume with --after the last cursor");
+                };
+                seen += 1;
+                if out.json {
+                    println!("{}", serde_json::to_string(&event_json(&e))?);
+                } else {
+                    let severity = if e.severity.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" [{}]", e.severity)
+                    };
+                    println!(
+                        "{:>6}  {}  {:<19} {} from {}{}: {}",
+                        e.cursor,
+                        short_time(e.at_ms),
+                        e.kind,
+                        e.id,
+                        e.origin,
+                        severity,
+                        e.title
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}

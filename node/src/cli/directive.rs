@@ -1,0 +1,273 @@
+//! `fenghuo directive …` and `fenghuo consult …`: directives (工作指令) and consultations (会商)
+//! from the province — issued against the gateway, answered at a county.
+
+use anyhow::Context;
+use fenghuo_proto::v1::{self, directives_client::DirectivesClient};
+use serde_json::{json, Value};
+
+use super::connect::ConnectArgs;
+use super::output::{optional_time, short_time, table, time_text};
+use super::risk::{status_message, Output};
+use crate::domain::directive::{DirectiveKind, ResponseStatus};
+use crate::timespec::{now_ms, parse_time};
+
+fn when(s: &str) -> Result<i64, String> {
+    parse_time(s, now_ms())
+}
+
+/// `fenghuo directive …` commands.
+#[derive(Debug, clap::Subcommand)]
+pub enum DirectiveCommand {
+    /// Issue a directive (provincial staff, against the gateway).
+    Issue {
+        /// The instruction.
+        #[arg(long)]
+        text: String,
+        /// When it must be done: a time from now (24h, 3d) or RFC 3339.
+        #[arg(long, value_parser = when)]
+        deadline: i64,
+        /// Target counties, separated by commas (default: every county).
+        #[arg(long, value_delimiter = ',')]
+        to: Vec<String>,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Directives with who has responded and who is overdue (at a county: those for it).
+    List {
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Respond to a directive (a target county's staff): acknowledged, responded (with
+    /// --text) or done.
+    Respond {
+        /// Directive id, e.g. 51-d1.
+        id: String,
+        /// acknowledged, responded or done.
+        #[arg(long)]
+        status: ResponseStatus,
+        /// What you say.
+        #[arg(long, default_value = "")]
+        text: String,
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+/// `fenghuo consult …` commands.
+#[derive(Debug, clap::Subcommand)]
+pub enum ConsultCommand {
+    /// Open a consultation: a question to counties (provincial staff, against the gateway).
+    Open {
+        /// The question.
+        #[arg(long)]
+        question: String,
+        /// When answers are due: a time from now (24h) or RFC 3339.
+        #[arg(long, value_parser = when)]
+        deadline: i64,
+        /// Counties asked, separated by commas (default: every county).
+        #[arg(long, value_delimiter = ',')]
+        to: Vec<String>,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Consultations with answers and who is overdue (at a county: those for it).
+    List {
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Answer a consultation (a county's staff).
+    Respond {
+        /// Consultation id, e.g. 51-c1.
+        id: String,
+        /// Your answer.
+        #[arg(long)]
+        text: String,
+        /// acknowledged, responded (default) or done.
+        #[arg(long, default_value = "responded")]
+        status: ResponseStatus,
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+/// A directive or consultation as the JSON scripts read.
+pub fn directive_json(d: &v1::Directive) -> Value {
+    let responded = d.responses.iter().filter(|r| !r.status.is_empty()).count();
+    json!({
+        "id": d.id,
+        "kind": d.kind,
+        "text": d.text,
+        "deadline": time_text(d.deadline_ms),
+        "targets": d.targets,
+        "issued_at": time_text(d.issued_at_ms),
+        "issued_by": d.issued_by,
+        "responded": responded,
+        "asked": d.responses.len(),
+        "overdue": d.responses.iter().filter(|r| r.overdue).map(|r| &r.county).collect::<Vec<_>>(),
+        "responses": d.responses.iter().map(|r| json!({
+            "county": r.county,
+            "status": (!r.status.is_empty()).then_some(&r.status),
+            "text": r.text,
+            "responded_at": optional_time(r.responded_at_ms),
+            "responded_by": (!r.responded_by.is_empty()).then_some(&r.responded_by),
+            "overdue": r.overdue,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn directive_table(list: &[v1::Directive]) -> String {
+    let mut t = table();
+    t.set_header(vec!["id", "deadline", "responded", "overdue", "text"]);
+    for d in list {
+        let responded = d.responses.iter().filter(|r| !r.status.is_empty()).count();
+        let overdue: Vec<&str> = d
+            .responses
+            .iter()
+            .filter(|r| r.overdue)
+            .map(|r| r.county.as_str())
+            .collect();
+        t.add_row(vec![
+            d.id.clone(),
+            short_time(d.deadline_ms),
+            format!("{responded}/{}", d.responses.len()),
+            if overdue.is_empty() {
+                "-".to_owned()
+            } else {
+                overdue.join(", ")
+            },
+            d.text.clone(),
+        ]);
+    }
+    t.to_string()
+}
+
+fn print(d: &v1::Directive, out: &Output, line: String) -> anyhow::Result<()> {
+    if out.json {
+        println!("{}", serde_json::to_string_pretty(&directive_json(d))?);
+    } else {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+async fn issue(
+    connect: ConnectArgs,
+    kind: DirectiveKind,
+    text: String,
+    deadline_ms: i64,
+    targets: Vec<String>,
+    out: Output,
+) -> anyhow::Result<()> {
+    let mut client = DirectivesClient::new(connect.channel().await?);
+    let d = client
+        .issue_directive(v1::IssueDirectiveRequest {
+            kind: kind.to_string(),
+            text,
+            deadline_ms,
+            targets,
+        })
+        .await
+        .map_err(status_message)?
+        .into_inner();
+    print(
+        &d,
+        &out,
+        format!(
+            "{kind} {} sent to {} county(ies), due {}",
+            d.id,
+            d.responses.len(),
+            short_time(d.deadline_ms)
+        ),
+    )
+}
+
+async fn list(connect: ConnectArgs, kind: DirectiveKind, out: Output) -> anyhow::Result<()> {
+    let mut client = DirectivesClient::new(connect.channel().await?);
+    let list = client
+        .list_directives(v1::ListDirectivesRequest {
+            kind: kind.to_string(),
+        })
+        .await
+        .map_err(status_message)?
+        .into_inner()
+        .directives;
+    if out.json {
+        let json: Vec<_> = list.iter().map(directive_json).collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json).context("encoding JSON")?
+        );
+    } else {
+        println!("{}", directive_table(&list));
+        println!("{} {kind}(s)", list.len());
+    }
+    Ok(())
+}
+
+async fn respond(
+    connect: ConnectArgs,
+    id: String,
+    status: ResponseStatus,
+    text: String,
+    out: Output,
+) -> anyhow::Result<()> {
+    let mut client = DirectivesClient::new(connect.channel().await?);
+    let d = client
+        .respond_directive(v1::RespondDirectiveRequest {
+            id,
+            status: status.to_string(),
+            text,
+        })
+        .await
+        .map_err(status_message)?
+        .into_inner();
+    print(&d, &out, format!("{}: {status}", d.id))
+}
+
+/// Runs a directive command.
+pub async fn run(connect: ConnectArgs, cmd: DirectiveCommand) -> anyhow::Result<()> {
+    match cmd {
+        DirectiveCommand::Issue {
+            text,
+            deadline,
+            to,
+            out,
+        } => issue(connect, DirectiveKind::Directive, text, deadline, to, out).await,
+        DirectiveCommand::List { out } => list(connect, DirectiveKind::Directive, out).await,
+        DirectiveCommand::Respond {
+            id,
+            status,
+            text,
+            out,
+        } => respond(connect, id, status, text, out).await,
+    }
+}
+
+/// Runs a consultation command.
+pub async fn run_consult(connect: ConnectArgs, cmd: ConsultCommand) -> anyhow::Result<()> {
+    match cmd {
+        ConsultCommand::Open {
+            question,
+            deadline,
+            to,
+            out,
+        } => {
+            issue(
+                connect,
+                DirectiveKind::Consultation,
+                question,
+                deadline,
+                to,
+                out,
+            )
+            .await
+        }
+        ConsultCommand::List { out } => list(connect, DirectiveKind::Consultation, out).await,
+        ConsultCommand::Respond {
+            id,
+            text,
+            status,
+            out,
+        } => respond(connect, id, status, text, out).await,
+    }
+}

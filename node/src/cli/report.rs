@@ -1,0 +1,152 @@
+//! `fenghuo report …`: major-issue reports (重大事项报告) — file at a county, list, and
+//! acknowledge at the gateway.
+
+use anyhow::Context;
+use fenghuo_proto::v1::{self, reports_client::ReportsClient};
+use serde_json::{json, Value};
+
+use super::connect::ConnectArgs;
+use super::output::{optional_time, short_time, table, time_text};
+use super::risk::{status_message, Output};
+
+/// `fenghuo report …` commands.
+#[derive(Debug, clap::Subcommand)]
+pub enum ReportCommand {
+    /// File a report to the province by hand (a grading to level I or II files one by itself).
+    File {
+        /// What happened, for the province.
+        #[arg(long)]
+        summary: String,
+        /// The risk item it concerns, e.g. 510104-3.
+        #[arg(long)]
+        risk: Option<String>,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Reports: a county's own, or at the gateway every county's; newest first.
+    List {
+        /// Only those awaiting the province's acknowledgment.
+        #[arg(long)]
+        awaiting: bool,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Acknowledge a report (provincial staff, against the gateway).
+    Ack {
+        /// Report id, e.g. 510104-r1.
+        id: String,
+        /// A note for the county.
+        #[arg(long, default_value = "")]
+        note: String,
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+/// A report as the JSON scripts read.
+pub fn report_json(r: &v1::Report) -> Value {
+    json!({
+        "id": r.id,
+        "origin": r.origin,
+        "risk": (!r.risk.is_empty()).then_some(&r.risk),
+        "level": (!r.level.is_empty()).then_some(&r.level),
+        "summary": r.summary,
+        "automatic": r.automatic,
+        "filed_at": time_text(r.filed_at_ms),
+        "filed_by": r.filed_by,
+        "acknowledged_at": optional_time(r.acknowledged_at_ms),
+        "acknowledged_by": (!r.acknowledged_by.is_empty()).then_some(&r.acknowledged_by),
+        "note": r.note,
+    })
+}
+
+fn report_table(reports: &[v1::Report]) -> String {
+    let mut t = table();
+    t.set_header(vec![
+        "id",
+        "county",
+        "level",
+        "how",
+        "summary",
+        "filed",
+        "acknowledged",
+    ]);
+    for r in reports {
+        t.add_row(vec![
+            r.id.clone(),
+            r.origin.clone(),
+            if r.level.is_empty() {
+                "-".into()
+            } else {
+                r.level.clone()
+            },
+            if r.automatic { "automatic" } else { "by hand" }.to_owned(),
+            r.summary.clone(),
+            short_time(r.filed_at_ms),
+            if r.acknowledged_at_ms == 0 {
+                "awaiting".to_owned()
+            } else {
+                short_time(r.acknowledged_at_ms)
+            },
+        ]);
+    }
+    t.to_string()
+}
+
+fn print(r: &v1::Report, out: &Output, line: String) -> anyhow::Result<()> {
+    if out.json {
+        println!("{}", serde_json::to_string_pretty(&report_json(r))?);
+    } else {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+/// Runs a report command against the node or gateway.
+pub async fn run(connect: ConnectArgs, cmd: ReportCommand) -> anyhow::Result<()> {
+    let mut client = ReportsClient::new(connect.channel().await?);
+    match cmd {
+        ReportCommand::File { summary, risk, out } => {
+            let r = client
+                .file_report(v1::FileReportRequest {
+                    summary,
+                    risk: risk.unwrap_or_default(),
+                })
+                .await
+                .map_err(status_message)?
+                .into_inner();
+            print(&r, &out, format!("filed report {} to the province", r.id))?;
+        }
+        ReportCommand::List { awaiting, out } => {
+            let reports = client
+                .list_reports(v1::ListReportsRequest { awaiting })
+                .await
+                .map_err(status_message)?
+                .into_inner()
+                .reports;
+            if out.json {
+                let list: Vec<_> = reports.iter().map(report_json).collect();
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&list).context("encoding JSON")?
+                );
+            } else {
+                println!("{}", report_table(&reports));
+                println!("{} report(s)", reports.len());
+            }
+        }
+        ReportCommand::Ack { id, note, out } => {
+            let r = client
+                .acknowledge_report(v1::AcknowledgeReportRequest { id, note })
+                .await
+                .map_err(status_message)?
+                .into_inner();
+            print(
+                &r,
+                &out,
+                format!("acknowledged report {} from {}", r.id, r.origin),
+            )?;
+        }
+    }
+    Ok(())
+}
