@@ -143,7 +143,13 @@ impl Node {
             status: Arc::new(StatusBoard::default()),
         });
         let (passes, views_applied) = tokio::sync::watch::channel(0);
-        crate::views::spawn_applier(store.clone(), writer.commits(), identity.path(), passes);
+        crate::views::spawn_applier(
+            store.clone(),
+            writer.commits(),
+            writer.urgent(),
+            identity.path(),
+            passes,
+        );
         let journal = crate::comms::journal::spawn(
             store.clone(),
             writer.clone(),

@@ -11,6 +11,7 @@
 //! origin could still lose in a crash) and bump a counter that sync sessions watch.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -111,6 +112,40 @@ pub struct Writer {
     tx: mpsc::Sender<Job>,
     commits: watch::Receiver<u64>,
     durable: Arc<DurableHeads>,
+    urgent: Urgent,
+    comms: watch::Receiver<u64>,
+}
+
+/// Set when a flush stored received alerts, reports or directives: people wait on those, so
+/// the view applier applies them without letting commits gather.
+#[derive(Debug, Clone, Default)]
+pub struct Urgent(Arc<UrgentInner>);
+
+#[derive(Debug, Default)]
+struct UrgentInner {
+    set: AtomicBool,
+    notify: tokio::sync::Notify,
+}
+
+impl Urgent {
+    /// Whether it was set since the last call; clears it.
+    pub fn take(&self) -> bool {
+        self.0.set.swap(false, Ordering::AcqRel)
+    }
+
+    /// Resolves once it is set (at once if it is).
+    pub async fn wait(&self) {
+        let notified = self.0.notify.notified();
+        if self.0.set.load(Ordering::Acquire) {
+            return;
+        }
+        notified.await;
+    }
+
+    fn raise(&self) {
+        self.0.set.store(true, Ordering::Release);
+        self.0.notify.notify_waiters();
+    }
 }
 
 /// How far each feed is durable on disk: the version vector sync sends from. It lags the
@@ -253,10 +288,14 @@ impl Writer {
         let (tx, rx) = mpsc::channel(QUEUE);
         let (commits_tx, commits) = watch::channel(0);
         let (staged_tx, staged_rx) = std_mpsc::sync_channel(FLUSH_QUEUE);
+        let urgent = Urgent::default();
+        let (comms_tx, comms) = watch::channel(0);
         let flusher = Flusher {
             store: ctx.store.clone(),
             commits: commits_tx,
             durable: durable.clone(),
+            urgent: urgent.clone(),
+            comms: comms_tx,
         };
         std::thread::Builder::new()
             .name("fenghuo-flusher".into())
@@ -268,6 +307,8 @@ impl Writer {
             tx,
             commits,
             durable,
+            urgent,
+            comms,
         })
     }
 
@@ -329,6 +370,17 @@ impl Writer {
     pub fn durable_heads(&self) -> &DurableHeads {
         &self.durable
     }
+
+    /// Set by a flush that stored received alerts, reports or directives.
+    pub fn urgent(&self) -> Urgent {
+        self.urgent.clone()
+    }
+
+    /// A receiver that changes after every flush that made communications durable, this
+    /// node's own or received (what the journal follows).
+    pub fn comms_stored(&self) -> watch::Receiver<u64> {
+        self.comms.clone()
+    }
 }
 
 fn now_ms() -> i64 {
@@ -369,6 +421,10 @@ struct Staged {
     count: usize,
     /// Each touched feed's new head.
     heads: Vec<(FeedId, u64)>,
+    /// Received entries include communications.
+    urgent: bool,
+    /// This node's own new entries include communications.
+    own_comms: bool,
 }
 
 /// Makes committed batches durable and answers their callers.
@@ -376,6 +432,8 @@ struct Flusher {
     store: Arc<dyn Store>,
     commits: watch::Sender<u64>,
     durable: Arc<DurableHeads>,
+    urgent: Urgent,
+    comms: watch::Sender<u64>,
 }
 
 impl Flusher {
@@ -421,6 +479,12 @@ impl Flusher {
                     tracing::debug!(entries = staged.count, "committed");
                     // Before the answers: whoever hears back finds the entries sendable.
                     self.durable.advance(staged.heads);
+                    if staged.urgent {
+                        self.urgent.raise();
+                    }
+                    if staged.urgent || staged.own_comms {
+                        self.comms.send_modify(|n| *n += 1);
+                    }
                     stored = true;
                 }
                 Ok(()) => {}
@@ -458,6 +522,8 @@ struct OwnEntries<'a> {
     ctx: &'a WriterContext,
     now: i64,
     feeds: BTreeMap<FeedId, Vec<Entry>>,
+    /// An entry about an alert, report or directive was appended.
+    comms: bool,
 }
 
 impl OwnEntries<'_> {
@@ -488,6 +554,7 @@ impl OwnEntries<'_> {
         );
         views::apply_event(store, batch, &view::EntryMeta::of(&entry), event)?;
         views::mark_applied(batch, &feed, entry.seq);
+        self.comms |= event.item_id().is_some();
         let seq = entry.seq;
         self.feeds.entry(feed).or_default().push(entry);
         Ok(seq)
@@ -586,9 +653,11 @@ fn commit_batch(ctx: &WriterContext, jobs: Vec<Job>) -> Staged {
         ctx,
         now: now_ms(),
         feeds: BTreeMap::new(),
+        comms: false,
     };
     let mut outcomes = Vec::with_capacity(jobs.len());
     let mut received = 0;
+    let mut urgent = false;
 
     for job in jobs {
         match job {
@@ -609,6 +678,10 @@ fn commit_batch(ctx: &WriterContext, jobs: Vec<Job>) -> Staged {
                 let result = ingest::stage_run(store, &mut batch, &entries, &origin_key);
                 if let Ok(r) = &result {
                     received += r.stored;
+                    urgent |= r.stored > 0
+                        && entries
+                            .iter()
+                            .any(|e| comms::journal::may_concern_comms(&e.payload));
                     // Our own entries coming back (say after a restore from backup): the
                     // view applier leaves our feeds to us.
                     if r.feed.origin == ctx.origin {
@@ -630,6 +703,7 @@ fn commit_batch(ctx: &WriterContext, jobs: Vec<Job>) -> Staged {
             }
         }
     }
+    let own_comms = own.comms;
     let count = own.stage(&mut batch, &mut heads) + received;
     // Applied now, durable once the flusher has flushed: the next batch can be staged (and
     // see this one) meanwhile.
@@ -639,6 +713,8 @@ fn commit_batch(ctx: &WriterContext, jobs: Vec<Job>) -> Staged {
         outcomes,
         count,
         heads,
+        urgent,
+        own_comms,
     }
 }
 

@@ -101,6 +101,16 @@ fn every_workload_runs_on_fenghuo_and_counts_every_record() {
 }
 
 #[test]
+fn the_alert_round_trip_counts_every_acknowledgment() {
+    let v = bench(&["alert-round-trip", "--neighbours", "2", "--alerts", "3"]);
+    assert_eq!(v["workload"], "alert-round-trip");
+    // One sample per neighbour per alert, one "all acknowledged" per alert.
+    assert_eq!(v["samples"], 6, "{v}");
+    assert_eq!(v["all_acknowledged"]["samples"], 3, "{v}");
+    assert!(v["p50_ms"].as_f64().unwrap() > 0.0, "{v}");
+}
+
+#[test]
 fn every_workload_runs_on_nats_both_ways_when_a_nats_server_is_at_hand() {
     let Some(server) = nats_server() else {
         eprintln!(

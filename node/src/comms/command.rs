@@ -533,7 +533,7 @@ pub fn prepare(
                 }
             }
             (
-                reply_feed(store, unit, &record.id[..2])?,
+                reply_feed(store, unit, record.id.get(..2).unwrap_or_default())?,
                 Event::DirectiveResponded {
                     id: record.id,
                     status: *status,

@@ -5,14 +5,17 @@
 //! reconnect misses and repeats nothing.
 //!
 //! One task follows every feed behind the views (so what a watcher then reads is current)
-//! and is the journal's only writer: numbers never race. It also records, through the
-//! writer, each delivery of an alert addressed to this node, before it moves past the alert:
-//! a crash in between replays the alert, and the delivery command is idempotent.
+//! and is the journal's only writer: numbers never race. It reads feeds only after the
+//! writer says communications were stored (and once at start), up to the heads of that
+//! moment, so risk traffic alone costs it nothing. It also records, through the writer,
+//! each delivery of an alert addressed to this node, before it moves past the alert: a crash
+//! in between replays the alert, and the delivery command is idempotent.
 //!
 //! Trees: `comms_journal` (u64 BE cursor → JSON [`JournalItem`]) and `comms_journal_meta`
 //! (`read/<feed>` → u64 BE, `last` → u64 BE). Not views: rebuilding the views leaves them
 //! alone, so cursors stay valid.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -86,7 +89,7 @@ pub fn read_after(
 }
 
 /// Cheap test before decoding: payloads are `{"v":1,"type":"…"` and only these types matter.
-fn may_concern_comms(payload: &[u8]) -> bool {
+pub fn may_concern_comms(payload: &[u8]) -> bool {
     let head = &payload[..payload.len().min(48)];
     [
         &b"\"type\":\"alert-"[..],
@@ -205,20 +208,31 @@ fn consider(
     })
 }
 
-/// One pass: what the journal gains, the deliveries to record first, and whether more waits.
+/// One pass: what the journal gains, the deliveries to record first, whether more waits,
+/// and whether every feed was read up to the target.
 struct Pass {
     batch: Batch,
     last: u64,
     deliveries: Vec<String>,
     more: bool,
+    reached: bool,
 }
 
-fn pass(store: &dyn Store, unit: &str) -> Result<Pass, StoreError> {
+/// The heads of every feed held now: how far the journal must read.
+fn heads_now(store: &dyn Store) -> Result<HashMap<FeedId, u64>, StoreError> {
+    Ok(feed::log::heads(store)?
+        .into_iter()
+        .map(|(f, h)| (f, h.seq))
+        .collect())
+}
+
+fn pass(store: &dyn Store, unit: &str, target: &HashMap<FeedId, u64>) -> Result<Pass, StoreError> {
     let mut batch = Batch::new();
     let mut last = last(store)?;
     let mut deliveries = Vec::new();
     let mut looked = 0;
     let mut more = false;
+    let mut reached = true;
     for (feed, _) in feed::log::heads(store)? {
         if feed.audience == Audience::Local {
             continue; // only risk events live there
@@ -261,6 +275,7 @@ fn pass(store: &dyn Store, unit: &str) -> Result<Pass, StoreError> {
         if read != start {
             batch.insert(JOURNAL_META_TREE, key, read.to_be_bytes().to_vec());
         }
+        reached &= read >= target.get(&feed).copied().unwrap_or(0);
     }
     batch.insert(
         JOURNAL_META_TREE,
@@ -272,13 +287,14 @@ fn pass(store: &dyn Store, unit: &str) -> Result<Pass, StoreError> {
         last,
         deliveries,
         more,
+        reached,
     })
 }
 
 /// Starts the journal task of the node `identity_path` (`county/510105`); returns a receiver
-/// of the newest cursor, which changes whenever items are added. `views_applied` changes
-/// when the view applier applied received entries; the task also wakes on the writer's
-/// commits (this node's own entries). Ends when `stop` turns true.
+/// of the newest cursor, which changes whenever items are added. It reads feeds while the
+/// writer's flushes of communications are not all journalled, on each commit and each pass
+/// of the view applier (`views_applied`), which it must follow. Ends when `stop` turns true.
 pub fn spawn(
     store: Arc<dyn Store>,
     writer: Writer,
@@ -293,14 +309,41 @@ pub fn spawn(
         .unwrap_or_default()
         .to_owned();
     let mut commits = writer.commits();
+    let mut comms = writer.comms_stored();
+    // At start, whatever is held may not be journalled yet (a crash, a rebuilt store).
+    let mut target = Some(heads_now(store.as_ref())?);
+    let mut comms_seen = *comms.borrow();
     tokio::spawn(async move {
         let span = tracing::info_span!("journal", node = %identity_path);
-        let _ = &span;
         loop {
             commits.borrow_and_update();
             views_applied.borrow_and_update();
+            // Compared by value: the waits below mark changes seen.
+            let flushed = *comms.borrow_and_update();
+            if flushed != comms_seen {
+                comms_seen = flushed;
+                match heads_now(store.as_ref()) {
+                    Ok(h) => {
+                        let t = target.get_or_insert_with(HashMap::new);
+                        for (f, seq) in h {
+                            let e = t.entry(f).or_insert(0);
+                            *e = (*e).max(seq);
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(parent: &span, error = %e, "reading feed heads failed")
+                    }
+                }
+            }
+            let Some(goal) = target.clone() else {
+                tokio::select! {
+                    r = comms.changed() => if r.is_err() { break },
+                    _ = stop.wait_for(|s| *s) => break,
+                }
+                continue;
+            };
             let (s, u) = (store.clone(), unit.clone());
-            let outcome = tokio::task::spawn_blocking(move || pass(s.as_ref(), &u)).await;
+            let outcome = tokio::task::spawn_blocking(move || pass(s.as_ref(), &u, &goal)).await;
             let more = match outcome {
                 Ok(Ok(p)) => {
                     // Deliveries first: the journal moves past an alert only once its
@@ -326,6 +369,9 @@ pub fn spawn(
                     match store.commit(&p.batch) {
                         Ok(()) => {
                             tx.send_if_modified(|l| std::mem::replace(l, p.last) != p.last);
+                            if p.reached && !p.more {
+                                target = None;
+                            }
                             p.more
                         }
                         Err(e) => {
@@ -349,6 +395,7 @@ pub fn spawn(
             tokio::select! {
                 r = commits.changed() => if r.is_err() { break },
                 r = views_applied.changed() => if r.is_err() { break },
+                r = comms.changed() => if r.is_err() { break },
                 _ = stop.wait_for(|s| *s) => break,
             }
         }

@@ -96,7 +96,7 @@ impl Bench {
 
     /// Writes a config and launches the node (county when `code` has six digits), its store
     /// in `data-<code><suffix>`.
-    async fn launch(
+    pub async fn launch(
         &mut self,
         code: &str,
         suffix: &str,

@@ -7,6 +7,7 @@
 //! cargo run --release -p fenghuo-tests --bin bench -- writes --writers 64 --records 200000
 //! cargo run --release -p fenghuo-tests --bin bench -- writes --system nats --fsync always --writers 64
 //! cargo run --release -p fenghuo-tests --bin bench -- province --counties 100 --entries 10000
+//! cargo run --release -p fenghuo-tests --bin bench -- alert-round-trip --neighbours 8 --alerts 200 [--pause-ms 500]
 //! cargo run --release -p fenghuo-tests --bin bench -- report results.jsonl --into docs/benchmarks.md
 //! ```
 //!
@@ -15,6 +16,7 @@
 //! `tests/bench/compare.sh` runs everything for both systems.
 #![allow(clippy::unwrap_used)]
 
+mod alerts;
 mod fenghuo;
 mod load;
 mod nats;
@@ -115,6 +117,19 @@ enum Workload {
         #[arg(long, default_value_t = 10_000)]
         entries: u64,
     },
+    /// Fenghuo only: a county issues alerts to N neighbours whose staff acknowledge each as
+    /// their watch shows it; time until each acknowledgment is visible at the issuer.
+    AlertRoundTrip {
+        #[arg(long, default_value_t = 8)]
+        neighbours: usize,
+        /// Alerts, issued one after another once the last is fully acknowledged.
+        #[arg(long, default_value_t = 200)]
+        alerts: u64,
+        /// Pause between an alert's last acknowledgment and the next alert (0: back to back,
+        /// the busiest case; staff issue alerts minutes apart).
+        #[arg(long, default_value_t = 0)]
+        pause_ms: u64,
+    },
     /// Renders the JSON lines of a run (`--json` output) as the comparison table.
     Report {
         /// The file of JSON lines.
@@ -157,6 +172,11 @@ async fn run(workload: Workload) -> anyhow::Result<Option<stats::Outcome>> {
             System::Nats => system.nats()?.writes(writers, records).await?,
         },
         Workload::Province { counties, entries } => fenghuo::province(counties, entries).await?,
+        Workload::AlertRoundTrip {
+            neighbours,
+            alerts,
+            pause_ms,
+        } => alerts::round_trip(neighbours, alerts, Duration::from_millis(pause_ms)).await?,
         Workload::Report {
             results,
             header,
