@@ -14,6 +14,7 @@
 //! - [`register`]: the risk register, a view derived from the feeds; [`comms`]: alerts,
 //!   reports, directives and consultations, views too, with the journal `Watch` streams;
 //!   [`views`]: applying entries to every view, catch-up and rebuild.
+//! - [`overview`]: the province at a glance, figures kept current as entries are applied.
 //! - [`timespec`]: times and durations as people write them.
 //! - [`sync`]: federation: entitlement, verification, sync sessions and links.
 //! - [`writer`]: the single writer with group commit; acknowledged means durable.
@@ -33,6 +34,7 @@ pub mod event;
 pub mod feed;
 pub mod identity;
 pub mod logging;
+pub mod overview;
 pub mod pki;
 pub mod register;
 pub mod server;

@@ -11,6 +11,7 @@ use std::time::Duration;
 use fenghuo_proto::v1::alerts_server::AlertsServer;
 use fenghuo_proto::v1::directives_server::DirectivesServer;
 use fenghuo_proto::v1::federation_server::FederationServer;
+use fenghuo_proto::v1::overview_server::OverviewServer;
 use fenghuo_proto::v1::registry_server::RegistryServer;
 use fenghuo_proto::v1::reports_server::ReportsServer;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,6 +31,7 @@ use crate::api::alerts::AlertsService;
 use crate::api::auth::authenticate;
 use crate::api::directives::DirectivesService;
 use crate::api::federation::FederationService;
+use crate::api::overview::OverviewService;
 use crate::api::registry::RegistryService;
 use crate::api::reports::ReportsService;
 use crate::pki::tls::{peer_identity, PeerInfo, TlsState};
@@ -242,6 +244,9 @@ pub async fn serve(
     health.set_serving::<AlertsServer<AlertsService>>().await;
     health.set_serving::<ReportsServer<ReportsService>>().await;
     health
+        .set_serving::<OverviewServer<OverviewService>>()
+        .await;
+    health
         .set_serving::<DirectivesServer<DirectivesService>>()
         .await;
     let reflection = tonic_reflection::server::Builder::configure()
@@ -271,6 +276,10 @@ pub async fn serve(
         DirectivesServer::new(DirectivesService::new(state.clone())),
         authenticate,
     );
+    let overview = InterceptedService::new(
+        OverviewServer::new(OverviewService::new(state.clone())),
+        authenticate,
+    );
 
     let node = state.identity.path();
     let result = Server::builder()
@@ -286,6 +295,7 @@ pub async fn serve(
         .add_service(alerts)
         .add_service(reports)
         .add_service(directives)
+        .add_service(overview)
         .serve_with_incoming_shutdown(ReceiverStream::new(rx).map(Ok::<_, io::Error>), shutdown)
         .await;
     acceptor.abort();

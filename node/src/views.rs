@@ -23,7 +23,7 @@ use crate::sync::directory;
 /// Tree of view bookkeeping.
 pub const META_TREE: &str = "view_meta";
 /// Bump to make every node rebuild its views from the feeds at start.
-const VIEW_FORMAT: u64 = 5;
+const VIEW_FORMAT: u64 = 6;
 const FORMAT_KEY: &[u8] = b"format";
 const CATCH_UP_CHUNK: usize = 1000;
 /// Entries the view applier applies per pass.
@@ -37,6 +37,9 @@ pub const VIEW_TREES: &[&str] = &[
     comms_view::REPORTS_TREE,
     comms_view::DIRECTIVES_TREE,
     comms_view::RESPONSES_TREE,
+    crate::overview::view::COUNT_TREE,
+    crate::overview::view::DAY_TREE,
+    crate::overview::view::RISE_TREE,
     directory::NEIGHBOURS_TREE,
     META_TREE,
 ];

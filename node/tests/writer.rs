@@ -119,12 +119,26 @@ async fn concurrent_writes_form_one_verified_chain_and_views_rebuild() {
         .iter()
         .all(|r| r.automatic && r.level == Some(Level::I)));
 
+    // The overview counts them, and a rebuild counts them the same.
+    let filter = fenghuo_node::overview::Filter {
+        to_ms: i64::MAX / 2,
+        from_ms: i64::MAX / 2 - 86_400_000,
+        ..Default::default()
+    };
+    let overview = fenghuo_node::overview::overview(store.as_ref(), &filter).unwrap();
+    assert_eq!(overview.by_level, [200, 0, 0, 0]);
+    assert_eq!(overview.counties["510104"].worst(), Some(Level::I));
+
     // Deleting the views and rebuilding gives the same bytes.
     let before = dump(store.as_ref(), RISKS_TREE);
     views::clear(store.as_ref()).unwrap();
     assert!(dump(store.as_ref(), RISKS_TREE).is_empty());
     assert_eq!(views::catch_up(store.as_ref()).unwrap(), 800);
     assert_eq!(dump(store.as_ref(), RISKS_TREE), before);
+    assert_eq!(
+        fenghuo_node::overview::overview(store.as_ref(), &filter).unwrap(),
+        overview
+    );
 }
 
 #[tokio::test]

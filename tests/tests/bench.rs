@@ -38,8 +38,13 @@ fn nats_server() -> Option<String> {
             .success()
             .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
     })?;
-    let version = Command::new(&candidate).arg("--version").output().ok()?;
-    version.status.success().then_some(candidate)
+    // `sync_interval` came with 2.10 (Debian 12 ships 2.9, which would refuse the config).
+    let out = Command::new(&candidate).arg("--version").output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let version = text.trim().rsplit('v').next()?;
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().ok());
+    let (major, minor) = (parts.next()??, parts.next()??);
+    (out.status.success() && (major, minor) >= (2, 10)).then_some(candidate)
 }
 
 fn assert_counts_everything(v: &Value, system: &str) {

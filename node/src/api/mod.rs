@@ -7,6 +7,7 @@ pub mod auth;
 pub mod convert;
 pub mod directives;
 pub mod federation;
+pub mod overview;
 pub mod registry;
 pub mod reports;
 pub mod status;

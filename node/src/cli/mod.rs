@@ -4,6 +4,7 @@
 //! - [`risk`]: the risk register of a node;
 //! - [`alert`], [`report`], [`directive`]: shared alerts, major-issue reports, directives and
 //!   consultations;
+//! - [`overview`]: aggregated figures;
 //! - [`peers`]: the sync links of a node or the gateway;
 //! - [`connect`]: reaching a node over mutual TLS; [`output`]: tables and JSON.
 
@@ -13,6 +14,7 @@ pub mod connect;
 pub mod directive;
 pub mod init;
 pub mod output;
+pub mod overview;
 pub mod peers;
 pub mod report;
 pub mod risk;
@@ -66,6 +68,9 @@ pub enum Command {
     /// Consultations (会商): open at the gateway; list and answer at a county.
     #[command(subcommand)]
     Consult(directive::ConsultCommand),
+    /// The province (at the gateway) or a county at a glance: active risks by level, focus
+    /// point and status, the county × level table, new and resolved per day, levels that rose.
+    Overview(overview::OverviewArgs),
     /// The sync links of a node or the gateway: state, last contact, lag, errors.
     Peers(peers::PeersArgs),
     /// The feeds a node or the gateway holds, and how far (its version vector).
@@ -83,6 +88,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Report(cmd) => tokio_main(report::run(cli.connect, cmd)),
         Command::Directive(cmd) => tokio_main(directive::run(cli.connect, cmd)),
         Command::Consult(cmd) => tokio_main(directive::run_consult(cli.connect, cmd)),
+        Command::Overview(args) => tokio_main(overview::run(cli.connect, args)),
         Command::Peers(args) => tokio_main(peers::run(cli.connect, args)),
         Command::Feeds(args) => tokio_main(peers::feeds(cli.connect, args)),
     };

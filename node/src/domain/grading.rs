@@ -32,6 +32,9 @@ pub enum Level {
 }
 
 impl Level {
+    /// Every level, gravest first.
+    pub const ALL: [Level; 4] = [Self::I, Self::II, Self::III, Self::IV];
+
     /// Roman numeral, as shown to people.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -321,9 +321,11 @@ pub fn apply(
             summary: format!("shared with {scope}{why}"),
         });
         bump_counter(store, batch, &meta.unit, id)?;
+        crate::overview::view::record_change(store, batch, existing.as_ref(), &record, meta.at_ms)?;
         return save(batch, &record);
     }
-    if let Some(existing) = load(store, batch, id)? {
+    let before = load(store, batch, id)?;
+    if let Some(existing) = &before {
         if meta.audience.breadth() < existing.scope.breadth() {
             // Older than the snapshot that widened the risk, and included in it.
             return Ok(());
@@ -533,6 +535,7 @@ pub fn apply(
         action: action.to_owned(),
         summary,
     });
+    crate::overview::view::record_change(store, batch, before.as_ref(), &record, meta.at_ms)?;
     save(batch, &record)
 }
 

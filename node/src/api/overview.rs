@@ -1,0 +1,155 @@
+//! The `Overview` service: aggregated views over gRPC.
+
+use std::sync::Arc;
+
+use fenghuo_proto::v1::{self, overview_server::Overview};
+use tonic::{Request, Response, Status};
+
+use super::auth::{caller, require_reader};
+use super::convert::{focus_from_proto, level_from_proto};
+use crate::domain::Level;
+use crate::identity::DivisionCode;
+use crate::overview::{self, Filter};
+use crate::state::NodeState;
+use crate::timespec::now_ms;
+
+/// Days shown when the request gives no start.
+const DEFAULT_DAYS: i64 = 30;
+/// The longest range of days one answer covers.
+const MAX_DAYS: i64 = 366;
+const DAY_MS: i64 = 86_400_000;
+
+/// Handlers of the `Overview` service.
+#[derive(Debug, Clone)]
+pub struct OverviewService {
+    state: Arc<NodeState>,
+}
+
+impl OverviewService {
+    /// Handlers over `state`.
+    pub fn new(state: Arc<NodeState>) -> Self {
+        Self { state }
+    }
+}
+
+/// A day number as `YYYY-MM-DD`.
+pub fn day_text(day: u32) -> String {
+    crate::timespec::format_ms(i64::from(day) * DAY_MS)
+        .get(..10)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn named(name: &str, count: u64) -> v1::NamedCount {
+    v1::NamedCount {
+        name: name.to_owned(),
+        count,
+    }
+}
+
+/// The overview as the API gives it.
+pub fn overview_to_proto(o: &overview::Overview, filter: &Filter) -> v1::ProvinceOverview {
+    let mut by_level: Vec<v1::NamedCount> = Level::ALL
+        .iter()
+        .zip(o.by_level)
+        .map(|(l, n)| named(l.as_str(), n))
+        .collect();
+    by_level.push(named("ungraded", o.ungraded));
+    v1::ProvinceOverview {
+        by_level,
+        by_focus: crate::domain::FocusPoint::ALL
+            .iter()
+            .map(|f| named(f.as_str(), o.by_focus.get(f).copied().unwrap_or(0)))
+            .collect(),
+        by_status: crate::domain::RiskStatus::ALL
+            .iter()
+            .map(|s| named(s.as_str(), o.by_status.get(s).copied().unwrap_or(0)))
+            .collect(),
+        counties: o
+            .counties
+            .iter()
+            .map(|(c, r)| v1::CountyRow {
+                county: c.clone(),
+                level_i: r.levels[0],
+                level_ii: r.levels[1],
+                level_iii: r.levels[2],
+                level_iv: r.levels[3],
+                ungraded: r.ungraded,
+                active: r.active(),
+                resolved: r.resolved,
+                worst: r.worst().map(|l| l.as_str().to_owned()).unwrap_or_default(),
+            })
+            .collect(),
+        days: o
+            .days
+            .iter()
+            .map(|(d, r)| v1::DayRow {
+                day: day_text(*d),
+                new: r.new,
+                resolved: r.resolved,
+            })
+            .collect(),
+        rises: o
+            .rises
+            .iter()
+            .map(|r| v1::LevelRise {
+                risk: r.id.clone(),
+                county: r.origin.clone(),
+                title: r.title.clone(),
+                from: r.from.as_str().to_owned(),
+                to: r.to.as_str().to_owned(),
+                at_ms: r.at_ms,
+            })
+            .collect(),
+        active: o.active(),
+        from_ms: filter.from_ms,
+        to_ms: filter.to_ms,
+    }
+}
+
+#[tonic::async_trait]
+impl Overview for OverviewService {
+    /// GetOverview: the figures for a filter.
+    async fn get_overview(
+        &self,
+        req: Request<v1::OverviewRequest>,
+    ) -> Result<Response<v1::ProvinceOverview>, Status> {
+        require_reader(&caller(&req)?, self.state.unit(), "overview")?;
+        let r = req.into_inner();
+        let county = match r.county.trim() {
+            "" => None,
+            c => Some(
+                DivisionCode::county(c)
+                    .map_err(|e| Status::invalid_argument(format!("county: {e}")))?
+                    .to_string(),
+            ),
+        };
+        let to_ms = if r.to_ms == 0 { now_ms() } else { r.to_ms };
+        let from_ms = if r.from_ms == 0 {
+            to_ms - (DEFAULT_DAYS - 1) * DAY_MS
+        } else {
+            r.from_ms
+        };
+        if from_ms > to_ms {
+            return Err(Status::invalid_argument("from_ms: after to_ms"));
+        }
+        if to_ms - from_ms > MAX_DAYS * DAY_MS {
+            return Err(Status::invalid_argument(format!(
+                "from_ms: a range of at most {MAX_DAYS} days"
+            )));
+        }
+        let filter = Filter {
+            county,
+            level: level_from_proto(r.level),
+            focus: focus_from_proto(r.focus),
+            from_ms,
+            to_ms,
+        };
+        let store = self.state.store.clone();
+        let f = filter.clone();
+        let o = tokio::task::spawn_blocking(move || overview::overview(store.as_ref(), &f))
+            .await
+            .map_err(|e| Status::internal(format!("overview task failed: {e}")))??;
+        Ok(Response::new(overview_to_proto(&o, &filter)))
+    }
+}

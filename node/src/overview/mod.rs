@@ -1,0 +1,199 @@
+//! The overview (全省概览): the province at a glance — active risks by level, focus point and
+//! status, a county × level table, new and resolved risks per day, risks whose level rose.
+//! Its figures are a view kept current as entries are applied ([`view`]); a query only sums
+//! a few thousand counts, whatever the number of risks.
+
+pub mod view;
+
+use std::collections::BTreeMap;
+
+use crate::domain::{FocusPoint, Level, RiskStatus};
+use crate::register::view::read_u64;
+use crate::store::{Store, StoreError};
+use crate::sync::directory;
+
+use view::{day_key, day_of, Bucket, Rise, COUNT_TREE, DAY_TREE, RISE_TREE};
+
+/// Most rises listed.
+pub const MAX_RISES: usize = 500;
+
+/// What to count.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Only this county.
+    pub county: Option<String>,
+    /// Only risks at this level (counts and rises).
+    pub level: Option<Level>,
+    /// Only risks with this focus point (counts).
+    pub focus: Option<FocusPoint>,
+    /// Days and rises from this time, Unix ms.
+    pub from_ms: i64,
+    /// Days and rises until this time, Unix ms.
+    pub to_ms: i64,
+}
+
+/// One county's row: active risks per level.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CountyRow {
+    /// Active risks at I, II, III, IV.
+    pub levels: [u64; 4],
+    /// Active risks not yet graded.
+    pub ungraded: u64,
+    /// Resolved risks.
+    pub resolved: u64,
+}
+
+impl CountyRow {
+    /// The gravest level with an active risk.
+    pub fn worst(&self) -> Option<Level> {
+        Level::ALL
+            .into_iter()
+            .zip(self.levels)
+            .find(|(_, n)| *n > 0)
+            .map(|(l, _)| l)
+    }
+
+    /// Active risks.
+    pub fn active(&self) -> u64 {
+        self.levels.iter().sum::<u64>() + self.ungraded
+    }
+}
+
+/// New and resolved risks of one day.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DayRow {
+    /// Identified that day.
+    pub new: u64,
+    /// Resolved that day.
+    pub resolved: u64,
+}
+
+/// The figures.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overview {
+    /// Active risks by level, I to IV.
+    pub by_level: [u64; 4],
+    /// Active risks not yet graded.
+    pub ungraded: u64,
+    /// Active risks by focus point.
+    pub by_focus: BTreeMap<FocusPoint, u64>,
+    /// Risks by status (resolved included).
+    pub by_status: BTreeMap<RiskStatus, u64>,
+    /// Every county known, with its row.
+    pub counties: BTreeMap<String, CountyRow>,
+    /// Day number → its row, every day of the range.
+    pub days: BTreeMap<u32, DayRow>,
+    /// Levels that rose in the range, newest first.
+    pub rises: Vec<Rise>,
+}
+
+impl Overview {
+    /// Active risks in all.
+    pub fn active(&self) -> u64 {
+        self.by_level.iter().sum::<u64>() + self.ungraded
+    }
+}
+
+fn level_index(l: Level) -> usize {
+    match l {
+        Level::I => 0,
+        Level::II => 1,
+        Level::III => 2,
+        Level::IV => 3,
+    }
+}
+
+/// The overview this node's views give for `filter`.
+pub fn overview(store: &dyn Store, filter: &Filter) -> Result<Overview, StoreError> {
+    let mut o = Overview::default();
+    let prefix = filter
+        .county
+        .as_ref()
+        .map(|c| format!("{c}/").into_bytes())
+        .unwrap_or_default();
+    // Every county appears, with nothing if it has nothing.
+    for c in directory::known_counties(store)? {
+        if filter.county.as_ref().is_none_or(|f| *f == c) {
+            o.counties.entry(c).or_default();
+        }
+    }
+    for kv in store.scan_prefix(COUNT_TREE, &prefix) {
+        let (k, v) = kv?;
+        let Some(b) = Bucket::parse(&k) else {
+            continue;
+        };
+        if filter.level.is_some_and(|l| b.level != Some(l))
+            || filter.focus.is_some_and(|f| b.focus != f)
+        {
+            continue;
+        }
+        let n = read_u64(Some(v));
+        *o.by_status.entry(b.status).or_default() += n;
+        let row = o.counties.entry(b.origin.to_owned()).or_default();
+        if b.status == RiskStatus::Resolved {
+            row.resolved += n;
+            continue;
+        }
+        *o.by_focus.entry(b.focus).or_default() += n;
+        match b.level {
+            Some(l) => {
+                o.by_level[level_index(l)] += n;
+                row.levels[level_index(l)] += n;
+            }
+            None => {
+                o.ungraded += n;
+                row.ungraded += n;
+            }
+        }
+    }
+    let (first, last) = (day_of(filter.from_ms), day_of(filter.to_ms));
+    for d in first..=last {
+        o.days.insert(d, DayRow::default());
+    }
+    let end = last.saturating_add(1).to_be_bytes();
+    for kv in store.range(DAY_TREE, &first.to_be_bytes(), Some(&end)) {
+        let (k, v) = kv?;
+        let (Some(day), Some(origin), Some(kind)) = (
+            k.get(..4)
+                .and_then(|d| <[u8; 4]>::try_from(d).ok())
+                .map(u32::from_be_bytes),
+            k.get(4..k.len().saturating_sub(2)),
+            k.last(),
+        ) else {
+            continue;
+        };
+        if filter
+            .county
+            .as_ref()
+            .is_some_and(|c| c.as_bytes() != origin)
+        {
+            continue;
+        }
+        debug_assert_eq!(k, day_key(day, &String::from_utf8_lossy(origin), *kind));
+        let row = o.days.entry(day).or_default();
+        match kind {
+            b'n' => row.new += read_u64(Some(v)),
+            b'r' => row.resolved += read_u64(Some(v)),
+            _ => {}
+        }
+    }
+    let from = (filter.from_ms.max(0) as u64).to_be_bytes();
+    let to = (filter.to_ms.max(0) as u64).saturating_add(1).to_be_bytes();
+    let mut rises = Vec::new();
+    for kv in store.range(RISE_TREE, &from, Some(&to)) {
+        let (_, v) = kv?;
+        let Ok(r) = serde_json::from_slice::<Rise>(&v) else {
+            continue;
+        };
+        if filter.county.as_ref().is_some_and(|c| *c != r.origin)
+            || filter.level.is_some_and(|l| l != r.to)
+        {
+            continue;
+        }
+        rises.push(r);
+    }
+    rises.reverse();
+    rises.truncate(MAX_RISES);
+    o.rises = rises;
+    Ok(o)
+}

@@ -1,0 +1,228 @@
+//! The overview end to end on the three-county province (A = 510104, B = 510105,
+//! C = 510106): the gateway's figures, kept current as entries arrive, equal a recount of the
+//! risks it holds, and follow grades, shares, resolutions and rising levels.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use fenghuo_tests::province::{Province, TestProvince, GATEWAY, SYNC_TIMEOUT};
+use fenghuo_tests::wait;
+use serde_json::Value;
+
+const A: &str = "510104";
+const B: &str = "510105";
+const C: &str = "510106";
+
+fn json(p: &Province, name: &str, args: &[&str]) -> Value {
+    p.cli(name).args(args).arg("--json").run().ok().json()
+}
+
+fn add(p: &Province, code: &str, title: &str, focus: &str) -> String {
+    json(
+        p,
+        code,
+        &["risk", "add", "--title", title, "--focus", focus],
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn grade(p: &Province, code: &str, id: &str, score: &str) -> String {
+    let r = json(
+        p,
+        code,
+        &[
+            "risk",
+            "grade",
+            id,
+            "--influence",
+            score,
+            "--attention",
+            score,
+            "--diffusion",
+            score,
+        ],
+    );
+    r["level"].as_str().unwrap().to_owned()
+}
+
+/// The figures recounted from the risks `name` holds: (by level, by focus, by status,
+/// per county per level), active risks only except by status.
+fn recount(p: &Province, name: &str) -> Value {
+    let risks = json(p, name, &["risk", "list", "--origin", "all", "--all"]);
+    let mut by_level: BTreeMap<String, u64> = ["I", "II", "III", "IV", "ungraded"]
+        .iter()
+        .map(|l| (l.to_string(), 0))
+        .collect();
+    let mut by_focus: BTreeMap<String, u64> = BTreeMap::new();
+    let mut by_status: BTreeMap<String, u64> = BTreeMap::new();
+    let mut counties: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    for r in risks.as_array().unwrap() {
+        *by_status
+            .entry(r["status"].as_str().unwrap().to_owned())
+            .or_default() += 1;
+        if r["status"] == "resolved" {
+            continue;
+        }
+        let level = r["level"].as_str().unwrap_or("ungraded").to_owned();
+        *by_level.get_mut(&level).unwrap() += 1;
+        *by_focus
+            .entry(r["focus"].as_str().unwrap().to_owned())
+            .or_default() += 1;
+        *counties
+            .entry(r["origin"].as_str().unwrap().to_owned())
+            .or_default()
+            .entry(level)
+            .or_default() += 1;
+    }
+    serde_json::json!({"by_level": by_level, "by_focus": by_focus, "by_status": by_status, "counties": counties})
+}
+
+/// The same figures as `fenghuo overview --json` gives them.
+fn figures(o: &Value) -> Value {
+    let nonzero = |v: &Value| -> BTreeMap<String, u64> {
+        v.as_object()
+            .unwrap()
+            .iter()
+            .filter(|(_, n)| n.as_u64().unwrap() > 0)
+            .map(|(k, n)| (k.clone(), n.as_u64().unwrap()))
+            .collect()
+    };
+    let mut counties: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    for c in o["counties"].as_array().unwrap() {
+        for l in ["I", "II", "III", "IV", "ungraded"] {
+            let n = c[l].as_u64().unwrap();
+            if n > 0 {
+                counties
+                    .entry(c["county"].as_str().unwrap().to_owned())
+                    .or_default()
+                    .insert(l.to_owned(), n);
+            }
+        }
+    }
+    serde_json::json!({
+        "by_level": o["by_level"],
+        "by_focus": nonzero(&o["by_focus"]),
+        "by_status": nonzero(&o["by_status"]),
+        "counties": counties,
+    })
+}
+
+#[test]
+fn the_gateways_overview_equals_a_recount_and_follows_every_change() {
+    let p = TestProvince::abc();
+    let a1 = add(&p, A, "Land dispute video trending", "emergency-trigger");
+    assert_eq!(grade(&p, A, &a1, "5"), "I"); // reported upstream in the same write
+    let a2 = add(&p, A, "School merger rumour", "reform-measure");
+    let low = grade(&p, A, &a2, "1");
+    json(&p, A, &["risk", "share", &a2, "--scope", "neighbours"]);
+    let b1 = add(&p, B, "Fare rise complaints", "policy-adjustment");
+    json(&p, B, &["risk", "share", &b1, "--scope", "province"]);
+    let b2 = add(&p, B, "Stadium concert crowds", "activity-concentration");
+    grade(&p, B, &b2, "2");
+    json(&p, B, &["risk", "share", &b2, "--scope", "province"]);
+    json(
+        &p,
+        B,
+        &[
+            "risk",
+            "measure",
+            "add",
+            &b2,
+            "--action",
+            "Extra stewards",
+            "--owner",
+            "Culture bureau",
+            "--due",
+            "2026-12-31",
+        ],
+    );
+    json(&p, B, &["risk", "set-status", &b2, "resolved"]);
+    add(&p, C, "Local only", "key-work"); // never leaves C
+
+    p.wait_converged();
+    let o = json(&p, GATEWAY, &["overview"]);
+    assert_eq!(figures(&o), recount(&p, GATEWAY), "{o:#}");
+    assert_eq!(o["active"], 3, "{o:#}");
+    assert_eq!(o["by_level"]["I"], 1);
+    assert_eq!(o["by_level"]["ungraded"], 1);
+    assert_eq!(o["by_status"]["resolved"], 1);
+    let row = |o: &Value, c: &str| {
+        o["counties"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["county"] == c)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(row(&o, A)["worst"], "I");
+    assert_eq!(row(&o, B)["resolved"], 1);
+    // C is listed, with nothing the province can see.
+    assert_eq!(row(&o, C)["active"], 0);
+    let sum = |o: &Value, k: &str| -> u64 {
+        o["days"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d[k].as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(sum(&o, "new"), 4, "{o:#}");
+    assert_eq!(sum(&o, "resolved"), 1, "{o:#}");
+    assert_eq!(o["days"].as_array().unwrap().len(), 30);
+
+    // A level rising shows, and the counts move with it.
+    let high = grade(&p, A, &a2, "4");
+    assert!(high < low, "{high} should be graver than {low}");
+    let o = wait::until(
+        "the rise at the gateway",
+        SYNC_TIMEOUT,
+        Duration::from_millis(100),
+        || {
+            let o = json(&p, GATEWAY, &["overview"]);
+            if o["rises"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r["risk"] == a2.as_str())
+            {
+                Ok(o)
+            } else {
+                Err(o["rises"].to_string())
+            }
+        },
+    );
+    let rise = &o["rises"][0];
+    assert_eq!(
+        (rise["from"].as_str().unwrap(), rise["to"].as_str().unwrap()),
+        (low.as_str(), high.as_str())
+    );
+    p.wait_views(GATEWAY);
+    let o = json(&p, GATEWAY, &["overview"]);
+    assert_eq!(figures(&o), recount(&p, GATEWAY), "{o:#}");
+
+    // Filters: one county, one level, one focus point.
+    let only_a = json(&p, GATEWAY, &["overview", "--county", A]);
+    assert_eq!(only_a["counties"].as_array().unwrap().len(), 1);
+    assert_eq!(only_a["active"], 2);
+    let level_i = json(&p, GATEWAY, &["overview", "--level", "I"]);
+    assert_eq!(level_i["active"], 1);
+    let focus = json(&p, GATEWAY, &["overview", "--focus", "policy-adjustment"]);
+    assert_eq!(focus["active"], 1);
+    assert_eq!(focus["by_level"]["ungraded"], 1);
+
+    // A county's own node counts what it holds: C sees its local risk.
+    let at_c = json(&p, C, &["overview", "--county", C]);
+    assert_eq!(at_c["active"], 1);
+    // Bad input is refused with the field named.
+    let err = p
+        .cli(GATEWAY)
+        .args(["overview", "--county", "5101"])
+        .run()
+        .err();
+    assert!(err.contains("county"), "{err}");
+}
