@@ -226,3 +226,60 @@ fn the_gateways_overview_equals_a_recount_and_follows_every_change() {
         .err();
     assert!(err.contains("county"), "{err}");
 }
+
+#[test]
+fn health_shows_each_countys_link_and_a_silent_county_stands_out() {
+    let mut p = TestProvince::abc();
+    let h = json(&p, GATEWAY, &["health"]);
+    let now = std::time::SystemTime::now();
+    let row = |h: &Value, c: &str| {
+        h["counties"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["county"] == c)
+            .unwrap()
+            .clone()
+    };
+    for c in [A, B, C] {
+        let r = row(&h, c);
+        assert_eq!(r["link"], "connected", "{r:#}");
+        assert_eq!(r["silent"], false, "{r:#}");
+        assert_eq!(r["equivocations"], 0, "{r:#}");
+        // Test certificates last a year: the expiry is known and in the future.
+        let expires = r["certificate_expires"].as_str().unwrap();
+        assert!(
+            expires
+                > fenghuo_node::timespec::format_ms(
+                    now.duration_since(std::time::UNIX_EPOCH)
+                        .unwrap()
+                        .as_millis() as i64
+                )
+                .as_str(),
+            "{r:#}"
+        );
+    }
+    p.kill9(C);
+    let h = wait::until(
+        "C to turn silent",
+        SYNC_TIMEOUT,
+        Duration::from_millis(200),
+        || {
+            let h = json(&p, GATEWAY, &["health", "--silent-after", "2s"]);
+            if row(&h, C)["silent"] == true && row(&h, C)["link"] != "connected" {
+                Ok(h)
+            } else {
+                Err(h.to_string())
+            }
+        },
+    );
+    assert_eq!(row(&h, A)["silent"], false, "{h:#}");
+    let text = p
+        .cli(GATEWAY)
+        .args(["health", "--silent-after", "2s"])
+        .run()
+        .ok()
+        .stdout;
+    assert!(text.contains(&format!("{C} SILENT")), "{text}");
+    assert!(text.contains("1 silent"), "{text}");
+}

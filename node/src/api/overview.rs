@@ -107,8 +107,54 @@ pub fn overview_to_proto(o: &overview::Overview, filter: &Filter) -> v1::Provinc
     }
 }
 
+/// Silent after this long without contact, when the request does not say.
+const DEFAULT_SILENT_AFTER_S: i64 = 600;
+
 #[tonic::async_trait]
 impl Overview for OverviewService {
+    /// GetHealth: federation health per county.
+    async fn get_health(
+        &self,
+        req: Request<v1::HealthRequest>,
+    ) -> Result<Response<v1::FederationHealth>, Status> {
+        require_reader(&caller(&req)?, self.state.unit(), "federation health")?;
+        let r = req.into_inner();
+        let silent_after_s = match r.silent_after_s {
+            0 => DEFAULT_SILENT_AFTER_S,
+            s if s < 0 => return Err(Status::invalid_argument("silent_after_s: must be positive")),
+            s => s,
+        };
+        let counties = crate::sync::health::health(
+            self.state.store.as_ref(),
+            &self.state.sync.status,
+            self.state.unit().len() == 2,
+            std::time::Duration::from_secs(silent_after_s as u64),
+            now_ms(),
+        )?;
+        Ok(Response::new(v1::FederationHealth {
+            counties: counties
+                .into_iter()
+                .map(|h| v1::CountyHealth {
+                    county: h.county,
+                    link: h.link.to_owned(),
+                    last_contact_ms: h.last_contact_ms,
+                    silent: h.silent,
+                    behind: h
+                        .behind
+                        .into_iter()
+                        .map(|(feed, behind)| v1::FeedLag { feed, behind })
+                        .collect(),
+                    refused: h.refused,
+                    last_error: h.last_error,
+                    last_error_ms: h.last_error_ms,
+                    equivocations: h.equivocations,
+                    certificate_expires_ms: h.certificate_expires_ms,
+                })
+                .collect(),
+            silent_after_s,
+        }))
+    }
+
     /// GetOverview: the figures for a filter.
     async fn get_overview(
         &self,

@@ -4,7 +4,7 @@
 //! - [`risk`]: the risk register of a node;
 //! - [`alert`], [`report`], [`directive`]: shared alerts, major-issue reports, directives and
 //!   consultations;
-//! - [`overview`]: aggregated figures;
+//! - [`overview`], [`health`]: aggregated figures, federation health;
 //! - [`peers`]: the sync links of a node or the gateway;
 //! - [`connect`]: reaching a node over mutual TLS; [`output`]: tables and JSON.
 
@@ -12,6 +12,7 @@ pub mod alert;
 pub mod ca;
 pub mod connect;
 pub mod directive;
+pub mod health;
 pub mod init;
 pub mod output;
 pub mod overview;
@@ -71,6 +72,9 @@ pub enum Command {
     /// The province (at the gateway) or a county at a glance: active risks by level, focus
     /// point and status, the county × level table, new and resolved per day, levels that rose.
     Overview(overview::OverviewArgs),
+    /// Federation health per county: link, last contact, lag, errors, equivocation alarms,
+    /// certificate expiry; silent counties stand out.
+    Health(health::HealthArgs),
     /// The sync links of a node or the gateway: state, last contact, lag, errors.
     Peers(peers::PeersArgs),
     /// The feeds a node or the gateway holds, and how far (its version vector).
@@ -89,6 +93,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Directive(cmd) => tokio_main(directive::run(cli.connect, cmd)),
         Command::Consult(cmd) => tokio_main(directive::run_consult(cli.connect, cmd)),
         Command::Overview(args) => tokio_main(overview::run(cli.connect, args)),
+        Command::Health(args) => tokio_main(health::run(cli.connect, args)),
         Command::Peers(args) => tokio_main(peers::run(cli.connect, args)),
         Command::Feeds(args) => tokio_main(peers::feeds(cli.connect, args)),
     };

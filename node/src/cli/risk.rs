@@ -216,6 +216,12 @@ pub fn status_message(s: tonic::Status) -> anyhow::Error {
         tonic::Code::FailedPrecondition => "refused",
         tonic::Code::Unauthenticated => "not authenticated",
         tonic::Code::Unavailable => "node unavailable",
+        tonic::Code::Unimplemented => {
+            return anyhow::anyhow!(
+            "the node does not offer this call: is it running an older version of Fenghuo? ({})",
+            s.message()
+        )
+        }
         _ => "failed",
     };
     anyhow::anyhow!("{code}: {}", s.message())

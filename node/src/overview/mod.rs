@@ -12,7 +12,7 @@ use crate::register::view::read_u64;
 use crate::store::{Store, StoreError};
 use crate::sync::directory;
 
-use view::{day_key, day_of, Bucket, Rise, COUNT_TREE, DAY_TREE, RISE_TREE};
+use view::{day_of, Bucket, Rise, COUNT_TREE, DAY_TREE, RISE_TREE};
 
 /// Most rises listed.
 pub const MAX_RISES: usize = 500;
@@ -169,7 +169,6 @@ pub fn overview(store: &dyn Store, filter: &Filter) -> Result<Overview, StoreErr
         {
             continue;
         }
-        debug_assert_eq!(k, day_key(day, &String::from_utf8_lossy(origin), *kind));
         let row = o.days.entry(day).or_default();
         match kind {
             b'n' => row.new += read_u64(Some(v)),

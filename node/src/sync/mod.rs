@@ -6,10 +6,12 @@
 //! - [`ingest`]: verifying and storing a received run (equivocation kept as evidence);
 //! - [`session`]: one sync session, the same on both ends of a link;
 //! - [`link`]: the outbound worker that dials a peer and reconnects with backoff;
-//! - [`status`]: what each link is doing, for `fenghuo peers`.
+//! - [`status`]: what each link is doing, for `fenghuo peers`;
+//! - [`health`]: per county, link, contact, lag, errors, evidence, certificate expiry.
 
 pub mod directory;
 pub mod entitlement;
+pub mod health;
 pub mod ingest;
 pub mod link;
 pub mod session;
