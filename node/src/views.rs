@@ -23,7 +23,7 @@ use crate::sync::directory;
 /// Tree of view bookkeeping.
 pub const META_TREE: &str = "view_meta";
 /// Bump to make every node rebuild its views from the feeds at start.
-const VIEW_FORMAT: u64 = 6;
+const VIEW_FORMAT: u64 = 7;
 const FORMAT_KEY: &[u8] = b"format";
 const CATCH_UP_CHUNK: usize = 1000;
 /// Entries the view applier applies per pass.
@@ -40,6 +40,10 @@ pub const VIEW_TREES: &[&str] = &[
     crate::overview::view::COUNT_TREE,
     crate::overview::view::DAY_TREE,
     crate::overview::view::RISE_TREE,
+    crate::overview::linked::PENDING_TREE,
+    crate::overview::linked::MEMBER_TREE,
+    crate::overview::linked::ORIGINS_TREE,
+    crate::overview::linked::GROUP_TREE,
     directory::NEIGHBOURS_TREE,
     META_TREE,
 ];
@@ -110,6 +114,7 @@ pub fn mark_applied(batch: &mut Batch, feed: &FeedId, seq: u64) {
 pub fn catch_up(store: &dyn Store) -> Result<u64, StoreError> {
     ensure_format(store)?;
     let total = apply_pending(store, u64::MAX, None)?;
+    while crate::overview::linked::fold_pending(store)? > 0 {}
     store.flush()?;
     Ok(total)
 }
@@ -245,7 +250,10 @@ pub fn spawn_applier(
             let started = Instant::now();
             // In slices, so a large backlog never holds up shutdown for long.
             let applied = match tokio::task::spawn_blocking(move || {
-                apply_pending(s.as_ref(), APPLY_SLICE, Some(&own))
+                let n = apply_pending(s.as_ref(), APPLY_SLICE, Some(&own))?;
+                // This task alone writes the linked-risk index (see `overview::linked`).
+                crate::overview::linked::fold_pending(s.as_ref())?;
+                Ok::<_, StoreError>(n)
             })
             .await
             {

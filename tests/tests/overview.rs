@@ -283,3 +283,128 @@ fn health_shows_each_countys_link_and_a_silent_county_stands_out() {
     assert!(text.contains(&format!("{C} SILENT")), "{text}");
     assert!(text.contains("1 silent"), "{text}");
 }
+
+fn add_from(p: &Province, code: &str, title: &str, source: &str, scope: Option<&str>) -> String {
+    let id = json(
+        p,
+        code,
+        &[
+            "risk",
+            "add",
+            "--title",
+            title,
+            "--focus",
+            "major-event",
+            "--source",
+            source,
+        ],
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    if let Some(scope) = scope {
+        json(p, code, &["risk", "share", &id, "--scope", scope]);
+    }
+    id
+}
+
+#[test]
+fn risks_of_different_counties_sharing_a_source_are_linked() {
+    let p = TestProvince::abc();
+    let a1 = add_from(
+        &p,
+        A,
+        "Video of the land dispute",
+        "https://www.Video.example/v/1?utm_source=wx",
+        Some("province"),
+    );
+    let b1 = add_from(
+        &p,
+        B,
+        "Same video reposted",
+        "seen at http://video.example/v/1/",
+        Some("neighbours"),
+    );
+    add_from(
+        &p,
+        C,
+        "Same video, kept local",
+        "https://video.example/v/1",
+        None,
+    );
+    add_from(
+        &p,
+        A,
+        "Another video",
+        "https://video.example/v/2",
+        Some("province"),
+    );
+    let a3 = add_from(
+        &p,
+        A,
+        "Account calling a gathering",
+        "Weibo @Zhang_San",
+        Some("province"),
+    );
+    let c2 = add_from(
+        &p,
+        C,
+        "Same account",
+        "weibo   @zhang_san",
+        Some("province"),
+    );
+    p.wait_converged();
+    let groups = json(&p, GATEWAY, &["linked"]);
+    let by_source = |g: &Value, s: &str| {
+        g.as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["source"] == s)
+            .cloned()
+    };
+    assert_eq!(groups.as_array().unwrap().len(), 2, "{groups:#}");
+    let video = by_source(&groups, "video.example/v/1").unwrap();
+    let ids: Vec<&str> = video["risks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [a1.as_str(), b1.as_str()],
+        "C's local risk stays out: {video:#}"
+    );
+    assert_eq!(video["counties"], serde_json::json!([A, B]));
+    let account = by_source(&groups, "weibo @zhang_san").unwrap();
+    assert_eq!(account["risks"].as_array().unwrap().len(), 2, "{account:#}");
+    assert_eq!(account["risks"][1]["id"], c2.as_str());
+    assert_eq!(account["risks"][0]["id"], a3.as_str());
+    // Filtered by county.
+    assert_eq!(
+        json(&p, GATEWAY, &["linked", "--county", B])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // B's risk points elsewhere now: the video group is gone.
+    json(
+        &p,
+        B,
+        &["risk", "update", &b1, "--source", "https://other.example/x"],
+    );
+    wait::until(
+        "the video group to go",
+        SYNC_TIMEOUT,
+        Duration::from_millis(100),
+        || {
+            let g = json(&p, GATEWAY, &["linked"]);
+            if by_source(&g, "video.example/v/1").is_none() {
+                Ok(())
+            } else {
+                Err(g.to_string())
+            }
+        },
+    );
+}

@@ -112,6 +112,54 @@ const DEFAULT_SILENT_AFTER_S: i64 = 600;
 
 #[tonic::async_trait]
 impl Overview for OverviewService {
+    /// GetLinked: risks of different counties sharing a source.
+    async fn get_linked(
+        &self,
+        req: Request<v1::LinkedRequest>,
+    ) -> Result<Response<v1::LinkedRisks>, Status> {
+        require_reader(&caller(&req)?, self.state.unit(), "linked risks")?;
+        let county = match req.into_inner().county.trim() {
+            "" => None,
+            c => Some(
+                DivisionCode::county(c)
+                    .map_err(|e| Status::invalid_argument(format!("county: {e}")))?
+                    .to_string(),
+            ),
+        };
+        let store = self.state.store.as_ref();
+        let groups = crate::overview::linked::groups(store, county.as_deref())?;
+        let mut out = Vec::with_capacity(groups.len());
+        for g in groups {
+            let mut counties: Vec<String> = g.risks.iter().map(|(c, _)| c.clone()).collect();
+            counties.dedup();
+            let mut risks = Vec::with_capacity(g.risks.len());
+            for (county, id) in &g.risks {
+                let r = crate::register::view::load(store, &crate::store::Batch::new(), id)?;
+                risks.push(v1::LinkedRisk {
+                    id: id.clone(),
+                    county: county.clone(),
+                    title: r.as_ref().map(|r| r.title.clone()).unwrap_or_default(),
+                    level: r
+                        .as_ref()
+                        .and_then(|r| r.level())
+                        .map(|l| l.as_str().to_owned())
+                        .unwrap_or_default(),
+                    status: r
+                        .as_ref()
+                        .map(|r| r.status.as_str().to_owned())
+                        .unwrap_or_default(),
+                    source: r.map(|r| r.source).unwrap_or_default(),
+                });
+            }
+            out.push(v1::LinkedGroup {
+                source: g.source,
+                counties,
+                risks,
+            });
+        }
+        Ok(Response::new(v1::LinkedRisks { groups: out }))
+    }
+
     /// GetHealth: federation health per county.
     async fn get_health(
         &self,

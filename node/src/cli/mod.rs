@@ -4,7 +4,8 @@
 //! - [`risk`]: the risk register of a node;
 //! - [`alert`], [`report`], [`directive`]: shared alerts, major-issue reports, directives and
 //!   consultations;
-//! - [`overview`], [`health`]: aggregated figures, federation health;
+//! - [`overview`], [`health`], [`linked`]: aggregated figures, federation health, risks
+//!   linked across counties;
 //! - [`peers`]: the sync links of a node or the gateway;
 //! - [`connect`]: reaching a node over mutual TLS; [`output`]: tables and JSON.
 
@@ -14,6 +15,7 @@ pub mod connect;
 pub mod directive;
 pub mod health;
 pub mod init;
+pub mod linked;
 pub mod output;
 pub mod overview;
 pub mod peers;
@@ -75,6 +77,8 @@ pub enum Command {
     /// Federation health per county: link, last contact, lag, errors, equivocation alarms,
     /// certificate expiry; silent counties stand out.
     Health(health::HealthArgs),
+    /// Risks of different counties that point at the same source URL or platform account.
+    Linked(linked::LinkedArgs),
     /// The sync links of a node or the gateway: state, last contact, lag, errors.
     Peers(peers::PeersArgs),
     /// The feeds a node or the gateway holds, and how far (its version vector).
@@ -94,6 +98,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Consult(cmd) => tokio_main(directive::run_consult(cli.connect, cmd)),
         Command::Overview(args) => tokio_main(overview::run(cli.connect, args)),
         Command::Health(args) => tokio_main(health::run(cli.connect, args)),
+        Command::Linked(args) => tokio_main(linked::run(cli.connect, args)),
         Command::Peers(args) => tokio_main(peers::run(cli.connect, args)),
         Command::Feeds(args) => tokio_main(peers::feeds(cli.connect, args)),
     };

@@ -1,8 +1,10 @@
 //! The overview (全省概览): the province at a glance — active risks by level, focus point and
 //! status, a county × level table, new and resolved risks per day, risks whose level rose.
 //! Its figures are a view kept current as entries are applied ([`view`]); a query only sums
-//! a few thousand counts, whatever the number of risks.
+//! a few thousand counts, whatever the number of risks. [`linked`] groups risks of different
+//! counties that point at the same source.
 
+pub mod linked;
 pub mod view;
 
 use std::collections::BTreeMap;

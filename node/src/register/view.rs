@@ -322,6 +322,7 @@ pub fn apply(
         });
         bump_counter(store, batch, &meta.unit, id)?;
         crate::overview::view::record_change(store, batch, existing.as_ref(), &record, meta.at_ms)?;
+        crate::overview::linked::note_change(batch, meta, existing.as_ref(), &record)?;
         return save(batch, &record);
     }
     let before = load(store, batch, id)?;
@@ -536,6 +537,7 @@ pub fn apply(
         summary,
     });
     crate::overview::view::record_change(store, batch, before.as_ref(), &record, meta.at_ms)?;
+    crate::overview::linked::note_change(batch, meta, before.as_ref(), &record)?;
     save(batch, &record)
 }
 

@@ -1,0 +1,251 @@
+//! Linked risks (跨县关联): risks of different counties that point at the same source — the
+//! same URL, or the same platform account — grouped, so the province sees one incident that
+//! spans counties.
+//!
+//! The index is written by one thread only, the view applier: a changed source is first
+//! noted under a key of its own (`linked_pending`, unique per entry and risk, so the writer
+//! and the applier never write the same key), and the applier folds the notes into the
+//! index after each pass. Trees (views):
+//! - `linked_pending`: `<origin>/<audience>/` u64be(seq) `/<risk id>` → JSON note;
+//! - `linked_member`: source key 0x00 origin 0x00 risk id → empty;
+//! - `linked_origins`: source key → JSON {origin: risks};
+//! - `linked_group`: source key → empty, present while two counties or more share it.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::register::record::RiskRecord;
+use crate::register::view::EntryMeta;
+use crate::store::{Batch, Store, StoreError};
+
+/// Notes of changed sources, waiting to be folded in.
+pub const PENDING_TREE: &str = "linked_pending";
+/// Risks per source key.
+pub const MEMBER_TREE: &str = "linked_member";
+/// Counties per source key.
+pub const ORIGINS_TREE: &str = "linked_origins";
+/// Source keys shared by two counties or more.
+pub const GROUP_TREE: &str = "linked_group";
+
+/// The key two sources share when they point at the same thing: a URL without scheme,
+/// `www.`, fragment, tracking parameters and trailing slash, its host in lower case; or, with
+/// no URL, the text in lower case with single spaces (a platform account such as
+/// `weibo @zhang_san`). `None` for an empty source.
+pub fn source_key(source: &str) -> Option<String> {
+    let url = source
+        .split_whitespace()
+        .find(|w| w.starts_with("http://") || w.starts_with("https://"));
+    if let Some(url) = url {
+        let rest = url.split_once("://").map_or(url, |(_, r)| r);
+        let rest = rest.split('#').next().unwrap_or_default();
+        let (host_path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let (host, path) = host_path.split_once('/').unwrap_or((host_path, ""));
+        let host = host.to_lowercase();
+        let host = host.strip_prefix("www.").unwrap_or(&host);
+        let path = path.trim_end_matches('/');
+        let query: Vec<&str> = query
+            .split('&')
+            .filter(|p| !p.is_empty() && !p.starts_with("utm_"))
+            .collect();
+        let mut key = host.to_owned();
+        if !path.is_empty() {
+            key.push('/');
+            key.push_str(path);
+        }
+        if !query.is_empty() {
+            key.push('?');
+            key.push_str(&query.join("&"));
+        }
+        return (!host.is_empty()).then_some(key);
+    }
+    let text = source
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase();
+    (!text.is_empty()).then_some(text)
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Note {
+    id: String,
+    origin: String,
+    old: Option<String>,
+    new: Option<String>,
+}
+
+/// Stages a note when the change of a risk from `before` to `after` changes its source key.
+pub fn note_change(
+    batch: &mut Batch,
+    meta: &EntryMeta,
+    before: Option<&RiskRecord>,
+    after: &RiskRecord,
+) -> Result<(), StoreError> {
+    let old = before.and_then(|b| source_key(&b.source));
+    let new = source_key(&after.source);
+    if old == new {
+        return Ok(());
+    }
+    let mut key = format!("{}/{}/", meta.unit, meta.audience.as_str()).into_bytes();
+    key.extend_from_slice(&meta.seq.to_be_bytes());
+    key.push(b'/');
+    key.extend_from_slice(after.id.as_bytes());
+    let note = Note {
+        id: after.id.clone(),
+        origin: after.origin.clone(),
+        old,
+        new,
+    };
+    let bytes = serde_json::to_vec(&note)
+        .map_err(|e| StoreError::Backend(format!("encoding a source note: {e}")))?;
+    batch.insert(PENDING_TREE, key, bytes);
+    Ok(())
+}
+
+fn member_key(source: &str, origin: &str, id: &str) -> Vec<u8> {
+    let mut k = source.as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(origin.as_bytes());
+    k.push(0);
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+fn origins(
+    store: &dyn Store,
+    batch: &Batch,
+    source: &str,
+) -> Result<BTreeMap<String, u64>, StoreError> {
+    Ok(batch
+        .get(store, ORIGINS_TREE, source.as_bytes())?
+        .and_then(|v| serde_json::from_slice(&v).ok())
+        .unwrap_or_default())
+}
+
+fn count(
+    store: &dyn Store,
+    batch: &mut Batch,
+    source: &str,
+    origin: &str,
+    delta: i64,
+) -> Result<(), StoreError> {
+    let mut o = origins(store, batch, source)?;
+    let n = o.get(origin).copied().unwrap_or(0) as i64 + delta;
+    if n <= 0 {
+        o.remove(origin);
+    } else {
+        o.insert(origin.to_owned(), n as u64);
+    }
+    let key = source.as_bytes().to_vec();
+    if o.is_empty() {
+        batch.remove(ORIGINS_TREE, key.clone());
+    } else {
+        let bytes = serde_json::to_vec(&o)
+            .map_err(|e| StoreError::Backend(format!("encoding source origins: {e}")))?;
+        batch.insert(ORIGINS_TREE, key.clone(), bytes);
+    }
+    if o.len() >= 2 {
+        batch.insert(GROUP_TREE, key, Vec::new());
+    } else {
+        batch.remove(GROUP_TREE, key);
+    }
+    Ok(())
+}
+
+/// Folds every pending note into the index, in one commit; returns how many. Only the view
+/// applier (or catch-up, before it starts) calls this.
+pub fn fold_pending(store: &dyn Store) -> Result<usize, StoreError> {
+    let notes: Vec<(Vec<u8>, Vec<u8>)> = store
+        .scan_prefix(PENDING_TREE, b"")
+        .take(10_000)
+        .collect::<Result<_, _>>()?;
+    if notes.is_empty() {
+        return Ok(0);
+    }
+    let mut batch = Batch::new();
+    for (key, value) in &notes {
+        batch.remove(PENDING_TREE, key.clone());
+        let Ok(note) = serde_json::from_slice::<Note>(value) else {
+            continue;
+        };
+        if let Some(old) = &note.old {
+            let member = member_key(old, &note.origin, &note.id);
+            if batch.get(store, MEMBER_TREE, &member)?.is_some() {
+                batch.remove(MEMBER_TREE, member);
+                count(store, &mut batch, old, &note.origin, -1)?;
+            }
+        }
+        if let Some(new) = &note.new {
+            let member = member_key(new, &note.origin, &note.id);
+            if batch.get(store, MEMBER_TREE, &member)?.is_none() {
+                batch.insert(MEMBER_TREE, member, Vec::new());
+                count(store, &mut batch, new, &note.origin, 1)?;
+            }
+        }
+    }
+    store.commit(&batch)?;
+    Ok(notes.len())
+}
+
+/// One group of linked risks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    /// The source key they share.
+    pub source: String,
+    /// (county, risk id), in order.
+    pub risks: Vec<(String, String)>,
+}
+
+/// Every group (or those with a risk of `county`), in source order.
+pub fn groups(store: &dyn Store, county: Option<&str>) -> Result<Vec<Group>, StoreError> {
+    let mut out = Vec::new();
+    for kv in store.scan_prefix(GROUP_TREE, b"") {
+        let (source, _) = kv?;
+        let mut prefix = source.clone();
+        prefix.push(0);
+        let mut risks = Vec::new();
+        for m in store.scan_prefix(MEMBER_TREE, &prefix) {
+            let (k, _) = m?;
+            let rest = &k[prefix.len()..];
+            let mut parts = rest.splitn(2, |b| *b == 0);
+            let (Some(origin), Some(id)) = (parts.next(), parts.next()) else {
+                continue;
+            };
+            risks.push((
+                String::from_utf8_lossy(origin).into_owned(),
+                String::from_utf8_lossy(id).into_owned(),
+            ));
+        }
+        if county.is_some_and(|c| !risks.iter().any(|(o, _)| o == c)) {
+            continue;
+        }
+        out.push(Group {
+            source: String::from_utf8_lossy(&source).into_owned(),
+            risks,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_pointing_at_the_same_thing_share_a_key() {
+        let k = |s| source_key(s).unwrap();
+        assert_eq!(
+            k("video at https://www.Video.example/v/123/?utm_source=wx#t=3"),
+            "video.example/v/123"
+        );
+        assert_eq!(k("http://video.example/v/123"), "video.example/v/123");
+        assert_eq!(
+            k("https://bbs.example/t?id=9&utm_medium=x"),
+            "bbs.example/t?id=9"
+        );
+        assert_eq!(k("  Weibo   @Zhang_San "), "weibo @zhang_san");
+        assert_eq!(source_key("   "), None);
+        assert_ne!(k("https://a.example/1"), k("https://a.example/2"));
+    }
+}
