@@ -60,6 +60,11 @@ pub fn parse_time(s: &str, now_ms: i64) -> Result<i64, String> {
         })
 }
 
+/// [`parse_time`] from the present moment: what a command-line option takes.
+pub fn parse_time_from_now(s: &str) -> Result<i64, String> {
+    parse_time(s, now_ms())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc, RwLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use ed25519_dalek::VerifyingKey;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -26,6 +26,7 @@ use crate::feed::{self, Audience, Entry, FeedId, FeedSigner};
 use crate::register::{self, view, Command, RegisterError};
 use crate::store::{Batch, Store, StoreError};
 use crate::sync::ingest::{self, IngestError, Ingested};
+use crate::timespec::now_ms;
 use crate::views;
 
 /// Most jobs committed in one batch.
@@ -381,13 +382,6 @@ impl Writer {
     pub fn comms_stored(&self) -> watch::Receiver<u64> {
         self.comms.clone()
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 fn run(ctx: WriterContext, mut rx: mpsc::Receiver<Job>, flusher: std_mpsc::SyncSender<Staged>) {

@@ -16,6 +16,7 @@ use crate::comms::journal::{self, JournalItem};
 use crate::comms::record::AlertRecord;
 use crate::comms::{self, view, ItemKind};
 use crate::domain::alert::{AlertAudience, NewAlert};
+use crate::identity::{DivisionCode, Identity};
 use crate::state::NodeState;
 use crate::store::{Batch, Store};
 use crate::timespec::now_ms;
@@ -116,12 +117,12 @@ fn content_to_proto(a: &NewAlert) -> v1::AlertContent {
     }
 }
 
-/// The identity URI of a unit: `fenghuo://county/510104` or `fenghuo://province/51`.
+/// The identity URI of a unit's node: `fenghuo://county/510104` or `fenghuo://province/51`.
 fn sender_uri(unit: &str) -> String {
-    if unit.len() == 2 {
-        format!("fenghuo://province/{unit}")
-    } else {
-        format!("fenghuo://county/{unit}")
+    match DivisionCode::parse(unit) {
+        Ok(c) if c.is_county() => Identity::County(c).uri(),
+        Ok(c) => Identity::Province(c).uri(),
+        Err(_) => unit.to_owned(),
     }
 }
 

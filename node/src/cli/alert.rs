@@ -1,20 +1,14 @@
 //! `fenghuo alert …`: shared alerts (预警通报) — issue, update, cancel, acknowledge, list,
 //! show (also as CAP 1.2 XML), and watch what arrives live.
 
-use anyhow::Context;
 use fenghuo_proto::v1::{self, alerts_client::AlertsClient};
 use serde_json::{json, Value};
 
 use super::connect::ConnectArgs;
-use super::output::{optional_time, short_time, table, time_text};
+use super::output::{emit, optional_time, short_time, table, time_text};
 use super::risk::{status_message, Output};
 use crate::domain::alert::{AlertAudience, Certainty, Severity, Urgency};
-use crate::timespec::{now_ms, parse_time};
-
-/// A time from now or an RFC 3339 time, as Unix ms.
-fn when(s: &str) -> Result<i64, String> {
-    parse_time(s, now_ms())
-}
+use crate::timespec::parse_time_from_now;
 
 /// `fenghuo alert …` commands.
 #[derive(Debug, clap::Subcommand)]
@@ -50,10 +44,10 @@ pub enum AlertCommand {
         #[arg(long, value_delimiter = ',')]
         affected: Vec<String>,
         /// When the event starts: a time from now (2h) or RFC 3339.
-        #[arg(long, value_parser = when)]
+        #[arg(long, value_parser = parse_time_from_now)]
         onset: Option<i64>,
         /// When the alert stops being valid: a time from now (24h) or RFC 3339.
-        #[arg(long, value_parser = when)]
+        #[arg(long, value_parser = parse_time_from_now)]
         expires: Option<i64>,
         /// The related risk item, e.g. 510104-3.
         #[arg(long)]
@@ -90,7 +84,7 @@ pub enum AlertCommand {
         #[arg(long, value_delimiter = ',')]
         affected: Option<Vec<String>>,
         /// New expiry: a time from now (24h) or RFC 3339.
-        #[arg(long, value_parser = when)]
+        #[arg(long, value_parser = parse_time_from_now)]
         expires: Option<i64>,
         #[command(flatten)]
         out: Output,
@@ -299,12 +293,7 @@ fn alert_table(alerts: &[v1::Alert]) -> String {
 }
 
 fn print(a: &v1::Alert, out: &Output, line: impl FnOnce() -> String) -> anyhow::Result<()> {
-    if out.json {
-        println!("{}", serde_json::to_string_pretty(&alert_json(a))?);
-    } else {
-        println!("{}", line());
-    }
-    Ok(())
+    emit(out.json, || alert_json(a), line)
 }
 
 /// A watch event as the JSON line scripts read.
@@ -434,16 +423,11 @@ pub async fn run(connect: ConnectArgs, cmd: AlertCommand) -> anyhow::Result<()> 
                 .map_err(status_message)?
                 .into_inner()
                 .alerts;
-            if out.json {
-                let list: Vec<_> = alerts.iter().map(alert_json).collect();
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&list).context("encoding JSON")?
-                );
-            } else {
-                println!("{}", alert_table(&alerts));
-                println!("{} alert(s)", alerts.len());
-            }
+            emit(
+                out.json,
+                || alerts.iter().map(alert_json).collect(),
+                || format!("{}\n{} alert(s)", alert_table(&alerts), alerts.len()),
+            )?;
         }
         AlertCommand::Show { id, format, out } => {
             let cap = format == "cap";

@@ -1,19 +1,14 @@
 //! `fenghuo directive …` and `fenghuo consult …`: directives (工作指令) and consultations (会商)
 //! from the province — issued against the gateway, answered at a county.
 
-use anyhow::Context;
 use fenghuo_proto::v1::{self, directives_client::DirectivesClient};
 use serde_json::{json, Value};
 
 use super::connect::ConnectArgs;
-use super::output::{optional_time, short_time, table, time_text};
+use super::output::{emit, optional_time, short_time, table, time_text};
 use super::risk::{status_message, Output};
 use crate::domain::directive::{DirectiveKind, ResponseStatus};
-use crate::timespec::{now_ms, parse_time};
-
-fn when(s: &str) -> Result<i64, String> {
-    parse_time(s, now_ms())
-}
+use crate::timespec::parse_time_from_now;
 
 /// `fenghuo directive …` commands.
 #[derive(Debug, clap::Subcommand)]
@@ -24,7 +19,7 @@ pub enum DirectiveCommand {
         #[arg(long)]
         text: String,
         /// When it must be done: a time from now (24h, 3d) or RFC 3339.
-        #[arg(long, value_parser = when)]
+        #[arg(long, value_parser = parse_time_from_now)]
         deadline: i64,
         /// Target counties, separated by commas (default: every county).
         #[arg(long, value_delimiter = ',')]
@@ -62,7 +57,7 @@ pub enum ConsultCommand {
         #[arg(long)]
         question: String,
         /// When answers are due: a time from now (24h) or RFC 3339.
-        #[arg(long, value_parser = when)]
+        #[arg(long, value_parser = parse_time_from_now)]
         deadline: i64,
         /// Counties asked, separated by commas (default: every county).
         #[arg(long, value_delimiter = ',')]
@@ -142,12 +137,7 @@ fn directive_table(list: &[v1::Directive]) -> String {
 }
 
 fn print(d: &v1::Directive, out: &Output, line: String) -> anyhow::Result<()> {
-    if out.json {
-        println!("{}", serde_json::to_string_pretty(&directive_json(d))?);
-    } else {
-        println!("{line}");
-    }
-    Ok(())
+    emit(out.json, || directive_json(d), || line)
 }
 
 async fn issue(
@@ -191,17 +181,11 @@ async fn list(connect: ConnectArgs, kind: DirectiveKind, out: Output) -> anyhow:
         .map_err(status_message)?
         .into_inner()
         .directives;
-    if out.json {
-        let json: Vec<_> = list.iter().map(directive_json).collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json).context("encoding JSON")?
-        );
-    } else {
-        println!("{}", directive_table(&list));
-        println!("{} {kind}(s)", list.len());
-    }
-    Ok(())
+    emit(
+        out.json,
+        || list.iter().map(directive_json).collect(),
+        || format!("{}\n{} {kind}(s)", directive_table(&list), list.len()),
+    )
 }
 
 async fn respond(

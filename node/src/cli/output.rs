@@ -13,6 +13,20 @@ pub fn time_text(ms: i64) -> String {
     crate::timespec::format_ms(ms)
 }
 
+/// Prints `value()` as pretty JSON when `json` is set, else the text `text()` makes.
+pub fn emit(
+    json: bool,
+    value: impl FnOnce() -> Value,
+    text: impl FnOnce() -> String,
+) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(&value())?);
+    } else {
+        println!("{}", text());
+    }
+    Ok(())
+}
+
 /// An optional time (0: none) as RFC 3339 or JSON null.
 pub fn optional_time(ms: i64) -> Value {
     if ms == 0 {

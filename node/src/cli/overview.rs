@@ -8,11 +8,7 @@ use super::output::{short_time, table, time_text};
 use super::risk::{status_message, Output};
 use crate::api::convert::{focus_to_proto, level_to_proto};
 use crate::domain::{FocusPoint, Level};
-use crate::timespec::{now_ms, parse_time};
-
-fn when(s: &str) -> Result<i64, String> {
-    parse_time(s, now_ms())
-}
+use crate::timespec::{now_ms, parse_time_from_now};
 
 /// `fenghuo overview` options.
 #[derive(Debug, clap::Args)]
@@ -30,10 +26,10 @@ pub struct OverviewArgs {
     #[arg(long, conflicts_with = "since")]
     days: Option<i64>,
     /// Days and rises from this time (RFC 3339).
-    #[arg(long, value_parser = when)]
+    #[arg(long, value_parser = parse_time_from_now)]
     since: Option<i64>,
     /// Days and rises until this time (RFC 3339; default now).
-    #[arg(long, value_parser = when)]
+    #[arg(long, value_parser = parse_time_from_now)]
     until: Option<i64>,
     #[command(flatten)]
     out: Output,

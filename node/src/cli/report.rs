@@ -1,12 +1,11 @@
 //! `fenghuo report …`: major-issue reports (重大事项报告) — file at a county, list, and
 //! acknowledge at the gateway.
 
-use anyhow::Context;
 use fenghuo_proto::v1::{self, reports_client::ReportsClient};
 use serde_json::{json, Value};
 
 use super::connect::ConnectArgs;
-use super::output::{optional_time, short_time, table, time_text};
+use super::output::{emit, optional_time, short_time, table, time_text};
 use super::risk::{status_message, Output};
 
 /// `fenghuo report …` commands.
@@ -94,12 +93,7 @@ fn report_table(reports: &[v1::Report]) -> String {
 }
 
 fn print(r: &v1::Report, out: &Output, line: String) -> anyhow::Result<()> {
-    if out.json {
-        println!("{}", serde_json::to_string_pretty(&report_json(r))?);
-    } else {
-        println!("{line}");
-    }
-    Ok(())
+    emit(out.json, || report_json(r), || line)
 }
 
 /// Runs a report command against the node or gateway.
@@ -124,16 +118,11 @@ pub async fn run(connect: ConnectArgs, cmd: ReportCommand) -> anyhow::Result<()>
                 .map_err(status_message)?
                 .into_inner()
                 .reports;
-            if out.json {
-                let list: Vec<_> = reports.iter().map(report_json).collect();
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&list).context("encoding JSON")?
-                );
-            } else {
-                println!("{}", report_table(&reports));
-                println!("{} report(s)", reports.len());
-            }
+            emit(
+                out.json,
+                || reports.iter().map(report_json).collect(),
+                || format!("{}\n{} report(s)", report_table(&reports), reports.len()),
+            )?;
         }
         ReportCommand::Ack { id, note, out } => {
             let r = client

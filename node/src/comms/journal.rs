@@ -157,7 +157,7 @@ fn consider(
             (out, false)
         }
         Event::AlertDelivered { id } | Event::AlertAcknowledged { id, .. } => {
-            let issuer_is_me = id.rsplit_once('-').is_some_and(|(u, _)| u == unit);
+            let issuer_is_me = super::ItemId::parse(id).is_some_and(|p| p.unit == unit);
             let (kind, title) = match event {
                 Event::AlertAcknowledged { note, .. } => ("alert-acknowledged", note.clone()),
                 _ => ("alert-delivered", String::new()),
@@ -172,7 +172,7 @@ fn consider(
             false,
         ),
         Event::ReportAcknowledged { id, note } => {
-            let reporter_is_me = id.rsplit_once('-').is_some_and(|(u, _)| u == unit);
+            let reporter_is_me = super::ItemId::parse(id).is_some_and(|p| p.unit == unit);
             (
                 (reporter_is_me || province)
                     .then(|| item("report-acknowledged", id, note.clone(), String::new())),

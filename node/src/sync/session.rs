@@ -21,12 +21,13 @@ use tracing::Instrument;
 use super::directory;
 use super::entitlement::may_receive;
 use super::ingest::IngestError;
-use super::status::{now_ms, LinkKey, StatusBoard};
+use super::status::{LinkKey, StatusBoard};
 use crate::feed::{self, Audience, Entry, FeedId};
 use crate::identity::Identity;
 use crate::pki::cert;
 use crate::pki::tls::TlsState;
 use crate::store::{Store, StoreError};
+use crate::timespec::now_ms;
 use crate::writer::Writer;
 
 /// Entries read per run before extending to the next signed entry.
