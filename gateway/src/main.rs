@@ -1,14 +1,15 @@
 //! `fenghuo-gateway`: the provincial gateway server, and `demo`, which sets up and runs a
 //! small province on loopback for a first look.
 //!
-//! Until federation sync lands, the gateway is a node of kind province serving the same
-//! register API (for the province's own records); aggregation arrives with later issues.
+//! The gateway is a node of kind province (it holds every county's shared feeds and serves
+//! the aggregated views over gRPC) plus, when configured, the web dashboard.
 
 mod demo;
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use fenghuo_gateway::dashboard;
 use fenghuo_node::config::{LogFormat, NodeConfig};
 use fenghuo_node::{logging, start};
 
@@ -66,7 +67,16 @@ fn main() -> anyhow::Result<()> {
 #[tokio::main]
 async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
     let running = start::launch(&cfg, start::terminate_signal()).await?;
-    running.task.await??;
+    let dashboard = match &cfg.dashboard {
+        Some(d) => Some(dashboard::start(d, &cfg, &running).await?),
+        None => None,
+    };
+    let stopped = running.task.await;
+    // The dashboard has nothing to show once the node has stopped.
+    if let Some(d) = dashboard {
+        d.abort();
+    }
+    stopped??;
     tracing::info!("stopped");
     Ok(())
 }

@@ -116,6 +116,34 @@ impl AlertsConfig {
     }
 }
 
+/// The gateway's web dashboard for provincial staff.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DashboardConfig {
+    /// Address the dashboard (HTTPS) listens on.
+    pub listen: SocketAddr,
+    /// Its certificate: `fenghuo ca issue web` writes `province-<code>-web.crt` (ECDSA P-256
+    /// from the provincial web CA; browsers accept no Ed25519).
+    pub cert: PathBuf,
+    /// Its private key.
+    pub key: PathBuf,
+    /// A session without a request for this long ends: `8h` (default), `30m`…
+    #[serde(default = "default_session_idle")]
+    pub session_idle: String,
+}
+
+fn default_session_idle() -> String {
+    "8h".to_owned()
+}
+
+impl DashboardConfig {
+    /// `session_idle` as a duration (checked at load).
+    pub fn session_idle(&self) -> std::time::Duration {
+        crate::timespec::parse_duration(&self.session_idle)
+            .unwrap_or(std::time::Duration::from_secs(8 * 3600))
+    }
+}
+
 /// The whole `node.toml` (and, with `province` instead of `county`, `gateway.toml`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -147,6 +175,9 @@ pub struct NodeConfig {
     /// Shared alerts.
     #[serde(default)]
     pub alerts: AlertsConfig,
+    /// The web dashboard (the gateway only).
+    #[serde(default)]
+    pub dashboard: Option<DashboardConfig>,
     /// Directory relative paths are resolved against (the config file's own).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -220,6 +251,30 @@ impl NodeConfig {
                 ))
             }
             Err(e) => return Err(field("alerts.acknowledge_within", e)),
+        }
+        if let Some(d) = &self.dashboard {
+            if self.county.is_some() {
+                return Err(field(
+                    "dashboard",
+                    "only the provincial gateway serves the dashboard".into(),
+                ));
+            }
+            match crate::timespec::parse_duration(&d.session_idle) {
+                Ok(t) if t.as_secs() >= 60 => {}
+                Ok(_) => {
+                    return Err(field(
+                        "dashboard.session_idle",
+                        "must be at least 1m".into(),
+                    ))
+                }
+                Err(e) => return Err(field("dashboard.session_idle", e)),
+            }
+            if d.listen == self.listen && d.listen.port() != 0 {
+                return Err(field(
+                    "dashboard.listen",
+                    "must differ from `listen` (the gRPC port)".into(),
+                ));
+            }
         }
         if self.data_dir.as_os_str().is_empty() {
             return Err(field("data_dir", "must not be empty".into()));
@@ -299,6 +354,17 @@ crl = "pki/crl.pem"
         let text = format!("{GOOD}\n[[neighbours]]\ncode = \"12\"\naddress = \"x:1\"\n");
         let e = NodeConfig::parse(&text, "n", Path::new(".")).unwrap_err();
         assert!(e.to_string().contains("neighbours[0].code"), "{e}");
+        let web = "cert = \"w.crt\"\nkey = \"w.key\"\n";
+        let text = format!("{GOOD}\n[dashboard]\nlisten = \"127.0.0.1:8443\"\n{web}");
+        let e = NodeConfig::parse(&text, "n", Path::new(".")).unwrap_err();
+        assert!(e.to_string().contains("`dashboard`"), "{e}");
+        let gw = GOOD.replace("county = \"510104\"", "province = \"51\"");
+        let text = format!("{gw}\n[dashboard]\nlisten = \"127.0.0.1:8443\"\n{web}");
+        let c = NodeConfig::parse(&text, "n", Path::new(".")).unwrap();
+        assert_eq!(c.dashboard.unwrap().session_idle().as_secs(), 8 * 3600);
+        let text = format!("{gw}\n[dashboard]\nlisten = \"127.0.0.1:7401\"\n{web}");
+        let e = NodeConfig::parse(&text, "n", Path::new(".")).unwrap_err();
+        assert!(e.to_string().contains("dashboard.listen"), "{e}");
         let text = format!("{GOOD}\n[alerts]\nacknowledge_within = \"soon\"\n");
         let e = NodeConfig::parse(&text, "n", Path::new(".")).unwrap_err();
         assert!(e.to_string().contains("alerts.acknowledge_within"), "{e}");

@@ -15,6 +15,7 @@
 //!   reports, directives and consultations, views too, with the journal `Watch` streams;
 //!   [`views`]: applying entries to every view, catch-up and rebuild.
 //! - [`overview`]: the province at a glance, figures kept current as entries are applied.
+//! - [`staff`]: dashboard staff accounts, kept by the gateway (argon2id password hashes).
 //! - [`timespec`]: times and durations as people write them.
 //! - [`sync`]: federation: entitlement, verification, sync sessions and links.
 //! - [`writer`]: the single writer with group commit; acknowledged means durable.
@@ -38,6 +39,7 @@ pub mod overview;
 pub mod pki;
 pub mod register;
 pub mod server;
+pub mod staff;
 pub mod start;
 pub mod state;
 pub mod store;

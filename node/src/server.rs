@@ -14,6 +14,7 @@ use fenghuo_proto::v1::federation_server::FederationServer;
 use fenghuo_proto::v1::overview_server::OverviewServer;
 use fenghuo_proto::v1::registry_server::RegistryServer;
 use fenghuo_proto::v1::reports_server::ReportsServer;
+use fenghuo_proto::v1::staff_server::StaffServer;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
@@ -34,6 +35,7 @@ use crate::api::federation::FederationService;
 use crate::api::overview::OverviewService;
 use crate::api::registry::RegistryService;
 use crate::api::reports::ReportsService;
+use crate::api::staff::StaffService;
 use crate::pki::tls::{peer_identity, PeerInfo, TlsState};
 use crate::state::NodeState;
 
@@ -249,6 +251,7 @@ pub async fn serve(
     health
         .set_serving::<DirectivesServer<DirectivesService>>()
         .await;
+    health.set_serving::<StaffServer<StaffService>>().await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(fenghuo_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -280,6 +283,10 @@ pub async fn serve(
         OverviewServer::new(OverviewService::new(state.clone())),
         authenticate,
     );
+    let staff = InterceptedService::new(
+        StaffServer::new(StaffService::new(state.clone())),
+        authenticate,
+    );
 
     let node = state.identity.path();
     let result = Server::builder()
@@ -296,6 +303,7 @@ pub async fn serve(
         .add_service(reports)
         .add_service(directives)
         .add_service(overview)
+        .add_service(staff)
         .serve_with_incoming_shutdown(ReceiverStream::new(rx).map(Ok::<_, io::Error>), shutdown)
         .await;
     acceptor.abort();

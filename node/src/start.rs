@@ -154,7 +154,7 @@ impl Node {
             store.clone(),
             writer.clone(),
             identity.path(),
-            views_applied,
+            views_applied.clone(),
             stop.subscribe(),
         )?;
         let state = Arc::new(NodeState {
@@ -164,6 +164,7 @@ impl Node {
             standard,
             sync,
             journal,
+            views: views_applied,
             ack_within: cfg.alerts.acknowledge_within(),
         });
         Ok(Self { state, tls, stop })

@@ -23,6 +23,8 @@ pub struct NodeState {
     pub sync: Arc<SyncContext>,
     /// The newest journal cursor (see [`crate::comms::journal`]); changes as items arrive.
     pub journal: tokio::sync::watch::Receiver<u64>,
+    /// Counts the view applier's passes: changes whenever views have taken new entries.
+    pub views: tokio::sync::watch::Receiver<u64>,
     /// How long recipients have to acknowledge this node's extreme and severe alerts.
     pub ack_within: std::time::Duration,
 }

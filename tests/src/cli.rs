@@ -42,6 +42,8 @@ pub struct Cli {
     args: Vec<OsString>,
     /// Killed after this long.
     timeout: Duration,
+    /// Written to the child's stdin (which is empty otherwise).
+    input: Option<String>,
 }
 
 impl Default for Cli {
@@ -59,6 +61,7 @@ impl Cli {
             via: Via::Flags,
             args: Vec::new(),
             timeout: CLI_TIMEOUT,
+            input: None,
         }
     }
 
@@ -102,6 +105,12 @@ impl Cli {
         self
     }
 
+    /// Writes `text` to the run's stdin (e.g. for `--password-stdin`).
+    pub fn stdin(mut self, text: impl Into<String>) -> Self {
+        self.input = Some(text.into());
+        self
+    }
+
     /// Kills the run after `timeout` instead of [`CLI_TIMEOUT`].
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
@@ -132,20 +141,40 @@ impl Cli {
 
     /// Runs the CLI to completion (or kills it after the timeout and panics).
     pub fn run(self) -> CliOutput {
-        run_command(self.command(), self.timeout)
+        run_command_with_input(self.command(), self.input.as_deref(), self.timeout)
     }
 }
 
 /// Runs any command to completion like [`Cli::run`]: both pipes are read to the end on their
 /// own threads; after `timeout` the child is killed and the test fails.
-pub fn run_command(mut cmd: Command, timeout: Duration) -> CliOutput {
+pub fn run_command(cmd: Command, timeout: Duration) -> CliOutput {
+    run_command_with_input(cmd, None, timeout)
+}
+
+/// [`run_command`] with `input` written to the child's stdin.
+pub fn run_command_with_input(
+    mut cmd: Command,
+    input: Option<&str>,
+    timeout: Duration,
+) -> CliOutput {
     let shown = format!("{cmd:?}");
     let mut child = cmd
-        .stdin(Stdio::null())
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {shown}: {e}"));
+    if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
+        let text = text.to_owned();
+        // A child that exits without reading is not our failure to report here.
+        std::thread::spawn(move || {
+            let _ = std::io::Write::write_all(&mut stdin, text.as_bytes());
+        });
+    }
     let (tx, rx) = mpsc::channel::<()>();
     let reader = |pipe: Option<Box<dyn Read + Send>>, tx: mpsc::Sender<()>| {
         std::thread::spawn(move || {

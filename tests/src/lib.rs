@@ -28,6 +28,8 @@
 //!   the entitlement model the federation tests check against.
 //! - [`rogue`]: a peer that speaks the sync protocol with a valid certificate but sends
 //!   tampered or forged runs.
+//! - [`web`]: [`web::Web`], an HTTPS client with cookies for the dashboard's tests without a browser.
+//! - [`browser`]: [`browser::Browser`], headless Chromium through chromedriver for the dashboard.
 //!
 //! The `bench` binary (`src/bin/bench.rs`) runs the federation benchmarks with in-process
 //! nodes; `docs/benchmarks.md` has the commands and figures.
@@ -50,6 +52,7 @@
 //! ```
 
 pub mod binaries;
+pub mod browser;
 pub mod cli;
 pub mod daemon;
 pub mod grpc;
@@ -60,6 +63,7 @@ pub mod proxy;
 pub mod register;
 pub mod rogue;
 pub mod wait;
+pub mod web;
 
 pub use cli::{Cli, CliOutput};
 pub use node::{NodeBuilder, TestNode};

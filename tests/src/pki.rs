@@ -85,6 +85,16 @@ impl TestPki {
         self.run_ca(["issue", "province", code])
     }
 
+    /// Issues the dashboard certificate `province-<code>-web` (and the web CA, `ca-web.crt`).
+    pub fn issue_web(&self) -> &Self {
+        self.run_ca(["issue", "web"])
+    }
+
+    /// The web CA's certificate, which browsers of the dashboard trust.
+    pub fn web_ca_cert(&self) -> PathBuf {
+        self.dir().join("ca-web.crt")
+    }
+
     /// Issues the partner certificate `partner-<name>`.
     pub fn issue_partner(&self, name: &str) -> &Self {
         self.run_ca(["issue", "partner", name])

@@ -73,6 +73,10 @@ pub struct TestProvince {
     rust_log: Option<String>,
     /// TOML appended to every server's config.
     extra_config: String,
+    /// TOML appended to the gateway's config only.
+    gateway_extra: String,
+    /// Serve the dashboard.
+    dashboard: bool,
 }
 
 impl TestProvince {
@@ -96,6 +100,8 @@ impl TestProvince {
             neighbours: BTreeSet::new(),
             rust_log: None,
             extra_config: String::new(),
+            gateway_extra: String::new(),
+            dashboard: false,
         }
     }
 
@@ -132,6 +138,19 @@ impl TestProvince {
     pub fn config(mut self, toml: &str) -> Self {
         self.extra_config.push('\n');
         self.extra_config.push_str(toml);
+        self
+    }
+
+    /// Appends `toml` to the gateway's config only (e.g. `[dashboard]`).
+    pub fn gateway_config(mut self, toml: &str) -> Self {
+        self.gateway_extra.push('\n');
+        self.gateway_extra.push_str(toml);
+        self
+    }
+
+    /// Serves the web dashboard on a loopback port chosen at start ([`Province::dashboard_url`]).
+    pub fn dashboard(mut self) -> Self {
+        self.dashboard = true;
         self
     }
 
@@ -191,6 +210,19 @@ impl TestProvince {
             .run()
             .ok();
         append(&gateway_config, &self.extra_config);
+        append(&gateway_config, &self.gateway_extra);
+        if self.dashboard {
+            pki.issue_web();
+            let stem = format!("province-{}-web", self.province);
+            append(
+                &gateway_config,
+                &format!(
+                    "\n[dashboard]\nlisten = \"127.0.0.1:0\"\ncert = {:?}\nkey = {:?}\n",
+                    pki.dir().join(format!("{stem}.crt")),
+                    pki.dir().join(format!("{stem}.key")),
+                ),
+            );
+        }
         let mut county_configs = Vec::new();
         for c in &self.counties {
             let config = dir.path().join(format!("node-{c}.toml"));
@@ -463,6 +495,35 @@ impl Province {
     /// The CLI connected to the gateway as provincial staff.
     pub fn gateway_cli(&self) -> Cli {
         self.cli(GATEWAY)
+    }
+
+    /// The dashboard's URL (`https://127.0.0.1:PORT`), from the gateway's latest
+    /// `dashboard listening` line (started with [`TestProvince::dashboard`]).
+    pub fn dashboard_url(&self) -> String {
+        crate::wait::until(
+            "the dashboard's listening line",
+            Duration::from_secs(10),
+            Duration::from_millis(50),
+            || {
+                self.gateway
+                    .log_lines_with("dashboard listening")
+                    .last()
+                    .and_then(|l| {
+                        let fields = l.get("fields").unwrap_or(l);
+                        fields["addr"].as_str().map(|a| format!("https://{a}"))
+                    })
+                    .ok_or_else(|| "not logged yet".to_owned())
+            },
+        )
+    }
+
+    /// Creates a dashboard account at the gateway with `fenghuo staff add … --password-stdin`.
+    pub fn add_staff(&self, name: &str, role: &str, password: &str) {
+        self.gateway_cli()
+            .args(["staff", "add", name, "--role", role, "--password-stdin"])
+            .stdin(format!("{password}\n"))
+            .run()
+            .ok();
     }
 
     /// `fenghuo feeds --json` on a member: its version vector.

@@ -10,4 +10,5 @@ pub mod federation;
 pub mod overview;
 pub mod registry;
 pub mod reports;
+pub mod staff;
 pub mod status;

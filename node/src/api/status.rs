@@ -4,6 +4,7 @@ use tonic::Status;
 
 use crate::comms::CommsError;
 use crate::register::RegisterError;
+use crate::staff::StaffError;
 use crate::store::StoreError;
 use crate::writer::WriteError;
 
@@ -32,6 +33,20 @@ impl From<CommsError> for Status {
             CommsError::NotYours(_) => Status::permission_denied(e.to_string()),
             CommsError::Precondition(_) => Status::failed_precondition(e.to_string()),
             CommsError::Store(s) => s.clone().into(),
+        }
+    }
+}
+
+impl From<StaffError> for Status {
+    fn from(e: StaffError) -> Self {
+        match &e {
+            StaffError::Name(_) | StaffError::Role(_) | StaffError::Password => {
+                Status::invalid_argument(e.to_string())
+            }
+            StaffError::Exists(_) => Status::already_exists(e.to_string()),
+            StaffError::NotFound(_) => Status::not_found(e.to_string()),
+            StaffError::Hash(_) => Status::internal(e.to_string()),
+            StaffError::Store(s) => s.clone().into(),
         }
     }
 }

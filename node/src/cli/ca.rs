@@ -125,6 +125,13 @@ pub enum IssueCommand {
         #[command(flatten)]
         opts: IssueArgs,
     },
+    /// The gateway's dashboard (HTTPS for browsers): <stem> province-<CODE>-web, an ECDSA
+    /// P-256 certificate from the CA folder's web CA (ca-web.crt, made on first use), since
+    /// browsers accept no Ed25519. Give staff browsers ca-web.crt to trust.
+    Web {
+        #[command(flatten)]
+        opts: IssueArgs,
+    },
     /// A person acting for a county or the province: <stem> staff-<CODE>-<NAME>; TLS client only.
     Staff {
         /// County (six digits) or province (two digits) the person acts for.
@@ -209,9 +216,33 @@ fn init(province: &str, force: bool, args: &CaArgs) -> anyhow::Result<()> {
     }
 }
 
+/// `fenghuo ca issue web`.
+fn issue_web(opts: IssueArgs) -> anyhow::Result<()> {
+    let ca = CertificateAuthority::open(&opts.args.dir)?;
+    let issued = crate::pki::web::issue(&ca, &opts.dns, &opts.ip, opts.days, opts.force)?;
+    if opts.args.json {
+        print_json(&json!({
+            "cert": issued.cert_path,
+            "key": issued.key_path,
+            "web_ca": issued.ca_path,
+            "not_after": rfc3339_text(issued.not_after),
+        }))
+    } else {
+        println!(
+            "issued the dashboard certificate → {}, {} (valid until {}); browsers trust {}",
+            issued.cert_path.display(),
+            issued.key_path.display(),
+            date(issued.not_after),
+            issued.ca_path.display(),
+        );
+        Ok(())
+    }
+}
+
 /// `fenghuo ca issue …`.
 fn issue(what: IssueCommand) -> anyhow::Result<()> {
     let (identity, opts) = match what {
+        IssueCommand::Web { opts } => return issue_web(opts),
         IssueCommand::County { code, opts } => (Identity::county(&code), opts),
         IssueCommand::Province { code, opts } => (Identity::province(&code), opts),
         IssueCommand::Partner { name, opts } => (Identity::partner(&name), opts),

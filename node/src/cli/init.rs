@@ -44,6 +44,10 @@ pub enum InitCommand {
         province: String,
         #[command(flatten)]
         common: CommonInit,
+        /// Serve the web dashboard for provincial staff over HTTPS on this address, e.g.
+        /// 127.0.0.1:8443 (add accounts with `fenghuo staff add`).
+        #[arg(long, value_name = "ADDR")]
+        dashboard: Option<SocketAddr>,
     },
 }
 
@@ -88,6 +92,7 @@ fn render(
     common: &CommonInit,
     gateway: Option<&str>,
     neighbours: &[(String, String)],
+    dashboard: Option<SocketAddr>,
 ) -> anyhow::Result<String> {
     let pki = absolute(&common.pki)?;
     let data = absolute(&common.data)?;
@@ -173,6 +178,39 @@ fn render(
     )?;
     writeln!(s, "# before it shows as overdue (default 30m).")?;
     writeln!(s, "# acknowledge_within = \"30m\"")?;
+    if kind_key == "province" {
+        writeln!(s)?;
+        writeln!(
+            s,
+            "# The web dashboard for provincial staff: HTTPS with this gateway's certificate."
+        )?;
+        writeln!(
+            s,
+            "# Accounts: `fenghuo staff add <name> --role viewer|analyst|admin`."
+        )?;
+        match dashboard {
+            Some(addr) => {
+                writeln!(s, "[dashboard]")?;
+                writeln!(s, "listen = \"{addr}\"")?;
+                writeln!(
+                    s,
+                    "# ECDSA P-256, from `fenghuo ca issue web`: browsers accept no Ed25519."
+                )?;
+                let web = crate::pki::web::web_stem(code);
+                writeln!(s, "cert = {}", quote(&pki.join(format!("{web}.crt"))))?;
+                writeln!(s, "key = {}", quote(&pki.join(format!("{web}.key"))))?;
+                writeln!(s, "# A session idle this long ends (default 8h).")?;
+                writeln!(s, "# session_idle = \"8h\"")?;
+            }
+            None => {
+                writeln!(s, "# [dashboard]")?;
+                writeln!(s, "# listen = \"127.0.0.1:8443\"")?;
+                writeln!(s, "# cert = \"pki/province-{code}-web.crt\"")?;
+                writeln!(s, "# key = \"pki/province-{code}-web.key\"")?;
+                writeln!(s, "# session_idle = \"8h\"")?;
+            }
+        }
+    }
     if kind_key == "county" {
         writeln!(s)?;
         writeln!(
@@ -253,12 +291,16 @@ pub fn run(cmd: InitCommand) -> anyhow::Result<()> {
                 .iter()
                 .map(|n| parse_neighbour(n))
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            let text = render(&identity, &common, gateway.as_deref(), &neighbours)?;
+            let text = render(&identity, &common, gateway.as_deref(), &neighbours, None)?;
             write_out(&text, &common, &identity)
         }
-        InitCommand::Gateway { province, common } => {
+        InitCommand::Gateway {
+            province,
+            common,
+            dashboard,
+        } => {
             let identity = Identity::province(&province).context("--province")?;
-            let text = render(&identity, &common, None, &[])?;
+            let text = render(&identity, &common, None, &[], dashboard)?;
             write_out(&text, &common, &identity)
         }
     }

@@ -6,6 +6,7 @@
 //!   consultations;
 //! - [`overview`], [`health`], [`linked`]: aggregated figures, federation health, risks
 //!   linked across counties;
+//! - [`staff`]: dashboard accounts at the gateway;
 //! - [`peers`]: the sync links of a node or the gateway;
 //! - [`connect`]: reaching a node over mutual TLS; [`output`]: tables and JSON.
 
@@ -21,6 +22,7 @@ pub mod overview;
 pub mod peers;
 pub mod report;
 pub mod risk;
+pub mod staff;
 
 use clap::{Parser, Subcommand};
 
@@ -74,6 +76,9 @@ pub enum Command {
     /// The province (at the gateway) or a county at a glance: active risks by level, focus
     /// point and status, the county × level table, new and resolved per day, levels that rose.
     Overview(overview::OverviewArgs),
+    /// Dashboard staff accounts at the gateway: add, list, remove.
+    #[command(subcommand)]
+    Staff(staff::StaffCommand),
     /// Federation health per county: link, last contact, lag, errors, equivocation alarms,
     /// certificate expiry; silent counties stand out.
     Health(health::HealthArgs),
@@ -97,6 +102,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Directive(cmd) => tokio_main(directive::run(cli.connect, cmd)),
         Command::Consult(cmd) => tokio_main(directive::run_consult(cli.connect, cmd)),
         Command::Overview(args) => tokio_main(overview::run(cli.connect, args)),
+        Command::Staff(cmd) => tokio_main(staff::run(cli.connect, cmd)),
         Command::Health(args) => tokio_main(health::run(cli.connect, args)),
         Command::Linked(args) => tokio_main(linked::run(cli.connect, args)),
         Command::Peers(args) => tokio_main(peers::run(cli.connect, args)),

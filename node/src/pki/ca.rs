@@ -49,13 +49,13 @@ const REGISTRY_FORMAT: u32 = 1;
 /// The CA lives ten years: re-keying a province means re-issuing every certificate in it.
 const CA_VALIDITY: Duration = Duration::days(3652);
 /// Certificates start a little in the past so a peer whose clock lags still accepts them.
-const CLOCK_SKEW: Duration = Duration::minutes(5);
+pub(super) const CLOCK_SKEW: Duration = Duration::minutes(5);
 /// How long a CRL stays current; the province must re-sign it before then.
 const CRL_VALIDITY: Duration = Duration::days(30);
 /// Mode of private key files: the holder alone may read them.
-const KEY_MODE: u32 = 0o600;
+pub(super) const KEY_MODE: u32 = 0o600;
 /// Mode of public files (certificates, CRL, registry).
-const PUBLIC_MODE: u32 = 0o644;
+pub(super) const PUBLIC_MODE: u32 = 0o644;
 /// Mode of a CA directory this code creates: it holds the CA key.
 const DIR_MODE: u32 = 0o700;
 
@@ -829,7 +829,7 @@ fn extended_key_usages(identity: &Identity) -> Vec<ExtendedKeyUsagePurpose> {
 }
 
 /// The identity URI first, then `localhost`, the extra DNS names, `127.0.0.1` and the extra IPs.
-fn subject_alt_names(
+pub(super) fn subject_alt_names(
     identity: &Identity,
     dns: &[String],
     ips: &[IpAddr],
@@ -848,7 +848,7 @@ fn subject_alt_names(
 }
 
 /// Validates `--dns` names (as rustls will when matching them) and lowercases them.
-fn dns_names(names: &[String]) -> Result<Vec<String>, CaError> {
+pub(super) fn dns_names(names: &[String]) -> Result<Vec<String>, CaError> {
     let mut out = Vec::with_capacity(names.len());
     for name in names {
         let lower = name.to_ascii_lowercase();
@@ -875,7 +875,7 @@ fn dedup<T: PartialEq>(items: impl IntoIterator<Item = T>) -> Vec<T> {
 }
 
 /// A subject with a single common name.
-fn distinguished_name(common_name: &str) -> DistinguishedName {
+pub(super) fn distinguished_name(common_name: &str) -> DistinguishedName {
     let mut dn = DistinguishedName::new();
     dn.push(DnType::CommonName, common_name);
     dn
@@ -891,7 +891,7 @@ fn generate_key() -> Result<KeyPair, CaError> {
 }
 
 /// Sixteen random bytes as a positive serial number.
-fn random_serial() -> Result<[u8; 16], CaError> {
+pub(super) fn random_serial() -> Result<[u8; 16], CaError> {
     let mut serial = [0u8; 16];
     rustls::crypto::ring::default_provider()
         .secure_random
@@ -907,13 +907,13 @@ fn random_serial() -> Result<[u8; 16], CaError> {
 }
 
 /// Now, in UTC, to the second (certificates and the registry carry no fractions).
-fn now() -> OffsetDateTime {
+pub(super) fn now() -> OffsetDateTime {
     let now = OffsetDateTime::now_utc();
     now.replace_nanosecond(0).unwrap_or(now)
 }
 
 /// Whether a path exists, distinguishing "absent" from "cannot tell".
-fn exists(path: &Path) -> Result<bool, CaError> {
+pub(super) fn exists(path: &Path) -> Result<bool, CaError> {
     path.try_exists().map_err(|source| CaError::Io {
         action: "check",
         path: path.to_owned(),
@@ -937,7 +937,7 @@ fn create_dir(dir: &Path) -> Result<(), CaError> {
 /// Writes `contents` to `path` through a temporary file and a rename, so readers see the
 /// old or the new file, never half of one. The temporary file is created with `mode`, so a
 /// key is never readable by others, not even for an instant.
-fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<(), CaError> {
+pub(super) fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<(), CaError> {
     let io = |action: &'static str, path: &Path| {
         let path = path.to_owned();
         move |source| CaError::Io {

@@ -72,7 +72,8 @@ fn rustls_err(e: impl std::fmt::Display) -> TlsError {
     TlsError::Rustls(e.to_string())
 }
 
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+/// The crypto every TLS configuration of ours uses (ring).
+pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 

@@ -80,9 +80,14 @@ pub fn list(
         // Start strictly after the cursor.
         start.push(0);
     }
+    // One origin's risks are contiguous (keys are `origin-number`): read only those.
+    let end = filter.origin.as_ref().map(|o| format!("{o}.").into_bytes());
+    if let (Some(o), None) = (&filter.origin, cursor) {
+        start = format!("{o}-").into_bytes();
+    }
     let mut risks = Vec::new();
     let mut more = false;
-    for item in store.range(RISKS_TREE, &start, None) {
+    for item in store.range(RISKS_TREE, &start, end.as_deref()) {
         let (_, v) = item?;
         let r: RiskRecord = serde_json::from_slice(&v)
             .map_err(|e| StoreError::Backend(format!("corrupt risk record: {e}")))?;

@@ -1,0 +1,72 @@
+//! Live pages: `/events` sends a server-sent event whenever the gateway's views have taken
+//! new entries or communications (at most one a second); `/assets/live.js` reloads the
+//! page on it, unless someone is typing in a form.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::IntoResponse;
+use futures_util::Stream;
+
+use super::App;
+
+/// At most one event per this long, however fast entries arrive.
+const THROTTLE: Duration = Duration::from_secs(1);
+
+const SCRIPT: &str = r#"// Fenghuo dashboard: reload when the gateway's figures change (server-sent events).
+(function () {
+  if (!window.EventSource) return;
+  var typing = function () {
+    var a = document.activeElement;
+    return a && /^(INPUT|TEXTAREA|SELECT)$/.test(a.tagName) && a.type !== "submit";
+  };
+  var stale = false;
+  new EventSource("/events").addEventListener("changed", function () {
+    if (typing()) { stale = true; return; }
+    location.reload();
+  });
+  document.addEventListener("focusout", function () {
+    setTimeout(function () { if (stale && !typing()) location.reload(); }, 2000);
+  });
+})();
+"#;
+
+/// GET /assets/live.js.
+pub async fn script() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        SCRIPT,
+    )
+}
+
+/// GET /events: `changed` whenever views or communications move on.
+pub async fn events(
+    State(app): State<Arc<App>>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let views = app.node.views.clone();
+    let journal = app.node.journal.clone();
+    let stream =
+        futures_util::stream::unfold((views, journal), |(mut views, mut journal)| async move {
+            tokio::select! {
+                r = views.changed() => r.ok()?,
+                r = journal.changed() => r.ok()?,
+            }
+            tokio::time::sleep(THROTTLE).await;
+            // Everything that arrived while we slept is in this one event.
+            views.borrow_and_update();
+            journal.borrow_and_update();
+            let event = Event::default()
+                .event("changed")
+                .data(crate::dashboard::live::stamp());
+            Some((Ok(event), (views, journal)))
+        });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+fn stamp() -> String {
+    fenghuo_node::timespec::now_ms().to_string()
+}

@@ -1,0 +1,210 @@
+//! The web dashboard for provincial staff, served by the gateway over HTTPS with its own
+//! dashboard certificate ([`tls`]). Pages are rendered on the server (HTML from [`layout`] and [`pages`],
+//! SVG charts from [`chart`]); every table exports as CSV and JSON ([`table`]); pages reload
+//! when the views change ([`live`]). Staff sign in with accounts the gateway keeps
+//! (`fenghuo staff add`); [`session`] holds sessions and CSRF tokens, [`signin`] the sign-in
+//! page and its rate limit, [`filters`] the query every view takes.
+
+pub mod chart;
+pub mod filters;
+pub mod labels;
+pub mod layout;
+pub mod live;
+pub mod pages;
+pub mod session;
+pub mod signin;
+pub mod table;
+pub mod tls;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::Request;
+use axum::http::{header, HeaderValue};
+use axum::middleware;
+use axum::routing::{get, post};
+use axum::Router;
+use fenghuo_node::config::DashboardConfig;
+use fenghuo_node::start::Running;
+use fenghuo_node::state::NodeState;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower::ServiceExt;
+
+use session::Sessions;
+use signin::Limiter;
+
+/// A browser that has not finished its TLS handshake by then is dropped.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What every handler shares.
+#[derive(Debug)]
+pub struct App {
+    /// The gateway's node: store, writer, status board.
+    pub node: Arc<NodeState>,
+    /// Signed-in sessions and pending sign-in forms.
+    pub sessions: Sessions,
+    /// Failed sign-ins, per name and per address.
+    pub limiter: Limiter,
+}
+
+impl App {
+    /// A dashboard over `node`; sessions end after `idle` without a request.
+    pub fn new(node: Arc<NodeState>, idle: Duration) -> Arc<Self> {
+        Arc::new(Self {
+            node,
+            sessions: Sessions::new(idle),
+            limiter: Limiter::default(),
+        })
+    }
+}
+
+/// The client's address, set by the accept loop (the rate limit counts per address).
+#[derive(Debug, Clone, Copy)]
+pub struct Remote(pub SocketAddr);
+
+/// Every route. Everything but the sign-in page requires a session ([`session::require`]).
+pub fn router(app: Arc<App>) -> Router {
+    let signed_in = Router::new()
+        .route("/", get(pages::overview::page))
+        .route("/comms", get(pages::comms::page))
+        .route("/health", get(pages::health::page))
+        .route("/linked", get(pages::linked::page))
+        .route("/county/{code}", get(pages::county::page))
+        .route("/risk/{id}", get(pages::risk::page))
+        .route("/staff", get(pages::staff::page).post(pages::staff::add))
+        .route("/staff/{name}/remove", post(pages::staff::remove))
+        .route("/reports/ack", post(pages::comms::acknowledge_report))
+        .route("/directives", post(pages::comms::issue_directive))
+        .route("/export/{file}", get(pages::export))
+        .route("/events", get(live::events))
+        .route("/assets/live.js", get(live::script))
+        .route("/logout", post(signin::logout))
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            session::require,
+        ));
+    Router::new()
+        .route("/login", get(signin::form).post(signin::submit))
+        .merge(signed_in)
+        .layer(middleware::map_response(security_headers))
+        .with_state(app)
+}
+
+/// Headers every response carries: no caching of figures, no framing, no sniffing, and a
+/// policy that allows only our own script and inline styles.
+async fn security_headers(mut res: axum::response::Response) -> axum::response::Response {
+    let h = res.headers_mut();
+    let set = |h: &mut axum::http::HeaderMap, k: header::HeaderName, v: &'static str| {
+        h.entry(k).or_insert(HeaderValue::from_static(v));
+    };
+    set(h, header::CACHE_CONTROL, "no-store");
+    set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(h, header::X_FRAME_OPTIONS, "DENY");
+    set(h, header::REFERRER_POLICY, "no-referrer");
+    set(h, header::STRICT_TRANSPORT_SECURITY, "max-age=31536000");
+    set(
+        h,
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; \
+         img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    );
+    res
+}
+
+/// Why the dashboard could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DashboardError {
+    /// The certificate or key is missing or unusable.
+    #[error(transparent)]
+    Tls(#[from] tls::WebTlsError),
+    /// The listen address could not be bound.
+    #[error("dashboard.listen: cannot bind {addr}: {source}")]
+    Bind {
+        /// The address from the config.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Binds `cfg.listen` and serves the dashboard for the running gateway in the background,
+/// until the task is aborted. Logs the `dashboard listening` line with the bound address.
+pub async fn start(
+    cfg: &DashboardConfig,
+    base: &fenghuo_node::config::NodeConfig,
+    running: &Running,
+) -> Result<tokio::task::JoinHandle<()>, DashboardError> {
+    let web_tls = tls::watch(base.resolve(&cfg.cert), base.resolve(&cfg.key))?;
+    let listener = TcpListener::bind(cfg.listen)
+        .await
+        .map_err(|source| DashboardError::Bind {
+            addr: cfg.listen,
+            source,
+        })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| DashboardError::Bind {
+            addr: cfg.listen,
+            source,
+        })?;
+    tracing::info!(url = %format!("https://{addr}/"), %addr, "dashboard listening (HTTPS)");
+    let app = App::new(running.state.clone(), cfg.session_idle());
+    Ok(tokio::spawn(serve(
+        listener,
+        app,
+        web_tls,
+        std::future::pending(),
+    )))
+}
+
+/// Serves the dashboard on `listener` over HTTPS until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    app: Arc<App>,
+    tls: watch::Receiver<Arc<rustls::ServerConfig>>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    let router = router(app);
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(c) => c,
+                Err(e) => {
+                    // Usually out of file descriptors: pause rather than spin.
+                    tracing::warn!(error = %e, "dashboard accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let _ = tcp.set_nodelay(true);
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls.borrow().clone());
+        let router = router.clone();
+        tokio::spawn(async move {
+            let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    tracing::debug!(%remote, error = %e, "dashboard TLS handshake failed");
+                    return;
+                }
+                Err(_) => return,
+            };
+            let service =
+                hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(Remote(remote));
+                    router.clone().oneshot(req.map(axum::body::Body::new))
+                });
+            let served = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                .await;
+            if let Err(e) = served {
+                tracing::debug!(%remote, error = %e, "dashboard connection ended with an error");
+            }
+        });
+    }
+}

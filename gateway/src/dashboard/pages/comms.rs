@@ -1,0 +1,374 @@
+//! Communications (通报): open alerts with each recipient's acknowledgment, reports awaiting
+//! the province's acknowledgment, directives and consultations with response rates and who is
+//! overdue. Analysts acknowledge reports and issue directives here.
+
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Extension;
+use fenghuo_node::api::alerts::alert_to_proto;
+use fenghuo_node::api::directives::directive_to_proto;
+use fenghuo_node::api::reports::report_to_proto;
+use fenghuo_node::comms::{self, view};
+use fenghuo_node::domain::directive::DirectiveKind;
+use fenghuo_node::timespec;
+use fenghuo_proto::v1;
+use maud::{html, Markup};
+use serde::Deserialize;
+
+use super::{counties, filters, when, PageError};
+use crate::dashboard::filters::{Filters, RawFilters};
+use crate::dashboard::layout;
+use crate::dashboard::session::{Csrf, Staffer};
+use crate::dashboard::table::{Cell, Table};
+use crate::dashboard::App;
+
+/// What the page shows: open alerts, reports awaiting acknowledgment, directives.
+struct Items {
+    alerts: Vec<v1::Alert>,
+    reports: Vec<v1::Report>,
+    directives: Vec<v1::Directive>,
+}
+
+fn items(app: &App, f: &Filters) -> Result<Items, PageError> {
+    let store = app.node.store.as_ref();
+    let now = timespec::now_ms();
+    let mut alerts = Vec::new();
+    for a in view::alerts(store)? {
+        let a = alert_to_proto(store, &a, now, false)?;
+        let concerns = f.county_ok(&a.issuer) || a.receipts.iter().any(|r| f.county_ok(&r.county));
+        if a.status == "active" && concerns && f.in_asked_range(a.issued_at_ms) {
+            alerts.push(a);
+        }
+    }
+    alerts.sort_by_key(|a| std::cmp::Reverse(a.issued_at_ms));
+    let mut reports = Vec::new();
+    for r in view::reports(store)? {
+        let r = report_to_proto(store, &r)?;
+        let level_ok = f.level.is_none_or(|l| r.level == l.as_str());
+        if r.acknowledged_at_ms == 0
+            && f.county_ok(&r.origin)
+            && level_ok
+            && f.in_asked_range(r.filed_at_ms)
+        {
+            reports.push(r);
+        }
+    }
+    reports.sort_by_key(|r| std::cmp::Reverse(r.filed_at_ms));
+    let mut directives = Vec::new();
+    for d in view::directives(store)? {
+        let d = directive_to_proto(store, &d, app.node.unit(), now)?;
+        let concerns = f.county.is_none() || d.responses.iter().any(|r| f.county_ok(&r.county));
+        if concerns && f.in_asked_range(d.issued_at_ms) {
+            directives.push(d);
+        }
+    }
+    directives.sort_by_key(|d| std::cmp::Reverse(d.issued_at_ms));
+    Ok(Items {
+        alerts,
+        reports,
+        directives,
+    })
+}
+
+fn tables_of(i: &Items) -> Vec<Table> {
+    let mut alerts = Table::new(
+        "alerts",
+        "未结预警 Open alerts",
+        vec![
+            "alert",
+            "issuer",
+            "severity",
+            "headline",
+            "issued",
+            "recipients",
+            "acknowledged",
+            "overdue",
+        ],
+    );
+    let mut receipts = Table::new(
+        "receipts",
+        "逐县签收 Acknowledgment per recipient",
+        vec![
+            "alert",
+            "county",
+            "delivered",
+            "acknowledged",
+            "by",
+            "note",
+            "overdue",
+        ],
+    );
+    for a in &i.alerts {
+        let content = a.content.clone().unwrap_or_default();
+        let acked = a
+            .receipts
+            .iter()
+            .filter(|r| r.acknowledged_at_ms != 0)
+            .count() as u64;
+        let overdue: Vec<&str> = a
+            .receipts
+            .iter()
+            .filter(|r| r.overdue)
+            .map(|r| r.county.as_str())
+            .collect();
+        alerts.row(vec![
+            Cell::text(a.id.clone()),
+            Cell::text(a.issuer.clone()),
+            Cell::text(content.severity.clone()),
+            Cell::text(content.headline.clone()),
+            Cell::text(when(a.issued_at_ms)),
+            Cell::number(a.receipts.len() as u64),
+            Cell::number(acked),
+            Cell::text(overdue.join(" ")).alarm(!overdue.is_empty()),
+        ]);
+        for r in &a.receipts {
+            receipts.row(vec![
+                Cell::text(a.id.clone()),
+                Cell::text(r.county.clone()).link(format!("/county/{}", r.county)),
+                Cell::text(when(r.delivered_at_ms)),
+                Cell::text(when(r.acknowledged_at_ms)),
+                Cell::text(r.acknowledged_by.clone()),
+                Cell::text(r.note.clone()),
+                Cell::text(if r.overdue { "overdue 超时" } else { "" }).alarm(r.overdue),
+            ]);
+        }
+    }
+    let mut reports = Table::new(
+        "reports",
+        "待签收报告 Reports awaiting acknowledgment",
+        vec![
+            "report",
+            "county",
+            "risk",
+            "level",
+            "summary",
+            "filed",
+            "by",
+            "automatic",
+        ],
+    );
+    for r in &i.reports {
+        reports.row(vec![
+            Cell::text(r.id.clone()),
+            Cell::text(r.origin.clone()).link(format!("/county/{}", r.origin)),
+            if r.risk.is_empty() {
+                Cell::text("")
+            } else {
+                Cell::text(r.risk.clone()).link(format!("/risk/{}", r.risk))
+            },
+            Cell::text(r.level.clone()),
+            Cell::text(r.summary.clone()),
+            Cell::text(when(r.filed_at_ms)),
+            Cell::text(r.filed_by.clone()),
+            Cell::text(if r.automatic { "yes" } else { "no" }),
+        ]);
+    }
+    let mut directives = Table::new(
+        "directives",
+        "工作指令与会商 Directives and consultations",
+        vec![
+            "directive",
+            "kind",
+            "text",
+            "issued",
+            "deadline",
+            "targets",
+            "responded",
+            "response rate",
+            "overdue",
+        ],
+    );
+    for d in &i.directives {
+        let done = d
+            .responses
+            .iter()
+            .filter(|r| !r.status.is_empty() && (d.kind == "consultation" || r.status == "done"))
+            .count() as u64;
+        let answered = d.responses.iter().filter(|r| !r.status.is_empty()).count() as u64;
+        let total = d.responses.len() as u64;
+        let overdue: Vec<&str> = d
+            .responses
+            .iter()
+            .filter(|r| r.overdue)
+            .map(|r| r.county.as_str())
+            .collect();
+        directives.row(vec![
+            Cell::text(d.id.clone()),
+            Cell::text(d.kind.clone()),
+            Cell::text(d.text.clone()),
+            Cell::text(when(d.issued_at_ms)),
+            Cell::text(when(d.deadline_ms)),
+            Cell::number(total),
+            Cell::number(answered),
+            Cell::text(
+                (done * 100)
+                    .checked_div(total)
+                    .map_or_else(|| "—".to_owned(), |p| format!("{p}%")),
+            ),
+            Cell::text(overdue.join(" ")).alarm(!overdue.is_empty()),
+        ]);
+    }
+    vec![alerts, receipts, reports, directives]
+}
+
+/// The communications tables for `f`.
+pub fn tables(app: &App, f: &Filters) -> Result<Vec<Table>, PageError> {
+    Ok(tables_of(&items(app, f)?))
+}
+
+fn forms(staffer: &Staffer, reports: &[v1::Report]) -> Markup {
+    html! {
+        @if staffer.role.can_act() {
+            @if !reports.is_empty() {
+                form.inline #ack-report method="post" action="/reports/ack" {
+                    (layout::csrf(staffer))
+                    strong { "签收报告 Acknowledge" }
+                    label { "报告 Report"
+                        select name="report" {
+                            @for r in reports { option value=(r.id) { (r.id) " · " (r.origin) " · " (r.summary.chars().take(40).collect::<String>()) } }
+                        }
+                    }
+                    label { "备注 Note" input name="note" maxlength="500"; }
+                    button type="submit" { "签收 Acknowledge" }
+                }
+            }
+            form.inline #issue-directive method="post" action="/directives" {
+                (layout::csrf(staffer))
+                strong { "下发 Issue" }
+                label { "类型 Kind"
+                    select name="kind" {
+                        option value="directive" { "工作指令 directive" }
+                        option value="consultation" { "会商 consultation" }
+                    }
+                }
+                label { "内容 Text" input name="text" required maxlength="2000" size="40"; }
+                label { "期限 Due in (24h, 3d) or time" input name="deadline" required value="24h" size="8"; }
+                label { "县 Counties (blank: all)" input name="targets" placeholder="510104 510105" size="20"; }
+                button type="submit" { "下发 Issue" }
+            }
+        }
+    }
+}
+
+/// GET /comms.
+pub async fn page(
+    State(app): State<Arc<App>>,
+    Extension(staffer): Extension<Staffer>,
+    Query(raw): Query<RawFilters>,
+) -> Result<Markup, PageError> {
+    let f = filters(&raw)?;
+    let i = items(&app, &f)?;
+    let tables = tables_of(&i);
+    let counties = counties(&app)?;
+    let query = f.query();
+    let body = html! {
+        div.cards {
+            div.card { div { "未结预警 Open alerts" } div.n #open-alerts { (i.alerts.len()) } }
+            div.card { div { "待签收报告 Reports awaiting" } div.n #reports-awaiting { (i.reports.len()) } }
+            div.card { div { "指令 Directives" } div.n #directives-total { (i.directives.len()) } }
+        }
+        (forms(&staffer, &i.reports))
+        @for t in &tables { (t.html(&query)) }
+    };
+    Ok(layout::page(
+        &staffer,
+        "通报 Communications",
+        "/comms",
+        Some((&f, &counties)),
+        body,
+    ))
+}
+
+fn require_analyst(staffer: &Staffer) -> Result<(), PageError> {
+    if staffer.role.can_act() {
+        Ok(())
+    } else {
+        Err(PageError::Forbidden(format!(
+            "{} is a {}: only analysts and admins acknowledge reports and issue directives",
+            staffer.name, staffer.role
+        )))
+    }
+}
+
+/// The acknowledgment form.
+#[derive(Debug, Deserialize)]
+pub struct AckForm {
+    report: String,
+    #[serde(default)]
+    note: String,
+}
+
+/// POST /reports/ack.
+pub async fn acknowledge_report(
+    State(app): State<Arc<App>>,
+    Csrf(staffer, form): Csrf<AckForm>,
+) -> Result<Response, PageError> {
+    require_analyst(&staffer)?;
+    let id = form.report.trim().to_owned();
+    let author = staffer.author(app.node.unit());
+    app.node
+        .writer
+        .submit(
+            author.clone(),
+            comms::Command::AcknowledgeReport {
+                id: id.clone(),
+                note: form.note,
+            },
+        )
+        .await?;
+    tracing::info!(report = %id, %author, "report acknowledged on the dashboard");
+    Ok(Redirect::to("/comms").into_response())
+}
+
+/// The directive form.
+#[derive(Debug, Deserialize)]
+pub struct DirectiveForm {
+    kind: String,
+    text: String,
+    deadline: String,
+    #[serde(default)]
+    targets: String,
+}
+
+/// POST /directives.
+pub async fn issue_directive(
+    State(app): State<Arc<App>>,
+    Csrf(staffer, form): Csrf<DirectiveForm>,
+) -> Result<Response, PageError> {
+    require_analyst(&staffer)?;
+    let kind = match form.kind.as_str() {
+        "directive" => DirectiveKind::Directive,
+        "consultation" => DirectiveKind::Consultation,
+        other => {
+            return Err(PageError::Bad(format!(
+                "kind: {other:?} is neither directive nor consultation"
+            )))
+        }
+    };
+    let deadline_ms = timespec::parse_time_from_now(form.deadline.trim())
+        .map_err(|e| PageError::Bad(format!("deadline: {e}")))?;
+    let targets: Vec<String> = form
+        .targets
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let author = staffer.author(app.node.unit());
+    let written = app
+        .node
+        .writer
+        .submit(
+            author.clone(),
+            comms::Command::IssueDirective {
+                kind,
+                text: form.text,
+                deadline_ms,
+                targets,
+            },
+        )
+        .await?;
+    tracing::info!(directive = %written.id, %author, "directive issued on the dashboard");
+    Ok(Redirect::to("/comms").into_response())
+}

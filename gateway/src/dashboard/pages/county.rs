@@ -1,0 +1,150 @@
+//! One county (县级钻取): its figures, its link's health, its risks (paged, filtered by level
+//! and focus point), and its risks linked with other counties'.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::Extension;
+use fenghuo_node::domain::Level;
+use fenghuo_node::identity::DivisionCode;
+use fenghuo_node::overview::linked;
+use fenghuo_node::register::query;
+use maud::{html, Markup};
+use serde::Deserialize;
+
+use super::{counties, filters, when, PageError};
+use crate::dashboard::filters::{Filters, RawFilters};
+use crate::dashboard::labels;
+use crate::dashboard::layout;
+use crate::dashboard::session::Staffer;
+use crate::dashboard::table::{Cell, Table};
+use crate::dashboard::App;
+
+/// Risks per page.
+const PAGE: usize = 100;
+
+/// The county's risks matching `f`'s level and focus point, after the risk id `after`, at
+/// most `limit`; with where the next page starts.
+pub fn risks_table(
+    app: &App,
+    county: &str,
+    f: &Filters,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<(Table, Option<String>), PageError> {
+    let filter = query::Filter {
+        level: f.level,
+        focus: f.focus,
+        origin: Some(county.to_owned()),
+        ..query::Filter::default()
+    };
+    let mut t = Table::new(
+        "county-risks",
+        format!("{county} 风险台账 Risks"),
+        vec![
+            "risk", "title", "level", "focus", "status", "source", "updated",
+        ],
+    );
+    let mut cursor = after.map(str::to_owned);
+    let mut next = None;
+    while t.rows.len() < limit {
+        let want = (limit - t.rows.len()).min(query::MAX_LIMIT);
+        let page = query::list(app.node.store.as_ref(), &filter, want, cursor.as_deref())?;
+        for r in &page.risks {
+            let level = r.level();
+            t.row(vec![
+                Cell::text(r.id.clone()).link(format!("/risk/{}", r.id)),
+                Cell::text(r.title.clone()),
+                match level {
+                    Some(l) => Cell::text(l.as_str()).style(format!(
+                        "background:{};color:{}",
+                        labels::level_colour(l),
+                        labels::level_ink(l)
+                    )),
+                    None => Cell::text(""),
+                },
+                Cell::text(labels::focus(r.focus)),
+                Cell::text(labels::status(r.status)),
+                Cell::text(r.source.clone()),
+                Cell::text(when(r.updated_at_ms)),
+            ]);
+        }
+        match page.next_cursor {
+            Some(c) => {
+                cursor = Some(c.clone());
+                next = Some(c);
+            }
+            None => {
+                next = None;
+                break;
+            }
+        }
+    }
+    Ok((t, next))
+}
+
+/// Where a page of risks starts.
+#[derive(Debug, Default, Deserialize)]
+pub struct Paging {
+    after: Option<String>,
+}
+
+fn body(app: &App, county: &str, f: &Filters, after: Option<&str>) -> Result<Markup, PageError> {
+    let o = super::overview::figures(app, f)?;
+    let row = o.counties.get(county).cloned().unwrap_or_default();
+    let (risks, next) = risks_table(app, county, f, after, PAGE)?;
+    let health = super::health::tables(app, f, Some(county))?;
+    let groups = linked::groups(app.node.store.as_ref(), Some(county))?;
+    let linked = super::linked::table_of(app, &groups, f)?;
+    let query = f.query();
+    let next_href = next.map(|n| match query.as_str() {
+        "" => format!("/county/{county}?after={n}"),
+        q => format!("/county/{county}{q}&after={n}"),
+    });
+    Ok(html! {
+        div.cards {
+            div.card { div { "在管风险 Active" } div.n #county-active { (row.active()) } }
+            @for (l, n) in Level::ALL.into_iter().zip(row.levels) {
+                div.card style={ "border-top:6px solid " (labels::level_colour(l)) } {
+                    div { (labels::level(l)) }
+                    div.n data-level=(l.as_str()) { (n) }
+                }
+            }
+            div.card { div { "已化解 Resolved" } div.n #county-resolved { (row.resolved) } }
+        }
+        @for t in &health { (t.html(&query)) }
+        (risks.html(&query))
+        @if let Some(href) = next_href {
+            p { a #next-page href=(href) { "下一页 Next page →" } }
+        }
+        (linked.html(&query))
+    })
+}
+
+/// GET /county/{code}.
+pub async fn page(
+    State(app): State<Arc<App>>,
+    Extension(staffer): Extension<Staffer>,
+    Path(code): Path<String>,
+    Query(raw): Query<RawFilters>,
+    Query(paging): Query<Paging>,
+) -> Result<Markup, PageError> {
+    let code = DivisionCode::county(&code)
+        .map_err(|e| PageError::NotFound(format!("{code:?} is not a county: {e}")))?
+        .to_string();
+    let mut f = filters(&raw)?;
+    f.county = Some(code.clone());
+    let counties = counties(&app)?;
+    if !counties.contains(&code) {
+        return Err(PageError::NotFound(format!(
+            "county {code} has not synced with this gateway"
+        )));
+    }
+    Ok(layout::page(
+        &staffer,
+        &format!("县 {code}"),
+        &format!("/county/{code}"),
+        Some((&f, &counties)),
+        body(&app, &code, &f, paging.after.as_deref())?,
+    ))
+}

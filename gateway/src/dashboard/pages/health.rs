@@ -1,0 +1,127 @@
+//! Federation health (联邦状态) per county: link, last contact, entries behind per feed,
+//! refusals and errors, equivocation evidence, certificate expiry; silent counties and
+//! certificates about to expire stand out.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::Extension;
+use fenghuo_node::sync::health::{self, CountyHealth};
+use maud::{html, Markup};
+
+use super::{counties, filters, when, PageError};
+use crate::dashboard::filters::{Filters, RawFilters};
+use crate::dashboard::layout;
+use crate::dashboard::session::Staffer;
+use crate::dashboard::table::{Cell, Table};
+use crate::dashboard::App;
+
+/// A county with no contact for this long is silent.
+pub const SILENT_AFTER: Duration = Duration::from_secs(600);
+/// A certificate expiring sooner than this stands out.
+const EXPIRY_WARNING_MS: i64 = 30 * 86_400_000;
+
+/// Health rows for `f` (or only `county`).
+pub fn rows(app: &App, f: &Filters, county: Option<&str>) -> Result<Vec<CountyHealth>, PageError> {
+    let now = fenghuo_node::timespec::now_ms();
+    let mut rows = health::health(
+        app.node.store.as_ref(),
+        &app.node.sync.status,
+        true,
+        SILENT_AFTER,
+        now,
+    )?;
+    rows.retain(|h| county.or(f.county.as_deref()).is_none_or(|c| c == h.county));
+    Ok(rows)
+}
+
+/// The health table.
+pub fn tables(app: &App, f: &Filters, county: Option<&str>) -> Result<Vec<Table>, PageError> {
+    let now = fenghuo_node::timespec::now_ms();
+    let mut t = Table::new(
+        "health",
+        "联邦状态 Federation health",
+        vec![
+            "county",
+            "link",
+            "last contact",
+            "silent",
+            "behind",
+            "refused",
+            "last error",
+            "equivocations",
+            "certificate expires",
+        ],
+    );
+    for h in rows(app, f, county)? {
+        let behind: u64 = h.behind.values().sum();
+        let detail = h
+            .behind
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(feed, n)| format!("{feed}: {n}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let expiring =
+            h.certificate_expires_ms != 0 && h.certificate_expires_ms - now < EXPIRY_WARNING_MS;
+        t.row(vec![
+            Cell::text(h.county.clone()).link(format!("/county/{}", h.county)),
+            Cell::text(h.link),
+            Cell::text(when(h.last_contact_ms)),
+            Cell::text(if h.silent { "silent 失联" } else { "" }).alarm(h.silent),
+            Cell {
+                text: if detail.is_empty() {
+                    behind.to_string()
+                } else {
+                    format!("{behind} ({detail})")
+                },
+                number: None,
+                ..Cell::default()
+            }
+            .alarm(behind > 0),
+            Cell::number(h.refused).alarm(h.refused > 0),
+            Cell::text(if h.last_error.is_empty() {
+                String::new()
+            } else {
+                format!("{} ({})", h.last_error, when(h.last_error_ms))
+            }),
+            Cell::number(h.equivocations).alarm(h.equivocations > 0),
+            Cell::text(when(h.certificate_expires_ms)).alarm(expiring),
+        ]);
+    }
+    Ok(vec![t])
+}
+
+/// The health page's body.
+pub fn body(app: &App, f: &Filters) -> Result<Markup, PageError> {
+    let rows = rows(app, f, None)?;
+    let silent = rows.iter().filter(|h| h.silent).count();
+    let alarms: u64 = rows.iter().map(|h| h.equivocations).sum();
+    let query = f.query();
+    Ok(html! {
+        div.cards {
+            div.card { div { "县 Counties" } div.n #counties-total { (rows.len()) } }
+            div.card { div { "失联 Silent > 10 min" } div.n.alarm[silent > 0] #silent-total { (silent) } }
+            div.card { div { "篡改告警 Equivocations" } div.n.alarm[alarms > 0] { (alarms) } }
+        }
+        @for t in tables(app, f, None)? { (t.html(&query)) }
+    })
+}
+
+/// GET /health.
+pub async fn page(
+    State(app): State<Arc<App>>,
+    Extension(staffer): Extension<Staffer>,
+    Query(raw): Query<RawFilters>,
+) -> Result<Markup, PageError> {
+    let f = filters(&raw)?;
+    let counties = counties(&app)?;
+    Ok(layout::page(
+        &staffer,
+        "联邦状态 Federation health",
+        "/health",
+        Some((&f, &counties)),
+        body(&app, &f)?,
+    ))
+}

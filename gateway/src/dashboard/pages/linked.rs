@@ -1,0 +1,94 @@
+//! Linked risks across counties (跨县关联风险): risks of different counties that point at the
+//! same source URL or platform account, one group per source.
+
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::Extension;
+use fenghuo_node::overview::linked;
+use fenghuo_node::register::view as register_view;
+use fenghuo_node::store::Batch;
+use maud::{html, Markup};
+
+use super::{counties, filters, PageError};
+use crate::dashboard::filters::{Filters, RawFilters};
+use crate::dashboard::labels;
+use crate::dashboard::layout;
+use crate::dashboard::session::Staffer;
+use crate::dashboard::table::{Cell, Table};
+use crate::dashboard::App;
+
+/// Rows of the groups `groups`, a row per risk.
+pub fn table_of(app: &App, groups: &[linked::Group], f: &Filters) -> Result<Table, PageError> {
+    let store = app.node.store.as_ref();
+    let mut t = Table::new(
+        "linked",
+        "跨县关联风险 Linked risks across counties",
+        vec![
+            "group", "source", "counties", "risk", "county", "title", "level", "status",
+        ],
+    );
+    for (i, g) in groups.iter().enumerate() {
+        let mut counties: Vec<&str> = g.risks.iter().map(|(c, _)| c.as_str()).collect();
+        counties.dedup();
+        for (county, id) in &g.risks {
+            let r = register_view::load(store, &Batch::new(), id)
+                .map_err(|e| PageError::Internal(e.to_string()))?;
+            let level = r.as_ref().and_then(|r| r.level());
+            if f.level.is_some() && level != f.level {
+                continue;
+            }
+            t.row(vec![
+                Cell::number(i as u64 + 1),
+                Cell::text(g.source.clone()),
+                Cell::text(counties.join(" ")),
+                Cell::text(id.clone()).link(format!("/risk/{id}")),
+                Cell::text(county.clone()).link(format!("/county/{county}")),
+                Cell::text(r.as_ref().map(|r| r.title.clone()).unwrap_or_default()),
+                match level {
+                    Some(l) => Cell::text(l.as_str()).style(format!(
+                        "background:{};color:{}",
+                        labels::level_colour(l),
+                        labels::level_ink(l)
+                    )),
+                    None => Cell::text(""),
+                },
+                Cell::text(r.map(|r| r.status.as_str()).unwrap_or_default()),
+            ]);
+        }
+    }
+    Ok(t)
+}
+
+/// The linked-risks table for `f`.
+pub fn tables(app: &App, f: &Filters) -> Result<Vec<Table>, PageError> {
+    let groups = linked::groups(app.node.store.as_ref(), f.county.as_deref())?;
+    Ok(vec![table_of(app, &groups, f)?])
+}
+
+fn body(app: &App, f: &Filters) -> Result<Markup, PageError> {
+    let groups = linked::groups(app.node.store.as_ref(), f.county.as_deref())?;
+    let t = table_of(app, &groups, f)?;
+    Ok(html! {
+        p.notice { "同一来源网址或平台账号、跨越多个县的风险归为一组：一个事件，多地扩散。 Risks in different counties that point at the same URL or platform account are one incident spreading across counties." }
+        div.cards { div.card { div { "组 Groups" } div.n #groups-total { (groups.len()) } } }
+        (t.html(&f.query()))
+    })
+}
+
+/// GET /linked.
+pub async fn page(
+    State(app): State<Arc<App>>,
+    Extension(staffer): Extension<Staffer>,
+    Query(raw): Query<RawFilters>,
+) -> Result<Markup, PageError> {
+    let f = filters(&raw)?;
+    let counties = counties(&app)?;
+    Ok(layout::page(
+        &staffer,
+        "跨县关联风险 Linked risks",
+        "/linked",
+        Some((&f, &counties)),
+        body(&app, &f)?,
+    ))
+}

@@ -1,0 +1,206 @@
+//! One module per page. Each builds its [`Table`]s from the gateway's views (the same
+//! functions the gRPC API answers with), so a page, its exports and `fenghuo overview|health|
+//! linked` agree; [`export`] serves any table as CSV or JSON.
+
+pub mod comms;
+pub mod county;
+pub mod health;
+pub mod linked;
+pub mod overview;
+pub mod risk;
+pub mod staff;
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use fenghuo_node::staff::StaffError;
+use fenghuo_node::store::StoreError;
+use fenghuo_node::sync::directory;
+use serde::Deserialize;
+
+use super::filters::{Filters, RawFilters};
+use super::layout::error_page;
+use super::table::Table;
+use super::App;
+
+/// Why a page could not be shown.
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    /// A filter or form field is wrong; the message names it.
+    #[error("{0}")]
+    Bad(String),
+    /// No such county, risk or table.
+    #[error("{0}")]
+    NotFound(String),
+    /// The account's role does not allow it.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Anything else on our side.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<StaffError> for PageError {
+    fn from(e: StaffError) -> Self {
+        match e {
+            StaffError::Store(s) => Self::Store(s),
+            StaffError::Hash(h) => Self::Internal(h),
+            StaffError::NotFound(_) => Self::NotFound(e.to_string()),
+            _ => Self::Bad(e.to_string()),
+        }
+    }
+}
+
+impl From<fenghuo_node::writer::WriteError> for PageError {
+    fn from(e: fenghuo_node::writer::WriteError) -> Self {
+        use fenghuo_node::comms::CommsError;
+        use fenghuo_node::writer::WriteError;
+        match e {
+            WriteError::Comms(CommsError::NotFound(m)) => Self::NotFound(m),
+            WriteError::Comms(CommsError::Store(s)) => Self::Store(s),
+            WriteError::Comms(c) => Self::Bad(c.to_string()),
+            WriteError::Refused(r) => Self::Bad(r.to_string()),
+            WriteError::Stopped => {
+                Self::Internal("the gateway is shutting down; retry shortly".into())
+            }
+        }
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            PageError::Bad(_) => StatusCode::BAD_REQUEST,
+            PageError::NotFound(_) => StatusCode::NOT_FOUND,
+            PageError::Forbidden(_) => StatusCode::FORBIDDEN,
+            PageError::Store(e) => {
+                tracing::error!(error = %e, "dashboard: storage failure");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+            PageError::Internal(e) => {
+                tracing::error!(error = %e, "dashboard: internal error");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        error_page(status, &self.to_string())
+    }
+}
+
+/// The filters of a request, checked.
+pub fn filters(raw: &RawFilters) -> Result<Filters, PageError> {
+    raw.check(fenghuo_node::timespec::now_ms())
+        .map_err(PageError::Bad)
+}
+
+/// Every county the gateway knows, for the filter bar.
+pub fn counties(app: &App) -> Result<Vec<String>, PageError> {
+    Ok(directory::known_counties(app.node.store.as_ref())?
+        .into_iter()
+        .collect())
+}
+
+/// Query fields only some exports take.
+#[derive(Debug, Default, Deserialize)]
+pub struct ExportExtra {
+    /// The risk of `risk-*` tables.
+    risk: Option<String>,
+}
+
+/// The tables that hold `id`, computed for `f`.
+fn tables_with(
+    app: &App,
+    id: &str,
+    f: &Filters,
+    extra: &ExportExtra,
+) -> Result<Vec<Table>, PageError> {
+    Ok(match id {
+        "levels" | "focus" | "status" | "counties" | "days" | "rises" => overview::tables(app, f)?,
+        "alerts" | "receipts" | "reports" | "directives" => comms::tables(app, f)?,
+        "health" => health::tables(app, f, None)?,
+        "linked" => linked::tables(app, f)?,
+        "county-risks" => {
+            let county = f.county.clone().ok_or_else(|| {
+                PageError::Bad("county-risks needs ?county=<six-digit code>".into())
+            })?;
+            vec![county::risks_table(app, &county, f, None, usize::MAX)?.0]
+        }
+        "risk" | "risk-measures" | "risk-history" => {
+            let risk = extra
+                .risk
+                .as_deref()
+                .ok_or_else(|| PageError::Bad(format!("{id} needs ?risk=<risk id>")))?;
+            risk::tables(app, risk)?.0
+        }
+        "staff" => staff::tables(app)?,
+        _ => return Err(PageError::NotFound(format!("no table {id:?} to export"))),
+    })
+}
+
+/// GET /export/{table}.csv|json: a table of any view, with the view's filters.
+pub async fn export(
+    State(app): State<Arc<App>>,
+    axum::Extension(staffer): axum::Extension<super::session::Staffer>,
+    Path(file): Path<String>,
+    Query(raw): Query<RawFilters>,
+    Query(extra): Query<ExportExtra>,
+) -> Result<Response, PageError> {
+    let (id, format) = file.rsplit_once('.').ok_or_else(|| {
+        PageError::NotFound(format!("{file:?}: ask for <table>.csv or <table>.json"))
+    })?;
+    if id == "staff" && !staffer.role.can_manage_staff() {
+        return Err(PageError::Forbidden(
+            "only admins see staff accounts".into(),
+        ));
+    }
+    let f = filters(&raw)?;
+    let tables = tables_with(&app, id, &f, &extra)?;
+    let table = tables
+        .into_iter()
+        .find(|t| t.id == id)
+        .ok_or_else(|| PageError::NotFound(format!("no table {id:?} to export")))?;
+    let name = format!("fenghuo-{id}.{format}");
+    let disposition = format!("attachment; filename=\"{name}\"");
+    match format {
+        "csv" => {
+            let body = table
+                .csv()
+                .map_err(|e| PageError::Internal(format!("writing CSV: {e}")))?;
+            Ok((
+                [
+                    (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                    (header::CONTENT_DISPOSITION, disposition),
+                ],
+                body,
+            )
+                .into_response())
+        }
+        "json" => Ok((
+            [
+                (header::CONTENT_TYPE, "application/json".to_owned()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    disposition.replace("attachment", "inline"),
+                ),
+            ],
+            table.json().to_string(),
+        )
+            .into_response()),
+        other => Err(PageError::NotFound(format!(
+            "{other:?}: exports are .csv or .json"
+        ))),
+    }
+}
+
+/// `ms` as `YYYY-MM-DD HH:MM` UTC, or `—` for 0.
+pub fn when(ms: i64) -> String {
+    if ms == 0 {
+        return "—".into();
+    }
+    let t = fenghuo_node::timespec::format_ms(ms);
+    t.get(..16).unwrap_or(&t).replace('T', " ")
+}

@@ -1,0 +1,214 @@
+//! The province at a glance (全省概览): active risks by level, focus point and status, the
+//! county × level table coloured by each county's worst level, new and resolved risks per
+//! day, and levels that rose.
+
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::Extension;
+use fenghuo_node::api::overview::day_text;
+use fenghuo_node::domain::{FocusPoint, Level, RiskStatus};
+use fenghuo_node::overview::{self, Overview};
+use maud::{html, Markup};
+
+use super::{counties, filters, when, PageError};
+use crate::dashboard::chart::{self, Bar, Day};
+use crate::dashboard::filters::{Filters, RawFilters};
+use crate::dashboard::labels;
+use crate::dashboard::layout;
+use crate::dashboard::session::Staffer;
+use crate::dashboard::table::{Cell, Table};
+use crate::dashboard::App;
+
+/// The overview's figures for `f`.
+pub fn figures(app: &App, f: &Filters) -> Result<Overview, PageError> {
+    Ok(overview::overview(app.node.store.as_ref(), &f.overview())?)
+}
+
+fn level_cell(l: Level) -> Cell {
+    Cell::text(l.as_str()).style(format!(
+        "background:{};color:{}",
+        labels::level_colour(l),
+        labels::level_ink(l)
+    ))
+}
+
+/// The overview's tables: levels, focus, status, counties, days, rises.
+pub fn tables_of(o: &Overview, f: &Filters) -> Vec<Table> {
+    let mut levels = Table::new(
+        "levels",
+        "按等级 Active risks by level",
+        vec!["level", "label", "active"],
+    );
+    for (l, n) in Level::ALL.into_iter().zip(o.by_level) {
+        levels.row(vec![
+            level_cell(l),
+            Cell::text(labels::level(l)),
+            Cell::number(n),
+        ]);
+    }
+    levels.row(vec![
+        Cell::text("—"),
+        Cell::text("未定级 · ungraded"),
+        Cell::number(o.ungraded),
+    ]);
+
+    let mut focus = Table::new(
+        "focus",
+        "按重点 Active risks by focus point",
+        vec!["focus", "label", "active"],
+    );
+    for p in FocusPoint::ALL {
+        focus.row(vec![
+            Cell::text(p.as_str()),
+            Cell::text(labels::focus(p)),
+            Cell::number(o.by_focus.get(&p).copied().unwrap_or(0)),
+        ]);
+    }
+
+    let mut status = Table::new(
+        "status",
+        "按状态 Risks by status",
+        vec!["status", "label", "risks"],
+    );
+    for s in RiskStatus::ALL {
+        status.row(vec![
+            Cell::text(s.as_str()),
+            Cell::text(labels::status(s)),
+            Cell::number(o.by_status.get(&s).copied().unwrap_or(0)),
+        ]);
+    }
+
+    let mut counties = Table::new(
+        "counties",
+        "县 × 等级 Counties by level",
+        vec![
+            "county", "I", "II", "III", "IV", "ungraded", "active", "resolved", "worst",
+        ],
+    );
+    for (c, row) in &o.counties {
+        let worst = row.worst();
+        let mut cells =
+            vec![Cell::text(c.clone()).link(format!("/county/{c}{}", f.query_with(Some(c))))];
+        cells.extend(row.levels.iter().map(|n| Cell::number(*n)));
+        cells.push(Cell::number(row.ungraded));
+        cells.push(Cell::number(row.active()));
+        cells.push(Cell::number(row.resolved));
+        cells.push(match worst {
+            Some(l) => level_cell(l),
+            None => Cell::text(""),
+        });
+        counties.row(cells);
+    }
+
+    let mut days = Table::new(
+        "days",
+        "每日新增与化解 New and resolved per day",
+        vec!["day", "new", "resolved"],
+    );
+    for (d, r) in &o.days {
+        days.row(vec![
+            Cell::text(day_text(*d)),
+            Cell::number(r.new),
+            Cell::number(r.resolved),
+        ]);
+    }
+
+    let mut rises = Table::new(
+        "rises",
+        "等级上升 Levels that rose",
+        vec!["risk", "county", "title", "from", "to", "at"],
+    );
+    for r in &o.rises {
+        rises.row(vec![
+            Cell::text(r.id.clone()).link(format!("/risk/{}", r.id)),
+            Cell::text(r.origin.clone()),
+            Cell::text(r.title.clone()),
+            level_cell(r.from),
+            level_cell(r.to),
+            Cell::text(when(r.at_ms)),
+        ]);
+    }
+    vec![levels, focus, status, counties, days, rises]
+}
+
+/// The overview's tables for `f`.
+pub fn tables(app: &App, f: &Filters) -> Result<Vec<Table>, PageError> {
+    Ok(tables_of(&figures(app, f)?, f))
+}
+
+/// The cards and charts above the tables.
+fn summary(o: &Overview) -> Markup {
+    let level_bars: Vec<Bar> = Level::ALL
+        .into_iter()
+        .zip(o.by_level)
+        .map(|(l, n)| Bar {
+            label: labels::level(l),
+            value: n,
+            colour: labels::level_colour(l),
+        })
+        .collect();
+    let focus_bars: Vec<Bar> = FocusPoint::ALL
+        .into_iter()
+        .map(|p| Bar {
+            label: labels::focus(p),
+            value: o.by_focus.get(&p).copied().unwrap_or(0),
+            colour: "#5d6d7e",
+        })
+        .collect();
+    let days: Vec<Day> = o
+        .days
+        .iter()
+        .map(|(d, r)| Day {
+            day: day_text(*d),
+            new: r.new,
+            resolved: r.resolved,
+        })
+        .collect();
+    html! {
+        div.cards {
+            div.card { div { "在管风险 Active" } div.n #active-total { (o.active()) } }
+            @for (l, n) in Level::ALL.into_iter().zip(o.by_level) {
+                div.card style={ "border-top:6px solid " (labels::level_colour(l)) } {
+                    div { (labels::level(l)) }
+                    div.n data-level=(l.as_str()) { (n) }
+                }
+            }
+            div.card { div { "未定级 Ungraded" } div.n #ungraded { (o.ungraded) } }
+        }
+        div.charts {
+            (chart::bars("chart-levels", "按等级 By level", &level_bars))
+            (chart::bars("chart-focus", "按重点 By focus point", &focus_bars))
+        }
+        div.charts {
+            (chart::days("chart-days", "每日新增与化解 New and resolved per day", &days))
+        }
+    }
+}
+
+/// The overview page's HTML for `f` (also what the benchmark renders).
+pub fn render(app: &App, staffer: &Staffer, f: &Filters) -> Result<Markup, PageError> {
+    let o = figures(app, f)?;
+    let query = f.query();
+    let tables = tables_of(&o, f);
+    let counties = counties(app)?;
+    Ok(layout::page(
+        staffer,
+        &format!("全省概览 Province {} overview", app.node.unit()),
+        "/",
+        Some((f, &counties)),
+        html! {
+            (summary(&o))
+            @for t in &tables { (t.html(&query)) }
+        },
+    ))
+}
+
+/// GET /.
+pub async fn page(
+    State(app): State<Arc<App>>,
+    Extension(staffer): Extension<Staffer>,
+    Query(raw): Query<RawFilters>,
+) -> Result<Markup, PageError> {
+    render(&app, &staffer, &filters(&raw)?)
+}

@@ -1,0 +1,205 @@
+//! Tables: what a view shows as rows, drawn as HTML and exported as CSV or JSON from the
+//! same data, so an export always equals the page.
+
+use maud::{html, Markup};
+use serde_json::{Map, Value};
+
+/// One cell: its text, and how the page shows it.
+#[derive(Debug, Clone, Default)]
+pub struct Cell {
+    /// What the cell says (and what exports carry).
+    pub text: String,
+    /// A count: exported as a JSON number.
+    pub number: Option<u64>,
+    /// The page links the cell here.
+    pub link: Option<String>,
+    /// Inline style for the page (a level's colour).
+    pub style: Option<String>,
+    /// Marks the cell as needing attention (overdue, silent).
+    pub alarm: bool,
+}
+
+impl Cell {
+    /// A text cell.
+    pub fn text(t: impl Into<String>) -> Self {
+        Self {
+            text: t.into(),
+            ..Self::default()
+        }
+    }
+
+    /// A count.
+    pub fn number(n: u64) -> Self {
+        Self {
+            text: n.to_string(),
+            number: Some(n),
+            ..Self::default()
+        }
+    }
+
+    /// Links the cell.
+    pub fn link(mut self, href: impl Into<String>) -> Self {
+        self.link = Some(href.into());
+        self
+    }
+
+    /// Styles the cell.
+    pub fn style(mut self, css: impl Into<String>) -> Self {
+        self.style = Some(css.into());
+        self
+    }
+
+    /// The cell's CSS classes, if any.
+    fn class(&self) -> Option<&'static str> {
+        match (self.number.is_some(), self.alarm) {
+            (true, true) => Some("num alarm"),
+            (true, false) => Some("num"),
+            (false, true) => Some("alarm"),
+            (false, false) => None,
+        }
+    }
+
+    /// Marks the cell when `on`.
+    pub fn alarm(mut self, on: bool) -> Self {
+        self.alarm = on;
+        self
+    }
+}
+
+/// A table of a view.
+#[derive(Debug, Clone)]
+pub struct Table {
+    /// Its name in export URLs (`/export/<id>.csv`) and its HTML id.
+    pub id: &'static str,
+    /// Its heading.
+    pub title: String,
+    /// Column names (also the CSV header and the JSON keys).
+    pub columns: Vec<&'static str>,
+    /// The rows.
+    pub rows: Vec<Vec<Cell>>,
+    /// Said when there are no rows.
+    pub empty: &'static str,
+}
+
+impl Table {
+    /// An empty table.
+    pub fn new(id: &'static str, title: impl Into<String>, columns: Vec<&'static str>) -> Self {
+        Self {
+            id,
+            title: title.into(),
+            columns,
+            rows: Vec::new(),
+            empty: "nothing here · 暂无",
+        }
+    }
+
+    /// Adds a row.
+    pub fn row(&mut self, cells: Vec<Cell>) {
+        self.rows.push(cells);
+    }
+
+    /// The table as HTML, with links to its CSV and JSON exports (`query`: the view's
+    /// filters, `?…` or empty).
+    pub fn html(&self, query: &str) -> Markup {
+        html! {
+            section.table id=(self.id) {
+                h2 {
+                    (self.title)
+                    span.exports {
+                        a.export href={ "/export/" (self.id) ".csv" (query) } download { "CSV" }
+                        " · "
+                        a.export href={ "/export/" (self.id) ".json" (query) } { "JSON" }
+                    }
+                }
+                @if self.rows.is_empty() {
+                    p.empty { (self.empty) }
+                } @else {
+                    table {
+                        thead { tr { @for c in &self.columns { th { (c) } } } }
+                        tbody {
+                            @for row in &self.rows {
+                                tr {
+                                    @for (i, cell) in row.iter().enumerate() {
+                                        td data-col=(self.columns.get(i).copied().unwrap_or_default())
+                                            class=[cell.class()]
+                                            style=[cell.style.as_deref()] {
+                                            @if let Some(href) = &cell.link {
+                                                a href=(href) { (cell.text) }
+                                            } @else {
+                                                (cell.text)
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The table as CSV (header, then a line per row).
+    pub fn csv(&self) -> Result<String, csv::Error> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(&self.columns)?;
+        for row in &self.rows {
+            w.write_record(row.iter().map(|c| c.text.as_str()))?;
+        }
+        let bytes = w.into_inner().map_err(|e| e.into_error())?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    /// The table as JSON: an array of objects keyed by column name, counts as numbers.
+    pub fn json(&self) -> Value {
+        Value::Array(
+            self.rows
+                .iter()
+                .map(|row| {
+                    let mut o = Map::new();
+                    for (col, cell) in self.columns.iter().zip(row) {
+                        let v = match cell.number {
+                            Some(n) => Value::from(n),
+                            None => Value::String(cell.text.clone()),
+                        };
+                        o.insert((*col).to_owned(), v);
+                    }
+                    Value::Object(o)
+                })
+                .collect(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exports_equal_the_rows() {
+        let mut t = Table::new("counties", "Counties", vec!["county", "I", "note"]);
+        t.row(vec![
+            Cell::text("510104").link("/county/510104"),
+            Cell::number(3),
+            Cell::text("a, \"quoted\" note"),
+        ]);
+        assert_eq!(
+            t.csv().unwrap(),
+            "county,I,note\n510104,3,\"a, \"\"quoted\"\" note\"\n"
+        );
+        assert_eq!(
+            t.json(),
+            serde_json::json!([{"county": "510104", "I": 3, "note": "a, \"quoted\" note"}])
+        );
+        let html = t.html("?level=I").into_string();
+        assert!(
+            html.contains("href=\"/export/counties.csv?level=I\""),
+            "{html}"
+        );
+        assert!(
+            html.contains("<a href=\"/county/510104\">510104</a>"),
+            "{html}"
+        );
+        assert!(html.contains("&quot;quoted&quot;"), "{html}");
+    }
+}

@@ -1,0 +1,168 @@
+//! `fenghuo staff`: dashboard accounts at the provincial gateway.
+
+use std::io::{BufRead, IsTerminal};
+
+use anyhow::{bail, Context};
+use fenghuo_proto::v1::{self, staff_client::StaffClient};
+use serde_json::{json, Value};
+
+use super::connect::ConnectArgs;
+use super::output::{emit, short_time, table};
+use super::risk::{status_message, Output};
+use crate::staff::{Role, MIN_PASSWORD_CHARS};
+
+/// `fenghuo staff` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum StaffCommand {
+    /// Create a dashboard account (or, with --replace, give an existing one a new role and
+    /// password). The password is read from the terminal, twice, or from stdin with
+    /// --password-stdin; the gateway stores only its argon2id hash.
+    Add {
+        /// Sign-in name: a–z, 0–9, '.', '_', '-'.
+        name: String,
+        /// viewer: reads every view; analyst: also acknowledges reports and issues
+        /// directives; admin: also manages staff.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// Read the password from the first line of stdin (for scripts).
+        #[arg(long)]
+        password_stdin: bool,
+        /// Replace the role and password of an existing account.
+        #[arg(long)]
+        replace: bool,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Every dashboard account.
+    List {
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Delete an account; its dashboard sessions end at their next request.
+    Remove {
+        /// Sign-in name.
+        name: String,
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    s.parse()
+        .map_err(|e: crate::staff::StaffError| e.to_string())
+}
+
+fn role_text(r: i32) -> &'static str {
+    match v1::StaffRole::try_from(r) {
+        Ok(v1::StaffRole::Viewer) => "viewer",
+        Ok(v1::StaffRole::Analyst) => "analyst",
+        Ok(v1::StaffRole::Admin) => "admin",
+        _ => "unknown",
+    }
+}
+
+fn account_json(a: &v1::StaffAccount) -> Value {
+    json!({
+        "name": a.name,
+        "role": role_text(a.role),
+        "created_at": super::output::time_text(a.created_at_ms),
+        "created_by": a.created_by,
+    })
+}
+
+fn accounts_text(accounts: &[v1::StaffAccount]) -> String {
+    if accounts.is_empty() {
+        return "no staff accounts (add one with `fenghuo staff add <name> --role admin`)".into();
+    }
+    let mut t = table();
+    t.set_header(["name", "role", "since", "by"]);
+    for a in accounts {
+        t.add_row([
+            a.name.clone(),
+            role_text(a.role).to_owned(),
+            short_time(a.created_at_ms),
+            a.created_by.clone(),
+        ]);
+    }
+    t.to_string()
+}
+
+/// The password from stdin's first line, or typed twice at the terminal.
+fn read_password(from_stdin: bool) -> anyhow::Result<String> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("reading the password from stdin")?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_owned());
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("no terminal to ask for the password: pass --password-stdin and pipe it in");
+    }
+    let first = rpassword::prompt_password(format!(
+        "password (at least {MIN_PASSWORD_CHARS} characters): "
+    ))?;
+    let again = rpassword::prompt_password("again: ")?;
+    if first != again {
+        bail!("the two passwords differ; nothing was changed");
+    }
+    Ok(first)
+}
+
+/// Runs a `fenghuo staff` subcommand.
+pub async fn run(connect: ConnectArgs, cmd: StaffCommand) -> anyhow::Result<()> {
+    match cmd {
+        StaffCommand::Add {
+            name,
+            role,
+            password_stdin,
+            replace,
+            out,
+        } => {
+            let password = read_password(password_stdin)?;
+            let mut client = StaffClient::new(connect.channel().await?);
+            let a = client
+                .add_staff(v1::AddStaffRequest {
+                    name,
+                    role: crate::api::staff::role_to_proto(role) as i32,
+                    password,
+                    replace,
+                })
+                .await
+                .map_err(status_message)?
+                .into_inner();
+            emit(
+                out.json,
+                || account_json(&a),
+                || format!("staff account {} saved ({})", a.name, role_text(a.role)),
+            )
+        }
+        StaffCommand::List { out } => {
+            let mut client = StaffClient::new(connect.channel().await?);
+            let list = client
+                .list_staff(v1::ListStaffRequest {})
+                .await
+                .map_err(status_message)?
+                .into_inner();
+            emit(
+                out.json,
+                || list.accounts.iter().map(account_json).collect(),
+                || accounts_text(&list.accounts),
+            )
+        }
+        StaffCommand::Remove { name, out } => {
+            let mut client = StaffClient::new(connect.channel().await?);
+            let a = client
+                .remove_staff(v1::RemoveStaffRequest { name })
+                .await
+                .map_err(status_message)?
+                .into_inner();
+            emit(
+                out.json,
+                || account_json(&a),
+                || format!("staff account {} removed", a.name),
+            )
+        }
+    }
+}

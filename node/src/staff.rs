@@ -1,0 +1,308 @@
+//! Dashboard staff accounts (工作人员账户), kept by the provincial gateway in its own store (they
+//! are not federated: no feed carries them). Passwords are hashed with argon2id; only the
+//! PHC string is stored.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use serde::{Deserialize, Serialize};
+
+use crate::store::{Batch, Store, StoreError};
+
+/// Accounts by name.
+pub const STAFF_TREE: &str = "staff_account";
+
+/// Shortest password accepted.
+pub const MIN_PASSWORD_CHARS: usize = 12;
+/// Longest password accepted (argon2 would take more, but nobody types more).
+pub const MAX_PASSWORD_CHARS: usize = 256;
+
+/// What an account may do on the dashboard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Reads every view and export.
+    Viewer,
+    /// Also acknowledges reports and issues directives and consultations.
+    Analyst,
+    /// Also manages staff accounts.
+    Admin,
+}
+
+impl Role {
+    /// Every role, least to most powerful.
+    pub const ALL: [Role; 3] = [Role::Viewer, Role::Analyst, Role::Admin];
+
+    /// `viewer`, `analyst` or `admin`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Analyst => "analyst",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// True when the role may acknowledge reports and issue directives.
+    pub fn can_act(self) -> bool {
+        self >= Role::Analyst
+    }
+
+    /// True when the role may manage staff accounts.
+    pub fn can_manage_staff(self) -> bool {
+        self == Role::Admin
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = StaffError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| StaffError::Role(s.to_owned()))
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    /// Sign-in name.
+    pub name: String,
+    /// What it may do.
+    pub role: Role,
+    /// The argon2id hash, as a PHC string.
+    pub password_hash: String,
+    /// When it was created or last replaced, Unix ms.
+    pub created_at_ms: i64,
+    /// Who created or replaced it.
+    pub created_by: String,
+}
+
+/// Why an account operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StaffError {
+    /// The name is not acceptable.
+    #[error(
+        "staff name {0:?}: use 1–64 of a–z, 0–9, '.', '_', '-', starting with a letter or digit"
+    )]
+    Name(String),
+    /// The role is not one we know.
+    #[error("role {0:?}: use viewer, analyst or admin")]
+    Role(String),
+    /// The password is too short or too long.
+    #[error("password: use {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters")]
+    Password,
+    /// An account of that name exists and replacing was not asked for.
+    #[error("staff account {0:?} already exists (replace its role and password with --replace)")]
+    Exists(String),
+    /// No account of that name.
+    #[error("no staff account {0:?}")]
+    NotFound(String),
+    /// Hashing failed (out of memory, in practice).
+    #[error("hashing the password: {0}")]
+    Hash(String),
+    /// The store failed or holds something unreadable.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Checks a sign-in name.
+pub fn check_name(name: &str) -> Result<(), StaffError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+        && name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric());
+    if ok {
+        Ok(())
+    } else {
+        Err(StaffError::Name(name.to_owned()))
+    }
+}
+
+fn hash(password: &str) -> Result<String, StaffError> {
+    let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| StaffError::Hash(e.to_string()))
+}
+
+fn decode(v: &[u8]) -> Result<Account, StaffError> {
+    serde_json::from_slice(v)
+        .map_err(|e| StoreError::Backend(format!("corrupt staff account: {e}")).into())
+}
+
+/// The account `name`, if any.
+pub fn get(store: &dyn Store, name: &str) -> Result<Option<Account>, StaffError> {
+    store
+        .get(STAFF_TREE, name.as_bytes())?
+        .map(|v| decode(&v))
+        .transpose()
+}
+
+/// Every account, by name.
+pub fn list(store: &dyn Store) -> Result<Vec<Account>, StaffError> {
+    store
+        .scan_prefix(STAFF_TREE, b"")
+        .map(|item| decode(&item?.1))
+        .collect()
+}
+
+/// Creates `name` (or, with `replace`, replaces its role and password); durable on return.
+pub fn add(
+    store: &dyn Store,
+    name: &str,
+    role: Role,
+    password: &str,
+    replace: bool,
+    by: &str,
+) -> Result<Account, StaffError> {
+    check_name(name)?;
+    let chars = password.chars().count();
+    if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&chars) {
+        return Err(StaffError::Password);
+    }
+    if !replace && get(store, name)?.is_some() {
+        return Err(StaffError::Exists(name.to_owned()));
+    }
+    let account = Account {
+        name: name.to_owned(),
+        role,
+        password_hash: hash(password)?,
+        created_at_ms: crate::timespec::now_ms(),
+        created_by: by.to_owned(),
+    };
+    let json = serde_json::to_vec(&account)
+        .map_err(|e| StoreError::Backend(format!("encoding a staff account: {e}")))?;
+    let mut batch = Batch::new();
+    batch.insert(STAFF_TREE, name.as_bytes().to_vec(), json);
+    store.commit(&batch)?;
+    store.flush()?;
+    Ok(account)
+}
+
+/// Deletes `name`; durable on return.
+pub fn remove(store: &dyn Store, name: &str) -> Result<Account, StaffError> {
+    let account = get(store, name)?.ok_or_else(|| StaffError::NotFound(name.to_owned()))?;
+    let mut batch = Batch::new();
+    batch.remove(STAFF_TREE, name.as_bytes().to_vec());
+    store.commit(&batch)?;
+    store.flush()?;
+    Ok(account)
+}
+
+/// A hash of a password nobody has, verified against when the name is unknown so that a
+/// wrong name takes as long as a wrong password.
+fn decoy_hash() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| hash("decoy password, never valid").unwrap_or_default())
+}
+
+/// The account when `password` is its password; `None` for a wrong name or password alike.
+/// Slow on purpose (argon2id): call it off the async executor.
+pub fn verify(
+    store: &dyn Store,
+    name: &str,
+    password: &str,
+) -> Result<Option<Account>, StaffError> {
+    let account = get(store, name)?;
+    let stored = account
+        .as_ref()
+        .map(|a| a.password_hash.clone())
+        .unwrap_or_else(|| decoy_hash().to_owned());
+    let ok = PasswordHash::new(&stored)
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
+        .unwrap_or(false);
+    Ok(account.filter(|_| ok))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SledStore;
+
+    #[test]
+    fn accounts_are_added_verified_and_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let a = add(
+            &store,
+            "wang",
+            Role::Analyst,
+            "correct horse battery",
+            false,
+            "t",
+        )
+        .unwrap();
+        assert!(
+            a.password_hash.starts_with("$argon2id$"),
+            "{}",
+            a.password_hash
+        );
+        assert!(!a.password_hash.contains("correct horse"));
+        assert_eq!(
+            verify(&store, "wang", "correct horse battery").unwrap(),
+            Some(a.clone())
+        );
+        assert_eq!(verify(&store, "wang", "wrong password!!").unwrap(), None);
+        assert_eq!(
+            verify(&store, "nobody", "correct horse battery").unwrap(),
+            None
+        );
+        assert!(matches!(
+            add(&store, "wang", Role::Admin, "another password", false, "t"),
+            Err(StaffError::Exists(_))
+        ));
+        let b = add(&store, "wang", Role::Admin, "another password", true, "t").unwrap();
+        assert_eq!(b.role, Role::Admin);
+        assert_eq!(list(&store).unwrap(), vec![b]);
+        remove(&store, "wang").unwrap();
+        assert!(list(&store).unwrap().is_empty());
+        assert!(matches!(
+            remove(&store, "wang"),
+            Err(StaffError::NotFound(_))
+        ));
+    }
+
+    #[test]
+    fn bad_names_and_passwords_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        for name in ["", "Wang", "-x", "a b", &"x".repeat(65)] {
+            assert!(matches!(
+                add(
+                    &store,
+                    name,
+                    Role::Viewer,
+                    "long enough password",
+                    false,
+                    "t"
+                ),
+                Err(StaffError::Name(_))
+            ));
+        }
+        assert!(matches!(
+            add(&store, "li", Role::Viewer, "short", false, "t"),
+            Err(StaffError::Password)
+        ));
+        assert_eq!("analyst".parse::<Role>().unwrap(), Role::Analyst);
+        assert!("root".parse::<Role>().is_err());
+        assert!(Role::Admin.can_manage_staff() && Role::Analyst.can_act());
+        assert!(!Role::Viewer.can_act() && !Role::Analyst.can_manage_staff());
+    }
+}

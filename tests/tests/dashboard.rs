@@ -1,0 +1,465 @@
+//! The gateway's web dashboard without a browser: staff accounts made with `fenghuo staff`,
+//! sign-in with its CSRF token and rate limit, session cookies, roles, CSRF on every form,
+//! refusal of every page and export without a session, and exports equal to the gRPC views.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use fenghuo_tests::province::{Province, TestProvince, GATEWAY, SYNC_TIMEOUT};
+use fenghuo_tests::wait;
+use fenghuo_tests::web::{Reply, Web};
+use serde_json::Value;
+
+const A: &str = "510104";
+const B: &str = "510105";
+const PASSWORD: &str = "long enough password";
+
+/// Every page, export and stream the dashboard serves (the sign-in page aside).
+const PAGES: &[&str] = &[
+    "/",
+    "/?level=I&days=90",
+    "/comms",
+    "/health",
+    "/linked",
+    "/county/510104",
+    "/risk/510104-1",
+    "/staff",
+    "/events",
+    "/assets/live.js",
+];
+/// Every exportable table.
+const TABLES: &[&str] = &[
+    "levels",
+    "focus",
+    "status",
+    "counties",
+    "days",
+    "rises",
+    "alerts",
+    "receipts",
+    "reports",
+    "directives",
+    "health",
+    "linked",
+    "county-risks",
+    "risk",
+    "risk-measures",
+    "risk-history",
+    "staff",
+];
+/// Every form.
+const FORMS: &[&str] = &[
+    "/reports/ack",
+    "/directives",
+    "/staff",
+    "/staff/vic/remove",
+    "/logout",
+];
+
+fn json(p: &Province, name: &str, args: &[&str]) -> Value {
+    p.cli(name).args(args).arg("--json").run().ok().json()
+}
+
+fn web(p: &Province) -> Web {
+    Web::new(&p.dashboard_url(), &p.pki().web_ca_cert())
+}
+
+fn signed_in(p: &Province, name: &str) -> (Web, String) {
+    let mut w = web(p);
+    let r = w.sign_in(name, PASSWORD);
+    assert_eq!(r.status, 303, "{name} signs in: {}", r.body);
+    let home = w.get("/");
+    assert_eq!(home.status, 200, "{}", home.body);
+    let csrf = home.csrf().unwrap();
+    (w, csrf)
+}
+
+fn refused(r: &Reply) -> bool {
+    (r.status == 303 && r.header("location") == Some("/login")) || r.status == 401
+}
+
+fn strict_cookie(r: &Reply, name: &str) {
+    let c = r
+        .header_all("set-cookie")
+        .into_iter()
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("no {name} cookie in {:?}", r.headers));
+    for attr in ["Secure", "HttpOnly", "SameSite=Strict"] {
+        assert!(c.contains(attr), "{name} cookie lacks {attr}: {c}");
+    }
+}
+
+#[test]
+fn staff_sign_in_with_csrf_rate_limits_and_roles_and_nothing_is_served_without_a_session() {
+    let p = TestProvince::new("51")
+        .county(A)
+        .county(B)
+        .neighbours(A, B)
+        .dashboard()
+        .start();
+    p.add_staff("ada", "admin", PASSWORD);
+    p.add_staff("ann", "analyst", PASSWORD);
+    p.add_staff("vic", "viewer", PASSWORD);
+    let list = json(&p, GATEWAY, &["staff", "list"]);
+    let roles: Vec<(String, String)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["name"].as_str().unwrap().into(),
+                a["role"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        roles,
+        [("ada", "admin"), ("ann", "analyst"), ("vic", "viewer")]
+            .map(|(n, r)| (n.to_owned(), r.to_owned()))
+    );
+    assert!(
+        !list.to_string().contains("argon2"),
+        "hashes never leave the gateway"
+    );
+    // Bad input is refused at once with the reason; a county keeps no accounts.
+    let e = p
+        .gateway_cli()
+        .args(["staff", "add", "x", "--role", "viewer", "--password-stdin"])
+        .stdin("short\n")
+        .run()
+        .err();
+    assert!(e.contains("12"), "{e}");
+    let e = p
+        .gateway_cli()
+        .args([
+            "staff",
+            "add",
+            "ada",
+            "--role",
+            "viewer",
+            "--password-stdin",
+        ])
+        .stdin(format!("{PASSWORD}\n"))
+        .run()
+        .err();
+    assert!(e.contains("already exists"), "{e}");
+    let e = p.cli(A).args(["staff", "list"]).run().err();
+    assert!(e.contains("gateway"), "{e}");
+
+    // Without a session: every page, export, stream and form is refused.
+    let mut anon = web(&p);
+    for page in PAGES {
+        let r = anon.get(page);
+        assert!(
+            refused(&r),
+            "GET {page} without a session: {} {}",
+            r.status,
+            r.body
+        );
+    }
+    for t in TABLES {
+        for ext in ["csv", "json"] {
+            let path = format!("/export/{t}.{ext}?county={A}&risk={A}-1");
+            let r = anon.get(&path);
+            assert_eq!(r.status, 401, "GET {path} without a session: {}", r.body);
+        }
+    }
+    for form in FORMS {
+        let r = anon.post(form, &[("csrf", "x")]);
+        assert_eq!(r.status, 401, "POST {form} without a session: {}", r.body);
+    }
+
+    // The sign-in form: its own strict cookie and CSRF token.
+    let login = anon.get("/login");
+    assert_eq!(login.status, 200);
+    for field in ["name=\"username\"", "name=\"password\"", "name=\"csrf\""] {
+        assert!(
+            login.body.contains(field),
+            "{field} missing: {}",
+            login.body
+        );
+    }
+    strict_cookie(&login, "fenghuo_signin");
+    // A post without the form's cookie (another site's page) is refused, right password or not.
+    let mut other = web(&p);
+    let csrf = login.csrf().unwrap();
+    let r = other.post(
+        "/login",
+        &[("username", "ada"), ("password", PASSWORD), ("csrf", &csrf)],
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(!other.cookies.contains_key("fenghuo_session"));
+
+    // Failed sign-ins are limited: after five, even the right password is refused for a while.
+    let mut guess = web(&p);
+    for _ in 0..5 {
+        assert_eq!(guess.sign_in("vic", "wrong password!!").status, 401);
+    }
+    let r = guess.sign_in("vic", PASSWORD);
+    assert_eq!(r.status, 429, "{}", r.body);
+    assert!(r.header("retry-after").is_some());
+    assert!(!guess.cookies.contains_key("fenghuo_session"));
+
+    // An analyst: signed in with a strict session cookie.
+    let mut ann = web(&p);
+    let r = ann.sign_in("ann", PASSWORD);
+    assert_eq!(r.status, 303, "{}", r.body);
+    strict_cookie(&r, "fenghuo_session");
+    let home = ann.get("/");
+    assert_eq!(home.status, 200);
+    assert!(home.body.contains("ann (analyst)"), "{}", home.body);
+    assert_eq!(
+        ann.get("/staff").status,
+        403,
+        "analysts do not manage staff"
+    );
+    let csrf = home.csrf().unwrap();
+    // Forms without the session's token, or with another, are refused and change nothing.
+    let directive = [
+        ("kind", "directive"),
+        ("text", "Check the flood rumour"),
+        ("deadline", "24h"),
+        ("targets", A),
+    ];
+    assert_eq!(
+        ann.post("/directives", &directive).status,
+        400,
+        "no token at all"
+    );
+    let mut forged = directive.to_vec();
+    forged.push(("csrf", "0123456789abcdef"));
+    assert_eq!(ann.post("/directives", &forged).status, 403);
+    assert!(json(&p, GATEWAY, &["directive", "list"])
+        .as_array()
+        .unwrap()
+        .is_empty());
+    let mut good = directive.to_vec();
+    good.push(("csrf", &csrf));
+    let r = ann.post("/directives", &good);
+    assert_eq!(r.status, 303, "{}", r.body);
+    let directives = json(&p, GATEWAY, &["directive", "list"]);
+    assert_eq!(
+        directives[0]["text"], "Check the flood rumour",
+        "{directives:#}"
+    );
+    assert_eq!(directives[0]["issued_by"], "staff/51/ann", "{directives:#}");
+    // A bad deadline names the field.
+    let mut bad = good.clone();
+    bad[2] = ("deadline", "whenever");
+    let r = ann.post("/directives", &bad);
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("deadline"), "{}", r.body);
+
+    // A county's report reaches the gateway; the analyst acknowledges it on the dashboard.
+    let report = json(
+        &p,
+        A,
+        &["report", "file", "--summary", "Crowd at the station"],
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    wait::until(
+        "the report at the gateway",
+        SYNC_TIMEOUT,
+        Duration::from_millis(100),
+        || {
+            let page = ann.get("/comms");
+            if page.body.contains(&report) {
+                Ok(())
+            } else {
+                Err("not yet".to_owned())
+            }
+        },
+    );
+    let r = ann.post(
+        "/reports/ack",
+        &[("report", &report), ("note", "seen"), ("csrf", &csrf)],
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let acked = json(&p, GATEWAY, &["report", "list"]);
+    let acked = acked
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == report.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(acked["acknowledged_by"], "staff/51/ann", "{acked:#}");
+
+    // A viewer reads but may not act (vic is still locked out: another viewer).
+    p.add_staff("val", "viewer", PASSWORD);
+    let (mut vic, vic_csrf) = signed_in(&p, "val");
+    let mut as_viewer = directive.to_vec();
+    as_viewer.push(("csrf", &vic_csrf));
+    assert_eq!(vic.post("/directives", &as_viewer).status, 403);
+    assert_eq!(vic.get("/export/counties.csv").status, 200);
+
+    // An admin manages staff; a removed account's session ends at its next request.
+    let (mut ada, ada_csrf) = signed_in(&p, "ada");
+    let staff_page = ada.get("/staff");
+    assert_eq!(staff_page.status, 200);
+    assert!(staff_page.body.contains("vic"));
+    let r = ada.post(
+        "/staff",
+        &[
+            ("name", "bob"),
+            ("role", "analyst"),
+            ("password", PASSWORD),
+            ("csrf", &ada_csrf),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert!(json(&p, GATEWAY, &["staff", "list"])
+        .to_string()
+        .contains("\"bob\""));
+    let r = ada.post("/staff/val/remove", &[("csrf", &ada_csrf)]);
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert!(refused(&vic.get("/")), "a removed account's session ends");
+    // Signing out ends the session.
+    assert_eq!(ada.post("/logout", &[("csrf", &ada_csrf)]).status, 303);
+    assert!(refused(&ada.get("/")));
+    assert_eq!(ada.get("/export/levels.json").status, 401);
+}
+
+#[test]
+fn exports_equal_the_grpc_overview_and_every_table_exports() {
+    let p = TestProvince::new("51")
+        .county(A)
+        .county(B)
+        .neighbours(A, B)
+        .dashboard()
+        .start();
+    p.add_staff("ada", "admin", PASSWORD);
+    let add = |code: &str, title: &str, focus: &str, source: &str| -> String {
+        json(
+            &p,
+            code,
+            &[
+                "risk", "add", "--title", title, "--focus", focus, "--source", source,
+            ],
+        )["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let grade = |code: &str, id: &str, s: &str| {
+        json(
+            &p,
+            code,
+            &[
+                "risk",
+                "grade",
+                id,
+                "--influence",
+                s,
+                "--attention",
+                s,
+                "--diffusion",
+                s,
+            ],
+        );
+    };
+    let a1 = add(
+        A,
+        "Land dispute video",
+        "emergency-trigger",
+        "https://video.example/v/1",
+    );
+    grade(A, &a1, "5");
+    let b1 = add(
+        B,
+        "Same video, reposted",
+        "emergency-trigger",
+        "https://www.video.example/v/1?utm_source=x",
+    );
+    grade(B, &b1, "3");
+    json(&p, B, &["risk", "share", &b1, "--scope", "province"]);
+    p.wait_converged();
+
+    let (mut w, _) = signed_in(&p, "ada");
+    let o = json(&p, GATEWAY, &["overview"]);
+    let counties: Value = serde_json::from_str(&w.get("/export/counties.json").body).unwrap();
+    for row in counties.as_array().unwrap() {
+        let grpc = o["counties"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["county"] == row["county"])
+            .unwrap();
+        for k in ["I", "II", "III", "IV", "ungraded", "active", "resolved"] {
+            assert_eq!(row[k], grpc[k], "{k} of {}: {row} vs {grpc}", row["county"]);
+        }
+    }
+    let levels: Value = serde_json::from_str(&w.get("/export/levels.json").body).unwrap();
+    for l in ["I", "II", "III", "IV"] {
+        let row = levels
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["level"] == l)
+            .unwrap();
+        assert_eq!(row["active"], o["by_level"][l], "level {l}");
+    }
+    let csv = w.get("/export/counties.csv");
+    assert!(csv.header("content-type").unwrap().starts_with("text/csv"));
+    assert!(
+        csv.body
+            .starts_with("county,I,II,III,IV,ungraded,active,resolved,worst\n"),
+        "{}",
+        csv.body
+    );
+    // Filters apply to exports as to pages.
+    let only_a: Value =
+        serde_json::from_str(&w.get(&format!("/export/counties.json?county={A}")).body).unwrap();
+    assert_eq!(only_a.as_array().unwrap().len(), 1);
+    let bad = w.get("/export/counties.json?level=V");
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("level"), "{}", bad.body);
+    // The linked group spans both counties.
+    let linked: Value = serde_json::from_str(&w.get("/export/linked.json").body).unwrap();
+    let ids: Vec<&str> = linked
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["risk"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&a1.as_str()) && ids.contains(&b1.as_str()),
+        "{linked:#}"
+    );
+    // The risk's history is there in full.
+    let history: Value =
+        serde_json::from_str(&w.get(&format!("/export/risk-history.json?risk={a1}")).body).unwrap();
+    let actions: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["action"].as_str().unwrap())
+        .collect();
+    assert!(actions.len() >= 2, "{history:#}");
+    // Every table exports as CSV and JSON.
+    for t in TABLES {
+        for ext in ["csv", "json"] {
+            let path = format!("/export/{t}.{ext}?county={A}&risk={a1}");
+            let r = w.get(&path);
+            assert_eq!(r.status, 200, "{path}: {}", r.body);
+            if ext == "json" {
+                assert!(
+                    serde_json::from_str::<Value>(&r.body).unwrap().is_array(),
+                    "{path}"
+                );
+            }
+        }
+    }
+    // Pages render, with their security headers.
+    for page in PAGES.iter().filter(|p| **p != "/events") {
+        let r = w.get(page);
+        assert_eq!(r.status, 200, "{page}: {}", r.body);
+        assert!(r.header("content-security-policy").is_some(), "{page}");
+        assert_eq!(r.header("x-frame-options"), Some("DENY"), "{page}");
+    }
+    assert_eq!(w.get("/county/519999").status, 404);
+    assert_eq!(w.get("/risk/510104-999").status, 404);
+}
