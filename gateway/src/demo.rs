@@ -1,17 +1,20 @@
 //! `fenghuo-gateway demo`: a province on loopback in one command.
 //!
 //! Creates (or reuses) a folder with a provincial CA, certificates and configs, starts the
-//! gateway and a county node (in this process, each with its own store and TLS, on ports
+//! gateway (with its dashboard) and a county node (in this process, each with its own store and TLS, on ports
 //! the OS picks), seeds sample risks through the same gRPC API staff use, and prints what to
 //! paste to try the CLI. Ctrl-C stops both; running it again continues with the same data.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use fenghuo_gateway::dashboard;
 use fenghuo_node::cli::connect::ConnectArgs;
 use fenghuo_node::config::NodeConfig;
 use fenghuo_node::identity::Identity;
 use fenghuo_node::pki::ca::{CertificateAuthority, IssueOptions};
+use fenghuo_node::pki::web;
+use fenghuo_node::staff::{self, Role};
 use fenghuo_node::{logging, start};
 use fenghuo_proto::v1::{self, registry_client::RegistryClient};
 use tokio::sync::watch;
@@ -19,6 +22,8 @@ use tokio::sync::watch;
 const PROVINCE: &str = "51";
 const COUNTY: &str = "510104";
 const STAFF: &str = "demo";
+/// The demo's dashboard password: a local demo on loopback, never a real deployment.
+const DEMO_PASSWORD: &str = "fenghuo-demo-2026";
 
 /// Options of `fenghuo-gateway demo`.
 #[derive(Debug, clap::Args)]
@@ -59,6 +64,12 @@ fn config_text(
     let gateway = gateway
         .map(|g| format!("gateway = \"{g}\"\n"))
         .unwrap_or_default();
+    let dashboard = if kind == "province" {
+        let web = web::web_stem(code);
+        format!("\n[dashboard]\nlisten = \"127.0.0.1:0\"\ncert = \"pki/{web}.crt\"\nkey = \"pki/{web}.key\"\n")
+    } else {
+        String::new()
+    };
     format!(
         "# Written by `fenghuo-gateway demo`; see docs/configuration.md.\n\
          {kind} = \"{code}\"\n\
@@ -66,7 +77,7 @@ fn config_text(
          data_dir = \"data/{data}\"\n\
          {gateway}\n\
          [tls]\nca = \"pki/ca.crt\"\ncert = \"pki/{stem}.crt\"\nkey = \"pki/{stem}.key\"\ncrl = \"pki/crl.pem\"\n\n\
-         [log]\nfilter = \"warn\"\n"
+         [log]\nfilter = \"warn\"\n{dashboard}"
     )
 }
 
@@ -183,6 +194,12 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     ] {
         issue_if_missing(&mut ca, &id)?;
     }
+    if !pki
+        .join(format!("{}.crt", web::web_stem(PROVINCE)))
+        .exists()
+    {
+        web::issue(&ca, &[], &[], 365, false).context("issuing the dashboard certificate")?;
+    }
     eprintln!("[2/4] configs");
     let gateway_cfg = write_config(
         &dir,
@@ -208,6 +225,13 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         let county_text = config_text("county", COUNTY, &format!("county-{COUNTY}"), COUNTY, Some(gateway.addr));
         let county_cfg = write_config(&dir, &format!("county-{COUNTY}.toml"), county_text)?;
         let county = start::launch(&county_cfg, stopped(stop_rx)).await?;
+        let dashboard = match &gateway_cfg.dashboard {
+            Some(d) => dashboard::start(d, &gateway_cfg, &gateway).await?,
+            None => anyhow::bail!("gateway.toml has no [dashboard]: delete it or run with --reset"),
+        };
+        if staff::get(gateway.state.store.as_ref(), STAFF)?.is_none() {
+            staff::add(gateway.state.store.as_ref(), STAFF, Role::Admin, DEMO_PASSWORD, false, "demo")?;
+        }
 
         let staff = |unit: &str| ConnectArgs {
             node: Some(format!("https://{}", if unit == COUNTY { county.addr } else { gateway.addr })),
@@ -238,7 +262,11 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         }
         println!("The county syncs with the gateway: graded samples are shared with the province, so provincial");
         println!("staff see them there (FENGHUO_CERT=…/staff-{PROVINCE}-{STAFF}.crt, `risk list --origin all`).");
-        println!("(The dashboard, more counties and partners arrive with later issues.)");
+        println!();
+        println!("Dashboard: https://{}/  (sign in as {STAFF} / {DEMO_PASSWORD})", dashboard.addr);
+        println!("  Its certificate comes from the demo's web CA: trust {} in the browser, or accept", pki.join(web::WEB_CA_CERT_FILE).display());
+        println!("  the warning for this local demo.");
+        println!("(More counties and partners arrive with later issues.)");
         println!();
         println!("In another terminal, as a staff member of county {COUNTY}:");
         println!("  source {}", env.display());
@@ -250,6 +278,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
 
         interrupted.await;
         eprintln!("stopping…");
+        dashboard.task.abort();
         let _ = stop_tx.send(true);
         gateway.task.await??;
         county.task.await??;

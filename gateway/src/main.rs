@@ -74,7 +74,7 @@ async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
     let stopped = running.task.await;
     // The dashboard has nothing to show once the node has stopped.
     if let Some(d) = dashboard {
-        d.abort();
+        d.task.abort();
     }
     stopped??;
     tracing::info!("stopped");

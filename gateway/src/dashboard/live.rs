@@ -59,14 +59,13 @@ pub async fn events(
             // Everything that arrived while we slept is in this one event.
             views.borrow_and_update();
             journal.borrow_and_update();
-            let event = Event::default()
-                .event("changed")
-                .data(crate::dashboard::live::stamp());
+            let event = Event::default().event("changed").data(stamp());
             Some((Ok(event), (views, journal)))
         });
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
 
+/// The event's data: when it was sent, for a person reading the stream.
 fn stamp() -> String {
     fenghuo_node::timespec::now_ms().to_string()
 }

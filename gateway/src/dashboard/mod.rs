@@ -1,5 +1,5 @@
-//! The web dashboard for provincial staff, served by the gateway over HTTPS with its own
-//! dashboard certificate ([`tls`]). Pages are rendered on the server (HTML from [`layout`] and [`pages`],
+//! The web dashboard for provincial staff, served by the gateway over HTTPS with a certificate
+//! from the provincial web CA ([`tls`]). Pages are rendered on the server (HTML from [`layout`] and [`pages`],
 //! SVG charts from [`chart`]); every table exports as CSV and JSON ([`table`]); pages reload
 //! when the views change ([`live`]). Staff sign in with accounts the gateway keeps
 //! (`fenghuo staff add`); [`session`] holds sessions and CSRF tokens, [`signin`] the sign-in
@@ -130,13 +130,22 @@ pub enum DashboardError {
     },
 }
 
+/// A dashboard serving in the background.
+#[derive(Debug)]
+pub struct Started {
+    /// The address it listens on (useful when the config said port 0).
+    pub addr: SocketAddr,
+    /// Serves until aborted.
+    pub task: tokio::task::JoinHandle<()>,
+}
+
 /// Binds `cfg.listen` and serves the dashboard for the running gateway in the background,
 /// until the task is aborted. Logs the `dashboard listening` line with the bound address.
 pub async fn start(
     cfg: &DashboardConfig,
     base: &fenghuo_node::config::NodeConfig,
     running: &Running,
-) -> Result<tokio::task::JoinHandle<()>, DashboardError> {
+) -> Result<Started, DashboardError> {
     let web_tls = tls::watch(base.resolve(&cfg.cert), base.resolve(&cfg.key))?;
     let listener = TcpListener::bind(cfg.listen)
         .await
@@ -152,12 +161,8 @@ pub async fn start(
         })?;
     tracing::info!(url = %format!("https://{addr}/"), %addr, "dashboard listening (HTTPS)");
     let app = App::new(running.state.clone(), cfg.session_idle());
-    Ok(tokio::spawn(serve(
-        listener,
-        app,
-        web_tls,
-        std::future::pending(),
-    )))
+    let task = tokio::spawn(serve(listener, app, web_tls, std::future::pending()));
+    Ok(Started { addr, task })
 }
 
 /// Serves the dashboard on `listener` over HTTPS until `shutdown` resolves.

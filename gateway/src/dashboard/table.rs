@@ -37,6 +37,18 @@ impl Cell {
         }
     }
 
+    /// A level, in its colour; empty when ungraded.
+    pub fn level(level: Option<fenghuo_node::domain::Level>) -> Self {
+        match level {
+            Some(l) => Self::text(l.as_str()).style(format!(
+                "background:{};color:{}",
+                super::labels::level_colour(l),
+                super::labels::level_ink(l)
+            )),
+            None => Self::text(""),
+        }
+    }
+
     /// Links the cell.
     pub fn link(mut self, href: impl Into<String>) -> Self {
         self.link = Some(href.into());

@@ -17,7 +17,7 @@ use fenghuo_proto::v1;
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use super::{counties, filters, when, PageError};
+use super::{filtered, when, PageError};
 use crate::dashboard::filters::{Filters, RawFilters};
 use crate::dashboard::layout;
 use crate::dashboard::session::{Csrf, Staffer};
@@ -258,27 +258,26 @@ pub async fn page(
     Extension(staffer): Extension<Staffer>,
     Query(raw): Query<RawFilters>,
 ) -> Result<Markup, PageError> {
-    let f = filters(&raw)?;
-    let i = items(&app, &f)?;
-    let tables = tables_of(&i);
-    let counties = counties(&app)?;
-    let query = f.query();
-    let body = html! {
-        div.cards {
-            div.card { div { "未结预警 Open alerts" } div.n #open-alerts { (i.alerts.len()) } }
-            div.card { div { "待签收报告 Reports awaiting" } div.n #reports-awaiting { (i.reports.len()) } }
-            div.card { div { "指令 Directives" } div.n #directives-total { (i.directives.len()) } }
-        }
-        (forms(&staffer, &i.reports))
-        @for t in &tables { (t.html(&query)) }
-    };
-    Ok(layout::page(
+    filtered(
+        &app,
         &staffer,
+        &raw,
         "通报 Communications",
         "/comms",
-        Some((&f, &counties)),
-        body,
-    ))
+        |f| {
+            let i = items(&app, f)?;
+            let query = f.query();
+            Ok(html! {
+                div.cards {
+                    div.card { div { "未结预警 Open alerts" } div.n #open-alerts { (i.alerts.len()) } }
+                    div.card { div { "待签收报告 Reports awaiting" } div.n #reports-awaiting { (i.reports.len()) } }
+                    div.card { div { "指令 Directives" } div.n #directives-total { (i.directives.len()) } }
+                }
+                (forms(&staffer, &i.reports))
+                @for t in &tables_of(&i) { (t.html(&query)) }
+            })
+        },
+    )
 }
 
 fn require_analyst(staffer: &Staffer) -> Result<(), PageError> {

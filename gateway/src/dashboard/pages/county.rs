@@ -55,14 +55,7 @@ pub fn risks_table(
             t.row(vec![
                 Cell::text(r.id.clone()).link(format!("/risk/{}", r.id)),
                 Cell::text(r.title.clone()),
-                match level {
-                    Some(l) => Cell::text(l.as_str()).style(format!(
-                        "background:{};color:{}",
-                        labels::level_colour(l),
-                        labels::level_ink(l)
-                    )),
-                    None => Cell::text(""),
-                },
+                Cell::level(level),
                 Cell::text(labels::focus(r.focus)),
                 Cell::text(labels::status(r.status)),
                 Cell::text(r.source.clone()),

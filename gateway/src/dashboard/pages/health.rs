@@ -10,9 +10,8 @@ use axum::Extension;
 use fenghuo_node::sync::health::{self, CountyHealth};
 use maud::{html, Markup};
 
-use super::{counties, filters, when, PageError};
+use super::{filtered, when, PageError};
 use crate::dashboard::filters::{Filters, RawFilters};
-use crate::dashboard::layout;
 use crate::dashboard::session::Staffer;
 use crate::dashboard::table::{Cell, Table};
 use crate::dashboard::App;
@@ -70,15 +69,11 @@ pub fn tables(app: &App, f: &Filters, county: Option<&str>) -> Result<Vec<Table>
             Cell::text(h.link),
             Cell::text(when(h.last_contact_ms)),
             Cell::text(if h.silent { "silent 失联" } else { "" }).alarm(h.silent),
-            Cell {
-                text: if detail.is_empty() {
-                    behind.to_string()
-                } else {
-                    format!("{behind} ({detail})")
-                },
-                number: None,
-                ..Cell::default()
-            }
+            Cell::text(if detail.is_empty() {
+                behind.to_string()
+            } else {
+                format!("{behind} ({detail})")
+            })
             .alarm(behind > 0),
             Cell::number(h.refused).alarm(h.refused > 0),
             Cell::text(if h.last_error.is_empty() {
@@ -115,13 +110,12 @@ pub async fn page(
     Extension(staffer): Extension<Staffer>,
     Query(raw): Query<RawFilters>,
 ) -> Result<Markup, PageError> {
-    let f = filters(&raw)?;
-    let counties = counties(&app)?;
-    Ok(layout::page(
+    filtered(
+        &app,
         &staffer,
+        &raw,
         "联邦状态 Federation health",
         "/health",
-        Some((&f, &counties)),
-        body(&app, &f)?,
-    ))
+        |f| body(&app, f),
+    )
 }

@@ -10,10 +10,8 @@ use fenghuo_node::register::view as register_view;
 use fenghuo_node::store::Batch;
 use maud::{html, Markup};
 
-use super::{counties, filters, PageError};
+use super::{filtered, PageError};
 use crate::dashboard::filters::{Filters, RawFilters};
-use crate::dashboard::labels;
-use crate::dashboard::layout;
 use crate::dashboard::session::Staffer;
 use crate::dashboard::table::{Cell, Table};
 use crate::dashboard::App;
@@ -45,14 +43,7 @@ pub fn table_of(app: &App, groups: &[linked::Group], f: &Filters) -> Result<Tabl
                 Cell::text(id.clone()).link(format!("/risk/{id}")),
                 Cell::text(county.clone()).link(format!("/county/{county}")),
                 Cell::text(r.as_ref().map(|r| r.title.clone()).unwrap_or_default()),
-                match level {
-                    Some(l) => Cell::text(l.as_str()).style(format!(
-                        "background:{};color:{}",
-                        labels::level_colour(l),
-                        labels::level_ink(l)
-                    )),
-                    None => Cell::text(""),
-                },
+                Cell::level(level),
                 Cell::text(r.map(|r| r.status.as_str()).unwrap_or_default()),
             ]);
         }
@@ -82,13 +73,12 @@ pub async fn page(
     Extension(staffer): Extension<Staffer>,
     Query(raw): Query<RawFilters>,
 ) -> Result<Markup, PageError> {
-    let f = filters(&raw)?;
-    let counties = counties(&app)?;
-    Ok(layout::page(
+    filtered(
+        &app,
         &staffer,
+        &raw,
         "跨县关联风险 Linked risks",
         "/linked",
-        Some((&f, &counties)),
-        body(&app, &f)?,
-    ))
+        |f| body(&app, f),
+    )
 }

@@ -97,6 +97,27 @@ pub fn filters(raw: &RawFilters) -> Result<Filters, PageError> {
         .map_err(PageError::Bad)
 }
 
+/// A page with the filter bar: the query checked, the counties listed, then `body`.
+pub fn filtered(
+    app: &App,
+    staffer: &super::session::Staffer,
+    raw: &RawFilters,
+    title: &str,
+    here: &str,
+    body: impl FnOnce(&Filters) -> Result<maud::Markup, PageError>,
+) -> Result<maud::Markup, PageError> {
+    let f = filters(raw)?;
+    let counties = counties(app)?;
+    let body = body(&f)?;
+    Ok(super::layout::page(
+        staffer,
+        title,
+        here,
+        Some((&f, &counties)),
+        body,
+    ))
+}
+
 /// Every county the gateway knows, for the filter bar.
 pub fn counties(app: &App) -> Result<Vec<String>, PageError> {
     Ok(directory::known_counties(app.node.store.as_ref())?

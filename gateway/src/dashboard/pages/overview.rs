@@ -25,14 +25,6 @@ pub fn figures(app: &App, f: &Filters) -> Result<Overview, PageError> {
     Ok(overview::overview(app.node.store.as_ref(), &f.overview())?)
 }
 
-fn level_cell(l: Level) -> Cell {
-    Cell::text(l.as_str()).style(format!(
-        "background:{};color:{}",
-        labels::level_colour(l),
-        labels::level_ink(l)
-    ))
-}
-
 /// The overview's tables: levels, focus, status, counties, days, rises.
 pub fn tables_of(o: &Overview, f: &Filters) -> Vec<Table> {
     let mut levels = Table::new(
@@ -42,7 +34,7 @@ pub fn tables_of(o: &Overview, f: &Filters) -> Vec<Table> {
     );
     for (l, n) in Level::ALL.into_iter().zip(o.by_level) {
         levels.row(vec![
-            level_cell(l),
+            Cell::level(Some(l)),
             Cell::text(labels::level(l)),
             Cell::number(n),
         ]);
@@ -88,14 +80,19 @@ pub fn tables_of(o: &Overview, f: &Filters) -> Vec<Table> {
     );
     for (c, row) in &o.counties {
         let worst = row.worst();
-        let mut cells =
-            vec![Cell::text(c.clone()).link(format!("/county/{c}{}", f.query_with(Some(c))))];
+        let mut county =
+            Cell::text(c.clone()).link(format!("/county/{c}{}", f.query_with(Some(c))));
+        if let Some(l) = worst {
+            // The row's colour: its worst level, as a bar down the county's cell.
+            county = county.style(format!("border-left:8px solid {}", labels::level_colour(l)));
+        }
+        let mut cells = vec![county];
         cells.extend(row.levels.iter().map(|n| Cell::number(*n)));
         cells.push(Cell::number(row.ungraded));
         cells.push(Cell::number(row.active()));
         cells.push(Cell::number(row.resolved));
         cells.push(match worst {
-            Some(l) => level_cell(l),
+            Some(l) => Cell::level(Some(l)),
             None => Cell::text(""),
         });
         counties.row(cells);
@@ -124,8 +121,8 @@ pub fn tables_of(o: &Overview, f: &Filters) -> Vec<Table> {
             Cell::text(r.id.clone()).link(format!("/risk/{}", r.id)),
             Cell::text(r.origin.clone()),
             Cell::text(r.title.clone()),
-            level_cell(r.from),
-            level_cell(r.to),
+            Cell::level(Some(r.from)),
+            Cell::level(Some(r.to)),
             Cell::text(when(r.at_ms)),
         ]);
     }
