@@ -11,6 +11,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/fenghuo/v1/comms.proto",
         "proto/fenghuo/v1/overview.proto",
         "proto/fenghuo/v1/staff.proto",
+        "proto/fenghuo/v1/disposal.proto",
     ];
     for f in &files {
         println!("cargo:rerun-if-changed={f}");

@@ -15,6 +15,7 @@
 //!   reports, directives and consultations, views too, with the journal `Watch` streams;
 //!   [`views`]: applying entries to every view, catch-up and rebuild.
 //! - [`overview`]: the province at a glance, figures kept current as entries are applied.
+//! - [`partner`]: partner websites the province registered, kept by the gateway.
 //! - [`staff`]: dashboard staff accounts, kept by the gateway (argon2id password hashes).
 //! - [`timespec`]: times and durations as people write them.
 //! - [`sync`]: federation: entitlement, verification, sync sessions and links.
@@ -36,6 +37,7 @@ pub mod feed;
 pub mod identity;
 pub mod logging;
 pub mod overview;
+pub mod partner;
 pub mod pki;
 pub mod register;
 pub mod server;

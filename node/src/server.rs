@@ -12,6 +12,7 @@ use fenghuo_proto::v1::alerts_server::AlertsServer;
 use fenghuo_proto::v1::directives_server::DirectivesServer;
 use fenghuo_proto::v1::federation_server::FederationServer;
 use fenghuo_proto::v1::overview_server::OverviewServer;
+use fenghuo_proto::v1::partners_server::PartnersServer;
 use fenghuo_proto::v1::registry_server::RegistryServer;
 use fenghuo_proto::v1::reports_server::ReportsServer;
 use fenghuo_proto::v1::staff_server::StaffServer;
@@ -33,6 +34,7 @@ use crate::api::auth::authenticate;
 use crate::api::directives::DirectivesService;
 use crate::api::federation::FederationService;
 use crate::api::overview::OverviewService;
+use crate::api::partners::PartnersService;
 use crate::api::registry::RegistryService;
 use crate::api::reports::ReportsService;
 use crate::api::staff::StaffService;
@@ -252,6 +254,9 @@ pub async fn serve(
         .set_serving::<DirectivesServer<DirectivesService>>()
         .await;
     health.set_serving::<StaffServer<StaffService>>().await;
+    health
+        .set_serving::<PartnersServer<PartnersService>>()
+        .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(fenghuo_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -287,6 +292,10 @@ pub async fn serve(
         StaffServer::new(StaffService::new(state.clone())),
         authenticate,
     );
+    let partners = InterceptedService::new(
+        PartnersServer::new(PartnersService::new(state.clone())),
+        authenticate,
+    );
 
     let node = state.identity.path();
     let result = Server::builder()
@@ -304,6 +313,7 @@ pub async fn serve(
         .add_service(directives)
         .add_service(overview)
         .add_service(staff)
+        .add_service(partners)
         .serve_with_incoming_shutdown(ReceiverStream::new(rx).map(Ok::<_, io::Error>), shutdown)
         .await;
     acceptor.abort();

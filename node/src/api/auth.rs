@@ -65,6 +65,25 @@ pub fn require_reader(c: &Caller, unit: &str, what: &str) -> Result<(), Status> 
     }
 }
 
+/// Refuses anything but the gateway (`node`) itself and provincial staff: who manage what
+/// only the gateway keeps (dashboard accounts, partners).
+#[allow(clippy::result_large_err)]
+pub fn require_gateway_staff(c: &Caller, node: &Identity, what: &str) -> Result<(), Status> {
+    let Identity::Province(province) = node else {
+        return Err(Status::failed_precondition(format!(
+            "{what} live at the provincial gateway; point --node at it"
+        )));
+    };
+    if c.is_province(province.as_str()) {
+        Ok(())
+    } else {
+        Err(Status::permission_denied(format!(
+            "only the gateway's own certificate or provincial staff manage {what}; you are {}",
+            c.identity
+        )))
+    }
+}
+
 /// Interceptor: requires a verified peer and attaches its [`Caller`].
 #[allow(clippy::result_large_err)]
 pub fn authenticate(mut req: Request<()>) -> Result<Request<()>, Status> {

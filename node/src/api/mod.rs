@@ -8,6 +8,7 @@ pub mod convert;
 pub mod directives;
 pub mod federation;
 pub mod overview;
+pub mod partners;
 pub mod registry;
 pub mod reports;
 pub mod staff;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use fenghuo_proto::v1::{self, staff_server::Staff};
 use tonic::{Request, Response, Status};
 
-use super::auth::{caller, Caller};
+use super::auth::{caller, require_gateway_staff, Caller};
 use crate::staff::{self, Account, Role};
 use crate::state::NodeState;
 
@@ -25,17 +25,7 @@ impl StaffService {
     #[allow(clippy::result_large_err)]
     fn require_province<T>(&self, req: &Request<T>) -> Result<Caller, Status> {
         let c = caller(req)?;
-        if matches!(self.state.identity, crate::identity::Identity::County(_)) {
-            return Err(Status::failed_precondition(
-                "staff accounts live at the provincial gateway; point --node at it",
-            ));
-        }
-        if !c.is_province(self.state.unit()) {
-            return Err(Status::permission_denied(format!(
-                "only the gateway's own certificate or provincial staff manage dashboard accounts; you are {}",
-                c.identity
-            )));
-        }
+        require_gateway_staff(&c, &self.state.identity, "dashboard accounts")?;
         Ok(c)
     }
 }

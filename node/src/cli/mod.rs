@@ -6,7 +6,7 @@
 //!   consultations;
 //! - [`overview`], [`health`], [`linked`]: aggregated figures, federation health, risks
 //!   linked across counties;
-//! - [`staff`]: dashboard accounts at the gateway;
+//! - [`staff`]: dashboard accounts at the gateway; [`partner`]: partner websites;
 //! - [`peers`]: the sync links of a node or the gateway;
 //! - [`connect`]: reaching a node over mutual TLS; [`output`]: tables and JSON.
 
@@ -19,6 +19,7 @@ pub mod init;
 pub mod linked;
 pub mod output;
 pub mod overview;
+pub mod partner;
 pub mod peers;
 pub mod report;
 pub mod risk;
@@ -76,6 +77,9 @@ pub enum Command {
     /// The province (at the gateway) or a county at a glance: active risks by level, focus
     /// point and status, the county × level table, new and resolved per day, levels that rose.
     Overview(overview::OverviewArgs),
+    /// Partner websites at the gateway: add, list, show, disable.
+    #[command(subcommand)]
+    Partner(partner::PartnerCommand),
     /// Dashboard staff accounts at the gateway: add, list, remove.
     #[command(subcommand)]
     Staff(staff::StaffCommand),
@@ -103,6 +107,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Consult(cmd) => tokio_main(directive::run_consult(cli.connect, cmd)),
         Command::Overview(args) => tokio_main(overview::run(cli.connect, args)),
         Command::Staff(cmd) => tokio_main(staff::run(cli.connect, cmd)),
+        Command::Partner(cmd) => tokio_main(partner::run(cli.connect, cmd)),
         Command::Health(args) => tokio_main(health::run(cli.connect, args)),
         Command::Linked(args) => tokio_main(linked::run(cli.connect, args)),
         Command::Peers(args) => tokio_main(peers::run(cli.connect, args)),

@@ -1,0 +1,114 @@
+//! The `Partners` service: the partner websites the province registers, at the gateway.
+
+use std::sync::Arc;
+
+use fenghuo_proto::v1::{self, partners_server::Partners};
+use tonic::{Request, Response, Status};
+
+use super::auth::{caller, require_gateway_staff, Caller};
+use crate::partner::{self, NewPartner, Partner, PartnerError};
+use crate::state::NodeState;
+
+/// Handlers of the `Partners` service.
+#[derive(Debug, Clone)]
+pub struct PartnersService {
+    state: Arc<NodeState>,
+}
+
+impl From<PartnerError> for Status {
+    fn from(e: PartnerError) -> Self {
+        match &e {
+            PartnerError::Field { .. } => Status::invalid_argument(e.to_string()),
+            PartnerError::Exists(_) => Status::already_exists(e.to_string()),
+            PartnerError::NotFound(_) => Status::not_found(e.to_string()),
+            PartnerError::Store(s) => s.clone().into(),
+        }
+    }
+}
+
+impl PartnersService {
+    /// Handlers over `state`.
+    pub fn new(state: Arc<NodeState>) -> Self {
+        Self { state }
+    }
+
+    #[allow(clippy::result_large_err)]
+    fn require_province<T>(&self, req: &Request<T>) -> Result<Caller, Status> {
+        let c = caller(req)?;
+        require_gateway_staff(&c, &self.state.identity, "partners")?;
+        Ok(c)
+    }
+}
+
+/// A partner as the API shows it (never its secret).
+pub fn partner_to_proto(p: &Partner) -> v1::Partner {
+    v1::Partner {
+        name: p.name.clone(),
+        display_name: p.display_name.clone(),
+        webhook_url: p.webhook_url.clone(),
+        disabled: p.disabled,
+        added_at_ms: p.added_at_ms,
+        ..Default::default()
+    }
+}
+
+#[tonic::async_trait]
+impl Partners for PartnersService {
+    /// AddPartner.
+    async fn add_partner(
+        &self,
+        req: Request<v1::AddPartnerRequest>,
+    ) -> Result<Response<v1::Partner>, Status> {
+        let c = self.require_province(&req)?;
+        let r = req.into_inner();
+        let p = partner::add(
+            self.state.store.as_ref(),
+            &NewPartner {
+                name: r.name,
+                display_name: r.display_name,
+                webhook_url: r.webhook_url,
+                webhook_secret: r.webhook_secret,
+            },
+            r.replace,
+            &c.author(),
+        )?;
+        tracing::info!(partner = %p.name, webhook = !p.webhook_url.is_empty(), by = %c.identity, "partner saved");
+        Ok(Response::new(partner_to_proto(&p)))
+    }
+
+    /// ListPartners.
+    async fn list_partners(
+        &self,
+        req: Request<v1::ListPartnersRequest>,
+    ) -> Result<Response<v1::ListPartnersResponse>, Status> {
+        self.require_province(&req)?;
+        let partners = partner::list(self.state.store.as_ref())?
+            .iter()
+            .map(partner_to_proto)
+            .collect();
+        Ok(Response::new(v1::ListPartnersResponse { partners }))
+    }
+
+    /// GetPartner.
+    async fn get_partner(
+        &self,
+        req: Request<v1::GetPartnerRequest>,
+    ) -> Result<Response<v1::Partner>, Status> {
+        self.require_province(&req)?;
+        let name = req.into_inner().name;
+        let p = partner::require(self.state.store.as_ref(), name.trim())?;
+        Ok(Response::new(partner_to_proto(&p)))
+    }
+
+    /// DisablePartner.
+    async fn disable_partner(
+        &self,
+        req: Request<v1::GetPartnerRequest>,
+    ) -> Result<Response<v1::Partner>, Status> {
+        let c = self.require_province(&req)?;
+        let name = req.into_inner().name;
+        let p = partner::disable(self.state.store.as_ref(), name.trim())?;
+        tracing::info!(partner = %p.name, by = %c.identity, "partner disabled");
+        Ok(Response::new(partner_to_proto(&p)))
+    }
+}

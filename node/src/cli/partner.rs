@@ -1,0 +1,167 @@
+//! `fenghuo partner`: the partner websites the province registers, at the gateway.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use fenghuo_proto::v1::{self, partners_client::PartnersClient};
+use serde_json::{json, Value};
+
+use super::connect::ConnectArgs;
+use super::output::{emit, short_time, table, time_text};
+use super::risk::{status_message, Output};
+
+/// `fenghuo partner` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum PartnerCommand {
+    /// Register a partner website. It then needs a certificate (`fenghuo ca issue partner
+    /// <name>`) to call the gateway, or a webhook to be called.
+    Add {
+        /// Its name, as in its certificate: 1–63 of a–z, 0–9, '-', '_'.
+        name: String,
+        /// For people, e.g. "Sina Weibo".
+        #[arg(long)]
+        display_name: String,
+        /// Deliver requests by HTTPS POST to this URL (signed; see docs/partners.md)
+        /// instead of waiting for the partner to subscribe over gRPC.
+        #[arg(long, value_name = "URL", requires = "secret_file")]
+        webhook: Option<String>,
+        /// The webhook's shared secret (at least 32 bytes), e.g. from
+        /// `head -c 32 /dev/urandom > secret`; give the same file to the partner.
+        #[arg(long, value_name = "FILE", requires = "webhook")]
+        secret_file: Option<PathBuf>,
+        /// Change an existing partner's display name and webhook.
+        #[arg(long)]
+        replace: bool,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Every partner, with delivery figures.
+    List {
+        #[command(flatten)]
+        out: Output,
+    },
+    /// One partner.
+    Show {
+        /// Its name.
+        name: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Stop delivering to a partner and refuse its calls (revoke its certificate too).
+    Disable {
+        /// Its name.
+        name: String,
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+fn partner_json(p: &v1::Partner) -> Value {
+    json!({
+        "name": p.name,
+        "display_name": p.display_name,
+        "webhook": (!p.webhook_url.is_empty()).then_some(&p.webhook_url),
+        "disabled": p.disabled,
+        "added_at": time_text(p.added_at_ms),
+        "delivered": p.delivered,
+        "acknowledged": p.acknowledged,
+        "answered": p.answered,
+        "mean_ms_to_acknowledge": p.mean_ms_to_acknowledge,
+        "mean_ms_to_outcome": p.mean_ms_to_outcome,
+    })
+}
+
+fn partners_text(partners: &[v1::Partner]) -> String {
+    if partners.is_empty() {
+        return "no partners (add one with `fenghuo partner add <name> --display-name …`)".into();
+    }
+    let mut t = table();
+    t.set_header(["name", "display name", "delivery", "state", "since"]);
+    for p in partners {
+        t.add_row([
+            p.name.clone(),
+            p.display_name.clone(),
+            if p.webhook_url.is_empty() {
+                "gRPC subscribe".to_owned()
+            } else {
+                format!("webhook {}", p.webhook_url)
+            },
+            if p.disabled { "disabled" } else { "active" }.to_owned(),
+            short_time(p.added_at_ms),
+        ]);
+    }
+    t.to_string()
+}
+
+/// Runs a `fenghuo partner` subcommand.
+pub async fn run(connect: ConnectArgs, cmd: PartnerCommand) -> anyhow::Result<()> {
+    let mut client = PartnersClient::new(connect.channel().await?);
+    match cmd {
+        PartnerCommand::Add {
+            name,
+            display_name,
+            webhook,
+            secret_file,
+            replace,
+            out,
+        } => {
+            let webhook_secret = match &secret_file {
+                Some(f) => std::fs::read(f)
+                    .with_context(|| format!("reading the webhook secret {}", f.display()))?,
+                None => Vec::new(),
+            };
+            let p = client
+                .add_partner(v1::AddPartnerRequest {
+                    name,
+                    display_name,
+                    webhook_url: webhook.unwrap_or_default(),
+                    webhook_secret,
+                    replace,
+                })
+                .await
+                .map_err(status_message)?
+                .into_inner();
+            emit(
+                out.json,
+                || partner_json(&p),
+                || format!("partner {} saved", p.name),
+            )
+        }
+        PartnerCommand::List { out } => {
+            let list = client
+                .list_partners(v1::ListPartnersRequest {})
+                .await
+                .map_err(status_message)?
+                .into_inner();
+            emit(
+                out.json,
+                || list.partners.iter().map(partner_json).collect(),
+                || partners_text(&list.partners),
+            )
+        }
+        PartnerCommand::Show { name, out } => {
+            let p = client
+                .get_partner(v1::GetPartnerRequest { name })
+                .await
+                .map_err(status_message)?
+                .into_inner();
+            emit(
+                out.json,
+                || partner_json(&p),
+                || partners_text(std::slice::from_ref(&p)),
+            )
+        }
+        PartnerCommand::Disable { name, out } => {
+            let p = client
+                .disable_partner(v1::GetPartnerRequest { name })
+                .await
+                .map_err(status_message)?
+                .into_inner();
+            emit(
+                out.json,
+                || partner_json(&p),
+                || format!("partner {} disabled", p.name),
+            )
+        }
+    }
+}

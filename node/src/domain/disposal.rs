@@ -1,0 +1,185 @@
+//! Disposal requests (处置请求) to partner websites: what may be asked, what a partner may
+//! answer, and what a well-formed request holds. Free of transport and storage.
+//!
+//! The vocabularies follow the EU DSA's notice-and-action practice: a notice names exact
+//! URLs, the action asked, the reason and the legal basis; the platform answers with a
+//! decision from a fixed list, its reason and its own reference.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use super::risk::parse_named;
+
+/// Most URLs in one request.
+pub const MAX_URLS: usize = 50;
+/// Longest URL accepted.
+pub const MAX_URL_CHARS: usize = 2048;
+/// Longest reason, legal basis or partner reason.
+pub const MAX_TEXT_CHARS: usize = 4000;
+/// Most evidence files in one request.
+pub const MAX_EVIDENCE_FILES: usize = 5;
+/// Largest evidence file: it travels in feeds and to the partner.
+pub const MAX_EVIDENCE_BYTES: usize = 256 * 1024;
+
+/// What the requester asks the partner to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// Correct false statements (更正).
+    Correct,
+    /// Label the content (e.g. "disputed", "unverified") (标注).
+    Label,
+    /// Publish a response from the authorities alongside it (回应).
+    Respond,
+    /// Limit its distribution (限流).
+    Limit,
+    /// Take it down (删除).
+    TakeDown,
+}
+
+impl Action {
+    /// Every action.
+    pub const ALL: [Action; 5] = [
+        Self::Correct,
+        Self::Label,
+        Self::Respond,
+        Self::Limit,
+        Self::TakeDown,
+    ];
+
+    /// The CLI and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Correct => "correct",
+            Self::Label => "label",
+            Self::Respond => "respond",
+            Self::Limit => "limit",
+            Self::TakeDown => "take-down",
+        }
+    }
+}
+
+/// What the partner decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Removed.
+    Removed,
+    /// Disabled (access blocked, the content kept).
+    Disabled,
+    /// Distribution limited.
+    Limited,
+    /// Labelled.
+    Labelled,
+    /// Corrected.
+    Corrected,
+    /// Responded publicly.
+    Responded,
+    /// Part of what was asked.
+    Partial,
+    /// Nothing done (the reason says why).
+    NoAction,
+}
+
+impl Outcome {
+    /// Every outcome.
+    pub const ALL: [Outcome; 8] = [
+        Self::Removed,
+        Self::Disabled,
+        Self::Limited,
+        Self::Labelled,
+        Self::Corrected,
+        Self::Responded,
+        Self::Partial,
+        Self::NoAction,
+    ];
+
+    /// The CLI and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Removed => "removed",
+            Self::Disabled => "disabled",
+            Self::Limited => "limited",
+            Self::Labelled => "labelled",
+            Self::Corrected => "corrected",
+            Self::Responded => "responded",
+            Self::Partial => "partial",
+            Self::NoAction => "no-action",
+        }
+    }
+}
+
+macro_rules! named {
+    ($t:ty, $what:literal) => {
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $t {
+            type Err = String;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                parse_named(&Self::ALL, Self::as_str, s, $what)
+            }
+        }
+    };
+}
+
+named!(Action, "action");
+named!(Outcome, "outcome");
+
+/// Checks one URL: http or https, a host, no spaces, not too long. Returns it trimmed.
+pub fn check_url(url: &str) -> Result<String, String> {
+    let u = url.trim();
+    if u.chars().count() > MAX_URL_CHARS {
+        return Err(format!("{u:.60}…: longer than {MAX_URL_CHARS} characters"));
+    }
+    let rest = u
+        .strip_prefix("https://")
+        .or_else(|| u.strip_prefix("http://"))
+        .ok_or_else(|| format!("{u:?} is not an http(s):// URL"))?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if host.is_empty() || u.chars().any(char::is_whitespace) {
+        return Err(format!("{u:?} has no host, or contains spaces"));
+    }
+    Ok(u.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vocabularies_read_as_written() {
+        for a in Action::ALL {
+            assert_eq!(a.as_str().parse::<Action>().unwrap(), a);
+        }
+        for o in Outcome::ALL {
+            assert_eq!(o.as_str().parse::<Outcome>().unwrap(), o);
+        }
+        assert!("delete"
+            .parse::<Action>()
+            .unwrap_err()
+            .contains("take-down"));
+        assert_eq!(
+            serde_json::to_string(&Outcome::NoAction).unwrap(),
+            "\"no-action\""
+        );
+    }
+
+    #[test]
+    fn urls_are_checked() {
+        assert_eq!(
+            check_url(" https://video.example/v/1 ").unwrap(),
+            "https://video.example/v/1"
+        );
+        for bad in ["ftp://x", "video.example/v/1", "https://", "https://a b"] {
+            assert!(check_url(bad).is_err(), "{bad}");
+        }
+        assert!(check_url(&format!("https://x/{}", "a".repeat(3000))).is_err());
+    }
+}

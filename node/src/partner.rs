@@ -1,0 +1,242 @@
+//! Partner websites (合作网站) the province has registered, kept by the gateway in its own
+//! store (no feed carries them): name (as in the partner's certificate), display name, and
+//! the webhook requests are POSTed to, with the secret its signatures use.
+
+use serde::{Deserialize, Serialize};
+
+use crate::identity::Identity;
+use crate::store::{Batch, Store, StoreError};
+
+/// Partners by name.
+pub const PARTNER_TREE: &str = "partner_account";
+/// Shortest webhook secret accepted, in bytes.
+pub const MIN_SECRET_BYTES: usize = 32;
+/// Longest display name.
+const MAX_DISPLAY_NAME: usize = 200;
+
+/// One partner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Partner {
+    /// Its name: `fenghuo://partner/<name>` in its certificate.
+    pub name: String,
+    /// For people.
+    pub display_name: String,
+    /// Where requests are POSTed (HTTPS); empty when it subscribes over gRPC.
+    #[serde(default)]
+    pub webhook_url: String,
+    /// The webhook's HMAC-SHA256 key, hex.
+    #[serde(default)]
+    pub webhook_secret_hex: String,
+    /// Receives nothing and may call nothing.
+    #[serde(default)]
+    pub disabled: bool,
+    /// When it was added or last replaced, Unix ms.
+    pub added_at_ms: i64,
+    /// Who added or replaced it.
+    pub added_by: String,
+}
+
+/// Why a partner operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PartnerError {
+    /// A field is not acceptable; names it.
+    #[error("{field}: {reason}")]
+    Field {
+        /// The field, as the CLI names it.
+        field: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// The partner exists and replacing was not asked for.
+    #[error("partner {0:?} already exists (change it with --replace)")]
+    Exists(String),
+    /// No partner of that name.
+    #[error("no partner {0:?} is registered at this gateway (fenghuo partner list)")]
+    NotFound(String),
+    /// The store failed or holds something unreadable.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn field(field: &'static str, reason: impl Into<String>) -> PartnerError {
+    PartnerError::Field {
+        field,
+        reason: reason.into(),
+    }
+}
+
+fn decode(v: &[u8]) -> Result<Partner, PartnerError> {
+    serde_json::from_slice(v)
+        .map_err(|e| StoreError::Backend(format!("corrupt partner record: {e}")).into())
+}
+
+/// The partner `name`, if registered.
+pub fn get(store: &dyn Store, name: &str) -> Result<Option<Partner>, PartnerError> {
+    store
+        .get(PARTNER_TREE, name.as_bytes())?
+        .map(|v| decode(&v))
+        .transpose()
+}
+
+/// The partner `name`, or `NotFound`.
+pub fn require(store: &dyn Store, name: &str) -> Result<Partner, PartnerError> {
+    get(store, name)?.ok_or_else(|| PartnerError::NotFound(name.to_owned()))
+}
+
+/// Every partner, by name.
+pub fn list(store: &dyn Store) -> Result<Vec<Partner>, PartnerError> {
+    store
+        .scan_prefix(PARTNER_TREE, b"")
+        .map(|item| decode(&item?.1))
+        .collect()
+}
+
+fn save(store: &dyn Store, p: &Partner) -> Result<(), PartnerError> {
+    let json = serde_json::to_vec(p)
+        .map_err(|e| StoreError::Backend(format!("encoding a partner: {e}")))?;
+    let mut batch = Batch::new();
+    batch.insert(PARTNER_TREE, p.name.as_bytes().to_vec(), json);
+    store.commit(&batch)?;
+    store.flush()?;
+    Ok(())
+}
+
+/// What `add` is given.
+#[derive(Debug, Clone, Default)]
+pub struct NewPartner {
+    /// Its name.
+    pub name: String,
+    /// For people.
+    pub display_name: String,
+    /// HTTPS webhook, or empty.
+    pub webhook_url: String,
+    /// The webhook secret (required with a webhook).
+    pub webhook_secret: Vec<u8>,
+}
+
+/// Registers a partner (or, with `replace`, changes one, keeping it enabled as it was);
+/// durable on return.
+pub fn add(
+    store: &dyn Store,
+    new: &NewPartner,
+    replace: bool,
+    by: &str,
+) -> Result<Partner, PartnerError> {
+    let name = new.name.trim();
+    Identity::partner(name).map_err(|e| field("name", e.to_string()))?;
+    let display_name = new.display_name.trim();
+    if display_name.is_empty() || display_name.chars().count() > MAX_DISPLAY_NAME {
+        return Err(field(
+            "display-name",
+            format!("give 1 to {MAX_DISPLAY_NAME} characters"),
+        ));
+    }
+    let url = new.webhook_url.trim();
+    if !url.is_empty() {
+        let rest = url
+            .strip_prefix("https://")
+            .ok_or_else(|| field("webhook", format!("{url:?} is not an https:// URL")))?;
+        if rest
+            .split(['/', '?', '#'])
+            .next()
+            .unwrap_or_default()
+            .is_empty()
+        {
+            return Err(field("webhook", format!("{url:?} has no host")));
+        }
+        if new.webhook_secret.len() < MIN_SECRET_BYTES {
+            return Err(field(
+                "secret-file",
+                format!(
+                    "a webhook needs a secret of at least {MIN_SECRET_BYTES} bytes (e.g. `head -c 32 /dev/urandom > secret`)"
+                ),
+            ));
+        }
+    }
+    let existing = get(store, name)?;
+    if existing.is_some() && !replace {
+        return Err(PartnerError::Exists(name.to_owned()));
+    }
+    let partner = Partner {
+        name: name.to_owned(),
+        display_name: display_name.to_owned(),
+        webhook_url: url.to_owned(),
+        webhook_secret_hex: if url.is_empty() {
+            String::new()
+        } else {
+            hex::encode(&new.webhook_secret)
+        },
+        disabled: existing.is_some_and(|p| p.disabled),
+        added_at_ms: crate::timespec::now_ms(),
+        added_by: by.to_owned(),
+    };
+    save(store, &partner)?;
+    Ok(partner)
+}
+
+/// Disables `name`; durable on return.
+pub fn disable(store: &dyn Store, name: &str) -> Result<Partner, PartnerError> {
+    let mut p = require(store, name)?;
+    p.disabled = true;
+    save(store, &p)?;
+    Ok(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SledStore;
+
+    fn new(name: &str, url: &str, secret: &[u8]) -> NewPartner {
+        NewPartner {
+            name: name.into(),
+            display_name: "Weibo".into(),
+            webhook_url: url.into(),
+            webhook_secret: secret.to_vec(),
+        }
+    }
+
+    #[test]
+    fn partners_are_added_checked_replaced_and_disabled() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let p = add(&store, &new("weibo", "", b""), false, "t").unwrap();
+        assert_eq!(p.webhook_url, "");
+        assert!(matches!(
+            add(&store, &new("weibo", "", b""), false, "t"),
+            Err(PartnerError::Exists(_))
+        ));
+        let secret = [7u8; 32];
+        let p = add(
+            &store,
+            &new("weibo", "https://hooks.weibo.example/fenghuo", &secret),
+            true,
+            "t",
+        )
+        .unwrap();
+        assert_eq!(p.webhook_secret_hex, hex::encode(secret));
+        assert!(disable(&store, "weibo").unwrap().disabled);
+        assert!(get(&store, "weibo").unwrap().unwrap().disabled);
+        // Replacing keeps it disabled.
+        let p = add(&store, &new("weibo", "", b""), true, "t").unwrap();
+        assert!(p.disabled);
+        assert_eq!(list(&store).unwrap().len(), 1);
+        for (bad, field_name) in [
+            (new("Weibo!", "", b""), "name"),
+            (new("douyin", "http://x.example/h", &secret), "webhook"),
+            (
+                new("douyin", "https://x.example/h", b"short"),
+                "secret-file",
+            ),
+        ] {
+            match add(&store, &bad, false, "t") {
+                Err(PartnerError::Field { field, .. }) => assert_eq!(field, field_name),
+                other => panic!("{field_name}: {other:?}"),
+            }
+        }
+        assert!(matches!(
+            disable(&store, "nobody"),
+            Err(PartnerError::NotFound(_))
+        ));
+    }
+}
