@@ -144,6 +144,16 @@ impl DashboardConfig {
     }
 }
 
+/// Disposal requests to partner websites (the gateway).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DisposalConfig {
+    /// `auto` (default): relay requests to partners at once; `manual`: hold each for
+    /// `fenghuo disposal approve|reject`.
+    #[serde(default)]
+    pub review: crate::disposal::relay::Review,
+}
+
 /// The whole `node.toml` (and, with `province` instead of `county`, `gateway.toml`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -178,6 +188,9 @@ pub struct NodeConfig {
     /// The web dashboard (the gateway only).
     #[serde(default)]
     pub dashboard: Option<DashboardConfig>,
+    /// Disposal requests (review matters at the gateway only).
+    #[serde(default)]
+    pub disposal: DisposalConfig,
     /// Directory relative paths are resolved against (the config file's own).
     #[serde(skip)]
     pub base_dir: PathBuf,

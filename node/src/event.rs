@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::alert::NewAlert;
 use crate::domain::directive::{DirectiveKind, ResponseStatus};
+use crate::domain::disposal::{Action, Outcome};
 use crate::domain::{FocusPoint, Level, MeasureStatus, RiskStatus, Scores};
 use crate::feed::Audience;
 use crate::register::record::RiskRecord;
@@ -210,6 +211,105 @@ pub enum Event {
         #[serde(default)]
         text: String,
     },
+    /// The province registered or changed a partner website (published so counties can
+    /// check the partners they address).
+    PartnerDeclared {
+        /// Its name.
+        name: String,
+        /// For people.
+        display_name: String,
+        /// Receives nothing any more.
+        #[serde(default)]
+        disabled: bool,
+    },
+    /// A county (or the province) asked a partner website to act on content (处置请求).
+    DisposalFiled {
+        /// `<requester>-x<n>`.
+        id: String,
+        /// The partner.
+        partner: String,
+        /// The exact URLs.
+        urls: Vec<String>,
+        /// What is asked.
+        action: Action,
+        /// Why.
+        reason: String,
+        /// Under which law or rule.
+        legal_basis: String,
+        /// When an outcome is due, Unix ms.
+        deadline_ms: i64,
+        /// Files attached, with their content.
+        #[serde(default)]
+        evidence: Vec<EvidenceFile>,
+        /// The risk item it concerns.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        risk: Option<String>,
+    },
+    /// The requester withdrew its request.
+    DisposalWithdrawn {
+        /// The request.
+        id: String,
+        /// Why.
+        #[serde(default)]
+        reason: String,
+    },
+    /// The gateway held a request for provincial review, or decided it.
+    DisposalReviewed {
+        /// The request.
+        id: String,
+        /// `None`: held for review; `Some(true)`: approved; `Some(false)`: rejected.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        approved: Option<bool>,
+        /// The reviewer's note.
+        #[serde(default)]
+        note: String,
+    },
+    /// The gateway queued a request, or its withdrawal, for its partner (the partner's
+    /// outbox is built from these alone, in the gateway's feed order, so it reads the same
+    /// after a rebuild).
+    DisposalRelayed {
+        /// The request.
+        id: String,
+        /// The withdrawal of a request already relayed.
+        #[serde(default)]
+        withdrawal: bool,
+    },
+    /// The partner received the request (its stream took it, or its webhook answered 2xx).
+    DisposalDelivered {
+        /// The request.
+        id: String,
+    },
+    /// The partner confirmed receipt.
+    DisposalAcknowledged {
+        /// The request.
+        id: String,
+    },
+    /// The partner reported its decision.
+    DisposalAnswered {
+        /// The request.
+        id: String,
+        /// What it did.
+        outcome: Outcome,
+        /// Why.
+        #[serde(default)]
+        reason: String,
+        /// The partner's own reference id.
+        #[serde(default)]
+        reference: String,
+    },
+}
+
+/// A file attached to a disposal request: its content travels base64-encoded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceFile {
+    /// File name, as given.
+    pub name: String,
+    /// Hex SHA-256 of the content.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// The content, base64.
+    pub content: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -276,6 +376,20 @@ impl Event {
             | Self::ReportAcknowledged { id, .. }
             | Self::DirectiveIssued { id, .. }
             | Self::DirectiveResponded { id, .. } => Some(id),
+            _ => None,
+        }
+    }
+
+    /// The disposal request this event is about, if any.
+    pub fn disposal_id(&self) -> Option<&str> {
+        match self {
+            Self::DisposalFiled { id, .. }
+            | Self::DisposalWithdrawn { id, .. }
+            | Self::DisposalReviewed { id, .. }
+            | Self::DisposalRelayed { id, .. }
+            | Self::DisposalDelivered { id }
+            | Self::DisposalAcknowledged { id }
+            | Self::DisposalAnswered { id, .. } => Some(id),
             _ => None,
         }
     }

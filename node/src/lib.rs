@@ -14,6 +14,7 @@
 //! - [`register`]: the risk register, a view derived from the feeds; [`comms`]: alerts,
 //!   reports, directives and consultations, views too, with the journal `Watch` streams;
 //!   [`views`]: applying entries to every view, catch-up and rebuild.
+//! - [`disposal`]: disposal requests to partner websites, relayed by the gateway.
 //! - [`overview`]: the province at a glance, figures kept current as entries are applied.
 //! - [`partner`]: partner websites the province registered, kept by the gateway.
 //! - [`staff`]: dashboard staff accounts, kept by the gateway (argon2id password hashes).
@@ -31,6 +32,7 @@ pub mod api;
 pub mod cli;
 pub mod comms;
 pub mod config;
+pub mod disposal;
 pub mod domain;
 pub mod event;
 pub mod feed;

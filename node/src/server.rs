@@ -10,8 +10,10 @@ use std::time::Duration;
 
 use fenghuo_proto::v1::alerts_server::AlertsServer;
 use fenghuo_proto::v1::directives_server::DirectivesServer;
+use fenghuo_proto::v1::disposal_server::DisposalServer;
 use fenghuo_proto::v1::federation_server::FederationServer;
 use fenghuo_proto::v1::overview_server::OverviewServer;
+use fenghuo_proto::v1::partner_service_server::PartnerServiceServer;
 use fenghuo_proto::v1::partners_server::PartnersServer;
 use fenghuo_proto::v1::registry_server::RegistryServer;
 use fenghuo_proto::v1::reports_server::ReportsServer;
@@ -32,6 +34,7 @@ use tonic::transport::Server;
 use crate::api::alerts::AlertsService;
 use crate::api::auth::authenticate;
 use crate::api::directives::DirectivesService;
+use crate::api::disposal::{DisposalService, PartnerGatewayService};
 use crate::api::federation::FederationService;
 use crate::api::overview::OverviewService;
 use crate::api::partners::PartnersService;
@@ -255,6 +258,12 @@ pub async fn serve(
         .await;
     health.set_serving::<StaffServer<StaffService>>().await;
     health
+        .set_serving::<DisposalServer<DisposalService>>()
+        .await;
+    health
+        .set_serving::<PartnerServiceServer<PartnerGatewayService>>()
+        .await;
+    health
         .set_serving::<PartnersServer<PartnersService>>()
         .await;
     let reflection = tonic_reflection::server::Builder::configure()
@@ -292,6 +301,15 @@ pub async fn serve(
         StaffServer::new(StaffService::new(state.clone())),
         authenticate,
     );
+    let disposal = InterceptedService::new(
+        DisposalServer::new(DisposalService::new(state.clone())).max_decoding_message_size(8 << 20),
+        authenticate,
+    );
+    let partner_service = InterceptedService::new(
+        PartnerServiceServer::new(PartnerGatewayService::new(state.clone()))
+            .max_encoding_message_size(8 << 20),
+        authenticate,
+    );
     let partners = InterceptedService::new(
         PartnersServer::new(PartnersService::new(state.clone())),
         authenticate,
@@ -314,6 +332,8 @@ pub async fn serve(
         .add_service(overview)
         .add_service(staff)
         .add_service(partners)
+        .add_service(disposal)
+        .add_service(partner_service)
         .serve_with_incoming_shutdown(ReceiverStream::new(rx).map(Ok::<_, io::Error>), shutdown)
         .await;
     acceptor.abort();

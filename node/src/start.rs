@@ -165,6 +165,7 @@ impl Node {
             sync,
             journal,
             views: views_applied,
+            disposal_review: cfg.disposal.review,
             ack_within: cfg.alerts.acknowledge_within(),
         });
         Ok(Self { state, tls, stop })
@@ -210,6 +211,9 @@ pub async fn launch(
         shutdown.await;
         let _ = stop_tx.send(true);
     });
+    if cfg.province.is_some() {
+        crate::disposal::relay::spawn(node.state.clone(), cfg.disposal.review, stop_rx.clone());
+    }
     for target in link_targets(cfg, &node.state.identity) {
         tracing::info!(peer = %target.peer, address = %target.address, "link configured");
         tokio::spawn(link::run(node.state.sync.clone(), target, stop_rx.clone()));

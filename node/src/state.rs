@@ -25,6 +25,8 @@ pub struct NodeState {
     pub journal: tokio::sync::watch::Receiver<u64>,
     /// Counts the view applier's passes: changes whenever views have taken new entries.
     pub views: tokio::sync::watch::Receiver<u64>,
+    /// Whether the gateway holds disposal requests for review.
+    pub disposal_review: crate::disposal::relay::Review,
     /// How long recipients have to acknowledge this node's extreme and severe alerts.
     pub ack_within: std::time::Duration,
 }

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use crate::comms::{view as comms_view, CommsError};
+use crate::disposal::view as disposal_view;
 use crate::event::Event;
 use crate::feed::{self, Entry, FeedId};
 use crate::register::view as register_view;
@@ -23,7 +24,7 @@ use crate::sync::directory;
 /// Tree of view bookkeeping.
 pub const META_TREE: &str = "view_meta";
 /// Bump to make every node rebuild its views from the feeds at start.
-const VIEW_FORMAT: u64 = 7;
+const VIEW_FORMAT: u64 = 8;
 const FORMAT_KEY: &[u8] = b"format";
 const CATCH_UP_CHUNK: usize = 1000;
 /// Entries the view applier applies per pass.
@@ -45,6 +46,12 @@ pub const VIEW_TREES: &[&str] = &[
     crate::overview::linked::ORIGINS_TREE,
     crate::overview::linked::GROUP_TREE,
     directory::NEIGHBOURS_TREE,
+    disposal_view::REQUESTS_TREE,
+    disposal_view::EVIDENCE_TREE,
+    disposal_view::CASES_TREE,
+    disposal_view::CASE_MEMBERS_TREE,
+    disposal_view::OUTBOX_TREE,
+    disposal_view::DIRECTORY_TREE,
     META_TREE,
 ];
 
@@ -82,6 +89,8 @@ pub fn apply_event(
             directory::apply_declaration(batch, &meta.unit, neighbours);
             Ok(())
         }
+        Event::PartnerDeclared { .. } => Ok(disposal_view::apply(store, batch, meta, event)?),
+        _ if event.disposal_id().is_some() => Ok(disposal_view::apply(store, batch, meta, event)?),
         _ if event.item_id().is_some() => Ok(comms_view::apply(store, batch, meta, event)?),
         _ => Ok(register_view::apply(store, batch, meta, event)?),
     }

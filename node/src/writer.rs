@@ -85,6 +85,12 @@ impl From<Command> for Change {
     }
 }
 
+impl From<crate::disposal::Command> for Change {
+    fn from(c: crate::disposal::Command) -> Self {
+        Self::Comms(comms::Command::Disposal(c))
+    }
+}
+
 impl From<comms::Command> for Change {
     fn from(c: comms::Command) -> Self {
         Self::Comms(c)
@@ -548,7 +554,7 @@ impl OwnEntries<'_> {
         );
         views::apply_event(store, batch, &view::EntryMeta::of(&entry), event)?;
         views::mark_applied(batch, &feed, entry.seq);
-        self.comms |= event.item_id().is_some();
+        self.comms |= event.item_id().or(event.disposal_id()).is_some();
         let seq = entry.seq;
         self.feeds.entry(feed).or_default().push(entry);
         Ok(seq)
@@ -574,7 +580,11 @@ impl OwnEntries<'_> {
                 };
                 Ok(Written {
                     seq: self.append(batch, author, audience, &event)?,
-                    id: event.item_id().unwrap_or_default().to_owned(),
+                    id: event
+                        .item_id()
+                        .or(event.disposal_id())
+                        .unwrap_or_default()
+                        .to_owned(),
                 })
             }
         }

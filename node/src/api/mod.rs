@@ -6,6 +6,7 @@ pub mod alerts;
 pub mod auth;
 pub mod convert;
 pub mod directives;
+pub mod disposal;
 pub mod federation;
 pub mod overview;
 pub mod partners;

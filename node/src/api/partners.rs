@@ -32,6 +32,20 @@ impl PartnersService {
         Self { state }
     }
 
+    /// Publishes `p` in the province feed, so counties can check whom they address.
+    async fn declare(&self, p: &Partner) -> Result<(), Status> {
+        let cmd = crate::disposal::Command::DeclarePartner {
+            name: p.name.clone(),
+            display_name: p.display_name.clone(),
+            disabled: p.disabled,
+        };
+        self.state
+            .writer
+            .submit(self.state.identity.path(), cmd)
+            .await?;
+        Ok(())
+    }
+
     #[allow(clippy::result_large_err)]
     fn require_province<T>(&self, req: &Request<T>) -> Result<Caller, Status> {
         let c = caller(req)?;
@@ -72,6 +86,7 @@ impl Partners for PartnersService {
             r.replace,
             &c.author(),
         )?;
+        self.declare(&p).await?;
         tracing::info!(partner = %p.name, webhook = !p.webhook_url.is_empty(), by = %c.identity, "partner saved");
         Ok(Response::new(partner_to_proto(&p)))
     }
@@ -108,6 +123,7 @@ impl Partners for PartnersService {
         let c = self.require_province(&req)?;
         let name = req.into_inner().name;
         let p = partner::disable(self.state.store.as_ref(), name.trim())?;
+        self.declare(&p).await?;
         tracing::info!(partner = %p.name, by = %c.identity, "partner disabled");
         Ok(Response::new(partner_to_proto(&p)))
     }

@@ -7,6 +7,7 @@
 //! - [`overview`], [`health`], [`linked`]: aggregated figures, federation health, risks
 //!   linked across counties;
 //! - [`staff`]: dashboard accounts at the gateway; [`partner`]: partner websites;
+//!   [`disposal`]: disposal requests to them;
 //! - [`peers`]: the sync links of a node or the gateway;
 //! - [`connect`]: reaching a node over mutual TLS; [`output`]: tables and JSON.
 
@@ -14,6 +15,7 @@ pub mod alert;
 pub mod ca;
 pub mod connect;
 pub mod directive;
+pub mod disposal;
 pub mod health;
 pub mod init;
 pub mod linked;
@@ -77,6 +79,10 @@ pub enum Command {
     /// The province (at the gateway) or a county at a glance: active risks by level, focus
     /// point and status, the county × level table, new and resolved per day, levels that rose.
     Overview(overview::OverviewArgs),
+    /// Disposal requests (处置请求) to partner websites: request, list, show, withdraw;
+    /// review, approve, reject at the gateway; inbox, ack, respond with a partner certificate.
+    #[command(subcommand)]
+    Disposal(disposal::DisposalCommand),
     /// Partner websites at the gateway: add, list, show, disable.
     #[command(subcommand)]
     Partner(partner::PartnerCommand),
@@ -108,6 +114,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Overview(args) => tokio_main(overview::run(cli.connect, args)),
         Command::Staff(cmd) => tokio_main(staff::run(cli.connect, cmd)),
         Command::Partner(cmd) => tokio_main(partner::run(cli.connect, cmd)),
+        Command::Disposal(cmd) => tokio_main(disposal::run(cli.connect, cmd)),
         Command::Health(args) => tokio_main(health::run(cli.connect, args)),
         Command::Linked(args) => tokio_main(linked::run(cli.connect, args)),
         Command::Peers(args) => tokio_main(peers::run(cli.connect, args)),

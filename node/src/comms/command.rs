@@ -111,6 +111,8 @@ pub enum Command {
         /// Target counties; empty for all.
         targets: Vec<String>,
     },
+    /// A disposal request or partner command (see [`crate::disposal`]).
+    Disposal(crate::disposal::Command),
     /// Answer a directive or consultation (a target county).
     RespondDirective {
         /// The directive or consultation.
@@ -264,6 +266,9 @@ pub fn prepare(
     cmd: &Command,
 ) -> Result<Option<(Audience, Event)>, CommsError> {
     Ok(Some(match cmd {
+        Command::Disposal(c) => {
+            return crate::disposal::command::prepare(store, batch, unit, now_ms, c)
+        }
         Command::IssueAlert {
             alert,
             ack_within_s,

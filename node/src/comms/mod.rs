@@ -66,6 +66,8 @@ pub enum ItemKind {
     Directive,
     /// A consultation (`c`).
     Consultation,
+    /// A disposal request to a partner website (`x`).
+    Disposal,
 }
 
 impl ItemKind {
@@ -76,6 +78,7 @@ impl ItemKind {
             Self::Report => 'r',
             Self::Directive => 'd',
             Self::Consultation => 'c',
+            Self::Disposal => 'x',
         }
     }
 
@@ -85,6 +88,7 @@ impl ItemKind {
             'r' => Self::Report,
             'd' => Self::Directive,
             'c' => Self::Consultation,
+            'x' => Self::Disposal,
             _ => return None,
         })
     }
@@ -96,6 +100,7 @@ impl ItemKind {
             Self::Report => "report",
             Self::Directive => "directive",
             Self::Consultation => "consultation",
+            Self::Disposal => "disposal request",
         }
     }
 }
@@ -163,10 +168,11 @@ mod tests {
             ("510104", ItemKind::Alert, 12)
         );
         assert_eq!(ItemId::parse("51-d3").unwrap().kind, ItemKind::Directive);
+        assert_eq!(ItemId::parse("510104-x1").unwrap().kind, ItemKind::Disposal);
         for bad in [
             "510104-12",
             "510104-a0",
-            "510104-x1",
+            "510104-z1",
             "5101-a1",
             "a1",
             "510104-a",

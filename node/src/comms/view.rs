@@ -36,6 +36,7 @@ fn tree_of(kind: ItemKind) -> &'static str {
         ItemKind::Alert => ALERTS_TREE,
         ItemKind::Report => REPORTS_TREE,
         ItemKind::Directive | ItemKind::Consultation => DIRECTIVES_TREE,
+        ItemKind::Disposal => crate::disposal::view::REQUESTS_TREE,
     }
 }
 
@@ -54,7 +55,12 @@ pub fn next_id(
     Ok(format!("{unit}-{}{n}", kind.letter()))
 }
 
-fn bump_counter(store: &dyn Store, batch: &mut Batch, id: &ItemId<'_>) -> Result<(), StoreError> {
+/// Records that `id` was used, so `next_id` moves past it.
+pub fn bump_counter(
+    store: &dyn Store,
+    batch: &mut Batch,
+    id: &ItemId<'_>,
+) -> Result<(), StoreError> {
     let key = counter_key(id.unit, id.kind);
     if id.number > read_u64(batch.get(store, META_TREE, &key)?) {
         batch.insert(META_TREE, key, id.number.to_be_bytes().to_vec());
@@ -222,7 +228,8 @@ pub fn addressed_to(alert: &AlertRecord, unit: &str) -> bool {
     }
 }
 
-fn require_origin(id: &ItemId<'_>, meta: &EntryMeta, kind: ItemKind) -> Result<(), CommsError> {
+/// Refuses an item whose id names another origin than the entry's, or another kind.
+pub fn require_origin(id: &ItemId<'_>, meta: &EntryMeta, kind: ItemKind) -> Result<(), CommsError> {
     if id.unit != meta.unit || id.kind != kind {
         return Err(CommsError::Precondition(format!(
             "{} {}-{}{} cannot be written by {}",

@@ -344,7 +344,15 @@ pub fn apply(
         | Event::ReportFiled { .. }
         | Event::ReportAcknowledged { .. }
         | Event::DirectiveIssued { .. }
-        | Event::DirectiveResponded { .. } => return Ok(()),
+        | Event::DirectiveResponded { .. }
+        | Event::PartnerDeclared { .. }
+        | Event::DisposalFiled { .. }
+        | Event::DisposalWithdrawn { .. }
+        | Event::DisposalReviewed { .. }
+        | Event::DisposalRelayed { .. }
+        | Event::DisposalDelivered { .. }
+        | Event::DisposalAcknowledged { .. }
+        | Event::DisposalAnswered { .. } => return Ok(()),
         Event::RiskCreated {
             id,
             title,

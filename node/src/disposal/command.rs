@@ -1,0 +1,403 @@
+//! Checking what staff, the gateway's relay and partners ask, and the event each records.
+
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
+
+use crate::comms::view::next_id;
+use crate::comms::{parse_id, CommsError, ItemKind};
+use crate::domain::disposal::{
+    check_url, Action, Outcome, MAX_EVIDENCE_BYTES, MAX_EVIDENCE_FILES, MAX_TEXT_CHARS, MAX_URLS,
+};
+use crate::event::{Event, EvidenceFile};
+use crate::feed::Audience;
+use crate::register::view as register_view;
+use crate::store::{Batch, Store};
+
+use super::record::{DisposalRecord, State};
+use super::view;
+
+/// What is asked about disposal requests and partners.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// File a request (a county's staff, or provincial staff at the gateway).
+    File {
+        /// The partner.
+        partner: String,
+        /// The exact URLs.
+        urls: Vec<String>,
+        /// What is asked.
+        action: Action,
+        /// Why.
+        reason: String,
+        /// Under which law or rule.
+        legal_basis: String,
+        /// When an outcome is due, Unix ms.
+        deadline_ms: i64,
+        /// Files: name and content.
+        evidence: Vec<(String, Vec<u8>)>,
+        /// The risk concerned.
+        risk: Option<String>,
+    },
+    /// Withdraw one's own request.
+    Withdraw {
+        /// The request.
+        id: String,
+        /// Why.
+        reason: String,
+    },
+    /// Hold a request for review (`approved: None`), or approve or reject a held one.
+    Review {
+        /// The request.
+        id: String,
+        /// The decision, if any.
+        approved: Option<bool>,
+        /// Note.
+        note: String,
+    },
+    /// Queue a request (or its withdrawal) for its partner (the gateway's relay).
+    Relay {
+        /// The request.
+        id: String,
+        /// Its withdrawal.
+        withdrawal: bool,
+    },
+    /// Record that the partner received a request.
+    RecordDelivery {
+        /// The request.
+        id: String,
+    },
+    /// The partner confirms receipt.
+    Acknowledge {
+        /// The partner calling.
+        partner: String,
+        /// The request.
+        id: String,
+    },
+    /// The partner reports its decision.
+    Answer {
+        /// The partner calling.
+        partner: String,
+        /// The request.
+        id: String,
+        /// What it did.
+        outcome: Outcome,
+        /// Why.
+        reason: String,
+        /// Its own reference.
+        reference: String,
+    },
+    /// Publish a partner to every node (the gateway, when one is added or changed).
+    DeclarePartner {
+        /// Its name.
+        name: String,
+        /// For people.
+        display_name: String,
+        /// Receives nothing any more.
+        disabled: bool,
+    },
+}
+
+fn text(field: &'static str, value: &str, required: bool) -> Result<String, CommsError> {
+    let v = value.trim();
+    if required && v.is_empty() {
+        return Err(CommsError::field(field, "required"));
+    }
+    if v.chars().count() > MAX_TEXT_CHARS {
+        return Err(CommsError::field(
+            field,
+            format!("at most {MAX_TEXT_CHARS} characters"),
+        ));
+    }
+    Ok(v.to_owned())
+}
+
+fn is_province(unit: &str) -> bool {
+    unit.len() == 2
+}
+
+/// The feed a unit's requests (and their withdrawals) travel in: a county's to the province
+/// only; the gateway's own stay with it.
+fn request_feed(unit: &str) -> Audience {
+    if is_province(unit) {
+        Audience::Local
+    } else {
+        Audience::Upstream
+    }
+}
+
+fn existing(store: &dyn Store, batch: &Batch, id: &str) -> Result<DisposalRecord, CommsError> {
+    parse_id(id, ItemKind::Disposal)?;
+    view::get(store, batch, id)?
+        .ok_or_else(|| CommsError::NotFound(format!("no disposal request {id} at this node")))
+}
+
+fn require_gateway(unit: &str, what: &str) -> Result<(), CommsError> {
+    if is_province(unit) {
+        Ok(())
+    } else {
+        Err(CommsError::Precondition(format!(
+            "{what} happens at the provincial gateway"
+        )))
+    }
+}
+
+/// A partner sees only its own requests: another's is "not found", never "not yours".
+fn for_partner(
+    store: &dyn Store,
+    batch: &Batch,
+    partner: &str,
+    id: &str,
+) -> Result<DisposalRecord, CommsError> {
+    let r = existing(store, batch, id)?;
+    if r.partner != partner || !r.relayed {
+        return Err(CommsError::NotFound(format!(
+            "no disposal request {id} for partner {partner}"
+        )));
+    }
+    Ok(r)
+}
+
+/// Checks `cmd` for `unit` at `now_ms` and returns the event it records with its feed, or
+/// `None` when there is nothing to write (it was recorded already).
+pub fn prepare(
+    store: &dyn Store,
+    batch: &Batch,
+    unit: &str,
+    now_ms: i64,
+    cmd: &Command,
+) -> Result<Option<(Audience, Event)>, CommsError> {
+    Ok(Some(match cmd {
+        Command::File {
+            partner,
+            urls,
+            action,
+            reason,
+            legal_basis,
+            deadline_ms,
+            evidence,
+            risk,
+        } => {
+            let partner = partner.trim();
+            match view::directory(store, partner)? {
+                None => {
+                    return Err(CommsError::field(
+                        "partner",
+                        format!("{partner:?} is not a partner the province has registered"),
+                    ))
+                }
+                Some(p) if p.disabled => {
+                    return Err(CommsError::field(
+                        "partner",
+                        format!("{partner:?} is disabled: the province no longer relays to it"),
+                    ))
+                }
+                Some(_) => {}
+            }
+            if urls.is_empty() || urls.len() > MAX_URLS {
+                return Err(CommsError::field(
+                    "url",
+                    format!("give 1 to {MAX_URLS} URLs"),
+                ));
+            }
+            let urls = urls
+                .iter()
+                .map(|u| check_url(u).map_err(|e| CommsError::field("url", e)))
+                .collect::<Result<Vec<_>, _>>()?;
+            let reason = text("reason", reason, true)?;
+            let legal_basis = text("legal-basis", legal_basis, true)?;
+            if *deadline_ms <= now_ms {
+                return Err(CommsError::field("deadline", "must be in the future"));
+            }
+            if evidence.len() > MAX_EVIDENCE_FILES {
+                return Err(CommsError::field(
+                    "evidence",
+                    format!("at most {MAX_EVIDENCE_FILES} files"),
+                ));
+            }
+            let mut files = Vec::with_capacity(evidence.len());
+            for (name, content) in evidence {
+                if content.len() > MAX_EVIDENCE_BYTES {
+                    return Err(CommsError::field(
+                        "evidence",
+                        format!(
+                            "{name} is {} bytes; files may be at most {MAX_EVIDENCE_BYTES} bytes (link larger ones in the reason)",
+                            content.len()
+                        ),
+                    ));
+                }
+                files.push(EvidenceFile {
+                    name: name.clone(),
+                    sha256: hex::encode(Sha256::digest(content)),
+                    size: content.len() as u64,
+                    content: base64::engine::general_purpose::STANDARD.encode(content),
+                });
+            }
+            if let Some(risk) = risk {
+                if register_view::load(store, batch, risk)
+                    .map_err(|e| CommsError::Precondition(e.to_string()))?
+                    .is_none()
+                {
+                    return Err(CommsError::NotFound(format!(
+                        "risk: no risk item {risk:?} at this node"
+                    )));
+                }
+            }
+            (
+                request_feed(unit),
+                Event::DisposalFiled {
+                    id: next_id(store, batch, unit, ItemKind::Disposal)?,
+                    partner: partner.to_owned(),
+                    urls,
+                    action: *action,
+                    reason,
+                    legal_basis,
+                    deadline_ms: *deadline_ms,
+                    evidence: files,
+                    risk: risk.clone(),
+                },
+            )
+        }
+        Command::Withdraw { id, reason } => {
+            let r = existing(store, batch, id)?;
+            if r.requester != unit {
+                return Err(CommsError::NotYours(format!(
+                    "{id} was filed by {}; only it may withdraw it",
+                    r.requester
+                )));
+            }
+            if r.state.is_final() {
+                return Err(CommsError::Precondition(format!(
+                    "{id} is {} already",
+                    r.state.as_str()
+                )));
+            }
+            (
+                request_feed(unit),
+                Event::DisposalWithdrawn {
+                    id: id.clone(),
+                    reason: text("reason", reason, false)?,
+                },
+            )
+        }
+        Command::Review { id, approved, note } => {
+            require_gateway(unit, "review")?;
+            let r = existing(store, batch, id)?;
+            let fits = match approved {
+                None => r.state == State::Filed,
+                Some(_) => r.state == State::InReview,
+            };
+            if !fits {
+                return Err(CommsError::Precondition(format!(
+                    "{id} is {}: only a request in review is approved or rejected",
+                    r.state.as_str()
+                )));
+            }
+            (
+                Audience::Province,
+                Event::DisposalReviewed {
+                    id: id.clone(),
+                    approved: *approved,
+                    note: text("note", note, false)?,
+                },
+            )
+        }
+        Command::Relay { id, withdrawal } => {
+            require_gateway(unit, "relaying")?;
+            let r = existing(store, batch, id)?;
+            let due = if *withdrawal {
+                r.relayed && r.state == State::Withdrawn
+            } else {
+                !r.relayed && matches!(r.state, State::Filed | State::InReview)
+            };
+            if !due {
+                return Ok(None);
+            }
+            (
+                Audience::Province,
+                Event::DisposalRelayed {
+                    id: id.clone(),
+                    withdrawal: *withdrawal,
+                },
+            )
+        }
+        Command::RecordDelivery { id } => {
+            require_gateway(unit, "delivery")?;
+            let r = existing(store, batch, id)?;
+            if r.delivered_at_ms.is_some() || !r.relayed {
+                return Ok(None);
+            }
+            (
+                Audience::Province,
+                Event::DisposalDelivered { id: id.clone() },
+            )
+        }
+        Command::Acknowledge { partner, id } => {
+            require_gateway(unit, "acknowledgment")?;
+            let r = for_partner(store, batch, partner, id)?;
+            if r.acknowledged_at_ms.is_some() {
+                return Ok(None);
+            }
+            if matches!(r.state, State::Withdrawn | State::Rejected) {
+                return Err(CommsError::Precondition(format!(
+                    "{id} was {}",
+                    r.state.as_str()
+                )));
+            }
+            (
+                Audience::Province,
+                Event::DisposalAcknowledged { id: id.clone() },
+            )
+        }
+        Command::Answer {
+            partner,
+            id,
+            outcome,
+            reason,
+            reference,
+        } => {
+            require_gateway(unit, "an outcome")?;
+            let r = for_partner(store, batch, partner, id)?;
+            let reason = text("reason", reason, false)?;
+            let reference = text("reference", reference, false)?;
+            if let Some(o) = &r.outcome {
+                if o.outcome == *outcome && o.reason == reason && o.reference == reference {
+                    return Ok(None);
+                }
+                return Err(CommsError::Precondition(format!(
+                    "{id} was answered already ({}); an outcome is final",
+                    o.outcome
+                )));
+            }
+            if r.state == State::Withdrawn {
+                return Err(CommsError::Precondition(format!(
+                    "{id} was withdrawn by {}",
+                    r.requester
+                )));
+            }
+            (
+                Audience::Province,
+                Event::DisposalAnswered {
+                    id: id.clone(),
+                    outcome: *outcome,
+                    reason,
+                    reference,
+                },
+            )
+        }
+        Command::DeclarePartner {
+            name,
+            display_name,
+            disabled,
+        } => {
+            require_gateway(unit, "declaring partners")?;
+            (
+                Audience::Province,
+                Event::PartnerDeclared {
+                    name: name.clone(),
+                    display_name: display_name.clone(),
+                    disabled: *disabled,
+                },
+            )
+        }
+    }))
+}

@@ -1,0 +1,411 @@
+//! The disposal view: request events applied to records as entries are committed (see
+//! [`crate::views`]). A node holds the requests it filed; the gateway holds every one, the
+//! cases that link requests to one partner about one URL, and each partner's outbox.
+//!
+//! Trees: `disposal_request` (item key → [`DisposalRecord`]), `disposal_evidence` (item key
+//! ‖ index → [`EvidenceFile`]), `disposal_case` (partner ‖ 0 ‖ URL key → case id),
+//! `disposal_case_member` (case id ‖ 0 ‖ request id), `partner_outbox` (partner ‖ 0 ‖ seq →
+//! [`OutboxMessage`], from the gateway's `DisposalRelayed` entries alone, so a rebuild gives
+//! the same sequence numbers partners resume from), `partner_directory` (name →
+//! [`DirectoryEntry`], from the province's `PartnerDeclared` entries, at every node).
+
+use serde::{Deserialize, Serialize};
+
+use crate::comms::view::{bump_counter, require_origin};
+use crate::comms::{CommsError, ItemId, ItemKind};
+use crate::event::{Event, EvidenceFile};
+use crate::overview::linked::source_key;
+use crate::register::view::{read_u64, EntryMeta, META_TREE};
+use crate::store::{Batch, Store, StoreError};
+
+use super::record::{DisposalRecord, EvidenceMeta, OutcomeRecord, State, Step};
+
+/// Requests.
+pub const REQUESTS_TREE: &str = "disposal_request";
+/// Evidence content.
+pub const EVIDENCE_TREE: &str = "disposal_evidence";
+/// Cases by partner and URL.
+pub const CASES_TREE: &str = "disposal_case";
+/// Requests by case.
+pub const CASE_MEMBERS_TREE: &str = "disposal_case_member";
+/// What each partner is to receive, in order.
+pub const OUTBOX_TREE: &str = "partner_outbox";
+/// Partners as the province declared them.
+pub const DIRECTORY_TREE: &str = "partner_directory";
+
+/// A partner as every node knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryEntry {
+    /// For people.
+    pub display_name: String,
+    /// Receives nothing any more.
+    pub disabled: bool,
+}
+
+/// One message for a partner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxMessage {
+    /// The request.
+    pub id: String,
+    /// The request's withdrawal rather than the request.
+    pub withdrawal: bool,
+}
+
+fn decode<T: serde::de::DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Backend(format!("corrupt {what}: {e}")))
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|e| StoreError::Backend(format!("encoding a record: {e}")))
+}
+
+fn joined(a: &str, b: &[u8]) -> Vec<u8> {
+    let mut k = a.as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(b);
+    k
+}
+
+/// The request `id`, if this node holds it.
+pub fn get(
+    store: &dyn Store,
+    batch: &Batch,
+    id: &str,
+) -> Result<Option<DisposalRecord>, StoreError> {
+    let Some(parsed) = ItemId::parse(id).filter(|p| p.kind == ItemKind::Disposal) else {
+        return Ok(None);
+    };
+    batch
+        .get(store, REQUESTS_TREE, &parsed.key())?
+        .map(|v| decode(id, &v))
+        .transpose()
+}
+
+/// Every request this node holds, in id order.
+pub fn list(store: &dyn Store) -> Result<Vec<DisposalRecord>, StoreError> {
+    store
+        .scan_prefix(REQUESTS_TREE, b"")
+        .map(|kv| kv.and_then(|(k, v)| decode(&String::from_utf8_lossy(&k), &v)))
+        .collect()
+}
+
+/// The files of request `id`, with their content.
+pub fn evidence(store: &dyn Store, id: &str) -> Result<Vec<EvidenceFile>, StoreError> {
+    let Some(parsed) = ItemId::parse(id) else {
+        return Ok(Vec::new());
+    };
+    let mut prefix = parsed.key();
+    prefix.push(0);
+    store
+        .scan_prefix(EVIDENCE_TREE, &prefix)
+        .map(|kv| kv.and_then(|(_, v)| decode("evidence", &v)))
+        .collect()
+}
+
+/// The case of request `id` (the id of its case's first request) and every request in it.
+pub fn case(
+    store: &dyn Store,
+    record: &DisposalRecord,
+) -> Result<(String, Vec<String>), StoreError> {
+    let case_id = case_of(store, &Batch::new(), record)?.unwrap_or_else(|| record.id.clone());
+    let members = store
+        .scan_prefix(CASE_MEMBERS_TREE, &joined(&case_id, b""))
+        .map(|kv| kv.map(|(k, _)| String::from_utf8_lossy(&k[case_id.len() + 1..]).into_owned()))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((case_id, members))
+}
+
+fn url_key(url: &str) -> String {
+    source_key(url).unwrap_or_else(|| url.to_owned())
+}
+
+fn case_of(
+    store: &dyn Store,
+    batch: &Batch,
+    r: &DisposalRecord,
+) -> Result<Option<String>, StoreError> {
+    for url in &r.urls {
+        if let Some(v) = batch.get(
+            store,
+            CASES_TREE,
+            &joined(&r.partner, url_key(url).as_bytes()),
+        )? {
+            return Ok(Some(String::from_utf8_lossy(&v).into_owned()));
+        }
+    }
+    Ok(None)
+}
+
+/// Messages for `partner` after `cursor`, at most `limit`, with their sequence numbers.
+pub fn outbox(
+    store: &dyn Store,
+    partner: &str,
+    cursor: u64,
+    limit: usize,
+) -> Result<Vec<(u64, OutboxMessage)>, StoreError> {
+    let start = joined(partner, &(cursor.saturating_add(1)).to_be_bytes());
+    let end = joined(partner, &[0xff; 9]);
+    let mut out = Vec::new();
+    for kv in store.range(OUTBOX_TREE, &start, Some(&end)).take(limit) {
+        let (k, v) = kv?;
+        let seq = k
+            .get(partner.len() + 1..)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(0);
+        out.push((seq, decode("outbox message", &v)?));
+    }
+    Ok(out)
+}
+
+/// The partner `name` as the province declared it, if it did.
+pub fn directory(store: &dyn Store, name: &str) -> Result<Option<DirectoryEntry>, StoreError> {
+    store
+        .get(DIRECTORY_TREE, name.as_bytes())?
+        .map(|v| decode("partner directory entry", &v))
+        .transpose()
+}
+
+fn outbox_counter(partner: &str) -> Vec<u8> {
+    format!("next_outbox/{partner}").into_bytes()
+}
+
+fn step(meta: &EntryMeta, kind: &str, note: &str) -> Step {
+    Step {
+        at_ms: meta.at_ms,
+        kind: kind.to_owned(),
+        by: meta.author.clone(),
+        note: note.to_owned(),
+    }
+}
+
+fn require_province(meta: &EntryMeta, what: &str) -> Result<(), CommsError> {
+    if meta.unit.len() == 2 {
+        Ok(())
+    } else {
+        Err(CommsError::Precondition(format!(
+            "{what} is the gateway's to record, not {}'s",
+            meta.unit
+        )))
+    }
+}
+
+fn save(batch: &mut Batch, r: &DisposalRecord) -> Result<(), CommsError> {
+    let parsed = ItemId::parse(&r.id)
+        .ok_or_else(|| CommsError::field("id", format!("{:?} is not a request id", r.id)))?;
+    batch.insert(REQUESTS_TREE, parsed.key(), encode(r)?);
+    Ok(())
+}
+
+/// Applies `event` to the view in `batch`. An event about a request this node does not hold
+/// (another county's, at a county) changes nothing.
+pub fn apply(
+    store: &dyn Store,
+    batch: &mut Batch,
+    meta: &EntryMeta,
+    event: &Event,
+) -> Result<(), CommsError> {
+    if let Event::PartnerDeclared {
+        name,
+        display_name,
+        disabled,
+    } = event
+    {
+        require_province(meta, "a partner")?;
+        let entry = DirectoryEntry {
+            display_name: display_name.clone(),
+            disabled: *disabled,
+        };
+        batch.insert(DIRECTORY_TREE, name.as_bytes().to_vec(), encode(&entry)?);
+        return Ok(());
+    }
+    if let Event::DisposalFiled {
+        id,
+        partner,
+        urls,
+        action,
+        reason,
+        legal_basis,
+        deadline_ms,
+        evidence,
+        risk,
+    } = event
+    {
+        let parsed = ItemId::parse(id)
+            .ok_or_else(|| CommsError::field("id", format!("{id:?} is not a request id")))?;
+        require_origin(&parsed, meta, ItemKind::Disposal)?;
+        if get(store, batch, id)?.is_some() {
+            return Ok(());
+        }
+        let mut record = DisposalRecord {
+            id: id.clone(),
+            requester: meta.unit.clone(),
+            partner: partner.clone(),
+            urls: urls.clone(),
+            action: *action,
+            reason: reason.clone(),
+            legal_basis: legal_basis.clone(),
+            deadline_ms: *deadline_ms,
+            evidence: evidence
+                .iter()
+                .map(|e| EvidenceMeta {
+                    name: e.name.clone(),
+                    sha256: e.sha256.clone(),
+                    size: e.size,
+                })
+                .collect(),
+            risk: risk.clone(),
+            filed_at_ms: meta.at_ms,
+            filed_by: meta.author.clone(),
+            state: State::Filed,
+            relayed: false,
+            delivered_at_ms: None,
+            acknowledged_at_ms: None,
+            outcome: None,
+            history: Vec::new(),
+        };
+        record.history.push(step(meta, "filed", reason));
+        // One case per partner and URL: a later request about a URL already asked about
+        // joins the first request's case.
+        let case_id = case_of(store, batch, &record)?.unwrap_or_else(|| id.clone());
+        for url in urls {
+            let key = joined(partner, url_key(url).as_bytes());
+            if batch.get(store, CASES_TREE, &key)?.is_none() {
+                batch.insert(CASES_TREE, key, case_id.as_bytes().to_vec());
+            }
+        }
+        batch.insert(
+            CASE_MEMBERS_TREE,
+            joined(&case_id, id.as_bytes()),
+            Vec::new(),
+        );
+        for (i, e) in evidence.iter().enumerate() {
+            let mut k = parsed.key();
+            k.push(0);
+            k.push(i as u8);
+            batch.insert(EVIDENCE_TREE, k, encode(e)?);
+        }
+        bump_counter(store, batch, &parsed)?;
+        return save(batch, &record);
+    }
+    let Some(id) = event.disposal_id() else {
+        return Ok(());
+    };
+    let Some(mut r) = get(store, batch, id)? else {
+        return Ok(());
+    };
+    match event {
+        Event::DisposalWithdrawn { reason, .. } => {
+            if meta.unit != r.requester {
+                return Err(CommsError::NotYours(format!(
+                    "only {} withdraws {id}",
+                    r.requester
+                )));
+            }
+            if r.state.is_final() {
+                return Ok(());
+            }
+            r.state = State::Withdrawn;
+            r.history.push(step(meta, "withdrawn", reason));
+        }
+        Event::DisposalReviewed { approved, note, .. } => {
+            require_province(meta, "a review")?;
+            match approved {
+                None if r.state == State::Filed => {
+                    r.state = State::InReview;
+                    r.history.push(step(meta, "held for review", note));
+                }
+                Some(true) if !r.state.is_final() => {
+                    r.history.push(step(meta, "approved", note));
+                }
+                Some(false) if !r.state.is_final() => {
+                    r.state = State::Rejected;
+                    r.history.push(step(meta, "rejected", note));
+                }
+                _ => return Ok(()),
+            }
+        }
+        Event::DisposalRelayed { withdrawal, .. } => {
+            require_province(meta, "a relay")?;
+            if !withdrawal {
+                if r.relayed {
+                    return Ok(());
+                }
+                r.relayed = true;
+                if matches!(r.state, State::Filed | State::InReview) {
+                    r.state = State::Relayed;
+                }
+            }
+            r.history.push(step(
+                meta,
+                if *withdrawal {
+                    "withdrawal relayed"
+                } else {
+                    "relayed"
+                },
+                "",
+            ));
+            let key = outbox_counter(&r.partner);
+            let seq = read_u64(batch.get(store, META_TREE, &key)?) + 1;
+            batch.insert(META_TREE, key, seq.to_be_bytes().to_vec());
+            let message = OutboxMessage {
+                id: id.to_owned(),
+                withdrawal: *withdrawal,
+            };
+            batch.insert(
+                OUTBOX_TREE,
+                joined(&r.partner, &seq.to_be_bytes()),
+                encode(&message)?,
+            );
+        }
+        Event::DisposalDelivered { .. } => {
+            require_province(meta, "a delivery")?;
+            if r.delivered_at_ms.is_some() {
+                return Ok(());
+            }
+            r.delivered_at_ms = Some(meta.at_ms);
+            if r.state == State::Relayed {
+                r.state = State::Delivered;
+            }
+            r.history.push(step(meta, "delivered", ""));
+        }
+        Event::DisposalAcknowledged { .. } => {
+            require_province(meta, "an acknowledgment")?;
+            if r.acknowledged_at_ms.is_some() {
+                return Ok(());
+            }
+            r.acknowledged_at_ms = Some(meta.at_ms);
+            r.delivered_at_ms.get_or_insert(meta.at_ms);
+            if matches!(r.state, State::Relayed | State::Delivered) {
+                r.state = State::Acknowledged;
+            }
+            r.history.push(step(meta, "acknowledged", ""));
+        }
+        Event::DisposalAnswered {
+            outcome,
+            reason,
+            reference,
+            ..
+        } => {
+            require_province(meta, "an outcome")?;
+            if r.outcome.is_some() {
+                return Ok(());
+            }
+            r.outcome = Some(OutcomeRecord {
+                outcome: *outcome,
+                reason: reason.clone(),
+                reference: reference.clone(),
+                at_ms: meta.at_ms,
+            });
+            r.delivered_at_ms.get_or_insert(meta.at_ms);
+            r.acknowledged_at_ms.get_or_insert(meta.at_ms);
+            if r.state != State::Withdrawn {
+                r.state = State::Answered;
+            }
+            r.history
+                .push(step(meta, "answered", &format!("{outcome}: {reason}")));
+        }
+        _ => return Ok(()),
+    }
+    save(batch, &r)
+}

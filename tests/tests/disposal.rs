@@ -1,0 +1,399 @@
+//! Disposal requests end to end over gRPC: counties file, the gateway relays to the right
+//! partner only, partners acknowledge and answer through PartnerService (`fenghuo disposal
+//! inbox|ack|respond` with a partner certificate), outcomes reach the requester, requests
+//! about one URL share a case, withdrawals reach the partner, manual review holds.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use fenghuo_tests::province::{Province, TestProvince, GATEWAY, SYNC_TIMEOUT};
+use fenghuo_tests::wait;
+use serde_json::Value;
+
+const A: &str = "510104";
+const B: &str = "510105";
+
+fn json(p: &Province, name: &str, args: &[&str]) -> Value {
+    p.cli(name).args(args).arg("--json").run().ok().json()
+}
+
+fn partner_cli(p: &Province, partner: &str, args: &[&str]) -> Value {
+    p.cli_as(GATEWAY, &format!("partner-{partner}"))
+        .args(args)
+        .arg("--json")
+        .run()
+        .ok()
+        .json()
+}
+
+fn register(p: &Province, partner: &str) {
+    p.pki().issue_partner(partner);
+    json(
+        p,
+        GATEWAY,
+        &["partner", "add", partner, "--display-name", partner],
+    );
+}
+
+/// Files a request at `county` once the partner directory has reached it.
+fn file(p: &Province, county: &str, partner: &str, url: &str) -> String {
+    let args = [
+        "disposal",
+        "request",
+        "--partner",
+        partner,
+        "--url",
+        url,
+        "--action",
+        "take-down",
+        "--reason",
+        "Fabricated casualty figures",
+        "--legal-basis",
+        "Provisions on the Governance of the Online Information Content Ecosystem, art. 6",
+        "--deadline",
+        "24h",
+        "--json",
+    ];
+    wait::until(
+        "the partner at the county",
+        SYNC_TIMEOUT,
+        Duration::from_millis(100),
+        || {
+            let out = p.cli(county).args(args).run();
+            if out.status.success() {
+                Ok(out.json()["id"].as_str().unwrap().to_owned())
+            } else {
+                Err(out.stderr)
+            }
+        },
+    )
+}
+
+fn inbox(p: &Province, partner: &str, cursor: u64) -> Vec<Value> {
+    partner_cli(
+        p,
+        partner,
+        &["disposal", "inbox", "--cursor", &cursor.to_string()],
+    )
+    .as_array()
+    .unwrap()
+    .clone()
+}
+
+/// Waits until `partner`'s inbox after `cursor` holds `n` messages.
+fn wait_inbox(p: &Province, partner: &str, cursor: u64, n: usize) -> Vec<Value> {
+    wait::until(
+        "the partner's inbox",
+        SYNC_TIMEOUT,
+        Duration::from_millis(200),
+        || {
+            let got = inbox(p, partner, cursor);
+            if got.len() >= n {
+                Ok(got)
+            } else {
+                Err(format!("{} of {n}", got.len()))
+            }
+        },
+    )
+}
+
+fn wait_state(p: &Province, name: &str, id: &str, state: &str) -> Value {
+    wait::until(
+        &format!("{id} {state} at {name}"),
+        SYNC_TIMEOUT,
+        Duration::from_millis(100),
+        || {
+            // Not there yet is as good as not in that state yet.
+            let out = p.cli(name).args(["disposal", "show", id, "--json"]).run();
+            if !out.status.success() {
+                return Err(out.stderr);
+            }
+            let r = out.json();
+            if r["state"] == state {
+                Ok(r)
+            } else {
+                Err(r["state"].to_string())
+            }
+        },
+    )
+}
+
+#[test]
+fn requests_reach_their_partner_only_and_outcomes_come_back() {
+    let p = TestProvince::new("51")
+        .county(A)
+        .county(B)
+        .neighbours(A, B)
+        .start();
+    register(&p, "weibo");
+    register(&p, "douyin");
+
+    // Bad requests are refused at once, naming the field.
+    let base = [
+        "disposal",
+        "request",
+        "--action",
+        "label",
+        "--legal-basis",
+        "rule 6",
+        "--deadline",
+        "24h",
+    ];
+    let err = |extra: &[&str]| p.cli(A).args(base).args(extra).run().err();
+    assert!(err(&["--partner", "weibo", "--url", "ftp://x", "--reason", "r"]).contains("url"));
+    assert!(err(&[
+        "--partner",
+        "weibo",
+        "--url",
+        "https://x.example/1",
+        "--reason",
+        " "
+    ])
+    .contains("reason"));
+    let big = p.dir().join("big.bin");
+    std::fs::write(&big, vec![0u8; 300 * 1024]).unwrap();
+    let e = err(&[
+        "--partner",
+        "weibo",
+        "--url",
+        "https://x.example/1",
+        "--reason",
+        "r",
+        "--evidence",
+        big.to_str().unwrap(),
+    ]);
+    assert!(e.contains("262144"), "{e}");
+    let e = p
+        .cli(A)
+        .args([
+            "disposal",
+            "request",
+            "--partner",
+            "weibo",
+            "--url",
+            "https://x.example/1",
+        ])
+        .args([
+            "--action",
+            "label",
+            "--reason",
+            "r",
+            "--legal-basis",
+            "l",
+            "--deadline",
+            "2020-01-01T00:00:00Z",
+        ])
+        .run()
+        .err();
+    assert!(e.contains("deadline"), "{e}");
+
+    let a1 = file(&p, A, "weibo", "https://weibo.example/status/1");
+    let e = err(&[
+        "--partner",
+        "nobody",
+        "--url",
+        "https://x.example/1",
+        "--reason",
+        "r",
+    ]);
+    assert!(e.contains("partner"), "{e}");
+    let b1 = file(
+        &p,
+        B,
+        "weibo",
+        "https://www.weibo.example/status/1?utm_source=share",
+    );
+    let a2 = file(&p, A, "douyin", "https://douyin.example/video/9");
+
+    // Each partner gets its own, and nothing else.
+    let weibo = wait_inbox(&p, "weibo", 0, 2);
+    let ids: Vec<&str> = weibo
+        .iter()
+        .map(|m| m["request"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [a1.as_str(), b1.as_str()]);
+    assert!(weibo.iter().all(|m| m["kind"] == "request"));
+    assert_eq!(weibo[0]["request"]["reason"], "Fabricated casualty figures");
+    let douyin = wait_inbox(&p, "douyin", 0, 1);
+    assert_eq!(douyin.len(), 1);
+    assert_eq!(douyin[0]["request"]["id"], a2.as_str());
+    // The two requests about one URL are one case.
+    let a1_at_gw = json(&p, GATEWAY, &["disposal", "show", &a1]);
+    assert_eq!(a1_at_gw["linked"], serde_json::json!([b1]), "{a1_at_gw:#}");
+    // Resuming from a cursor repeats nothing.
+    let after_first = weibo[0]["cursor"].as_u64().unwrap();
+    let rest = inbox(&p, "weibo", after_first);
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0]["request"]["id"], b1.as_str());
+
+    // A partner cannot touch another's request, nor read anything else.
+    let e = p
+        .cli_as(GATEWAY, "partner-weibo")
+        .args(["disposal", "ack", &a2])
+        .run()
+        .err();
+    assert!(e.contains("not found"), "{e}");
+    let e = p
+        .cli_as(GATEWAY, "partner-weibo")
+        .args(["risk", "list", "--origin", "all"])
+        .run()
+        .err();
+    assert!(e.contains("permission denied"), "{e}");
+    let e = p
+        .cli_as(GATEWAY, "partner-weibo")
+        .args(["disposal", "list"])
+        .run()
+        .err();
+    assert!(e.contains("permission denied"), "{e}");
+
+    // Acknowledge and answer, idempotently; the requester sees the outcome.
+    let ack = partner_cli(&p, "weibo", &["disposal", "ack", &a1]);
+    assert_eq!(
+        (ack["state"].as_str(), ack["unchanged"].as_bool()),
+        (Some("acknowledged"), Some(false))
+    );
+    assert_eq!(
+        partner_cli(&p, "weibo", &["disposal", "ack", &a1])["unchanged"],
+        true
+    );
+    let respond = [
+        "disposal",
+        "respond",
+        &a1,
+        "--outcome",
+        "removed",
+        "--reason",
+        "false information",
+        "--reference",
+        "WB-2026-0042",
+    ];
+    let r = partner_cli(&p, "weibo", &respond);
+    assert_eq!(
+        (r["state"].as_str(), r["unchanged"].as_bool()),
+        (Some("answered"), Some(false))
+    );
+    assert_eq!(
+        partner_cli(&p, "weibo", &respond)["unchanged"],
+        true,
+        "the same response twice changes nothing"
+    );
+    let e = p
+        .cli_as(GATEWAY, "partner-weibo")
+        .args(["disposal", "respond", &a1, "--outcome", "no-action"])
+        .run()
+        .err();
+    assert!(e.contains("answered already"), "{e}");
+    let at_a = wait_state(&p, A, &a1, "answered");
+    assert_eq!(at_a["outcome"]["outcome"], "removed");
+    assert_eq!(at_a["outcome"]["reference"], "WB-2026-0042");
+    assert!(
+        at_a["delivered_at"].is_string() && at_a["acknowledged_at"].is_string(),
+        "{at_a:#}"
+    );
+    let kinds: Vec<&str> = at_a["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["filed", "relayed", "delivered", "acknowledged", "answered"],
+        "{at_a:#}"
+    );
+    // B's request stays B's; A sees only its own.
+    let mine: Vec<String> = json(&p, A, &["disposal", "list"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(mine, [a2.clone(), a1.clone()]);
+
+    // A withdrawal reaches the partner; a partner's answer after it is refused.
+    let w = json(
+        &p,
+        A,
+        &["disposal", "withdraw", &a2, "--reason", "resolved locally"],
+    );
+    assert_eq!(w["state"], "withdrawn");
+    let after = douyin[0]["cursor"].as_u64().unwrap();
+    let next = wait_inbox(&p, "douyin", after, 1);
+    assert_eq!(
+        (next[0]["kind"].as_str(), next[0]["request"]["id"].as_str()),
+        (Some("withdrawal"), Some(a2.as_str()))
+    );
+    let e = p
+        .cli_as(GATEWAY, "partner-douyin")
+        .args(["disposal", "respond", &a2, "--outcome", "removed"])
+        .run()
+        .err();
+    assert!(e.contains("withdrawn"), "{e}");
+
+    // A disabled partner is refused.
+    json(&p, GATEWAY, &["partner", "disable", "douyin"]);
+    let e = p
+        .cli_as(GATEWAY, "partner-douyin")
+        .args(["disposal", "inbox"])
+        .run()
+        .err();
+    assert!(e.contains("disabled"), "{e}");
+}
+
+#[test]
+fn manual_review_holds_a_request_until_approved() {
+    let p = TestProvince::new("51")
+        .county(A)
+        .gateway_config("[disposal]\nreview = \"manual\"\n")
+        .start();
+    register(&p, "weibo");
+    let held = file(&p, A, "weibo", "https://weibo.example/status/7");
+    let rejected = file(&p, A, "weibo", "https://weibo.example/status/8");
+    wait_state(&p, GATEWAY, &held, "in-review");
+    wait_state(&p, GATEWAY, &rejected, "in-review");
+    let review = json(&p, GATEWAY, &["disposal", "review"]);
+    assert_eq!(review.as_array().unwrap().len(), 2, "{review:#}");
+    assert!(
+        inbox(&p, "weibo", 0).is_empty(),
+        "nothing reaches the partner before review"
+    );
+    wait_state(&p, A, &held, "in-review");
+
+    json(
+        &p,
+        GATEWAY,
+        &[
+            "disposal",
+            "reject",
+            &rejected,
+            "--note",
+            "not our jurisdiction",
+        ],
+    );
+    json(
+        &p,
+        GATEWAY,
+        &["disposal", "approve", &held, "--note", "urgent"],
+    );
+    let got = wait_inbox(&p, "weibo", 0, 1);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0]["request"]["id"], held.as_str());
+    let r = wait_state(&p, A, &rejected, "rejected");
+    let notes: Vec<&str> = r["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["note"].as_str().unwrap())
+        .collect();
+    assert!(notes.contains(&"not our jurisdiction"), "{r:#}");
+    // Approving twice, or a county approving, is refused.
+    let e = p
+        .gateway_cli()
+        .args(["disposal", "approve", &held])
+        .run()
+        .err();
+    assert!(e.contains("in review"), "{e}");
+    let e = p.cli(A).args(["disposal", "approve", &held]).run().err();
+    assert!(e.contains("gateway"), "{e}");
+}
