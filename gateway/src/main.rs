@@ -9,7 +9,7 @@ mod demo;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use fenghuo_gateway::dashboard;
+use fenghuo_gateway::{dashboard, webhook};
 use fenghuo_node::config::{LogFormat, NodeConfig};
 use fenghuo_node::{logging, start};
 
@@ -67,11 +67,21 @@ fn main() -> anyhow::Result<()> {
 #[tokio::main]
 async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
     let running = start::launch(&cfg, start::terminate_signal()).await?;
+    let client = webhook::client::WebhookClient::new(
+        cfg.disposal
+            .webhook_ca
+            .as_ref()
+            .map(|p| cfg.resolve(p))
+            .as_deref(),
+    )?;
+    let (stop_webhooks, stop_rx) = tokio::sync::watch::channel(false);
+    webhook::spawn(running.state.clone(), client, stop_rx);
     let dashboard = match &cfg.dashboard {
         Some(d) => Some(dashboard::start(d, &cfg, &running).await?),
         None => None,
     };
     let stopped = running.task.await;
+    let _ = stop_webhooks.send(true);
     // The dashboard has nothing to show once the node has stopped.
     if let Some(d) = dashboard {
         d.task.abort();

@@ -152,6 +152,10 @@ pub struct DisposalConfig {
     /// `fenghuo disposal approve|reject`.
     #[serde(default)]
     pub review: crate::disposal::relay::Review,
+    /// Extra CA certificates (PEM) to trust for partners' webhooks, besides the public
+    /// roots (e.g. a partner's private CA, or a test's).
+    #[serde(default)]
+    pub webhook_ca: Option<PathBuf>,
 }
 
 /// The whole `node.toml` (and, with `province` instead of `county`, `gateway.toml`).

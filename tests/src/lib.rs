@@ -29,6 +29,8 @@
 //! - [`rogue`]: a peer that speaks the sync protocol with a valid certificate but sends
 //!   tampered or forged runs.
 //! - [`web`]: [`web::Web`], an HTTPS client with cookies for the dashboard's tests without a browser.
+//! - [`partner_sim`]: [`partner_sim::WebhookPartner`], a partner's webhook receiver that checks
+//!   signatures and takes each delivery once.
 //! - [`browser`]: [`browser::Browser`], headless Chromium through chromedriver for the dashboard.
 //!
 //! The `bench` binary (`src/bin/bench.rs`) runs the federation benchmarks with in-process
@@ -57,6 +59,7 @@ pub mod cli;
 pub mod daemon;
 pub mod grpc;
 pub mod node;
+pub mod partner_sim;
 pub mod pki;
 pub mod province;
 pub mod proxy;

@@ -88,6 +88,18 @@ impl Web {
     }
 
     fn send(&mut self, method: &str, path: &str, form: Option<String>) -> Reply {
+        let form_type = [("content-type", "application/x-www-form-urlencoded")];
+        let headers: &[(&str, &str)] = if form.is_some() { &form_type } else { &[] };
+        self.send_with(method, path, form, headers)
+    }
+
+    fn send_with(
+        &mut self,
+        method: &str,
+        path: &str,
+        form: Option<String>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let cookie = self
             .cookies
             .iter()
@@ -101,8 +113,8 @@ impl Web {
         if !cookie.is_empty() {
             req = req.header("cookie", cookie);
         }
-        if form.is_some() {
-            req = req.header("content-type", "application/x-www-form-urlencoded");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
         }
         let req = req
             .body(Full::new(Bytes::from(form.unwrap_or_default())))
@@ -158,6 +170,11 @@ impl Web {
             }
         }
         reply
+    }
+
+    /// POSTs `body` with extra `headers` (e.g. a partner's signed callback).
+    pub fn post_raw(&mut self, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
+        self.send_with("POST", path, Some(body.to_owned()), headers)
     }
 
     /// GET `path`.

@@ -77,17 +77,36 @@ pub fn request_to_proto(
             reference: o.reference.clone(),
             at_ms: o.at_ms,
         }),
-        history: r
-            .history
-            .iter()
-            .map(|s| v1::DisposalEvent {
-                at_ms: s.at_ms,
-                kind: s.kind.clone(),
-                by: s.by.clone(),
-                note: s.note.clone(),
-            })
-            .collect(),
+        history: history(store, r)?,
     })
+}
+
+/// The request's steps, with the gateway's webhook attempts among them.
+fn history(store: &dyn Store, r: &DisposalRecord) -> Result<Vec<v1::DisposalEvent>, StoreError> {
+    let mut h: Vec<v1::DisposalEvent> = r
+        .history
+        .iter()
+        .map(|s| v1::DisposalEvent {
+            at_ms: s.at_ms,
+            kind: s.kind.clone(),
+            by: s.by.clone(),
+            note: s.note.clone(),
+        })
+        .collect();
+    for a in crate::disposal::attempts::list(store, &r.id)? {
+        h.push(v1::DisposalEvent {
+            at_ms: a.at_ms,
+            kind: "attempt".into(),
+            by: "webhook".into(),
+            note: match (a.status, a.error.is_empty()) {
+                (0, _) => format!("{}: {}", a.kind, a.error),
+                (s, true) => format!("{}: HTTP {s}", a.kind),
+                (s, false) => format!("{}: HTTP {s}: {}", a.kind, a.error),
+            },
+        });
+    }
+    h.sort_by_key(|e| e.at_ms);
+    Ok(h)
 }
 
 #[allow(clippy::result_large_err)]
@@ -276,8 +295,8 @@ impl PartnerGatewayService {
 
 type MessageStream = Pin<Box<dyn Stream<Item = Result<v1::PartnerMessage, Status>> + Send>>;
 
-/// The partner message for outbox entry `seq`.
-fn message(
+/// The partner message for outbox entry `seq` (what the gRPC stream and webhooks carry).
+pub fn message(
     store: &dyn Store,
     seq: u64,
     m: &view::OutboxMessage,

@@ -6,11 +6,14 @@
 //!
 //! [`record`]: what a node keeps of a request; [`view`]: events applied to records, cases and
 //! the partner outboxes; [`command`]: checking what staff and partners ask; [`relay`]: the
-//! gateway's task that reviews or relays what arrives.
+//! gateway's task that reviews or relays what arrives; [`signature`]: how webhooks and
+//! partners' callbacks are signed.
 
+pub mod attempts;
 pub mod command;
 pub mod record;
 pub mod relay;
+pub mod signature;
 pub mod view;
 
 pub use command::Command;

@@ -1,0 +1,136 @@
+//! Partners' HTTPS callbacks: `POST /partner-api/<partner>/acknowledge` and
+//! `/partner-api/<partner>/respond` on the dashboard's port, JSON bodies signed like the
+//! webhooks (with the partner's secret), answered with the same receipt gRPC gives.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use fenghuo_node::disposal::{signature, view, Command};
+use fenghuo_node::partner;
+use fenghuo_node::store::Batch;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::dashboard::App;
+
+/// The callback routes (no session: the signature authenticates).
+pub fn routes() -> Router<Arc<App>> {
+    Router::new()
+        .route("/partner-api/{partner}/acknowledge", post(acknowledge))
+        .route("/partner-api/{partner}/respond", post(respond))
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({"error": message.into()}))).into_response()
+}
+
+/// Checks the partner and the signature.
+#[allow(clippy::result_large_err)]
+fn authenticate(app: &App, name: &str, headers: &HeaderMap, body: &[u8]) -> Result<(), Response> {
+    let p = match partner::get(app.node.store.as_ref(), name) {
+        Ok(Some(p)) if !p.disabled && !p.webhook_secret_hex.is_empty() => p,
+        Ok(_) => {
+            return Err(error(
+                StatusCode::UNAUTHORIZED,
+                "unknown partner, or no webhook secret",
+            ))
+        }
+        Err(e) => return Err(error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+    };
+    let secret = hex::decode(&p.webhook_secret_hex).unwrap_or_default();
+    let header = |h: &str| headers.get(h).and_then(|v| v.to_str().ok());
+    signature::verify(
+        &secret,
+        header(signature::TIMESTAMP_HEADER),
+        header(signature::SIGNATURE_HEADER),
+        body,
+        fenghuo_node::timespec::now_ms() / 1000,
+    )
+    .map_err(|e| {
+        tracing::warn!(partner = %name, error = %e, "partner callback refused");
+        error(StatusCode::UNAUTHORIZED, e.to_string())
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct CallbackBody {
+    id: String,
+    #[serde(default)]
+    outcome: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    reference: String,
+}
+
+async fn run(app: &App, name: &str, body: &[u8], answer: bool) -> Response {
+    let b: CallbackBody = match serde_json::from_slice(body) {
+        Ok(b) => b,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("body: {e}")),
+    };
+    let cmd = if answer {
+        match b.outcome.parse() {
+            Ok(outcome) => Command::Answer {
+                partner: name.to_owned(),
+                id: b.id.clone(),
+                outcome,
+                reason: b.reason,
+                reference: b.reference,
+            },
+            Err(e) => return error(StatusCode::BAD_REQUEST, format!("outcome: {e}")),
+        }
+    } else {
+        Command::Acknowledge {
+            partner: name.to_owned(),
+            id: b.id.clone(),
+        }
+    };
+    use fenghuo_node::comms::CommsError;
+    use fenghuo_node::writer::WriteError;
+    match app.node.writer.submit(format!("partner/{name}"), cmd).await {
+        Ok(w) => {
+            let state = view::get(app.node.store.as_ref(), &Batch::new(), &b.id)
+                .ok()
+                .flatten()
+                .map(|r| r.state.as_str())
+                .unwrap_or_default();
+            tracing::info!(partner = %name, request = %b.id, answer, unchanged = w.seq == 0, "partner callback");
+            Json(json!({"id": b.id, "state": state, "unchanged": w.seq == 0})).into_response()
+        }
+        Err(WriteError::Comms(CommsError::NotFound(m))) => error(StatusCode::NOT_FOUND, m),
+        Err(WriteError::Comms(CommsError::InvalidField { field, reason })) => {
+            error(StatusCode::BAD_REQUEST, format!("{field}: {reason}"))
+        }
+        Err(WriteError::Comms(CommsError::Precondition(m))) => error(StatusCode::CONFLICT, m),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    }
+}
+
+async fn acknowledge(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = authenticate(&app, &name, &headers, &body) {
+        return r;
+    }
+    run(&app, &name, &body, false).await
+}
+
+async fn respond(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = authenticate(&app, &name, &headers, &body) {
+        return r;
+    }
+    run(&app, &name, &body, true).await
+}

@@ -1,0 +1,142 @@
+//! The HTTPS client webhooks are POSTed with: rustls with the public roots (and any CA the
+//! gateway's config adds), HTTP/1.1, a timeout on every request.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use rustls_pki_types::{CertificateDer, ServerName};
+use tokio::net::TcpStream;
+
+use fenghuo_node::disposal::signature::{IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use fenghuo_node::pki::{cert, tls::provider};
+
+/// How long one POST may take, connection included.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why a POST did not get an answer.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    /// The URL is not https://host[:port]/path.
+    #[error("webhook URL {0:?} is not https://host[:port]/path")]
+    Url(String),
+    /// Connecting, TLS or HTTP failed.
+    #[error("{0}")]
+    Transport(String),
+    /// No answer in time.
+    #[error("no answer within {TIMEOUT:?}")]
+    Timeout,
+    /// The extra CA file could not be used.
+    #[error("disposal.webhook_ca {path}: {reason}")]
+    Ca {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// POSTs signed JSON to partners.
+#[derive(Debug, Clone)]
+pub struct WebhookClient {
+    tls: Arc<rustls::ClientConfig>,
+}
+
+impl WebhookClient {
+    /// A client trusting the public roots and the certificates in `extra_ca`, if given.
+    pub fn new(extra_ca: Option<&Path>) -> Result<Self, WebhookError> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        if let Some(path) = extra_ca {
+            let err = |reason: String| WebhookError::Ca {
+                path: path.display().to_string(),
+                reason,
+            };
+            for der in cert::read_cert_pem(path).map_err(|e| err(e.to_string()))? {
+                roots
+                    .add(CertificateDer::from(der))
+                    .map_err(|e| err(e.to_string()))?;
+            }
+        }
+        let tls = rustls::ClientConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| WebhookError::Transport(e.to_string()))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(Self { tls: Arc::new(tls) })
+    }
+
+    /// POSTs `body` to `url` with the signature headers; the HTTP status.
+    pub async fn post(
+        &self,
+        url: &str,
+        body: &str,
+        timestamp: i64,
+        signature: &str,
+        idempotency_key: &str,
+    ) -> Result<u16, WebhookError> {
+        tokio::time::timeout(
+            TIMEOUT,
+            self.post_now(url, body, timestamp, signature, idempotency_key),
+        )
+        .await
+        .map_err(|_| WebhookError::Timeout)?
+    }
+
+    async fn post_now(
+        &self,
+        url: &str,
+        body: &str,
+        timestamp: i64,
+        signature: &str,
+        idempotency_key: &str,
+    ) -> Result<u16, WebhookError> {
+        let bad = || WebhookError::Url(url.to_owned());
+        let rest = url.strip_prefix("https://").ok_or_else(bad)?;
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => {
+                (h, p.parse::<u16>().map_err(|_| bad())?)
+            }
+            _ => (authority, 443),
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if host.is_empty() {
+            return Err(bad());
+        }
+        let transport = |e: &dyn std::fmt::Display| WebhookError::Transport(e.to_string());
+        let tcp = TcpStream::connect((host, port))
+            .await
+            .map_err(|e| transport(&format!("connecting to {host}:{port}: {e}")))?;
+        let _ = tcp.set_nodelay(true);
+        let name = ServerName::try_from(host.to_owned()).map_err(|_| bad())?;
+        let stream = tokio_rustls::TlsConnector::from(self.tls.clone())
+            .connect(name, tcp)
+            .await
+            .map_err(|e| transport(&format!("TLS with {host}: {e}")))?;
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .map_err(|e| transport(&e))?;
+        tokio::spawn(conn);
+        let req = hyper::Request::post(path)
+            .header(hyper::header::HOST, authority)
+            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .header(hyper::header::USER_AGENT, "fenghuo-gateway")
+            .header(TIMESTAMP_HEADER, timestamp.to_string())
+            .header(SIGNATURE_HEADER, signature)
+            .header(IDEMPOTENCY_HEADER, idempotency_key)
+            .body(Full::new(Bytes::from(body.to_owned())))
+            .map_err(|e| transport(&e))?;
+        let res = sender.send_request(req).await.map_err(|e| transport(&e))?;
+        let status = res.status().as_u16();
+        // Read the answer to the end so the connection closes cleanly.
+        let _ = res.into_body().collect().await;
+        Ok(status)
+    }
+}
