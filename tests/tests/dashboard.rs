@@ -47,6 +47,8 @@ const TABLES: &[&str] = &[
     "risk-measures",
     "risk-history",
     "staff",
+    "disposal",
+    "partners",
 ];
 /// Every form.
 const FORMS: &[&str] = &[

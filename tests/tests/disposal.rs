@@ -302,6 +302,17 @@ fn requests_reach_their_partner_only_and_outcomes_come_back() {
         ["filed", "relayed", "delivered", "acknowledged", "answered"],
         "{at_a:#}"
     );
+    // The partner's figures follow.
+    let weibo_figures = json(&p, GATEWAY, &["partner", "show", "weibo"]);
+    assert_eq!(
+        (
+            weibo_figures["delivered"].as_u64(),
+            weibo_figures["acknowledged"].as_u64(),
+            weibo_figures["answered"].as_u64()
+        ),
+        (Some(2), Some(1), Some(1)),
+        "{weibo_figures:#}"
+    );
     // B's request stays B's; A sees only its own.
     let mine: Vec<String> = json(&p, A, &["disposal", "list"])
         .as_array()
@@ -396,4 +407,64 @@ fn manual_review_holds_a_request_until_approved() {
     assert!(e.contains("in review"), "{e}");
     let e = p.cli(A).args(["disposal", "approve", &held]).run().err();
     assert!(e.contains("gateway"), "{e}");
+}
+
+#[test]
+fn a_request_past_its_deadline_without_an_outcome_is_overdue_at_the_gateway() {
+    let p = TestProvince::new("51").county(A).start();
+    register(&p, "weibo");
+    file(&p, A, "weibo", "https://weibo.example/status/1"); // once the partner is known
+    let late = json(
+        &p,
+        A,
+        &[
+            "disposal",
+            "request",
+            "--partner",
+            "weibo",
+            "--url",
+            "https://weibo.example/status/2",
+            "--action",
+            "respond",
+            "--reason",
+            "r",
+            "--legal-basis",
+            "l",
+            "--deadline",
+            "2s",
+        ],
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let overdue = wait::until(
+        "the request overdue",
+        SYNC_TIMEOUT,
+        Duration::from_millis(200),
+        || {
+            let list = json(&p, GATEWAY, &["disposal", "list", "--state", "overdue"]);
+            let ids: Vec<String> = list
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["id"].as_str().unwrap().to_owned())
+                .collect();
+            if ids == [late.clone()] {
+                Ok(list)
+            } else {
+                Err(format!("{ids:?}"))
+            }
+        },
+    );
+    assert_eq!(overdue[0]["overdue"], true);
+    let figures = json(&p, GATEWAY, &["partner", "show", "weibo"]);
+    assert!(figures.to_string().contains("\"delivered\""), "{figures:#}");
+    // An outcome, even late, ends it.
+    partner_cli(
+        &p,
+        "weibo",
+        &["disposal", "respond", &late, "--outcome", "responded"],
+    );
+    let list = json(&p, GATEWAY, &["disposal", "list", "--state", "overdue"]);
+    assert!(list.as_array().unwrap().is_empty(), "{list:#}");
 }

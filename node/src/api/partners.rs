@@ -6,8 +6,10 @@ use fenghuo_proto::v1::{self, partners_server::Partners};
 use tonic::{Request, Response, Status};
 
 use super::auth::{caller, require_gateway_staff, Caller};
+use crate::disposal::view::{self, PartnerFigures};
 use crate::partner::{self, NewPartner, Partner, PartnerError};
 use crate::state::NodeState;
+use crate::timespec::now_ms;
 
 /// Handlers of the `Partners` service.
 #[derive(Debug, Clone)]
@@ -54,15 +56,31 @@ impl PartnersService {
     }
 }
 
-/// A partner as the API shows it (never its secret).
-pub fn partner_to_proto(p: &Partner) -> v1::Partner {
+/// A partner as the API shows it (never its secret), with its delivery figures.
+pub fn partner_to_proto(p: &Partner, f: &PartnerFigures) -> v1::Partner {
     v1::Partner {
         name: p.name.clone(),
         display_name: p.display_name.clone(),
         webhook_url: p.webhook_url.clone(),
         disabled: p.disabled,
         added_at_ms: p.added_at_ms,
-        ..Default::default()
+        delivered: f.delivered,
+        acknowledged: f.acknowledged,
+        answered: f.answered,
+        mean_ms_to_acknowledge: f.mean_ms_to_acknowledge,
+        mean_ms_to_outcome: f.mean_ms_to_outcome,
+    }
+}
+
+impl PartnersService {
+    /// `p` with its figures.
+    #[allow(clippy::result_large_err)]
+    fn shown(&self, p: &Partner) -> Result<v1::Partner, Status> {
+        let all = view::figures(&view::list(self.state.store.as_ref())?, now_ms());
+        Ok(partner_to_proto(
+            p,
+            &all.get(&p.name).cloned().unwrap_or_default(),
+        ))
     }
 }
 
@@ -88,7 +106,7 @@ impl Partners for PartnersService {
         )?;
         self.declare(&p).await?;
         tracing::info!(partner = %p.name, webhook = !p.webhook_url.is_empty(), by = %c.identity, "partner saved");
-        Ok(Response::new(partner_to_proto(&p)))
+        Ok(Response::new(self.shown(&p)?))
     }
 
     /// ListPartners.
@@ -97,9 +115,11 @@ impl Partners for PartnersService {
         req: Request<v1::ListPartnersRequest>,
     ) -> Result<Response<v1::ListPartnersResponse>, Status> {
         self.require_province(&req)?;
-        let partners = partner::list(self.state.store.as_ref())?
+        let store = self.state.store.as_ref();
+        let figures = view::figures(&view::list(store)?, now_ms());
+        let partners = partner::list(store)?
             .iter()
-            .map(partner_to_proto)
+            .map(|p| partner_to_proto(p, &figures.get(&p.name).cloned().unwrap_or_default()))
             .collect();
         Ok(Response::new(v1::ListPartnersResponse { partners }))
     }
@@ -112,7 +132,7 @@ impl Partners for PartnersService {
         self.require_province(&req)?;
         let name = req.into_inner().name;
         let p = partner::require(self.state.store.as_ref(), name.trim())?;
-        Ok(Response::new(partner_to_proto(&p)))
+        Ok(Response::new(self.shown(&p)?))
     }
 
     /// DisablePartner.
@@ -125,6 +145,6 @@ impl Partners for PartnersService {
         let p = partner::disable(self.state.store.as_ref(), name.trim())?;
         self.declare(&p).await?;
         tracing::info!(partner = %p.name, by = %c.identity, "partner disabled");
-        Ok(Response::new(partner_to_proto(&p)))
+        Ok(Response::new(self.shown(&p)?))
     }
 }

@@ -409,3 +409,61 @@ pub fn apply(
     }
     save(batch, &r)
 }
+
+/// Delivery figures of one partner.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PartnerFigures {
+    /// Requests relayed to it.
+    pub relayed: u64,
+    /// Received by it.
+    pub delivered: u64,
+    /// Acknowledged by it.
+    pub acknowledged: u64,
+    /// Answered by it.
+    pub answered: u64,
+    /// Past their deadline without an outcome.
+    pub overdue: u64,
+    /// Mean time from delivery to acknowledgment, ms (0: none yet).
+    pub mean_ms_to_acknowledge: i64,
+    /// Mean time from delivery to outcome, ms (0: none yet).
+    pub mean_ms_to_outcome: i64,
+}
+
+fn mean(sum: i64, n: i64) -> i64 {
+    sum.checked_div(n).unwrap_or(0)
+}
+
+/// Figures per partner from the requests in `records`, at `now_ms`.
+pub fn figures(
+    records: &[DisposalRecord],
+    now_ms: i64,
+) -> std::collections::BTreeMap<String, PartnerFigures> {
+    let mut out: std::collections::BTreeMap<String, (PartnerFigures, [i64; 4])> =
+        Default::default();
+    for r in records.iter().filter(|r| r.relayed) {
+        let (f, sums) = out.entry(r.partner.clone()).or_default();
+        f.relayed += 1;
+        f.overdue += u64::from(r.overdue(now_ms));
+        let Some(delivered) = r.delivered_at_ms else {
+            continue;
+        };
+        f.delivered += 1;
+        if let Some(ack) = r.acknowledged_at_ms {
+            f.acknowledged += 1;
+            sums[0] += (ack - delivered).max(0);
+            sums[1] += 1;
+        }
+        if let Some(o) = &r.outcome {
+            f.answered += 1;
+            sums[2] += (o.at_ms - delivered).max(0);
+            sums[3] += 1;
+        }
+    }
+    out.into_iter()
+        .map(|(p, (mut f, s))| {
+            f.mean_ms_to_acknowledge = mean(s[0], s[1]);
+            f.mean_ms_to_outcome = mean(s[2], s[3]);
+            (p, f)
+        })
+        .collect()
+}

@@ -11,7 +11,10 @@ use fenghuo_node::api::alerts::alert_to_proto;
 use fenghuo_node::api::directives::directive_to_proto;
 use fenghuo_node::api::reports::report_to_proto;
 use fenghuo_node::comms::{self, view};
+use fenghuo_node::disposal::view::{self as disposal_view, PartnerFigures};
+use fenghuo_node::disposal::DisposalRecord;
 use fenghuo_node::domain::directive::DirectiveKind;
+use fenghuo_node::partner;
 use fenghuo_node::timespec;
 use fenghuo_proto::v1;
 use maud::{html, Markup};
@@ -29,6 +32,10 @@ struct Items {
     alerts: Vec<v1::Alert>,
     reports: Vec<v1::Report>,
     directives: Vec<v1::Directive>,
+    /// Disposal requests to partner websites.
+    requests: Vec<DisposalRecord>,
+    /// Per partner: display name and delivery figures.
+    partners: Vec<(String, String, PartnerFigures)>,
 }
 
 fn items(app: &App, f: &Filters) -> Result<Items, PageError> {
@@ -65,10 +72,27 @@ fn items(app: &App, f: &Filters) -> Result<Items, PageError> {
         }
     }
     directives.sort_by_key(|d| std::cmp::Reverse(d.issued_at_ms));
+    let all_requests = disposal_view::list(store)?;
+    let figures = disposal_view::figures(&all_requests, now);
+    let partners = partner::list(store)
+        .map_err(|e| PageError::Internal(e.to_string()))?
+        .into_iter()
+        .map(|p| {
+            let f = figures.get(&p.name).cloned().unwrap_or_default();
+            (p.name, p.display_name, f)
+        })
+        .collect();
+    let mut requests: Vec<DisposalRecord> = all_requests
+        .into_iter()
+        .filter(|r| f.county_ok(&r.requester) && f.in_asked_range(r.filed_at_ms))
+        .collect();
+    requests.sort_by_key(|r| std::cmp::Reverse(r.filed_at_ms));
     Ok(Items {
         alerts,
         reports,
         directives,
+        requests,
+        partners,
     })
 }
 
@@ -210,7 +234,80 @@ fn tables_of(i: &Items) -> Vec<Table> {
             Cell::text(overdue.join(" ")).alarm(!overdue.is_empty()),
         ]);
     }
-    vec![alerts, receipts, reports, directives]
+    let now = timespec::now_ms();
+    let mut requests = Table::new(
+        "disposal",
+        "处置请求 Disposal requests (overdue ones escalated)",
+        vec![
+            "request",
+            "requester",
+            "partner",
+            "action",
+            "urls",
+            "state",
+            "deadline",
+            "overdue",
+            "outcome",
+        ],
+    );
+    for r in &i.requests {
+        let overdue = r.overdue(now);
+        requests.row(vec![
+            Cell::text(r.id.clone()),
+            Cell::text(r.requester.clone()).link(format!("/county/{}", r.requester)),
+            Cell::text(r.partner.clone()),
+            Cell::text(r.action.as_str()),
+            Cell::text(r.urls.join(" ")),
+            Cell::text(r.state.as_str()),
+            Cell::text(when(r.deadline_ms)),
+            Cell::text(if overdue { "overdue 超期" } else { "" }).alarm(overdue),
+            Cell::text(
+                r.outcome
+                    .as_ref()
+                    .map(|o| format!("{}: {} ({})", o.outcome, o.reason, o.reference))
+                    .unwrap_or_default(),
+            ),
+        ]);
+    }
+    let mut partners = Table::new(
+        "partners",
+        "合作网站 Partner websites",
+        vec![
+            "partner",
+            "name",
+            "relayed",
+            "delivered",
+            "acknowledged",
+            "answered",
+            "overdue",
+            "mean time to acknowledge",
+            "mean time to outcome",
+        ],
+    );
+    for (name, display, f) in &i.partners {
+        partners.row(vec![
+            Cell::text(name.clone()),
+            Cell::text(display.clone()),
+            Cell::number(f.relayed),
+            Cell::number(f.delivered),
+            Cell::number(f.acknowledged),
+            Cell::number(f.answered),
+            Cell::number(f.overdue).alarm(f.overdue > 0),
+            Cell::text(duration_text(f.mean_ms_to_acknowledge)),
+            Cell::text(duration_text(f.mean_ms_to_outcome)),
+        ]);
+    }
+    vec![alerts, receipts, reports, directives, requests, partners]
+}
+
+/// A mean time for people: `—` for none, else seconds, minutes or hours.
+fn duration_text(ms: i64) -> String {
+    match ms {
+        0 => "—".into(),
+        ms if ms < 60_000 => format!("{:.1} s", ms as f64 / 1000.0),
+        ms if ms < 3_600_000 => format!("{:.1} min", ms as f64 / 60_000.0),
+        ms => format!("{:.1} h", ms as f64 / 3_600_000.0),
+    }
 }
 
 /// The communications tables for `f`.
@@ -266,12 +363,18 @@ pub async fn page(
         "/comms",
         |f| {
             let i = items(&app, f)?;
+            let overdue = i
+                .requests
+                .iter()
+                .filter(|r| r.overdue(timespec::now_ms()))
+                .count();
             let query = f.query();
             Ok(html! {
                 div.cards {
                     div.card { div { "未结预警 Open alerts" } div.n #open-alerts { (i.alerts.len()) } }
                     div.card { div { "待签收报告 Reports awaiting" } div.n #reports-awaiting { (i.reports.len()) } }
                     div.card { div { "指令 Directives" } div.n #directives-total { (i.directives.len()) } }
+                    div.card { div { "超期处置 Overdue disposal" } div.n.alarm[overdue > 0] #disposal-overdue { (overdue) } }
                 }
                 (forms(&staffer, &i.reports))
                 @for t in &tables_of(&i) { (t.html(&query)) }

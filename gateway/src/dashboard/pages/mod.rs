@@ -141,7 +141,9 @@ fn tables_with(
 ) -> Result<Vec<Table>, PageError> {
     Ok(match id {
         "levels" | "focus" | "status" | "counties" | "days" | "rises" => overview::tables(app, f)?,
-        "alerts" | "receipts" | "reports" | "directives" => comms::tables(app, f)?,
+        "alerts" | "receipts" | "reports" | "directives" | "disposal" | "partners" => {
+            comms::tables(app, f)?
+        }
         "health" => health::tables(app, f, None)?,
         "linked" => linked::tables(app, f)?,
         "county-risks" => {
