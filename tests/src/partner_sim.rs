@@ -18,8 +18,8 @@ use serde_json::Value;
 
 #[derive(Debug, Default)]
 struct Inbox {
-    /// Deliveries taken, in order (each idempotency key once).
-    taken: Mutex<Vec<Value>>,
+    /// Deliveries taken, in order (each idempotency key once), with when.
+    taken: Mutex<Vec<(Value, std::time::Instant)>>,
     /// Idempotency keys seen.
     keys: Mutex<BTreeSet<String>>,
     /// Deliveries that came again after they were taken.
@@ -84,7 +84,7 @@ async fn handle(
         .unwrap_or(false);
     if fresh {
         if let Ok(mut t) = inbox.taken.lock() {
-            t.push(value);
+            t.push((value, std::time::Instant::now()));
         }
     } else {
         inbox.repeats.fetch_add(1, Ordering::SeqCst);
@@ -176,6 +176,11 @@ impl WebhookPartner {
 
     /// Deliveries taken, in order, each once.
     pub fn taken(&self) -> Vec<Value> {
+        self.taken_at().into_iter().map(|(v, _)| v).collect()
+    }
+
+    /// Deliveries taken, in order, each once, with when they were taken.
+    pub fn taken_at(&self) -> Vec<(Value, std::time::Instant)> {
         self.inbox
             .taken
             .lock()

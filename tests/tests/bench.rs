@@ -116,6 +116,28 @@ fn the_alert_round_trip_counts_every_acknowledgment() {
 }
 
 #[test]
+fn disposal_delivery_counts_every_request_taken_by_the_partner_either_way() {
+    for via in ["grpc", "webhook"] {
+        let v = bench(&[
+            "disposal-delivery",
+            "--via",
+            via,
+            "--requests",
+            "20",
+            "--concurrency",
+            "4",
+        ]);
+        assert_eq!(
+            (v["workload"].as_str(), v["via"].as_str()),
+            (Some("disposal-delivery"), Some(via))
+        );
+        assert_eq!(v["samples"], 20, "{v}");
+        assert_eq!(v["repeats"], 0, "{v}");
+        assert!(v["requests_per_s"].as_f64().unwrap() > 0.0, "{v}");
+    }
+}
+
+#[test]
 fn every_workload_runs_on_nats_both_ways_when_a_nats_server_is_at_hand() {
     let Some(server) = nats_server() else {
         eprintln!(
@@ -178,4 +200,123 @@ fn the_report_renders_a_run_into_the_table() {
         row.contains("not run"),
         "NATS columns say they were not run: {row}"
     );
+}
+
+/// The whole-province overview, one county and one level, each timed; what the figures must
+/// add up to for a data set of `counties` × `risks`.
+fn assert_dashboard_scale_adds_up(v: &Value, counties: u64, risks: u64, queries: u64) {
+    assert_eq!(v["workload"], "dashboard-scale", "{v}");
+    let total = counties * risks;
+    assert_eq!(v["total_risks"], total, "{v}");
+    // The overview counts exactly the risks the counties wrote.
+    let o = &v["overview"];
+    let (active, resolved) = (
+        o["active"].as_u64().unwrap(),
+        o["resolved"].as_u64().unwrap(),
+    );
+    assert_eq!(active + resolved, total, "{v}");
+    let by_status: u64 = o["by_status"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(by_status, total, "{v}");
+    let graded: u64 = o["by_level"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(graded + o["ungraded"].as_u64().unwrap(), active, "{v}");
+    assert!(resolved > 0 && graded > 0, "{v}");
+    // Histories as the gateway holds them: created and shared at least.
+    let h = &v["history"];
+    assert!(h["min"].as_u64().unwrap() >= 2, "{v}");
+    assert!(h["max"].as_u64().unwrap() <= 6, "{v}");
+    let timed = v["queries"].as_object().unwrap();
+    assert_eq!(timed.len(), 4, "{v}");
+    assert!(timed.contains_key("full dashboard page render"), "{v}");
+    for q in timed.values() {
+        assert_eq!(q["samples"], queries, "{v}");
+        assert!(q["p99_ms"].as_f64().unwrap() > 0.0, "{v}");
+    }
+    assert_eq!(
+        v["page_render"],
+        Value::Null,
+        "measured, so nothing pending: {v}"
+    );
+    let load = &v["load"];
+    assert!(load["entries"].as_u64().unwrap() > total, "{v}");
+    assert!(load["seconds"].as_f64().unwrap() > 0.0, "{v}");
+    assert!(v["disk_bytes"]["loaded"].as_u64().unwrap() > 0, "{v}");
+    assert!(v["rss_mib"]["after_queries"].as_f64().unwrap() > 0.0, "{v}");
+}
+
+#[test]
+fn the_dashboard_scale_counts_every_risk_written_and_rebuilds_the_same_views() {
+    let v = bench(&[
+        "dashboard-scale",
+        "--counties",
+        "3",
+        "--risks",
+        "50",
+        "--queries",
+        "20",
+    ]);
+    assert_dashboard_scale_adds_up(&v, 3, 50, 20);
+    assert_eq!(v["reused"], false, "{v}");
+    // Every entry applied again, giving the same overview.
+    let r = &v["rebuild"];
+    assert_eq!(r["entries"], v["load"]["entries"], "{v}");
+    assert_eq!(r["overview_identical"], true, "{v}");
+}
+
+#[test]
+fn a_kept_dashboard_scale_data_set_is_measured_again_without_loading() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("province");
+    let data = data.to_str().unwrap();
+    let args = |keep: bool| {
+        let mut a = vec![
+            "dashboard-scale",
+            "--counties",
+            "2",
+            "--risks",
+            "20",
+            "--queries",
+            "5",
+            "--no-rebuild",
+            "--data-dir",
+            data,
+        ];
+        if keep {
+            a.push("--keep");
+        }
+        a
+    };
+    let first = bench(&args(true));
+    assert_dashboard_scale_adds_up(&first, 2, 20, 5);
+    assert_eq!(first["reused"], false);
+    assert!(first["rebuild"].is_null(), "{first}");
+    let again = bench(&args(false));
+    assert_eq!(again["reused"], true, "{again}");
+    assert_eq!(again["overview"], first["overview"]);
+    assert_eq!(again["load"], first["load"]);
+    // Without --keep the folder goes at the end.
+    assert!(!std::path::Path::new(data).exists());
+    // A folder holding something else is refused, and left alone.
+    std::fs::create_dir_all(data).unwrap();
+    std::fs::write(dir.path().join("province/notes.txt"), "mine").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_bench"))
+        .args(args(false))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not empty"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dir.path().join("province/notes.txt").exists());
 }

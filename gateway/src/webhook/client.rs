@@ -68,31 +68,100 @@ impl WebhookClient {
         Ok(Self { tls: Arc::new(tls) })
     }
 
-    /// POSTs `body` to `url` with the signature headers; the HTTP status.
+    /// POSTs `body` to `url` with the signature headers; the HTTP status. `conn` keeps the
+    /// connection alive between calls (one TLS handshake per partner, not per request).
     pub async fn post(
         &self,
+        conn: &mut Option<Connection>,
         url: &str,
         body: &str,
         timestamp: i64,
         signature: &str,
         idempotency_key: &str,
     ) -> Result<u16, WebhookError> {
-        tokio::time::timeout(
-            TIMEOUT,
-            self.post_now(url, body, timestamp, signature, idempotency_key),
-        )
+        let target = Target::parse(url)?;
+        let request = || {
+            hyper::Request::post(target.path.as_str())
+                .header(hyper::header::HOST, target.authority.as_str())
+                .header(hyper::header::CONTENT_TYPE, "application/json")
+                .header(hyper::header::USER_AGENT, "fenghuo-gateway")
+                .header(TIMESTAMP_HEADER, timestamp.to_string())
+                .header(SIGNATURE_HEADER, signature)
+                .header(IDEMPOTENCY_HEADER, idempotency_key)
+                .body(Full::new(Bytes::from(body.to_owned())))
+                .map_err(|e| WebhookError::Transport(e.to_string()))
+        };
+        tokio::time::timeout(TIMEOUT, async {
+            if let Some(c) = conn.as_mut().filter(|c| c.authority == target.authority) {
+                // A kept connection the partner closed meanwhile fails at once: dial again.
+                if let Ok(status) = send(&mut c.sender, request()?).await {
+                    return Ok(status);
+                }
+            }
+            *conn = None;
+            let mut fresh = self.connect(&target).await?;
+            let status = send(&mut fresh.sender, request()?).await?;
+            *conn = Some(fresh);
+            Ok(status)
+        })
         .await
         .map_err(|_| WebhookError::Timeout)?
     }
 
-    async fn post_now(
-        &self,
-        url: &str,
-        body: &str,
-        timestamp: i64,
-        signature: &str,
-        idempotency_key: &str,
-    ) -> Result<u16, WebhookError> {
+    async fn connect(&self, t: &Target) -> Result<Connection, WebhookError> {
+        let transport = |e: &dyn std::fmt::Display| WebhookError::Transport(e.to_string());
+        let tcp = TcpStream::connect((t.host.as_str(), t.port))
+            .await
+            .map_err(|e| transport(&format!("connecting to {}:{}: {e}", t.host, t.port)))?;
+        let _ = tcp.set_nodelay(true);
+        let name = ServerName::try_from(t.host.clone())
+            .map_err(|_| WebhookError::Url(t.authority.clone()))?;
+        let stream = tokio_rustls::TlsConnector::from(self.tls.clone())
+            .connect(name, tcp)
+            .await
+            .map_err(|e| transport(&format!("TLS with {}: {e}", t.host)))?;
+        let (sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .map_err(|e| transport(&e))?;
+        tokio::spawn(conn);
+        Ok(Connection {
+            authority: t.authority.clone(),
+            sender,
+        })
+    }
+}
+
+/// A kept-alive connection to one webhook host.
+#[derive(Debug)]
+pub struct Connection {
+    authority: String,
+    sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+}
+
+async fn send(
+    sender: &mut hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    req: hyper::Request<Full<Bytes>>,
+) -> Result<u16, WebhookError> {
+    let transport = |e: &dyn std::fmt::Display| WebhookError::Transport(e.to_string());
+    sender.ready().await.map_err(|e| transport(&e))?;
+    let res = sender.send_request(req).await.map_err(|e| transport(&e))?;
+    let status = res.status().as_u16();
+    // Read the answer to the end so the connection can carry the next request.
+    let _ = res.into_body().collect().await;
+    Ok(status)
+}
+
+/// Where a webhook URL points.
+struct Target {
+    host: String,
+    port: u16,
+    authority: String,
+    path: String,
+}
+
+impl Target {
+    fn parse(url: &str) -> Result<Self, WebhookError> {
         let bad = || WebhookError::Url(url.to_owned());
         let rest = url.strip_prefix("https://").ok_or_else(bad)?;
         let (authority, path) = match rest.find('/') {
@@ -109,34 +178,11 @@ impl WebhookClient {
         if host.is_empty() {
             return Err(bad());
         }
-        let transport = |e: &dyn std::fmt::Display| WebhookError::Transport(e.to_string());
-        let tcp = TcpStream::connect((host, port))
-            .await
-            .map_err(|e| transport(&format!("connecting to {host}:{port}: {e}")))?;
-        let _ = tcp.set_nodelay(true);
-        let name = ServerName::try_from(host.to_owned()).map_err(|_| bad())?;
-        let stream = tokio_rustls::TlsConnector::from(self.tls.clone())
-            .connect(name, tcp)
-            .await
-            .map_err(|e| transport(&format!("TLS with {host}: {e}")))?;
-        let (mut sender, conn) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-                .await
-                .map_err(|e| transport(&e))?;
-        tokio::spawn(conn);
-        let req = hyper::Request::post(path)
-            .header(hyper::header::HOST, authority)
-            .header(hyper::header::CONTENT_TYPE, "application/json")
-            .header(hyper::header::USER_AGENT, "fenghuo-gateway")
-            .header(TIMESTAMP_HEADER, timestamp.to_string())
-            .header(SIGNATURE_HEADER, signature)
-            .header(IDEMPOTENCY_HEADER, idempotency_key)
-            .body(Full::new(Bytes::from(body.to_owned())))
-            .map_err(|e| transport(&e))?;
-        let res = sender.send_request(req).await.map_err(|e| transport(&e))?;
-        let status = res.status().as_u16();
-        // Read the answer to the end so the connection closes cleanly.
-        let _ = res.into_body().collect().await;
-        Ok(status)
+        Ok(Self {
+            host: host.to_owned(),
+            port,
+            authority: authority.to_owned(),
+            path: path.to_owned(),
+        })
     }
 }

@@ -114,6 +114,7 @@ async fn worker(state: Arc<NodeState>, client: WebhookClient, p: Partner) {
     let secret = hex::decode(&p.webhook_secret_hex).unwrap_or_default();
     let store = state.store.clone();
     let mut changes = Changes::new(&state);
+    let mut conn = None;
     loop {
         let cursor = attempts::cursor(store.as_ref(), &p.name).unwrap_or(0);
         let page = match view::outbox(store.as_ref(), &p.name, cursor, PAGE) {
@@ -133,7 +134,7 @@ async fn worker(state: Arc<NodeState>, client: WebhookClient, p: Partner) {
         for (seq, m) in page {
             let span = tracing::info_span!("webhook", partner = %p.name, request = %m.id, seq);
             let _ = tracing::Instrument::instrument(
-                deliver(&state, &client, &p, &secret, seq, &m),
+                deliver(&state, &client, &mut conn, &p, &secret, seq, &m),
                 span,
             )
             .await;
@@ -148,6 +149,7 @@ async fn worker(state: Arc<NodeState>, client: WebhookClient, p: Partner) {
 async fn deliver(
     state: &NodeState,
     client: &WebhookClient,
+    conn: &mut Option<client::Connection>,
     p: &Partner,
     secret: &[u8],
     seq: u64,
@@ -170,7 +172,9 @@ async fn deliver(
     loop {
         let ts = now_ms() / 1000;
         let sig = signature::sign(secret, ts, body.as_bytes());
-        let result = client.post(&p.webhook_url, &body, ts, &sig, &key).await;
+        let result = client
+            .post(conn, &p.webhook_url, &body, ts, &sig, &key)
+            .await;
         let (status, error) = match &result {
             Ok(s) => (*s, String::new()),
             Err(e) => (0, e.to_string()),

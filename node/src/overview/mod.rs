@@ -180,9 +180,16 @@ pub fn overview(store: &dyn Store, filter: &Filter) -> Result<Overview, StoreErr
     }
     let from = (filter.from_ms.max(0) as u64).to_be_bytes();
     let to = (filter.to_ms.max(0) as u64).saturating_add(1).to_be_bytes();
+    // Newest first, and only as many as are shown: a busy month has tens of thousands.
     let mut rises = Vec::new();
-    for kv in store.range(RISE_TREE, &from, Some(&to)) {
-        let (_, v) = kv?;
+    for kv in store.range_rev(RISE_TREE, &from, &to) {
+        let (k, v) = kv?;
+        // The key ends with the risk id, which starts with its county: skip others unread.
+        if let Some(c) = &filter.county {
+            if !k.get(8..).is_some_and(|id| id.starts_with(c.as_bytes())) {
+                continue;
+            }
+        }
         let Ok(r) = serde_json::from_slice::<Rise>(&v) else {
             continue;
         };
@@ -192,9 +199,10 @@ pub fn overview(store: &dyn Store, filter: &Filter) -> Result<Overview, StoreErr
             continue;
         }
         rises.push(r);
+        if rises.len() == MAX_RISES {
+            break;
+        }
     }
-    rises.reverse();
-    rises.truncate(MAX_RISES);
     o.rises = rises;
     Ok(o)
 }

@@ -45,6 +45,19 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         end: Option<&[u8]>,
     ) -> Box<dyn Iterator<Item = Result<KeyValue, StoreError>> + Send + '_>;
 
+    /// Entries of `tree` with keys in `[start, end)`, last key first (what reads "the newest
+    /// N" without reading the rest). The default reads forward and reverses.
+    fn range_rev(
+        &self,
+        tree: &str,
+        start: &[u8],
+        end: &[u8],
+    ) -> Box<dyn Iterator<Item = Result<KeyValue, StoreError>> + Send + '_> {
+        let mut all: Vec<_> = self.range(tree, start, Some(end)).collect();
+        all.reverse();
+        Box::new(all.into_iter())
+    }
+
     /// Entries of `tree` whose key starts with `prefix`, in key order.
     fn scan_prefix(
         &self,

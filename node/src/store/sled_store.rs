@@ -208,6 +208,16 @@ impl Store for SledStore {
         strip(tree.len() + 1, self.db.range(from..to))
     }
 
+    fn range_rev(
+        &self,
+        tree: &str,
+        start: &[u8],
+        end: &[u8],
+    ) -> Box<dyn Iterator<Item = Result<KeyValue, StoreError>> + Send + '_> {
+        let (from, to) = (full_key(tree, start), full_key(tree, end));
+        strip(tree.len() + 1, self.db.range(from..to).rev())
+    }
+
     fn scan_prefix(
         &self,
         tree: &str,
@@ -422,6 +432,24 @@ mod tests {
         b.remove("a_b", b"k1".to_vec());
         s.commit(&b).unwrap();
         assert_eq!(s.get("a_b", b"k1").unwrap(), None);
+    }
+
+    #[test]
+    fn reverse_ranges_stay_in_their_tree_and_bounds() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SledStore::open(dir.path()).unwrap();
+        let mut b = Batch::new();
+        for k in [b"a", b"b", b"c", b"d"] {
+            b.insert("t_one", k.to_vec(), k.to_vec());
+            b.insert("t_two", k.to_vec(), k.to_vec());
+        }
+        s.commit(&b).unwrap();
+        let keys: Vec<Vec<u8>> = s
+            .range_rev("t_one", b"b", b"d")
+            .map(|kv| kv.unwrap().0)
+            .collect();
+        assert_eq!(keys, [b"c".to_vec(), b"b".to_vec()]);
+        assert_eq!(s.range_rev("t_one", b"x", b"z").count(), 0);
     }
 
     #[test]

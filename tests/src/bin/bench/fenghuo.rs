@@ -28,11 +28,17 @@ pub const DURABILITY: &str = "fsync before ack (per commit batch)";
 
 /// A province on disk: CA, certificates and a data folder per node.
 pub struct Bench {
-    dir: tempfile::TempDir,
+    dir: Root,
     ca: CertificateAuthority,
 }
 
-/// A node serving in this process, stopped by `stop` or when the bench ends.
+/// Where a bench keeps everything: a temporary folder removed on drop, or a chosen one.
+enum Root {
+    Temp(tempfile::TempDir),
+    Chosen(PathBuf),
+}
+
+/// A node serving in this process, stopped by [`Node::stop`] or when the bench ends.
 pub struct Node {
     running: Running,
     stop: watch::Sender<bool>,
@@ -47,7 +53,7 @@ impl std::ops::Deref for Node {
 
 impl Node {
     /// Stops the server and its links and waits for the server to finish.
-    async fn stop(self) {
+    pub async fn stop(self) {
         let _ = self.stop.send(true);
         let _ = self.running.task.await;
     }
@@ -68,16 +74,48 @@ impl Bench {
             None => tempfile::tempdir()?,
         };
         let ca = CertificateAuthority::init(&dir.path().join("pki"), "51", false)?;
-        Ok(Self { dir, ca })
+        Ok(Self {
+            dir: Root::Temp(dir),
+            ca,
+        })
+    }
+
+    /// The province in `dir` (created if missing), kept when the bench ends; its CA is
+    /// opened when the folder already has one.
+    pub fn at(dir: &Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let pki = dir.join("pki");
+        let ca = if pki.join("ca.crt").exists() {
+            CertificateAuthority::open(&pki)?
+        } else {
+            CertificateAuthority::init(&pki, "51", false)?
+        };
+        Ok(Self {
+            dir: Root::Chosen(dir.to_owned()),
+            ca,
+        })
+    }
+
+    /// Leaves a temporary folder on disk when the bench ends; returns where it is.
+    pub fn keep(&mut self) -> PathBuf {
+        let dir = match std::mem::replace(&mut self.dir, Root::Chosen(PathBuf::new())) {
+            Root::Temp(t) => t.keep(),
+            Root::Chosen(p) => p,
+        };
+        self.dir = Root::Chosen(dir.clone());
+        dir
     }
 
     /// The folder everything lives in.
     pub fn dir(&self) -> &Path {
-        self.dir.path()
+        match &self.dir {
+            Root::Temp(t) => t.path(),
+            Root::Chosen(p) => p,
+        }
     }
 
     fn pki(&self) -> PathBuf {
-        self.dir.path().join("pki")
+        self.dir().join("pki")
     }
 
     /// Certificate and key for `identity` (issued on first use), trusting this CA.
@@ -130,7 +168,7 @@ impl Bench {
                 "[[neighbours]]\ncode = \"{n}\"\naddress = \"127.0.0.1:{p}\"\n"
             ));
         }
-        let cfg = NodeConfig::parse(&text, code, self.dir.path())?;
+        let cfg = NodeConfig::parse(&text, code, self.dir())?;
         let (stop, mut stopped) = watch::channel(false);
         let running = start::launch(&cfg, async move {
             let _ = stopped.wait_for(|s| *s).await;

@@ -8,6 +8,8 @@
 //! cargo run --release -p fenghuo-tests --bin bench -- writes --system nats --fsync always --writers 64
 //! cargo run --release -p fenghuo-tests --bin bench -- province --counties 100 --entries 10000
 //! cargo run --release -p fenghuo-tests --bin bench -- alert-round-trip --neighbours 8 --alerts 200 [--pause-ms 500]
+//! cargo run --release -p fenghuo-tests --bin bench -- dashboard-scale --counties 180 --risks 10000 [--data-dir DIR] [--keep]
+//! cargo run --release -p fenghuo-tests --bin bench -- disposal-delivery --via grpc|webhook --requests 2000 --concurrency 32
 //! cargo run --release -p fenghuo-tests --bin bench -- report results.jsonl --into docs/benchmarks.md
 //! ```
 //!
@@ -17,10 +19,13 @@
 #![allow(clippy::unwrap_used)]
 
 mod alerts;
+mod dataset;
+mod disposal;
 mod fenghuo;
 mod load;
 mod nats;
 mod report;
+mod scale;
 mod stats;
 
 use std::path::PathBuf;
@@ -130,6 +135,42 @@ enum Workload {
         #[arg(long, default_value_t = 0)]
         pause_ms: u64,
     },
+    /// Fenghuo only: a provincial gateway holding C counties × R risks with their histories
+    /// (90 days of them); overview query latencies, memory, rebuilding every view from the
+    /// feeds, load time and size on disk.
+    DashboardScale {
+        #[arg(long, default_value_t = 180)]
+        counties: usize,
+        /// Risks per county.
+        #[arg(long, default_value_t = 10_000)]
+        risks: u64,
+        /// Timed runs of each query.
+        #[arg(long, default_value_t = 1000)]
+        queries: usize,
+        /// Keep the province here instead of a temporary folder; a folder holding a complete
+        /// data set of the same size is measured again without loading it.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Leave the data set on disk at the end.
+        #[arg(long)]
+        keep: bool,
+        /// Skip deleting and rebuilding every view (minutes at full size).
+        #[arg(long)]
+        no_rebuild: bool,
+    },
+    /// Fenghuo only: disposal requests filed at a county, relayed by the gateway, taken by a
+    /// partner over gRPC or its webhook; requests/s and filing → partner latency.
+    DisposalDelivery {
+        /// How the partner takes them.
+        #[arg(long, value_enum, default_value_t = disposal::Via::Grpc)]
+        via: disposal::Via,
+        /// Requests filed.
+        #[arg(long, default_value_t = 2000)]
+        requests: u64,
+        /// Filing calls in flight at once.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+    },
     /// Renders the JSON lines of a run (`--json` output) as the comparison table.
     Report {
         /// The file of JSON lines.
@@ -177,6 +218,29 @@ async fn run(workload: Workload) -> anyhow::Result<Option<stats::Outcome>> {
             alerts,
             pause_ms,
         } => alerts::round_trip(neighbours, alerts, Duration::from_millis(pause_ms)).await?,
+        Workload::DashboardScale {
+            counties,
+            risks,
+            queries,
+            data_dir,
+            keep,
+            no_rebuild,
+        } => {
+            scale::dashboard_scale(scale::Options {
+                counties,
+                risks,
+                queries,
+                data_dir,
+                keep,
+                rebuild: !no_rebuild,
+            })
+            .await?
+        }
+        Workload::DisposalDelivery {
+            via,
+            requests,
+            concurrency,
+        } => disposal::delivery(via, requests, concurrency).await?,
         Workload::Report {
             results,
             header,

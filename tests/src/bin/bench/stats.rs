@@ -70,10 +70,20 @@ pub fn spread(rates: &[f64]) -> Value {
 
 /// The process's peak resident memory in MiB (0 where /proc is missing).
 pub fn peak_rss_mib() -> f64 {
+    status_mib("VmHWM:")
+}
+
+/// The process's resident memory now, in MiB (0 where /proc is missing).
+pub fn rss_mib() -> f64 {
+    status_mib("VmRSS:")
+}
+
+/// A `kB` field of /proc/self/status in MiB.
+fn status_mib(field: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+            s.lines().find(|l| l.starts_with(field)).and_then(|l| {
                 l.split_whitespace()
                     .nth(1)
                     .and_then(|k| k.parse::<f64>().ok())
@@ -85,7 +95,7 @@ pub fn peak_rss_mib() -> f64 {
 
 /// What one workload measured on one system.
 pub struct Outcome {
-    /// `catch-up`, `fan-out`, `writes`, `province`.
+    /// `catch-up`, `fan-out`, `writes`, `province`, `alert-round-trip`, `dashboard-scale`.
     pub workload: &'static str,
     /// `fenghuo` or `nats`.
     pub system: &'static str,
