@@ -10,11 +10,10 @@ pub mod view;
 use std::collections::BTreeMap;
 
 use crate::domain::{FocusPoint, Level, RiskStatus};
-use crate::register::view::read_u64;
 use crate::store::{Store, StoreError};
 use crate::sync::directory;
 
-use view::{day_of, Bucket, Rise, COUNT_TREE, DAY_TREE, RISE_TREE};
+use view::{day_of, level_index, Rise, COUNT_TREE, DAY_TREE, RISE_TREE};
 
 /// Most rises listed.
 pub const MAX_RISES: usize = 500;
@@ -96,55 +95,52 @@ impl Overview {
     }
 }
 
-fn level_index(l: Level) -> usize {
-    match l {
-        Level::I => 0,
-        Level::II => 1,
-        Level::III => 2,
-        Level::IV => 3,
-    }
-}
-
 /// The overview this node's views give for `filter`.
 pub fn overview(store: &dyn Store, filter: &Filter) -> Result<Overview, StoreError> {
     let mut o = Overview::default();
-    let prefix = filter
-        .county
-        .as_ref()
-        .map(|c| format!("{c}/").into_bytes())
-        .unwrap_or_default();
     // Every county appears, with nothing if it has nothing.
     for c in directory::known_counties(store)? {
         if filter.county.as_ref().is_none_or(|f| *f == c) {
             o.counties.entry(c).or_default();
         }
     }
-    for kv in store.scan_prefix(COUNT_TREE, &prefix) {
-        let (k, v) = kv?;
-        let Some(b) = Bucket::parse(&k) else {
-            continue;
-        };
-        if filter.level.is_some_and(|l| b.level != Some(l))
-            || filter.focus.is_some_and(|f| b.focus != f)
-        {
-            continue;
-        }
-        let n = read_u64(Some(v));
-        *o.by_status.entry(b.status).or_default() += n;
-        let row = o.counties.entry(b.origin.to_owned()).or_default();
-        if b.status == RiskStatus::Resolved {
-            row.resolved += n;
-            continue;
-        }
-        *o.by_focus.entry(b.focus).or_default() += n;
-        match b.level {
-            Some(l) => {
-                o.by_level[level_index(l)] += n;
-                row.levels[level_index(l)] += n;
+    let rows: Vec<(Vec<u8>, Vec<u8>)> = match &filter.county {
+        Some(c) => store
+            .get(COUNT_TREE, c.as_bytes())?
+            .map(|v| (c.as_bytes().to_vec(), v))
+            .into_iter()
+            .collect(),
+        None => store
+            .scan_prefix(COUNT_TREE, b"")
+            .collect::<Result<_, _>>()?,
+    };
+    for (origin, v) in rows {
+        let origin = String::from_utf8_lossy(&origin).into_owned();
+        let counts = view::decode_row(&v);
+        let row = o.counties.entry(origin).or_default();
+        for (i, n) in counts.iter().enumerate().filter(|(_, n)| **n > 0) {
+            let n = u64::from(*n);
+            let (level, focus, status) = view::bucket_at(i);
+            if filter.level.is_some_and(|l| level != Some(l))
+                || filter.focus.is_some_and(|f| focus != f)
+            {
+                continue;
             }
-            None => {
-                o.ungraded += n;
-                row.ungraded += n;
+            *o.by_status.entry(status).or_default() += n;
+            if status == RiskStatus::Resolved {
+                row.resolved += n;
+                continue;
+            }
+            *o.by_focus.entry(focus).or_default() += n;
+            match level {
+                Some(l) => {
+                    o.by_level[level_index(l)] += n;
+                    row.levels[level_index(l)] += n;
+                }
+                None => {
+                    o.ungraded += n;
+                    row.ungraded += n;
+                }
             }
         }
     }
@@ -155,12 +151,11 @@ pub fn overview(store: &dyn Store, filter: &Filter) -> Result<Overview, StoreErr
     let end = last.saturating_add(1).to_be_bytes();
     for kv in store.range(DAY_TREE, &first.to_be_bytes(), Some(&end)) {
         let (k, v) = kv?;
-        let (Some(day), Some(origin), Some(kind)) = (
+        let (Some(day), Some(origin)) = (
             k.get(..4)
                 .and_then(|d| <[u8; 4]>::try_from(d).ok())
                 .map(u32::from_be_bytes),
-            k.get(4..k.len().saturating_sub(2)),
-            k.last(),
+            k.get(4..),
         ) else {
             continue;
         };
@@ -171,12 +166,10 @@ pub fn overview(store: &dyn Store, filter: &Filter) -> Result<Overview, StoreErr
         {
             continue;
         }
+        let (new, resolved) = view::decode_day(&v);
         let row = o.days.entry(day).or_default();
-        match kind {
-            b'n' => row.new += read_u64(Some(v)),
-            b'r' => row.resolved += read_u64(Some(v)),
-            _ => {}
-        }
+        row.new += new;
+        row.resolved += resolved;
     }
     let from = (filter.from_ms.max(0) as u64).to_be_bytes();
     let to = (filter.to_ms.max(0) as u64).saturating_add(1).to_be_bytes();
@@ -184,9 +177,15 @@ pub fn overview(store: &dyn Store, filter: &Filter) -> Result<Overview, StoreErr
     let mut rises = Vec::new();
     for kv in store.range_rev(RISE_TREE, &from, &to) {
         let (k, v) = kv?;
-        // The key ends with the risk id, which starts with its county: skip others unread.
+        // The key holds the risk id (which starts with its county) and the new level: skip
+        // what the filters exclude unread.
         if let Some(c) = &filter.county {
             if !k.get(8..).is_some_and(|id| id.starts_with(c.as_bytes())) {
+                continue;
+            }
+        }
+        if let Some(l) = filter.level {
+            if k.last().copied() != Some(level_index(l) as u8) {
                 continue;
             }
         }

@@ -2,11 +2,14 @@
 //! view applies it, moves one count from the record's old bucket to its new one, counts a
 //! new or resolved risk on its day, and notes a level that rose. Never recomputed per query.
 //!
-//! Trees (views, rebuilt with the register):
-//! - `overview_count`: `<origin>/<level|->/<focus>/<status>` → u64 BE, risks in that bucket;
-//! - `overview_day`: u32 BE(day since 1970) ‖ `<origin>` ‖ 0x00 ‖ `n`|`r` → u64 BE, risks
-//!   identified (`n`) or resolved (`r`) that day;
-//! - `overview_rise`: u64 BE(at ms) ‖ risk id → JSON [`Rise`].
+//! Trees (views, rebuilt with the register), laid out so a whole-province query reads a few
+//! thousand keys however many risks there are:
+//! - `overview_count`: `<origin>` → [`BUCKETS`] counts, u32 BE each, one per (level or
+//!   ungraded, focus point, status): a county's whole row in one value;
+//! - `overview_day`: u32 BE(day since 1970) ‖ `<origin>` → u64 BE identified ‖ u64 BE
+//!   resolved that day;
+//! - `overview_rise`: u64 BE(at ms) ‖ risk id ‖ 0x00 ‖ level index → JSON [`Rise`] (the key
+//!   names county and new level, so filters skip without decoding; read newest first).
 //!
 //! A key names its origin, and only one thread changes an origin's records (the writer for
 //! this node's own, the view applier for the others'), so the read-modify-write of a count
@@ -16,7 +19,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{FocusPoint, Level, RiskStatus};
 use crate::register::record::RiskRecord;
-use crate::register::view::read_u64;
 use crate::store::{Batch, Store, StoreError};
 
 /// Counts by bucket.
@@ -69,35 +71,73 @@ impl<'a> Bucket<'a> {
         }
     }
 
-    fn key(&self) -> Vec<u8> {
-        format!(
-            "{}/{}/{}/{}",
-            self.origin,
-            self.level.map_or("-", |l| l.as_str()),
-            self.focus.as_str(),
-            self.status.as_str()
-        )
-        .into_bytes()
+    /// Its place in a county's row of counts.
+    pub fn index(&self) -> usize {
+        let level = self.level.map_or(4, level_index);
+        let focus = FocusPoint::ALL
+            .iter()
+            .position(|f| *f == self.focus)
+            .unwrap_or(0);
+        let status = RiskStatus::ALL
+            .iter()
+            .position(|s| *s == self.status)
+            .unwrap_or(0);
+        (level * FocusPoint::ALL.len() + focus) * RiskStatus::ALL.len() + status
     }
+}
 
-    /// Reads a key back; `None` for a malformed one.
-    pub fn parse(key: &'a [u8]) -> Option<Self> {
-        let text = std::str::from_utf8(key).ok()?;
-        let mut parts = text.split('/');
-        let origin = parts.next()?;
-        let level = match parts.next()? {
-            "-" => None,
-            l => Some(l.parse().ok()?),
-        };
-        let focus = parts.next()?.parse().ok()?;
-        let status = parts.next()?.parse().ok()?;
-        Some(Self {
-            origin,
-            level,
-            focus,
-            status,
-        })
+/// Counts in a county's row: (I–IV or ungraded) × focus points × statuses.
+pub const BUCKETS: usize = 5 * 6 * 5;
+
+/// The position of `l` among I–IV.
+pub fn level_index(l: Level) -> usize {
+    Level::ALL.iter().position(|x| *x == l).unwrap_or(0)
+}
+
+/// The (level, focus point, status) of place `i` of a row.
+pub fn bucket_at(i: usize) -> (Option<Level>, FocusPoint, RiskStatus) {
+    let (statuses, focuses) = (RiskStatus::ALL.len(), FocusPoint::ALL.len());
+    let status = RiskStatus::ALL[i % statuses];
+    let focus = FocusPoint::ALL[(i / statuses) % focuses];
+    let level = Level::ALL.get(i / statuses / focuses).copied();
+    (level, focus, status)
+}
+
+/// Reads a county's row of counts; a value of the wrong size reads as zeros.
+pub fn decode_row(v: &[u8]) -> [u32; BUCKETS] {
+    let mut row = [0u32; BUCKETS];
+    if v.len() != BUCKETS * 4 {
+        return row;
     }
+    for (i, chunk) in v.chunks_exact(4).enumerate() {
+        row[i] = u32::from_be_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+    }
+    row
+}
+
+fn encode_row(row: &[u32; BUCKETS]) -> Vec<u8> {
+    row.iter().flat_map(|n| n.to_be_bytes()).collect()
+}
+
+/// Moves one risk of `origin` out of place `from` (if any) into place `to`.
+fn move_count(
+    store: &dyn Store,
+    batch: &mut Batch,
+    origin: &str,
+    from: Option<usize>,
+    to: usize,
+) -> Result<(), StoreError> {
+    let mut row = decode_row(
+        &batch
+            .get(store, COUNT_TREE, origin.as_bytes())?
+            .unwrap_or_default(),
+    );
+    if let Some(f) = from {
+        row[f] = row[f].saturating_sub(1);
+    }
+    row[to] = row[to].saturating_add(1);
+    batch.insert(COUNT_TREE, origin.as_bytes().to_vec(), encode_row(&row));
+    Ok(())
 }
 
 /// The day number (since 1970-01-01 UTC) of `ms`.
@@ -105,28 +145,41 @@ pub fn day_of(ms: i64) -> u32 {
     ms.div_euclid(DAY_MS).clamp(0, u32::MAX as i64) as u32
 }
 
-/// The key of `origin`'s count of `kind` (`n` new, `r` resolved) on `day`.
-pub fn day_key(day: u32, origin: &str, kind: u8) -> Vec<u8> {
+/// The key of `origin`'s counts on `day`.
+pub fn day_key(day: u32, origin: &str) -> Vec<u8> {
     let mut k = day.to_be_bytes().to_vec();
     k.extend_from_slice(origin.as_bytes());
-    k.push(0);
-    k.push(kind);
     k
 }
 
-fn add(
+/// Reads a day's (identified, resolved); malformed values read as zeros.
+pub fn decode_day(v: &[u8]) -> (u64, u64) {
+    let half = |r: std::ops::Range<usize>| {
+        v.get(r)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map_or(0, u64::from_be_bytes)
+    };
+    (half(0..8), half(8..16))
+}
+
+/// Counts one more risk of `origin` identified (`resolved` false) or resolved on `day`.
+fn count_day(
     store: &dyn Store,
     batch: &mut Batch,
-    tree: &'static str,
-    key: Vec<u8>,
-    delta: i64,
+    day: u32,
+    origin: &str,
+    resolved: bool,
 ) -> Result<(), StoreError> {
-    let n = read_u64(batch.get(store, tree, &key)?) as i64 + delta;
-    if n <= 0 {
-        batch.remove(tree, key);
+    let key = day_key(day, origin);
+    let (mut n, mut r) = decode_day(&batch.get(store, DAY_TREE, &key)?.unwrap_or_default());
+    if resolved {
+        r += 1;
     } else {
-        batch.insert(tree, key, (n as u64).to_be_bytes().to_vec());
+        n += 1;
     }
+    let mut v = n.to_be_bytes().to_vec();
+    v.extend_from_slice(&r.to_be_bytes());
+    batch.insert(DAY_TREE, key, v);
     Ok(())
 }
 
@@ -143,24 +196,23 @@ pub fn record_change(
     match before {
         Some(b) if Bucket::of(b) == new_bucket => {}
         Some(b) => {
-            add(store, batch, COUNT_TREE, Bucket::of(b).key(), -1)?;
-            add(store, batch, COUNT_TREE, new_bucket.key(), 1)?;
+            let from = Bucket::of(b).index();
+            move_count(store, batch, &after.origin, Some(from), new_bucket.index())?;
         }
         None => {
-            add(store, batch, COUNT_TREE, new_bucket.key(), 1)?;
-            let day = day_of(after.created_at_ms);
-            add(store, batch, DAY_TREE, day_key(day, &after.origin, b'n'), 1)?;
+            move_count(store, batch, &after.origin, None, new_bucket.index())?;
+            count_day(
+                store,
+                batch,
+                day_of(after.created_at_ms),
+                &after.origin,
+                false,
+            )?;
         }
     }
     let was_resolved = before.is_some_and(|b| b.status == RiskStatus::Resolved);
     if after.status == RiskStatus::Resolved && !was_resolved {
-        add(
-            store,
-            batch,
-            DAY_TREE,
-            day_key(day_of(at_ms), &after.origin, b'r'),
-            1,
-        )?;
+        count_day(store, batch, day_of(at_ms), &after.origin, true)?;
     }
     if let (Some(from), Some(to)) = (before.and_then(RiskRecord::level), after.level()) {
         // Levels order I < II < III < IV: a lower level is graver.
@@ -175,10 +227,44 @@ pub fn record_change(
             };
             let mut key = (at_ms.max(0) as u64).to_be_bytes().to_vec();
             key.extend_from_slice(after.id.as_bytes());
+            key.push(0);
+            key.push(level_index(to) as u8);
             let value = serde_json::to_vec(&rise)
                 .map_err(|e| StoreError::Backend(format!("encoding a rise: {e}")))?;
             batch.insert(RISE_TREE, key, value);
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod layout_tests {
+    use super::*;
+
+    #[test]
+    fn every_bucket_has_its_own_place_in_a_row() {
+        let mut seen = std::collections::BTreeSet::new();
+        for level in Level::ALL.map(Some).into_iter().chain([None]) {
+            for focus in FocusPoint::ALL {
+                for status in RiskStatus::ALL {
+                    let b = Bucket {
+                        origin: "510104",
+                        level,
+                        focus,
+                        status,
+                    };
+                    let i = b.index();
+                    assert!(i < BUCKETS && seen.insert(i), "{b:?} → {i}");
+                    assert_eq!(bucket_at(i), (level, focus, status));
+                }
+            }
+        }
+        assert_eq!(seen.len(), BUCKETS);
+        let mut row = [0u32; BUCKETS];
+        row[7] = 3;
+        row[BUCKETS - 1] = 1;
+        assert_eq!(decode_row(&encode_row(&row)), row);
+        assert_eq!(decode_row(b"junk"), [0; BUCKETS]);
+        assert_eq!(decode_day(&[]), (0, 0));
+    }
 }
