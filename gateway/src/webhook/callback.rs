@@ -20,9 +20,7 @@ use crate::dashboard::App;
 
 /// The callback routes (no session: the signature authenticates).
 pub fn routes() -> Router<Arc<App>> {
-    Router::new()
-        .route("/partner-api/{partner}/acknowledge", post(acknowledge))
-        .route("/partner-api/{partner}/respond", post(respond))
+    Router::new().route("/partner-api/{partner}/{action}", post(callback))
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
@@ -111,26 +109,20 @@ async fn run(app: &App, name: &str, body: &[u8], answer: bool) -> Response {
     }
 }
 
-async fn acknowledge(
+/// POST /partner-api/{partner}/acknowledge|respond.
+async fn callback(
     State(app): State<Arc<App>>,
-    Path(name): Path<String>,
+    Path((name, action)): Path<(String, String)>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let answer = match action.as_str() {
+        "acknowledge" => false,
+        "respond" => true,
+        _ => return error(StatusCode::NOT_FOUND, "call acknowledge or respond"),
+    };
     if let Err(r) = authenticate(&app, &name, &headers, &body) {
         return r;
     }
-    run(&app, &name, &body, false).await
-}
-
-async fn respond(
-    State(app): State<Arc<App>>,
-    Path(name): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if let Err(r) = authenticate(&app, &name, &headers, &body) {
-        return r;
-    }
-    run(&app, &name, &body, true).await
+    run(&app, &name, &body, answer).await
 }

@@ -302,6 +302,20 @@ fn message_json(m: &v1::PartnerMessage) -> Value {
     })
 }
 
+/// Approves or rejects a held request at the gateway.
+async fn review(
+    client: &mut DisposalClient<tonic::transport::Channel>,
+    id: String,
+    approve: bool,
+    note: String,
+) -> anyhow::Result<v1::DisposalRequest> {
+    Ok(client
+        .review_request(v1::ReviewDisposalRequest { id, approve, note })
+        .await
+        .map_err(status_message)?
+        .into_inner())
+}
+
 /// Runs a `fenghuo disposal` subcommand.
 pub async fn run(connect: ConnectArgs, cmd: DisposalCommand) -> anyhow::Result<()> {
     let channel = connect.channel().await?;
@@ -400,28 +414,10 @@ pub async fn run(connect: ConnectArgs, cmd: DisposalCommand) -> anyhow::Result<(
             one(r, out, "withdrawn")
         }
         DisposalCommand::Approve { id, note, out } => {
-            let r = client
-                .review_request(v1::ReviewDisposalRequest {
-                    id,
-                    approve: true,
-                    note,
-                })
-                .await
-                .map_err(status_message)?
-                .into_inner();
-            one(r, out, "approved")
+            one(review(&mut client, id, true, note).await?, out, "approved")
         }
         DisposalCommand::Reject { id, note, out } => {
-            let r = client
-                .review_request(v1::ReviewDisposalRequest {
-                    id,
-                    approve: false,
-                    note,
-                })
-                .await
-                .map_err(status_message)?
-                .into_inner();
-            one(r, out, "rejected")
+            one(review(&mut client, id, false, note).await?, out, "rejected")
         }
         DisposalCommand::Inbox {
             cursor,
