@@ -284,6 +284,16 @@ fn requests_reach_their_partner_only_and_outcomes_come_back() {
         .run()
         .err();
     assert!(e.contains("answered already"), "{e}");
+    // B's request about the same URL shares the outcome: B sees it too.
+    let at_b = wait_state(&p, B, &b1, "answered");
+    assert_eq!(at_b["outcome"]["outcome"], "removed", "{at_b:#}");
+    assert!(
+        at_b["outcome"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("shared outcome"),
+        "{at_b:#}"
+    );
     let at_a = wait_state(&p, A, &a1, "answered");
     assert_eq!(at_a["outcome"]["outcome"], "removed");
     assert_eq!(at_a["outcome"]["reference"], "WB-2026-0042");
@@ -310,7 +320,7 @@ fn requests_reach_their_partner_only_and_outcomes_come_back() {
             weibo_figures["acknowledged"].as_u64(),
             weibo_figures["answered"].as_u64()
         ),
-        (Some(2), Some(1), Some(1)),
+        (Some(2), Some(2), Some(2)),
         "{weibo_figures:#}"
     );
     // B's request stays B's; A sees only its own.

@@ -92,6 +92,10 @@ async fn run(app: &App, name: &str, body: &[u8], answer: bool) -> Response {
     use fenghuo_node::writer::WriteError;
     match app.node.writer.submit(format!("partner/{name}"), cmd).await {
         Ok(w) => {
+            if answer && w.seq > 0 {
+                let author = format!("partner/{name}");
+                fenghuo_node::disposal::relay::share_outcome(&app.node, &author, &b.id).await;
+            }
             let state = view::get(app.node.store.as_ref(), &Batch::new(), &b.id)
                 .ok()
                 .flatten()

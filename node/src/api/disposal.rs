@@ -425,7 +425,12 @@ impl PartnerService for PartnerGatewayService {
             reference: r.reference,
         };
         let receipt = self.receipt(&c, cmd, &id).await?;
-        tracing::info!(request = %id, %partner, outcome = %r.outcome, unchanged = receipt.unchanged, "partner answered");
+        let shared = if receipt.unchanged {
+            0
+        } else {
+            crate::disposal::relay::share_outcome(&self.state, &c.author(), &id).await
+        };
+        tracing::info!(request = %id, %partner, outcome = %r.outcome, unchanged = receipt.unchanged, shared, "partner answered");
         Ok(Response::new(receipt))
     }
 }

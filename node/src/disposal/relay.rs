@@ -118,3 +118,30 @@ impl Changes {
         }
     }
 }
+
+/// After a partner answered `id`, gives the same outcome to every other request of its case
+/// still waiting for one, so each requester sees the shared outcome; returns how many.
+pub async fn share_outcome(state: &NodeState, author: &str, id: &str) -> usize {
+    let store = state.store.as_ref();
+    let Ok(Some(r)) = view::get(store, &crate::store::Batch::new(), id) else {
+        return 0;
+    };
+    let (Some(o), Ok((case_id, members))) = (r.outcome.clone(), view::case(store, &r)) else {
+        return 0;
+    };
+    let mut shared = 0;
+    for member in members.iter().filter(|m| **m != r.id) {
+        let cmd = Command::Answer {
+            partner: r.partner.clone(),
+            id: member.clone(),
+            outcome: o.outcome,
+            reason: format!("shared outcome of case {case_id}: {}", o.reason),
+            reference: o.reference.clone(),
+        };
+        // A member withdrawn, answered already or not yet relayed keeps its own course.
+        if let Ok(w) = state.writer.submit(author.to_owned(), cmd).await {
+            shared += usize::from(w.seq > 0);
+        }
+    }
+    shared
+}
