@@ -129,7 +129,10 @@ fn requests_reach_their_partner_only_and_outcomes_come_back() {
     register(&p, "weibo");
     register(&p, "douyin");
 
-    // Bad requests are refused at once, naming the field.
+    // Once the partner is known at A (it travels in the province feed), bad requests are
+    // refused at once, naming the field.
+    let a1 = file(&p, A, "weibo", "https://weibo.example/status/1");
+
     let base = [
         "disposal",
         "request",
@@ -188,7 +191,6 @@ fn requests_reach_their_partner_only_and_outcomes_come_back() {
         .err();
     assert!(e.contains("deadline"), "{e}");
 
-    let a1 = file(&p, A, "weibo", "https://weibo.example/status/1");
     let e = err(&[
         "--partner",
         "nobody",
