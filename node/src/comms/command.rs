@@ -124,7 +124,8 @@ pub enum Command {
     },
 }
 
-fn text(field: &'static str, value: &str, max: usize) -> Result<String, CommsError> {
+/// `value` trimmed, refused when longer than `max` characters.
+pub(crate) fn text(field: &'static str, value: &str, max: usize) -> Result<String, CommsError> {
     let v = value.trim();
     if v.chars().count() > max {
         return Err(CommsError::field(
@@ -135,7 +136,8 @@ fn text(field: &'static str, value: &str, max: usize) -> Result<String, CommsErr
     Ok(v.to_owned())
 }
 
-fn required(field: &'static str, value: &str, max: usize) -> Result<String, CommsError> {
+/// [`text`], refused when empty too.
+pub(crate) fn required(field: &'static str, value: &str, max: usize) -> Result<String, CommsError> {
     let v = text(field, value, max)?;
     if v.is_empty() {
         return Err(CommsError::field(field, "must not be empty"));
@@ -143,7 +145,8 @@ fn required(field: &'static str, value: &str, max: usize) -> Result<String, Comm
     Ok(v)
 }
 
-fn is_province(unit: &str) -> bool {
+/// True for the province's two-digit code (the gateway), false for a county's.
+pub(crate) fn is_province(unit: &str) -> bool {
     unit.len() == 2
 }
 

@@ -3,6 +3,7 @@
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
+use crate::comms::command::{is_province, required, text};
 use crate::comms::view::next_id;
 use crate::comms::{parse_id, CommsError, ItemKind};
 use crate::domain::disposal::{
@@ -97,24 +98,6 @@ pub enum Command {
     },
 }
 
-fn text(field: &'static str, value: &str, required: bool) -> Result<String, CommsError> {
-    let v = value.trim();
-    if required && v.is_empty() {
-        return Err(CommsError::field(field, "required"));
-    }
-    if v.chars().count() > MAX_TEXT_CHARS {
-        return Err(CommsError::field(
-            field,
-            format!("at most {MAX_TEXT_CHARS} characters"),
-        ));
-    }
-    Ok(v.to_owned())
-}
-
-fn is_province(unit: &str) -> bool {
-    unit.len() == 2
-}
-
 /// The feed a unit's requests (and their withdrawals) travel in: a county's to the province
 /// only; the gateway's own stay with it.
 fn request_feed(unit: &str) -> Audience {
@@ -203,8 +186,8 @@ pub fn prepare(
                 .iter()
                 .map(|u| check_url(u).map_err(|e| CommsError::field("url", e)))
                 .collect::<Result<Vec<_>, _>>()?;
-            let reason = text("reason", reason, true)?;
-            let legal_basis = text("legal-basis", legal_basis, true)?;
+            let reason = required("reason", reason, MAX_TEXT_CHARS)?;
+            let legal_basis = required("legal-basis", legal_basis, MAX_TEXT_CHARS)?;
             if *deadline_ms <= now_ms {
                 return Err(CommsError::field("deadline", "must be in the future"));
             }
@@ -275,7 +258,7 @@ pub fn prepare(
                 request_feed(unit),
                 Event::DisposalWithdrawn {
                     id: id.clone(),
-                    reason: text("reason", reason, false)?,
+                    reason: text("reason", reason, MAX_TEXT_CHARS)?,
                 },
             )
         }
@@ -297,7 +280,7 @@ pub fn prepare(
                 Event::DisposalReviewed {
                     id: id.clone(),
                     approved: *approved,
-                    note: text("note", note, false)?,
+                    note: text("note", note, MAX_TEXT_CHARS)?,
                 },
             )
         }
@@ -357,8 +340,8 @@ pub fn prepare(
         } => {
             require_gateway(unit, "an outcome")?;
             let r = for_partner(store, batch, partner, id)?;
-            let reason = text("reason", reason, false)?;
-            let reference = text("reference", reference, false)?;
+            let reason = text("reason", reason, MAX_TEXT_CHARS)?;
+            let reference = text("reference", reference, MAX_TEXT_CHARS)?;
             if let Some(o) = &r.outcome {
                 if o.outcome == *outcome && o.reason == reason && o.reference == reference {
                     return Ok(None);

@@ -35,8 +35,13 @@ pub fn rows(app: &App, f: &Filters, county: Option<&str>) -> Result<Vec<CountyHe
     Ok(rows)
 }
 
-/// The health table.
+/// The health table for `f` (or only `county`).
 pub fn tables(app: &App, f: &Filters, county: Option<&str>) -> Result<Vec<Table>, PageError> {
+    Ok(vec![table_of(&rows(app, f, county)?)])
+}
+
+/// The health table of `rows`.
+fn table_of(rows: &[CountyHealth]) -> Table {
     let now = fenghuo_node::timespec::now_ms();
     let mut t = Table::new(
         "health",
@@ -53,7 +58,7 @@ pub fn tables(app: &App, f: &Filters, county: Option<&str>) -> Result<Vec<Table>
             "certificate expires",
         ],
     );
-    for h in rows(app, f, county)? {
+    for h in rows {
         let behind: u64 = h.behind.values().sum();
         let detail = h
             .behind
@@ -85,7 +90,7 @@ pub fn tables(app: &App, f: &Filters, county: Option<&str>) -> Result<Vec<Table>
             Cell::text(when(h.certificate_expires_ms)).alarm(expiring),
         ]);
     }
-    Ok(vec![t])
+    t
 }
 
 /// The health page's body.
@@ -100,7 +105,7 @@ pub fn body(app: &App, f: &Filters) -> Result<Markup, PageError> {
             div.card { div { "失联 Silent > 10 min" } div.n.alarm[silent > 0] #silent-total { (silent) } }
             div.card { div { "篡改告警 Equivocations" } div.n.alarm[alarms > 0] { (alarms) } }
         }
-        @for t in tables(app, f, None)? { (t.html(&query)) }
+        (table_of(&rows).html(&query))
     })
 }
 

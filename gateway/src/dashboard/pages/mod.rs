@@ -222,8 +222,8 @@ pub async fn export(
 /// `ms` as `YYYY-MM-DD HH:MM` UTC, or `—` for 0.
 pub fn when(ms: i64) -> String {
     if ms == 0 {
-        return "—".into();
+        "—".into()
+    } else {
+        fenghuo_node::cli::output::short_time(ms)
     }
-    let t = fenghuo_node::timespec::format_ms(ms);
-    t.get(..16).unwrap_or(&t).replace('T', " ")
 }
