@@ -178,6 +178,9 @@ pub enum Event {
         /// Filed by the node because a grading reached level I or II (not by hand).
         #[serde(default)]
         automatic: bool,
+        /// The overdue disposal request it escalates (filed by the gateway's relay).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        disposal: Option<String>,
     },
     /// The province acknowledged a report.
     ReportAcknowledged {

@@ -90,6 +90,13 @@ pub fn apply_event(
             Ok(())
         }
         Event::PartnerDeclared { .. } => Ok(disposal_view::apply(store, batch, meta, event)?),
+        // An overdue request's escalation is a report that also marks the request.
+        Event::ReportFiled {
+            disposal: Some(_), ..
+        } => {
+            comms_view::apply(store, batch, meta, event)?;
+            Ok(disposal_view::apply(store, batch, meta, event)?)
+        }
         _ if event.disposal_id().is_some() => Ok(disposal_view::apply(store, batch, meta, event)?),
         _ if event.item_id().is_some() => Ok(comms_view::apply(store, batch, meta, event)?),
         _ => Ok(register_view::apply(store, batch, meta, event)?),

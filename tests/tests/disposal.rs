@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use fenghuo_proto::v1::{self, partner_service_client::PartnerServiceClient};
 use fenghuo_tests::province::{Province, TestProvince, GATEWAY, SYNC_TIMEOUT};
 use fenghuo_tests::wait;
 use serde_json::Value;
@@ -469,6 +470,66 @@ fn a_request_past_its_deadline_without_an_outcome_is_overdue_at_the_gateway() {
         },
     );
     assert_eq!(overdue[0]["overdue"], true);
+    // Escalated to the gateway's report list, once, and marked on the request.
+    let report = wait::until(
+        "the overdue request in the gateway's report list",
+        SYNC_TIMEOUT,
+        Duration::from_millis(200),
+        || {
+            let reports = json(&p, GATEWAY, &["report", "list", "--awaiting"]);
+            let escalations: Vec<&Value> = reports
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|r| r["disposal"] == late.as_str())
+                .collect();
+            match escalations.as_slice() {
+                [one] => Ok((*one).clone()),
+                other => Err(format!("{other:?}")),
+            }
+        },
+    );
+    let report_id = report["id"].as_str().unwrap().to_owned();
+    assert!(report_id.starts_with("51-r"), "{report:#}");
+    assert_eq!(report["automatic"], true);
+    assert!(
+        report["summary"].as_str().unwrap().contains("overdue"),
+        "{report:#}"
+    );
+    let shown = json(&p, GATEWAY, &["disposal", "show", &late]);
+    assert_eq!(shown["escalated_report"], report_id.as_str(), "{shown:#}");
+    let steps: Vec<&str> = shown["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps.iter().filter(|k| **k == "escalated").count(),
+        1,
+        "{steps:?}"
+    );
+    // The escalation is the province's own: it stays at the gateway.
+    let county_reports = json(&p, A, &["report", "list"]);
+    assert!(
+        !county_reports.to_string().contains(&report_id),
+        "{county_reports:#}"
+    );
+    json(
+        &p,
+        GATEWAY,
+        &["report", "ack", &report_id, "--note", "calling weibo"],
+    );
+    let awaiting = json(&p, GATEWAY, &["report", "list", "--awaiting"]);
+    assert!(!awaiting.to_string().contains(&report_id), "{awaiting:#}");
+    let all = json(&p, GATEWAY, &["report", "list"]);
+    let escalations = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["disposal"] == late.as_str())
+        .count();
+    assert_eq!(escalations, 1, "{all:#}");
     let figures = json(&p, GATEWAY, &["partner", "show", "weibo"]);
     assert!(figures.to_string().contains("\"delivered\""), "{figures:#}");
     // An outcome, even late, ends it.
@@ -479,4 +540,94 @@ fn a_request_past_its_deadline_without_an_outcome_is_overdue_at_the_gateway() {
     );
     let list = json(&p, GATEWAY, &["disposal", "list", "--state", "overdue"]);
     assert!(list.as_array().unwrap().is_empty(), "{list:#}");
+}
+
+/// The next message of a live partner stream.
+async fn next_message(stream: &mut tonic::Streaming<v1::PartnerMessage>) -> v1::PartnerMessage {
+    tokio::time::timeout(SYNC_TIMEOUT, stream.message())
+        .await
+        .expect("a message before the timeout")
+        .expect("the stream healthy")
+        .expect("the stream still open")
+}
+
+async fn subscribe(p: &Province, cursor: u64) -> tonic::Streaming<v1::PartnerMessage> {
+    PartnerServiceClient::new(p.channel_as(GATEWAY, "partner-weibo").await)
+        .subscribe(v1::SubscribeRequest { cursor })
+        .await
+        .expect("subscribed")
+        .into_inner()
+}
+
+#[test]
+fn a_partner_whose_live_stream_breaks_resumes_from_its_cursor_exactly_once() {
+    let mut p = TestProvince::new("51").county(A).start();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    register(&p, "weibo");
+    let first = file(&p, A, "weibo", "https://weibo.example/status/11");
+    let mut stream = rt.block_on(subscribe(&p, 0));
+    let mut got = vec![rt.block_on(next_message(&mut stream))];
+    // Filed while the stream is open: it arrives live.
+    let second = file(&p, A, "weibo", "https://weibo.example/status/12");
+    got.push(rt.block_on(next_message(&mut stream)));
+
+    // The gateway dies under the open stream, which ends in an error, not silence.
+    p.kill9(GATEWAY);
+    let end = rt.block_on(async { tokio::time::timeout(SYNC_TIMEOUT, stream.message()).await });
+    assert!(
+        matches!(end, Ok(Err(_)) | Ok(Ok(None))),
+        "the stream should end with the gateway: {end:?}"
+    );
+    // Meanwhile the county files another and withdraws the first.
+    let third = file(&p, A, "weibo", "https://weibo.example/status/13");
+    json(
+        &p,
+        A,
+        &[
+            "disposal",
+            "withdraw",
+            &first,
+            "--reason",
+            "posted in error",
+        ],
+    );
+    p.restart(GATEWAY);
+
+    // The partner resumes from the last cursor it handled: the rest, once.
+    let cursor = got.last().map(|m| m.cursor).unwrap();
+    let mut stream = rt.block_on(subscribe(&p, cursor));
+    got.push(rt.block_on(next_message(&mut stream)));
+    got.push(rt.block_on(next_message(&mut stream)));
+    let extra =
+        rt.block_on(async { tokio::time::timeout(Duration::from_secs(2), stream.message()).await });
+    assert!(extra.is_err(), "nothing more was due: {extra:?}");
+
+    let cursors: Vec<u64> = got.iter().map(|m| m.cursor).collect();
+    assert!(
+        cursors.windows(2).all(|w| w[0] < w[1]),
+        "cursors rise: {cursors:?}"
+    );
+    let mut seen: Vec<(String, String)> = got
+        .iter()
+        .map(|m| {
+            let id = m.request.as_ref().map(|r| r.id.clone()).unwrap_or_default();
+            (m.kind.clone(), id)
+        })
+        .collect();
+    assert_eq!(
+        seen[..2],
+        [
+            ("request".to_owned(), first.clone()),
+            ("request".to_owned(), second.clone())
+        ]
+    );
+    seen.sort();
+    let mut want = vec![
+        ("request".to_owned(), first.clone()),
+        ("request".to_owned(), second),
+        ("request".to_owned(), third),
+        ("withdrawal".to_owned(), first),
+    ];
+    want.sort();
+    assert_eq!(seen, want);
 }

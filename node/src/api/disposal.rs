@@ -78,6 +78,7 @@ pub fn request_to_proto(
             at_ms: o.at_ms,
         }),
         history: history(store, r)?,
+        escalated_report: r.escalated.clone().unwrap_or_default(),
     })
 }
 
@@ -305,8 +306,9 @@ pub fn message(
         return Ok(None);
     };
     let mut request = request_to_proto(store, &r, now_ms(), !m.withdrawal)?;
-    // A partner sees its own case only, and nothing of the review or relay notes.
+    // A partner sees its own case only, and nothing of the review, relay or escalation.
     request.history.clear();
+    request.escalated_report.clear();
     let evidence = std::mem::take(&mut request.evidence);
     request.evidence = evidence
         .iter()

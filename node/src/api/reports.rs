@@ -50,6 +50,7 @@ pub fn report_to_proto(store: &dyn Store, r: &ReportRecord) -> Result<v1::Report
         acknowledged_at_ms: ack.as_ref().and_then(|a| a.acknowledged_at_ms).unwrap_or(0),
         acknowledged_by: ack.as_ref().map(|a| a.by.clone()).unwrap_or_default(),
         note: ack.map(|a| a.note).unwrap_or_default(),
+        disposal: r.disposal.clone().unwrap_or_default(),
     })
 }
 

@@ -167,6 +167,7 @@ pub fn request_json(r: &v1::DisposalRequest) -> Value {
         "filed_by": r.filed_by,
         "state": r.state,
         "overdue": r.overdue,
+        "escalated_report": (!r.escalated_report.is_empty()).then_some(&r.escalated_report),
         "case": r.case_id,
         "linked": r.linked,
         "delivered_at": optional_time(r.delivered_at_ms),
@@ -183,6 +184,9 @@ pub fn request_json(r: &v1::DisposalRequest) -> Value {
 fn state_text(r: &v1::DisposalRequest) -> String {
     match (&r.outcome, r.overdue) {
         (Some(o), _) => format!("{} ({})", r.state, o.outcome),
+        (None, true) if !r.escalated_report.is_empty() => {
+            format!("{} — OVERDUE, report {}", r.state, r.escalated_report)
+        }
         (None, true) => format!("{} — OVERDUE", r.state),
         (None, false) => r.state.clone(),
     }

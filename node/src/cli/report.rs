@@ -51,6 +51,7 @@ pub fn report_json(r: &v1::Report) -> Value {
         "level": (!r.level.is_empty()).then_some(&r.level),
         "summary": r.summary,
         "automatic": r.automatic,
+        "disposal": (!r.disposal.is_empty()).then_some(&r.disposal),
         "filed_at": time_text(r.filed_at_ms),
         "filed_by": r.filed_by,
         "acknowledged_at": optional_time(r.acknowledged_at_ms),
@@ -79,7 +80,13 @@ fn report_table(reports: &[v1::Report]) -> String {
             } else {
                 r.level.clone()
             },
-            if r.automatic { "automatic" } else { "by hand" }.to_owned(),
+            if !r.disposal.is_empty() {
+                format!("overdue {}", r.disposal)
+            } else if r.automatic {
+                "automatic".to_owned()
+            } else {
+                "by hand".to_owned()
+            },
             r.summary.clone(),
             short_time(r.filed_at_ms),
             if r.acknowledged_at_ms == 0 {

@@ -435,6 +435,7 @@ pub fn prepare(
                     level,
                     summary,
                     automatic: false,
+                    disposal: None,
                 },
             )
         }
@@ -445,7 +446,7 @@ pub fn prepare(
                 ));
             }
             parse_id(id, ItemKind::Report)?;
-            view::report(store, batch, id)?.ok_or_else(|| {
+            let report = view::report(store, batch, id)?.ok_or_else(|| {
                 CommsError::NotFound(format!("no report {id} has reached this node"))
             })?;
             if let Some(at) =
@@ -457,7 +458,13 @@ pub fn prepare(
                 )));
             }
             (
-                Audience::Province,
+                // The gateway's own reports (escalations) never left it; nor does their
+                // acknowledgment.
+                if report.origin == unit {
+                    Audience::Local
+                } else {
+                    Audience::Province
+                },
                 Event::ReportAcknowledged {
                     id: id.trim().to_owned(),
                     note: text("note", note, MAX_NOTE)?,
@@ -586,6 +593,7 @@ pub fn report_on_grading(
                 level.label_zh()
             ),
             automatic: true,
+            disposal: None,
         },
     )))
 }

@@ -110,6 +110,9 @@ pub struct ReportRecord {
     pub filed_at_ms: i64,
     /// Identity path of the author.
     pub filed_by: String,
+    /// The overdue disposal request it escalates (the gateway's own reports).
+    #[serde(default)]
+    pub disposal: Option<String>,
 }
 
 /// A directive or consultation.

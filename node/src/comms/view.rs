@@ -356,6 +356,7 @@ pub fn apply(
             level,
             summary,
             automatic,
+            disposal,
         } => {
             let parsed = parse(id)?;
             require_origin(&parsed, meta, ItemKind::Report)?;
@@ -371,6 +372,7 @@ pub fn apply(
                 automatic: *automatic,
                 filed_at_ms: meta.at_ms,
                 filed_by: meta.author.clone(),
+                disposal: disposal.clone(),
             };
             bump_counter(store, batch, &parsed)?;
             batch.insert(REPORTS_TREE, parsed.key(), encode(&record)?);

@@ -87,6 +87,11 @@ pub enum Command {
         /// Its own reference.
         reference: String,
     },
+    /// File a report in the gateway's report list for an overdue request (the relay).
+    Escalate {
+        /// The request.
+        id: String,
+    },
     /// Publish a partner to every node (the gateway, when one is added or changed).
     DeclarePartner {
         /// Its name.
@@ -364,6 +369,40 @@ pub fn prepare(
                     outcome: *outcome,
                     reason,
                     reference,
+                },
+            )
+        }
+        Command::Escalate { id } => {
+            require_gateway(unit, "escalation")?;
+            let r = existing(store, batch, id)?;
+            if r.escalated.is_some() || !r.overdue(now_ms) {
+                return Ok(None);
+            }
+            let level = match &r.risk {
+                Some(risk) => register_view::load(store, batch, risk)
+                    .map_err(|e| CommsError::Precondition(e.to_string()))?
+                    .and_then(|risk| risk.level()),
+                None => None,
+            };
+            let urls = r.urls.len();
+            (
+                // The province's report list is the gateway's own: escalations stay with it.
+                Audience::Local,
+                Event::ReportFiled {
+                    id: next_id(store, batch, unit, ItemKind::Report)?,
+                    risk: r.risk.clone(),
+                    level,
+                    summary: format!(
+                        "disposal request {id} from {} to partner {} is overdue: no outcome by {} ({} {urls} URL{}, {})",
+                        r.requester,
+                        r.partner,
+                        crate::timespec::format_ms(r.deadline_ms),
+                        r.action.as_str(),
+                        if urls == 1 { "" } else { "s" },
+                        r.state.as_str(),
+                    ),
+                    automatic: true,
+                    disposal: Some(r.id.clone()),
                 },
             )
         }

@@ -128,6 +128,9 @@ pub struct DisposalRecord {
     pub outcome: Option<OutcomeRecord>,
     /// Every step, oldest first.
     pub history: Vec<Step>,
+    /// The gateway's report that escalated it once overdue.
+    #[serde(default)]
+    pub escalated: Option<String>,
 }
 
 impl DisposalRecord {

@@ -1,9 +1,11 @@
 //! The gateway's relay: whenever the views change, each request that arrived is held for
 //! review or queued for its partner, an approved one is queued, and a withdrawal of a queued
 //! one is queued too. Decisions are entries in the gateway's feed, so requesters see them and
-//! a restart resumes where it stopped.
+//! a restart resumes where it stopped. A request past its deadline without an outcome is
+//! escalated to the gateway's report list, once; the relay wakes at the next deadline for it.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Deserialize;
 use tokio::sync::watch;
@@ -24,11 +26,11 @@ pub enum Review {
     Manual,
 }
 
-/// What the relay must write for `r`, if anything.
-pub fn next_step(r: &DisposalRecord, review: Review) -> Option<Command> {
+/// What the relay must write for `r` at `now_ms`, if anything.
+pub fn next_step(r: &DisposalRecord, review: Review, now_ms: i64) -> Option<Command> {
     let approved = r.history.iter().any(|s| s.kind == "approved");
     let withdrawal_sent = r.history.iter().any(|s| s.kind == "withdrawal relayed");
-    match r.state {
+    let step = match r.state {
         State::Filed if review == Review::Manual => Some(Command::Review {
             id: r.id.clone(),
             approved: None,
@@ -47,33 +49,52 @@ pub fn next_step(r: &DisposalRecord, review: Review) -> Option<Command> {
             withdrawal: true,
         }),
         _ => None,
-    }
+    };
+    step.or_else(|| {
+        (r.escalated.is_none() && r.overdue(now_ms)).then(|| Command::Escalate { id: r.id.clone() })
+    })
 }
 
-/// One pass: every step due now; returns how many were written.
-pub async fn pass(state: &NodeState, review: Review) -> usize {
+/// What one pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pass {
+    /// Steps written.
+    pub written: usize,
+    /// The earliest deadline still to watch (Unix ms): the relay wakes then to escalate.
+    pub next_deadline_ms: Option<i64>,
+}
+
+/// One pass: every step due now.
+pub async fn pass(state: &NodeState, review: Review) -> Pass {
     let records = match view::list(state.store.as_ref()) {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "disposal relay: cannot read requests");
-            return 0;
+            return Pass::default();
         }
     };
-    let mut written = 0;
+    let now_ms = crate::timespec::now_ms();
+    let mut done = Pass::default();
     for r in records {
-        let Some(cmd) = next_step(&r, review) else {
+        if r.escalated.is_none() && !r.state.is_final() && r.deadline_ms >= now_ms {
+            done.next_deadline_ms = Some(
+                done.next_deadline_ms
+                    .map_or(r.deadline_ms, |d| d.min(r.deadline_ms)),
+            );
+        }
+        let Some(cmd) = next_step(&r, review, now_ms) else {
             continue;
         };
         match state.writer.submit(state.identity.path(), cmd).await {
             Ok(w) if w.seq > 0 => {
-                written += 1;
+                done.written += 1;
                 tracing::info!(request = %r.id, partner = %r.partner, "disposal request moved on");
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(request = %r.id, error = %e, "disposal relay step refused"),
         }
     }
-    written
+    done
 }
 
 /// Runs the relay at the gateway until `stop` turns true.
@@ -82,9 +103,14 @@ pub fn spawn(state: Arc<NodeState>, review: Review, mut stop: watch::Receiver<bo
         let mut changes = Changes::new(&state);
         loop {
             let span = tracing::info_span!("disposal_relay", node = %state.identity.path());
-            let _ = tracing::Instrument::instrument(pass(&state, review), span).await;
+            let done = tracing::Instrument::instrument(pass(&state, review), span).await;
+            // Overdue means strictly past the deadline: wake just after it.
+            let wake = done.next_deadline_ms.map(|d| {
+                Duration::from_millis(u64::try_from(d + 1 - crate::timespec::now_ms()).unwrap_or(0))
+            });
             tokio::select! {
                 r = changes.next() => if !r { break },
+                _ = tokio::time::sleep(wake.unwrap_or_default()), if wake.is_some() => {}
                 _ = stop.wait_for(|s| *s) => break,
             }
         }

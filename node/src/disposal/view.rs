@@ -263,6 +263,7 @@ pub fn apply(
             acknowledged_at_ms: None,
             outcome: None,
             history: Vec::new(),
+            escalated: None,
         };
         record.history.push(step(meta, "filed", reason));
         // One case per partner and URL: a later request about a URL already asked about
@@ -287,6 +288,27 @@ pub fn apply(
         }
         bump_counter(store, batch, &parsed)?;
         return save(batch, &record);
+    }
+    if let Event::ReportFiled {
+        id: report,
+        disposal: Some(id),
+        ..
+    } = event
+    {
+        require_province(meta, "an escalation")?;
+        let Some(mut r) = get(store, batch, id)? else {
+            return Ok(());
+        };
+        if r.escalated.is_some() {
+            return Ok(());
+        }
+        r.escalated = Some(report.clone());
+        r.history.push(step(
+            meta,
+            "escalated",
+            &format!("overdue: report {report} in the gateway's report list"),
+        ));
+        return save(batch, &r);
     }
     let Some(id) = event.disposal_id() else {
         return Ok(());

@@ -171,6 +171,7 @@ fn tables_of(i: &Items) -> Vec<Table> {
             "filed",
             "by",
             "automatic",
+            "disposal",
         ],
     );
     for r in &i.reports {
@@ -187,6 +188,7 @@ fn tables_of(i: &Items) -> Vec<Table> {
             Cell::text(when(r.filed_at_ms)),
             Cell::text(r.filed_by.clone()),
             Cell::text(if r.automatic { "yes" } else { "no" }),
+            Cell::text(r.disposal.clone()).alarm(!r.disposal.is_empty()),
         ]);
     }
     let mut directives = Table::new(
