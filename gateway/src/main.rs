@@ -42,6 +42,19 @@ enum Cmd {
     },
     /// Set up and run a local province on loopback, with sample data, until Ctrl-C.
     Demo(demo::DemoArgs),
+    /// Run a county node, as `fenghuo-node run` does (the demo starts its counties with it,
+    /// so one binary runs a whole province).
+    Node {
+        /// The node's configuration file (write one with `fenghuo init node`).
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Log format (overrides the config's `log.format`).
+        #[arg(long, value_enum)]
+        log_format: Option<LogFormat>,
+    },
+    /// A partner website's webhook receiver: verifies each delivery, then acknowledges it
+    /// and reports an outcome through the gateway's HTTPS callback (docs/partners.md).
+    PartnerSim(fenghuo_gateway::partner_sim::PartnerSimArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -61,7 +74,33 @@ fn main() -> anyhow::Result<()> {
             run(cfg)
         }
         Cmd::Demo(args) => demo::run(args),
+        Cmd::Node { config, log_format } => {
+            let cfg = NodeConfig::load(&config)?;
+            if cfg.county.is_none() {
+                anyhow::bail!(
+                    "{}: `county` is required for a county node",
+                    config.display()
+                );
+            }
+            logging::init(
+                log_format.unwrap_or(cfg.log.format),
+                cfg.log.filter.as_deref(),
+            );
+            run_county(cfg)
+        }
+        Cmd::PartnerSim(args) => {
+            logging::init(LogFormat::default(), Some("info"));
+            fenghuo_gateway::partner_sim::run(args)
+        }
     }
+}
+
+#[tokio::main]
+async fn run_county(cfg: NodeConfig) -> anyhow::Result<()> {
+    let running = start::launch(&cfg, start::terminate_signal()).await?;
+    running.task.await??;
+    tracing::info!("stopped");
+    Ok(())
 }
 
 #[tokio::main]

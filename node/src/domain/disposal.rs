@@ -84,6 +84,17 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The outcome that does what `action` asked.
+    pub fn fulfilling(action: Action) -> Self {
+        match action {
+            Action::Correct => Self::Corrected,
+            Action::Label => Self::Labelled,
+            Action::Respond => Self::Responded,
+            Action::Limit => Self::Limited,
+            Action::TakeDown => Self::Removed,
+        }
+    }
+
     /// Every outcome.
     pub const ALL: [Outcome; 8] = [
         Self::Removed,

@@ -1,0 +1,275 @@
+//! `fenghuo-gateway demo`: a whole province on loopback in one command.
+//!
+//! Creates (or reuses) a folder with a provincial CA, certificates and configs; starts the
+//! gateway (with its dashboard), five Chengdu districts with their real borders as neighbour
+//! links, and a webhook partner simulator — each its own process with its own store, on ports
+//! chosen at start; seeds sample data through the same gRPC APIs staff use; and prints what
+//! to open and paste. Ctrl-C stops every process; running it again continues with the same
+//! data; `--reset` starts fresh.
+
+mod processes;
+mod seed;
+mod setup;
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use fenghuo_node::cli::connect::ConnectArgs;
+use fenghuo_node::pki::web;
+use fenghuo_proto::v1::{self, partners_client::PartnersClient, staff_client::StaffClient};
+
+use processes::Processes;
+use setup::{Layout, Ports, COUNTIES, PARTNER, PROVINCE, STAFF};
+
+/// The demo's dashboard password: a local demo on loopback, never a real deployment.
+const DEMO_PASSWORD: &str = "fenghuo-demo-2026";
+
+/// Options of `fenghuo-gateway demo`.
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Folder for the demo's CA, certificates, configs, logs and data.
+    #[arg(long, default_value = "fenghuo-demo", value_name = "DIR")]
+    dir: PathBuf,
+    /// Delete the folder first and start fresh.
+    #[arg(long)]
+    reset: bool,
+}
+
+/// One progress line, rewritten in place.
+fn progress(step: &str, text: &str) {
+    eprint!("\r\x1b[2K[{step}] {text}");
+    let _ = std::io::stderr().flush();
+}
+
+/// Runs the demo until Ctrl-C (or SIGTERM).
+pub fn run(args: DemoArgs) -> anyhow::Result<()> {
+    if args.reset && args.dir.exists() {
+        std::fs::remove_dir_all(&args.dir)
+            .with_context(|| format!("removing {}", args.dir.display()))?;
+    }
+    std::fs::create_dir_all(&args.dir)
+        .with_context(|| format!("creating {}", args.dir.display()))?;
+    let layout = Layout {
+        dir: std::path::absolute(&args.dir)?,
+    };
+    progress(
+        "1/4",
+        &format!("certificates in {}", layout.pki().display()),
+    );
+    setup::pki(&layout)?;
+    let ports = Ports::pick()?;
+    let gateway_cfg = setup::gateway_config(&layout, &ports)?;
+    let mut children = Processes::default();
+    let mut started = Vec::new();
+    progress(
+        "2/4",
+        "starting the gateway, 5 districts and the partner simulator",
+    );
+    let path = |p: &PathBuf| p.display().to_string();
+    children.spawn(
+        "gateway",
+        &["run", "--config", &path(&gateway_cfg)],
+        vec![ports.gateway, ports.dashboard],
+        &layout.log("gateway"),
+        &layout.dir,
+    )?;
+    for (code, _) in COUNTIES {
+        let cfg = setup::county_config(&layout, &ports, code)?;
+        children.spawn(
+            code,
+            &["node", "--config", &path(&cfg)],
+            vec![ports.county(code)],
+            &layout.log(code),
+            &layout.dir,
+        )?;
+    }
+    let callback = format!("https://{}", Ports::addr(ports.dashboard));
+    let web_ca = layout.pki().join(web::WEB_CA_CERT_FILE);
+    children.spawn(
+        "partner-sim",
+        &[
+            "partner-sim",
+            "--name",
+            PARTNER,
+            "--listen",
+            &Ports::addr(ports.partner).to_string(),
+            "--tls-dir",
+            &path(&layout.partner_tls()),
+            "--secret-file",
+            &path(&layout.partner_secret()),
+            "--callback",
+            &callback,
+            "--callback-ca",
+            &path(&web_ca),
+            "--after",
+            "2s",
+        ],
+        vec![ports.partner],
+        &layout.log("partner-sim"),
+        &layout.dir,
+    )?;
+    children.wait_ready(|name| {
+        started.push(name.to_owned());
+        progress("2/4", &format!("started: {}", started.join(" ")));
+    })?;
+    std::fs::write(
+        layout.dir.join("pids"),
+        children
+            .pids()
+            .iter()
+            .map(|(n, p)| format!("{n} {p}\n"))
+            .collect::<String>(),
+    )?;
+
+    let connect = {
+        let (layout, ports) = (layout.clone(), ports.clone());
+        move |unit: &str| {
+            let port = if unit == PROVINCE {
+                ports.gateway
+            } else {
+                ports.county(unit)
+            };
+            let (cert, key) = layout.staff_cert(unit);
+            ConnectArgs {
+                node: Some(format!("https://{}", Ports::addr(port))),
+                cert: Some(cert),
+                key: Some(key),
+                ca: Some(layout.pki().join("ca.crt")),
+            }
+        }
+    };
+    let runtime = tokio::runtime::Runtime::new()?;
+    let seeded_now = runtime.block_on(async {
+        progress("3/4", "dashboard account and partner");
+        let gw = connect(PROVINCE).channel().await?;
+        StaffClient::new(gw.clone())
+            .add_staff(v1::AddStaffRequest {
+                name: STAFF.into(),
+                role: v1::StaffRole::Admin as i32,
+                password: DEMO_PASSWORD.into(),
+                replace: true,
+            })
+            .await
+            .context("adding the dashboard account")?;
+        let secret = std::fs::read_to_string(layout.partner_secret())?;
+        // The simulator's port changes at each start: replace its webhook address.
+        PartnersClient::new(gw)
+            .add_partner(v1::AddPartnerRequest {
+                name: PARTNER.into(),
+                display_name: "微博 Weibo (simulated)".into(),
+                webhook_url: format!("https://{}/hooks/fenghuo", Ports::addr(ports.partner)),
+                webhook_secret: secret.trim().as_bytes().to_vec(),
+                replace: true,
+            })
+            .await
+            .context("registering the partner")?;
+        if seed::seeded(&connect).await? {
+            return anyhow::Ok(false);
+        }
+        seed::seed(&connect, |step| {
+            progress("4/4", &format!("sample data: {step}"))
+        })
+        .await
+        .context("seeding sample data")?;
+        anyhow::Ok(true)
+    })?;
+    eprint!("\r\x1b[2K");
+
+    let env = layout.dir.join("env");
+    let county = connect("510104");
+    let opt = |p: &Option<PathBuf>| {
+        p.as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    };
+    std::fs::write(
+        &env,
+        format!(
+            "# Source this to act as the demo staff member of 510104 (锦江区 Jinjiang).\n\
+             export FENGHUO_NODE={}\nexport FENGHUO_CERT={}\nexport FENGHUO_KEY={}\nexport FENGHUO_CA={}\n",
+            county.node.clone().unwrap_or_default(),
+            opt(&county.cert),
+            opt(&county.key),
+            opt(&county.ca)
+        ),
+    )?;
+    let province = connect(PROVINCE);
+    std::fs::write(
+        layout.dir.join("env-province"),
+        format!(
+            "# Source this to act as provincial staff against the gateway.\n\
+             export FENGHUO_NODE={}\nexport FENGHUO_CERT={}\nexport FENGHUO_KEY={}\nexport FENGHUO_CA={}\n",
+            province.node.clone().unwrap_or_default(),
+            opt(&province.cert),
+            opt(&province.key),
+            opt(&province.ca)
+        ),
+    )?;
+
+    let shown = |p: &std::path::Path| {
+        std::env::current_dir()
+            .ok()
+            .and_then(|d| p.strip_prefix(d).ok().map(|r| r.display().to_string()))
+            .unwrap_or_else(|| p.display().to_string())
+    };
+    println!("Fenghuo demo: province {PROVINCE} with Chengdu's districts 510104–510108 and partner \"{PARTNER}\" (simulated)");
+    println!(
+        "  {}",
+        if seeded_now {
+            "sample data written: risks in every district, an alert, reports, a directive, a disposal request"
+        } else {
+            "continuing with the data of the last run (--reset starts fresh)"
+        }
+    );
+    println!();
+    println!("  Dashboard  https://{}/", Ports::addr(ports.dashboard));
+    println!(
+        "             sign in as {STAFF} / {DEMO_PASSWORD}; the certificate is the demo's own:"
+    );
+    println!(
+        "             trust {} or accept the browser's warning",
+        shown(&web_ca)
+    );
+    println!();
+    println!("  As staff of 510104 (锦江区 Jinjiang), in another terminal:");
+    println!("    source {}", shown(&env));
+    println!("    cargo run -q -p fenghuo-node --bin fenghuo -- risk list");
+    println!("    cargo run -q -p fenghuo-node --bin fenghuo -- alert list");
+    println!("    cargo run -q -p fenghuo-node --bin fenghuo -- disposal list");
+    println!(
+        "  (source {} instead to act at the gateway.)",
+        shown(&layout.dir.join("env-province"))
+    );
+    println!();
+    println!(
+        "  Logs in {}. Ctrl-C stops every process.",
+        shown(&layout.dir.join("logs"))
+    );
+    let _ = std::io::stdout().flush();
+
+    let stopped = runtime.block_on(async {
+        let signal = fenghuo_node::start::terminate_signal();
+        tokio::pin!(signal);
+        loop {
+            tokio::select! {
+                _ = &mut signal => return None,
+                _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {
+                    if let Some(why) = children.exited() {
+                        return Some(why);
+                    }
+                }
+            }
+        }
+    });
+    eprintln!("stopping every process…");
+    children.stop();
+    let _ = std::fs::remove_file(layout.dir.join("pids"));
+    match stopped {
+        Some(why) => anyhow::bail!("{why}"),
+        None => {
+            eprintln!("stopped; run the demo again to continue with the same data");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! The demo's folder: a provincial CA and certificates, the partner simulator's own TLS and
+//! webhook secret, and a configuration per process, written anew at each start because the
+//! ports are chosen then.
+
+use std::fmt::Write as _;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use fenghuo_gateway::partner_sim;
+use fenghuo_node::identity::Identity;
+use fenghuo_node::pki::ca::{CertificateAuthority, IssueOptions};
+use fenghuo_node::pki::web;
+
+/// The province: Sichuan.
+pub const PROVINCE: &str = "51";
+/// Chengdu's five central districts: division code and name.
+pub const COUNTIES: &[(&str, &str)] = &[
+    ("510104", "锦江区 Jinjiang"),
+    ("510105", "青羊区 Qingyang"),
+    ("510106", "金牛区 Jinniu"),
+    ("510107", "武侯区 Wuhou"),
+    ("510108", "成华区 Chenghua"),
+];
+/// Which of them share a border (the neighbour links).
+pub const BORDERS: &[(&str, &str)] = &[
+    ("510104", "510105"),
+    ("510104", "510107"),
+    ("510104", "510108"),
+    ("510105", "510106"),
+    ("510105", "510107"),
+    ("510106", "510108"),
+];
+/// The simulated partner website.
+pub const PARTNER: &str = "weibo";
+/// Every staff certificate and the dashboard account are called this.
+pub const STAFF: &str = "demo";
+
+/// Where everything of one demo lives.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// The demo folder (absolute).
+    pub dir: PathBuf,
+}
+
+impl Layout {
+    /// The CA and every certificate.
+    pub fn pki(&self) -> PathBuf {
+        self.dir.join("pki")
+    }
+
+    /// The partner simulator's TLS folder.
+    pub fn partner_tls(&self) -> PathBuf {
+        self.dir.join("partner-sim")
+    }
+
+    /// The webhook secret the gateway and the simulator share.
+    pub fn partner_secret(&self) -> PathBuf {
+        self.dir.join("partner-sim").join("secret")
+    }
+
+    /// One log file per process.
+    pub fn log(&self, name: &str) -> PathBuf {
+        self.dir.join("logs").join(format!("{name}.log"))
+    }
+
+    /// A staff member's certificate and key of `unit`.
+    pub fn staff_cert(&self, unit: &str) -> (PathBuf, PathBuf) {
+        let stem = format!("staff-{unit}-{STAFF}");
+        (
+            self.pki().join(format!("{stem}.crt")),
+            self.pki().join(format!("{stem}.key")),
+        )
+    }
+}
+
+/// The ports of one run.
+#[derive(Debug, Clone)]
+pub struct Ports {
+    /// The gateway's gRPC port.
+    pub gateway: u16,
+    /// The dashboard's.
+    pub dashboard: u16,
+    /// Each county's, in [`COUNTIES`] order.
+    pub counties: Vec<u16>,
+    /// The partner simulator's.
+    pub partner: u16,
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    // Bound and released at once: another program could take it before our process does,
+    // which on a loopback demo is rare; a clash shows as a clear "address in use" in the log.
+    let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("finding a free port")?;
+    Ok(l.local_addr()?.port())
+}
+
+impl Ports {
+    /// Free loopback ports for every process.
+    pub fn pick() -> anyhow::Result<Self> {
+        Ok(Self {
+            gateway: free_port()?,
+            dashboard: free_port()?,
+            counties: COUNTIES
+                .iter()
+                .map(|_| free_port())
+                .collect::<Result<_, _>>()?,
+            partner: free_port()?,
+        })
+    }
+
+    /// The loopback address of `port`.
+    pub fn addr(port: u16) -> SocketAddr {
+        SocketAddr::from((Ipv4Addr::LOCALHOST, port))
+    }
+
+    /// County `code`'s port.
+    pub fn county(&self, code: &str) -> u16 {
+        COUNTIES
+            .iter()
+            .position(|(c, _)| *c == code)
+            .and_then(|i| self.counties.get(i).copied())
+            .unwrap_or(0)
+    }
+}
+
+fn issue_if_missing(ca: &mut CertificateAuthority, identity: &Identity) -> anyhow::Result<()> {
+    let stem = identity.file_stem();
+    if !ca.dir().join(format!("{stem}.crt")).exists() {
+        ca.issue(identity, &IssueOptions::default())
+            .with_context(|| format!("issuing {identity}"))?;
+    }
+    Ok(())
+}
+
+/// Makes (or keeps) the CA, every certificate, the partner's TLS and secret.
+pub fn pki(layout: &Layout) -> anyhow::Result<()> {
+    let pki = layout.pki();
+    std::fs::create_dir_all(&pki).with_context(|| format!("creating {}", pki.display()))?;
+    std::fs::create_dir_all(layout.dir.join("logs"))?;
+    let mut ca = if pki.join("ca.crt").exists() {
+        CertificateAuthority::open(&pki)?
+    } else {
+        CertificateAuthority::init(&pki, PROVINCE, false)?
+    };
+    issue_if_missing(&mut ca, &Identity::province(PROVINCE)?)?;
+    issue_if_missing(&mut ca, &Identity::staff(PROVINCE, STAFF)?)?;
+    for (code, _) in COUNTIES {
+        issue_if_missing(&mut ca, &Identity::county(code)?)?;
+        issue_if_missing(&mut ca, &Identity::staff(code, STAFF)?)?;
+    }
+    if !pki
+        .join(format!("{}.crt", web::web_stem(PROVINCE)))
+        .exists()
+    {
+        web::issue(&ca, &[], &[], 365, false).context("issuing the dashboard certificate")?;
+    }
+    partner_sim::ensure_tls(
+        &layout.partner_tls(),
+        &["localhost".to_owned(), "127.0.0.1".to_owned()],
+    )?;
+    if !layout.partner_secret().exists() {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+        std::fs::write(layout.partner_secret(), hex::encode(bytes))?;
+    }
+    Ok(())
+}
+
+fn write(path: &Path, text: &str) -> anyhow::Result<PathBuf> {
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    Ok(path.to_owned())
+}
+
+fn tls_block(stem: &str) -> String {
+    format!(
+        "[tls]\nca = \"pki/ca.crt\"\ncert = \"pki/{stem}.crt\"\nkey = \"pki/{stem}.key\"\ncrl = \"pki/crl.pem\"\n"
+    )
+}
+
+/// Writes the gateway's configuration for `ports`.
+pub fn gateway_config(layout: &Layout, ports: &Ports) -> anyhow::Result<PathBuf> {
+    let web = web::web_stem(PROVINCE);
+    let text = format!(
+        "# Written by `fenghuo-gateway demo` at each start (the ports change); see docs/configuration.md.\n\
+         province = \"{PROVINCE}\"\n\
+         listen = \"{}\"\n\
+         data_dir = \"data/gateway\"\n\n\
+         {}\n\
+         [log]\nformat = \"json\"\nfilter = \"info\"\n\n\
+         [dashboard]\nlisten = \"{}\"\ncert = \"pki/{web}.crt\"\nkey = \"pki/{web}.key\"\n\n\
+         [disposal]\nreview = \"auto\"\n# The partner simulator's own CA.\nwebhook_ca = \"partner-sim/{}\"\n",
+        Ports::addr(ports.gateway),
+        tls_block(&format!("province-{PROVINCE}")),
+        Ports::addr(ports.dashboard),
+        partner_sim::CA_FILE,
+    );
+    write(&layout.dir.join("gateway.toml"), &text)
+}
+
+/// Writes county `code`'s configuration for `ports`, with its bordering districts.
+pub fn county_config(layout: &Layout, ports: &Ports, code: &str) -> anyhow::Result<PathBuf> {
+    let mut text = format!(
+        "# Written by `fenghuo-gateway demo` at each start (the ports change); see docs/configuration.md.\n\
+         county = \"{code}\"\n\
+         listen = \"{}\"\n\
+         data_dir = \"data/{code}\"\n\
+         gateway = \"{}\"\n\n\
+         {}\n\
+         [log]\nformat = \"json\"\nfilter = \"info\"\n",
+        Ports::addr(ports.county(code)),
+        Ports::addr(ports.gateway),
+        tls_block(&format!("county-{code}")),
+    );
+    for other in neighbours(code) {
+        let _ = write!(
+            text,
+            "\n[[neighbours]]\ncode = \"{other}\"\naddress = \"{}\"\n",
+            Ports::addr(ports.county(other))
+        );
+    }
+    write(&layout.dir.join(format!("county-{code}.toml")), &text)
+}
+
+/// The districts bordering `code`.
+pub fn neighbours(code: &str) -> Vec<&'static str> {
+    BORDERS
+        .iter()
+        .filter_map(|(a, b)| {
+            if *a == code {
+                Some(*b)
+            } else if *b == code {
+                Some(*a)
+            } else {
+                None
+            }
+        })
+        .collect()
+}
