@@ -29,6 +29,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod backup;
 pub mod cli;
 pub mod comms;
 pub mod config;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use fenghuo_proto::v1::admin_server::AdminServer;
 use fenghuo_proto::v1::alerts_server::AlertsServer;
 use fenghuo_proto::v1::directives_server::DirectivesServer;
 use fenghuo_proto::v1::disposal_server::DisposalServer;
@@ -31,6 +32,7 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::server::Connected;
 use tonic::transport::Server;
 
+use crate::api::admin::AdminService;
 use crate::api::alerts::AlertsService;
 use crate::api::auth::authenticate;
 use crate::api::directives::DirectivesService;
@@ -310,6 +312,10 @@ pub async fn serve(
             .max_encoding_message_size(8 << 20),
         authenticate,
     );
+    let admin = InterceptedService::new(
+        AdminServer::new(AdminService::new(state.clone())).max_encoding_message_size(4 << 20),
+        authenticate,
+    );
     let partners = InterceptedService::new(
         PartnersServer::new(PartnersService::new(state.clone())),
         authenticate,
@@ -334,6 +340,7 @@ pub async fn serve(
         .add_service(partners)
         .add_service(disposal)
         .add_service(partner_service)
+        .add_service(admin)
         .serve_with_incoming_shutdown(ReceiverStream::new(rx).map(Ok::<_, io::Error>), shutdown)
         .await;
     acceptor.abort();

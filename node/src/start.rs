@@ -167,6 +167,7 @@ impl Node {
             views: views_applied,
             disposal_review: cfg.disposal.review,
             ack_within: cfg.alerts.acknowledge_within(),
+            data_dir: cfg.resolve(&cfg.data_dir),
         });
         Ok(Self { state, tls, stop })
     }

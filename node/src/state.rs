@@ -29,6 +29,8 @@ pub struct NodeState {
     pub disposal_review: crate::disposal::relay::Review,
     /// How long recipients have to acknowledge this node's extreme and severe alerts.
     pub ack_within: std::time::Duration,
+    /// The store's folder (backups are staged beside the store in it).
+    pub data_dir: std::path::PathBuf,
 }
 
 impl NodeState {

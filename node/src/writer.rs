@@ -729,7 +729,7 @@ mod tests {
     use super::*;
     use crate::domain::FocusPoint;
     use crate::feed::log::head;
-    use crate::store::{KeyValue, SledStore};
+    use crate::store::{ExportSink, KeyValue, SledStore};
 
     /// A sled store that notes how far one feed was durable at each flush, counts flushes,
     /// and can be told to fail them.
@@ -792,6 +792,9 @@ mod tests {
         }
         fn clear(&self, tree: &str) -> Result<(), StoreError> {
             self.inner.clear(tree)
+        }
+        fn export(&self, sink: &mut ExportSink<'_>) -> Result<u64, StoreError> {
+            self.inner.export(sink)
         }
     }
 

@@ -2,6 +2,7 @@
 //! convert protobuf ↔ domain and call the domain), and the one mapping from domain errors to
 //! `tonic::Status` ([`status`]).
 
+pub mod admin;
 pub mod alerts;
 pub mod auth;
 pub mod convert;

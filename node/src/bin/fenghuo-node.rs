@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use fenghuo_node::config::{LogFormat, NodeConfig};
-use fenghuo_node::{logging, start, store, views};
+use fenghuo_node::{cli, logging, start, store, views};
 
 /// The Fenghuo county node.
 #[derive(Debug, Parser)]
@@ -32,6 +32,35 @@ enum Cmd {
         #[arg(long, value_enum)]
         log_format: Option<LogFormat>,
     },
+    /// Take a consistent backup of the running node's store into FILE (through the node, with
+    /// its own certificate; writes pause only while the store is copied beside itself).
+    Backup {
+        /// The node's configuration file (a gateway's works too).
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Where to write the backup (checked whole before it is kept).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// The node's address, when not its config's `listen` (e.g. that says port 0).
+        #[arg(long, value_name = "URL")]
+        node: Option<String>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Restore a backup into the node's empty data folder (stop the node and move its data
+    /// folder aside first). Only this node's own backups are accepted.
+    Restore {
+        /// The node's configuration file (a gateway's works too).
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// The backup file.
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Delete the node's views and rebuild them from its feeds (stop the node first).
     RebuildViews {
         /// The node's configuration file.
@@ -55,6 +84,24 @@ fn main() -> anyhow::Result<()> {
                 cfg.log.filter.as_deref(),
             );
             run(cfg)
+        }
+        Cmd::Backup {
+            config,
+            out,
+            node,
+            json,
+        } => {
+            let cfg = NodeConfig::load(&config)?;
+            tokio::runtime::Runtime::new()?.block_on(cli::backup::backup(
+                &cfg,
+                node.as_deref(),
+                &out,
+                json,
+            ))
+        }
+        Cmd::Restore { config, from, json } => {
+            let cfg = NodeConfig::load(&config)?;
+            cli::backup::restore(&cfg, &from, json)
         }
         Cmd::RebuildViews { config } => {
             let cfg = NodeConfig::load(&config)?;

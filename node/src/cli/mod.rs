@@ -12,6 +12,7 @@
 //! - [`connect`]: reaching a node over mutual TLS; [`output`]: tables and JSON.
 
 pub mod alert;
+pub mod backup;
 pub mod ca;
 pub mod connect;
 pub mod directive;

@@ -32,6 +32,9 @@ pub enum StoreError {
 /// A key-value pair read from a tree.
 pub type KeyValue = (Vec<u8>, Vec<u8>);
 
+/// Takes each key and value of an export (the key names its tree: see [`Store::export`]).
+pub type ExportSink<'a> = dyn FnMut(&[u8], &[u8]) -> Result<(), StoreError> + 'a;
+
 /// The narrow storage interface every part of the node uses.
 pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// The value at `key` in `tree`, if any.
@@ -86,4 +89,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// Removes every entry of `tree` (used to rebuild views).
     fn clear(&self, tree: &str) -> Result<(), StoreError>;
+
+    /// Hands every stored key and value to `sink`, as of one moment (no commit is applied
+    /// meanwhile); returns how many.
+    fn export(&self, sink: &mut ExportSink<'_>) -> Result<u64, StoreError>;
 }

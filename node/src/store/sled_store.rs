@@ -18,7 +18,7 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use super::{Batch, KeyValue, Store, StoreError, SCHEMA_VERSION};
+use super::{Batch, ExportSink, KeyValue, Store, StoreError, SCHEMA_VERSION};
 
 const META_TREE: &str = "meta";
 const SCHEMA_KEY: &[u8] = b"schema_version";
@@ -314,6 +314,67 @@ impl Store for SledStore {
             }
             self.db.apply_batch(b).map_err(backend)?;
         }
+    }
+
+    fn export(&self, sink: &mut ExportSink<'_>) -> Result<u64, StoreError> {
+        // Every commit takes this lock: holding it, no commit is half-applied while the
+        // keyspace is copied. Redo records of finished commits are not data.
+        let _commits = self
+            .commits
+            .lock()
+            .map_err(|_| backend("an earlier commit panicked"))?;
+        let redo = full_key(REDO_TREE, b"");
+        let mut n = 0;
+        for kv in self.db.iter() {
+            let (k, v) = kv.map_err(backend)?;
+            if k.starts_with(&redo) {
+                continue;
+            }
+            sink(&k, &v)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+}
+
+impl SledStore {
+    /// Creates a store in the empty or missing folder `dir` from exported `records` (see
+    /// [`Store::export`]), durably; returns how many were written.
+    pub fn create_from(
+        dir: &Path,
+        records: impl Iterator<Item = Result<KeyValue, StoreError>>,
+    ) -> Result<u64, StoreError> {
+        let occupied = std::fs::read_dir(dir)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(false);
+        if occupied {
+            return Err(StoreError::Backend(format!(
+                "{} is not empty: restore into an empty folder",
+                dir.display()
+            )));
+        }
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(CACHE_BYTES)
+            .open()
+            .map_err(|e| StoreError::Backend(format!("creating {}: {e}", dir.display())))?;
+        let mut n = 0;
+        let mut batch = sled::Batch::default();
+        for kv in records {
+            let (k, v) = kv?;
+            batch.insert(k, v);
+            n += 1;
+            if n % 10_000 == 0 {
+                db.apply_batch(std::mem::take(&mut batch))
+                    .map_err(backend)?;
+            }
+        }
+        db.apply_batch(batch).map_err(backend)?;
+        db.flush().map_err(backend)?;
+        drop(db);
+        // Opening checks the schema version the backup carried.
+        Self::open(dir)?;
+        Ok(n)
     }
 }
 

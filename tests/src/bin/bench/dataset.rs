@@ -31,7 +31,7 @@ use fenghuo_node::feed::entry::{next_entry, sign_head, GENESIS_HASH};
 use fenghuo_node::feed::{Audience, Entry, FeedId};
 use fenghuo_node::register::view::{self, EntryMeta};
 use fenghuo_node::register::{self, Command};
-use fenghuo_node::store::{Batch, KeyValue, Store, StoreError};
+use fenghuo_node::store::{Batch, ExportSink, KeyValue, Store, StoreError};
 use fenghuo_node::timespec::format_ms;
 use fenghuo_node::views;
 
@@ -171,6 +171,20 @@ impl Store for MemStore {
         let mut trees = self.trees.lock().unwrap_or_else(|e| e.into_inner());
         trees.remove(tree);
         Ok(())
+    }
+    fn export(&self, sink: &mut ExportSink<'_>) -> Result<u64, StoreError> {
+        let trees = self.trees.lock().unwrap_or_else(|e| e.into_inner());
+        let mut n = 0;
+        for (tree, kvs) in trees.iter() {
+            for (k, v) in kvs {
+                let mut key = tree.as_bytes().to_vec();
+                key.push(0);
+                key.extend_from_slice(k);
+                sink(&key, v)?;
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 }
 
