@@ -42,6 +42,24 @@ fn progress(step: &str, text: &str) {
     let _ = std::io::stderr().flush();
 }
 
+/// Writes a shell file exporting `who`'s connection for the `fenghuo` CLI.
+fn write_env(path: &std::path::Path, purpose: &str, who: &ConnectArgs) -> anyhow::Result<()> {
+    let show = |p: &Option<PathBuf>| {
+        p.as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    };
+    let text = format!(
+        "# Source this to {purpose}.\n\
+         export FENGHUO_NODE={}\nexport FENGHUO_CERT={}\nexport FENGHUO_KEY={}\nexport FENGHUO_CA={}\n",
+        who.node.clone().unwrap_or_default(),
+        show(&who.cert),
+        show(&who.key),
+        show(&who.ca)
+    );
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}
+
 /// Runs the demo until Ctrl-C (or SIGTERM).
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     if args.reset && args.dir.exists() {
@@ -177,34 +195,15 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     eprint!("\r\x1b[2K");
 
     let env = layout.dir.join("env");
-    let county = connect("510104");
-    let opt = |p: &Option<PathBuf>| {
-        p.as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default()
-    };
-    std::fs::write(
+    write_env(
         &env,
-        format!(
-            "# Source this to act as the demo staff member of 510104 (锦江区 Jinjiang).\n\
-             export FENGHUO_NODE={}\nexport FENGHUO_CERT={}\nexport FENGHUO_KEY={}\nexport FENGHUO_CA={}\n",
-            county.node.clone().unwrap_or_default(),
-            opt(&county.cert),
-            opt(&county.key),
-            opt(&county.ca)
-        ),
+        "act as the demo staff member of 510104 (锦江区 Jinjiang)",
+        &connect("510104"),
     )?;
-    let province = connect(PROVINCE);
-    std::fs::write(
-        layout.dir.join("env-province"),
-        format!(
-            "# Source this to act as provincial staff against the gateway.\n\
-             export FENGHUO_NODE={}\nexport FENGHUO_CERT={}\nexport FENGHUO_KEY={}\nexport FENGHUO_CA={}\n",
-            province.node.clone().unwrap_or_default(),
-            opt(&province.cert),
-            opt(&province.key),
-            opt(&province.ca)
-        ),
+    write_env(
+        &layout.dir.join("env-province"),
+        "act as provincial staff against the gateway",
+        &connect(PROVINCE),
     )?;
 
     let shown = |p: &std::path::Path| {
