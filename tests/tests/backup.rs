@@ -57,6 +57,21 @@ fn a_backup_taken_while_the_node_writes_restores_to_exactly_its_moment() {
     assert!(file.exists());
     assert!(!tmp.path().join("510104.fhb.partial").exists());
     let after = add(&p, "after the backup");
+    // Shared after the backup: the gateway holds it, and gives it back after the restore.
+    let after_shared = add(&p, "shared after the backup");
+    p.risk(A, &["share", &after_shared, "--scope", "province"]);
+    wait::until(
+        "the shared risk at the gateway",
+        SYNC_TIMEOUT,
+        Duration::from_millis(200),
+        || {
+            if p.risk_ids(GATEWAY).contains(&after_shared) {
+                Ok(())
+            } else {
+                Err("not yet".to_owned())
+            }
+        },
+    );
 
     // Only the node's own certificate takes a backup: not its staff, not the gateway.
     let rt = tokio::runtime::Runtime::new().expect("a runtime");
@@ -115,6 +130,20 @@ fn a_backup_taken_while_the_node_writes_restores_to_exactly_its_moment() {
     assert!(
         kept.windows(2).all(|w| w[0] || !w[1]),
         "a later write without an earlier one: {kept:?}"
+    );
+    // What it had shared after the backup comes back from the gateway, so its chain goes on
+    // from there (a write before that would equivocate: docs/operations.md).
+    wait::until(
+        "the county's own shared entry back from the gateway",
+        SYNC_TIMEOUT,
+        Duration::from_millis(200),
+        || {
+            if p.risk_ids(A).contains(&after_shared) {
+                Ok(())
+            } else {
+                Err("not yet".to_owned())
+            }
+        },
     );
     // The restored node works: it writes and the gateway receives it.
     let fresh = add(&p, "after the restore");
