@@ -114,7 +114,10 @@ async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
             .as_deref(),
     )?;
     let (stop_webhooks, stop_rx) = tokio::sync::watch::channel(false);
-    webhook::spawn(running.state.clone(), client, stop_rx);
+    // Delivering records attempts and deliveries: the writing replica alone does it.
+    if !running.state.writer.is_read_only() {
+        webhook::spawn(running.state.clone(), client, stop_rx);
+    }
     let dashboard = match &cfg.dashboard {
         Some(d) => Some(dashboard::start(d, &cfg, &running).await?),
         None => None,

@@ -158,6 +158,35 @@ pub struct DisposalConfig {
     pub webhook_ca: Option<PathBuf>,
 }
 
+/// Gateway replicas (the gateway only): several gateways with the province's certificate each
+/// hold every feed and sync with every county on their own; one of them writes the
+/// province's feeds, the others serve reads.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplicationConfig {
+    /// The host name of the replica that writes (e.g. the pod `fenghuo-gateway-0`). A
+    /// gateway whose host name differs only reads and syncs; unset, this gateway writes.
+    #[serde(default)]
+    pub writer_host: Option<String>,
+}
+
+impl ReplicationConfig {
+    /// The writer's host name when this gateway is not it (it then only reads).
+    pub fn reader_of(&self) -> Option<String> {
+        let writer = self.writer_host.as_deref()?.trim();
+        (this_host().as_deref() != Some(writer)).then(|| writer.to_owned())
+    }
+}
+
+/// This machine's host name (a pod's name in Kubernetes).
+fn this_host() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+}
+
 /// The whole `node.toml` (and, with `province` instead of `county`, `gateway.toml`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -180,6 +209,10 @@ pub struct NodeConfig {
     /// Address of the provincial gateway, `host:port` (used by sync).
     #[serde(default)]
     pub gateway: Option<String>,
+    /// Addresses of further gateway replicas, `host:port`: the county syncs with each, as
+    /// with `gateway`.
+    #[serde(default)]
+    pub gateway_replicas: Vec<String>,
     /// Neighbouring counties (used by sync).
     #[serde(default)]
     pub neighbours: Vec<Neighbour>,
@@ -195,6 +228,9 @@ pub struct NodeConfig {
     /// Disposal requests (review matters at the gateway only).
     #[serde(default)]
     pub disposal: DisposalConfig,
+    /// Gateway replicas (the gateway only).
+    #[serde(default)]
+    pub replication: ReplicationConfig,
     /// Directory relative paths are resolved against (the config file's own).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -296,6 +332,27 @@ impl NodeConfig {
         if self.data_dir.as_os_str().is_empty() {
             return Err(field("data_dir", "must not be empty".into()));
         }
+        if self.province.is_some() && !self.gateway_replicas.is_empty() {
+            return Err(field(
+                "gateway_replicas",
+                "a county's setting: the gateway does not dial other gateways".into(),
+            ));
+        }
+        if self.gateway_replicas.iter().any(|a| a.trim().is_empty()) {
+            return Err(field("gateway_replicas", "an address is empty".into()));
+        }
+        if !self.gateway_replicas.is_empty() && self.gateway.is_none() {
+            return Err(field(
+                "gateway_replicas",
+                "give the first gateway as `gateway`, further replicas here".into(),
+            ));
+        }
+        if self.county.is_some() && self.replication.writer_host.is_some() {
+            return Err(field(
+                "replication.writer_host",
+                "only the gateway has replicas".into(),
+            ));
+        }
         Ok(())
     }
 
@@ -343,6 +400,46 @@ crl = "pki/crl.pem"
         let c = NodeConfig::parse(GOOD, "node.toml", Path::new("/etc/fenghuo")).unwrap();
         assert_eq!(c.identity().path(), "county/510104");
         assert_eq!(c.resolve(&c.data_dir), PathBuf::from("/etc/fenghuo/data"));
+    }
+
+    #[test]
+    fn gateway_replicas_are_a_counties_setting_and_need_a_gateway() {
+        let with = |top: &str| {
+            let text = GOOD.replacen(
+                "county = \"510104\"",
+                &format!("{top}\ncounty = \"510104\""),
+                1,
+            );
+            NodeConfig::parse(&text, "node.toml", Path::new("."))
+        };
+        let c = with("gateway = \"gw-0:7400\"\ngateway_replicas = [\"gw-1:7400\"]").unwrap();
+        assert_eq!(c.gateway_replicas, ["gw-1:7400"]);
+        let e = with("gateway_replicas = [\"gw-1:7400\"]").unwrap_err();
+        assert!(e.to_string().contains("gateway_replicas"), "{e}");
+        let province = GOOD.replace(
+            "county = \"510104\"",
+            "province = \"51\"\ngateway_replicas = [\"x:1\"]",
+        );
+        let e = NodeConfig::parse(&province, "gateway.toml", Path::new(".")).unwrap_err();
+        assert!(e.to_string().contains("gateway_replicas"), "{e}");
+    }
+
+    #[test]
+    fn a_gateway_writes_unless_another_host_is_named_the_writer() {
+        assert_eq!(ReplicationConfig::default().reader_of(), None);
+        let elsewhere = ReplicationConfig {
+            writer_host: Some("no-such-host-fenghuo-writer".into()),
+        };
+        assert_eq!(
+            elsewhere.reader_of().as_deref(),
+            Some("no-such-host-fenghuo-writer")
+        );
+        if let Some(me) = this_host() {
+            let here = ReplicationConfig {
+                writer_host: Some(me),
+            };
+            assert_eq!(here.reader_of(), None);
+        }
     }
 
     #[test]

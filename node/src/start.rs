@@ -122,6 +122,13 @@ impl Node {
             signer,
             standard: standard.clone(),
         })?;
+        let writer = match cfg.replication.reader_of() {
+            Some(host) if cfg.province.is_some() => {
+                tracing::info!(writer = %host, "gateway replica: reads and syncs; the replica on {host} writes");
+                writer.read_only(&host)
+            }
+            _ => writer,
+        };
         // Our own certificate is what others check our feeds with: keep it in the directory
         // so sessions can hand it on with our runs.
         let own_cert = cert::read_cert_pem(&paths.cert)
@@ -212,7 +219,8 @@ pub async fn launch(
         shutdown.await;
         let _ = stop_tx.send(true);
     });
-    if cfg.province.is_some() {
+    // Relaying is writing: the writing replica alone does it.
+    if cfg.province.is_some() && !node.state.writer.is_read_only() {
         crate::disposal::relay::spawn(node.state.clone(), cfg.disposal.review, stop_rx.clone());
     }
     for target in link_targets(cfg, &node.state.identity) {
@@ -245,7 +253,8 @@ pub fn link_targets(cfg: &NodeConfig, me: &Identity) -> Vec<LinkTarget> {
     let Identity::County(code) = me else {
         return out;
     };
-    if let Some(address) = &cfg.gateway {
+    // Every gateway replica gets its own link: each holds every feed on its own.
+    for address in cfg.gateway.iter().chain(&cfg.gateway_replicas) {
         if let Ok(peer) = Identity::province(code.province_code()) {
             out.push(LinkTarget {
                 peer,

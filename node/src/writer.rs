@@ -49,6 +49,12 @@ pub enum WriteError {
     /// The writer has stopped (the node is shutting down).
     #[error("the node is shutting down")]
     Stopped,
+    /// This gateway replica only reads.
+    #[error("this gateway replica only reads and syncs; write at the replica on {writer}")]
+    ReadOnly {
+        /// The host name of the replica that writes.
+        writer: String,
+    },
 }
 
 impl From<views::ViewError> for WriteError {
@@ -116,6 +122,8 @@ enum Job {
 /// A handle to submit work to the writer thread.
 #[derive(Clone)]
 pub struct Writer {
+    /// Set at a gateway replica that only reads: the writer's host name.
+    read_only: Option<Arc<str>>,
     tx: mpsc::Sender<Job>,
     commits: watch::Receiver<u64>,
     durable: Arc<DurableHeads>,
@@ -311,12 +319,25 @@ impl Writer {
             .name("fenghuo-writer".into())
             .spawn(move || run(ctx, rx, staged_tx))?;
         Ok(Self {
+            read_only: None,
             tx,
             commits,
             durable,
             urgent,
             comms,
         })
+    }
+
+    /// This writer refuses every command (received entries are still stored): a gateway
+    /// replica that only reads, while the replica on `writer` writes.
+    pub fn read_only(mut self, writer: &str) -> Self {
+        self.read_only = Some(Arc::from(writer));
+        self
+    }
+
+    /// Whether commands are refused here (see [`Writer::read_only`]).
+    pub fn is_read_only(&self) -> bool {
+        self.read_only.is_some()
     }
 
     /// Submits `command` by `author` (identity path); resolves once it is durable, or with the
@@ -327,6 +348,11 @@ impl Writer {
         author: String,
         command: impl Into<Change>,
     ) -> Result<Written, WriteError> {
+        if let Some(writer) = &self.read_only {
+            return Err(WriteError::ReadOnly {
+                writer: writer.to_string(),
+            });
+        }
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Job::Command {

@@ -510,9 +510,16 @@ fn services_select_a_workload_and_its_ports() {
             .unwrap_or_else(|| panic!("{}: no selector", s.what()));
         let target = workloads(&objects)
             .find(|w| {
-                selector
-                    .iter()
-                    .all(|(k, v)| w.pod_labels()[k.as_str().unwrap()] == *v)
+                selector.iter().all(|(k, v)| {
+                    let k = k.as_str().unwrap();
+                    // The StatefulSet controller labels each pod with its name.
+                    if k == "statefulset.kubernetes.io/pod-name" {
+                        let replicas = at(&w.doc, &["spec", "replicas"]).as_i64().unwrap_or(1);
+                        let name = at(&w.doc, &["metadata", "name"]).as_str().unwrap_or("");
+                        return (0..replicas).any(|n| v.as_str() == Some(&format!("{name}-{n}")));
+                    }
+                    w.pod_labels()[k] == *v
+                })
             })
             .unwrap_or_else(|| panic!("{}: selects no workload's pods", s.what()));
         let names: Vec<&str> = target

@@ -64,6 +64,7 @@ impl From<WriteError> for Status {
             WriteError::Refused(r) => r.into(),
             WriteError::Comms(c) => c.into(),
             WriteError::Stopped => Status::unavailable("the node is shutting down; retry shortly"),
+            e @ WriteError::ReadOnly { .. } => Status::failed_precondition(e.to_string()),
         }
     }
 }

@@ -356,6 +356,8 @@ pub fn spawn(
                                 tracing::info!(parent: &span, alert = %id, "alert delivered; receipt recorded")
                             }
                             Err(crate::writer::WriteError::Stopped) => return,
+                            // A reading replica: the writing one records the receipt.
+                            Err(crate::writer::WriteError::ReadOnly { .. }) => {}
                             Err(e) => {
                                 tracing::warn!(parent: &span, alert = %id, error = %e, "recording an alert's delivery failed");
                                 delivered = false;
