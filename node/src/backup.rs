@@ -20,6 +20,9 @@ const VERSION: u32 = 1;
 const END: u32 = u32::MAX;
 /// Longest header line accepted.
 const MAX_HEADER: usize = 512;
+/// Tree marking a store restored from a backup whose own feeds are not yet caught up.
+pub const RESTORE_TREE: &str = "restore";
+const PENDING_KEY: &[u8] = b"pending";
 
 /// Why a backup could not be written, read or restored.
 #[derive(Debug, thiserror::Error)]
@@ -298,7 +301,31 @@ pub fn restore(path: &Path, identity: &str, data_dir: &Path) -> Result<Summary, 
         Err(e) => Some(Err(StoreError::Backend(e.to_string()))),
     });
     SledStore::create_from(data_dir, records)?;
+    // Until its peers have given back what it wrote after the backup, the node must not
+    // write (see `crate::writer::Writer::hold_until_caught_up`).
+    let store = SledStore::open(data_dir)?;
+    let mut b = crate::store::Batch::new();
+    b.insert(
+        RESTORE_TREE,
+        PENDING_KEY.to_vec(),
+        summary.taken_at_ms.to_be_bytes().to_vec(),
+    );
+    store.commit(&b)?;
+    store.flush()?;
     Ok(summary)
+}
+
+/// Whether `store` was restored and its own feeds are not yet known to be caught up.
+pub fn restore_pending(store: &dyn Store) -> Result<bool, StoreError> {
+    Ok(store.get(RESTORE_TREE, PENDING_KEY)?.is_some())
+}
+
+/// Records that the restored node's own feeds are caught up with its peers.
+pub fn restore_done(store: &dyn Store) -> Result<(), StoreError> {
+    let mut b = crate::store::Batch::new();
+    b.remove(RESTORE_TREE, PENDING_KEY.to_vec());
+    store.commit(&b)?;
+    store.flush()
 }
 
 #[cfg(test)]

@@ -129,6 +129,12 @@ impl Node {
             }
             _ => writer,
         };
+        // A county with no links has nobody to fetch its entries from: it goes on at once.
+        let has_peers = cfg.province.is_some() || !link_targets(cfg, &identity).is_empty();
+        if crate::backup::restore_pending(store.as_ref())? && has_peers {
+            tracing::warn!("restored from a backup: writes wait until this node's own entries are back from its peers");
+            writer.hold_until_caught_up();
+        }
         // Our own certificate is what others check our feeds with: keep it in the directory
         // so sessions can hand it on with our runs.
         let own_cert = cert::read_cert_pem(&paths.cert)

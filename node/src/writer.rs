@@ -49,6 +49,9 @@ pub enum WriteError {
     /// The writer has stopped (the node is shutting down).
     #[error("the node is shutting down")]
     Stopped,
+    /// Restored from a backup, the node is fetching its own entries back from its peers.
+    #[error("this node was restored from a backup and is fetching its own entries back from its peers; writes resume once it has them (see `fenghuo peers`)")]
+    CatchingUp,
     /// This gateway replica only reads.
     #[error("this gateway replica only reads and syncs; write at the replica on {writer}")]
     ReadOnly {
@@ -124,6 +127,9 @@ enum Job {
 pub struct Writer {
     /// Set at a gateway replica that only reads: the writer's host name.
     read_only: Option<Arc<str>>,
+    /// Set after a restore from a backup until the node's own feeds are caught up from its
+    /// peers: a write before that could take a position a peer already holds (equivocation).
+    catching_up: Arc<std::sync::atomic::AtomicBool>,
     tx: mpsc::Sender<Job>,
     commits: watch::Receiver<u64>,
     durable: Arc<DurableHeads>,
@@ -320,6 +326,7 @@ impl Writer {
             .spawn(move || run(ctx, rx, staged_tx))?;
         Ok(Self {
             read_only: None,
+            catching_up: Arc::default(),
             tx,
             commits,
             durable,
@@ -340,6 +347,23 @@ impl Writer {
         self.read_only.is_some()
     }
 
+    /// Refuses commands until [`Writer::caught_up`] (received entries are still stored).
+    pub fn hold_until_caught_up(&self) {
+        self.catching_up
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether commands wait for the node's own feeds to come back from its peers.
+    pub fn is_catching_up(&self) -> bool {
+        self.catching_up.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Accepts commands again; true when they were held.
+    pub fn caught_up(&self) -> bool {
+        self.catching_up
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Submits `command` by `author` (identity path); resolves once it is durable, or with the
     /// reason it was refused. The feed is chosen by the risk's scope or the message's
     /// recipients.
@@ -352,6 +376,9 @@ impl Writer {
             return Err(WriteError::ReadOnly {
                 writer: writer.to_string(),
             });
+        }
+        if self.is_catching_up() {
+            return Err(WriteError::CatchingUp);
         }
         let (reply, rx) = oneshot::channel();
         self.tx

@@ -115,7 +115,17 @@ fn a_backup_taken_while_the_node_writes_restores_to_exactly_its_moment() {
     .ok()
     .json();
     assert_eq!(restored["records"], summary["records"], "{restored:#}");
+    // Cut off from the gateway, the restored node refuses writes: its own entries shared after
+    // the backup are still out there, and a write now could take their place.
+    p.link(A, GATEWAY).cut();
     p.restart(A);
+    let e = p
+        .cli(A)
+        .args(["risk", "add", "--title", "too early", "--focus", "key-work"])
+        .run()
+        .err();
+    assert!(e.contains("restored from a backup"), "{e}");
+    p.link(A, GATEWAY).heal();
 
     // Everything from before the backup, none of what came after; writes made during the
     // backup are there as a prefix (the backup is one moment, not a mix).
@@ -146,7 +156,31 @@ fn a_backup_taken_while_the_node_writes_restores_to_exactly_its_moment() {
         },
     );
     // The restored node works: it writes and the gateway receives it.
-    let fresh = add(&p, "after the restore");
+    // Writes resume at the next heads exchange with the gateway (every two seconds).
+    let fresh = wait::until(
+        "writes accepted again",
+        SYNC_TIMEOUT,
+        Duration::from_millis(200),
+        || {
+            let out = p
+                .cli(A)
+                .args([
+                    "risk",
+                    "add",
+                    "--title",
+                    "after the restore",
+                    "--focus",
+                    "key-work",
+                    "--json",
+                ])
+                .run();
+            if out.status.success() {
+                Ok(out.json()["id"].as_str().unwrap_or_default().to_owned())
+            } else {
+                Err(out.stderr)
+            }
+        },
+    );
     let shared: Value = p.risk(A, &["share", &fresh, "--scope", "province"]);
     assert_eq!(shared["id"], fresh.as_str());
     wait::until(
@@ -161,4 +195,11 @@ fn a_backup_taken_while_the_node_writes_restores_to_exactly_its_moment() {
             }
         },
     );
+
+    // Caught up once is enough: restarted cut off, the node writes at once.
+    p.link(A, GATEWAY).cut();
+    p.stop(A);
+    p.restart(A);
+    add(&p, "after a plain restart");
+    p.link(A, GATEWAY).heal();
 }

@@ -65,6 +65,7 @@ impl From<WriteError> for Status {
             WriteError::Comms(c) => c.into(),
             WriteError::Stopped => Status::unavailable("the node is shutting down; retry shortly"),
             e @ WriteError::ReadOnly { .. } => Status::failed_precondition(e.to_string()),
+            e @ WriteError::CatchingUp => Status::unavailable(e.to_string()),
         }
     }
 }

@@ -358,6 +358,9 @@ pub fn spawn(
                             Err(crate::writer::WriteError::Stopped) => return,
                             // A reading replica: the writing one records the receipt.
                             Err(crate::writer::WriteError::ReadOnly { .. }) => {}
+                            Err(crate::writer::WriteError::CatchingUp) => {
+                                delivered = false;
+                            }
                             Err(e) => {
                                 tracing::warn!(parent: &span, alert = %id, error = %e, "recording an alert's delivery failed");
                                 delivered = false;

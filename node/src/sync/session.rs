@@ -476,15 +476,19 @@ where
                                 .into_iter()
                                 .map(|(f, h)| (f, h.seq))
                                 .collect();
-                            let behind = h
+                            let behind: Vec<(FeedId, u64)> = h
                                 .heads
                                 .iter()
                                 .filter_map(|x| {
                                     let f = feed_of(x)?;
                                     let mine = held.get(&f).copied().unwrap_or(0);
-                                    (x.seq > mine && ctx.may_accept(&f)).then(|| (f.to_string(), x.seq - mine))
+                                    (x.seq > mine && ctx.may_accept(&f)).then(|| (f, x.seq - mine))
                                 })
                                 .collect();
+                            if ctx.writer.is_catching_up() {
+                                caught_up_after_restore(&ctx, &key.peer, &behind);
+                            }
+                            let behind = behind.into_iter().map(|(f, n)| (f.to_string(), n)).collect();
                             ctx.status.update(&key, |s| s.we_behind = behind);
                         }
                     }
@@ -526,6 +530,27 @@ where
                     return Err(SyncError::Revoked(key.peer.clone()));
                 }
             }
+        }
+    }
+}
+
+/// After a restore, writes resume once a peer that holds every shared feed of this node has
+/// reported heads no further than ours on them: the gateway for a county (it holds all of a
+/// county's shared feeds), any county for the gateway (each holds the province's feed).
+fn caught_up_after_restore(ctx: &SyncContext, peer: &str, behind: &[(FeedId, u64)]) {
+    let peer = Identity::from_path(peer).ok();
+    let holds_all_of_mine = match ctx.me {
+        Identity::County(_) => matches!(peer, Some(Identity::Province(_))),
+        _ => matches!(peer, Some(Identity::County(_))),
+    };
+    let me = ctx.me.path();
+    if !holds_all_of_mine || behind.iter().any(|(f, _)| f.origin == me) {
+        return;
+    }
+    if ctx.writer.caught_up() {
+        tracing::info!(peer = ?peer.map(|p| p.path()), "own entries caught up after the restore: writes resume");
+        if let Err(e) = crate::backup::restore_done(ctx.store.as_ref()) {
+            tracing::error!(error = %e, "cannot record the end of the restore");
         }
     }
 }

@@ -66,6 +66,7 @@ impl From<fenghuo_node::writer::WriteError> for PageError {
             WriteError::Comms(c) => Self::Bad(c.to_string()),
             WriteError::Refused(r) => Self::Bad(r.to_string()),
             e @ WriteError::ReadOnly { .. } => Self::Bad(e.to_string()),
+            e @ WriteError::CatchingUp => Self::Internal(e.to_string()),
             WriteError::Stopped => {
                 Self::Internal("the gateway is shutting down; retry shortly".into())
             }
