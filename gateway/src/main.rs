@@ -20,7 +20,8 @@ use fenghuo_node::{logging, start};
     version,
     about = "The Fenghuo (烽火) provincial gateway",
     long_about = "The Fenghuo (烽火) provincial gateway.\n\n`fenghuo-gateway demo` sets up a \
-    local province on loopback (certificates, configs, sample data) and runs it; \
+    local province on loopback (certificates, configs, a gateway, five counties and a partner \
+    simulator, each its own process, with sample data) and runs it; \
     `fenghuo-gateway run --config gateway.toml` runs a real gateway (write the file with \
     `fenghuo init gateway`)."
 )]
