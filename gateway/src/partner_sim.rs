@@ -49,7 +49,8 @@ pub struct PartnerSimArgs {
     /// A DNS name or IP address the certificate is made for (repeat; used when it is made).
     #[arg(long = "host", value_name = "NAME", default_values = ["localhost", "127.0.0.1"])]
     hosts: Vec<String>,
-    /// The webhook secret shared with the gateway (`fenghuo partner add … --secret-file`).
+    /// The webhook secret shared with the gateway: the same file as `fenghuo partner add …
+    /// --secret-file` (its exact bytes).
     #[arg(long, value_name = "FILE", required_unless_present = "init_only")]
     secret_file: Option<PathBuf>,
     /// The gateway's dashboard address, where partners' callbacks go (https://host:port).
@@ -267,9 +268,9 @@ pub fn run(args: PartnerSimArgs) -> anyhow::Result<()> {
     else {
         anyhow::bail!("--name, --secret-file and --callback are required");
     };
+    // The file's exact bytes, as `fenghuo partner add --secret-file` sends them.
     let secret = std::fs::read(&secret_file)
         .with_context(|| format!("--secret-file {}", secret_file.display()))?;
-    let secret = String::from_utf8_lossy(&secret).trim().as_bytes().to_vec();
     if secret.is_empty() {
         anyhow::bail!("--secret-file {} is empty", secret_file.display());
     }

@@ -170,14 +170,14 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             })
             .await
             .context("adding the dashboard account")?;
-        let secret = std::fs::read_to_string(layout.partner_secret())?;
+        let secret = std::fs::read(layout.partner_secret())?;
         // The simulator's port changes at each start: replace its webhook address.
         PartnersClient::new(gw)
             .add_partner(v1::AddPartnerRequest {
                 name: PARTNER.into(),
                 display_name: "微博 Weibo (simulated)".into(),
                 webhook_url: format!("https://{}/hooks/fenghuo", Ports::addr(ports.partner)),
-                webhook_secret: secret.trim().as_bytes().to_vec(),
+                webhook_secret: secret,
                 replace: true,
             })
             .await
