@@ -243,4 +243,18 @@ for m in 510104 510105 gateway; do
 done
 say "510104, 510105 and the gateway each hold $r1, $r2, $r3 exactly once"
 
+say "stopping everything and running \`up\` again: the setup keeps the CA, the nodes their data"
+"${DC[@]}" stop -t 10 >>"$LOG" 2>&1 || fail "stop failed"
+if ! "${DC[@]}" up -d >>"$LOG" 2>&1; then
+  cat "$LOG" >&2
+  fail "a second \`up\` failed"
+fi
+for s in gateway county-510104; do
+  CID[$s]=$(cid "$s")
+done
+wait_for gateway "$r1" "$r2" "$r3"
+got=$(risk_ids gateway | sort)
+[ "$got" = "$expected" ] || fail "after the second up the gateway holds [$(words "$got")]"
+say "the second \`up\` came back with the same data"
+
 say "PASSED in $((SECONDS - test_start))s after the build"

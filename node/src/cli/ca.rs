@@ -13,8 +13,8 @@ use time::OffsetDateTime;
 
 use crate::identity::Identity;
 use crate::pki::ca::{
-    rfc3339_text, CertificateAuthority, IssueOptions, IssuedRecord, CA_KEY_FILE, DEFAULT_DAYS,
-    REGISTRY_FILE,
+    rfc3339_text, CertificateAuthority, IssueOptions, IssuedRecord, CA_CERT_FILE, CA_KEY_FILE,
+    DEFAULT_DAYS, REGISTRY_FILE,
 };
 
 /// Options every `fenghuo ca` command takes: where the CA lives and how to print.
@@ -47,8 +47,11 @@ pub enum CaCommand {
         province: String,
         /// Replace an existing CA. Every certificate the old CA issued stops validating, and
         /// its registry is reset (old <stem>.crt/.key files are left in place).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "keep")]
         force: bool,
+        /// Leave an existing CA as it is and succeed (setup scripts that run again).
+        #[arg(long)]
+        keep: bool,
         #[command(flatten)]
         args: CaArgs,
     },
@@ -160,8 +163,12 @@ pub struct IssueArgs {
     pub days: u32,
     /// Issue even if the identity already has a live certificate or its files exist; the
     /// files are replaced, and the old certificate stays valid until it expires or is revoked.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "keep")]
     pub force: bool,
+    /// Leave an existing certificate and key as they are and succeed (setup scripts that run
+    /// again).
+    #[arg(long)]
+    pub keep: bool,
     #[command(flatten)]
     pub args: CaArgs,
 }
@@ -172,12 +179,28 @@ pub fn run(cmd: CaCommand) -> anyhow::Result<()> {
         CaCommand::Init {
             province,
             force,
+            keep,
             args,
-        } => init(&province, force, &args),
+        } => {
+            if keep && args.dir.join(CA_CERT_FILE).exists() {
+                return kept(&args, &args.dir.join(CA_CERT_FILE));
+            }
+            init(&province, force, &args)
+        }
         CaCommand::Issue { what } => issue(what),
         CaCommand::Revoke { stem, args } => revoke(&stem, &args),
         CaCommand::List { args } => list(&args),
         CaCommand::Crl { args } => crl(&args),
+    }
+}
+
+/// Reports that `path` was there already and left alone (`--keep`).
+fn kept(args: &CaArgs, path: &std::path::Path) -> anyhow::Result<()> {
+    if args.json {
+        print_json(&json!({ "kept": path }))
+    } else {
+        println!("kept {} (already there)", path.display());
+        Ok(())
     }
 }
 
@@ -219,6 +242,11 @@ fn init(province: &str, force: bool, args: &CaArgs) -> anyhow::Result<()> {
 /// `fenghuo ca issue web`.
 fn issue_web(opts: IssueArgs) -> anyhow::Result<()> {
     let ca = CertificateAuthority::open(&opts.args.dir)?;
+    let stem = crate::pki::web::web_stem(ca.province().as_str());
+    let cert = ca.dir().join(format!("{stem}.crt"));
+    if opts.keep && cert.exists() && ca.dir().join(format!("{stem}.key")).exists() {
+        return kept(&opts.args, &cert);
+    }
     let issued = crate::pki::web::issue(&ca, &opts.dns, &opts.ip, opts.days, opts.force)?;
     if opts.args.json {
         print_json(&json!({
@@ -250,6 +278,11 @@ fn issue(what: IssueCommand) -> anyhow::Result<()> {
     };
     let identity = identity?;
     let mut ca = CertificateAuthority::open(&opts.args.dir)?;
+    let stem = identity.file_stem();
+    let cert = ca.dir().join(format!("{stem}.crt"));
+    if opts.keep && cert.exists() && ca.dir().join(format!("{stem}.key")).exists() {
+        return kept(&opts.args, &cert);
+    }
     let issued = ca.issue(
         &identity,
         &IssueOptions {
@@ -408,6 +441,24 @@ mod tests {
     #[test]
     fn command_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn keep_leaves_what_is_there_so_setup_can_run_again() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_str().unwrap();
+        let go = |args: &[&str]| run(parse(args).unwrap());
+        go(&["init", "--province", "51", "--dir", dir]).unwrap();
+        let ca = std::fs::read(tmp.path().join("ca.crt")).unwrap();
+        assert!(go(&["init", "--province", "51", "--dir", dir]).is_err());
+        go(&["init", "--province", "51", "--keep", "--dir", dir]).unwrap();
+        assert_eq!(std::fs::read(tmp.path().join("ca.crt")).unwrap(), ca);
+        go(&["issue", "county", "510104", "--keep", "--dir", dir]).unwrap();
+        let cert = std::fs::read(tmp.path().join("county-510104.crt")).unwrap();
+        assert!(go(&["issue", "county", "510104", "--dir", dir]).is_err());
+        go(&["issue", "county", "510104", "--keep", "--dir", dir]).unwrap();
+        assert_eq!(std::fs::read(tmp.path().join("county-510104.crt")).unwrap(), cert);
+        assert!(parse(&["issue", "county", "510104", "--keep", "--force"]).is_err());
     }
 
     #[test]
