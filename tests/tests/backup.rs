@@ -19,6 +19,17 @@ fn add(p: &fenghuo_tests::province::Province, title: &str) -> String {
     r["id"].as_str().expect("an id").to_owned()
 }
 
+/// Waits until `member` holds risk `id`.
+fn wait_holds(p: &fenghuo_tests::province::Province, member: &str, id: &str, what: &str) {
+    wait::until(what, SYNC_TIMEOUT, Duration::from_millis(200), || {
+        if p.risk_ids(member).contains(id) {
+            Ok(())
+        } else {
+            Err("not yet".to_owned())
+        }
+    });
+}
+
 fn node_cmd(args: &[&str]) -> fenghuo_tests::cli::CliOutput {
     let mut cmd = binaries::fenghuo_node();
     cmd.args(args);
@@ -60,18 +71,7 @@ fn a_backup_taken_while_the_node_writes_restores_to_exactly_its_moment() {
     // Shared after the backup: the gateway holds it, and gives it back after the restore.
     let after_shared = add(&p, "shared after the backup");
     p.risk(A, &["share", &after_shared, "--scope", "province"]);
-    wait::until(
-        "the shared risk at the gateway",
-        SYNC_TIMEOUT,
-        Duration::from_millis(200),
-        || {
-            if p.risk_ids(GATEWAY).contains(&after_shared) {
-                Ok(())
-            } else {
-                Err("not yet".to_owned())
-            }
-        },
-    );
+    wait_holds(&p, GATEWAY, &after_shared, "the shared risk at the gateway");
 
     // Only the node's own certificate takes a backup: not its staff, not the gateway.
     let rt = tokio::runtime::Runtime::new().expect("a runtime");
@@ -143,17 +143,11 @@ fn a_backup_taken_while_the_node_writes_restores_to_exactly_its_moment() {
     );
     // What it had shared after the backup comes back from the gateway, so its chain goes on
     // from there (a write before that would equivocate: docs/operations.md).
-    wait::until(
+    wait_holds(
+        &p,
+        A,
+        &after_shared,
         "the county's own shared entry back from the gateway",
-        SYNC_TIMEOUT,
-        Duration::from_millis(200),
-        || {
-            if p.risk_ids(A).contains(&after_shared) {
-                Ok(())
-            } else {
-                Err("not yet".to_owned())
-            }
-        },
     );
     // The restored node works: it writes and the gateway receives it.
     // Writes resume at the next heads exchange with the gateway (every two seconds).
@@ -183,18 +177,7 @@ fn a_backup_taken_while_the_node_writes_restores_to_exactly_its_moment() {
     );
     let shared: Value = p.risk(A, &["share", &fresh, "--scope", "province"]);
     assert_eq!(shared["id"], fresh.as_str());
-    wait::until(
-        "the new risk at the gateway",
-        SYNC_TIMEOUT,
-        Duration::from_millis(200),
-        || {
-            if p.risk_ids(GATEWAY).contains(&fresh) {
-                Ok(())
-            } else {
-                Err("not yet".to_owned())
-            }
-        },
-    );
+    wait_holds(&p, GATEWAY, &fresh, "the new risk at the gateway");
 
     // Caught up once is enough: restarted cut off, the node writes at once.
     p.link(A, GATEWAY).cut();
