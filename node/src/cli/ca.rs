@@ -167,8 +167,13 @@ pub struct IssueArgs {
     pub force: bool,
     /// Leave an existing certificate and key as they are and succeed (setup scripts that run
     /// again).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "renew")]
     pub keep: bool,
+    /// Renew: a new certificate (new dates, names as given) for the holder's existing key in
+    /// --dir, so the feeds a node signed stay valid under it. The old certificate stays valid
+    /// until it expires or is revoked.
+    #[arg(long, conflicts_with = "force")]
+    pub renew: bool,
     #[command(flatten)]
     pub args: CaArgs,
 }
@@ -241,6 +246,9 @@ fn init(province: &str, force: bool, args: &CaArgs) -> anyhow::Result<()> {
 
 /// `fenghuo ca issue web`.
 fn issue_web(opts: IssueArgs) -> anyhow::Result<()> {
+    if opts.renew {
+        anyhow::bail!("--renew keeps a node's signing key; the dashboard's certificate signs nothing: replace it with --force");
+    }
     let ca = CertificateAuthority::open(&opts.args.dir)?;
     let stem = crate::pki::web::web_stem(ca.province().as_str());
     let cert = ca.dir().join(format!("{stem}.crt"));
@@ -290,6 +298,7 @@ fn issue(what: IssueCommand) -> anyhow::Result<()> {
             ips: opts.ip,
             days: opts.days,
             force: opts.force,
+            renew: opts.renew,
         },
     )?;
     if opts.args.json {
@@ -457,7 +466,10 @@ mod tests {
         let cert = std::fs::read(tmp.path().join("county-510104.crt")).unwrap();
         assert!(go(&["issue", "county", "510104", "--dir", dir]).is_err());
         go(&["issue", "county", "510104", "--keep", "--dir", dir]).unwrap();
-        assert_eq!(std::fs::read(tmp.path().join("county-510104.crt")).unwrap(), cert);
+        assert_eq!(
+            std::fs::read(tmp.path().join("county-510104.crt")).unwrap(),
+            cert
+        );
         assert!(parse(&["issue", "county", "510104", "--keep", "--force"]).is_err());
     }
 

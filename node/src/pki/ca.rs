@@ -197,6 +197,16 @@ pub enum CaError {
         /// When it was revoked (RFC 3339).
         revoked_at: String,
     },
+    /// Renewing needs the holder's key file.
+    #[error("renewing {stem}: cannot use its key {}: {reason} (renewal keeps the key; without it, issue anew with --force)", path.display())]
+    RenewKey {
+        /// The holder.
+        stem: String,
+        /// The key file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
     /// rcgen refused to build or sign something.
     #[error("cannot {action}: {source}")]
     Sign {
@@ -228,6 +238,9 @@ pub struct IssueOptions {
     pub days: u32,
     /// Issue even if the identity already holds a live certificate.
     pub force: bool,
+    /// Renew: a new certificate for the holder's existing key (`<stem>.key` in the CA folder),
+    /// so what it signed stays valid under the new certificate.
+    pub renew: bool,
 }
 
 impl Default for IssueOptions {
@@ -237,6 +250,7 @@ impl Default for IssueOptions {
             ips: Vec::new(),
             days: DEFAULT_DAYS,
             force: false,
+            renew: false,
         }
     }
 }
@@ -527,7 +541,7 @@ impl CertificateAuthority {
         let stem = identity.file_stem();
         let cert_path = self.dir.join(format!("{stem}.crt"));
         let key_path = self.dir.join(format!("{stem}.key"));
-        if !opts.force {
+        if !opts.force && !opts.renew {
             self.check_not_issued(identity, &stem, &cert_path, &key_path)?;
         }
 
@@ -551,7 +565,17 @@ impl CertificateAuthority {
         params.not_before = now - CLOCK_SKEW;
         params.not_after = not_after;
 
-        let key = generate_key()?;
+        let key = if opts.renew {
+            let err = |reason: String| CaError::RenewKey {
+                stem: stem.clone(),
+                path: key_path.clone(),
+                reason,
+            };
+            let pem = std::fs::read_to_string(&key_path).map_err(|e| err(e.to_string()))?;
+            KeyPair::from_pem(&pem).map_err(|e| err(e.to_string()))?
+        } else {
+            generate_key()?
+        };
         let cert = params
             .signed_by(&key, &self.issuer)
             .map_err(|source| CaError::Sign {
@@ -580,7 +604,9 @@ impl CertificateAuthority {
         let mut registry = self.registry.clone();
         registry.issued.push(record);
         self.save(registry)?;
-        write_atomic(&key_path, key.serialize_pem().as_bytes(), KEY_MODE)?;
+        if !opts.renew {
+            write_atomic(&key_path, key.serialize_pem().as_bytes(), KEY_MODE)?;
+        }
         write_atomic(&cert_path, cert.pem().as_bytes(), PUBLIC_MODE)?;
 
         Ok(Issued {
@@ -1220,6 +1246,7 @@ mod tests {
             ips: vec!["10.0.0.7".parse().unwrap(), "127.0.0.1".parse().unwrap()],
             days: 30,
             force: false,
+            renew: false,
         };
         let issued = ca
             .issue(&Identity::county("510104").unwrap(), &opts)
@@ -1328,9 +1355,42 @@ mod tests {
         let second = ca.issue(&county, &forced).unwrap();
         assert_ne!(first.serial, second.serial);
         assert_eq!(ca.list().len(), 2);
+
+        // Renewal: a new certificate for the same key, so old signatures stay valid.
+        let key_before = std::fs::read(&second.key_path).unwrap();
+        let spki = |path: &Path| {
+            let der = der_of(path);
+            let (_, x509) = X509Certificate::from_der(&der).unwrap();
+            x509.public_key().raw.to_vec()
+        };
+        let spki_before = spki(&second.cert_path);
+        let renewed = ca
+            .issue(
+                &county,
+                &IssueOptions {
+                    renew: true,
+                    ..IssueOptions::default()
+                },
+            )
+            .unwrap();
+        assert_ne!(renewed.serial, second.serial);
+        assert_eq!(std::fs::read(&renewed.key_path).unwrap(), key_before);
+        assert_eq!(spki(&renewed.cert_path), spki_before);
+        // Without the key there is nothing to renew.
+        std::fs::remove_file(&renewed.key_path).unwrap();
+        let err = ca
+            .issue(
+                &county,
+                &IssueOptions {
+                    renew: true,
+                    ..IssueOptions::default()
+                },
+            )
+            .unwrap_err();
+        assert!(matches!(err, CaError::RenewKey { .. }), "{err}");
         assert_eq!(
             cert::serial_hex(&der_of(&second.cert_path)).unwrap(),
-            second.serial
+            renewed.serial
         );
 
         // A certificate file the registry does not know about is protected too.
