@@ -24,7 +24,7 @@ use crate::sync::directory;
 /// Tree of view bookkeeping.
 pub const META_TREE: &str = "view_meta";
 /// Bump to make every node rebuild its views from the feeds at start.
-const VIEW_FORMAT: u64 = 9;
+const VIEW_FORMAT: u64 = 10;
 const FORMAT_KEY: &[u8] = b"format";
 const CATCH_UP_CHUNK: usize = 1000;
 /// Entries the view applier applies per pass.
@@ -41,6 +41,8 @@ pub const VIEW_TREES: &[&str] = &[
     crate::overview::view::COUNT_TREE,
     crate::overview::view::DAY_TREE,
     crate::overview::view::RISE_TREE,
+    crate::overview::view::RISE_BY_COUNTY_TREE,
+    crate::overview::view::RISE_BY_LEVEL_TREE,
     crate::overview::linked::PENDING_TREE,
     crate::overview::linked::MEMBER_TREE,
     crate::overview::linked::ORIGINS_TREE,

@@ -10,7 +10,7 @@ pub mod view;
 use std::collections::BTreeMap;
 
 use crate::domain::{FocusPoint, Level, RiskStatus};
-use crate::store::{Store, StoreError};
+use crate::store::{KeyValue, Store, StoreError};
 use crate::sync::directory;
 
 use view::{day_of, level_index, Rise, COUNT_TREE, DAY_TREE, RISE_TREE};
@@ -171,11 +171,35 @@ pub fn overview(store: &dyn Store, filter: &Filter) -> Result<Overview, StoreErr
         row.new += new;
         row.resolved += resolved;
     }
+    o.rises = rises(store, filter)?;
+    Ok(o)
+}
+
+/// The rises the filter selects, newest first, at most [`MAX_RISES`]: through the county's or
+/// the level's index when filtered, so a county reads its own rises only.
+fn rises(store: &dyn Store, filter: &Filter) -> Result<Vec<Rise>, StoreError> {
     let from = (filter.from_ms.max(0) as u64).to_be_bytes();
     let to = (filter.to_ms.max(0) as u64).saturating_add(1).to_be_bytes();
+    let (index, prefix): (Option<&str>, Vec<u8>) = match (&filter.county, filter.level) {
+        (Some(c), _) => (Some(view::RISE_BY_COUNTY_TREE), view::county_prefix(c)),
+        (None, Some(l)) => (Some(view::RISE_BY_LEVEL_TREE), vec![level_index(l) as u8]),
+        (None, None) => (None, Vec::new()),
+    };
+    let bound = |b: &[u8]| [prefix.as_slice(), b].concat();
+    let keys: Box<dyn Iterator<Item = Result<KeyValue, StoreError>> + '_> = match index {
+        Some(tree) => Box::new(store.range_rev(tree, &bound(&from), &bound(&to)).map(|kv| {
+            kv.map(|(k, _)| {
+                (
+                    k.get(prefix.len()..).unwrap_or_default().to_vec(),
+                    Vec::new(),
+                )
+            })
+        })),
+        None => Box::new(store.range_rev(RISE_TREE, &from, &to)),
+    };
     // Newest first, and only as many as are shown: a busy month has tens of thousands.
     let mut rises = Vec::new();
-    for kv in store.range_rev(RISE_TREE, &from, &to) {
+    for kv in keys {
         let (k, v) = kv?;
         // The key holds the risk id (which starts with its county) and the new level: skip
         // what the filters exclude unread.
@@ -189,6 +213,15 @@ pub fn overview(store: &dyn Store, filter: &Filter) -> Result<Overview, StoreErr
                 continue;
             }
         }
+        // Through an index, the rise itself is one read away.
+        let v = if index.is_some() {
+            match store.get(RISE_TREE, &k)? {
+                Some(v) => v,
+                None => continue,
+            }
+        } else {
+            v
+        };
         let Ok(r) = serde_json::from_slice::<Rise>(&v) else {
             continue;
         };
@@ -202,6 +235,5 @@ pub fn overview(store: &dyn Store, filter: &Filter) -> Result<Overview, StoreErr
             break;
         }
     }
-    o.rises = rises;
-    Ok(o)
+    Ok(rises)
 }

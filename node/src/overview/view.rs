@@ -9,7 +9,10 @@
 //! - `overview_day`: u32 BE(day since 1970) ‖ `<origin>` → u64 BE identified ‖ u64 BE
 //!   resolved that day;
 //! - `overview_rise`: u64 BE(at ms) ‖ risk id ‖ 0x00 ‖ level index → JSON [`Rise`] (the key
-//!   names county and new level, so filters skip without decoding; read newest first).
+//!   names county and new level, so filters skip without decoding; read newest first);
+//! - `overview_rise_by_county`: `<origin>` ‖ 0x00 ‖ the rise's key → nothing, and
+//!   `overview_rise_by_level`: level index ‖ the rise's key → nothing: a county's or a level's
+//!   rises without walking every county's.
 //!
 //! A key names its origin, and only one thread changes an origin's records (the writer for
 //! this node's own, the view applier for the others'), so the read-modify-write of a count
@@ -27,6 +30,17 @@ pub const COUNT_TREE: &str = "overview_count";
 pub const DAY_TREE: &str = "overview_day";
 /// Levels that rose.
 pub const RISE_TREE: &str = "overview_rise";
+/// The rises of each county (keys of [`RISE_TREE`] under the county).
+pub const RISE_BY_COUNTY_TREE: &str = "overview_rise_by_county";
+/// The rises to each level (keys of [`RISE_TREE`] under the level index).
+pub const RISE_BY_LEVEL_TREE: &str = "overview_rise_by_level";
+
+/// The prefix of a county's keys in [`RISE_BY_COUNTY_TREE`].
+pub fn county_prefix(origin: &str) -> Vec<u8> {
+    let mut k = origin.as_bytes().to_vec();
+    k.push(0);
+    k
+}
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -231,6 +245,12 @@ pub fn record_change(
             key.push(level_index(to) as u8);
             let value = serde_json::to_vec(&rise)
                 .map_err(|e| StoreError::Backend(format!("encoding a rise: {e}")))?;
+            let mut by_county = county_prefix(&after.origin);
+            by_county.extend_from_slice(&key);
+            batch.insert(RISE_BY_COUNTY_TREE, by_county, Vec::new());
+            let mut by_level = vec![level_index(to) as u8];
+            by_level.extend_from_slice(&key);
+            batch.insert(RISE_BY_LEVEL_TREE, by_level, Vec::new());
             batch.insert(RISE_TREE, key, value);
         }
     }
