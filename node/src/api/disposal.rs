@@ -21,19 +21,34 @@ use crate::timespec::now_ms;
 /// Messages a subscription reads from the outbox at a time.
 const OUTBOX_PAGE: usize = 100;
 
-/// A request as the API shows it; evidence content only when `with_content`.
+/// Whom a request is shown to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShownTo {
+    /// Requesters and provincial staff: the history (with webhook attempts) and escalation,
+    /// no evidence content.
+    Staff,
+    /// The partner: its own case only, nothing of the review, relay or escalation; the
+    /// evidence content when `evidence` (with a request, not with a withdrawal).
+    Partner {
+        /// Load the evidence files' content.
+        evidence: bool,
+    },
+}
+
+/// A request as the API shows it to `to`.
 pub fn request_to_proto(
     store: &dyn Store,
     r: &DisposalRecord,
     now: i64,
-    with_content: bool,
+    to: ShownTo,
 ) -> Result<v1::DisposalRequest, StoreError> {
     let (case_id, members) = view::case(store, r)?;
-    let content = if with_content {
+    let content = if to == (ShownTo::Partner { evidence: true }) {
         view::evidence(store, &r.id)?
     } else {
         Vec::new()
     };
+    let staff = to == ShownTo::Staff;
     Ok(v1::DisposalRequest {
         id: r.id.clone(),
         requester: r.requester.clone(),
@@ -77,8 +92,15 @@ pub fn request_to_proto(
             reference: o.reference.clone(),
             at_ms: o.at_ms,
         }),
-        history: history(store, r)?,
-        escalated_report: r.escalated.clone().unwrap_or_default(),
+        history: if staff {
+            history(store, r)?
+        } else {
+            Vec::new()
+        },
+        escalated_report: match &r.escalated {
+            Some(report) if staff => report.clone(),
+            _ => String::new(),
+        },
     })
 }
 
@@ -135,7 +157,12 @@ impl DisposalService {
         let store = self.state.store.as_ref();
         let r = view::get(store, &Batch::new(), id)?
             .ok_or_else(|| Status::not_found(format!("no disposal request {id} at this node")))?;
-        Ok(Response::new(request_to_proto(store, &r, now_ms(), false)?))
+        Ok(Response::new(request_to_proto(
+            store,
+            &r,
+            now_ms(),
+            ShownTo::Staff,
+        )?))
     }
 }
 
@@ -178,7 +205,7 @@ impl Disposal for DisposalService {
         let (store, now) = (self.state.store.as_ref(), now_ms());
         let mut requests = Vec::new();
         for rec in view::list(store)? {
-            let p = request_to_proto(store, &rec, now, false)?;
+            let p = request_to_proto(store, &rec, now, ShownTo::Staff)?;
             let state_ok = match r.state.trim() {
                 "" => true,
                 "overdue" => p.overdue,
@@ -305,10 +332,10 @@ pub fn message(
     let Some(r) = view::get(store, &Batch::new(), &m.id)? else {
         return Ok(None);
     };
-    let mut request = request_to_proto(store, &r, now_ms(), !m.withdrawal)?;
-    // A partner sees its own case only, and nothing of the review, relay or escalation.
-    request.history.clear();
-    request.escalated_report.clear();
+    let to = ShownTo::Partner {
+        evidence: !m.withdrawal,
+    };
+    let mut request = request_to_proto(store, &r, now_ms(), to)?;
     let evidence = std::mem::take(&mut request.evidence);
     request.evidence = evidence
         .iter()
