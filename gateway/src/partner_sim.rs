@@ -237,13 +237,15 @@ async fn answer(sim: Arc<Sim>, id: String, outcome: Outcome) {
 }
 
 fn server_tls(dir: &Path) -> anyhow::Result<Arc<rustls::ServerConfig>> {
-    use rustls_pki_types::pem::PemObject;
-    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-    let certs = CertificateDer::pem_file_iter(dir.join(CERT_FILE))
-        .and_then(|i| i.collect::<Result<Vec<_>, _>>())
-        .with_context(|| format!("reading {}", dir.join(CERT_FILE).display()))?;
-    let key = PrivateKeyDer::from_pem_file(dir.join(KEY_FILE))
-        .with_context(|| format!("reading {}", dir.join(KEY_FILE).display()))?;
+    use fenghuo_node::pki::cert;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    let certs = cert::read_cert_pem(&dir.join(CERT_FILE))?
+        .into_iter()
+        .map(CertificateDer::from)
+        .collect();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cert::read_key_pem(
+        &dir.join(KEY_FILE),
+    )?));
     let config = rustls::ServerConfig::builder_with_provider(fenghuo_node::pki::tls::provider())
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()
