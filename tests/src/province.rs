@@ -563,6 +563,29 @@ impl Province {
             .json()
     }
 
+    /// `disposal request ARGS --json` at `county`, retried until the partner it names has
+    /// reached the county (the province declares partners in its feed); the request's id.
+    pub fn file_disposal(&self, county: &str, args: &[&str]) -> String {
+        wait::until(
+            "the partner at the county",
+            SYNC_TIMEOUT,
+            Duration::from_millis(100),
+            || {
+                let out = self
+                    .cli(county)
+                    .args(["disposal", "request"])
+                    .args(args)
+                    .arg("--json")
+                    .run();
+                if out.status.success() {
+                    Ok(out.json()["id"].as_str().unwrap_or_default().to_owned())
+                } else {
+                    Err(out.stderr)
+                }
+            },
+        )
+    }
+
     /// `risk list --origin all --all --json` on a member: every risk it holds.
     pub fn risks(&self, name: &str) -> Value {
         self.cli(name)

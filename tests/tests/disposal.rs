@@ -37,37 +37,34 @@ fn register(p: &Province, partner: &str) {
     );
 }
 
+/// One field of every step in a request's history, oldest first.
+fn history<'a>(request: &'a Value, field: &str) -> Vec<&'a str> {
+    request["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h[field].as_str().unwrap())
+        .collect()
+}
+
 /// Files a request at `county` once the partner directory has reached it.
 fn file(p: &Province, county: &str, partner: &str, url: &str) -> String {
-    let args = [
-        "disposal",
-        "request",
-        "--partner",
-        partner,
-        "--url",
-        url,
-        "--action",
-        "take-down",
-        "--reason",
-        "Fabricated casualty figures",
-        "--legal-basis",
-        "Provisions on the Governance of the Online Information Content Ecosystem, art. 6",
-        "--deadline",
-        "24h",
-        "--json",
-    ];
-    wait::until(
-        "the partner at the county",
-        SYNC_TIMEOUT,
-        Duration::from_millis(100),
-        || {
-            let out = p.cli(county).args(args).run();
-            if out.status.success() {
-                Ok(out.json()["id"].as_str().unwrap().to_owned())
-            } else {
-                Err(out.stderr)
-            }
-        },
+    p.file_disposal(
+        county,
+        &[
+            "--partner",
+            partner,
+            "--url",
+            url,
+            "--action",
+            "take-down",
+            "--reason",
+            "Fabricated casualty figures",
+            "--legal-basis",
+            "Provisions on the Governance of the Online Information Content Ecosystem, art. 6",
+            "--deadline",
+            "24h",
+        ],
     )
 }
 
@@ -304,12 +301,7 @@ fn requests_reach_their_partner_only_and_outcomes_come_back() {
         at_a["delivered_at"].is_string() && at_a["acknowledged_at"].is_string(),
         "{at_a:#}"
     );
-    let kinds: Vec<&str> = at_a["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["kind"].as_str().unwrap())
-        .collect();
+    let kinds = history(&at_a, "kind");
     assert_eq!(
         kinds,
         ["filed", "relayed", "delivered", "acknowledged", "answered"],
@@ -404,12 +396,7 @@ fn manual_review_holds_a_request_until_approved() {
     assert_eq!(got.len(), 1);
     assert_eq!(got[0]["request"]["id"], held.as_str());
     let r = wait_state(&p, A, &rejected, "rejected");
-    let notes: Vec<&str> = r["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["note"].as_str().unwrap())
-        .collect();
+    let notes = history(&r, "note");
     assert!(notes.contains(&"not our jurisdiction"), "{r:#}");
     // Approving twice, or a county approving, is refused.
     let e = p
@@ -498,12 +485,7 @@ fn a_request_past_its_deadline_without_an_outcome_is_overdue_at_the_gateway() {
     );
     let shown = json(&p, GATEWAY, &["disposal", "show", &late]);
     assert_eq!(shown["escalated_report"], report_id.as_str(), "{shown:#}");
-    let steps: Vec<&str> = shown["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["kind"].as_str().unwrap())
-        .collect();
+    let steps = history(&shown, "kind");
     assert_eq!(
         steps.iter().filter(|k| **k == "escalated").count(),
         1,

@@ -22,35 +22,22 @@ fn json(p: &Province, name: &str, args: &[&str]) -> Value {
 }
 
 fn file(p: &Province, url: &str) -> String {
-    let args = [
-        "disposal",
-        "request",
-        "--partner",
-        "kuaishou",
-        "--url",
-        url,
-        "--action",
-        "label",
-        "--reason",
-        "Unverified claim of a chemical leak",
-        "--legal-basis",
-        "rule 6",
-        "--deadline",
-        "1h",
-        "--json",
-    ];
-    wait::until(
-        "the partner at the county",
-        SYNC_TIMEOUT,
-        Duration::from_millis(100),
-        || {
-            let out = p.cli(A).args(args).run();
-            if out.status.success() {
-                Ok(out.json()["id"].as_str().unwrap().to_owned())
-            } else {
-                Err(out.stderr)
-            }
-        },
+    p.file_disposal(
+        A,
+        &[
+            "--partner",
+            "kuaishou",
+            "--url",
+            url,
+            "--action",
+            "label",
+            "--reason",
+            "Unverified claim of a chemical leak",
+            "--legal-basis",
+            "rule 6",
+            "--deadline",
+            "1h",
+        ],
     )
 }
 
