@@ -300,10 +300,9 @@ pub fn restore(path: &Path, identity: &str, data_dir: &Path) -> Result<Summary, 
         Ok(None) => None,
         Err(e) => Some(Err(StoreError::Backend(e.to_string()))),
     });
-    SledStore::create_from(data_dir, records)?;
+    let store = SledStore::create_from(data_dir, records)?;
     // Until its peers have given back what it wrote after the backup, the node must not
     // write (see `crate::writer::Writer::hold_until_caught_up`).
-    let store = SledStore::open(data_dir)?;
     let mut b = crate::store::Batch::new();
     b.insert(
         RESTORE_TREE,

@@ -339,11 +339,11 @@ impl Store for SledStore {
 
 impl SledStore {
     /// Creates a store in the empty or missing folder `dir` from exported `records` (see
-    /// [`Store::export`]), durably; returns how many were written.
+    /// [`Store::export`]), durably, and returns it open.
     pub fn create_from(
         dir: &Path,
         records: impl Iterator<Item = Result<KeyValue, StoreError>>,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<Self, StoreError> {
         let occupied = std::fs::read_dir(dir)
             .map(|mut d| d.next().is_some())
             .unwrap_or(false);
@@ -358,13 +358,11 @@ impl SledStore {
             .cache_capacity(CACHE_BYTES)
             .open()
             .map_err(|e| StoreError::Backend(format!("creating {}: {e}", dir.display())))?;
-        let mut n = 0;
         let mut batch = sled::Batch::default();
-        for kv in records {
+        for (n, kv) in records.enumerate() {
             let (k, v) = kv?;
             batch.insert(k, v);
-            n += 1;
-            if n % 10_000 == 0 {
+            if (n + 1) % 10_000 == 0 {
                 db.apply_batch(std::mem::take(&mut batch))
                     .map_err(backend)?;
             }
@@ -373,8 +371,7 @@ impl SledStore {
         db.flush().map_err(backend)?;
         drop(db);
         // Opening checks the schema version the backup carried.
-        Self::open(dir)?;
-        Ok(n)
+        Self::open(dir)
     }
 }
 
