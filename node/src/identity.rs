@@ -183,6 +183,23 @@ impl Identity {
         }
     }
 
+    /// The node this identity belongs to, which the CLI expects to talk to unless told
+    /// otherwise: a node is its own; a staff member's is their county's node or, for
+    /// provincial staff, the gateway. Partners belong to no node.
+    pub fn home_node(&self) -> Option<Identity> {
+        match self {
+            Self::County(_) | Self::Province(_) => Some(self.clone()),
+            Self::Staff { unit, .. } if unit.is_county() => Some(Self::County(unit.clone())),
+            Self::Staff { unit, .. } => Some(Self::Province(unit.clone())),
+            Self::Partner(_) => None,
+        }
+    }
+
+    /// True for the identity of a server: a county node or the provincial gateway.
+    pub fn is_node(&self) -> bool {
+        matches!(self, Self::County(_) | Self::Province(_))
+    }
+
     /// Parses `county/510104` (the form without scheme).
     pub fn from_path(path: &str) -> Result<Self, IdentityError> {
         let bad = || IdentityError::BadUri(path.to_owned());
@@ -258,6 +275,24 @@ mod tests {
         let staff: Identity = "fenghuo://staff/510104/zhang".parse().unwrap();
         assert_eq!(staff.file_stem(), "staff-510104-zhang");
         assert_eq!(staff.unit().unwrap().as_str(), "510104");
+    }
+
+    #[test]
+    fn each_identity_belongs_to_its_units_node() {
+        let home = |uri: &str| {
+            uri.parse::<Identity>()
+                .unwrap()
+                .home_node()
+                .map(|n| n.uri())
+        };
+        let county = Some("fenghuo://county/510104".to_owned());
+        let province = Some("fenghuo://province/51".to_owned());
+        assert_eq!(home("fenghuo://staff/510104/zhang"), county);
+        assert_eq!(home("fenghuo://county/510104"), county);
+        assert_eq!(home("fenghuo://staff/51/wang"), province);
+        assert_eq!(home("fenghuo://province/51"), province);
+        assert_eq!(home("fenghuo://partner/weibo"), None);
+        assert!(home("fenghuo://staff/510105/li") != county);
     }
 
     #[test]

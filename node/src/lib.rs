@@ -5,7 +5,8 @@
 //!
 //! ## Layout
 //! - [`identity`]: division codes and certificate identities (`fenghuo://county/510104`).
-//! - [`pki`]: the offline provincial CA, reading certificates, mutual TLS with CRL checks.
+//! - [`pki`]: the offline provincial CA, reading certificates, mutual TLS with CRL checks
+//!   (serving, dialling with an identity check, revocation of open connections).
 //! - [`store`]: the narrow storage trait and its sled implementation.
 //! - [`feed`]: signed, hash-chained feeds per (origin, audience) and where they are stored.
 //! - [`event`]: what a feed entry says (the payload every node decodes).

@@ -19,11 +19,9 @@ use fenghuo_proto::v1::partners_server::PartnersServer;
 use fenghuo_proto::v1::registry_server::RegistryServer;
 use fenghuo_proto::v1::reports_server::ReportsServer;
 use fenghuo_proto::v1::staff_server::StaffServer;
-use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
-use futures_util::task::AtomicWaker;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_rustls::server::TlsStream;
 use tokio_stream::wrappers::ReceiverStream;
@@ -43,6 +41,7 @@ use crate::api::partners::PartnersService;
 use crate::api::registry::RegistryService;
 use crate::api::reports::ReportsService;
 use crate::api::staff::StaffService;
+use crate::pki::standing::{self, Half, Standing};
 use crate::pki::tls::{peer_identity, PeerInfo, TlsState};
 use crate::state::NodeState;
 
@@ -60,63 +59,14 @@ pub enum ServeError {
     Reflection(String),
 }
 
-/// Set when the peer's certificate is revoked while connected: the connection fails at
-/// its next read or write, so nothing more from that peer is served.
-#[derive(Default)]
-struct Revocation {
-    revoked: AtomicBool,
-    waker: AtomicWaker,
-}
-
-/// A TLS connection whose client certificate has been verified.
+/// A TLS connection whose client certificate has been verified. Once the certificate lapses
+/// (see [`standing`]) and its grace is over, reads and writes fail, so nothing more from that
+/// peer is read or served.
 pub struct VerifiedConn {
     stream: TlsStream<TcpStream>,
     peer: PeerInfo,
-    revocation: Arc<Revocation>,
-    /// Dropping the connection ends its revocation watcher.
+    /// Dropping the connection ends its standing watcher.
     _closed: oneshot::Sender<()>,
-}
-
-impl VerifiedConn {
-    fn check(&self, cx: &mut Context<'_>) -> io::Result<()> {
-        self.revocation.waker.register(cx.waker());
-        if self.revocation.revoked.load(Ordering::Acquire) {
-            Err(io::Error::new(
-                io::ErrorKind::PermissionDenied,
-                "the peer's certificate was revoked",
-            ))
-        } else {
-            Ok(())
-        }
-    }
-}
-
-/// Watches the CRL for the lifetime of one connection.
-fn watch_revocation(
-    mut tls: watch::Receiver<Arc<TlsState>>,
-    peer: PeerInfo,
-    revocation: Arc<Revocation>,
-    mut closed: oneshot::Receiver<()>,
-) {
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                changed = tls.changed() => {
-                    if changed.is_err() {
-                        break;
-                    }
-                    let still_valid = tls.borrow().is_valid(&peer.certificate);
-                    if !still_valid {
-                        tracing::warn!(peer = %peer.identity, "certificate revoked: closing its connection");
-                        revocation.revoked.store(true, Ordering::Release);
-                        revocation.waker.wake();
-                        break;
-                    }
-                }
-                _ = &mut closed => break,
-            }
-        }
-    });
 }
 
 impl Connected for VerifiedConn {
@@ -133,6 +83,9 @@ impl AsyncRead for VerifiedConn {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        if let Err(e) = self.peer.standing.poll_open(Half::Read, cx) {
+            return Poll::Ready(Err(e));
+        }
         Pin::new(&mut self.stream).poll_read(cx, buf)
     }
 }
@@ -143,10 +96,16 @@ impl AsyncWrite for VerifiedConn {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        if let Err(e) = self.peer.standing.poll_open(Half::Write, cx) {
+            return Poll::Ready(Err(e));
+        }
         Pin::new(&mut self.stream).poll_write(cx, buf)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if let Err(e) = self.peer.standing.poll_open(Half::Write, cx) {
+            return Poll::Ready(Err(e));
+        }
         Pin::new(&mut self.stream).poll_flush(cx)
     }
 
@@ -159,7 +118,7 @@ impl AsyncWrite for VerifiedConn {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        if let Err(e) = self.check(cx) {
+        if let Err(e) = self.peer.standing.poll_open(Half::Write, cx) {
             return Poll::Ready(Err(e));
         }
         Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
@@ -186,16 +145,15 @@ async fn handshake(
     let (identity, certificate) = peer_identity(stream.get_ref().1).map_err(|e| e.to_string())?;
     let peer = PeerInfo {
         identity,
+        standing: Arc::new(Standing::new(&certificate)),
         certificate: Arc::new(certificate),
         remote,
     };
-    let revocation = Arc::new(Revocation::default());
     let (closed_tx, closed_rx) = oneshot::channel();
-    watch_revocation(tls, peer.clone(), revocation.clone(), closed_rx);
+    standing::watch(tls, peer.clone(), closed_rx);
     Ok(VerifiedConn {
         stream,
         peer,
-        revocation,
         _closed: closed_tx,
     })
 }

@@ -107,10 +107,14 @@ impl Node {
     pub fn open(cfg: &NodeConfig) -> Result<Self, StartError> {
         let identity = cfg.identity();
         let paths = tls_paths(cfg);
-        let tls = TlsReloader::start(paths.clone(), identity.clone())?;
         let signer = FeedSigner::from_pem_file(&paths.key)?;
         let standard = Arc::new(load_standard(cfg)?);
         let store: Arc<SledStore> = Arc::new(SledStore::open(&cfg.resolve(&cfg.data_dir))?);
+        // TLS uses the newest CRL: the node's own file or the one the province published.
+        let crl_store = store.clone();
+        let published: crate::pki::tls::PublishedCrl =
+            Arc::new(move || crate::sync::crl::current(crl_store.as_ref()).ok().flatten());
+        let tls = TlsReloader::start(paths.clone(), identity.clone(), Some(published))?;
         let applied = views::catch_up(store.as_ref())?;
         if applied > 0 {
             tracing::info!(entries = applied, "views caught up with the feeds");
@@ -145,9 +149,12 @@ impl Node {
         let store_dyn: Arc<dyn crate::store::Store> = store.clone();
         directory::remember_certificate(store_dyn.as_ref(), &identity.path(), &own_cert)?;
         let (stop, stop_rx) = tokio::sync::watch::channel(false);
+        let quarantine = crate::sync::quarantine::Quarantine::load(store_dyn.as_ref())?;
         let sync = Arc::new(SyncContext {
             stop: stop_rx,
             keys: Default::default(),
+            quarantine,
+            log_limit: Default::default(),
             me: identity.clone(),
             store: store_dyn,
             writer: writer.clone(),
@@ -170,6 +177,19 @@ impl Node {
             views_applied.clone(),
             stop.subscribe(),
         )?;
+        // The gateway publishes each newer CRL it is given in its province feed, so giving
+        // `crl.pem` to the gateway alone reaches every node.
+        if matches!(identity, Identity::Province(_)) {
+            crate::sync::crl::spawn_publisher(
+                identity.path(),
+                writer.clone(),
+                store.clone(),
+                paths.ca.clone(),
+                paths.crl.clone(),
+                stop.subscribe(),
+            );
+        }
+        crate::sync::health::spawn_alarm_log(tls.subscribe(), store.clone(), stop.subscribe());
         let state = Arc::new(NodeState {
             identity,
             store,

@@ -48,6 +48,7 @@ pub const VIEW_TREES: &[&str] = &[
     crate::overview::linked::ORIGINS_TREE,
     crate::overview::linked::GROUP_TREE,
     directory::NEIGHBOURS_TREE,
+    crate::sync::crl::TREE,
     disposal_view::REQUESTS_TREE,
     disposal_view::EVIDENCE_TREE,
     disposal_view::CASES_TREE,
@@ -92,6 +93,11 @@ pub fn apply_event(
             Ok(())
         }
         Event::PartnerDeclared { .. } => Ok(disposal_view::apply(store, batch, meta, event)?),
+        Event::CrlPublished { number, crl } => {
+            crate::sync::crl::apply(store, batch, *number, crl)
+                .map_err(|e| ViewError::Register(e.into()))?;
+            Ok(())
+        }
         // An overdue request's escalation is a report that also marks the request.
         Event::ReportFiled {
             disposal: Some(_), ..

@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::comms::{self, CommsError};
 use crate::domain::GradingStandard;
-use crate::event::Event;
+use crate::event::{check, Event};
 use crate::feed::entry::{next_entry, sign_head};
 use crate::feed::{self, Audience, Entry, FeedId, FeedSigner};
 use crate::register::{self, view, Command, RegisterError};
@@ -52,6 +52,9 @@ pub enum WriteError {
     /// Restored from a backup, the node is fetching its own entries back from its peers.
     #[error("this node was restored from a backup and is fetching its own entries back from its peers; writes resume once it has them (see `fenghuo peers`)")]
     CatchingUp,
+    /// The event breaks a content rule its peers would refuse it for; nothing was written.
+    #[error(transparent)]
+    Invalid(#[from] crate::event::check::ContentError),
     /// This gateway replica only reads.
     #[error("this gateway replica only reads and syncs; write at the replica on {writer}")]
     ReadOnly {
@@ -86,6 +89,14 @@ pub enum Change {
     Register(Command),
     /// A communications command.
     Comms(comms::Command),
+    /// Publishing the province's CRL.
+    Crl(crate::sync::crl::Command),
+}
+
+impl From<crate::sync::crl::Command> for Change {
+    fn from(c: crate::sync::crl::Command) -> Self {
+        Self::Crl(c)
+    }
 }
 
 impl From<Command> for Change {
@@ -446,6 +457,15 @@ impl Writer {
 fn run(ctx: WriterContext, mut rx: mpsc::Receiver<Job>, flusher: std_mpsc::SyncSender<Staged>) {
     let span = tracing::info_span!("writer", origin = %ctx.origin);
     let _guard = span.enter();
+    // Timestamps of this node's entries never go back (peers refuse an entry older than the
+    // one before it), even when the system clock is stepped back.
+    let mut clock = feed::log::heads(ctx.store.as_ref())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(f, _)| f.origin == ctx.origin)
+        .filter_map(|(_, h)| h.timestamp_ms)
+        .max()
+        .unwrap_or(0);
     while let Some(first) = rx.blocking_recv() {
         let mut jobs = vec![first];
         while jobs.len() < MAX_BATCH {
@@ -454,7 +474,8 @@ fn run(ctx: WriterContext, mut rx: mpsc::Receiver<Job>, flusher: std_mpsc::SyncS
                 Err(_) => break,
             }
         }
-        if flusher.send(commit_batch(&ctx, jobs)).is_err() {
+        clock = clock.max(now_ms());
+        if flusher.send(commit_batch(&ctx, jobs, clock)).is_err() {
             // The flusher is gone (it cannot stop before us): nothing can become durable.
             tracing::error!("flusher stopped; the writer stops");
             break;
@@ -590,6 +611,12 @@ impl OwnEntries<'_> {
     ) -> Result<u64, WriteError> {
         let store = self.ctx.store.as_ref();
         let feed = FeedId::new(self.ctx.origin.clone(), audience);
+        // The checks every peer runs on this entry, run here first: a node never writes what
+        // its peers would quarantine its feed for.
+        let payload = event.encode();
+        check::author(author, &self.ctx.origin)?;
+        check::payload_size(payload.len(), event)?;
+        check::event(event, &self.ctx.origin, self.now)?;
         let (prev_seq, prev_hash) = match self.feeds.get(&feed).and_then(|v| v.last()) {
             Some(last) => (last.seq, last.hash.clone()),
             None => {
@@ -597,14 +624,7 @@ impl OwnEntries<'_> {
                 (h.seq, h.hash)
             }
         };
-        let entry = next_entry(
-            &feed,
-            prev_seq,
-            &prev_hash,
-            self.now,
-            author,
-            event.encode(),
-        );
+        let entry = next_entry(&feed, prev_seq, &prev_hash, self.now, author, payload);
         views::apply_event(store, batch, &view::EntryMeta::of(&entry), event)?;
         views::mark_applied(batch, &feed, entry.seq);
         self.comms |= event.item_id().or(event.disposal_id()).is_some();
@@ -622,6 +642,21 @@ impl OwnEntries<'_> {
     ) -> Result<Written, WriteError> {
         match command {
             Change::Register(c) => self.register_command(batch, author, c),
+            Change::Crl(c) => {
+                let store = self.ctx.store.as_ref();
+                let Some((audience, event)) =
+                    crate::sync::crl::prepare(store, batch, &self.ctx.unit, c)?
+                else {
+                    return Ok(Written {
+                        id: String::new(),
+                        seq: 0,
+                    });
+                };
+                Ok(Written {
+                    seq: self.append(batch, author, audience, &event)?,
+                    id: String::new(),
+                })
+            }
             Change::Comms(c) => {
                 let store = self.ctx.store.as_ref();
                 let planned = comms::command::prepare(store, batch, &self.ctx.unit, self.now, c)?;
@@ -703,12 +738,12 @@ enum Outcome {
 }
 
 /// Stages one batch and applies it to the store (not yet durable).
-fn commit_batch(ctx: &WriterContext, jobs: Vec<Job>) -> Staged {
+fn commit_batch(ctx: &WriterContext, jobs: Vec<Job>, now: i64) -> Staged {
     let store = ctx.store.as_ref();
     let mut batch = Batch::new();
     let mut own = OwnEntries {
         ctx,
-        now: now_ms(),
+        now,
         feeds: BTreeMap::new(),
         comms: false,
     };
@@ -732,7 +767,7 @@ fn commit_batch(ctx: &WriterContext, jobs: Vec<Job>) -> Staged {
                 reply,
             } => {
                 // A refused run stages nothing but equivocation evidence.
-                let result = ingest::stage_run(store, &mut batch, &entries, &origin_key);
+                let result = ingest::stage_run(store, &mut batch, &entries, &origin_key, own.now);
                 if let Ok(r) = &result {
                     received += r.stored;
                     urgent |= r.stored > 0
@@ -742,7 +777,9 @@ fn commit_batch(ctx: &WriterContext, jobs: Vec<Job>) -> Staged {
                     // Our own entries coming back (say after a restore from backup): the
                     // view applier leaves our feeds to us.
                     if r.feed.origin == ctx.origin {
-                        for e in entries.iter().filter(|e| e.seq + r.stored as u64 > r.head) {
+                        let stored =
+                            |e: &&Entry| e.seq + r.stored as u64 > r.head && e.seq <= r.head;
+                        for e in entries.iter().filter(stored) {
                             views::apply_entry(store, &mut batch, &r.feed, e);
                         }
                     }

@@ -168,6 +168,8 @@ fn clean(mut cmd: Command) -> Command {
         "FENGHUO_CERT",
         "FENGHUO_KEY",
         "FENGHUO_CA",
+        "FENGHUO_CRL",
+        "FENGHUO_SERVER",
         "FENGHUO_PKI",
     ] {
         cmd.env_remove(var);

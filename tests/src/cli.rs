@@ -1,12 +1,13 @@
 //! Running the `fenghuo` CLI as a child process and judging what it printed.
 //!
-//! The connection (`--node`, `--cert`, `--key`, `--ca`) is given to the child only, as flags
-//! or as `FENGHUO_*` variables on its environment; the test process's environment is never
-//! changed, so tests can run in parallel.
+//! The connection (`--node`, `--cert`, `--key`, `--ca`, and `--crl`, `--server-identity` when
+//! set) is given to the child only, as flags or as `FENGHUO_*` variables on its environment;
+//! the test process's environment is never changed, so tests can run in parallel.
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::io::Read;
+use std::path::PathBuf;
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -25,7 +26,8 @@ pub const CLI_TIMEOUT: Duration = Duration::from_secs(60);
 enum Via {
     /// `--node URL --cert F --key F --ca F` before the subcommand.
     Flags,
-    /// `FENGHUO_NODE`, `FENGHUO_CERT`, `FENGHUO_KEY`, `FENGHUO_CA` on the child.
+    /// `FENGHUO_NODE`, `FENGHUO_CERT`, `FENGHUO_KEY`, `FENGHUO_CA` (`FENGHUO_CRL`,
+    /// `FENGHUO_SERVER`) on the child.
     Env,
 }
 
@@ -36,6 +38,10 @@ pub struct Cli {
     node: Option<String>,
     /// The certificate, key and CA to connect with.
     credentials: Option<Credentials>,
+    /// `--crl`; without it the CLI reads crl.pem beside the CA.
+    crl: Option<PathBuf>,
+    /// `--server-identity`; without it the CLI expects the certificate's own unit's node.
+    server: Option<String>,
     /// Flags or environment.
     via: Via,
     /// The subcommand and its arguments.
@@ -58,6 +64,8 @@ impl Cli {
         Self {
             node: None,
             credentials: None,
+            crl: None,
+            server: None,
             via: Via::Flags,
             args: Vec::new(),
             timeout: CLI_TIMEOUT,
@@ -85,6 +93,19 @@ impl Cli {
         if let Some(c) = self.credentials.take() {
             self.credentials = Some(c.trusting(ca));
         }
+        self
+    }
+
+    /// Checks the node against `crl` instead of the crl.pem beside the CA.
+    pub fn crl(mut self, crl: impl Into<PathBuf>) -> Self {
+        self.crl = Some(crl.into());
+        self
+    }
+
+    /// Expects the node to be `identity` (`county/510104`, `province/51`) instead of the
+    /// certificate's own unit's node.
+    pub fn server_identity(mut self, identity: impl Into<String>) -> Self {
+        self.server = Some(identity.into());
         self
     }
 
@@ -126,12 +147,24 @@ impl Cli {
                     cmd.arg("--cert").arg(&c.cert);
                     cmd.arg("--key").arg(&c.key);
                     cmd.arg("--ca").arg(&c.ca);
+                    if let Some(crl) = &self.crl {
+                        cmd.arg("--crl").arg(crl);
+                    }
+                    if let Some(server) = &self.server {
+                        cmd.arg("--server-identity").arg(server);
+                    }
                 }
                 Via::Env => {
                     cmd.env("FENGHUO_NODE", node);
                     cmd.env("FENGHUO_CERT", &c.cert);
                     cmd.env("FENGHUO_KEY", &c.key);
                     cmd.env("FENGHUO_CA", &c.ca);
+                    if let Some(crl) = &self.crl {
+                        cmd.env("FENGHUO_CRL", crl);
+                    }
+                    if let Some(server) = &self.server {
+                        cmd.env("FENGHUO_SERVER", server);
+                    }
                 }
             }
         }

@@ -18,7 +18,7 @@ use crate::binaries;
 use crate::cli::{run_command, Cli, CliOutput, CLI_TIMEOUT};
 use crate::daemon::{Daemon, Kind};
 use crate::grpc;
-use crate::pki::TestPki;
+use crate::pki::{unit_of, TestPki};
 
 pub use crate::daemon::{listening_addr, READY_TIMEOUT, STOP_TIMEOUT};
 
@@ -202,9 +202,16 @@ impl TestNode {
         run_command(cmd, CLI_TIMEOUT)
     }
 
-    /// The CLI connected to this node as `stem` (e.g. "staff-510104-zhang") of `pki`.
+    /// The CLI connected to this node as `stem` (e.g. "staff-510104-zhang") of `pki`. Like a
+    /// user, it names the node with `--server-identity` only when `stem` belongs to another
+    /// unit (the CLI expects the caller's own unit's node by default).
     pub fn cli(&self, pki: &TestPki, stem: &str) -> Cli {
-        Cli::connected(self.url(), pki.credentials(stem))
+        let cli = Cli::connected(self.url(), pki.credentials(stem));
+        if unit_of(stem) == Some(self.county.as_str()) {
+            cli
+        } else {
+            cli.server_identity(format!("county/{}", self.county))
+        }
     }
 
     /// A gRPC channel to this node over mutual TLS as `stem` of `pki`.

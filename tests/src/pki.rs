@@ -26,6 +26,16 @@ impl Credentials {
     }
 }
 
+/// The unit a certificate stem acts for: `staff-510104-zhang` and `county-510104` → 510104,
+/// `staff-51-wang` and `province-51` → 51; a partner acts for none.
+pub fn unit_of(stem: &str) -> Option<&str> {
+    let mut parts = stem.split('-');
+    match parts.next()? {
+        "staff" | "county" | "province" => parts.next(),
+        _ => None,
+    }
+}
+
 /// A provincial CA in its own temporary folder, removed on drop.
 ///
 /// Every `issue_*` method runs `fenghuo ca issue …` and returns `&Self`, so issuing reads as

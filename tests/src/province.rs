@@ -38,7 +38,7 @@ use tonic::transport::Channel;
 use crate::cli::Cli;
 use crate::daemon::{Daemon, Kind};
 use crate::grpc;
-use crate::pki::TestPki;
+use crate::pki::{unit_of, TestPki};
 use crate::proxy::FaultProxy;
 use crate::wait;
 
@@ -77,6 +77,8 @@ pub struct TestProvince {
     gateway_extra: String,
     /// Serve the dashboard.
     dashboard: bool,
+    /// Each county reads its own copy of crl.pem (only the gateway reads the CA's).
+    county_crl_copies: bool,
 }
 
 impl TestProvince {
@@ -102,6 +104,7 @@ impl TestProvince {
             extra_config: String::new(),
             gateway_extra: String::new(),
             dashboard: false,
+            county_crl_copies: false,
         }
     }
 
@@ -151,6 +154,14 @@ impl TestProvince {
     /// Serves the web dashboard on a loopback port chosen at start ([`Province::dashboard_url`]).
     pub fn dashboard(mut self) -> Self {
         self.dashboard = true;
+        self
+    }
+
+    /// Gives each county its own copy of crl.pem, as separate machines have: a revocation
+    /// (`TestPki::revoke` rewrites the CA's crl.pem, which the gateway reads) reaches the
+    /// counties only through the province feed.
+    pub fn county_crl_copies(mut self) -> Self {
+        self.county_crl_copies = true;
         self
     }
 
@@ -243,6 +254,23 @@ impl TestProvince {
                 cli = cli.arg("--neighbour").arg(format!("{n}={}", proxy.addr()));
             }
             cli.run().ok();
+            if self.county_crl_copies {
+                let copy = dir.path().join(format!("crl-{c}.pem"));
+                std::fs::copy(pki.crl(), &copy).expect("copying crl.pem");
+                let text = std::fs::read_to_string(&config).expect("reading a config just written");
+                let text = text
+                    .lines()
+                    .map(|l| {
+                        if l.starts_with("crl = ") {
+                            format!("crl = {:?}", copy.display().to_string())
+                        } else {
+                            l.to_owned()
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                std::fs::write(&config, text + "\n").expect("writing a config");
+            }
             append(&config, &self.extra_config);
             county_configs.push((c.clone(), config));
         }
@@ -481,9 +509,21 @@ impl Province {
         self.member(name).is_running()
     }
 
-    /// The CLI connected to `name` as `stem`.
+    /// The CLI connected to `name` as `stem`. Like a user, it names the member with
+    /// `--server-identity` only when `stem` belongs to another unit (the CLI expects the
+    /// caller's own unit's node by default).
     pub fn cli_as(&self, name: &str, stem: &str) -> Cli {
-        Cli::connected(self.member(name).url(), self.pki.credentials(stem))
+        let cli = Cli::connected(self.member(name).url(), self.pki.credentials(stem));
+        let unit = if name == GATEWAY {
+            self.province.as_str()
+        } else {
+            name
+        };
+        if unit_of(stem) == Some(unit) {
+            cli
+        } else {
+            cli.server_identity(self.path_of(name))
+        }
     }
 
     /// The CLI connected to a county as its staff member `staff-<code>-s` (or to the gateway

@@ -266,14 +266,31 @@ pub fn forge_run(
     payloads: Vec<Vec<u8>>,
     key: &SigningKey,
 ) -> Vec<Entry> {
-    let now = std::time::SystemTime::now()
+    forge_run_at(feed, after, prev_hash, author, now_ms(), payloads, key)
+}
+
+/// The clock, Unix ms.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
+        .unwrap_or(0)
+}
+
+/// [`forge_run`] with every entry stamped `timestamp_ms`.
+pub fn forge_run_at(
+    feed: &FeedId,
+    after: u64,
+    prev_hash: &[u8],
+    author: &str,
+    timestamp_ms: i64,
+    payloads: Vec<Vec<u8>>,
+    key: &SigningKey,
+) -> Vec<Entry> {
     let mut prev = prev_hash.to_vec();
     let mut out: Vec<Entry> = Vec::new();
     for (i, payload) in payloads.into_iter().enumerate() {
-        let e = next_entry(feed, after + i as u64, &prev, now, author, payload);
+        let e = next_entry(feed, after + i as u64, &prev, timestamp_ms, author, payload);
         prev = e.hash.clone();
         out.push(e);
     }

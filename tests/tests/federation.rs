@@ -408,6 +408,20 @@ fn a_revoked_county_is_cut_off_and_the_others_keep_syncing() {
     share(&p, A, &before, "province");
     p.wait_converged();
 
+    // A's staff (or whoever holds A's machine) keep a CRL from before the revocation: with
+    // the new one their CLI would refuse to talk to A's node at all.
+    let old_crl = p.dir().join("crl-before-revocation.pem");
+    std::fs::copy(p.pki().crl(), &old_crl).unwrap();
+    let at_a = |args: &[&str]| -> Value {
+        p.cli(A)
+            .arg("--crl")
+            .arg(&old_crl)
+            .args(args)
+            .arg("--json")
+            .run()
+            .ok()
+            .json()
+    };
     p.pki().revoke("county-510104");
     // The nodes re-read crl.pem within about two seconds and end A's sessions.
     for m in [B, GATEWAY] {
@@ -437,9 +451,25 @@ fn a_revoked_county_is_cut_off_and_the_others_keep_syncing() {
             .count()
     };
     let refused_before = [refusals(B), refusals(GATEWAY)];
-    let after = add(&p, A, "Written after the revocation");
-    share(&p, A, &after, "province");
-    let a_head = own_head(&p, A, "province");
+    let after = at_a(&[
+        "risk",
+        "add",
+        "--title",
+        "Written after the revocation",
+        "--focus",
+        "major-event",
+    ])["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    at_a(&["risk", "share", &after, "--scope", "province"]);
+    let a_head = at_a(&["feeds"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["origin"] == path(A) && h["audience"] == "province")
+        .and_then(|h| h["seq"].as_u64())
+        .unwrap();
     // A keeps dialling; wait until both have refused it again since the write.
     for (m, before) in [B, GATEWAY].into_iter().zip(refused_before) {
         wait::until(

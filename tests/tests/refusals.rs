@@ -5,9 +5,10 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use fenghuo_proto::v1::{self, registry_client::RegistryClient};
+use fenghuo_tests::cli::Cli;
 use fenghuo_tests::register::{list_all, ZHANG};
 use fenghuo_tests::{grpc, wait, Snapshot, TestNode, TestPki};
 
@@ -218,7 +219,16 @@ fn a_revoked_certificate_is_refused_once_the_node_reloads_the_crl() {
     fresh.cli(&pki, ZHANG).args(["risk", "list"]).run().ok();
 }
 
-/// A connection opened before the revocation must not outlive it.
+fn written_by_wang() -> v1::CreateRiskRequest {
+    v1::CreateRiskRequest {
+        title: "Written by a revoked certificate".into(),
+        focus: v1::FocusPoint::KeyWork as i32,
+        ..Default::default()
+    }
+}
+
+/// A connection opened before the revocation must not outlive it: its next request is refused
+/// with UNAUTHENTICATED saying why, none after it succeeds, and the connection is closed.
 #[tokio::test]
 async fn a_revoked_certificate_loses_its_open_connection() {
     let (pki, node) = county_with_a_risk();
@@ -228,31 +238,238 @@ async fn a_revoked_certificate_loses_its_open_connection() {
         .await
         .unwrap();
 
+    // Write on the open connection until the node has reloaded the CRL: the first refusal
+    // must come from the service (UNAUTHENTICATED), not from a dropped connection.
     pki.revoke(WANG);
+    let deadline = Instant::now() + CRL_RELOAD;
+    let mut written = 0usize;
+    let refusal = loop {
+        match open.create_risk(written_by_wang()).await {
+            Ok(_) => {
+                written += 1;
+                assert!(
+                    Instant::now() < deadline,
+                    "the revoked certificate was still served on its open connection after \
+                     {CRL_RELOAD:?} ({written} writes)"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(status) => break status,
+        }
+    };
+    assert_eq!(
+        refusal.code(),
+        tonic::Code::Unauthenticated,
+        "the open connection's next request is refused by the service: {refusal:?}"
+    );
+    for part in [
+        "your certificate (fenghuo://staff/510104/wang, serial ",
+        "was revoked by the provincial CA",
+        "ask the PKI operator",
+    ] {
+        assert!(refusal.message().contains(part), "{part:?} in {refusal:?}");
+    }
+    assert!(
+        node.log()
+            .contains("certificate revoked: refusing its requests and closing its connection"),
+        "{}",
+        node.log()
+    );
+
+    // Nothing succeeds any more: refused by the service while the connection lasts, then
+    // refused at the handshake once it is closed (the channel dials again).
+    let mut closed = false;
+    for attempt in 0..20 {
+        match open.create_risk(written_by_wang()).await {
+            Ok(r) => panic!("attempt {attempt} after the refusal was served: {r:?}"),
+            Err(s) if s.code() == tonic::Code::Unauthenticated => {}
+            Err(s) => {
+                assert!(is_transport_failure(s.code()), "attempt {attempt}: {s:?}");
+                closed = true;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        closed,
+        "the connection of the revoked certificate was not closed"
+    );
+
+    // Only the writes before the reload landed.
+    let by_wang = list_all(&node, &pki, ZHANG)
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["title"] == "Written by a revoked certificate")
+        .count();
+    assert_eq!(by_wang, written);
+}
+
+/// The CLI checks the node's certificate against the CRL too: a revoked node (a stolen
+/// machine, say) is refused before anything is sent to it.
+#[test]
+fn the_cli_refuses_a_node_whose_certificate_is_revoked() {
+    let (pki, node) = county_with_a_risk();
+    let before = list_all(&node, &pki, ZHANG);
+    // The CRL as a client held it before the revocation.
+    let old_crl = pki.dir().join("crl-before.pem");
+    std::fs::copy(pki.crl(), &old_crl).unwrap();
+
+    // `ca revoke` rewrites crl.pem beside ca.crt, which the CLI reads by default.
+    pki.revoke("county-510104");
+    let stderr = add_as(&node, &pki, ZHANG).err();
+    assert!(
+        stderr.contains(&format!(
+            "the server at {} presents a certificate the provincial CA has revoked",
+            node.url()
+        )),
+        "{stderr}"
+    );
+    // Given explicitly (flag or environment), the same.
+    for cli in [
+        node.cli(&pki, ZHANG).crl(pki.crl()),
+        node.cli(&pki, ZHANG).crl(pki.crl()).via_env(),
+    ] {
+        let stderr = cli.args(["risk", "list"]).run().err();
+        assert!(stderr.contains("revoked"), "{stderr}");
+    }
+    // The CLI refused during the handshake: the node saw the CLI's alert, not a request.
     wait::until(
-        "the node to refuse new connections of the revoked certificate",
-        CRL_RELOAD,
-        ATTEMPT_EVERY,
+        "the node to log the CLI's refusal",
+        Duration::from_secs(5),
+        Duration::from_millis(20),
         || {
-            let out = node.cli(&pki, WANG).args(["risk", "list"]).run();
-            if out.status.success() {
-                Err("still served".into())
-            } else {
+            if node.log().contains("CertificateRevoked") {
                 Ok(())
+            } else {
+                Err("no CertificateRevoked alert logged yet".into())
             }
         },
     );
-    let result = open
-        .create_risk(v1::CreateRiskRequest {
-            title: "Written by a revoked certificate".into(),
-            focus: v1::FocusPoint::KeyWork as i32,
-            ..Default::default()
-        })
-        .await;
+
+    // With the CRL of before the revocation the node is reachable, and nothing was written.
+    let after = node
+        .cli(&pki, ZHANG)
+        .crl(&old_crl)
+        .args(["risk", "list", "--all", "--json"])
+        .run()
+        .ok()
+        .json();
+    assert_eq!(after, before, "the refused `risk add` reached the node");
+}
+
+/// Every node certificate names localhost: the CLI checks which node answered, so a
+/// password or a write meant for one county cannot go to another.
+#[test]
+fn the_cli_refuses_a_node_that_is_not_the_one_meant() {
+    let pki = TestPki::new("51");
+    pki.issue_staff("510104", "zhang")
+        .issue_staff("51", "wang")
+        .issue_partner("weibo");
+    let a = TestNode::start(&pki, "510104");
+    let b = TestNode::start(&pki, "510105");
+    add_as(&a, &pki, ZHANG).ok();
+    let zhang = || Cli::connected(b.url(), pki.credentials(ZHANG));
+
+    // zhang of 510104 points at 510105's node by mistake: refused before anything is sent.
+    let stderr = zhang()
+        .args([
+            "risk",
+            "add",
+            "--title",
+            "Meant for 510104",
+            "--focus",
+            "key-work",
+        ])
+        .run()
+        .err();
     assert!(
-        result.is_err(),
-        "the revoked certificate wrote through its open connection: {result:?}"
+        stderr.contains(&format!(
+            "the server at {} is fenghuo://county/510105, not fenghuo://county/510104 as \
+             expected; pass --server-identity to talk to it",
+            b.url()
+        )),
+        "{stderr}"
     );
+    // Told which node it is, the CLI talks to it (and the node answers for itself).
+    let stderr = zhang()
+        .server_identity("county/510105")
+        .args(["risk", "list"])
+        .run()
+        .err();
+    assert!(stderr.contains("permission denied"), "{stderr}");
+    // Told the wrong node, refused again.
+    let stderr = zhang()
+        .server_identity("fenghuo://county/510104")
+        .args(["risk", "list"])
+        .run()
+        .err();
+    assert!(
+        stderr.contains("is fenghuo://county/510105, not"),
+        "{stderr}"
+    );
+
+    // Provincial staff expect the gateway; reading a county they name it, in any form.
+    let wang = || Cli::connected(a.url(), pki.credentials("staff-51-wang"));
+    let stderr = wang().args(["risk", "list"]).run().err();
+    assert!(
+        stderr.contains("is fenghuo://county/510104, not fenghuo://province/51 as expected"),
+        "{stderr}"
+    );
+    for cli in [
+        wang().server_identity("county/510104"),
+        wang().server_identity("fenghuo://county/510104"),
+        wang().server_identity("county/510104").via_env(),
+    ] {
+        let list = cli.args(["risk", "list", "--json"]).run().ok().json();
+        assert_eq!(fenghuo_tests::register::ids(&list), ["510104-1"]);
+    }
+
+    // B holds nothing of zhang's attempt.
+    let list = Cli::connected(b.url(), pki.credentials("staff-51-wang"))
+        .server_identity("county/510105")
+        .args(["risk", "list", "--all", "--json"])
+        .run()
+        .ok()
+        .json();
+    assert_eq!(list, serde_json::json!([]));
+
+    // A partner's certificate names no node: it must say which.
+    let stderr = Cli::connected(a.url(), pki.credentials("partner-weibo"))
+        .args(["risk", "list"])
+        .run()
+        .err();
+    assert!(
+        stderr.contains("no node of its own") && stderr.contains("--server-identity"),
+        "{stderr}"
+    );
+}
+
+/// Without a CRL the CLI could not tell a revoked node: it refuses to guess.
+#[test]
+fn the_cli_will_not_skip_the_crl() {
+    let (pki, node) = county_with_a_risk();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let ca = elsewhere.path().join("ca.crt");
+    std::fs::copy(pki.ca_cert(), &ca).unwrap();
+    let stderr = node
+        .cli(&pki, ZHANG)
+        .trusting(&ca)
+        .args(["risk", "list"])
+        .run()
+        .err();
+    assert!(
+        stderr.contains("no CRL to check the node against")
+            && stderr.contains("--crl")
+            && stderr.contains("FENGHUO_CRL"),
+        "{stderr}"
+    );
+    node.cli(&pki, ZHANG)
+        .trusting(&ca)
+        .crl(pki.crl())
+        .args(["risk", "list"])
+        .run()
+        .ok();
 }
 
 #[test]

@@ -49,14 +49,19 @@ fn write_env(path: &std::path::Path, purpose: &str, who: &ConnectArgs) -> anyhow
             .map(|p| p.display().to_string())
             .unwrap_or_default()
     };
-    let text = format!(
+    let mut text = format!(
         "# Source this to {purpose}.\n\
-         export FENGHUO_NODE={}\nexport FENGHUO_CERT={}\nexport FENGHUO_KEY={}\nexport FENGHUO_CA={}\n",
+         export FENGHUO_NODE={}\nexport FENGHUO_CERT={}\nexport FENGHUO_KEY={}\nexport FENGHUO_CA={}\n\
+         export FENGHUO_CRL={}\n",
         who.node.clone().unwrap_or_default(),
         show(&who.cert),
         show(&who.key),
-        show(&who.ca)
+        show(&who.ca),
+        show(&who.crl)
     );
+    if let Some(server) = &who.server_identity {
+        text.push_str(&format!("export FENGHUO_SERVER={server}\n"));
+    }
     std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
 }
 
@@ -154,6 +159,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
                 cert: Some(cert),
                 key: Some(key),
                 ca: Some(layout.pki().join("ca.crt")),
+                crl: Some(layout.pki().join(fenghuo_node::pki::ca::CRL_FILE)),
+                // Each unit's own staff: the CLI expects their unit's node by default.
+                server_identity: None,
             }
         }
     };

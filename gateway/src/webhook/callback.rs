@@ -109,6 +109,7 @@ async fn run(app: &App, name: &str, body: &[u8], answer: bool) -> Response {
             error(StatusCode::BAD_REQUEST, format!("{field}: {reason}"))
         }
         Err(WriteError::Comms(CommsError::Precondition(m))) => error(StatusCode::CONFLICT, m),
+        Err(WriteError::Invalid(c)) => error(StatusCode::BAD_REQUEST, c.to_string()),
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     }
 }

@@ -84,16 +84,23 @@ pub fn require_gateway_staff(c: &Caller, node: &Identity, what: &str) -> Result<
     }
 }
 
-/// Interceptor: requires a verified peer and attaches its [`Caller`].
+/// Interceptor: requires a verified peer whose certificate still stands (not revoked or
+/// expired since the handshake) and attaches its [`Caller`].
 #[allow(clippy::result_large_err)]
 pub fn authenticate(mut req: Request<()>) -> Result<Request<()>, Status> {
-    let identity = req
-        .extensions()
-        .get::<PeerInfo>()
-        .map(|p| p.identity.clone())
-        .ok_or_else(|| {
-            Status::unauthenticated("a client certificate from the provincial CA is required")
-        })?;
+    let peer = req.extensions().get::<PeerInfo>().ok_or_else(|| {
+        Status::unauthenticated("a client certificate from the provincial CA is required")
+    })?;
+    // One atomic load and a clock read: the chain itself was verified at the handshake and is
+    // re-verified by the connection's watcher whenever the CRL changes.
+    if let Some(lapse) = peer.standing.lapse() {
+        peer.standing.refused();
+        tracing::warn!(peer = %peer.identity, %lapse, "request refused: the caller's certificate no longer stands");
+        return Err(Status::unauthenticated(
+            lapse.message(&peer.identity, &peer.certificate),
+        ));
+    }
+    let identity = peer.identity.clone();
     // The request span (see `server::serve`) declares this field.
     tracing::Span::current().record("caller", identity.path().as_str());
     req.extensions_mut().insert(Caller { identity });

@@ -80,6 +80,18 @@ fn to_proto(s: LinkStatus) -> v1::PeerStatus {
     }
 }
 
+/// A quarantined feed, as `Peers` and `GetHealth` answer it.
+pub fn quarantine_to_proto(h: &crate::sync::quarantine::Held) -> v1::Quarantine {
+    v1::Quarantine {
+        feed: h.record.feed.clone(),
+        seq: h.record.seq,
+        reason: h.record.reason.clone(),
+        since_ms: h.record.since_ms,
+        refusals: h.refusals,
+        advice: h.record.advice(),
+    }
+}
+
 type SyncStream = Pin<Box<dyn Stream<Item = Result<SyncFrame, Status>> + Send>>;
 
 #[tonic::async_trait]
@@ -163,6 +175,14 @@ impl Federation for FederationService {
                 .equivocations
                 .load(std::sync::atomic::Ordering::Relaxed),
             refused: status.refused.load(std::sync::atomic::Ordering::Relaxed),
+            quarantined: self
+                .state
+                .sync
+                .quarantine
+                .snapshot()
+                .iter()
+                .map(quarantine_to_proto)
+                .collect(),
         }))
     }
 }

@@ -175,11 +175,15 @@ impl Overview for OverviewService {
         let counties = crate::sync::health::health(
             self.state.store.as_ref(),
             &self.state.sync.status,
+            &self.state.sync.quarantine,
             self.state.unit().len() == 2,
             std::time::Duration::from_secs(silent_after_s as u64),
             now_ms(),
         )?;
+        let tls = self.state.sync.tls.borrow().clone();
+        let alarms = crate::sync::health::alarms(&tls, self.state.store.as_ref(), now_ms())?;
         Ok(Response::new(v1::FederationHealth {
+            alarms,
             counties: counties
                 .into_iter()
                 .map(|h| v1::CountyHealth {
@@ -197,6 +201,11 @@ impl Overview for OverviewService {
                     last_error_ms: h.last_error_ms,
                     equivocations: h.equivocations,
                     certificate_expires_ms: h.certificate_expires_ms,
+                    quarantined: h
+                        .quarantined
+                        .iter()
+                        .map(crate::api::federation::quarantine_to_proto)
+                        .collect(),
                 })
                 .collect(),
             silent_after_s,

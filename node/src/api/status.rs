@@ -63,6 +63,7 @@ impl From<WriteError> for Status {
         match e {
             WriteError::Refused(r) => r.into(),
             WriteError::Comms(c) => c.into(),
+            WriteError::Invalid(c) => Status::invalid_argument(c.to_string()),
             WriteError::Stopped => Status::unavailable("the node is shutting down; retry shortly"),
             e @ WriteError::ReadOnly { .. } => Status::failed_precondition(e.to_string()),
             e @ WriteError::CatchingUp => Status::unavailable(e.to_string()),

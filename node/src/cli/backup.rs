@@ -61,6 +61,9 @@ pub async fn backup(
         cert: Some(cfg.resolve(&cfg.tls.cert)),
         key: Some(cfg.resolve(&cfg.tls.key)),
         ca: Some(cfg.resolve(&cfg.tls.ca)),
+        crl: Some(cfg.resolve(&cfg.tls.crl)),
+        // The node's own certificate: it expects to reach itself.
+        server_identity: None,
     };
     let mut client = AdminClient::new(connect.channel().await?).max_decoding_message_size(8 << 20);
     let mut stream = client

@@ -73,8 +73,9 @@ pub enum CaCommand {
     #[command(
         long_about = "Revoke every live certificate issued under a file stem (e.g. \
         staff-510104-zhang, as shown by `fenghuo ca list`) and re-sign crl.pem with a new CRL \
-        number. Distribute the new crl.pem (the province feed publishes it); nodes refuse the \
-        holder from then on."
+        number. Give the new crl.pem to the gateway: it publishes each newer CRL in the province \
+        feed, every node adopts it within seconds and refuses the holder from then on. Copy it \
+        to staff machines too (the CLI checks nodes against it)."
     )]
     Revoke {
         /// File stem of the certificate, e.g. county-510104 or staff-510104-zhang (its identity
@@ -92,8 +93,9 @@ pub enum CaCommand {
     /// Re-sign crl.pem (same revocations, new number, next update 30 days on).
     #[command(
         long_about = "Re-sign crl.pem with the same revocations, the next CRL number and a \
-        next-update 30 days from now. Run it, and distribute the result, before the current \
-        CRL's next update passes."
+        next-update 30 days from now. Run it, and give the result to the gateway (which publishes \
+        it to every node), before the current CRL's next update passes: nodes raise an alarm \
+        for a CRL past its next update. A weekly timer is a good schedule (docs/pki.md)."
     )]
     Crl {
         #[command(flatten)]

@@ -22,6 +22,7 @@ pub struct HealthArgs {
 pub fn health_json(h: &v1::FederationHealth) -> Value {
     json!({
         "silent_after_s": h.silent_after_s,
+        "alarms": h.alarms,
         "counties": h.counties.iter().map(|c| json!({
             "county": c.county,
             "link": c.link,
@@ -33,6 +34,7 @@ pub fn health_json(h: &v1::FederationHealth) -> Value {
             "last_error_at": optional_time(c.last_error_ms),
             "equivocations": c.equivocations,
             "certificate_expires": optional_time(c.certificate_expires_ms),
+            "quarantined": c.quarantined.iter().map(super::peers::quarantine_json).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
     })
 }
@@ -80,11 +82,20 @@ fn text(h: &v1::FederationHealth) -> String {
         ]);
     }
     let silent = h.counties.iter().filter(|c| c.silent).count();
-    format!(
+    let mut out = format!(
         "{t}\n{} county(ies), {silent} silent for more than {} s",
         h.counties.len(),
         h.silent_after_s
-    )
+    );
+    for a in &h.alarms {
+        out.push_str("\nALARM ");
+        out.push_str(a);
+    }
+    for q in h.counties.iter().flat_map(|c| &c.quarantined) {
+        out.push('\n');
+        out.push_str(&super::peers::quarantine_text(q));
+    }
+    out
 }
 
 /// Runs `fenghuo health`.

@@ -40,8 +40,12 @@ use clap::{Parser, Subcommand};
     Runs the offline provincial CA (`fenghuo ca`), writes node configurations \
     (`fenghuo init`), drives a node's risk register (`fenghuo risk`), and exchanges \
     alerts, reports, directives and consultations (`fenghuo alert|report|directive|consult`).\n\n\
-    Commands that talk to a node take --node https://HOST:PORT --cert F --key F --ca F, \
-    or the environment variables FENGHUO_NODE, FENGHUO_CERT, FENGHUO_KEY, FENGHUO_CA. \
+    Commands that talk to a node take --node https://HOST:PORT --cert F --key F --ca F \
+    [--crl F] [--server-identity ID], or the environment variables FENGHUO_NODE, \
+    FENGHUO_CERT, FENGHUO_KEY, FENGHUO_CA, FENGHUO_CRL, FENGHUO_SERVER. The node must be the \
+    one meant (by default your own unit's node; --server-identity county/510104 or \
+    province/51 for another) and its certificate must not be on the CRL (by default crl.pem \
+    beside the CA certificate). \
     Tables are printed by default; --json prints JSON for scripts."
 )]
 pub struct Cli {

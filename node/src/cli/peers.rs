@@ -104,7 +104,12 @@ pub async fn run(connect: ConnectArgs, args: PeersArgs) -> anyhow::Result<()> {
                 })
             })
             .collect();
-        let out = json!({ "peers": peers, "equivocations": r.equivocations, "refused": r.refused });
+        let out = json!({
+            "peers": peers,
+            "equivocations": r.equivocations,
+            "refused": r.refused,
+            "quarantined": r.quarantined.iter().map(quarantine_json).collect::<Vec<_>>(),
+        });
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
@@ -148,10 +153,38 @@ pub async fn run(connect: ConnectArgs, args: PeersArgs) -> anyhow::Result<()> {
     }
     println!("{t}");
     println!(
-        "{} link(s); equivocations {}; refused runs {}",
+        "{} link(s); equivocations {}; refused runs {}; quarantined feeds {}",
         r.peers.len(),
         r.equivocations,
-        r.refused
+        r.refused,
+        r.quarantined.len()
     );
+    for q in &r.quarantined {
+        println!("{}", quarantine_text(q));
+    }
     Ok(())
+}
+
+/// A quarantined feed as scripts read it.
+pub fn quarantine_json(q: &v1::Quarantine) -> serde_json::Value {
+    json!({
+        "feed": q.feed,
+        "seq": q.seq,
+        "reason": q.reason,
+        "since": time_text(q.since_ms),
+        "refusals": q.refusals,
+        "advice": q.advice,
+    })
+}
+
+/// A quarantined feed as an alarm line for people.
+pub fn quarantine_text(q: &v1::Quarantine) -> String {
+    format!(
+        "ALARM quarantined {} at #{} since {} ({} refusals): {}",
+        q.feed,
+        q.seq,
+        time_text(q.since_ms),
+        q.refusals,
+        q.advice
+    )
 }

@@ -24,8 +24,8 @@ use crate::sync::directory;
 use super::view;
 use super::{parse_id, CommsError, ItemKind};
 
-const MAX_TEXT: usize = 10_000;
-const MAX_NOTE: usize = 2_000;
+// The limits every node checks received entries against (one set, used twice).
+use crate::event::check::{MAX_EVENT_KIND, MAX_NOTE, MAX_TEXT};
 
 /// Changes to an alert's content; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -280,7 +280,7 @@ pub fn prepare(
             alert.headline = alert.headline.trim().to_owned();
             alert.description = text("description", &alert.description, MAX_TEXT)?;
             alert.instruction = text("instruction", &alert.instruction, MAX_TEXT)?;
-            alert.event = text("event", &alert.event, 500)?;
+            alert.event = text("event", &alert.event, MAX_EVENT_KIND)?;
             alert
                 .check(now_ms)
                 .map_err(|e| CommsError::field(e.field, e.reason))?;
@@ -319,7 +319,7 @@ pub fn prepare(
                 new.instruction = text("instruction", i, MAX_TEXT)?;
             }
             if let Some(e) = &changes.event {
-                new.event = text("event", e, 500)?;
+                new.event = text("event", e, MAX_EVENT_KIND)?;
             }
             new.urgency = changes.urgency.unwrap_or(new.urgency);
             new.severity = changes.severity.unwrap_or(new.severity);

@@ -4,7 +4,9 @@
 //!   entries: format byte 2, then per entry its length (u32 BE) and the protobuf `Entry`
 //!   (format byte 1 is a single entry). A commit stores each feed's new entries in blocks of
 //!   up to 16 KiB, so a received run of 512 entries costs about 15 keys, not 512;
-//! - `feed_heads`: `origin#audience` → format byte + last seq (u64 BE) + last hash.
+//! - `feed_heads`: `origin#audience` → format byte 2 + last seq (u64 BE) + last hash + the
+//!   last entry's timestamp (i64 BE; format 1 has none), so a received run's first timestamp
+//!   is checked against the entry before it without reading that entry.
 //!
 //! A feed held up to `n` is held entirely up to `n`, so the heads are the node's version
 //! vector.
@@ -22,7 +24,8 @@ pub const HEADS_TREE: &str = "feed_heads";
 
 const ENTRY_FORMAT: u8 = 1;
 const BLOCK_FORMAT: u8 = 2;
-const HEAD_FORMAT: u8 = 1;
+const HEAD_FORMAT: u8 = 2;
+const HEAD_FORMAT_NO_TIME: u8 = 1;
 /// Most bytes of entries per block. Blocks save a key per entry; kept small enough that a
 /// commit stays in sled's log (see the store's redo records) and its pages stay small.
 const BLOCK_BYTES: usize = 16 << 10;
@@ -34,6 +37,8 @@ pub struct Head {
     pub seq: u64,
     /// Its hash ([`GENESIS_HASH`] when none).
     pub hash: Vec<u8>,
+    /// Its timestamp, Unix ms (`None`: no entry, or a head stored before timestamps were).
+    pub timestamp_ms: Option<i64>,
 }
 
 impl Head {
@@ -42,6 +47,7 @@ impl Head {
         Self {
             seq: 0,
             hash: GENESIS_HASH.to_vec(),
+            timestamp_ms: None,
         }
     }
 }
@@ -63,13 +69,18 @@ fn corrupt(what: &str) -> StoreError {
 }
 
 fn decode_head(v: &[u8]) -> Result<Head, StoreError> {
-    if v.len() != 1 + 8 + 32 || v[0] != HEAD_FORMAT {
-        return Err(corrupt("feed head"));
-    }
+    let timestamp_ms = match (v.first(), v.len()) {
+        (Some(&HEAD_FORMAT_NO_TIME), 41) => None,
+        (Some(&HEAD_FORMAT), 49) => Some(i64::from_be_bytes(
+            v[41..49].try_into().map_err(|_| corrupt("feed head"))?,
+        )),
+        _ => return Err(corrupt("feed head")),
+    };
     let seq = u64::from_be_bytes(v[1..9].try_into().map_err(|_| corrupt("feed head"))?);
     Ok(Head {
         seq,
-        hash: v[9..].to_vec(),
+        hash: v[9..41].to_vec(),
+        timestamp_ms,
     })
 }
 
@@ -148,10 +159,11 @@ pub fn stage_block(batch: &mut Batch, feed: &FeedId, entries: &[Entry]) {
         );
         rest = tail;
     }
-    let mut h = Vec::with_capacity(41);
+    let mut h = Vec::with_capacity(49);
     h.push(HEAD_FORMAT);
     h.extend_from_slice(&last.seq.to_be_bytes());
     h.extend_from_slice(&last.hash);
+    h.extend_from_slice(&last.timestamp_ms.to_be_bytes());
     batch.insert(HEADS_TREE, feed_key(feed), h);
 }
 

@@ -99,7 +99,7 @@ impl Overview {
 pub fn overview(store: &dyn Store, filter: &Filter) -> Result<Overview, StoreError> {
     let mut o = Overview::default();
     // Every county appears, with nothing if it has nothing.
-    for c in directory::known_counties(store)? {
+    for c in directory::member_counties(store)? {
         if filter.county.as_ref().is_none_or(|f| *f == c) {
             o.counties.entry(c).or_default();
         }

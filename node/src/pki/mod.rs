@@ -1,8 +1,12 @@
 //! The provincial PKI: the offline certificate authority (`fenghuo ca`), reading identities
-//! out of certificates, the rustls configurations for mutual TLS with CRL checks, and the
-//! dashboard's web certificate ([`web`]).
+//! out of certificates, the rustls configurations for mutual TLS with CRL checks ([`tls`] for
+//! servers, [`client`] for dialling one and checking who answers), the standing of a live
+//! connection's certificate ([`standing`]), revocation lists ([`crl`]), and the dashboard's web certificate ([`web`]).
 
 pub mod ca;
 pub mod cert;
+pub mod client;
+pub mod crl;
+pub mod standing;
 pub mod tls;
 pub mod web;

@@ -4,7 +4,9 @@
 //! into every request as [`PeerInfo`].
 //!
 //! The configuration sits behind a `watch` channel: [`TlsReloader`] re-reads the files when
-//! the CRL or certificates change on disk, so a revocation takes effect without a restart.
+//! the CRL or certificates change on disk, so a revocation takes effect without a restart:
+//! on new connections at their handshake, and on open ones through each connection's
+//! [`Standing`] (see [`super::standing`]). Dialling out is [`super::client`].
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,10 +20,28 @@ use rustls_pki_types::{
 use tokio::sync::watch;
 
 use super::cert::{self, CertError};
+use super::client;
+use super::standing::Standing;
 use crate::identity::Identity;
 
 /// How often certificate files are checked for changes.
 const RELOAD_POLL: Duration = Duration::from_secs(2);
+/// How often the CRL the province published (kept in the store) is looked at: a revocation
+/// received by sync takes effect this soon.
+const PUBLISHED_POLL: Duration = Duration::from_millis(500);
+
+/// Where a node finds the newest CRL the province published in its feed (number and DER):
+/// the store's copy, read without this module knowing the store.
+pub type PublishedCrl = Arc<dyn Fn() -> Option<(u64, Vec<u8>)> + Send + Sync>;
+
+/// The CRL a TLS state checks certificates against.
+#[derive(Debug, Clone, Copy)]
+pub struct CrlInUse {
+    /// Its number and dates.
+    pub facts: super::crl::CrlFacts,
+    /// It came from the province feed (newer than the node's own `crl.pem`).
+    pub from_feed: bool,
+}
 
 /// Why a TLS configuration could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -66,9 +86,12 @@ pub struct PeerInfo {
     pub certificate: Arc<Vec<u8>>,
     /// Where the connection comes from.
     pub remote: Option<std::net::SocketAddr>,
+    /// Whether the certificate still stands (not revoked or expired since the handshake):
+    /// shared with the connection and its watcher, read by every request.
+    pub standing: Arc<Standing>,
 }
 
-fn rustls_err(e: impl std::fmt::Display) -> TlsError {
+pub(super) fn rustls_err(e: impl std::fmt::Display) -> TlsError {
     TlsError::Rustls(e.to_string())
 }
 
@@ -88,30 +111,87 @@ pub struct TlsState {
     pub client: Arc<rustls::ClientConfig>,
     /// Checks a certificate against the CA and the current CRL.
     pub verifier: Arc<dyn rustls::server::danger::ClientCertVerifier>,
+    /// The CRL in use (`None` when its number or dates could not be read).
+    pub crl: Option<CrlInUse>,
+    /// This node's own certificate (DER), for its expiry.
+    pub own: Vec<u8>,
 }
 
 impl TlsState {
     /// True when `cert_der` chains to the provincial CA and is not revoked now.
     pub fn is_valid(&self, cert_der: &[u8]) -> bool {
+        self.check(cert_der).is_ok()
+    }
+
+    /// Checks `cert_der` against the CA and the current CRL, saying why it fails (revoked,
+    /// expired, another CA).
+    pub fn check(&self, cert_der: &[u8]) -> Result<(), rustls::Error> {
         self.verifier
             .verify_client_cert(
                 &CertificateDer::from(cert_der.to_vec()),
                 &[],
                 rustls_pki_types::UnixTime::now(),
             )
-            .is_ok()
+            .map(|_| ())
     }
+}
+
+/// The trust anchors: every certificate of the CA file.
+pub(super) fn roots(ca: Vec<Vec<u8>>) -> Result<Arc<RootCertStore>, TlsError> {
+    let mut roots = RootCertStore::empty();
+    for c in ca {
+        roots.add(CertificateDer::from(c)).map_err(rustls_err)?;
+    }
+    Ok(Arc::new(roots))
+}
+
+/// The CRLs of a CRL file, as rustls takes them.
+pub(super) fn crls(crls: Vec<Vec<u8>>) -> Vec<CertificateRevocationListDer<'static>> {
+    crls.into_iter()
+        .map(CertificateRevocationListDer::from)
+        .collect()
 }
 
 /// Builds the TLS state from `paths`, checking that our certificate names `expected`.
 pub fn load(paths: &TlsPaths, expected: &Identity) -> Result<TlsState, TlsError> {
+    load_with(paths, expected, None)
+}
+
+/// [`load`], using `published` (a CRL the province published in its feed) instead of the
+/// file's CRL when the CA signed it and its number is higher: never an older CRL.
+pub fn load_with(
+    paths: &TlsPaths,
+    expected: &Identity,
+    published: Option<&[u8]>,
+) -> Result<TlsState, TlsError> {
     let ca = cert::read_cert_pem(&paths.ca)?;
     let chain = cert::read_cert_pem(&paths.cert)?;
     let key = cert::read_key_pem(&paths.key)?;
-    let crls: Vec<CertificateRevocationListDer<'static>> = cert::read_crl_pem(&paths.crl)?
-        .into_iter()
-        .map(CertificateRevocationListDer::from)
-        .collect();
+    let mut chosen = cert::read_crl_pem(&paths.crl)?;
+    let mut crl = chosen
+        .first()
+        .and_then(|d| super::crl::facts(d).ok())
+        .map(|facts| CrlInUse {
+            facts,
+            from_feed: false,
+        });
+    if let (Some(der), Some(ca_der)) = (published, ca.first()) {
+        match super::crl::verify(der, ca_der) {
+            Ok(facts) if crl.is_none_or(|c| facts.number > c.facts.number) => {
+                chosen = vec![der.to_vec()];
+                crl = Some(CrlInUse {
+                    facts,
+                    from_feed: true,
+                });
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(alarm = "crl", error = %e, "the CRL in the province feed is not usable; keeping crl.pem")
+            }
+        }
+    }
+    let crls = crls(chosen);
+    let own_der = chain.first().cloned().unwrap_or_default();
 
     let own = chain.first().map(|c| cert::identity_of(c)).transpose()?;
     if let Some(own) = own {
@@ -124,11 +204,7 @@ pub fn load(paths: &TlsPaths, expected: &Identity) -> Result<TlsState, TlsError>
         }
     }
 
-    let mut roots = RootCertStore::empty();
-    for c in ca {
-        roots.add(CertificateDer::from(c)).map_err(rustls_err)?;
-    }
-    let roots = Arc::new(roots);
+    let roots = roots(ca)?;
     let provider = provider();
     let chain: Vec<CertificateDer<'static>> = chain.into_iter().map(CertificateDer::from).collect();
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key));
@@ -145,23 +221,14 @@ pub fn load(paths: &TlsPaths, expected: &Identity) -> Result<TlsState, TlsError>
         .map_err(rustls_err)?;
     server.alpn_protocols = vec![b"h2".to_vec()];
 
-    let server_verifier =
-        rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
-            .with_crls(crls)
-            .build()
-            .map_err(rustls_err)?;
-    let mut client = rustls::ClientConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .map_err(rustls_err)?
-        .with_webpki_verifier(server_verifier)
-        .with_client_auth_cert(chain, key)
-        .map_err(rustls_err)?;
-    client.alpn_protocols = vec![b"h2".to_vec()];
+    let client = client::config(roots, crls, chain, key)?;
 
     Ok(TlsState {
         server: Arc::new(server),
-        client: Arc::new(client),
+        client,
         verifier,
+        crl,
+        own: own_der,
     })
 }
 
@@ -199,26 +266,58 @@ pub struct TlsReloader {
 }
 
 impl TlsReloader {
-    /// Loads the configuration now and watches the files from a background task (which
-    /// ends when the reloader and every receiver are dropped).
-    pub fn start(paths: TlsPaths, expected: Identity) -> Result<Self, TlsError> {
-        let state = load(&paths, &expected)?;
+    /// Loads the configuration now and watches the files, and the CRL the province
+    /// published (`published`), from a background task (which ends when the reloader and
+    /// every receiver are dropped).
+    pub fn start(
+        paths: TlsPaths,
+        expected: Identity,
+        published: Option<PublishedCrl>,
+    ) -> Result<Self, TlsError> {
+        let read_published = move || published.as_ref().and_then(|p| p());
+        let mut adopted = read_published();
+        let state = load_with(
+            &paths,
+            &expected,
+            adopted.as_ref().map(|(_, d)| d.as_slice()),
+        )?;
         let (tx, rx) = watch::channel(Arc::new(state));
         tokio::spawn(async move {
             let mut seen = mtimes(&paths);
+            let mut since_files = Duration::ZERO;
             loop {
-                tokio::time::sleep(RELOAD_POLL).await;
+                tokio::time::sleep(PUBLISHED_POLL).await;
                 if tx.is_closed() {
                     break;
                 }
-                let now = mtimes(&paths);
-                if now == seen {
+                let newest = read_published();
+                let newer_crl =
+                    newest.as_ref().map(|(n, _)| *n) > adopted.as_ref().map(|(n, _)| *n);
+                since_files += PUBLISHED_POLL;
+                let files_changed = since_files >= RELOAD_POLL && {
+                    since_files = Duration::ZERO;
+                    let now = mtimes(&paths);
+                    let changed = now != seen;
+                    seen = now;
+                    changed
+                };
+                if !newer_crl && !files_changed {
                     continue;
                 }
-                seen = now;
-                match load(&paths, &expected) {
+                if newer_crl {
+                    adopted = newest;
+                }
+                match load_with(
+                    &paths,
+                    &expected,
+                    adopted.as_ref().map(|(_, d)| d.as_slice()),
+                ) {
                     Ok(c) => {
-                        tracing::info!(crl = %paths.crl.display(), "certificates or CRL changed on disk: reloaded");
+                        if newer_crl {
+                            tracing::info!(number = ?c.crl.map(|c| c.facts.number), from_feed = c.crl.is_some_and(|c| c.from_feed), "the province published a CRL: reloaded");
+                        } else {
+                            tracing::info!(crl = %paths.crl.display(), "certificates or CRL changed on disk: reloaded");
+                        }
                         let _ = tx.send(Arc::new(c));
                     }
                     Err(e) => {

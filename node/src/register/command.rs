@@ -9,10 +9,8 @@ use crate::store::{Batch, Store};
 use super::view::{self, parse_risk_id};
 use super::RegisterError;
 
-const MAX_TITLE: usize = 200;
-const MAX_TEXT: usize = 10_000;
-const MAX_SHORT: usize = 500;
-const MAX_BEHAVIOURS: usize = 50;
+// The limits every node checks received entries against (one set, used twice).
+use crate::event::check::{MAX_BEHAVIOURS, MAX_SHORT, MAX_TEXT, MAX_TITLE};
 
 /// What staff ask the register to do.
 #[derive(Debug, Clone, PartialEq)]

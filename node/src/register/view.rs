@@ -346,6 +346,7 @@ pub fn apply(
         | Event::DirectiveIssued { .. }
         | Event::DirectiveResponded { .. }
         | Event::PartnerDeclared { .. }
+        | Event::CrlPublished { .. }
         | Event::DisposalFiled { .. }
         | Event::DisposalWithdrawn { .. }
         | Event::DisposalReviewed { .. }

@@ -46,6 +46,25 @@ pub fn known_counties(store: &dyn Store) -> Result<BTreeSet<String>, StoreError>
     Ok(out)
 }
 
+/// The counties that are members for certain: those that declared their neighbours in a
+/// signed entry of their own, and those whose certificate this node has checked. A code only
+/// *named* in someone's declaration is not enough (any county could name an invented one), so
+/// health tables, overviews and filters list these.
+pub fn member_counties(store: &dyn Store) -> Result<BTreeSet<String>, StoreError> {
+    let mut out = BTreeSet::new();
+    for kv in store.scan_prefix(NEIGHBOURS_TREE, b"") {
+        let (k, _) = kv?;
+        out.insert(String::from_utf8_lossy(&k).into_owned());
+    }
+    for kv in store.scan_prefix(CERTS_TREE, b"county/") {
+        let (k, _) = kv?;
+        if let Some(code) = String::from_utf8_lossy(&k).strip_prefix("county/") {
+            out.insert(code.to_owned());
+        }
+    }
+    Ok(out)
+}
+
 /// The certificate (DER) `origin` signs with, if known.
 pub fn certificate(store: &dyn Store, origin: &str) -> Result<Option<Vec<u8>>, StoreError> {
     store.get(CERTS_TREE, origin.as_bytes())

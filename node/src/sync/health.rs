@@ -10,10 +10,11 @@ use crate::store::{Store, StoreError};
 
 use super::directory;
 use super::ingest::EVIDENCE_TREE;
+use super::quarantine::{Held, Quarantine};
 use super::status::{LinkStatus, StatusBoard};
 
 /// One county's health.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct CountyHealth {
     /// Its code.
     pub county: String,
@@ -35,6 +36,8 @@ pub struct CountyHealth {
     pub equivocations: u64,
     /// When its certificate expires, Unix ms (0: not known here).
     pub certificate_expires_ms: i64,
+    /// Its feeds held back at an invalid entry.
+    pub quarantined: Vec<Held>,
 }
 
 fn rank(state: &str) -> u8 {
@@ -52,14 +55,26 @@ fn rank(state: &str) -> u8 {
 pub fn health(
     store: &dyn Store,
     board: &StatusBoard,
+    quarantine: &Quarantine,
     all_known: bool,
     silent_after: Duration,
     now_ms: i64,
 ) -> Result<Vec<CountyHealth>, StoreError> {
     let mut rows: BTreeMap<String, Vec<LinkStatus>> = BTreeMap::new();
     if all_known {
-        for c in directory::known_counties(store)? {
+        for c in directory::member_counties(store)? {
             rows.entry(c).or_default();
+        }
+    }
+    let held = quarantine.snapshot();
+    for h in &held {
+        if let Some(code) = h
+            .record
+            .feed
+            .strip_prefix("county/")
+            .and_then(|f| f.split('#').next())
+        {
+            rows.entry(code.to_owned()).or_default();
         }
     }
     for s in board.snapshot() {
@@ -89,6 +104,11 @@ pub fn health(
             }
         }
         let origin = format!("county/{county}");
+        h.quarantined = held
+            .iter()
+            .filter(|q| q.record.feed.split('#').next() == Some(origin.as_str()))
+            .cloned()
+            .collect();
         h.equivocations = store
             .scan_prefix(EVIDENCE_TREE, format!("{origin}#").as_bytes())
             .count() as u64;
@@ -103,4 +123,81 @@ pub fn health(
         out.push(h);
     }
     Ok(out)
+}
+
+/// A certificate expiring sooner than this raises an alarm.
+pub const EXPIRY_WARNING: Duration = Duration::from_secs(30 * 86_400);
+
+/// Node-wide alarms at `now_ms`: a CRL past its next update, this node's certificate or a
+/// known origin's expiring within [`EXPIRY_WARNING`] (or already expired). Each is a sentence
+/// saying what to do.
+pub fn alarms(
+    tls: &crate::pki::tls::TlsState,
+    store: &dyn Store,
+    now_ms: i64,
+) -> Result<Vec<String>, StoreError> {
+    let mut out = Vec::new();
+    let at = |ms: i64| crate::timespec::format_ms(ms);
+    match tls.crl {
+        Some(c) if c.facts.next_update_ms.is_some_and(|n| n < now_ms) => out.push(format!(
+            "the CRL in use (number {}, from {}) passed its next update at {}: re-sign it on the CA machine (`fenghuo ca crl`) and give crl.pem to the gateway",
+            c.facts.number,
+            if c.from_feed { "the province feed" } else { "crl.pem" },
+            at(c.facts.next_update_ms.unwrap_or_default()),
+        )),
+        None => out.push("the CRL in use has no readable number or dates".to_owned()),
+        _ => {}
+    }
+    let soon = now_ms + EXPIRY_WARNING.as_millis() as i64;
+    let expiring = |der: &[u8]| {
+        cert::not_after(der)
+            .ok()
+            .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+            .filter(|ms| *ms < soon)
+    };
+    if let Some(ms) = expiring(&tls.own) {
+        out.push(format!(
+            "this node's certificate expires at {}: renew it (`fenghuo ca issue … --renew`) and copy the new .crt to the node",
+            at(ms)
+        ));
+    }
+    for kv in store.scan_prefix(directory::CERTS_TREE, b"") {
+        let (origin, der) = kv?;
+        if der == tls.own {
+            continue;
+        }
+        if let Some(ms) = expiring(&der) {
+            out.push(format!(
+                "the certificate of {} expires at {}: its operator should renew it",
+                String::from_utf8_lossy(&origin),
+                at(ms)
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// Logs the node-wide [`alarms`] at start and then every hour, until `stop`.
+pub fn spawn_alarm_log(
+    tls: tokio::sync::watch::Receiver<std::sync::Arc<crate::pki::tls::TlsState>>,
+    store: std::sync::Arc<dyn Store>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    tokio::spawn(async move {
+        loop {
+            let state = tls.borrow().clone();
+            match alarms(&state, store.as_ref(), crate::timespec::now_ms()) {
+                Ok(list) => {
+                    for a in list {
+                        tracing::warn!(alarm = "certificate", "ALARM: {a}");
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "cannot read certificates for the alarms"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+                _ = stop.wait_for(|s| *s) => break,
+            }
+        }
+    });
 }

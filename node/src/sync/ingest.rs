@@ -3,10 +3,16 @@
 //!
 //! Entries already held are compared with what is held: a different entry at the same (feed,
 //! sequence) is **equivocation**: kept as evidence in `equivocation_evidence`, the run refused.
+//!
+//! New entries that are genuine (chain and signature) must also be valid
+//! ([`crate::event::check::entry`]): the first invalid one quarantines its feed
+//! ([`super::quarantine`]); what precedes it is kept up to its last signed entry.
 
 use ed25519_dalek::VerifyingKey;
 use prost::Message;
 
+use super::quarantine::{self, Quarantined};
+use crate::event::check;
 use crate::feed::entry::verify_run;
 use crate::feed::{self, Entry, FeedError, FeedId};
 use crate::store::{Batch, Store, StoreError};
@@ -57,6 +63,10 @@ pub struct Ingested {
     pub duplicates: usize,
     /// The feed's head after the run.
     pub head: u64,
+    /// Set when an entry of the run was genuine but invalid: the feed is held before it.
+    pub quarantined: Option<Quarantined>,
+    /// The feed had been quarantined and this run took it past the refused entry.
+    pub released: bool,
 }
 
 fn keep_evidence(batch: &mut Batch, feed: &FeedId, e: &Entry) {
@@ -69,13 +79,15 @@ fn keep_evidence(batch: &mut Batch, feed: &FeedId, e: &Entry) {
 }
 
 /// Checks `entries` (one feed, contiguous, ending signed) against what is held and stages the
-/// new ones, with their view updates, into `batch`. On refusal nothing is staged except
-/// equivocation evidence.
+/// new ones into `batch`. On refusal nothing is staged except equivocation evidence. A
+/// genuine run with an invalid entry stages what precedes it (up to its last signed entry)
+/// and the feed's quarantine record; `now_ms` is the receiver's clock.
 pub fn stage_run(
     store: &dyn Store,
     batch: &mut Batch,
     entries: &[Entry],
     origin_key: &VerifyingKey,
+    now_ms: i64,
 ) -> Result<Ingested, IngestError> {
     let first = entries
         .first()
@@ -121,6 +133,8 @@ pub fn stage_run(
             stored: 0,
             duplicates,
             head: head.seq,
+            quarantined: None,
+            released: false,
         });
     }
     if new[0].seq != head.seq + 1 {
@@ -131,13 +145,58 @@ pub fn stage_run(
         });
     }
     verify_run(&feed, head.seq, &head.hash, new, origin_key)?;
+    // Genuine; now valid? Each entry gets the checks local input gets, and its timestamp
+    // must not go back from the entry before it.
+    let mut previous = head.timestamp_ms;
+    let mut keep = new.len();
+    let mut quarantined = None;
+    for (i, e) in new.iter().enumerate() {
+        if let Err(reason) = check::entry(e, previous, now_ms) {
+            // Only a signed entry can be a head (a run sent on must end signed).
+            keep = new[..i]
+                .iter()
+                .rposition(|e| !e.signature.is_empty())
+                .map_or(0, |p| p + 1);
+            let record = Quarantined {
+                format: 1,
+                feed: feed.to_string(),
+                seq: e.seq,
+                hash: hex::encode(&e.hash),
+                reason: reason.to_string(),
+                since_ms: now_ms,
+            };
+            let known = quarantine::get(store, batch, &feed)?;
+            if known
+                .as_ref()
+                .is_none_or(|k| k.seq != record.seq || k.hash != record.hash)
+            {
+                quarantine::stage(batch, &feed, &record);
+            }
+            quarantined = Some(record);
+            break;
+        }
+        previous = Some(e.timestamp_ms);
+    }
+    let kept = &new[..keep];
+    let new_head = kept.last().map(|e| e.seq).unwrap_or(head.seq);
+    let mut released = false;
+    if quarantined.is_none() {
+        if let Some(q) = quarantine::get(store, batch, &feed)? {
+            if new_head >= q.seq {
+                quarantine::stage_clear(batch, &feed);
+                released = true;
+            }
+        }
+    }
     // A few blocks per run; views catch up off the writer thread (`views::spawn_applier`).
-    feed::log::stage_block(batch, &feed, new);
+    feed::log::stage_block(batch, &feed, kept);
     Ok(Ingested {
-        stored: new.len(),
+        stored: kept.len(),
         duplicates,
-        head: new.last().map(|e| e.seq).unwrap_or(head.seq),
+        head: new_head,
         feed,
+        quarantined,
+        released,
     })
 }
 

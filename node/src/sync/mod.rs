@@ -3,16 +3,20 @@
 //!
 //! - [`entitlement`]: who may receive which feed (checked by sender and receiver);
 //! - [`directory`]: declared neighbours and origin certificates;
+//! - [`crl`]: the province's CRL, published in its feed and adopted by every node;
 //! - [`ingest`]: verifying and storing a received run (equivocation kept as evidence);
+//! - [`quarantine`]: feeds held back at a genuine but invalid entry, with rate-limited alarms;
 //! - [`session`]: one sync session, the same on both ends of a link;
 //! - [`link`]: the outbound worker that dials a peer and reconnects with backoff;
 //! - [`status`]: what each link is doing, for `fenghuo peers`;
 //! - [`health`]: per county, link, contact, lag, errors, evidence, certificate expiry.
 
+pub mod crl;
 pub mod directory;
 pub mod entitlement;
 pub mod health;
 pub mod ingest;
 pub mod link;
+pub mod quarantine;
 pub mod session;
 pub mod status;

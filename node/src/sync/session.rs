@@ -84,6 +84,10 @@ pub struct SyncContext {
     pub stop: watch::Receiver<bool>,
     /// Origin keys already checked against the CA and the current CRL.
     pub keys: directory::KeyCache,
+    /// Feeds held back at an invalid entry, with their alarms.
+    pub quarantine: super::quarantine::Quarantine,
+    /// Keeps repeated refusal warnings from flooding the log.
+    pub log_limit: super::quarantine::LogLimiter,
 }
 
 fn unit_of(identity_path: &str) -> Option<String> {
@@ -164,6 +168,52 @@ fn feed_of(h: &v1::FeedHead) -> Option<FeedId> {
 struct PeerHas {
     hello: bool,
     heads: HashMap<FeedId, u64>,
+    /// Feeds the peer refused, and when to try again.
+    refused: HashMap<FeedId, Refusals>,
+}
+
+/// A feed the peer keeps refusing: resent after a growing wait, not at once (a refused run
+/// resent at once is a hot loop on both ends).
+#[derive(Debug, Clone, Copy)]
+struct Refusals {
+    /// Refusals in a row at the same head, counting one per resend (refusals of runs that
+    /// were already on their way count with the first).
+    failures: u32,
+    /// The peer's head at the last refusal.
+    at: u64,
+    /// Something of the feed was sent since the last refusal.
+    resent: bool,
+    /// Nothing is resent before this.
+    until: std::time::Instant,
+}
+
+/// Longest wait before resending a refused feed.
+const REFUSED_MAX_WAIT: Duration = Duration::from_secs(300);
+
+impl Refusals {
+    fn record(previous: Option<Refusals>, at: u64) -> Self {
+        let now = std::time::Instant::now();
+        let failures = match previous {
+            Some(r) if r.at == at && !r.resent => return r,
+            Some(r) if r.at == at => r.failures.saturating_add(1),
+            _ => 1,
+        };
+        // The first refusal may be a race (a certificate or a run still on its way): resend
+        // at once. Then 1 s, 2 s, 4 s… up to five minutes, with jitter.
+        let wait = match failures {
+            0 | 1 => Duration::ZERO,
+            n => {
+                let ceiling = Duration::from_secs(1u64 << (n - 2).min(16)).min(REFUSED_MAX_WAIT);
+                ceiling / 2 + (ceiling / 2).mul_f64(fastrand::f64())
+            }
+        };
+        Self {
+            failures,
+            at,
+            resent: false,
+            until: now + wait,
+        }
+    }
 }
 
 fn frame(f: Frame) -> SyncFrame {
@@ -309,6 +359,15 @@ async fn send_loop(
                     continue;
                 }
                 behind.insert(feed.to_string(), head - has);
+                let wait = shared
+                    .0
+                    .lock()
+                    .ok()
+                    .and_then(|p| p.refused.get(&feed).map(|r| r.until));
+                if wait.is_some_and(|until| until > std::time::Instant::now()) {
+                    holding = true;
+                    continue;
+                }
                 let upto = if waits {
                     ctx.writer.durable_heads().settled(&feed, RELAY_HOLD)
                 } else {
@@ -336,6 +395,9 @@ async fn send_loop(
                 .await
                 .map_err(closed)?;
                 if let Ok(mut p) = shared.0.lock() {
+                    if let Some(r) = p.refused.get_mut(&feed) {
+                        r.resent = true;
+                    }
                     let h = p.heads.entry(feed).or_insert(0);
                     *h = (*h).max(last);
                 }
@@ -456,6 +518,11 @@ where
                             if let Ok(mut p) = shared.0.lock() {
                                 for x in &h.heads {
                                     if let Some(f) = feed_of(x) {
+                                        let r = Refusals::record(p.refused.get(&f).copied(), x.seq);
+                                        if r.failures > 1 {
+                                            tracing::debug!(feed = %f, failures = r.failures, "peer refused again: backing off");
+                                        }
+                                        p.refused.insert(f.clone(), r);
                                         p.heads.insert(f, x.seq);
                                     }
                                 }
@@ -467,6 +534,10 @@ where
                             if let Ok(mut p) = shared.0.lock() {
                                 for x in &h.heads {
                                     if let Some(f) = feed_of(x) {
+                                        // The peer moved past what it refused: no more waiting.
+                                        if p.refused.get(&f).is_some_and(|r| x.seq > r.at) {
+                                            p.refused.remove(&f);
+                                        }
                                         let seq = p.heads.entry(f).or_insert(0);
                                         *seq = (*seq).max(x.seq);
                                     }
@@ -498,6 +569,15 @@ where
                         };
                         if !ctx.may_accept(&feed) {
                             refuse(&ctx, &key, &feed, "not entitled to this feed", run.entries.len());
+                            continue;
+                        }
+                        if let Some(q) = ctx.quarantine.holds(&feed, &run.entries) {
+                            // The entry this feed is held at, again: refused without the
+                            // writer, counted, logged at most once a minute.
+                            ctx.quarantine.refused(&q, &key.peer);
+                            ctx.status.count_refused();
+                            ctx.status.update(&key, |s| s.refused += run.entries.len() as u64);
+                            send_refused(&ctx, &out, &feed).await?;
                             continue;
                         }
                         let signer = match origin_key(&ctx, &feed, &run.origin_certificate) {
@@ -556,7 +636,12 @@ fn caught_up_after_restore(ctx: &SyncContext, peer: &str, behind: &[(FeedId, u64
 }
 
 fn refuse(ctx: &SyncContext, key: &LinkKey, feed: &FeedId, reason: &str, n: usize) {
-    tracing::warn!(%feed, entries = n, %reason, "run refused");
+    // A peer that keeps sending what is refused must not fill the log: the first refusal
+    // of each kind is logged, then one line a minute with the count.
+    let kind: String = reason.chars().take(40).collect();
+    if let Some(times) = ctx.log_limit.due(&format!("{}|{feed}|{kind}", key.peer)) {
+        tracing::warn!(%feed, entries = n, %reason, peer = %key.peer, times, "run refused");
+    }
     ctx.status.count_refused();
     ctx.status.update(key, |s| s.refused += n as u64);
     ctx.status.error(key, &format!("refused {feed}: {reason}"));
@@ -573,7 +658,22 @@ async fn settle(
     match result {
         Ok(r) => {
             ctx.status.update(key, |s| s.received += r.stored as u64);
-            Ok(())
+            if r.released {
+                ctx.quarantine.cleared(&feed);
+            }
+            match &r.quarantined {
+                None => Ok(()),
+                Some(q) => {
+                    ctx.quarantine.refused(q, &key.peer);
+                    ctx.status.count_refused();
+                    ctx.status.update(key, |s| {
+                        s.refused += (entries - r.duplicates - r.stored) as u64;
+                        s.last_error = format!("quarantined {feed} at #{}: {}", q.seq, q.reason);
+                        s.last_error_ms = now_ms();
+                    });
+                    send_refused(ctx, out, &feed).await
+                }
+            }
         }
         Err(e) => {
             if let IngestError::Equivocation { .. } = e {
@@ -586,20 +686,30 @@ async fn settle(
             if !matches!(e, IngestError::Gap { .. }) {
                 refuse(ctx, key, &feed, &e.to_string(), entries);
             }
-            let head = feed::log::head(ctx.store.as_ref(), &crate::store::Batch::new(), &feed)?;
-            out.send(frame(Frame::Heads(v1::Heads {
-                heads: vec![v1::FeedHead {
-                    origin: feed.origin.clone(),
-                    audience: feed.audience.to_proto() as i32,
-                    seq: head.seq,
-                    ..Default::default()
-                }],
-                refused: true,
-            })))
-            .await
-            .map_err(|_| SyncError::Closed("peer stopped reading".into()))
+            send_refused(ctx, out, &feed).await
         }
     }
+}
+
+/// Tells the peer a run of `feed` was refused and how far this node really holds it, so it
+/// resends from there (after backing off).
+async fn send_refused(
+    ctx: &SyncContext,
+    out: &mpsc::Sender<SyncFrame>,
+    feed: &FeedId,
+) -> Result<(), SyncError> {
+    let head = feed::log::head(ctx.store.as_ref(), &crate::store::Batch::new(), feed)?;
+    out.send(frame(Frame::Heads(v1::Heads {
+        heads: vec![v1::FeedHead {
+            origin: feed.origin.clone(),
+            audience: feed.audience.to_proto() as i32,
+            seq: head.seq,
+            ..Default::default()
+        }],
+        refused: true,
+    })))
+    .await
+    .map_err(|_| SyncError::Closed("peer stopped reading".into()))
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ pub fn rows(app: &App, f: &Filters, county: Option<&str>) -> Result<Vec<CountyHe
     let mut rows = health::health(
         app.node.store.as_ref(),
         &app.node.sync.status,
+        &app.node.sync.quarantine,
         true,
         SILENT_AFTER,
         now,
@@ -55,6 +56,7 @@ fn table_of(rows: &[CountyHealth]) -> Table {
             "refused",
             "last error",
             "equivocations",
+            "quarantined",
             "certificate expires",
         ],
     );
@@ -87,6 +89,23 @@ fn table_of(rows: &[CountyHealth]) -> Table {
                 format!("{} ({})", h.last_error, when(h.last_error_ms))
             }),
             Cell::number(h.equivocations).alarm(h.equivocations > 0),
+            Cell::text(
+                h.quarantined
+                    .iter()
+                    .map(|q| {
+                        format!(
+                            "隔离 {} at #{}: {} ({} refusals since {})",
+                            q.record.feed,
+                            q.record.seq,
+                            q.record.reason,
+                            q.refusals,
+                            when(q.record.since_ms)
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+            .alarm(!h.quarantined.is_empty()),
             Cell::text(when(h.certificate_expires_ms)).alarm(expiring),
         ]);
     }
@@ -98,12 +117,28 @@ pub fn body(app: &App, f: &Filters) -> Result<Markup, PageError> {
     let rows = rows(app, f, None)?;
     let silent = rows.iter().filter(|h| h.silent).count();
     let alarms: u64 = rows.iter().map(|h| h.equivocations).sum();
+    let quarantined: usize = rows.iter().map(|h| h.quarantined.len()).sum();
+    let tls = app.node.sync.tls.borrow().clone();
+    let node_alarms = health::alarms(
+        &tls,
+        app.node.store.as_ref(),
+        fenghuo_node::timespec::now_ms(),
+    )?;
     let query = f.query();
     Ok(html! {
         div.cards {
             div.card { div { "县 Counties" } div.n #counties-total { (rows.len()) } }
             div.card { div { "失联 Silent > 10 min" } div.n.alarm[silent > 0] #silent-total { (silent) } }
             div.card { div { "篡改告警 Equivocations" } div.n.alarm[alarms > 0] { (alarms) } }
+            div.card { div { "隔离 Quarantined feeds" } div.n.alarm[quarantined > 0] #quarantined-total { (quarantined) } }
+        }
+        @for a in &node_alarms {
+            p.alarm.node-alarm { "告警 Alarm: " (a) }
+        }
+        @for h in &rows {
+            @for q in &h.quarantined {
+                p.alarm.quarantine { "隔离 Quarantined: " (q.record.advice()) }
+            }
         }
         (table_of(&rows).html(&query))
     })

@@ -65,6 +65,7 @@ impl From<fenghuo_node::writer::WriteError> for PageError {
             WriteError::Comms(CommsError::Store(s)) => Self::Store(s),
             WriteError::Comms(c) => Self::Bad(c.to_string()),
             WriteError::Refused(r) => Self::Bad(r.to_string()),
+            WriteError::Invalid(c) => Self::Bad(c.to_string()),
             e @ WriteError::ReadOnly { .. } => Self::Bad(e.to_string()),
             e @ WriteError::CatchingUp => Self::Internal(e.to_string()),
             WriteError::Stopped => {
@@ -122,7 +123,7 @@ pub fn filtered(
 
 /// Every county the gateway knows, for the filter bar.
 pub fn counties(app: &App) -> Result<Vec<String>, PageError> {
-    Ok(directory::known_counties(app.node.store.as_ref())?
+    Ok(directory::member_counties(app.node.store.as_ref())?
         .into_iter()
         .collect())
 }

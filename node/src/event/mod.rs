@@ -3,6 +3,8 @@
 //! Payloads are JSON objects `{"v": 1, "type": "...", ...}`: self-describing, so an entry
 //! written by an older or newer node still reads, and a person can inspect one.
 
+pub mod check;
+
 use serde::{Deserialize, Serialize};
 
 use crate::domain::alert::NewAlert;
@@ -224,6 +226,14 @@ pub enum Event {
         /// Receives nothing any more.
         #[serde(default)]
         disabled: bool,
+    },
+    /// The province published a certificate revocation list: every node adopts the newest by
+    /// CRL number (never an older one) for TLS and for checking feeds.
+    CrlPublished {
+        /// Its CRL number.
+        number: u64,
+        /// The CRL, DER, base64.
+        crl: String,
     },
     /// A county (or the province) asked a partner website to act on content (处置请求).
     DisposalFiled {

@@ -1,0 +1,819 @@
+//! What a valid event is: one set of checks per event kind, run twice — on what this node
+//! writes, just before it is appended to a feed, and on every entry received by sync, before
+//! it is stored, applied or relayed. A valid signature is not valid content: an origin can
+//! sign anything, so a peer's entries get the same checks as local input, plus those only
+//! received entries need (payload size, author, timestamps).
+//!
+//! Commands check their input first, with the register or communications at hand, and give
+//! people field-by-field errors; the limits they use are the ones defined here, so nothing a
+//! node writes is refused by its peers.
+
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+use super::{Event, PayloadError};
+use crate::domain::disposal::{check_url, MAX_EVIDENCE_BYTES, MAX_EVIDENCE_FILES, MAX_URLS};
+use crate::feed::{Audience, Entry};
+use crate::identity::{validate_name, DivisionCode, Identity};
+use crate::register::record::RiskRecord;
+
+/// Longest risk title, in characters.
+pub const MAX_TITLE: usize = 200;
+/// Longest free text (descriptions, summaries, directives), in characters.
+pub const MAX_TEXT: usize = 10_000;
+/// Longest short field (source, department, owner, behaviour), in characters.
+pub const MAX_SHORT: usize = 500;
+/// Longest note or reason, in characters.
+pub const MAX_NOTE: usize = 2_000;
+/// Most risk behaviours on one risk.
+pub const MAX_BEHAVIOURS: usize = 50;
+/// Most measures on one risk.
+pub const MAX_MEASURES: usize = 200;
+/// Most county codes in one list (neighbours, targets, affected counties).
+pub const MAX_CODES: usize = 200;
+/// Longest alert event category, in characters.
+pub const MAX_EVENT_KIND: usize = 500;
+/// Longest partner display name or evidence file name, in characters.
+pub const MAX_NAME: usize = 255;
+/// Largest payload of an ordinary entry, in bytes.
+pub const MAX_PAYLOAD: usize = 64 << 10;
+/// Largest payload of a risk's snapshot (it carries the risk's whole history).
+pub const MAX_SNAPSHOT_PAYLOAD: usize = 1 << 20;
+/// Largest payload of a disposal request (evidence travels base64-encoded inside it).
+pub const MAX_EVIDENCE_PAYLOAD: usize =
+    MAX_PAYLOAD + MAX_EVIDENCE_FILES * (MAX_EVIDENCE_BYTES / 3 + 1) * 4 + 4096;
+/// How far ahead of the receiver's clock an entry's timestamp may be.
+pub const MAX_CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
+/// Deadlines (directives, disposal requests) lie at most this far after they are written.
+pub const MAX_DEADLINE_AHEAD_MS: i64 = 400 * 24 * 3600 * 1000;
+
+/// Why an event or a received entry is not acceptable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ContentError {
+    /// A field breaks a rule; names the field.
+    #[error("{field}: {reason}")]
+    Field {
+        /// The field, as commands and the CLI name it.
+        field: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The payload is larger than its kind allows.
+    #[error("payload of {size} bytes is larger than the {max} bytes allowed for {kind}")]
+    TooLarge {
+        /// Its size.
+        size: usize,
+        /// The limit.
+        max: usize,
+        /// What kind of entry.
+        kind: &'static str,
+    },
+    /// Not JSON of an event this build knows (or written by a newer build).
+    #[error("{0}")]
+    Payload(String),
+    /// Only the origin's node or its staff write in its feeds.
+    #[error("author {author} does not act for {origin}")]
+    Author {
+        /// The entry's author.
+        author: String,
+        /// The feed's origin.
+        origin: String,
+    },
+    /// The event is one its origin may not write (a county issuing a directive).
+    #[error("{what} may only be written by {who}")]
+    NotAllowed {
+        /// The event.
+        what: &'static str,
+        /// Who may.
+        who: &'static str,
+    },
+    /// The timestamp is later than the receiver's clock allows.
+    #[error("timestamp {at_ms} is {ahead_s} s ahead of this node's clock (at most {} s allowed)", MAX_CLOCK_SKEW_MS / 1000)]
+    FromTheFuture {
+        /// The entry's timestamp, Unix ms.
+        at_ms: i64,
+        /// How far ahead, seconds.
+        ahead_s: i64,
+    },
+    /// The timestamp is earlier than the entry before it.
+    #[error("timestamp {at_ms} is before the previous entry's ({previous_ms})")]
+    BeforePrevious {
+        /// The entry's timestamp, Unix ms.
+        at_ms: i64,
+        /// The previous entry's, Unix ms.
+        previous_ms: i64,
+    },
+}
+
+fn field(field: &'static str, reason: impl Into<String>) -> ContentError {
+    ContentError::Field {
+        field,
+        reason: reason.into(),
+    }
+}
+
+/// Checks free text: at most `max` characters, trimmed, no control characters but line
+/// breaks and tabs (they would forge lines in logs and tables).
+pub fn text(name: &'static str, value: &str, max: usize) -> Result<(), ContentError> {
+    let chars = value.chars().count();
+    if chars > max {
+        return Err(field(name, format!("{chars} characters; at most {max}")));
+    }
+    if value.trim() != value {
+        return Err(field(name, "has leading or trailing spaces"));
+    }
+    if value
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(field(name, "contains control characters"));
+    }
+    Ok(())
+}
+
+/// [`text`], and not empty.
+pub fn required(name: &'static str, value: &str, max: usize) -> Result<(), ContentError> {
+    if value.is_empty() {
+        return Err(field(name, "must not be empty"));
+    }
+    text(name, value, max)
+}
+
+/// Checks a list of county codes: well formed, in `province`, at most [`MAX_CODES`].
+pub fn county_codes(
+    name: &'static str,
+    codes: &[String],
+    province: &str,
+) -> Result<(), ContentError> {
+    if codes.len() > MAX_CODES {
+        return Err(field(name, format!("at most {MAX_CODES} counties")));
+    }
+    for code in codes {
+        let c = DivisionCode::county(code)
+            .map_err(|_| field(name, format!("{:.20?} is not a county code", code)))?;
+        if c.province_code() != province {
+            return Err(field(
+                name,
+                format!("{code} is not a county of province {province}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The origin unit's code and province of a feed origin path (`county/510104`).
+fn origin_unit(origin: &str) -> Result<DivisionCode, ContentError> {
+    match Identity::from_path(origin) {
+        Ok(Identity::County(c)) | Ok(Identity::Province(c)) => Ok(c),
+        _ => Err(field("origin", format!("{origin:.80?} is not a node"))),
+    }
+}
+
+/// `<unit>-<n>` (a risk) or `<unit>-<letter><n>` (an item): the unit, the letter (if any).
+fn split_id(id: &str) -> Option<(&str, Option<char>)> {
+    let (unit, rest) = id.split_once('-')?;
+    if DivisionCode::parse(unit).is_err() {
+        return None;
+    }
+    let (letter, digits) = match rest.chars().next()? {
+        c if c.is_ascii_lowercase() => (Some(c), &rest[1..]),
+        _ => (None, rest),
+    };
+    let ok = !digits.is_empty()
+        && digits.len() <= 19
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !digits.starts_with('0');
+    ok.then_some((unit, letter))
+}
+
+/// Checks `id` is an id of kind `letter` (None: a risk); with `owner`, that unit's own.
+fn id_of(
+    name: &'static str,
+    id: &str,
+    letter: &[char],
+    owner: Option<&str>,
+) -> Result<(), ContentError> {
+    let bad = || field(name, format!("{id:.40?} is not a valid id"));
+    let (unit, l) = split_id(id).ok_or_else(bad)?;
+    let kind_ok = match l {
+        None => letter.is_empty(),
+        Some(c) => letter.contains(&c),
+    };
+    if !kind_ok {
+        return Err(bad());
+    }
+    if let Some(owner) = owner {
+        if unit != owner {
+            return Err(field(
+                name,
+                format!("{id} belongs to {unit}, not to {owner} that wrote it"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+const RISK: &[char] = &[];
+
+/// Checks a due date or other calendar date, `YYYY-MM-DD`, between 2000 and 2199.
+pub fn date(name: &'static str, value: &str) -> Result<(), ContentError> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let d = time::Date::parse(value, &format).map_err(|_| {
+        field(
+            name,
+            format!("{value:.20?} is not a date written YYYY-MM-DD"),
+        )
+    })?;
+    if !(2000..2200).contains(&d.year()) {
+        return Err(field(name, format!("{value} is out of range")));
+    }
+    Ok(())
+}
+
+/// Checks a deadline: after `at_ms` (when it was written) and not absurdly far.
+fn deadline(name: &'static str, deadline_ms: i64, at_ms: i64) -> Result<(), ContentError> {
+    if deadline_ms <= at_ms {
+        return Err(field(name, "is not after the time it was set"));
+    }
+    if deadline_ms - at_ms > MAX_DEADLINE_AHEAD_MS {
+        return Err(field(name, "is more than 400 days ahead"));
+    }
+    Ok(())
+}
+
+fn behaviours(list: &[String]) -> Result<(), ContentError> {
+    if list.len() > MAX_BEHAVIOURS {
+        return Err(field(
+            "behaviour",
+            format!("at most {MAX_BEHAVIOURS} behaviours"),
+        ));
+    }
+    list.iter()
+        .try_for_each(|b| required("behaviour", b, MAX_SHORT))
+}
+
+fn snapshot(risk: &RiskRecord, id: &str, unit: &str) -> Result<(), ContentError> {
+    if risk.id != id || risk.origin != unit {
+        return Err(field(
+            "snapshot",
+            format!(
+                "is of {:.40} from {:.10}, not of {id} from {unit}",
+                risk.id, risk.origin
+            ),
+        ));
+    }
+    required("title", &risk.title, MAX_TITLE)?;
+    text("description", &risk.description, MAX_TEXT)?;
+    text("source", &risk.source, MAX_SHORT)?;
+    text("department", &risk.department, MAX_SHORT)?;
+    behaviours(&risk.behaviours)?;
+    if risk.measures.len() > MAX_MEASURES {
+        return Err(field("measures", format!("at most {MAX_MEASURES}")));
+    }
+    for m in &risk.measures {
+        required("action", &m.action, MAX_TEXT)?;
+        required("owner", &m.owner, MAX_SHORT)?;
+        date("due", &m.due)?;
+    }
+    if let Some(g) = &risk.grade {
+        g.scores
+            .validate()
+            .map_err(|e| field("scores", e.to_string()))?;
+        text("standard", &g.standard_version, 64)?;
+    }
+    for h in &risk.history {
+        text("history", &h.summary, MAX_TEXT)?;
+        text("history", &h.action, 64)?;
+    }
+    Ok(())
+}
+
+fn province_only(is_province: bool, what: &'static str) -> Result<(), ContentError> {
+    if is_province {
+        Ok(())
+    } else {
+        Err(ContentError::NotAllowed {
+            what,
+            who: "the province",
+        })
+    }
+}
+
+fn county_only(is_province: bool, what: &'static str) -> Result<(), ContentError> {
+    if is_province {
+        Err(ContentError::NotAllowed {
+            what,
+            who: "a county",
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// The largest payload an event of this kind may have.
+pub fn max_payload(event: &Event) -> (usize, &'static str) {
+    match event {
+        Event::RiskShared { .. } => (MAX_SNAPSHOT_PAYLOAD, "a risk's snapshot"),
+        Event::DisposalFiled { .. } => (MAX_EVIDENCE_PAYLOAD, "a disposal request"),
+        _ => (MAX_PAYLOAD, "an entry"),
+    }
+}
+
+/// Checks `event`, written by `origin` (identity path, e.g. `county/510104`) at `at_ms`:
+/// field lengths and forms, ids of the origin's own items, codes of its province, deadlines
+/// after the time of writing, and events only the province (or only a county) writes.
+pub fn event(event: &Event, origin: &str, at_ms: i64) -> Result<(), ContentError> {
+    let unit = origin_unit(origin)?;
+    let is_province = !unit.is_county();
+    let own = Some(unit.as_str());
+    let province = unit.province_code();
+    match event {
+        Event::RiskCreated {
+            id,
+            title,
+            description,
+            source,
+            behaviours: b,
+            department,
+            focus: _,
+        } => {
+            id_of("id", id, RISK, own)?;
+            required("title", title, MAX_TITLE)?;
+            text("description", description, MAX_TEXT)?;
+            text("source", source, MAX_SHORT)?;
+            behaviours(b)?;
+            text("department", department, MAX_SHORT)
+        }
+        Event::RiskUpdated {
+            id,
+            title,
+            description,
+            source,
+            behaviours: b,
+            department,
+            focus: _,
+        } => {
+            id_of("id", id, RISK, own)?;
+            if let Some(t) = title {
+                required("title", t, MAX_TITLE)?;
+            }
+            if let Some(d) = description {
+                text("description", d, MAX_TEXT)?;
+            }
+            if let Some(s) = source {
+                text("source", s, MAX_SHORT)?;
+            }
+            if let Some(b) = b {
+                behaviours(b)?;
+            }
+            if let Some(d) = department {
+                text("department", d, MAX_SHORT)?;
+            }
+            Ok(())
+        }
+        Event::RiskGraded {
+            id,
+            scores,
+            standard_version,
+            level: _,
+        } => {
+            id_of("id", id, RISK, own)?;
+            scores
+                .validate()
+                .map_err(|e| field("scores", e.to_string()))?;
+            required("standard", standard_version, 64)
+        }
+        Event::MeasureAdded {
+            id,
+            measure_id,
+            action,
+            owner,
+            due,
+        } => {
+            id_of("id", id, RISK, own)?;
+            measure(measure_id)?;
+            required("action", action, MAX_TEXT)?;
+            required("owner", owner, MAX_SHORT)?;
+            date("due", due)
+        }
+        Event::MeasureUpdated { id, measure_id, .. } => {
+            id_of("id", id, RISK, own)?;
+            measure(measure_id)
+        }
+        Event::StatusSet { id, .. } => id_of("id", id, RISK, own),
+        Event::RiskShared {
+            id,
+            scope,
+            reason,
+            snapshot: s,
+        } => {
+            id_of("id", id, RISK, own)?;
+            if *scope == Audience::Local {
+                return Err(field("scope", "a share cannot narrow to local"));
+            }
+            text("reason", reason, MAX_SHORT)?;
+            snapshot(s, id, unit.as_str())
+        }
+        Event::NeighboursDeclared { neighbours } => {
+            county_only(is_province, "a neighbour declaration")?;
+            county_codes("neighbours", neighbours, province)?;
+            if neighbours.iter().any(|n| n == unit.as_str()) {
+                return Err(field("neighbours", "names the county itself"));
+            }
+            Ok(())
+        }
+        Event::AlertIssued { id, alert, .. } | Event::AlertUpdated { id, alert, .. } => {
+            id_of("id", id, &['a'], own)?;
+            required(
+                "headline",
+                &alert.headline,
+                crate::domain::alert::MAX_HEADLINE_CHARS,
+            )?;
+            text("description", &alert.description, MAX_TEXT)?;
+            text("instruction", &alert.instruction, MAX_TEXT)?;
+            text("event", &alert.event, MAX_EVENT_KIND)?;
+            if alert.affected.len() > MAX_CODES {
+                return Err(field("affected", format!("at most {MAX_CODES} counties")));
+            }
+            if let crate::domain::alert::AlertAudience::Counties(c) = &alert.audience {
+                county_codes("audience", c, province)?;
+            }
+            if let Some(risk) = &alert.risk {
+                id_of("risk", risk, RISK, own)?;
+            }
+            if matches!(event, Event::AlertIssued { .. }) {
+                alert.check(at_ms).map_err(|e| field(e.field, e.reason))?;
+            }
+            Ok(())
+        }
+        Event::AlertCancelled { id, reason, .. } => {
+            id_of("id", id, &['a'], own)?;
+            text("reason", reason, MAX_NOTE)
+        }
+        Event::AlertDelivered { id } => id_of("id", id, &['a'], None),
+        Event::AlertAcknowledged { id, note } => {
+            id_of("id", id, &['a'], None)?;
+            text("note", note, MAX_NOTE)
+        }
+        Event::ReportFiled {
+            id,
+            risk,
+            summary,
+            disposal,
+            ..
+        } => {
+            id_of("id", id, &['r'], own)?;
+            if let Some(r) = risk {
+                id_of("risk", r, RISK, own)?;
+            }
+            if let Some(x) = disposal {
+                province_only(is_province, "an escalated disposal request")?;
+                id_of("disposal", x, &['x'], None)?;
+            }
+            required("summary", summary, MAX_TEXT)
+        }
+        Event::ReportAcknowledged { id, note } => {
+            province_only(is_province, "a report's acknowledgment")?;
+            id_of("id", id, &['r'], None)?;
+            text("note", note, MAX_NOTE)
+        }
+        Event::DirectiveIssued {
+            id,
+            kind,
+            text: body,
+            deadline_ms,
+            targets,
+        } => {
+            province_only(is_province, "a directive or consultation")?;
+            id_of("id", id, &[kind.id_letter()], own)?;
+            required("text", body, MAX_TEXT)?;
+            deadline("deadline", *deadline_ms, at_ms)?;
+            county_codes("targets", targets, province)
+        }
+        Event::DirectiveResponded { id, text: body, .. } => {
+            county_only(is_province, "an answer to a directive")?;
+            id_of("id", id, &['d', 'c'], None)?;
+            text("text", body, MAX_TEXT)
+        }
+        Event::PartnerDeclared {
+            name, display_name, ..
+        } => {
+            province_only(is_province, "a partner declaration")?;
+            validate_name(name).map_err(|e| field("name", e.to_string()))?;
+            text("display-name", display_name, MAX_NAME)
+        }
+        Event::CrlPublished { number, crl } => {
+            province_only(is_province, "a CRL")?;
+            if crl.len() > MAX_PAYLOAD {
+                return Err(field("crl", "too large"));
+            }
+            let der = base64::engine::general_purpose::STANDARD
+                .decode(crl)
+                .map_err(|_| field("crl", "not base64"))?;
+            let facts = crate::pki::crl::facts(&der).map_err(|e| field("crl", e.to_string()))?;
+            if facts.number != *number {
+                return Err(field(
+                    "crl",
+                    format!("says number {}, the entry {number}", facts.number),
+                ));
+            }
+            Ok(())
+        }
+        Event::DisposalFiled {
+            id,
+            partner,
+            urls,
+            reason,
+            legal_basis,
+            deadline_ms,
+            evidence,
+            risk,
+            action: _,
+        } => {
+            id_of("id", id, &['x'], own)?;
+            validate_name(partner).map_err(|e| field("partner", e.to_string()))?;
+            if urls.is_empty() || urls.len() > MAX_URLS {
+                return Err(field("url", format!("give 1 to {MAX_URLS} URLs")));
+            }
+            for u in urls {
+                let checked = check_url(u).map_err(|e| field("url", e))?;
+                if checked != *u {
+                    return Err(field("url", "has leading or trailing spaces"));
+                }
+            }
+            required("reason", reason, crate::domain::disposal::MAX_TEXT_CHARS)?;
+            required(
+                "legal-basis",
+                legal_basis,
+                crate::domain::disposal::MAX_TEXT_CHARS,
+            )?;
+            deadline("deadline", *deadline_ms, at_ms)?;
+            if evidence.len() > MAX_EVIDENCE_FILES {
+                return Err(field(
+                    "evidence",
+                    format!("at most {MAX_EVIDENCE_FILES} files"),
+                ));
+            }
+            for f in evidence {
+                required("evidence", &f.name, MAX_NAME)?;
+                let content = base64::engine::general_purpose::STANDARD
+                    .decode(&f.content)
+                    .map_err(|_| field("evidence", format!("{:.40}: not base64", f.name)))?;
+                if content.len() > MAX_EVIDENCE_BYTES || content.len() as u64 != f.size {
+                    return Err(field(
+                        "evidence",
+                        format!("{:.40}: size does not match or is too large", f.name),
+                    ));
+                }
+                if hex::encode(Sha256::digest(&content)) != f.sha256 {
+                    return Err(field(
+                        "evidence",
+                        format!("{:.40}: SHA-256 does not match its content", f.name),
+                    ));
+                }
+            }
+            if let Some(r) = risk {
+                id_of("risk", r, RISK, own)?;
+            }
+            Ok(())
+        }
+        Event::DisposalWithdrawn { id, reason } => {
+            id_of("id", id, &['x'], own)?;
+            text("reason", reason, crate::domain::disposal::MAX_TEXT_CHARS)
+        }
+        Event::DisposalReviewed { id, note, .. } => {
+            province_only(is_province, "a disposal review")?;
+            id_of("id", id, &['x'], None)?;
+            text("note", note, crate::domain::disposal::MAX_TEXT_CHARS)
+        }
+        Event::DisposalRelayed { id, .. }
+        | Event::DisposalDelivered { id }
+        | Event::DisposalAcknowledged { id } => {
+            province_only(is_province, "a disposal request's delivery")?;
+            id_of("id", id, &['x'], None)
+        }
+        Event::DisposalAnswered {
+            id,
+            reason,
+            reference,
+            ..
+        } => {
+            province_only(is_province, "a partner's answer")?;
+            id_of("id", id, &['x'], None)?;
+            text("reason", reason, crate::domain::disposal::MAX_TEXT_CHARS)?;
+            text(
+                "reference",
+                reference,
+                crate::domain::disposal::MAX_TEXT_CHARS,
+            )
+        }
+    }
+}
+
+fn measure(id: &str) -> Result<(), ContentError> {
+    let ok = id
+        .strip_prefix('m')
+        .is_some_and(|n| !n.is_empty() && n.len() <= 6 && n.bytes().all(|b| b.is_ascii_digit()));
+    if ok {
+        Ok(())
+    } else {
+        Err(field(
+            "measure",
+            format!("{id:.20?} is not a measure id (m1, m2, …)"),
+        ))
+    }
+}
+
+/// Checks that `author` may write in `origin`'s feeds: the origin's node itself, its staff,
+/// or (for the province, which writes what partners report through it) a partner.
+pub fn author(author: &str, origin: &str) -> Result<(), ContentError> {
+    let unit = origin_unit(origin)?;
+    let ok = match Identity::from_path(author) {
+        Ok(Identity::County(c)) | Ok(Identity::Province(c)) => c == unit,
+        Ok(Identity::Staff { unit: u, .. }) => u == unit,
+        Ok(Identity::Partner(_)) => !unit.is_county(),
+        Err(_) => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(ContentError::Author {
+            author: author.chars().take(80).collect(),
+            origin: origin.to_owned(),
+        })
+    }
+}
+
+/// Checks a payload's size for its event.
+pub fn payload_size(size: usize, event: &Event) -> Result<(), ContentError> {
+    let (max, kind) = max_payload(event);
+    if size > max {
+        return Err(ContentError::TooLarge { size, max, kind });
+    }
+    Ok(())
+}
+
+/// Checks one received entry of `origin`'s feed, given the timestamp of the entry before it
+/// (`None` when not known) and the receiver's clock: size before anything is decoded, the
+/// author, the timestamp, then the event itself. Returns the event.
+pub fn entry(entry: &Entry, previous_ms: Option<i64>, now_ms: i64) -> Result<Event, ContentError> {
+    if entry.payload.len() > MAX_EVIDENCE_PAYLOAD.max(MAX_SNAPSHOT_PAYLOAD) {
+        return Err(ContentError::TooLarge {
+            size: entry.payload.len(),
+            max: MAX_EVIDENCE_PAYLOAD.max(MAX_SNAPSHOT_PAYLOAD),
+            kind: "any entry",
+        });
+    }
+    author(&entry.author, &entry.origin)?;
+    if entry.timestamp_ms > now_ms.saturating_add(MAX_CLOCK_SKEW_MS) {
+        return Err(ContentError::FromTheFuture {
+            at_ms: entry.timestamp_ms,
+            ahead_s: (entry.timestamp_ms - now_ms) / 1000,
+        });
+    }
+    if let Some(previous_ms) = previous_ms.filter(|p| entry.timestamp_ms < *p) {
+        return Err(ContentError::BeforePrevious {
+            at_ms: entry.timestamp_ms,
+            previous_ms,
+        });
+    }
+    let decoded = Event::decode(&entry.payload).map_err(|e| match e {
+        PayloadError::Decode(_) | PayloadError::Version(_) => ContentError::Payload(e.to_string()),
+    })?;
+    payload_size(entry.payload.len(), &decoded)?;
+    event(&decoded, &entry.origin, entry.timestamp_ms)?;
+    Ok(decoded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::FocusPoint;
+    use crate::feed::entry::next_entry;
+    use crate::feed::FeedId;
+
+    fn created(id: &str, title: &str) -> Event {
+        Event::RiskCreated {
+            id: id.into(),
+            title: title.into(),
+            description: String::new(),
+            focus: FocusPoint::MajorEvent,
+            source: String::new(),
+            behaviours: vec![],
+            department: String::new(),
+        }
+    }
+
+    fn entry_of(origin: &str, author: &str, at: i64, event: &Event) -> Entry {
+        let feed = FeedId::new(origin, Audience::Province);
+        next_entry(&feed, 0, &[0; 32], at, author, event.encode())
+    }
+
+    #[test]
+    fn a_valid_entry_passes_and_returns_its_event() {
+        let e = created("510104-1", "Crowd outside the township office");
+        let got = entry(
+            &entry_of("county/510104", "staff/510104/zhang", 1_000, &e),
+            Some(900),
+            1_000,
+        )
+        .unwrap();
+        assert_eq!(got, e);
+    }
+
+    #[test]
+    fn oversized_fields_and_payloads_are_refused() {
+        let long = "长".repeat(MAX_TITLE + 1);
+        let err = event(&created("510104-1", &long), "county/510104", 0).unwrap_err();
+        assert!(err.to_string().starts_with("title:"), "{err}");
+        let huge = "x".repeat(5 << 20);
+        let e = entry_of(
+            "county/510104",
+            "county/510104",
+            0,
+            &created("510104-1", &huge),
+        );
+        assert!(matches!(
+            entry(&e, None, 0),
+            Err(ContentError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn authors_act_for_the_origin_only() {
+        author("staff/510104/zhang", "county/510104").unwrap();
+        author("county/510104", "county/510104").unwrap();
+        author("partner/weibo", "province/51").unwrap();
+        for (a, o) in [
+            ("staff/51/wang", "county/510104"),
+            ("staff/510105/li", "county/510104"),
+            ("county/510105", "county/510104"),
+            ("partner/weibo", "county/510104"),
+            ("<b>x</b>", "county/510104"),
+        ] {
+            assert!(author(a, o).is_err(), "{a} for {o}");
+        }
+    }
+
+    #[test]
+    fn timestamps_in_the_future_or_before_the_previous_entry_are_refused() {
+        let e = created("510104-1", "t");
+        let year_2100 = 4_102_444_800_000;
+        let at = |ts| entry_of("county/510104", "county/510104", ts, &e);
+        assert!(matches!(
+            entry(&at(year_2100), None, 1_000_000),
+            Err(ContentError::FromTheFuture { .. })
+        ));
+        // Within the skew is fine.
+        entry(&at(1_000_000 + MAX_CLOCK_SKEW_MS), None, 1_000_000).unwrap();
+        assert!(matches!(
+            entry(&at(500), Some(600), 1_000),
+            Err(ContentError::BeforePrevious { .. })
+        ));
+    }
+
+    #[test]
+    fn codes_ids_and_roles_are_checked() {
+        let declare = |n: &[&str]| Event::NeighboursDeclared {
+            neighbours: n.iter().map(|s| s.to_string()).collect(),
+        };
+        event(&declare(&["510105", "510107"]), "county/510104", 0).unwrap();
+        for bad in [
+            &["<b>not-a-code</b>"][..],
+            &["110101"],
+            &["510104"],
+            &["5101"],
+        ] {
+            assert!(event(&declare(bad), "county/510104", 0).is_err(), "{bad:?}");
+        }
+        // Another unit's id, a directive from a county.
+        assert!(event(&created("510105-1", "t"), "county/510104", 0).is_err());
+        let directive = Event::DirectiveIssued {
+            id: "510104-d1".into(),
+            kind: crate::domain::directive::DirectiveKind::Directive,
+            text: "Report by Friday".into(),
+            deadline_ms: 10_000,
+            targets: vec![],
+        };
+        assert!(matches!(
+            event(&directive, "county/510104", 0),
+            Err(ContentError::NotAllowed { .. })
+        ));
+        let from_province = Event::DirectiveIssued {
+            id: "51-d1".into(),
+            kind: crate::domain::directive::DirectiveKind::Directive,
+            text: "Report by Friday".into(),
+            deadline_ms: 10_000,
+            targets: vec!["510104".into()],
+        };
+        event(&from_province, "province/51", 0).unwrap();
+        assert!(event(&from_province, "province/51", 20_000).is_err());
+    }
+
+    #[test]
+    fn control_characters_and_untrimmed_text_are_refused() {
+        assert!(text("title", "a\u{1b}[31mred", 100).is_err());
+        assert!(text("title", " padded", 100).is_err());
+        text("description", "line one\nline two", 100).unwrap();
+    }
+}
