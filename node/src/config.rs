@@ -62,6 +62,11 @@ pub struct TlsFiles {
     pub key: PathBuf,
     /// The province's certificate revocation list; re-read when it changes.
     pub crl: PathBuf,
+    /// At the gateway: the CA's certificate directory (`directory.pem`, every live county and
+    /// province certificate), published in the province feed so every node knows which
+    /// counties exist. Optional; re-read when it changes.
+    #[serde(default)]
+    pub directory: Option<PathBuf>,
 }
 
 /// A neighbouring county.

@@ -119,7 +119,9 @@ impl Node {
         if applied > 0 {
             tracing::info!(entries = applied, "views caught up with the feeds");
         }
+        let views_lock: Arc<std::sync::Mutex<()>> = Arc::default();
         let writer = Writer::start(WriterContext {
+            views_lock: views_lock.clone(),
             store: store.clone(),
             origin: identity.path(),
             unit: identity.unit().map(|u| u.to_string()).unwrap_or_default(),
@@ -135,8 +137,20 @@ impl Node {
         };
         // A county with no links has nobody to fetch its entries from: it goes on at once.
         let has_peers = cfg.province.is_some() || !link_targets(cfg, &identity).is_empty();
-        if crate::backup::restore_pending(store.as_ref())? && has_peers {
+        // Restored, or started with nothing of its own: its peers may hold more of its feeds
+        // than it does (a lost disk, a re-keyed county). Writing now could fork its own feed,
+        // so writes wait until a peer that holds them all shows it is not behind.
+        let own = identity.path();
+        let holds_nothing_of_its_own = !crate::feed::log::heads(store.as_ref())?
+            .iter()
+            .any(|(f, _)| f.origin == own);
+        if has_peers && crate::backup::restore_pending(store.as_ref())? {
             tracing::warn!("restored from a backup: writes wait until this node's own entries are back from its peers");
+            writer.hold_until_caught_up();
+        } else if has_peers && holds_nothing_of_its_own && cfg.county.is_some() {
+            // (A gateway started empty is a new province or a restore; counties dial it, so
+            // it cannot know whom to wait for.)
+            tracing::info!("no entry of this node's own yet: writes wait until a peer shows it holds nothing more of them");
             writer.hold_until_caught_up();
         }
         // Our own certificate is what others check our feeds with: keep it in the directory
@@ -164,6 +178,7 @@ impl Node {
         });
         let (passes, views_applied) = tokio::sync::watch::channel(0);
         crate::views::spawn_applier(
+            views_lock,
             store.clone(),
             writer.commits(),
             writer.urgent(),
@@ -177,15 +192,18 @@ impl Node {
             views_applied.clone(),
             stop.subscribe(),
         )?;
-        // The gateway publishes each newer CRL it is given in its province feed, so giving
-        // `crl.pem` to the gateway alone reaches every node.
+        // The gateway publishes each newer CRL, and the CA's certificate directory, in its
+        // province feed: giving the files to the gateway alone reaches every node.
         if matches!(identity, Identity::Province(_)) {
-            crate::sync::crl::spawn_publisher(
+            crate::sync::publish::spawn(
                 identity.path(),
                 writer.clone(),
                 store.clone(),
-                paths.ca.clone(),
-                paths.crl.clone(),
+                crate::sync::publish::Sources {
+                    ca: paths.ca.clone(),
+                    crl: paths.crl.clone(),
+                    directory: cfg.tls.directory.as_ref().map(|d| cfg.resolve(d)),
+                },
                 stop.subscribe(),
             );
         }
@@ -224,7 +242,21 @@ pub async fn launch(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<Running, StartError> {
     let node = Node::open(cfg)?;
-    declare_neighbours(cfg, &node.state).await?;
+    if node.state.writer.is_catching_up() {
+        // Writes wait for this node's own entries to come back: declare once they have (the
+        // declaration may be among them, and then nothing needs writing).
+        let (cfg, state) = (cfg.clone(), node.state.clone());
+        tokio::spawn(async move {
+            while state.writer.is_catching_up() {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            if let Err(e) = declare_neighbours(&cfg, &state).await {
+                tracing::error!(error = %e, "declaring neighbours failed");
+            }
+        });
+    } else {
+        declare_neighbours(cfg, &node.state).await?;
+    }
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .map_err(|source| StartError::Bind {

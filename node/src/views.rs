@@ -48,6 +48,7 @@ pub const VIEW_TREES: &[&str] = &[
     crate::overview::linked::ORIGINS_TREE,
     crate::overview::linked::GROUP_TREE,
     directory::NEIGHBOURS_TREE,
+    directory::LISTED_TREE,
     crate::sync::crl::TREE,
     disposal_view::REQUESTS_TREE,
     disposal_view::EVIDENCE_TREE,
@@ -93,6 +94,12 @@ pub fn apply_event(
             Ok(())
         }
         Event::PartnerDeclared { .. } => Ok(disposal_view::apply(store, batch, meta, event)?),
+        // Applied where it is stored (the writer or ingest): it cuts feeds, not a view.
+        Event::Rekeyed { .. } => Ok(()),
+        Event::CertificateListed { certificate } => {
+            directory::apply_listed(batch, certificate);
+            Ok(())
+        }
         Event::CrlPublished { number, crl } => {
             crate::sync::crl::apply(store, batch, *number, crl)
                 .map_err(|e| ViewError::Register(e.into()))?;
@@ -257,6 +264,7 @@ fn next_after(applied: u64, busy: Duration, sync_active: bool) -> Next {
 /// not after a quiet spell nor when `urgent` says communications arrived. Ends when the
 /// writer stops.
 pub fn spawn_applier(
+    lock: Arc<std::sync::Mutex<()>>,
     store: Arc<dyn Store>,
     mut commits: watch::Receiver<u64>,
     urgent: crate::writer::Urgent,
@@ -270,10 +278,13 @@ pub fn spawn_applier(
         loop {
             let s = store.clone();
             let own = origin.clone();
+            let lock = lock.clone();
             commits.borrow_and_update();
             let started = Instant::now();
             // In slices, so a large backlog never holds up shutdown for long.
             let applied = match tokio::task::spawn_blocking(move || {
+                // Not while the writer rebuilds the views after a re-key.
+                let _views = lock.lock().unwrap_or_else(|p| p.into_inner());
                 let n = apply_pending(s.as_ref(), APPLY_SLICE, Some(&own))?;
                 // This task alone writes the linked-risk index (see `overview::linked`).
                 crate::overview::linked::fold_pending(s.as_ref())?;

@@ -29,6 +29,9 @@ use crate::sync::ingest::{self, IngestError, Ingested};
 use crate::timespec::now_ms;
 use crate::views;
 
+/// How long a write waits for a node that holds its writes (restored, started empty) to get
+/// its own entries back before it is refused.
+const HOLD_WAIT: Duration = Duration::from_secs(5);
 /// Most jobs committed in one batch.
 const MAX_BATCH: usize = 512;
 /// Jobs waiting for the writer before callers are slowed down.
@@ -49,8 +52,8 @@ pub enum WriteError {
     /// The writer has stopped (the node is shutting down).
     #[error("the node is shutting down")]
     Stopped,
-    /// Restored from a backup, the node is fetching its own entries back from its peers.
-    #[error("this node was restored from a backup and is fetching its own entries back from its peers; writes resume once it has them (see `fenghuo peers`)")]
+    /// Restored from a backup or started empty, the node is fetching its own entries back.
+    #[error("this node was restored from a backup (or started with an empty store) and is fetching its own entries back from its peers; writes resume once it has them (see `fenghuo peers`)")]
     CatchingUp,
     /// The event breaks a content rule its peers would refuse it for; nothing was written.
     #[error(transparent)]
@@ -91,6 +94,22 @@ pub enum Change {
     Comms(comms::Command),
     /// Publishing the province's CRL.
     Crl(crate::sync::crl::Command),
+    /// Re-keying a county (the province only).
+    Rekey(crate::sync::rekey::Command),
+    /// Listing a certificate in the province's directory.
+    List(crate::sync::directory::ListCommand),
+}
+
+impl From<crate::sync::directory::ListCommand> for Change {
+    fn from(c: crate::sync::directory::ListCommand) -> Self {
+        Self::List(c)
+    }
+}
+
+impl From<crate::sync::rekey::Command> for Change {
+    fn from(c: crate::sync::rekey::Command) -> Self {
+        Self::Rekey(c)
+    }
 }
 
 impl From<crate::sync::crl::Command> for Change {
@@ -141,6 +160,8 @@ pub struct Writer {
     /// Set after a restore from a backup until the node's own feeds are caught up from its
     /// peers: a write before that could take a position a peer already holds (equivocation).
     catching_up: Arc<std::sync::atomic::AtomicBool>,
+    /// Wakes writes waiting for the hold to end.
+    released: Arc<tokio::sync::Notify>,
     tx: mpsc::Sender<Job>,
     commits: watch::Receiver<u64>,
     durable: Arc<DurableHeads>,
@@ -258,6 +279,20 @@ impl DurableHeads {
             .unwrap_or_default()
     }
 
+    /// Sets heads a re-key cut back (never raised here).
+    fn lower(&self, to: &[(FeedId, u64)]) {
+        let Ok(mut heads) = self.heads.write() else {
+            return;
+        };
+        for (feed, seq) in to {
+            if let Some(d) = heads.get_mut(feed) {
+                d.seq = d.seq.min(*seq);
+                d.old = d.old.min(*seq);
+                d.recent.retain(|(_, s)| s <= seq);
+            }
+        }
+    }
+
     fn advance(&self, to: impl IntoIterator<Item = (FeedId, u64)>) {
         self.advance_at(Instant::now(), to);
     }
@@ -304,6 +339,9 @@ pub struct WriterContext {
     pub signer: FeedSigner,
     /// Grades risks.
     pub standard: Arc<GradingStandard>,
+    /// Held by whoever applies entries to the views (the view applier, or this writer
+    /// rebuilding them after a re-key), so the two never interleave.
+    pub views_lock: Arc<std::sync::Mutex<()>>,
 }
 
 impl Writer {
@@ -338,6 +376,7 @@ impl Writer {
         Ok(Self {
             read_only: None,
             catching_up: Arc::default(),
+            released: Arc::default(),
             tx,
             commits,
             durable,
@@ -371,8 +410,26 @@ impl Writer {
 
     /// Accepts commands again; true when they were held.
     pub fn caught_up(&self) -> bool {
-        self.catching_up
-            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        let was = self
+            .catching_up
+            .swap(false, std::sync::atomic::Ordering::SeqCst);
+        self.released.notify_waiters();
+        was
+    }
+
+    /// While commands are held, waits up to [`HOLD_WAIT`] for the hold to end (it usually
+    /// ends within a sync round trip of the start).
+    async fn wait_for_release(&self) -> Result<(), WriteError> {
+        let deadline = tokio::time::Instant::now() + HOLD_WAIT;
+        loop {
+            let released = self.released.notified();
+            if !self.is_catching_up() {
+                return Ok(());
+            }
+            if tokio::time::timeout_at(deadline, released).await.is_err() {
+                return Err(WriteError::CatchingUp);
+            }
+        }
     }
 
     /// Submits `command` by `author` (identity path); resolves once it is durable, or with the
@@ -389,7 +446,7 @@ impl Writer {
             });
         }
         if self.is_catching_up() {
-            return Err(WriteError::CatchingUp);
+            self.wait_for_release().await?;
         }
         let (reply, rx) = oneshot::channel();
         self.tx
@@ -499,6 +556,8 @@ struct Staged {
     urgent: bool,
     /// This node's own new entries include communications.
     own_comms: bool,
+    /// Feeds a re-key cut back, with their head now.
+    truncated: Vec<(FeedId, u64)>,
 }
 
 /// Makes committed batches durable and answers their callers.
@@ -549,7 +608,9 @@ impl Flusher {
                 Err(e) => {
                     tracing::error!(error = %e, entries = staged.count, "commit failed; the batch's writes are refused")
                 }
-                Ok(()) if staged.count > 0 => {
+                Ok(()) if !staged.truncated.is_empty() || staged.count > 0 => {
+                    // A re-key's cut first: the heads it lowers are what sync sends from.
+                    self.durable.lower(&staged.truncated);
                     tracing::debug!(entries = staged.count, "committed");
                     // Before the answers: whoever hears back finds the entries sendable.
                     self.durable.advance(staged.heads);
@@ -598,6 +659,8 @@ struct OwnEntries<'a> {
     feeds: BTreeMap<FeedId, Vec<Entry>>,
     /// An entry about an alert, report or directive was appended.
     comms: bool,
+    /// Feeds a re-key cut back in this batch.
+    truncated: Vec<crate::sync::rekey::Truncated>,
 }
 
 impl OwnEntries<'_> {
@@ -617,6 +680,11 @@ impl OwnEntries<'_> {
         check::author(author, &self.ctx.origin)?;
         check::payload_size(payload.len(), event)?;
         check::event(event, &self.ctx.origin, self.now)?;
+        if !check::county_codes_named(event).is_empty() {
+            let listed = crate::sync::directory::listed_counties(store, batch)
+                .map_err(RegisterError::from)?;
+            check::listed_codes(event, listed.as_ref())?;
+        }
         let (prev_seq, prev_hash) = match self.feeds.get(&feed).and_then(|v| v.last()) {
             Some(last) => (last.seq, last.hash.clone()),
             None => {
@@ -642,6 +710,38 @@ impl OwnEntries<'_> {
     ) -> Result<Written, WriteError> {
         match command {
             Change::Register(c) => self.register_command(batch, author, c),
+            Change::Rekey(c) => {
+                let store = self.ctx.store.as_ref();
+                let (audience, event) =
+                    crate::sync::rekey::prepare(store, batch, &self.ctx.unit, c)?;
+                let seq = self.append(batch, author, audience, &event)?;
+                self.truncated.extend(
+                    crate::sync::rekey::apply(store, batch, &event).map_err(RegisterError::from)?,
+                );
+                Ok(Written {
+                    seq,
+                    id: c.county.clone(),
+                })
+            }
+            Change::List(c) => {
+                let store = self.ctx.store.as_ref();
+                let Some((audience, event)) =
+                    crate::sync::directory::prepare_listing(store, batch, &self.ctx.unit, c)?
+                else {
+                    return Ok(Written {
+                        id: String::new(),
+                        seq: 0,
+                    });
+                };
+                let seq = self.append(batch, author, audience, &event)?;
+                if let Event::CertificateListed { certificate } = &event {
+                    crate::sync::directory::apply_listed(batch, certificate);
+                }
+                Ok(Written {
+                    seq,
+                    id: String::new(),
+                })
+            }
             Change::Crl(c) => {
                 let store = self.ctx.store.as_ref();
                 let Some((audience, event)) =
@@ -746,6 +846,7 @@ fn commit_batch(ctx: &WriterContext, jobs: Vec<Job>, now: i64) -> Staged {
         now,
         feeds: BTreeMap::new(),
         comms: false,
+        truncated: Vec::new(),
     };
     let mut outcomes = Vec::with_capacity(jobs.len());
     let mut received = 0;
@@ -790,25 +891,45 @@ fn commit_batch(ctx: &WriterContext, jobs: Vec<Job>, now: i64) -> Staged {
     }
 
     let mut heads = Vec::new();
+    let mut truncated = std::mem::take(&mut own.truncated);
     for outcome in &outcomes {
         if let Outcome::Ingest(_, Ok(r)) = outcome {
             if r.stored > 0 {
                 heads.push((r.feed.clone(), r.head));
             }
+            truncated.extend(r.truncated.iter().cloned());
         }
     }
     let own_comms = own.comms;
     let count = own.stage(&mut batch, &mut heads) + received;
     // Applied now, durable once the flusher has flushed: the next batch can be staged (and
     // see this one) meanwhile.
+    let committed = store.commit(&batch);
+    if committed.is_ok() && truncated.iter().any(|t| t.removed > 0) {
+        // The set-aside entries were applied to the views: rebuild them from the feeds as
+        // they now stand, with the view applier kept out meanwhile (a rare, deliberate
+        // pause of every write: seconds at a county, minutes at a large gateway).
+        let _views = ctx.views_lock.lock().unwrap_or_else(|p| p.into_inner());
+        tracing::warn!(
+            feeds = truncated.len(),
+            "re-key: rebuilding the views without the set-aside entries"
+        );
+        match views::rebuild(store) {
+            Ok(n) => tracing::info!(entries = n, "views rebuilt after the re-key"),
+            Err(e) => {
+                tracing::error!(error = %e, "rebuilding the views after a re-key failed; run `fenghuo-node rebuild-views`")
+            }
+        }
+    }
     Staged {
-        committed: store.commit(&batch),
+        committed,
         wrote: !batch.is_empty(),
         outcomes,
         count,
         heads,
         urgent,
         own_comms,
+        truncated: truncated.into_iter().map(|t| (t.feed, t.to)).collect(),
     }
 }
 
@@ -902,6 +1023,7 @@ mod tests {
             unit: "510104".into(),
             signer: FeedSigner::from_key(ed25519_dalek::SigningKey::from_bytes(&[7; 32])),
             standard: Arc::new(GradingStandard::default_standard()),
+            views_lock: Default::default(),
         })
         .unwrap();
         (writer, store)

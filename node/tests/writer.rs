@@ -24,6 +24,7 @@ fn writer(store: Arc<SledStore>, key: &SigningKey) -> Writer {
         unit: "510104".into(),
         signer: FeedSigner::from_key(key.clone()),
         standard: Arc::new(GradingStandard::default_standard()),
+        views_lock: Default::default(),
     })
     .unwrap()
 }

@@ -68,9 +68,6 @@ impl Model {
             // The neighbour declaration each county writes at first start.
             m.bump(c, Scope::Province);
         }
-        // The CRL the gateway publishes in its province feed at first start.
-        m.heads
-            .insert(("province/51".to_owned(), "province".to_owned()), 1);
         m
     }
 
@@ -285,11 +282,17 @@ fn run(seed: u64) {
         .neighbours(COUNTIES[0], COUNTIES[1])
         .neighbours(COUNTIES[1], COUNTIES[2])
         .start();
+    // What the gateway publishes by itself at its first start (its CRL, the CA's directory).
+    let mut model = Model::new();
+    let gateway_feed = ("province/51".to_owned(), "province".to_owned());
+    model
+        .heads
+        .insert(gateway_feed.clone(), p.feeds(GATEWAY)[&gateway_feed]);
     let mut r = Run {
         seed,
         rng: fastrand::Rng::with_seed(seed),
         p,
-        model: Model::new(),
+        model,
         steps: Vec::new(),
         down: None,
     };

@@ -197,7 +197,10 @@ fn a_revoked_certificate_is_refused_once_the_node_reloads_the_crl() {
             }
         },
     );
-    assert_handshake_refused(&stderr);
+    // A connection that slipped in just before the reload is refused on its request instead.
+    if !stderr.contains("was revoked by the provincial CA") {
+        assert_handshake_refused(&stderr);
+    }
     assert!(
         node.log()
             .contains("certificates or CRL changed on disk: reloaded"),

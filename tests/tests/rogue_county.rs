@@ -127,7 +127,10 @@ impl Attack {
                     .as_array()
                     .unwrap()
                     .iter()
-                    .find(|q| q["feed"] == "county/510106#province")
+                    .find(|q| {
+                        q["feed"] == "county/510106#province"
+                            && q["reason"].as_str().is_some_and(|r| r.contains(reason))
+                    })
                     .cloned()
                     .ok_or_else(|| format!("{:#}", peers["quarantined"]))
             },
@@ -320,30 +323,30 @@ fn a_timestamp_before_the_previous_entry_is_refused() {
 }
 
 #[test]
-fn codes_that_are_not_counties_of_the_province_are_refused_and_invented_ones_never_listed() {
+fn codes_of_no_county_in_the_province_directory_are_refused_and_never_listed() {
     let a = Attack::start();
-    // A well-formed but invented code is no county of anyone's: it may be named, but lists of
-    // counties show only members (a certificate or a signed declaration of their own).
-    let declared = a.send(
-        0,
-        &GENESIS_HASH,
-        X_PATH,
-        now_ms(),
-        &[Event::NeighboursDeclared {
-            neighbours: vec!["519999".into()],
-        }],
-    );
-    a.p.wait_head(GATEWAY, &feed(X_PATH, "province"), 1);
+    let first = a.first();
+    let declare = |codes: &[&str]| Event::NeighboursDeclared {
+        neighbours: codes.iter().map(|c| c.to_string()).collect(),
+    };
+    // Well formed, of the province, but no county the CA issued a certificate to: the
+    // gateway publishes the CA's directory, so every node knows which counties exist.
+    a.send(1, &first.hash, X_PATH, now_ms(), &[declare(&["519999"])]);
+    a.assert_quarantined(2, "no county in the province's certificate directory");
+    // Not a code at all, and another province's county.
     a.send(
         1,
-        &declared[0].hash,
+        &first.hash,
         X_PATH,
         now_ms(),
-        &[Event::NeighboursDeclared {
-            neighbours: vec!["<b>not-a-code</b>".into(), "110101".into()],
-        }],
+        &[declare(&["<b>not-a-code</b>"])],
     );
     a.assert_quarantined(2, "not a county code");
+    a.send(1, &first.hash, X_PATH, now_ms(), &[declare(&["110101"])]);
+    a.assert_quarantined(2, "not a county of province 51");
+    // A real one passes.
+    a.send(1, &first.hash, X_PATH, now_ms(), &[declare(&[B])]);
+    a.p.wait_head(GATEWAY, &feed(X_PATH, "province"), 2);
     let health =
         a.p.gateway_cli()
             .args(["health", "--json"])
@@ -367,6 +370,7 @@ fn codes_that_are_not_counties_of_the_province_are_refused_and_invented_ones_nev
         !home.body.contains("519999"),
         "the filters offer an invented county"
     );
+    a.assert_honest_nodes_unharmed(2);
 }
 
 #[test]

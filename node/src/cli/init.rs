@@ -164,6 +164,14 @@ fn render(
         "# The province's revocation list; re-read automatically when it changes."
     )?;
     writeln!(s, "crl = {}", quote(&pki.join("crl.pem")))?;
+    if kind_key == "province" {
+        writeln!(
+            s,
+            "# The CA's directory of every county's certificate: published to every node, so\n\
+             # codes naming no county of the province are refused. Re-read when it changes."
+        )?;
+        writeln!(s, "directory = {}", quote(&pki.join("directory.pem")))?;
+    }
     writeln!(s)?;
     writeln!(s, "[log]")?;
     writeln!(s, "# human or json (`--log-format` overrides).")?;

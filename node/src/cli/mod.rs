@@ -8,7 +8,7 @@
 //!   linked across counties;
 //! - [`staff`]: dashboard accounts at the gateway; [`partner`]: partner websites;
 //!   [`disposal`]: disposal requests to them;
-//! - [`peers`]: the sync links of a node or the gateway;
+//! - [`peers`]: the sync links of a node or the gateway; [`rekey`]: re-keying a county;
 //! - [`connect`]: reaching a node over mutual TLS; [`output`]: tables and JSON.
 
 pub mod alert;
@@ -24,6 +24,7 @@ pub mod output;
 pub mod overview;
 pub mod partner;
 pub mod peers;
+pub mod rekey;
 pub mod report;
 pub mod risk;
 pub mod staff;
@@ -103,6 +104,9 @@ pub enum Command {
     Peers(peers::PeersArgs),
     /// The feeds a node or the gateway holds, and how far (its version vector).
     Feeds(peers::PeersArgs),
+    /// At the gateway: re-key a compromised county (after revoking its old certificate): its
+    /// new certificate, and per feed the last entry of the old key still trusted.
+    Rekey(rekey::RekeyArgs),
 }
 
 /// Runs the CLI; returns the process exit code.
@@ -124,6 +128,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Linked(args) => tokio_main(linked::run(cli.connect, args)),
         Command::Peers(args) => tokio_main(peers::run(cli.connect, args)),
         Command::Feeds(args) => tokio_main(peers::feeds(cli.connect, args)),
+        Command::Rekey(args) => tokio_main(rekey::run(cli.connect, args)),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -502,6 +502,78 @@ pub fn event(event: &Event, origin: &str, at_ms: i64) -> Result<(), ContentError
             validate_name(name).map_err(|e| field("name", e.to_string()))?;
             text("display-name", display_name, MAX_NAME)
         }
+        Event::CertificateListed { certificate } => {
+            province_only(is_province, "a certificate directory entry")?;
+            if certificate.len() > MAX_PAYLOAD / 4 {
+                return Err(field("certificate", "too large"));
+            }
+            let der = base64::engine::general_purpose::STANDARD
+                .decode(certificate)
+                .map_err(|_| field("certificate", "not base64"))?;
+            match crate::pki::cert::identity_of(&der)
+                .map_err(|e| field("certificate", e.to_string()))?
+            {
+                Identity::County(c) | Identity::Province(c) if c.province_code() == province => {
+                    Ok(())
+                }
+                other => Err(field(
+                    "certificate",
+                    format!("names {other}, no node of province {province}"),
+                )),
+            }
+        }
+        Event::Rekeyed {
+            origin: county,
+            certificate,
+            previous,
+            heads,
+        } => {
+            province_only(is_province, "a re-key")?;
+            let c = match Identity::from_path(county) {
+                Ok(Identity::County(c)) => c,
+                _ => return Err(field("origin", format!("{county:.40?} is not a county"))),
+            };
+            if c.province_code() != province {
+                return Err(field(
+                    "origin",
+                    format!("{c} is not a county of {province}"),
+                ));
+            }
+            for (name, b64) in [("certificate", certificate), ("previous", previous)] {
+                if b64.len() > MAX_PAYLOAD / 4 {
+                    return Err(field(name, "too large"));
+                }
+                let der = base64::engine::general_purpose::STANDARD
+                    .decode(b64)
+                    .map_err(|_| field(name, "not base64"))?;
+                let named =
+                    crate::pki::cert::identity_of(&der).map_err(|e| field(name, e.to_string()))?;
+                if named.path() != *county {
+                    return Err(field(name, format!("names {named}, not {county}")));
+                }
+            }
+            if certificate == previous {
+                return Err(field("certificate", "is the previous certificate"));
+            }
+            if heads.is_empty() || heads.len() > 3 {
+                return Err(field("heads", "give one trusted head per shared feed"));
+            }
+            for (i, h) in heads.iter().enumerate() {
+                if h.audience == Audience::Local
+                    || heads[..i].iter().any(|o| o.audience == h.audience)
+                {
+                    return Err(field(
+                        "heads",
+                        "one head per shared feed (neighbours, province, upstream)",
+                    ));
+                }
+                let hash_ok = h.hash.len() == 64 && h.hash.bytes().all(|b| b.is_ascii_hexdigit());
+                if !hash_ok {
+                    return Err(field("heads", "a hash is 64 hex digits"));
+                }
+            }
+            Ok(())
+        }
         Event::CrlPublished { number, crl } => {
             province_only(is_province, "a CRL")?;
             if crl.len() > MAX_PAYLOAD {
@@ -621,6 +693,43 @@ fn measure(id: &str) -> Result<(), ContentError> {
             "measure",
             format!("{id:.20?} is not a measure id (m1, m2, …)"),
         ))
+    }
+}
+
+/// The county codes an event names (neighbours, targets, an alert's counties), if any.
+pub fn county_codes_named(event: &Event) -> Vec<&str> {
+    match event {
+        Event::NeighboursDeclared { neighbours } => neighbours.iter().map(String::as_str).collect(),
+        Event::DirectiveIssued { targets, .. } => targets.iter().map(String::as_str).collect(),
+        Event::AlertIssued { alert, .. } | Event::AlertUpdated { alert, .. } => {
+            let mut v: Vec<&str> = alert.affected.iter().map(String::as_str).collect();
+            if let crate::domain::alert::AlertAudience::Counties(c) = &alert.audience {
+                v.extend(c.iter().map(String::as_str));
+            }
+            v
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Checks every county code `event` names is in `listed` (the province's certificate
+/// directory); nothing to check while the province has published none.
+pub fn listed_codes(
+    event: &Event,
+    listed: Option<&std::collections::BTreeSet<String>>,
+) -> Result<(), ContentError> {
+    let Some(listed) = listed else {
+        return Ok(());
+    };
+    match county_codes_named(event)
+        .into_iter()
+        .find(|c| !listed.contains(*c))
+    {
+        None => Ok(()),
+        Some(code) => Err(field(
+            "county",
+            format!("{code:.20} is no county in the province's certificate directory"),
+        )),
     }
 }
 

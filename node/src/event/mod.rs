@@ -235,6 +235,25 @@ pub enum Event {
         /// The CRL, DER, base64.
         crl: String,
     },
+    /// The province listed a node certificate in its directory (from the CA's
+    /// `directory.pem`): the counties that exist, so codes naming none are refused.
+    CertificateListed {
+        /// The certificate, DER, base64.
+        certificate: String,
+    },
+    /// The province re-keyed a county (a compromised or lost key): from each trusted head on,
+    /// the county's feeds continue under `certificate`; what `previous` signed after those
+    /// heads is set aside as evidence, never applied or relayed.
+    Rekeyed {
+        /// The county's identity path, e.g. `county/510104`.
+        origin: String,
+        /// Its new certificate, DER, base64.
+        certificate: String,
+        /// The certificate it signed with until now, DER, base64.
+        previous: String,
+        /// Per feed, the last entry of the old key the province still trusts.
+        heads: Vec<TrustedHead>,
+    },
     /// A county (or the province) asked a partner website to act on content (处置请求).
     DisposalFiled {
         /// `<requester>-x<n>`.
@@ -310,6 +329,18 @@ pub enum Event {
         #[serde(default)]
         reference: String,
     },
+}
+
+/// The last entry of one feed that a re-keyed county's old key signed and the province still
+/// trusts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrustedHead {
+    /// The feed's audience.
+    pub audience: Audience,
+    /// Its sequence number (0: nothing of the old key is trusted in this feed).
+    pub seq: u64,
+    /// Its hash, hex (zeros when `seq` is 0).
+    pub hash: String,
 }
 
 /// A file attached to a disposal request: its content travels base64-encoded.

@@ -167,6 +167,55 @@ pub fn stage_block(batch: &mut Batch, feed: &FeedId, entries: &[Entry]) {
     batch.insert(HEADS_TREE, feed_key(feed), h);
 }
 
+/// Stages cutting `feed` back to entry `keep` (0: to nothing) and returns the entries after
+/// it: a re-key sets aside what a retired key signed past the head the province trusts.
+/// Reads the store as committed (call it before staging anything else of this feed).
+pub fn stage_truncate(
+    store: &dyn Store,
+    batch: &mut Batch,
+    feed: &FeedId,
+    keep: u64,
+) -> Result<Vec<Entry>, StoreError> {
+    let removed = read(store, feed, keep + 1, usize::MAX)?;
+    if removed.is_empty() {
+        return Ok(removed);
+    }
+    let lower = entry_key(feed, 0);
+    let mut kept_last = None;
+    if keep > 0 {
+        if let Some((k, v)) =
+            store.last_in_range(ENTRIES_TREE, &lower, &entry_key(feed, keep + 1))?
+        {
+            let kept: Vec<Entry> = decode_block(&v)?
+                .into_iter()
+                .filter(|e| e.seq <= keep)
+                .collect();
+            kept_last = kept.last().cloned();
+            batch.insert(ENTRIES_TREE, k, encode_block(&kept));
+        }
+    }
+    for kv in store.range(
+        ENTRIES_TREE,
+        &entry_key(feed, keep + 1),
+        Some(&entry_key(feed, u64::MAX)),
+    ) {
+        let (k, _) = kv?;
+        batch.remove(ENTRIES_TREE, k);
+    }
+    match kept_last {
+        Some(last) => {
+            let mut h = Vec::with_capacity(49);
+            h.push(HEAD_FORMAT);
+            h.extend_from_slice(&last.seq.to_be_bytes());
+            h.extend_from_slice(&last.hash);
+            h.extend_from_slice(&last.timestamp_ms.to_be_bytes());
+            batch.insert(HEADS_TREE, feed_key(feed), h);
+        }
+        None => batch.remove(HEADS_TREE, feed_key(feed)),
+    }
+    Ok(removed)
+}
+
 /// Stages one entry (see [`stage_block`]).
 pub fn stage(batch: &mut Batch, feed: &FeedId, entry: &Entry) {
     stage_block(batch, feed, std::slice::from_ref(entry));

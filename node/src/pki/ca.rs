@@ -8,6 +8,7 @@
 //! | `ca.key`            | the CA's Ed25519 key (PKCS#8 PEM, mode 0600)                  |
 //! | `crl.pem`           | the CRL (PEM), re-signed on every revocation                  |
 //! | `issued.json`       | the registry of every certificate issued (`"format": 1`)      |
+//! | `directory.pem`     | every live county and province certificate, for the gateway   |
 //! | `<stem>.crt/.key`   | each holder's certificate and key, `<stem>` = `Identity::file_stem` |
 //!
 //! The registry is the source of truth for `list` and `revoke`, and the CRL is generated
@@ -41,6 +42,10 @@ pub const CA_KEY_FILE: &str = "ca.key";
 pub const CRL_FILE: &str = "crl.pem";
 /// File name of the registry of issued certificates inside the CA directory.
 pub const REGISTRY_FILE: &str = "issued.json";
+/// File name of the certificate directory: every live node certificate (counties and the
+/// province), PEM, rewritten on every issue and revocation. Given to the gateway, which
+/// publishes it in the province feed, so every node knows which counties exist.
+pub const DIRECTORY_FILE: &str = "directory.pem";
 /// Default validity of a leaf certificate, in days.
 pub const DEFAULT_DAYS: u32 = 365;
 
@@ -608,6 +613,8 @@ impl CertificateAuthority {
             write_atomic(&key_path, key.serialize_pem().as_bytes(), KEY_MODE)?;
         }
         write_atomic(&cert_path, cert.pem().as_bytes(), PUBLIC_MODE)?;
+        // Now that the file is there, the directory can list it.
+        self.write_directory(&self.registry)?;
 
         Ok(Issued {
             identity: identity.clone(),
@@ -788,9 +795,57 @@ impl CertificateAuthority {
         })?;
         json.push(b'\n');
         write_atomic(&path, &json, PUBLIC_MODE)?;
+        self.write_directory(&registry)?;
         self.registry = registry;
         Ok(())
     }
+
+    /// Writes `directory.pem`: the current certificate of every county and province whose
+    /// latest certificate is neither revoked nor expired.
+    fn write_directory(&self, registry: &Registry) -> Result<(), CaError> {
+        let now = now();
+        let live: std::collections::BTreeSet<&str> = registry
+            .issued
+            .iter()
+            .filter(|r| matches!(r.identity, Identity::County(_) | Identity::Province(_)))
+            .filter(|r| r.revoked_at.is_none() && r.not_after > now)
+            .map(|r| r.serial.as_str())
+            .collect();
+        let mut pem = String::new();
+        let mut stems = std::collections::BTreeSet::new();
+        for r in &registry.issued {
+            let stem = r.identity.file_stem();
+            if !matches!(r.identity, Identity::County(_) | Identity::Province(_))
+                || !stems.insert(stem.clone())
+            {
+                continue;
+            }
+            let path = self.dir.join(format!("{stem}.crt"));
+            let Ok(certs) = cert::read_cert_pem(&path) else {
+                continue;
+            };
+            for der in certs {
+                let serial = cert::serial_hex(&der).unwrap_or_default();
+                if live.contains(serial.as_str()) {
+                    pem.push_str(&pem_block("CERTIFICATE", &der));
+                }
+            }
+        }
+        write_atomic(&self.dir.join(DIRECTORY_FILE), pem.as_bytes(), PUBLIC_MODE)
+    }
+}
+
+/// One PEM block.
+fn pem_block(label: &str, der: &[u8]) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(line));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
 }
 
 /// Reads and checks `issued.json`, filling in the fields derived from others.

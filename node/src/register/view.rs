@@ -347,6 +347,8 @@ pub fn apply(
         | Event::DirectiveResponded { .. }
         | Event::PartnerDeclared { .. }
         | Event::CrlPublished { .. }
+        | Event::Rekeyed { .. }
+        | Event::CertificateListed { .. }
         | Event::DisposalFiled { .. }
         | Event::DisposalWithdrawn { .. }
         | Event::DisposalReviewed { .. }

@@ -14,6 +14,86 @@ use crate::store::{Batch, Store, StoreError};
 pub const NEIGHBOURS_TREE: &str = "origin_neighbours";
 /// Tree of origin certificates.
 pub const CERTS_TREE: &str = "origin_cert";
+/// Tree of the province's certificate directory: identity path → DER (a view of its
+/// `CertificateListed` entries).
+pub const LISTED_TREE: &str = "unit_directory";
+
+/// Stages a certificate the province listed.
+pub fn apply_listed(batch: &mut Batch, certificate_b64: &str) {
+    use base64::Engine;
+    let Ok(der) = base64::engine::general_purpose::STANDARD.decode(certificate_b64) else {
+        return;
+    };
+    if let Ok(identity) = crate::pki::cert::identity_of(&der) {
+        batch.insert(LISTED_TREE, identity.path().into_bytes(), der);
+    }
+}
+
+/// The county codes in the province's certificate directory, seeing `batch`; `None` while
+/// the province has published none (codes are then checked for form only).
+pub fn listed_counties(
+    store: &dyn Store,
+    batch: &Batch,
+) -> Result<Option<BTreeSet<String>>, StoreError> {
+    let mut out = BTreeSet::new();
+    let mut any = false;
+    for (k, _) in batch.scan_prefix(store, LISTED_TREE, b"")? {
+        any = true;
+        if let Some(code) = String::from_utf8_lossy(&k).strip_prefix("county/") {
+            out.insert(code.to_owned());
+        }
+    }
+    Ok(any.then_some(out))
+}
+
+/// What the gateway asks: list a certificate of the CA's directory in the province feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListCommand {
+    /// The certificate, DER.
+    pub der: Vec<u8>,
+}
+
+/// The `CertificateListed` event for `cmd`; `None` when it is listed already.
+pub fn prepare_listing(
+    store: &dyn Store,
+    batch: &Batch,
+    unit: &str,
+    cmd: &ListCommand,
+) -> Result<Option<(crate::feed::Audience, crate::event::Event)>, crate::event::check::ContentError>
+{
+    use crate::event::check::ContentError;
+    use base64::Engine;
+    if unit.len() != 2 {
+        return Err(ContentError::NotAllowed {
+            what: "a certificate directory entry",
+            who: "the province",
+        });
+    }
+    let identity = crate::pki::cert::identity_of(&cmd.der).map_err(|e| ContentError::Field {
+        field: "certificate",
+        reason: e.to_string(),
+    })?;
+    let held = batch
+        .get(store, LISTED_TREE, identity.path().as_bytes())
+        .map_err(|e| ContentError::Payload(e.to_string()))?;
+    if held.as_deref() == Some(cmd.der.as_slice()) {
+        return Ok(None);
+    }
+    Ok(Some((
+        crate::feed::Audience::Province,
+        crate::event::Event::CertificateListed {
+            certificate: base64::engine::general_purpose::STANDARD.encode(&cmd.der),
+        },
+    )))
+}
+
+/// The certificate the province listed for `identity` (a path), if any.
+pub fn listed_certificate(
+    store: &dyn Store,
+    identity: &str,
+) -> Result<Option<Vec<u8>>, StoreError> {
+    store.get(LISTED_TREE, identity.as_bytes())
+}
 
 /// Stages `unit`'s declaration.
 pub fn apply_declaration(batch: &mut Batch, unit: &str, neighbours: &[String]) {
@@ -56,10 +136,12 @@ pub fn member_counties(store: &dyn Store) -> Result<BTreeSet<String>, StoreError
         let (k, _) = kv?;
         out.insert(String::from_utf8_lossy(&k).into_owned());
     }
-    for kv in store.scan_prefix(CERTS_TREE, b"county/") {
-        let (k, _) = kv?;
-        if let Some(code) = String::from_utf8_lossy(&k).strip_prefix("county/") {
-            out.insert(code.to_owned());
+    for tree in [CERTS_TREE, LISTED_TREE] {
+        for kv in store.scan_prefix(tree, b"county/") {
+            let (k, _) = kv?;
+            if let Some(code) = String::from_utf8_lossy(&k).strip_prefix("county/") {
+                out.insert(code.to_owned());
+            }
         }
     }
     Ok(out)

@@ -37,6 +37,14 @@ pub enum IngestError {
         /// The position.
         seq: u64,
     },
+    /// Entries a re-keyed origin's retired key signed after the head the province trusts.
+    #[error("{feed} #{seq}: signed by the retired key of a re-keyed origin after the head the province trusts (kept as evidence)")]
+    SetAside {
+        /// The feed.
+        feed: String,
+        /// The first such entry.
+        seq: u64,
+    },
     /// The run starts after a gap.
     #[error("{feed}: run starts at #{first} but only #{held} is held")]
     Gap {
@@ -67,6 +75,8 @@ pub struct Ingested {
     pub quarantined: Option<Quarantined>,
     /// The feed had been quarantined and this run took it past the refused entry.
     pub released: bool,
+    /// Feeds a re-key in this run cut back.
+    pub truncated: Vec<super::rekey::Truncated>,
 }
 
 fn keep_evidence(batch: &mut Batch, feed: &FeedId, e: &Entry) {
@@ -135,6 +145,7 @@ pub fn stage_run(
             head: head.seq,
             quarantined: None,
             released: false,
+            truncated: Vec::new(),
         });
     }
     if new[0].seq != head.seq + 1 {
@@ -144,14 +155,38 @@ pub fn stage_run(
             held: head.seq,
         });
     }
-    verify_run(&feed, head.seq, &head.hash, new, origin_key)?;
+    verify_new(store, batch, &feed, &head, new, origin_key)?;
     // Genuine; now valid? Each entry gets the checks local input gets, and its timestamp
     // must not go back from the entry before it.
     let mut previous = head.timestamp_ms;
     let mut keep = new.len();
     let mut quarantined = None;
+    let mut rekeys = Vec::new();
+    // The province's directory, read only for an entry that names counties.
+    let mut listed: Option<Option<std::collections::BTreeSet<String>>> = None;
     for (i, e) in new.iter().enumerate() {
-        if let Err(reason) = check::entry(e, previous, now_ms) {
+        let mut checked = check::entry(e, previous, now_ms);
+        let named = match &checked {
+            Ok(event) if !check::county_codes_named(event).is_empty() => {
+                if listed.is_none() {
+                    listed = Some(super::directory::listed_counties(store, batch)?);
+                }
+                check::listed_codes(event, listed.as_ref().and_then(|l| l.as_ref()))
+            }
+            _ => Ok(()),
+        };
+        if let Err(err) = named {
+            checked = Err(err);
+        }
+        // A listing counts for the entries after it, in this run and the next.
+        if let Ok(crate::event::Event::CertificateListed { certificate }) = &checked {
+            super::directory::apply_listed(batch, certificate);
+            listed = None;
+        }
+        if let Ok(event @ crate::event::Event::Rekeyed { .. }) = &checked {
+            rekeys.push((e.seq, event.clone()));
+        }
+        if let Err(reason) = checked {
             // Only a signed entry can be a head (a run sent on must end signed).
             keep = new[..i]
                 .iter()
@@ -190,6 +225,14 @@ pub fn stage_run(
     }
     // A few blocks per run; views catch up off the writer thread (`views::spawn_applier`).
     feed::log::stage_block(batch, &feed, kept);
+    // A re-key takes effect in the commit that stores it, before any later run is checked.
+    let mut truncated = Vec::new();
+    let stored_through = kept.last().map_or(0, |e| e.seq);
+    for (seq, event) in &rekeys {
+        if *seq <= stored_through {
+            truncated.extend(super::rekey::apply(store, batch, event)?);
+        }
+    }
     Ok(Ingested {
         stored: kept.len(),
         duplicates,
@@ -197,7 +240,72 @@ pub fn stage_run(
         feed,
         quarantined,
         released,
+        truncated,
     })
+}
+
+/// Checks the new entries of a run: chain and signature with the origin's key, or, for a
+/// re-keyed origin, the retired key up to the head the province trusts and the new key after
+/// it. What the retired key signed past that head is kept as evidence and refused.
+fn verify_new(
+    store: &dyn Store,
+    batch: &mut Batch,
+    feed: &FeedId,
+    head: &feed::log::Head,
+    new: &[Entry],
+    key: &VerifyingKey,
+) -> Result<(), IngestError> {
+    let Some(r) = super::rekey::retired(store, batch, feed)? else {
+        return Ok(verify_run(feed, head.seq, &head.hash, new, key)?);
+    };
+    let split = new.iter().take_while(|e| e.seq <= r.seq).count();
+    let (old, after) = new.split_at(split);
+    if let Some(last) = old.last() {
+        match verify_run(feed, head.seq, &head.hash, old, &r.key) {
+            Ok(()) => {}
+            // The province's record vouches for the trusted head itself.
+            Err(FeedError::Unsigned { .. }) if last.seq == r.seq && last.hash == r.hash => {}
+            Err(e) => return Err(e.into()),
+        }
+        if last.seq == r.seq && last.hash != r.hash {
+            return Err(IngestError::Malformed(format!(
+                "{feed} #{}: not the entry the province trusts there",
+                r.seq
+            )));
+        }
+    }
+    if after.is_empty() {
+        return Ok(());
+    }
+    let (prev_seq, prev_hash) = match old.last() {
+        Some(l) => (l.seq, l.hash.clone()),
+        None => (head.seq, head.hash.clone()),
+    };
+    let chained = prev_seq == r.seq && prev_hash == r.hash;
+    let by_new = if chained {
+        verify_run(feed, r.seq, &r.hash, after, key)
+    } else {
+        Err(FeedError::BrokenChain {
+            feed: feed.to_string(),
+            seq: after[0].seq,
+        })
+    };
+    match by_new {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            if verify_run(feed, prev_seq, &prev_hash, after, &r.key).is_ok() {
+                for x in after {
+                    super::rekey::keep_evidence(batch, feed, x);
+                }
+                Err(IngestError::SetAside {
+                    feed: feed.to_string(),
+                    seq: after[0].seq,
+                })
+            } else {
+                Err(e.into())
+            }
+        }
+    }
 }
 
 /// How many equivocations are kept as evidence.

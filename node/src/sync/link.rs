@@ -2,22 +2,17 @@
 //! server's certificate names the peer we meant, against the CA and CRL), runs a sync session,
 //! and reconnects with exponential backoff and jitter when the link fails.
 
-use std::io;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use fenghuo_proto::v1::federation_client::FederationClient;
-use hyper_util::rt::TokioIo;
-use rustls_pki_types::ServerName;
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::transport::{Endpoint, Uri};
 
 use super::session::{self, SyncContext, SyncError};
 use super::status::LinkKey;
 use crate::identity::Identity;
-use crate::pki::tls::peer_identity;
+use crate::pki::client;
 
 /// Exponential backoff with jitter: each failure doubles the ceiling (from `base` up to
 /// `max`); the wait is drawn uniformly from the upper half, so peers that failed together do
@@ -70,66 +65,14 @@ async fn dial(
     target: &LinkTarget,
 ) -> Result<(tonic::transport::Channel, Arc<Vec<u8>>), SyncError> {
     let tls = ctx.tls.borrow().client.clone();
-    let address = target.address.clone();
-    let expected = target.peer.clone();
-    let seen: Arc<Mutex<Option<Vec<u8>>>> = Arc::new(Mutex::new(None));
-    let slot = seen.clone();
-    let connector = tower::service_fn(move |_: Uri| {
-        let tls = tls.clone();
-        let address = address.clone();
-        let expected = expected.clone();
-        let slot = slot.clone();
-        async move {
-            let tcp = TcpStream::connect(&address).await?;
-            tcp.set_nodelay(true)?;
-            let host = address
-                .rsplit_once(':')
-                .map(|(h, _)| h.trim_start_matches('[').trim_end_matches(']'))
-                .unwrap_or(&address)
-                .to_owned();
-            let name = ServerName::try_from(host)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
-            let stream = tokio_rustls::TlsConnector::from(tls)
-                .connect(name, tcp)
-                .await?;
-            let (identity, der) =
-                peer_identity(stream.get_ref().1).map_err(|e| io::Error::other(e.to_string()))?;
-            if identity != expected {
-                return Err(io::Error::other(format!(
-                    "dialled {expected} but the server is {identity}"
-                )));
-            }
-            if let Ok(mut s) = slot.lock() {
-                *s = Some(der);
-            }
-            Ok::<_, io::Error>(TokioIo::new(stream))
-        }
-    });
-    let channel = Endpoint::from_shared(format!("http://{}", target.address))
-        .map_err(|e| SyncError::Connect(format!("address {}: {e}", target.address)))?
-        .connect_timeout(Duration::from_secs(5))
-        .http2_keep_alive_interval(Duration::from_secs(10))
-        .keep_alive_timeout(Duration::from_secs(5))
-        .connect_with_connector(connector)
-        .await
-        .map_err(|e| SyncError::Connect(format!("{}: {}", target.address, error_chain(&e))))?;
-    let cert = seen.lock().ok().and_then(|s| s.clone()).unwrap_or_default();
-    Ok((channel, Arc::new(cert)))
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let text = c.to_string();
-        // hyper and tonic often repeat their source's message in their own.
-        if !s.contains(&text) {
-            s.push_str(": ");
-            s.push_str(&text);
-        }
-        cur = c.source();
-    }
-    s
+    let dialled = client::dial(tls, &target.address, &target.peer, |e| {
+        e.connect_timeout(Duration::from_secs(5))
+            .http2_keep_alive_interval(Duration::from_secs(10))
+            .keep_alive_timeout(Duration::from_secs(5))
+    })
+    .await
+    .map_err(|e| SyncError::Connect(e.to_string()))?;
+    Ok((dialled.channel, Arc::new(dialled.certificate)))
 }
 
 async fn one_session(ctx: &Arc<SyncContext>, target: &LinkTarget) -> Result<(), SyncError> {

@@ -337,7 +337,10 @@ async fn send_loop(
         let mut holding = false;
         if hello {
             // Only what is durable: a peer must never hold an entry this node could lose.
-            let held = ctx.writer.durable_heads().snapshot();
+            let mut held = ctx.writer.durable_heads().snapshot();
+            // The province's feeds first: a CRL or a re-key there changes how the peer checks
+            // the other feeds of the same pass.
+            held.sort_by_key(|(f, _)| !f.origin.starts_with("province/"));
             let mut behind = std::collections::BTreeMap::new();
             for (feed, head) in held {
                 if feed.audience == Audience::Local {
@@ -443,18 +446,21 @@ fn origin_key(
             ));
         }
         let tls = ctx.tls.borrow().clone();
-        if ctx.keys.key(&tls, sent).is_none() {
+        if ctx.keys.key(&tls, sent).is_some() {
+            let known = directory::certificate(ctx.store.as_ref(), &feed.origin)
+                .map_err(|e| e.to_string())?;
+            if known.as_deref() != Some(sent) {
+                directory::remember_certificate(ctx.store.as_ref(), &feed.origin, sent)
+                    .map_err(|e| e.to_string())?;
+            }
+        } else if !super::rekey::is_retired(ctx.store.as_ref(), &feed.origin, sent) {
             return Err(format!(
                 "certificate of {} is not valid under the provincial CA and CRL",
                 feed.origin
             ));
         }
-        let known =
-            directory::certificate(ctx.store.as_ref(), &feed.origin).map_err(|e| e.to_string())?;
-        if known.as_deref() != Some(sent) {
-            directory::remember_certificate(ctx.store.as_ref(), &feed.origin, sent)
-                .map_err(|e| e.to_string())?;
-        }
+        // A re-keyed origin's retired certificate: what it signed is checked against the
+        // province's re-key record (see `ingest`), with the current key for the rest.
     }
     let der = directory::certificate(ctx.store.as_ref(), &feed.origin)
         .map_err(|e| e.to_string())?
@@ -512,6 +518,10 @@ where
                             p.heads = h.heads.iter().filter_map(|x| Some((feed_of(x)?, x.seq))).collect();
                         }
                         shared.1.notify_one();
+                        if ctx.writer.is_catching_up() {
+                            let behind = behind_on(&ctx, &h.heads)?;
+                            caught_up_after_restore(&ctx, &key.peer, &behind);
+                        }
                     }
                     Frame::Heads(h) => {
                         if h.refused {
@@ -538,24 +548,17 @@ where
                                         if p.refused.get(&f).is_some_and(|r| x.seq > r.at) {
                                             p.refused.remove(&f);
                                         }
+                                        let ours = ctx.writer.durable_heads().get(&f);
                                         let seq = p.heads.entry(f).or_insert(0);
-                                        *seq = (*seq).max(x.seq);
+                                        // A report may lag what is in flight to the peer: only
+                                        // ever raise, except past what this node holds (it
+                                        // cannot have sent that): the peer cut its feed back
+                                        // (a re-key), so send from where it is now.
+                                        *seq = if x.seq < *seq && *seq > ours { x.seq } else { (*seq).max(x.seq) };
                                     }
                                 }
                             }
-                            let held: HashMap<FeedId, u64> = feed::log::heads(ctx.store.as_ref())?
-                                .into_iter()
-                                .map(|(f, h)| (f, h.seq))
-                                .collect();
-                            let behind: Vec<(FeedId, u64)> = h
-                                .heads
-                                .iter()
-                                .filter_map(|x| {
-                                    let f = feed_of(x)?;
-                                    let mine = held.get(&f).copied().unwrap_or(0);
-                                    (x.seq > mine && ctx.may_accept(&f)).then(|| (f, x.seq - mine))
-                                })
-                                .collect();
+                            let behind = behind_on(&ctx, &h.heads)?;
                             if ctx.writer.is_catching_up() {
                                 caught_up_after_restore(&ctx, &key.peer, &behind);
                             }
@@ -612,6 +615,22 @@ where
             }
         }
     }
+}
+
+/// Per feed this node may accept, how far it is behind `heads` (a peer's report).
+fn behind_on(ctx: &SyncContext, heads: &[v1::FeedHead]) -> Result<Vec<(FeedId, u64)>, SyncError> {
+    let held: HashMap<FeedId, u64> = feed::log::heads(ctx.store.as_ref())?
+        .into_iter()
+        .map(|(f, h)| (f, h.seq))
+        .collect();
+    Ok(heads
+        .iter()
+        .filter_map(|x| {
+            let f = feed_of(x)?;
+            let mine = held.get(&f).copied().unwrap_or(0);
+            (x.seq > mine && ctx.may_accept(&f)).then(|| (f, x.seq - mine))
+        })
+        .collect())
 }
 
 /// After a restore, writes resume once a peer that holds every shared feed of this node has
