@@ -41,8 +41,9 @@ use crate::api::partners::PartnersService;
 use crate::api::registry::RegistryService;
 use crate::api::reports::ReportsService;
 use crate::api::staff::StaffService;
+use crate::pki::standing::PeerInfo;
 use crate::pki::standing::{self, Half, Standing};
-use crate::pki::tls::{peer_identity, PeerInfo, TlsState};
+use crate::pki::tls::{peer_identity, TlsState};
 use crate::state::NodeState;
 
 /// A client that has not finished its handshake by then is dropped.

@@ -147,7 +147,7 @@ impl Node {
         if has_peers && crate::backup::restore_pending(store.as_ref())? {
             tracing::warn!("restored from a backup: writes wait until this node's own entries are back from its peers");
             writer.hold_until_caught_up();
-        } else if has_peers && holds_nothing_of_its_own && cfg.county.is_some() {
+        } else if cfg.gateway.is_some() && holds_nothing_of_its_own && cfg.county.is_some() {
             // (A gateway started empty is a new province or a restore; counties dial it, so
             // it cannot know whom to wait for.)
             tracing::info!("no entry of this node's own yet: writes wait until a peer shows it holds nothing more of them");
@@ -254,8 +254,10 @@ pub async fn launch(
                 tracing::error!(error = %e, "declaring neighbours failed");
             }
         });
-    } else {
-        declare_neighbours(cfg, &node.state).await?;
+    } else if let Err(e) = declare_neighbours(cfg, &node.state).await {
+        // Not fatal: the node serves its staff; a refused declaration (say, a neighbour the
+        // province's directory does not list yet) is written at the next start.
+        tracing::error!(error = %e, "declaring neighbours failed");
     }
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await

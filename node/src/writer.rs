@@ -152,6 +152,25 @@ enum Job {
     },
 }
 
+impl Job {
+    /// Whether this job may re-key an origin: a re-key command, or a received run of a
+    /// province feed carrying a `rekeyed` entry.
+    fn may_rekey(&self) -> bool {
+        match self {
+            Job::Command { command, .. } => matches!(command, Change::Rekey(_)),
+            Job::Ingest { entries, .. } => entries.iter().any(|e| {
+                e.origin.starts_with("province/")
+                    && e.payload
+                        .windows(REKEYED_TAG.len())
+                        .any(|w| w == REKEYED_TAG)
+            }),
+        }
+    }
+}
+
+/// How a `rekeyed` payload names its type (serde_json writes no spaces).
+const REKEYED_TAG: &[u8] = br#""type":"rekeyed""#;
+
 /// A handle to submit work to the writer thread.
 #[derive(Clone)]
 pub struct Writer {
@@ -523,10 +542,25 @@ fn run(ctx: WriterContext, mut rx: mpsc::Receiver<Job>, flusher: std_mpsc::SyncS
         .filter_map(|(_, h)| h.timestamp_ms)
         .max()
         .unwrap_or(0);
-    while let Some(first) = rx.blocking_recv() {
+    // A job that may re-key an origin is committed in a batch of its own: the feeds it cuts
+    // are read as committed, and the jobs after it see them cut.
+    let mut held_over: Option<Job> = None;
+    loop {
+        let first = match held_over.take() {
+            Some(job) => job,
+            None => match rx.blocking_recv() {
+                Some(job) => job,
+                None => break,
+            },
+        };
+        let alone = first.may_rekey();
         let mut jobs = vec![first];
-        while jobs.len() < MAX_BATCH {
+        while !alone && jobs.len() < MAX_BATCH {
             match rx.try_recv() {
+                Ok(job) if job.may_rekey() => {
+                    held_over = Some(job);
+                    break;
+                }
                 Ok(job) => jobs.push(job),
                 Err(_) => break,
             }
@@ -685,14 +719,17 @@ impl OwnEntries<'_> {
                 .map_err(RegisterError::from)?;
             check::listed_codes(event, listed.as_ref())?;
         }
-        let (prev_seq, prev_hash) = match self.feeds.get(&feed).and_then(|v| v.last()) {
-            Some(last) => (last.seq, last.hash.clone()),
+        let (prev_seq, prev_hash, prev_ms) = match self.feeds.get(&feed).and_then(|v| v.last()) {
+            Some(last) => (last.seq, last.hash.clone(), last.timestamp_ms),
             None => {
                 let h = feed::log::head(store, batch, &feed).map_err(RegisterError::from)?;
-                (h.seq, h.hash)
+                (h.seq, h.hash, h.timestamp_ms.unwrap_or(0))
             }
         };
-        let entry = next_entry(&feed, prev_seq, &prev_hash, self.now, author, payload);
+        // Never before the entry it follows (peers refuse that), even when this node's own
+        // entries came back from its peers stamped by a clock ahead of this one.
+        let at = self.now.max(prev_ms);
+        let entry = next_entry(&feed, prev_seq, &prev_hash, at, author, payload);
         views::apply_event(store, batch, &view::EntryMeta::of(&entry), event)?;
         views::mark_applied(batch, &feed, entry.seq);
         self.comms |= event.item_id().or(event.disposal_id()).is_some();

@@ -62,6 +62,46 @@ fn event_payload(e: &Event) -> Vec<u8> {
     e.encode()
 }
 
+/// After an attack: B and the gateway still answer `risk list --origin all` and the overview,
+/// and an honest write of C still reaches B (its neighbour) and the gateway.
+fn assert_still_usable(p: &Province) {
+    for m in [B, GATEWAY] {
+        p.risks(m);
+        p.cli_as(m, &p.provincial_staff())
+            .args(["overview", "--json"])
+            .run()
+            .ok();
+    }
+    let id = p.risk(
+        C,
+        &[
+            "add",
+            "--title",
+            "Honest after the attack",
+            "--focus",
+            "key-work",
+        ],
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    p.risk(C, &["share", &id, "--scope", "province"]);
+    for m in [B, GATEWAY] {
+        wait::until(
+            "an honest share after the attack",
+            WAIT,
+            Duration::from_millis(100),
+            || {
+                if p.risk_ids(m).contains(&id) {
+                    Ok(())
+                } else {
+                    Err(format!("{m} lacks {id}"))
+                }
+            },
+        );
+    }
+}
+
 /// What B holds of `key`.
 fn b_head(p: &Province, key: &(String, String)) -> u64 {
     p.feeds(B).get(key).copied().unwrap_or(0)
@@ -367,6 +407,7 @@ fn an_origin_signing_two_entries_at_one_position_raises_an_equivocation_alarm() 
     assert_eq!(peers["refused"], refused_before + 1, "{peers:#}");
     assert_eq!(p.feeds(B)[&key], 2, "B still holds A's feed up to #2");
     assert_eq!(p.show(B, &id), before, "B kept the entry it held");
+    assert_still_usable(&p);
 }
 
 #[test]
@@ -631,4 +672,5 @@ fn entries_signed_by_a_revoked_origin_are_refused_with_or_without_its_certificat
         .unwrap_or_else(|e| panic!("{what} the certificate: {e}"));
     }
     assert_eq!(b_head(&p, &key), 1);
+    assert_still_usable(&p);
 }

@@ -204,6 +204,24 @@ fn a_compromised_county_is_rekeyed_and_recovers_from_an_empty_store_without_a_fo
             "{m} shows the planted risk again"
         );
     }
+    // And it goes on: a later write under the new key travels too (a receiver checks each
+    // run after the first from where it stands, with the key the province named).
+    let later = p.risk(
+        A,
+        &["add", "--title", "A week later", "--focus", "key-work"],
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    p.risk(A, &["share", &later, "--scope", "province"]);
+    for m in [GATEWAY, B] {
+        p.wait_head(m, &a_province, trusted + 2);
+        wait::until("A's later risk", WAIT, Duration::from_millis(100), || {
+            has_risk(&p, m, &later)
+                .then_some(())
+                .ok_or_else(|| "not yet".to_owned())
+        });
+    }
     let peers = p.peers(GATEWAY);
     assert_eq!(peers["equivocations"], 0, "{peers:#}");
 }

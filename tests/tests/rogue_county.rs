@@ -140,9 +140,10 @@ impl Attack {
             q["reason"].as_str().unwrap().contains(reason),
             "refused for another reason: {q:#}"
         );
+        let advice = q["advice"].as_str().unwrap();
         assert!(
-            q["advice"].as_str().unwrap().contains("compromised"),
-            "{q:#}"
+            advice.contains(&format!("waits at #{}", seq - 1)),
+            "the advice says where the feed waits: {q:#}"
         );
         let held = self
             .p

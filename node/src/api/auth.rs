@@ -4,7 +4,7 @@
 use tonic::{Request, Status};
 
 use crate::identity::Identity;
-use crate::pki::tls::PeerInfo;
+use crate::pki::standing::PeerInfo;
 
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]

@@ -11,7 +11,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::auth::caller;
 use crate::identity::Identity;
-use crate::pki::tls::PeerInfo;
+use crate::pki::standing::PeerInfo;
 use crate::state::NodeState;
 use crate::sync::session;
 use crate::sync::status::{LinkKey, LinkStatus};

@@ -338,6 +338,62 @@ mod tests {
     }
 
     #[test]
+    fn a_feed_is_cut_back_inside_a_block_and_continues_from_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let feed = FeedId::new("county/510104", Audience::Province);
+        let mut entries = Vec::new();
+        let mut prev = GENESIS_HASH.to_vec();
+        for seq in 1..=12u64 {
+            let e = next_entry(
+                &feed,
+                seq - 1,
+                &prev,
+                1000 + seq as i64,
+                "a",
+                vec![seq as u8],
+            );
+            prev = e.hash.clone();
+            entries.push(e);
+        }
+        let mut b = Batch::new();
+        stage_block(&mut b, &feed, &entries[0..5]);
+        stage_block(&mut b, &feed, &entries[5..9]);
+        stage_block(&mut b, &feed, &entries[9..12]);
+        store.commit(&b).unwrap();
+
+        // Cut to #7, in the middle of the second block.
+        let mut cut = Batch::new();
+        let removed = stage_truncate(&store, &mut cut, &feed, 7).unwrap();
+        store.commit(&cut).unwrap();
+        assert_eq!(
+            removed.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            vec![8, 9, 10, 11, 12]
+        );
+        let h = head(&store, &Batch::new(), &feed).unwrap();
+        assert_eq!(
+            (h.seq, h.hash.clone(), h.timestamp_ms),
+            (7, entries[6].hash.clone(), Some(1007))
+        );
+        let held = read(&store, &feed, 1, 100).unwrap();
+        assert_eq!(held.len(), 7);
+        assert_eq!(held.last().map(|e| e.seq), Some(7));
+        // Another #8 follows the cut.
+        let other = next_entry(&feed, 7, &entries[6].hash, 2000, "b", vec![99]);
+        let mut more = Batch::new();
+        stage(&mut more, &feed, &other);
+        store.commit(&more).unwrap();
+        assert_eq!(get(&store, &feed, 8).unwrap(), Some(other));
+        assert!(get(&store, &feed, 9).unwrap().is_none());
+        // Cut to nothing.
+        let mut all = Batch::new();
+        assert_eq!(stage_truncate(&store, &mut all, &feed, 0).unwrap().len(), 8);
+        store.commit(&all).unwrap();
+        assert_eq!(head(&store, &Batch::new(), &feed).unwrap(), Head::empty());
+        assert!(read(&store, &feed, 1, 10).unwrap().is_empty());
+    }
+
+    #[test]
     fn blocks_read_from_any_position_and_through_a_batch() {
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(dir.path()).unwrap();

@@ -1163,6 +1163,42 @@ mod tests {
         cert::read_crl_pem(&ca.crl_path()).unwrap().remove(0)
     }
 
+    #[test]
+    fn the_directory_lists_live_node_certificates_only() {
+        let (dir, mut ca) = new_ca();
+        let listed = || -> Vec<String> {
+            cert::read_cert_pem(&dir.path().join(DIRECTORY_FILE))
+                .unwrap_or_default()
+                .iter()
+                .map(|d| cert::identity_of(d).unwrap().path())
+                .collect()
+        };
+        assert!(listed().is_empty());
+        for uri in [
+            "fenghuo://county/510104",
+            "fenghuo://county/510105",
+            "fenghuo://province/51",
+            "fenghuo://staff/510104/zhang",
+            "fenghuo://partner/weibo",
+        ] {
+            let id: Identity = uri.parse().unwrap();
+            ca.issue(&id, &IssueOptions::default()).unwrap();
+        }
+        assert_eq!(listed(), ["county/510104", "county/510105", "province/51"]);
+        ca.revoke("county-510105").unwrap();
+        assert_eq!(listed(), ["county/510104", "province/51"]);
+        // Re-issued after the revocation: listed again, with the new certificate.
+        let id: Identity = "fenghuo://county/510105".parse().unwrap();
+        let force = IssueOptions {
+            force: true,
+            ..IssueOptions::default()
+        };
+        let again = ca.issue(&id, &force).unwrap();
+        let certs = cert::read_cert_pem(&dir.path().join(DIRECTORY_FILE)).unwrap();
+        assert!(certs.contains(&der_of(&again.cert_path)));
+        assert_eq!(certs.len(), 3);
+    }
+
     fn key_identifier(exts: &[x509_parser::extensions::X509Extension<'_>], ski: bool) -> Vec<u8> {
         exts.iter()
             .find_map(|e| match e.parsed_extension() {

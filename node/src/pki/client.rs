@@ -19,7 +19,7 @@ use tokio::net::TcpStream;
 use tonic::transport::{Channel, Endpoint, Uri};
 
 use super::cert;
-use super::tls::{self, peer_identity, TlsError};
+use super::trust::{self, peer_identity, TlsError};
 use crate::identity::Identity;
 
 /// The client configuration: TLS 1.3, `chain` and `key` as our identity, the server's
@@ -30,17 +30,17 @@ pub fn config(
     chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
 ) -> Result<Arc<ClientConfig>, TlsError> {
-    let provider = tls::provider();
+    let provider = trust::provider();
     let verifier = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
         .with_crls(crls)
         .build()
-        .map_err(tls::rustls_err)?;
+        .map_err(trust::rustls_err)?;
     let mut client = ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])
-        .map_err(tls::rustls_err)?
+        .map_err(trust::rustls_err)?
         .with_webpki_verifier(verifier)
         .with_client_auth_cert(chain, key)
-        .map_err(tls::rustls_err)?;
+        .map_err(trust::rustls_err)?;
     client.alpn_protocols = vec![b"h2".to_vec()];
     Ok(Arc::new(client))
 }
@@ -70,7 +70,7 @@ pub struct ClientTls {
 /// Reads `files` into a client configuration (see [`config`]).
 pub fn load(files: &ClientFiles) -> Result<ClientTls, TlsError> {
     let ca = cert::read_cert_pem(&files.ca)?;
-    let crls = tls::crls(cert::read_crl_pem(&files.crl)?);
+    let crls = trust::crls(cert::read_crl_pem(&files.crl)?);
     let chain = cert::read_cert_pem(&files.cert)?;
     let key = cert::read_key_pem(&files.key)?;
     let identity = match chain.first() {
@@ -81,7 +81,7 @@ pub fn load(files: &ClientFiles) -> Result<ClientTls, TlsError> {
     let chain = chain.into_iter().map(CertificateDer::from).collect();
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key));
     Ok(ClientTls {
-        config: config(tls::roots(ca)?, crls, chain, key)?,
+        config: config(trust::roots(ca)?, crls, chain, key)?,
         identity,
     })
 }

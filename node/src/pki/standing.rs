@@ -24,8 +24,22 @@ use time::format_description::well_known::Rfc3339;
 use tokio::sync::{oneshot, watch, Notify};
 
 use super::cert;
-use super::tls::{PeerInfo, TlsState};
+use super::tls::TlsState;
 use crate::identity::Identity;
+
+/// The verified peer of a connection, attached to every request on it.
+#[derive(Debug, Clone)]
+pub struct PeerInfo {
+    /// Who the client certificate says the peer is.
+    pub identity: Identity,
+    /// The peer's certificate (DER), to re-check it when the CRL changes.
+    pub certificate: Arc<Vec<u8>>,
+    /// Where the connection comes from.
+    pub remote: Option<std::net::SocketAddr>,
+    /// Whether the certificate still stands (not revoked or expired since the handshake):
+    /// shared with the connection and its watcher, read by every request.
+    pub standing: Arc<Standing>,
+}
 
 /// How long a lapsed connection stays open when none of its requests is refused (an idle
 /// connection, or one carrying only streams): its streams end then.

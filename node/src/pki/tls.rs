@@ -6,22 +6,21 @@
 //! The configuration sits behind a `watch` channel: [`TlsReloader`] re-reads the files when
 //! the CRL or certificates change on disk, so a revocation takes effect without a restart:
 //! on new connections at their handshake, and on open ones through each connection's
-//! [`Standing`] (see [`super::standing`]). Dialling out is [`super::client`].
+//! [`super::standing::Standing`]. Dialling out is [`super::client`].
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use rustls::server::WebPkiClientVerifier;
-use rustls::{RootCertStore, ServerConfig};
-use rustls_pki_types::{
-    CertificateDer, CertificateRevocationListDer, PrivateKeyDer, PrivatePkcs8KeyDer,
-};
+use rustls::ServerConfig;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::sync::watch;
 
 use super::cert::{self, CertError};
 use super::client;
-use super::standing::Standing;
+use super::trust::{crls, roots, rustls_err};
+pub use super::trust::{peer_identity, provider, TlsError};
 use crate::identity::Identity;
 
 /// How often certificate files are checked for changes.
@@ -43,27 +42,6 @@ pub struct CrlInUse {
     pub from_feed: bool,
 }
 
-/// Why a TLS configuration could not be built.
-#[derive(Debug, thiserror::Error)]
-pub enum TlsError {
-    /// A file could not be read or parsed.
-    #[error(transparent)]
-    File(#[from] CertError),
-    /// rustls refused the material.
-    #[error("TLS configuration: {0}")]
-    Rustls(String),
-    /// This node's certificate does not carry the identity the config says.
-    #[error("certificate {path} is for {found}, but this node is configured as {expected}")]
-    WrongIdentity {
-        /// The certificate file.
-        path: String,
-        /// What it says.
-        found: String,
-        /// What the config says.
-        expected: String,
-    },
-}
-
 /// The certificate files a server uses.
 #[derive(Debug, Clone)]
 pub struct TlsPaths {
@@ -75,29 +53,6 @@ pub struct TlsPaths {
     pub key: PathBuf,
     /// The CRL.
     pub crl: PathBuf,
-}
-
-/// The verified peer of a connection, attached to every request on it.
-#[derive(Debug, Clone)]
-pub struct PeerInfo {
-    /// Who the client certificate says the peer is.
-    pub identity: Identity,
-    /// The peer's certificate (DER), to re-check it when the CRL changes.
-    pub certificate: Arc<Vec<u8>>,
-    /// Where the connection comes from.
-    pub remote: Option<std::net::SocketAddr>,
-    /// Whether the certificate still stands (not revoked or expired since the handshake):
-    /// shared with the connection and its watcher, read by every request.
-    pub standing: Arc<Standing>,
-}
-
-pub(super) fn rustls_err(e: impl std::fmt::Display) -> TlsError {
-    TlsError::Rustls(e.to_string())
-}
-
-/// The crypto every TLS configuration of ours uses (ring).
-pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
 }
 
 /// Everything TLS a node needs, built from one reading of its files: the server
@@ -134,22 +89,6 @@ impl TlsState {
             )
             .map(|_| ())
     }
-}
-
-/// The trust anchors: every certificate of the CA file.
-pub(super) fn roots(ca: Vec<Vec<u8>>) -> Result<Arc<RootCertStore>, TlsError> {
-    let mut roots = RootCertStore::empty();
-    for c in ca {
-        roots.add(CertificateDer::from(c)).map_err(rustls_err)?;
-    }
-    Ok(Arc::new(roots))
-}
-
-/// The CRLs of a CRL file, as rustls takes them.
-pub(super) fn crls(crls: Vec<Vec<u8>>) -> Vec<CertificateRevocationListDer<'static>> {
-    crls.into_iter()
-        .map(CertificateRevocationListDer::from)
-        .collect()
 }
 
 /// Builds the TLS state from `paths`, checking that our certificate names `expected`.
@@ -235,17 +174,6 @@ pub fn load_with(
 /// Builds the server configuration from `paths` (see [`load`]).
 pub fn server_config(paths: &TlsPaths, expected: &Identity) -> Result<Arc<ServerConfig>, TlsError> {
     load(paths, expected).map(|s| s.server)
-}
-
-/// The identity in the peer's end-entity certificate, once rustls has verified the chain.
-pub fn peer_identity(conn: &rustls::CommonState) -> Result<(Identity, Vec<u8>), CertError> {
-    let leaf = conn
-        .peer_certificates()
-        .and_then(|c| c.first())
-        .ok_or_else(|| CertError::NoIdentity {
-            subject: "(no client certificate)".into(),
-        })?;
-    Ok((cert::identity_of(leaf)?, leaf.to_vec()))
 }
 
 fn mtimes(paths: &TlsPaths) -> Vec<Option<SystemTime>> {
@@ -341,4 +269,55 @@ pub fn read_pem(path: &Path) -> Result<Vec<u8>, CertError> {
         path: path.to_path_buf(),
         source,
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::pki::ca::{CertificateAuthority, IssueOptions};
+
+    #[test]
+    fn the_newest_crl_is_used_whether_from_the_file_or_the_province_feed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ca = CertificateAuthority::init(dir.path(), "51", false).unwrap();
+        let me: Identity = "fenghuo://county/510104".parse().unwrap();
+        let zhang: Identity = "fenghuo://staff/510104/zhang".parse().unwrap();
+        ca.issue(&me, &IssueOptions::default()).unwrap();
+        let zhang_cert = ca
+            .issue(&zhang, &IssueOptions::default())
+            .unwrap()
+            .cert_path;
+        let old = dir.path().join("old-crl.pem");
+        std::fs::copy(ca.crl_path(), &old).unwrap();
+        ca.revoke("staff-510104-zhang").unwrap();
+        let new_der = cert::read_crl_pem(&ca.crl_path()).unwrap().remove(0);
+        let old_der = cert::read_crl_pem(&old).unwrap().remove(0);
+        let zhang_der = cert::read_cert_pem(&zhang_cert).unwrap().remove(0);
+        let paths = |crl: &Path| TlsPaths {
+            ca: ca.ca_cert_path(),
+            cert: dir.path().join("county-510104.crt"),
+            key: dir.path().join("county-510104.key"),
+            crl: crl.to_path_buf(),
+        };
+
+        // The node's file is old; the province published the new one: the new one counts.
+        let s = load_with(&paths(&old), &me, Some(&new_der)).unwrap();
+        let c = s.crl.unwrap();
+        assert!(c.from_feed && c.facts.number == 2, "{c:?}");
+        assert!(!s.is_valid(&zhang_der), "the revocation is in force");
+        // The file is newer than what was published: never back to the older one.
+        let s = load_with(&paths(&ca.crl_path()), &me, Some(&old_der)).unwrap();
+        let c = s.crl.unwrap();
+        assert!(!c.from_feed && c.facts.number == 2, "{c:?}");
+        assert!(!s.is_valid(&zhang_der));
+        // Something the CA did not sign is ignored.
+        let mut other = CertificateAuthority::init(&dir.path().join("other"), "51", false).unwrap();
+        other.issue(&zhang, &IssueOptions::default()).unwrap();
+        other.revoke("staff-510104-zhang").unwrap();
+        let forged = cert::read_crl_pem(&other.crl_path()).unwrap().remove(0);
+        let s = load_with(&paths(&old), &me, Some(&forged)).unwrap();
+        assert!(!s.crl.unwrap().from_feed);
+        assert!(s.is_valid(&zhang_der), "only the old file is in force");
+    }
 }

@@ -370,8 +370,18 @@ impl SledStore {
         db.apply_batch(batch).map_err(backend)?;
         db.flush().map_err(backend)?;
         drop(db);
-        // Opening checks the schema version the backup carried.
-        Self::open(dir)
+        // Opening checks the schema version the backup carried. sled releases its file lock
+        // from a background thread a moment after the drop: wait for it, briefly.
+        let mut tries = 0;
+        loop {
+            match Self::open(dir) {
+                Err(e) if tries < 100 && e.to_string().contains("could not acquire lock") => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => return other,
+            }
+        }
     }
 }
 

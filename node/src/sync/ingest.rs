@@ -199,12 +199,14 @@ pub fn stage_run(
                 hash: hex::encode(&e.hash),
                 reason: reason.to_string(),
                 since_ms: now_ms,
+                transient: reason.is_transient(),
             };
             let known = quarantine::get(store, batch, &feed)?;
-            if known
+            let new = known
                 .as_ref()
-                .is_none_or(|k| k.seq != record.seq || k.hash != record.hash)
-            {
+                .is_none_or(|k| k.seq != record.seq || k.hash != record.hash);
+            // A refusal that depends on this node is not kept: the entry is tried again.
+            if new && !record.transient {
                 quarantine::stage(batch, &feed, &record);
             }
             quarantined = Some(record);
@@ -281,14 +283,16 @@ fn verify_new(
         Some(l) => (l.seq, l.hash.clone()),
         None => (head.seq, head.hash.clone()),
     };
-    let chained = prev_seq == r.seq && prev_hash == r.hash;
-    let by_new = if chained {
-        verify_run(feed, r.seq, &r.hash, after, key)
-    } else {
+    // Past the trusted head only the new key counts: the one the province named, not one a
+    // peer presents (that could be the retired certificate, still valid where the CRL lags).
+    let new_key = r.current.as_ref().unwrap_or(key);
+    let by_new = if prev_seq == r.seq && prev_hash != r.hash {
         Err(FeedError::BrokenChain {
             feed: feed.to_string(),
             seq: after[0].seq,
         })
+    } else {
+        verify_run(feed, prev_seq, &prev_hash, after, new_key)
     };
     match by_new {
         Ok(()) => Ok(()),

@@ -37,12 +37,23 @@ pub struct Quarantined {
     pub reason: String,
     /// When it was first refused, Unix ms.
     pub since_ms: i64,
+    /// The refusal depends on this node (its clock, its copy of the directory, its build):
+    /// the entry is tried again as it comes, and the record is not kept across restarts.
+    #[serde(default)]
+    pub transient: bool,
 }
 
 impl Quarantined {
     /// What an operator should do about it.
     pub fn advice(&self) -> String {
         let origin = self.feed.split('#').next().unwrap_or_default();
+        if self.transient {
+            return format!(
+                "{origin}'s feed waits at #{} for something this node lacks ({}): check this node's clock, that the gateway publishes the CA's directory, and that this node runs the newest release; the entry is tried again as it comes",
+                self.seq.saturating_sub(1),
+                self.reason
+            );
+        }
         format!(
             "{origin} signed an entry this node refuses ({}); its feed waits at #{}. Ask {origin}'s operator: the node may be compromised (see docs/operations.md, \"A compromised county\") or run a build that writes what others refuse.",
             self.reason,
@@ -137,7 +148,9 @@ impl Quarantine {
     /// are refused again without going to the writer.
     pub fn holds(&self, feed: &FeedId, entries: &[crate::feed::Entry]) -> Option<Quarantined> {
         let held = self.held.lock().ok()?;
-        let h = held.get(&feed.to_string())?;
+        let h = held
+            .get(&feed.to_string())
+            .filter(|h| !h.record.transient)?;
         entries
             .iter()
             .any(|e| e.seq == h.record.seq && hex::encode(&e.hash) == h.record.hash)

@@ -73,6 +73,9 @@ pub struct Retired {
     pub seq: u64,
     /// Its hash.
     pub hash: Vec<u8>,
+    /// The key the province gave the origin: what signs everything after the trusted head
+    /// (never a certificate a peer presents, which could be the retired one).
+    pub current: Option<VerifyingKey>,
 }
 
 /// The retired key and trusted head of `feed`, if its origin was re-keyed.
@@ -86,17 +89,20 @@ pub fn retired(
     };
     let head = r.heads.iter().find(|h| h.audience == feed.audience);
     let key = b64(&r.previous).and_then(|d| directory::key_of(&d).ok());
+    let current = b64(&r.certificate).and_then(|d| directory::key_of(&d).ok());
     Ok(match (head, key) {
         (Some(h), Some(key)) => Some(Retired {
             key,
             seq: h.seq,
             hash: hex::decode(&h.hash).unwrap_or_default(),
+            current,
         }),
         // A feed the record names no head for: nothing of the old key is trusted in it.
         (None, Some(key)) => Some(Retired {
             key,
             seq: 0,
             hash: feed::entry::GENESIS_HASH.to_vec(),
+            current,
         }),
         _ => None,
     })

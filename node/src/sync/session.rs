@@ -446,21 +446,22 @@ fn origin_key(
             ));
         }
         let tls = ctx.tls.borrow().clone();
-        if ctx.keys.key(&tls, sent).is_some() {
+        if super::rekey::is_retired(ctx.store.as_ref(), &feed.origin, sent) {
+            // A re-keyed origin's retired certificate, never taken as its key again: what
+            // it signed is checked against the province's re-key record (see `ingest`).
+        } else if ctx.keys.key(&tls, sent).is_some() {
             let known = directory::certificate(ctx.store.as_ref(), &feed.origin)
                 .map_err(|e| e.to_string())?;
             if known.as_deref() != Some(sent) {
                 directory::remember_certificate(ctx.store.as_ref(), &feed.origin, sent)
                     .map_err(|e| e.to_string())?;
             }
-        } else if !super::rekey::is_retired(ctx.store.as_ref(), &feed.origin, sent) {
+        } else {
             return Err(format!(
                 "certificate of {} is not valid under the provincial CA and CRL",
                 feed.origin
             ));
         }
-        // A re-keyed origin's retired certificate: what it signed is checked against the
-        // province's re-key record (see `ingest`), with the current key for the rest.
     }
     let der = directory::certificate(ctx.store.as_ref(), &feed.origin)
         .map_err(|e| e.to_string())?
