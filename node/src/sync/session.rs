@@ -700,7 +700,11 @@ async fn settle(
                 ctx.status
                     .equivocations
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                tracing::error!(alarm = "equivocation", %feed, error = %e, "ALARM: equivocation");
+                // Every one counted and kept as evidence; logged the first time per feed and
+                // then at most once a minute, like every repeated refusal.
+                if let Some(times) = ctx.log_limit.due(&format!("equivocation|{feed}")) {
+                    tracing::error!(alarm = "equivocation", %feed, error = %e, times, "ALARM: equivocation");
+                }
             }
             // Runs queued after a refused one fail with a gap; report each once.
             if !matches!(e, IngestError::Gap { .. }) {
