@@ -151,12 +151,12 @@ impl Table {
         }
     }
 
-    /// The table as CSV (header, then a line per row).
+    /// The table as CSV (header, then a line per row), every text cell spreadsheet-safe.
     pub fn csv(&self) -> Result<String, csv::Error> {
         let mut w = csv::Writer::from_writer(Vec::new());
         w.write_record(&self.columns)?;
         for row in &self.rows {
-            w.write_record(row.iter().map(|c| c.text.as_str()))?;
+            w.write_record(row.iter().map(|c| spreadsheet_safe(c).into_owned()))?;
         }
         let bytes = w.into_inner().map_err(|e| e.into_error())?;
         Ok(String::from_utf8_lossy(&bytes).into_owned())
@@ -183,9 +183,48 @@ impl Table {
     }
 }
 
+/// A cell as a spreadsheet will not run it: text a county typed (a title, a department) that
+/// starts with `=`, `+`, `-`, `@`, a tab or a carriage return would be read as a formula
+/// (`=HYPERLINK(…)`), so it gets a leading `'` (OWASP's rule for CSV injection). Counts stay
+/// numbers.
+fn spreadsheet_safe(cell: &Cell) -> std::borrow::Cow<'_, str> {
+    let risky = cell.number.is_none() && cell.text.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    if risky {
+        std::borrow::Cow::Owned(format!("'{}", cell.text))
+    } else {
+        std::borrow::Cow::Borrowed(cell.text.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exported_cells_never_start_a_formula() {
+        let mut t = Table::new("risks", "Risks", vec!["title", "n"]);
+        for text in [
+            "=HYPERLINK(\"http://x\")",
+            "@SUM(A1)",
+            "+1+1",
+            "-2",
+            "\tx",
+            "\rx",
+        ] {
+            t.row(vec![Cell::text(text), Cell::number(1)]);
+        }
+        t.row(vec![Cell::text("Bridge closure"), Cell::number(7)]);
+        let csv = t.csv().unwrap();
+        let cells: Vec<&str> = csv.lines().skip(1).collect();
+        for line in &cells[..4] {
+            // (A field with quotes in it is quoted as a whole.)
+            assert!(line.starts_with('\'') || line.starts_with("\"'"), "{line}");
+        }
+        assert!(csv.contains("'\tx,1") && csv.contains("\"'\rx\""), "{csv}");
+        assert!(csv.contains("Bridge closure,7"), "{csv}");
+        // JSON carries the text as written: no spreadsheet reads it.
+        assert_eq!(t.json()[2]["title"], "+1+1");
+    }
 
     #[test]
     fn exports_equal_the_rows() {

@@ -639,6 +639,13 @@ pub fn event(event: &Event, origin: &str, at_ms: i64) -> Result<(), ContentError
             }
             for f in evidence {
                 required("evidence", &f.name, MAX_NAME)?;
+                // A file's name, not a path: whoever saves it must not be led elsewhere.
+                if f.name.contains(['/', '\\']) || f.name == ".." || f.name == "." {
+                    return Err(field(
+                        "evidence",
+                        format!("{:.40?} is a path; give a file name", f.name),
+                    ));
+                }
                 let content = base64::engine::general_purpose::STANDARD
                     .decode(&f.content)
                     .map_err(|_| field("evidence", format!("{:.40}: not base64", f.name)))?;
@@ -927,6 +934,38 @@ mod tests {
         };
         event(&from_province, "province/51", 0).unwrap();
         assert!(event(&from_province, "province/51", 20_000).is_err());
+    }
+
+    #[test]
+    fn evidence_names_are_file_names() {
+        let content = b"screenshot";
+        let file = |name: &str| crate::event::EvidenceFile {
+            name: name.into(),
+            sha256: hex::encode(Sha256::digest(content)),
+            size: content.len() as u64,
+            content: base64::engine::general_purpose::STANDARD.encode(content),
+        };
+        let filed = |name: &str| Event::DisposalFiled {
+            id: "510104-x1".into(),
+            partner: "weibo".into(),
+            urls: vec!["https://video.example/v/1".into()],
+            action: crate::domain::disposal::Action::TakeDown,
+            reason: "Rumour".into(),
+            legal_basis: "Art. 12".into(),
+            deadline_ms: 10_000,
+            evidence: vec![file(name)],
+            risk: None,
+        };
+        event(&filed("screen.png"), "county/510104", 0).unwrap();
+        for bad in [
+            "../../etc/passwd",
+            "a/b.png",
+            "a\\b.png",
+            "..",
+            &"x".repeat(256),
+        ] {
+            assert!(event(&filed(bad), "county/510104", 0).is_err(), "{bad}");
+        }
     }
 
     #[test]
