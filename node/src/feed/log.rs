@@ -159,6 +159,11 @@ pub fn stage_block(batch: &mut Batch, feed: &FeedId, entries: &[Entry]) {
         );
         rest = tail;
     }
+    stage_head(batch, feed, last);
+}
+
+/// Stages `last` as the head of `feed`: its seq, hash and timestamp (format 2).
+fn stage_head(batch: &mut Batch, feed: &FeedId, last: &Entry) {
     let mut h = Vec::with_capacity(49);
     h.push(HEAD_FORMAT);
     h.extend_from_slice(&last.seq.to_be_bytes());
@@ -203,14 +208,7 @@ pub fn stage_truncate(
         batch.remove(ENTRIES_TREE, k);
     }
     match kept_last {
-        Some(last) => {
-            let mut h = Vec::with_capacity(49);
-            h.push(HEAD_FORMAT);
-            h.extend_from_slice(&last.seq.to_be_bytes());
-            h.extend_from_slice(&last.hash);
-            h.extend_from_slice(&last.timestamp_ms.to_be_bytes());
-            batch.insert(HEADS_TREE, feed_key(feed), h);
-        }
+        Some(last) => stage_head(batch, feed, &last),
         None => batch.remove(HEADS_TREE, feed_key(feed)),
     }
     Ok(removed)

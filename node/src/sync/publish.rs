@@ -41,13 +41,26 @@ pub fn spawn(
         let _enter = span.enter();
         let mut published = 0u64;
         loop {
-            if let Some(n) =
-                publish_crl(&author, &writer, store.as_ref(), &sources, published).await
+            // What is published must be signed by the CA: read it once a pass, for both.
+            if let Some(ca) = cert::read_cert_pem(&sources.ca)
+                .ok()
+                .and_then(|c| c.into_iter().next())
             {
-                published = n;
-            }
-            if let Some(path) = &sources.directory {
-                publish_directory(&author, &writer, &sources.ca, path).await;
+                if let Some(n) = publish_crl(
+                    &author,
+                    &writer,
+                    store.as_ref(),
+                    &sources.crl,
+                    &ca,
+                    published,
+                )
+                .await
+                {
+                    published = n;
+                }
+                if let Some(path) = &sources.directory {
+                    publish_directory(&author, &writer, &ca, path).await;
+                }
             }
             tokio::select! {
                 _ = tokio::time::sleep(WATCH_EVERY) => {}
@@ -62,12 +75,12 @@ async fn publish_crl(
     author: &str,
     writer: &Writer,
     store: &dyn Store,
-    sources: &Sources,
+    crl_path: &Path,
+    ca: &[u8],
     published: u64,
 ) -> Option<u64> {
-    let der = cert::read_crl_pem(&sources.crl).ok()?.into_iter().next()?;
-    let ca = cert::read_cert_pem(&sources.ca).ok()?.into_iter().next()?;
-    let facts = match crl::verify(&der, &ca) {
+    let der = cert::read_crl_pem(crl_path).ok()?.into_iter().next()?;
+    let facts = match crl::verify(&der, ca) {
         Ok(f) => f,
         Err(e) => {
             tracing::error!(error = %e, "crl.pem is not usable; not published");
@@ -108,18 +121,15 @@ async fn publish_crl(
 }
 
 /// One look at `directory.pem`: lists every certificate the CA signed that is not listed yet.
-async fn publish_directory(author: &str, writer: &Writer, ca_path: &Path, path: &Path) {
+async fn publish_directory(author: &str, writer: &Writer, ca: &[u8], path: &Path) {
     if writer.is_read_only() {
         return;
     }
-    let (Ok(certs), Ok(ca)) = (cert::read_cert_pem(path), cert::read_cert_pem(ca_path)) else {
-        return;
-    };
-    let Some(ca) = ca.into_iter().next() else {
+    let Ok(certs) = cert::read_cert_pem(path) else {
         return;
     };
     for der in certs {
-        if !signed_by(&der, &ca) {
+        if !signed_by(&der, ca) {
             tracing::error!(
                 alarm = "directory",
                 "a certificate in directory.pem is not signed by the provincial CA; not listed"
