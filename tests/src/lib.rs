@@ -31,6 +31,7 @@
 //! - [`web`]: [`web::Web`], an HTTPS client with cookies for the dashboard's tests without a browser.
 //! - [`partner_sim`]: [`partner_sim::WebhookPartner`], a partner's webhook receiver that checks
 //!   signatures and takes each delivery once.
+//! - [`python`]: the venv with grpcio and standardwebhooks (`tests/python/`), for foreign clients.
 //! - [`browser`]: [`browser::Browser`], headless Chromium through chromedriver for the dashboard.
 //!
 //! The `bench` binary (`src/bin/bench.rs`) runs the federation benchmarks with in-process
@@ -63,6 +64,7 @@ pub mod partner_sim;
 pub mod pki;
 pub mod province;
 pub mod proxy;
+pub mod python;
 pub mod register;
 pub mod rogue;
 pub mod wait;
