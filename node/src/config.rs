@@ -58,8 +58,13 @@ pub struct TlsFiles {
     pub ca: PathBuf,
     /// This node's certificate (its identity is the URI SAN).
     pub cert: PathBuf,
-    /// This node's private key (also signs its feeds).
+    /// This node's TLS private key (ECDSA P-256 from `fenghuo ca issue`).
     pub key: PathBuf,
+    /// The key this node signs its feeds with (Ed25519, `<stem>.feed.key`, certified by its
+    /// certificate). Default: the `.feed.key` beside `key` when it exists, else `key` itself
+    /// (a certificate issued before TLS keys were ECDSA signs with its one Ed25519 key).
+    #[serde(default)]
+    pub feed_key: Option<PathBuf>,
     /// The province's certificate revocation list; re-read when it changes.
     pub crl: PathBuf,
     /// At the gateway: the CA's certificate directory (`directory.pem`, every live county and

@@ -43,9 +43,21 @@ pub enum StartError {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// The node key could not be loaded.
-    #[error("tls.key: {0}")]
+    /// The feed-signing key could not be loaded.
+    #[error("tls.feed_key: {0}")]
     Key(#[from] KeyError),
+    /// The feed-signing key is not the one the certificate certifies.
+    #[error(
+        "{key} is not the feed-signing key {cert} certifies: install the certificate and \
+             its .key and .feed.key from the same `fenghuo ca issue` (peers would refuse every \
+             entry signed with it)"
+    )]
+    FeedKeyMismatch {
+        /// The certificate.
+        cert: String,
+        /// The feed key file.
+        key: String,
+    },
     /// TLS material is wrong.
     #[error(transparent)]
     Tls(#[from] TlsError),
@@ -83,6 +95,20 @@ pub fn tls_paths(cfg: &NodeConfig) -> TlsPaths {
     }
 }
 
+/// The feed-signing key `cfg` names: `tls.feed_key`, else the `.feed.key` beside the TLS
+/// key, else the TLS key itself (a holder from before TLS keys were ECDSA).
+pub fn feed_key_path(cfg: &NodeConfig, paths: &TlsPaths) -> std::path::PathBuf {
+    if let Some(p) = &cfg.tls.feed_key {
+        return cfg.resolve(p);
+    }
+    let beside = paths.key.with_extension(crate::pki::ca::FEED_KEY_SUFFIX);
+    if beside.exists() {
+        beside
+    } else {
+        paths.key.clone()
+    }
+}
+
 /// The grading standard `cfg` names, or the built-in one.
 pub fn load_standard(cfg: &NodeConfig) -> Result<GradingStandard, StartError> {
     match &cfg.grading_standard {
@@ -107,7 +133,8 @@ impl Node {
     pub fn open(cfg: &NodeConfig) -> Result<Self, StartError> {
         let identity = cfg.identity();
         let paths = tls_paths(cfg);
-        let signer = FeedSigner::from_pem_file(&paths.key)?;
+        let signer = FeedSigner::from_pem_file(&feed_key_path(cfg, &paths))?;
+        let feed_public = signer.verifying_key();
         let standard = Arc::new(load_standard(cfg)?);
         let store: Arc<SledStore> = Arc::new(SledStore::open(&cfg.resolve(&cfg.data_dir))?);
         // TLS uses the newest CRL: the node's own file or the one the province published.
@@ -160,6 +187,16 @@ impl Node {
             .into_iter()
             .next()
             .unwrap_or_default();
+        // A feed key the certificate does not certify would sign entries every peer refuses.
+        match directory::key_of(&own_cert) {
+            Ok(k) if k == feed_public => {}
+            _ => {
+                return Err(StartError::FeedKeyMismatch {
+                    cert: paths.cert.display().to_string(),
+                    key: feed_key_path(cfg, &paths).display().to_string(),
+                })
+            }
+        }
         let store_dyn: Arc<dyn crate::store::Store> = store.clone();
         directory::remember_certificate(store_dyn.as_ref(), &identity.path(), &own_cert)?;
         let (stop, stop_rx) = tokio::sync::watch::channel(false);

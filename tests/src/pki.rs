@@ -90,6 +90,32 @@ impl TestPki {
         self.run_ca(["issue", "staff", unit, name])
     }
 
+    /// Issues the province's certificates (`province-<code>`, `staff-<code>-p`) and each
+    /// county's (`county-<c>`, `staff-<c>-s`) of the kind issued before TLS keys were ECDSA:
+    /// one Ed25519 key for TLS and feeds, no feed-key extension.
+    pub fn issue_legacy(&self, province: &str, counties: &[String]) -> &Self {
+        use fenghuo_node::identity::Identity;
+        use fenghuo_node::pki::ca::{CertificateAuthority, IssueOptions};
+        let mut ca = CertificateAuthority::open(self.dir()).expect("the test CA opens");
+        let legacy = IssueOptions {
+            legacy_ed25519: true,
+            ..IssueOptions::default()
+        };
+        let mut identities = vec![
+            Identity::province(province).expect("a province code"),
+            Identity::staff(province, "p").expect("a staff identity"),
+        ];
+        for c in counties {
+            identities.push(Identity::county(c).expect("a county code"));
+            identities.push(Identity::staff(c, "s").expect("a staff identity"));
+        }
+        for identity in identities {
+            ca.issue(&identity, &legacy)
+                .unwrap_or_else(|e| panic!("issuing {identity}: {e}"));
+        }
+        self
+    }
+
     /// Issues the gateway certificate `province-<code>`.
     pub fn issue_province(&self, code: &str) -> &Self {
         self.run_ca(["issue", "province", code])
@@ -143,6 +169,11 @@ impl TestPki {
     /// `<stem>.key`.
     pub fn key(&self, stem: &str) -> PathBuf {
         self.dir().join(format!("{stem}.key"))
+    }
+
+    /// `<stem>.feed.key`, a node's feed-signing key.
+    pub fn feed_key(&self, stem: &str) -> PathBuf {
+        self.dir().join(format!("{stem}.feed.key"))
     }
 
     /// The certificate and key of `stem`, trusting this CA; panics if `stem` was never issued.

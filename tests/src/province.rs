@@ -79,6 +79,8 @@ pub struct TestProvince {
     dashboard: bool,
     /// Each county reads its own copy of crl.pem (only the gateway reads the CA's).
     county_crl_copies: bool,
+    /// Certificates of the kind issued before TLS keys were ECDSA: one Ed25519 key each.
+    legacy_keys: bool,
 }
 
 impl TestProvince {
@@ -105,6 +107,7 @@ impl TestProvince {
             gateway_extra: String::new(),
             dashboard: false,
             county_crl_copies: false,
+            legacy_keys: false,
         }
     }
 
@@ -165,14 +168,25 @@ impl TestProvince {
         self
     }
 
+    /// Issues every certificate as before TLS keys were ECDSA (one Ed25519 key for TLS and
+    /// feeds), for tests of the migration.
+    pub fn legacy_keys(mut self) -> Self {
+        self.legacy_keys = true;
+        self
+    }
+
     /// Issues the certificates, writes the configs and starts the gateway, then every county;
     /// returns once every link is connected.
     pub fn start(self) -> Province {
         let pki = TestPki::new(&self.province);
-        pki.issue_province(&self.province)
-            .issue_staff(&self.province, "p");
-        for c in &self.counties {
-            pki.issue_county(c).issue_staff(c, "s");
+        if self.legacy_keys {
+            pki.issue_legacy(&self.province, &self.counties);
+        } else {
+            pki.issue_province(&self.province)
+                .issue_staff(&self.province, "p");
+            for c in &self.counties {
+                pki.issue_county(c).issue_staff(c, "s");
+            }
         }
         let dir = tempfile::Builder::new()
             .prefix(&format!("fenghuo-province-{}-", self.province))

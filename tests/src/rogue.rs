@@ -249,7 +249,7 @@ pub fn cert_der(pki: &TestPki, stem: &str) -> Vec<u8> {
 
 /// The Ed25519 key of `stem` in `pki`: what that node signs its feeds with.
 pub fn signing_key(pki: &TestPki, stem: &str) -> SigningKey {
-    FeedSigner::from_pem_file(&pki.key(stem))
+    FeedSigner::from_pem_file(&pki.feed_key(stem))
         .unwrap_or_else(|e| panic!("reading {stem}.key: {e}"))
         .signing_key()
         .clone()

@@ -57,11 +57,13 @@ pub enum CaCommand {
     },
     /// Issue a certificate and key: writes <stem>.crt and <stem>.key (mode 0600) in --dir.
     #[command(
-        long_about = "Issue a certificate and Ed25519 key for a county node, the province, a \
+        long_about = "Issue a certificate and ECDSA P-256 key for a county node, the province, a \
         partner or a staff member.\n\n\
         Writes <stem>.crt (PEM certificate, identity in its URI SAN, e.g. fenghuo://county/510104) \
-        and <stem>.key (PKCS#8 PEM, mode 0600) in --dir, and records the certificate in \
-        issued.json. The stem is county-510104, province-51, partner-<name> or \
+        and <stem>.key (PKCS#8 PEM, mode 0600, readable by OpenSSL and every gRPC stack) in \
+        --dir, and records the certificate in issued.json. A county or the province also gets \
+        <stem>.feed.key, the Ed25519 key its feeds are signed with, which the certificate \
+        certifies. The stem is county-510104, province-51, partner-<name> or \
         staff-<code>-<name>. Every certificate also names localhost and 127.0.0.1."
     )]
     Issue {
@@ -171,9 +173,10 @@ pub struct IssueArgs {
     /// again).
     #[arg(long, conflicts_with = "renew")]
     pub keep: bool,
-    /// Renew: a new certificate (new dates, names as given) for the holder's existing key in
-    /// --dir, so the feeds a node signed stay valid under it. The old certificate stays valid
-    /// until it expires or is revoked.
+    /// Renew: a new certificate (new dates, names as given) for the holder's existing keys in
+    /// --dir, so the feeds a node signed stay valid under it. A holder issued before TLS keys
+    /// were ECDSA P-256 is moved over: its Ed25519 key becomes <stem>.feed.key and it gets a
+    /// new <stem>.key. The old certificate stays valid until it expires or is revoked.
     #[arg(long, conflicts_with = "force")]
     pub renew: bool,
     #[command(flatten)]
@@ -301,6 +304,7 @@ fn issue(what: IssueCommand) -> anyhow::Result<()> {
             days: opts.days,
             force: opts.force,
             renew: opts.renew,
+            legacy_ed25519: false,
         },
     )?;
     if opts.args.json {
@@ -309,12 +313,18 @@ fn issue(what: IssueCommand) -> anyhow::Result<()> {
             "stem": issued.identity.file_stem(),
             "cert": issued.cert_path,
             "key": issued.key_path,
+            "feed_key": issued.feed_key_path,
             "serial": issued.serial,
             "not_after": rfc3339_text(issued.not_after),
         }))
     } else {
+        let feed_key = issued
+            .feed_key_path
+            .as_ref()
+            .map(|p| format!(", {}", p.display()))
+            .unwrap_or_default();
         println!(
-            "issued {} → {}, {} (valid until {}, serial {})",
+            "issued {} → {}, {}{feed_key} (valid until {}, serial {})",
             issued.identity,
             issued.cert_path.display(),
             issued.key_path.display(),

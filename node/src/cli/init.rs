@@ -153,12 +153,23 @@ fn render(
         "# The provincial CA: only certificates it issued are accepted."
     )?;
     writeln!(s, "ca = {}", quote(&pki.join("ca.crt")))?;
-    writeln!(
-        s,
-        "# This node's certificate and key; the key also signs the node's feeds."
-    )?;
+    writeln!(s, "# This node's certificate and TLS key (ECDSA P-256).")?;
     writeln!(s, "cert = {}", quote(&pki.join(format!("{stem}.crt"))))?;
     writeln!(s, "key = {}", quote(&pki.join(format!("{stem}.key"))))?;
+    let feed_key = pki.join(format!("{stem}.feed.key"));
+    if pki.join(format!("{stem}.key")).exists() && !feed_key.exists() {
+        writeln!(
+            s,
+            "# No feed_key: this certificate predates them, and its one Ed25519 key also signs\n\
+             # the feeds. `fenghuo ca issue … --renew` moves it over (see docs/pki.md)."
+        )?;
+    } else {
+        writeln!(
+            s,
+            "# The Ed25519 key this node signs its feeds with; its certificate certifies it."
+        )?;
+        writeln!(s, "feed_key = {}", quote(&feed_key))?;
+    }
     writeln!(
         s,
         "# The province's revocation list; re-read automatically when it changes."

@@ -1,9 +1,10 @@
-//! The origin's signing key: the Ed25519 key of its own certificate, so any node that holds
-//! the certificate (from the province's directory) can check its feeds.
+//! The origin's feed-signing key: an Ed25519 key its certificate certifies (see
+//! `pki::feed_key`), so any node that holds the certificate (from the province's directory)
+//! can check its feeds.
 
 use std::path::Path;
 
-use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey};
+use ed25519_dalek::pkcs8::DecodePrivateKey;
 use ed25519_dalek::{SigningKey, VerifyingKey};
 
 /// Why a key could not be loaded.
@@ -19,7 +20,7 @@ pub enum KeyError {
     },
     /// The key is not an Ed25519 PKCS#8 key.
     #[error(
-        "{path} is not an Ed25519 PKCS#8 PEM key (issue keys with `fenghuo ca issue`): {reason}"
+        "{path} is not an Ed25519 PKCS#8 PEM key (the feed key is the <stem>.feed.key `fenghuo ca issue` wrote; set tls.feed_key): {reason}"
     )]
     Format {
         /// The file.
@@ -47,7 +48,7 @@ impl std::fmt::Debug for FeedSigner {
 }
 
 impl FeedSigner {
-    /// Loads the node's certificate key (PKCS#8 PEM, Ed25519).
+    /// Loads the node's feed-signing key (PKCS#8 PEM, Ed25519).
     pub fn from_pem_file(path: &Path) -> Result<Self, KeyError> {
         let text = std::fs::read_to_string(path).map_err(|source| KeyError::Read {
             path: path.display().to_string(),
@@ -74,9 +75,4 @@ impl FeedSigner {
     pub fn verifying_key(&self) -> VerifyingKey {
         self.key.verifying_key()
     }
-}
-
-/// The Ed25519 public key of a certificate, from its DER SubjectPublicKeyInfo.
-pub fn verifying_key_from_spki(spki_der: &[u8]) -> Result<VerifyingKey, KeyError> {
-    VerifyingKey::from_public_key_der(spki_der).map_err(|e| KeyError::PublicKey(e.to_string()))
 }

@@ -9,7 +9,8 @@
 //! | `crl.pem`           | the CRL (PEM), re-signed on every revocation                  |
 //! | `issued.json`       | the registry of every certificate issued (`"format": 1`)      |
 //! | `directory.pem`     | every live county and province certificate, for the gateway   |
-//! | `<stem>.crt/.key`   | each holder's certificate and key, `<stem>` = `Identity::file_stem` |
+//! | `<stem>.crt/.key`   | each holder's certificate and TLS key (ECDSA P-256), `<stem>` = `Identity::file_stem` |
+//! | `<stem>.feed.key`   | a county's or the province's feed-signing key (Ed25519), certified by its certificate |
 //!
 //! The registry is the source of truth for `list` and `revoke`, and the CRL is generated
 //! from it, so the CRL always lists exactly the revoked registry entries.
@@ -33,6 +34,7 @@ use x509_parser::prelude::FromDer;
 
 use crate::identity::{DivisionCode, Identity, IdentityError, SCHEME};
 use crate::pki::cert::{self, CertError};
+use crate::pki::feed_key;
 
 /// File name of the CA certificate inside the CA directory.
 pub const CA_CERT_FILE: &str = "ca.crt";
@@ -46,6 +48,8 @@ pub const REGISTRY_FILE: &str = "issued.json";
 /// province), PEM, rewritten on every issue and revocation. Given to the gateway, which
 /// publishes it in the province feed, so every node knows which counties exist.
 pub const DIRECTORY_FILE: &str = "directory.pem";
+/// Suffix of a node's feed-signing key file: `<stem>.feed.key`.
+pub const FEED_KEY_SUFFIX: &str = "feed.key";
 /// Default validity of a leaf certificate, in days.
 pub const DEFAULT_DAYS: u32 = 365;
 
@@ -221,6 +225,9 @@ pub enum CaError {
         #[source]
         source: rcgen::Error,
     },
+    /// A feed-signing key could not be made or encoded.
+    #[error("cannot make the feed-signing key: {0}")]
+    FeedKey(String),
     /// The operating system's random number generator failed.
     #[error("cannot draw a random serial number: the system random number generator failed")]
     Random,
@@ -243,9 +250,14 @@ pub struct IssueOptions {
     pub days: u32,
     /// Issue even if the identity already holds a live certificate.
     pub force: bool,
-    /// Renew: a new certificate for the holder's existing key (`<stem>.key` in the CA folder),
-    /// so what it signed stays valid under the new certificate.
+    /// Renew: a new certificate for the holder's existing keys (`<stem>.key`, and for a node
+    /// `<stem>.feed.key`, in the CA folder), so what it signed stays valid under the new
+    /// certificate. A holder issued before TLS keys were ECDSA (one Ed25519 key) is moved
+    /// over: its Ed25519 key becomes its feed key and it gets a new P-256 TLS key.
     pub renew: bool,
+    /// Issue the old kind of certificate: one Ed25519 key for TLS and feeds, no feed-key
+    /// extension. Only for tests of the migration; no command offers it.
+    pub legacy_ed25519: bool,
 }
 
 impl Default for IssueOptions {
@@ -256,6 +268,7 @@ impl Default for IssueOptions {
             days: DEFAULT_DAYS,
             force: false,
             renew: false,
+            legacy_ed25519: false,
         }
     }
 }
@@ -267,8 +280,11 @@ pub struct Issued {
     pub identity: Identity,
     /// The certificate (PEM), `<dir>/<stem>.crt`.
     pub cert_path: PathBuf,
-    /// The private key (PKCS#8 PEM, mode 0600), `<dir>/<stem>.key`.
+    /// The TLS private key (ECDSA P-256, PKCS#8 PEM, mode 0600), `<dir>/<stem>.key`.
     pub key_path: PathBuf,
+    /// For a county or province node, its feed-signing key (Ed25519, PKCS#8 PEM, mode 0600),
+    /// `<dir>/<stem>.feed.key`, which the certificate certifies.
+    pub feed_key_path: Option<PathBuf>,
     /// Serial number, lowercase hex.
     pub serial: String,
     /// End of validity.
@@ -570,19 +586,18 @@ impl CertificateAuthority {
         params.not_before = now - CLOCK_SKEW;
         params.not_after = not_after;
 
-        let key = if opts.renew {
-            let err = |reason: String| CaError::RenewKey {
-                stem: stem.clone(),
-                path: key_path.clone(),
-                reason,
-            };
-            let pem = std::fs::read_to_string(&key_path).map_err(|e| err(e.to_string()))?;
-            KeyPair::from_pem(&pem).map_err(|e| err(e.to_string()))?
-        } else {
-            generate_key()?
-        };
+        let keys = self.holder_keys(identity, &stem, opts)?;
+        if let Some((feed, _)) = &keys.feed {
+            let content = feed_key::extension_content(&feed.verifying_key())
+                .map_err(|e| CaError::FeedKey(e.to_string()))?;
+            params.custom_extensions = vec![rcgen::CustomExtension::from_oid_content(
+                &feed_key::OID,
+                content,
+            )];
+        }
+        let key = &keys.tls;
         let cert = params
-            .signed_by(&key, &self.issuer)
+            .signed_by(key, &self.issuer)
             .map_err(|source| CaError::Sign {
                 action: "sign the certificate",
                 source,
@@ -609,7 +624,14 @@ impl CertificateAuthority {
         let mut registry = self.registry.clone();
         registry.issued.push(record);
         self.save(registry)?;
-        if !opts.renew {
+        // The feed key first: when a holder is moved over, it is the old key, and the TLS key
+        // file that held it is overwritten next.
+        let feed_key_path = self.dir.join(format!("{stem}.{FEED_KEY_SUFFIX}"));
+        if let Some((feed, true)) = &keys.feed {
+            let pem = feed_key::to_pem(feed).map_err(|e| CaError::FeedKey(e.to_string()))?;
+            write_atomic(&feed_key_path, pem.as_bytes(), KEY_MODE)?;
+        }
+        if keys.tls_is_new {
             write_atomic(&key_path, key.serialize_pem().as_bytes(), KEY_MODE)?;
         }
         write_atomic(&cert_path, cert.pem().as_bytes(), PUBLIC_MODE)?;
@@ -620,8 +642,82 @@ impl CertificateAuthority {
             identity: identity.clone(),
             cert_path,
             key_path,
+            feed_key_path: keys.feed.is_some().then_some(feed_key_path),
             serial,
             not_after,
+        })
+    }
+
+    /// The keys a certificate for `identity` certifies: kept on renewal, new otherwise.
+    fn holder_keys(
+        &self,
+        identity: &Identity,
+        stem: &str,
+        opts: &IssueOptions,
+    ) -> Result<HolderKeys, CaError> {
+        let signs_feeds = matches!(identity, Identity::County(_) | Identity::Province(_));
+        let key_path = self.dir.join(format!("{stem}.key"));
+        let feed_key_path = self.dir.join(format!("{stem}.{FEED_KEY_SUFFIX}"));
+        if opts.legacy_ed25519 {
+            let tls =
+                KeyPair::generate_for(&rcgen::PKCS_ED25519).map_err(|source| CaError::Sign {
+                    action: "generate an Ed25519 key",
+                    source,
+                })?;
+            return Ok(HolderKeys {
+                tls,
+                tls_is_new: true,
+                feed: None,
+            });
+        }
+        if !opts.renew {
+            let feed = if signs_feeds {
+                let key = feed_key::generate().map_err(|e| CaError::FeedKey(e.to_string()))?;
+                Some((key, true))
+            } else {
+                None
+            };
+            return Ok(HolderKeys {
+                tls: generate_tls_key()?,
+                tls_is_new: true,
+                feed,
+            });
+        }
+        let err = |path: &Path, reason: String| CaError::RenewKey {
+            stem: stem.to_owned(),
+            path: path.to_owned(),
+            reason,
+        };
+        let pem = std::fs::read_to_string(&key_path).map_err(|e| err(&key_path, e.to_string()))?;
+        let old = KeyPair::from_pem(&pem).map_err(|e| err(&key_path, e.to_string()))?;
+        if old.algorithm() == &rcgen::PKCS_ECDSA_P256_SHA256 {
+            let feed = if signs_feeds {
+                let key = crate::feed::FeedSigner::from_pem_file(&feed_key_path)
+                    .map_err(|e| err(&feed_key_path, e.to_string()))?;
+                Some((key.signing_key().clone(), false))
+            } else {
+                None
+            };
+            return Ok(HolderKeys {
+                tls: old,
+                tls_is_new: false,
+                feed,
+            });
+        }
+        // Issued before TLS keys were ECDSA: the Ed25519 key signed the node's feeds, so it
+        // stays as the feed key, and TLS gets a key every stack speaks.
+        let feed = if signs_feeds {
+            use ed25519_dalek::pkcs8::DecodePrivateKey;
+            let key = ed25519_dalek::SigningKey::from_pkcs8_pem(&pem)
+                .map_err(|e| err(&key_path, e.to_string()))?;
+            Some((key, true))
+        } else {
+            None
+        };
+        Ok(HolderKeys {
+            tls: generate_tls_key()?,
+            tls_is_new: true,
+            feed,
         })
     }
 
@@ -962,8 +1058,26 @@ pub(super) fn distinguished_name(common_name: &str) -> DistinguishedName {
     dn
 }
 
-/// A fresh Ed25519 key: the node signs its feeds with its certificate key, so every key is
-/// Ed25519.
+/// The keys a certificate is issued for.
+struct HolderKeys {
+    /// The TLS key the certificate names.
+    tls: KeyPair,
+    /// Whether `tls` is new (to be written) rather than the holder's existing key.
+    tls_is_new: bool,
+    /// A node's feed-signing key, and whether it is to be written.
+    feed: Option<(ed25519_dalek::SigningKey, bool)>,
+}
+
+/// A fresh TLS key: ECDSA P-256, which every mainstream TLS stack offers in a handshake.
+fn generate_tls_key() -> Result<KeyPair, CaError> {
+    KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(|source| CaError::Sign {
+        action: "generate an ECDSA P-256 key",
+        source,
+    })
+}
+
+/// A fresh Ed25519 key for the CA itself. Its signatures in certificate chains are checked by
+/// OpenSSL, BoringSSL, Go and Java alike; only handshakes need P-256.
 fn generate_key() -> Result<KeyPair, CaError> {
     KeyPair::generate_for(&rcgen::PKCS_ED25519).map_err(|source| CaError::Sign {
         action: "generate an Ed25519 key",
@@ -1338,6 +1452,7 @@ mod tests {
             days: 30,
             force: false,
             renew: false,
+            legacy_ed25519: false,
         };
         let issued = ca
             .issue(&Identity::county("510104").unwrap(), &opts)
@@ -1500,7 +1615,7 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
-    fn keys_are_private_and_usable_by_ed25519_dalek() {
+    fn keys_are_private_and_a_node_signs_feeds_with_the_key_its_certificate_certifies() {
         use ed25519_dalek::pkcs8::DecodePrivateKey;
 
         let (dir, mut ca) = new_ca();
@@ -1510,23 +1625,34 @@ mod tests {
                 &IssueOptions::default(),
             )
             .unwrap();
+        let feed_key_path = issued.feed_key_path.clone().unwrap();
         assert_eq!(mode(&issued.key_path), 0o600);
+        assert_eq!(mode(&feed_key_path), 0o600);
         assert_eq!(mode(&issued.cert_path), 0o644 & !umask_bits(dir.path()));
 
-        // The node signs its feeds with this key: it must load as Ed25519 and match the cert.
-        let pem = fs::read_to_string(&issued.key_path).unwrap();
-        let key = ed25519_dalek::SigningKey::from_pkcs8_pem(&pem).unwrap();
+        // The TLS key is P-256 and is the certificate's key.
+        let tls = KeyPair::from_pem(&fs::read_to_string(&issued.key_path).unwrap()).unwrap();
+        assert_eq!(tls.algorithm(), &rcgen::PKCS_ECDSA_P256_SHA256);
         let der = der_of(&issued.cert_path);
         let (_, x509) = X509Certificate::from_der(&der).unwrap();
         assert_eq!(
-            key.verifying_key().as_bytes().as_slice(),
+            tls.public_key_raw(),
             &*x509.public_key().subject_public_key.data
         );
-        let key_der = cert::read_key_pem(&issued.key_path).unwrap();
-        assert_eq!(
-            ed25519_dalek::SigningKey::from_pkcs8_der(&key_der).unwrap(),
-            key
-        );
+        // The feed key is Ed25519 and is the one the certificate certifies.
+        let pem = fs::read_to_string(&feed_key_path).unwrap();
+        let key = ed25519_dalek::SigningKey::from_pkcs8_pem(&pem).unwrap();
+        assert_eq!(feed_key::of_certificate(&der).unwrap(), key.verifying_key());
+
+        // Staff sign no feeds: a TLS key only.
+        let staff = ca
+            .issue(
+                &Identity::staff("510104", "zhang").unwrap(),
+                &IssueOptions::default(),
+            )
+            .unwrap();
+        assert_eq!(staff.feed_key_path, None);
+        assert!(!feed_key::is_certified(&der_of(&staff.cert_path)));
 
         /// The bits the umask removed from a fresh public file in `dir`.
         fn umask_bits(dir: &Path) -> u32 {
@@ -1534,6 +1660,46 @@ mod tests {
             fs::write(&probe, "").unwrap();
             0o666 & !mode(&probe)
         }
+    }
+
+    #[test]
+    fn renewing_moves_an_ed25519_holder_over_and_keeps_the_feed_key() {
+        let (_dir, mut ca) = new_ca();
+        let county = Identity::county("510104").unwrap();
+        let legacy = IssueOptions {
+            legacy_ed25519: true,
+            ..IssueOptions::default()
+        };
+        let old = ca.issue(&county, &legacy).unwrap();
+        let old_der = der_of(&old.cert_path);
+        let old_feed_key = feed_key::of_certificate(&old_der).unwrap();
+        assert!(!feed_key::is_certified(&old_der));
+        let renew = IssueOptions {
+            renew: true,
+            ..IssueOptions::default()
+        };
+        let moved = ca.issue(&county, &renew).unwrap();
+        let der = der_of(&moved.cert_path);
+        assert!(feed_key::is_certified(&der));
+        assert_eq!(feed_key::of_certificate(&der).unwrap(), old_feed_key);
+        let signer =
+            crate::feed::FeedSigner::from_pem_file(&moved.feed_key_path.clone().unwrap()).unwrap();
+        assert_eq!(signer.verifying_key(), old_feed_key);
+        let tls = KeyPair::from_pem(&fs::read_to_string(&moved.key_path).unwrap()).unwrap();
+        assert_eq!(tls.algorithm(), &rcgen::PKCS_ECDSA_P256_SHA256);
+
+        // Renewing again keeps both keys as they are.
+        let tls_pem = fs::read_to_string(&moved.key_path).unwrap();
+        let again = ca.issue(&county, &renew).unwrap();
+        assert_eq!(fs::read_to_string(&again.key_path).unwrap(), tls_pem);
+        assert_eq!(
+            feed_key::of_certificate(&der_of(&again.cert_path)).unwrap(),
+            old_feed_key
+        );
+        // Without the feed key there is nothing to renew.
+        fs::remove_file(again.feed_key_path.unwrap()).unwrap();
+        let err = ca.issue(&county, &renew).unwrap_err();
+        assert!(err.to_string().contains("feed.key"), "{err}");
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::feed::keys::{verifying_key_from_spki, KeyError};
+use crate::feed::keys::KeyError;
 use crate::store::{Batch, Store, StoreError};
 
 /// Tree of declared neighbours.
@@ -159,12 +159,9 @@ pub fn remember_certificate(store: &dyn Store, origin: &str, der: &[u8]) -> Resu
     store.commit(&b)
 }
 
-/// The Ed25519 key in a DER certificate.
+/// The feed-signing key a DER certificate certifies (see [`crate::pki::feed_key`]).
 pub fn key_of(der: &[u8]) -> Result<ed25519_dalek::VerifyingKey, KeyError> {
-    use x509_parser::prelude::FromDer;
-    let (_, cert) = x509_parser::certificate::X509Certificate::from_der(der)
-        .map_err(|e| KeyError::PublicKey(e.to_string()))?;
-    verifying_key_from_spki(cert.tbs_certificate.subject_pki.raw)
+    crate::pki::feed_key::of_certificate(der)
 }
 
 /// Origin keys already checked under the current TLS state (CA and CRL): checking a

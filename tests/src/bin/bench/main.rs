@@ -10,6 +10,7 @@
 //! cargo run --release -p fenghuo-tests --bin bench -- alert-round-trip --neighbours 8 --alerts 200 [--pause-ms 500]
 //! cargo run --release -p fenghuo-tests --bin bench -- dashboard-scale --counties 180 --risks 10000 [--data-dir DIR] [--keep]
 //! cargo run --release -p fenghuo-tests --bin bench -- disposal-delivery --via grpc|webhook --requests 2000 --concurrency 32
+//! cargo run --release -p fenghuo-tests --bin bench -- keys --handshakes 2000 --signatures 20000
 //! cargo run --release -p fenghuo-tests --bin bench -- report results.jsonl --into docs/benchmarks.md
 //! ```
 //!
@@ -22,6 +23,7 @@ mod alerts;
 mod dataset;
 mod disposal;
 mod fenghuo;
+mod keys;
 mod load;
 mod nats;
 mod report;
@@ -171,6 +173,16 @@ enum Workload {
         #[arg(long, default_value_t = 32)]
         concurrency: usize,
     },
+    /// What the key types cost: mutual-TLS handshakes with P-256 and Ed25519 leaf keys, and
+    /// signatures made and checked with each.
+    Keys {
+        /// Handshakes per key type.
+        #[arg(long, default_value_t = 2000)]
+        handshakes: u64,
+        /// Signatures made and checked per algorithm.
+        #[arg(long, default_value_t = 20000)]
+        signatures: u64,
+    },
     /// Renders the JSON lines of a run (`--json` output) as the comparison table.
     Report {
         /// The file of JSON lines.
@@ -241,6 +253,10 @@ async fn run(workload: Workload) -> anyhow::Result<Option<stats::Outcome>> {
             requests,
             concurrency,
         } => disposal::delivery(via, requests, concurrency).await?,
+        Workload::Keys {
+            handshakes,
+            signatures,
+        } => keys::keys(handshakes, signatures)?,
         Workload::Report {
             results,
             header,

@@ -282,7 +282,7 @@ async fn load(bench: &mut Bench, gateway: &Node, o: &Options) -> anyhow::Result<
     let store = gateway.state.store.clone();
     let now = now_ms();
     let codes = county_codes(o.counties);
-    // Each county signs with the key of its own certificate, which the gateway keeps in its
+    // Each county signs with the feed key its certificate certifies, which the gateway keeps in its
     // directory (a sync session stores it with the county's first run).
     let mut signers = Vec::with_capacity(codes.len());
     let mut keys: Vec<VerifyingKey> = Vec::with_capacity(codes.len());
@@ -294,7 +294,7 @@ async fn load(bench: &mut Bench, gateway: &Node, o: &Options) -> anyhow::Result<
             .next()
             .context("certificate file without a certificate")?;
         directory::remember_certificate(store.as_ref(), &identity.path(), &der)?;
-        let signer = FeedSigner::from_pem_file(&creds.key)?;
+        let signer = FeedSigner::from_pem_file(&creds.key.with_extension("feed.key"))?;
         keys.push(signer.verifying_key());
         signers.push(signer);
     }
