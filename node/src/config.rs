@@ -189,9 +189,11 @@ impl TryFrom<String> for ProxyRange {
         if let Ok(ip) = s.parse::<std::net::IpAddr>() {
             return Ok(Self(ipnet::IpNet::from(ip)));
         }
-        s.parse::<ipnet::IpNet>().map(|n| Self(n.trunc())).map_err(|_| {
-            format!("`{s}` is neither an IP address nor a CIDR range such as 10.0.0.0/24")
-        })
+        s.parse::<ipnet::IpNet>()
+            .map(|n| Self(n.trunc()))
+            .map_err(|_| {
+                format!("`{s}` is neither an IP address nor a CIDR range such as 10.0.0.0/24")
+            })
     }
 }
 
@@ -398,8 +400,7 @@ impl NodeConfig {
             if !is_header_name(&d.forwarded_header) {
                 return Err(field(
                     "dashboard.forwarded_header",
-                    "must be a header name such as X-Forwarded-For (letters, digits and -)"
-                        .into(),
+                    "must be a header name such as X-Forwarded-For (letters, digits and -)".into(),
                 ));
             }
             if d.listen == self.listen && d.listen.port() != 0 {
@@ -559,7 +560,8 @@ crl = "pki/crl.pem"
         let text = format!("{gw}\n[dashboard]\nlisten = \"127.0.0.1:7401\"\n{web}");
         let e = NodeConfig::parse(&text, "n", Path::new(".")).unwrap_err();
         assert!(e.to_string().contains("dashboard.listen"), "{e}");
-        let text = format!("{gw}\n[dashboard]\nlisten = \"127.0.0.1:8443\"\n{web}signin_delay = \"0s\"\n");
+        let text =
+            format!("{gw}\n[dashboard]\nlisten = \"127.0.0.1:8443\"\n{web}signin_delay = \"0s\"\n");
         let e = NodeConfig::parse(&text, "n", Path::new(".")).unwrap_err();
         assert!(e.to_string().contains("dashboard.signin_delay"), "{e}");
         let text = format!("{GOOD}\n[alerts]\nacknowledge_within = \"soon\"\n");
@@ -590,14 +592,20 @@ crl = "pki/crl.pem"
         let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
         let trusted = |s: &str| d.trusted_proxies.iter().any(|p| p.contains(ip(s)));
         assert!(trusted("10.0.0.5") && trusted("10.1.200.3") && trusted("fd00::9"));
-        assert!(trusted("::ffff:10.0.0.5"), "an IPv4-mapped peer is its IPv4 address");
+        assert!(
+            trusted("::ffff:10.0.0.5"),
+            "an IPv4-mapped peer is its IPv4 address"
+        );
         assert!(!trusted("10.0.0.6") && !trusted("fd00:0:0:1::9"));
         assert_eq!(d.forwarded_header, "X-Real-IP");
         assert_eq!(d.signin_delay().as_secs(), 10);
         for (extra, named) in [
             ("trusted_proxies = [\"proxy.local\"]\n", "proxy.local"),
             ("trusted_proxies = [\"10.0.0.0/33\"]\n", "10.0.0.0/33"),
-            ("forwarded_header = \"X-Forwarded-For: 1\"\n", "dashboard.forwarded_header"),
+            (
+                "forwarded_header = \"X-Forwarded-For: 1\"\n",
+                "dashboard.forwarded_header",
+            ),
             ("trusted_proxy = [\"10.0.0.5\"]\n", "trusted_proxy"),
         ] {
             let e = NodeConfig::parse(&dashboard(extra), "n", Path::new(".")).unwrap_err();

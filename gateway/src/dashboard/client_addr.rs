@@ -115,7 +115,10 @@ mod tests {
     #[test]
     fn the_header_is_ignored_unless_the_peer_is_a_trusted_proxy() {
         let h = headers(&["203.0.113.7"]);
-        assert_eq!(ClientAddress::default().of(ip("10.0.0.5"), &h), ip("10.0.0.5"));
+        assert_eq!(
+            ClientAddress::default().of(ip("10.0.0.5"), &h),
+            ip("10.0.0.5")
+        );
         let c = behind(&["10.0.0.5"]);
         assert_eq!(c.of(ip("10.0.0.6"), &h), ip("10.0.0.6"));
         assert_eq!(c.of(ip("10.0.0.5"), &h), ip("203.0.113.7"));

@@ -46,7 +46,9 @@ impl From<IpAddr> for AddrKey {
         match ip.to_canonical() {
             IpAddr::V6(v6) => {
                 let s = v6.segments();
-                Self(IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0)))
+                Self(IpAddr::V6(Ipv6Addr::new(
+                    s[0], s[1], s[2], s[3], 0, 0, 0, 0,
+                )))
             }
             v4 => Self(v4),
         }
@@ -100,8 +102,7 @@ fn delay(base: Duration, free: u32, failures: u32) -> Duration {
         return Duration::ZERO;
     }
     let doublings = (failures - free).min(20);
-    base.saturating_mul(1 << doublings)
-        .min(MAX_DELAY.max(base))
+    base.saturating_mul(1 << doublings).min(MAX_DELAY.max(base))
 }
 
 impl Throttle {
@@ -202,7 +203,11 @@ impl Attempt<'_> {
 
     /// [`Attempt::failed`] at `now`.
     pub fn failed_at(self, now: Instant) {
-        let mut t = self.throttle.tallies.lock().unwrap_or_else(|e| e.into_inner());
+        let mut t = self
+            .throttle
+            .tallies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         for key in keys(&self.name, self.addr) {
             if let Some(x) = t.get_mut(&key) {
                 x.last = x.last.max(now);
@@ -214,7 +219,11 @@ impl Attempt<'_> {
     /// attempt back but keep others' failures (a right password for one's own account must
     /// not wipe the count of guesses at others).
     pub fn succeeded(self) {
-        let mut t = self.throttle.tallies.lock().unwrap_or_else(|e| e.into_inner());
+        let mut t = self
+            .throttle
+            .tallies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let [pair, address, account] = keys(&self.name, self.addr);
         t.remove(&pair);
         take_back(&mut t, address);
@@ -223,7 +232,11 @@ impl Attempt<'_> {
 
     /// The password could not be checked (the server was busy or failed): not a failure.
     pub fn unchecked(self) {
-        let mut t = self.throttle.tallies.lock().unwrap_or_else(|e| e.into_inner());
+        let mut t = self
+            .throttle
+            .tallies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         for key in keys(&self.name, self.addr) {
             take_back(&mut t, key);
         }
@@ -274,7 +287,10 @@ mod tests {
         for _ in 0..12 {
             let wait = th.admit_at("wang", a, now).unwrap_err();
             // Still inside the delay: refused, and not counted.
-            assert_eq!(th.admit_at("wang", a, now + wait / 2).unwrap_err(), wait / 2);
+            assert_eq!(
+                th.admit_at("wang", a, now + wait / 2).unwrap_err(),
+                wait / 2
+            );
             waits.push(wait.as_secs());
             now += wait;
             th.admit_at("wang", a, now).unwrap().failed_at(now);
@@ -284,7 +300,10 @@ mod tests {
         let wait = th.admit_at("wang", a, now).unwrap_err();
         now += wait;
         let attempt = th.admit_at("wang", a, now).unwrap();
-        assert!(th.admit_at("wang", a, now).is_err(), "counted while checked");
+        assert!(
+            th.admit_at("wang", a, now).is_err(),
+            "counted while checked"
+        );
         attempt.succeeded();
         assert!(th.admit_at("wang", a, now).is_ok());
         // Quiet for long enough, everything is forgotten.
@@ -310,9 +329,13 @@ mod tests {
         }
         assert_eq!(th.failures("wang", ip("10.0.0.1"))[2], ACCOUNT_FREE);
         // The real user from a clean address is let through to the password check.
-        th.admit_at("wang", ip("10.9.9.9"), now).unwrap().succeeded();
+        th.admit_at("wang", ip("10.9.9.9"), now)
+            .unwrap()
+            .succeeded();
         // A third stranger gets one guess, then waits with the others.
-        th.admit_at("wang", ip("10.0.0.5"), now).unwrap().failed_at(now);
+        th.admit_at("wang", ip("10.0.0.5"), now)
+            .unwrap()
+            .failed_at(now);
         assert!(th.admit_at("wang", ip("10.0.0.5"), now).is_err());
         // Another account from a stranger's address is not held back by "wang"'s failures.
         assert!(th.admit_at("li", ip("10.0.0.1"), now).is_ok());
@@ -331,7 +354,10 @@ mod tests {
                 .failed_at(now);
         }
         assert_eq!(th.admit_at("fresh", a, now).unwrap_err(), S);
-        assert!(th.admit_at("fresh", ip("2001:db8:0:1::1"), now).is_ok(), "another /64");
+        assert!(
+            th.admit_at("fresh", ip("2001:db8:0:1::1"), now).is_ok(),
+            "another /64"
+        );
         // Signing in to one's own account does not wipe the guesses at others.
         let now = now + S;
         th.admit_at("mine", a, now).unwrap().succeeded();
