@@ -14,7 +14,7 @@ use axum::{Extension, Form};
 use fenghuo_node::staff;
 use maud::{html, Markup};
 use serde::Deserialize;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::layout;
 use super::session::{cookie, set_cookie, Csrf, SESSION_COOKIE};
@@ -29,6 +29,14 @@ const CHECK_SLOT_WAIT: Duration = Duration::from_secs(3);
 pub fn password_check_slots() -> Arc<Semaphore> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     Arc::new(Semaphore::new(cores.clamp(1, 4)))
+}
+
+/// A password-check slot, waiting at most `wait` for one; `None` when all stayed busy.
+pub async fn check_slot(slots: &Arc<Semaphore>, wait: Duration) -> Option<OwnedSemaphorePermit> {
+    tokio::time::timeout(wait, slots.clone().acquire_owned())
+        .await
+        .ok()?
+        .ok()
 }
 
 /// Whole seconds, rounded up, at least one (for `Retry-After` and the message).
@@ -150,14 +158,9 @@ pub async fn submit(
         tracing::warn!(staff = %name, %ip, "sign-in failed: password longer than any account's");
         return wrong_password(&app, &name);
     }
-    let slot = match tokio::time::timeout(
-        CHECK_SLOT_WAIT,
-        app.password_checks.clone().acquire_owned(),
-    )
-    .await
-    {
-        Ok(Ok(slot)) => slot,
-        _ => {
+    let slot = match check_slot(&app.password_checks, CHECK_SLOT_WAIT).await {
+        Some(slot) => slot,
+        None => {
             attempt.unchecked();
             tracing::warn!(staff = %name, %ip, "sign-in not checked: every password-check slot is busy");
             let res = page(
@@ -249,4 +252,45 @@ pub async fn logout(
         res.headers_mut().insert(header::SET_COOKIE, v);
     }
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn password_checks_wait_for_one_of_at_most_four_slots() {
+        let slots = password_check_slots();
+        let n = slots.available_permits();
+        assert!((1..=4).contains(&n), "{n} slots");
+        let mut held = Vec::new();
+        for _ in 0..n {
+            held.push(check_slot(&slots, Duration::ZERO).await.unwrap());
+        }
+        // All busy: the next attempt is turned away rather than queued without end.
+        assert!(check_slot(&slots, Duration::from_millis(10))
+            .await
+            .is_none());
+        // A waiter gets the slot a finished check gives back.
+        let waiter = tokio::spawn({
+            let slots = slots.clone();
+            async move { check_slot(&slots, Duration::from_secs(60)).await.is_some() }
+        });
+        held.pop();
+        assert!(waiter.await.unwrap());
+    }
+
+    #[test]
+    fn waits_are_told_in_whole_seconds_or_minutes() {
+        assert_eq!(whole_seconds(Duration::from_millis(1)), 1);
+        assert_eq!(whole_seconds(Duration::from_millis(4001)), 5);
+        assert_eq!(
+            wait_words(Duration::from_secs(8)),
+            ("8 s".into(), "8 秒".into())
+        );
+        assert_eq!(
+            wait_words(Duration::from_secs(300)),
+            ("5 min".into(), "5 分钟".into())
+        );
+    }
 }
