@@ -3,7 +3,7 @@
 //! SVG charts from [`chart`]); every table exports as CSV and JSON ([`table`]); pages reload
 //! when the views change ([`live`]). Staff sign in with accounts the gateway keeps
 //! (`fenghuo staff add`); [`session`] holds sessions and CSRF tokens, [`signin`] the sign-in
-//! page, [`throttle`] its progressive delays per account and address, [`client_addr`] whose
+//! page, [`throttle`] its progressive delays, [`password_checks`] the threads passwords are checked on per account and address, [`client_addr`] whose
 //! address a request is (behind a trusted proxy too), [`filters`] the query every view takes.
 
 pub mod chart;
@@ -13,6 +13,7 @@ pub mod labels;
 pub mod layout;
 pub mod live;
 pub mod pages;
+pub mod password_checks;
 pub mod session;
 pub mod signin;
 pub mod table;
@@ -37,6 +38,7 @@ use tokio::sync::watch;
 use tower::ServiceExt;
 
 use client_addr::ClientAddress;
+use password_checks::PasswordChecks;
 use session::Sessions;
 use throttle::Throttle;
 
@@ -52,8 +54,8 @@ pub struct App {
     pub sessions: Sessions,
     /// Failed sign-ins per (account, address), per address and per account.
     pub throttle: Throttle,
-    /// Slots for argon2 password checks, so a flood of sign-ins cannot exhaust memory.
-    pub password_checks: Arc<tokio::sync::Semaphore>,
+    /// The threads argon2 password checks run on, so a flood of sign-ins cannot exhaust memory.
+    pub password_checks: PasswordChecks,
     /// How a request's client address is found (the TCP peer, or behind a trusted proxy).
     pub client_address: ClientAddress,
 }
@@ -66,7 +68,7 @@ impl App {
             node,
             sessions: Sessions::new(idle),
             throttle: Throttle::default(),
-            password_checks: signin::password_check_slots(),
+            password_checks: PasswordChecks::default(),
             client_address: ClientAddress::default(),
         })
     }
@@ -77,7 +79,7 @@ impl App {
             node,
             sessions: Sessions::new(cfg.session_idle()),
             throttle: Throttle::new(cfg.signin_delay()),
-            password_checks: signin::password_check_slots(),
+            password_checks: PasswordChecks::default(),
             client_address: ClientAddress::from_config(cfg),
         })
     }

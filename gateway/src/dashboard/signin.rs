@@ -2,7 +2,7 @@
 //! `/login`; the CSRF token belongs to the form's own short-lived cookie, so a page elsewhere
 //! cannot sign a browser in to an account of its choosing. Each attempt passes the
 //! [`throttle`](super::throttle) (counted before its password is checked), then waits for one
-//! of a few password-check slots: argon2 takes ~19 MiB a check, so they are not run unbounded.
+//! of the few [`password_checks`](super::password_checks) threads (argon2 takes ~19 MiB a check).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,30 +14,16 @@ use axum::{Extension, Form};
 use fenghuo_node::staff;
 use maud::{html, Markup};
 use serde::Deserialize;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::layout;
+use super::password_checks::CheckError;
 use super::session::{cookie, set_cookie, Csrf, SESSION_COOKIE};
 use super::{App, Remote};
 
 /// The sign-in form's cookie.
 const FORM_COOKIE: &str = "fenghuo_signin";
-/// How long an attempt waits for a password-check slot before it is told to come back.
+/// How long an attempt waits for a password-check thread before it is told to come back.
 const CHECK_SLOT_WAIT: Duration = Duration::from_secs(3);
-
-/// Password checks run at once: one per core, at most four (each holds ~19 MiB).
-pub fn password_check_slots() -> Arc<Semaphore> {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    Arc::new(Semaphore::new(cores.clamp(1, 4)))
-}
-
-/// A password-check slot, waiting at most `wait` for one; `None` when all stayed busy.
-pub async fn check_slot(slots: &Arc<Semaphore>, wait: Duration) -> Option<OwnedSemaphorePermit> {
-    tokio::time::timeout(wait, slots.clone().acquire_owned())
-        .await
-        .ok()?
-        .ok()
-}
 
 /// Whole seconds, rounded up, at least one (for `Retry-After` and the message).
 fn whole_seconds(d: Duration) -> u64 {
@@ -158,29 +144,14 @@ pub async fn submit(
         tracing::warn!(staff = %name, %ip, "sign-in failed: password longer than any account's");
         return wrong_password(&app, &name);
     }
-    let slot = match check_slot(&app.password_checks, CHECK_SLOT_WAIT).await {
-        Some(slot) => slot,
-        None => {
-            attempt.unchecked();
-            tracing::warn!(staff = %name, %ip, "sign-in not checked: every password-check slot is busy");
-            let res = page(
-                &app,
-                None,
-                StatusCode::SERVICE_UNAVAILABLE,
-                Some("Too many sign-ins at once: try again in a few seconds. 同时登录的人数过多，请几秒后再试。"),
-                &name,
-            );
-            return with_retry_after(res, Duration::from_secs(2));
-        }
-    };
     let store = app.node.store.clone();
     let (n, p) = (name.clone(), f.password);
-    // The slot is held until the check ends, even if the browser goes away meanwhile.
-    let verified = tokio::task::spawn_blocking(move || {
-        let _slot = slot;
-        staff::verify(store.as_ref(), &n, &p)
-    })
-    .await;
+    let verified = app
+        .password_checks
+        .run(CHECK_SLOT_WAIT, move || {
+            staff::verify(store.as_ref(), &n, &p)
+        })
+        .await;
     match verified {
         Ok(Ok(Some(account))) => {
             attempt.succeeded();
@@ -212,7 +183,19 @@ pub async fn submit(
                 "the gateway could not read its staff accounts",
             )
         }
-        Err(e) => {
+        Err(CheckError::Busy) => {
+            attempt.unchecked();
+            tracing::warn!(staff = %name, %ip, "sign-in not checked: every password-check thread is busy");
+            let res = page(
+                &app,
+                None,
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some("Too many sign-ins at once: try again in a few seconds. 同时登录的人数过多，请几秒后再试。"),
+                &name,
+            );
+            with_retry_after(res, Duration::from_secs(2))
+        }
+        Err(e @ CheckError::Lost) => {
             attempt.unchecked();
             tracing::error!(error = %e, "the password check failed");
             layout::error_page(
@@ -257,28 +240,6 @@ pub async fn logout(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[tokio::test]
-    async fn password_checks_wait_for_one_of_at_most_four_slots() {
-        let slots = password_check_slots();
-        let n = slots.available_permits();
-        assert!((1..=4).contains(&n), "{n} slots");
-        let mut held = Vec::new();
-        for _ in 0..n {
-            held.push(check_slot(&slots, Duration::ZERO).await.unwrap());
-        }
-        // All busy: the next attempt is turned away rather than queued without end.
-        assert!(check_slot(&slots, Duration::from_millis(10))
-            .await
-            .is_none());
-        // A waiter gets the slot a finished check gives back.
-        let waiter = tokio::spawn({
-            let slots = slots.clone();
-            async move { check_slot(&slots, Duration::from_secs(60)).await.is_some() }
-        });
-        held.pop();
-        assert!(waiter.await.unwrap());
-    }
 
     #[test]
     fn waits_are_told_in_whole_seconds_or_minutes() {
