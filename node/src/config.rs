@@ -140,10 +140,30 @@ pub struct DashboardConfig {
     /// A session without a request for this long ends: `8h` (default), `30m`…
     #[serde(default = "default_session_idle")]
     pub session_idle: String,
+    /// The wait after the free failed sign-ins, doubled with each further failure up to five
+    /// minutes: `1s` (default), `10s`… (see `docs/dashboard.md`).
+    #[serde(default = "default_signin_delay")]
+    pub signin_delay: String,
+    /// Reverse proxies (addresses or CIDR ranges) whose `forwarded_header` names the client.
+    /// Empty (default): the client is the TCP peer and the header is ignored.
+    #[serde(default)]
+    pub trusted_proxies: Vec<ProxyRange>,
+    /// The header a trusted proxy appends the client's address to: `X-Forwarded-For`
+    /// (default), or e.g. `X-Real-IP`. Read only from a peer in `trusted_proxies`.
+    #[serde(default = "default_forwarded_header")]
+    pub forwarded_header: String,
 }
 
 fn default_session_idle() -> String {
     "8h".to_owned()
+}
+
+fn default_signin_delay() -> String {
+    "1s".to_owned()
+}
+
+fn default_forwarded_header() -> String {
+    "X-Forwarded-For".to_owned()
 }
 
 impl DashboardConfig {
@@ -152,6 +172,46 @@ impl DashboardConfig {
         crate::timespec::parse_duration(&self.session_idle)
             .unwrap_or(std::time::Duration::from_secs(8 * 3600))
     }
+
+    /// `signin_delay` as a duration (checked at load).
+    pub fn signin_delay(&self) -> std::time::Duration {
+        crate::timespec::parse_duration(&self.signin_delay)
+            .unwrap_or(std::time::Duration::from_secs(1))
+    }
+}
+
+/// A trusted reverse proxy: one address (`10.0.0.5`, `fd00::5`) or a CIDR range
+/// (`10.0.0.0/24`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct ProxyRange(pub ipnet::IpNet);
+
+impl TryFrom<String> for ProxyRange {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        let s = s.trim();
+        if let Ok(ip) = s.parse::<std::net::IpAddr>() {
+            return Ok(Self(ipnet::IpNet::from(ip)));
+        }
+        s.parse::<ipnet::IpNet>()
+            .map(|n| Self(n.trunc()))
+            .map_err(|_| {
+                format!("`{s}` is neither an IP address nor a CIDR range such as 10.0.0.0/24")
+            })
+    }
+}
+
+impl ProxyRange {
+    /// True when `ip` is in this range.
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        self.0.contains(&ip.to_canonical())
+    }
+}
+
+/// True for a header name of letters, digits and `-` (what proxies use).
+fn is_header_name(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
 /// Disposal requests to partner websites (the gateway).
@@ -332,6 +392,22 @@ impl NodeConfig {
                 }
                 Err(e) => return Err(field("dashboard.session_idle", e)),
             }
+            match crate::timespec::parse_duration(&d.signin_delay) {
+                Ok(t) if t.as_secs() >= 1 && t.as_secs() <= 3600 => {}
+                Ok(_) => {
+                    return Err(field(
+                        "dashboard.signin_delay",
+                        "must be between 1s and 1h".into(),
+                    ))
+                }
+                Err(e) => return Err(field("dashboard.signin_delay", e)),
+            }
+            if !is_header_name(&d.forwarded_header) {
+                return Err(field(
+                    "dashboard.forwarded_header",
+                    "must be a header name such as X-Forwarded-For (letters, digits and -)".into(),
+                ));
+            }
             if d.listen == self.listen && d.listen.port() != 0 {
                 return Err(field(
                     "dashboard.listen",
@@ -489,8 +565,56 @@ crl = "pki/crl.pem"
         let text = format!("{gw}\n[dashboard]\nlisten = \"127.0.0.1:7401\"\n{web}");
         let e = NodeConfig::parse(&text, "n", Path::new(".")).unwrap_err();
         assert!(e.to_string().contains("dashboard.listen"), "{e}");
+        let text =
+            format!("{gw}\n[dashboard]\nlisten = \"127.0.0.1:8443\"\n{web}signin_delay = \"0s\"\n");
+        let e = NodeConfig::parse(&text, "n", Path::new(".")).unwrap_err();
+        assert!(e.to_string().contains("dashboard.signin_delay"), "{e}");
         let text = format!("{GOOD}\n[alerts]\nacknowledge_within = \"soon\"\n");
         let e = NodeConfig::parse(&text, "n", Path::new(".")).unwrap_err();
         assert!(e.to_string().contains("alerts.acknowledge_within"), "{e}");
+    }
+
+    #[test]
+    fn trusted_proxies_are_off_by_default_and_take_addresses_or_ranges() {
+        let gw = GOOD.replace("county = \"510104\"", "province = \"51\"");
+        let dashboard = |extra: &str| {
+            format!("{gw}\n[dashboard]\nlisten = \"127.0.0.1:8443\"\ncert = \"w.crt\"\nkey = \"w.key\"\n{extra}")
+        };
+        let c = NodeConfig::parse(&dashboard(""), "n", Path::new(".")).unwrap();
+        let d = c.dashboard.unwrap();
+        assert!(d.trusted_proxies.is_empty(), "off by default");
+        assert_eq!(d.forwarded_header, "X-Forwarded-For");
+        assert_eq!(d.signin_delay().as_secs(), 1);
+        let c = NodeConfig::parse(
+            &dashboard(
+                "trusted_proxies = [\"10.0.0.5\", \"10.1.0.0/16\", \"fd00::/64\"]\nforwarded_header = \"X-Real-IP\"\nsignin_delay = \"10s\"\n",
+            ),
+            "n",
+            Path::new("."),
+        )
+        .unwrap();
+        let d = c.dashboard.unwrap();
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        let trusted = |s: &str| d.trusted_proxies.iter().any(|p| p.contains(ip(s)));
+        assert!(trusted("10.0.0.5") && trusted("10.1.200.3") && trusted("fd00::9"));
+        assert!(
+            trusted("::ffff:10.0.0.5"),
+            "an IPv4-mapped peer is its IPv4 address"
+        );
+        assert!(!trusted("10.0.0.6") && !trusted("fd00:0:0:1::9"));
+        assert_eq!(d.forwarded_header, "X-Real-IP");
+        assert_eq!(d.signin_delay().as_secs(), 10);
+        for (extra, named) in [
+            ("trusted_proxies = [\"proxy.local\"]\n", "proxy.local"),
+            ("trusted_proxies = [\"10.0.0.0/33\"]\n", "10.0.0.0/33"),
+            (
+                "forwarded_header = \"X-Forwarded-For: 1\"\n",
+                "dashboard.forwarded_header",
+            ),
+            ("trusted_proxy = [\"10.0.0.5\"]\n", "trusted_proxy"),
+        ] {
+            let e = NodeConfig::parse(&dashboard(extra), "n", Path::new(".")).unwrap_err();
+            assert!(e.to_string().contains(named), "{extra}: {e}");
+        }
     }
 }

@@ -28,7 +28,8 @@
 //!   the entitlement model the federation tests check against.
 //! - [`rogue`]: a peer that speaks the sync protocol with a valid certificate but sends
 //!   tampered or forged runs.
-//! - [`web`]: [`web::Web`], an HTTPS client with cookies for the dashboard's tests without a browser.
+//! - [`web`]: [`web::Web`], an HTTPS client with cookies for the dashboard's tests without a browser
+//!   (from any loopback address, with extra headers such as `X-Forwarded-For`).
 //! - [`partner_sim`]: [`partner_sim::WebhookPartner`], a partner's webhook receiver that checks
 //!   signatures and takes each delivery once.
 //! - [`python`]: the venv with grpcio and standardwebhooks (`tests/python/`), for foreign clients.

@@ -77,6 +77,8 @@ pub struct TestProvince {
     gateway_extra: String,
     /// Serve the dashboard.
     dashboard: bool,
+    /// Further keys of its `[dashboard]` section.
+    dashboard_extra: String,
     /// Each county reads its own copy of crl.pem (only the gateway reads the CA's).
     county_crl_copies: bool,
     /// Certificates of the kind issued before TLS keys were ECDSA: one Ed25519 key each.
@@ -106,6 +108,7 @@ impl TestProvince {
             extra_config: String::new(),
             gateway_extra: String::new(),
             dashboard: false,
+            dashboard_extra: String::new(),
             county_crl_copies: false,
             legacy_keys: false,
         }
@@ -157,6 +160,14 @@ impl TestProvince {
     /// Serves the web dashboard on a loopback port chosen at start ([`Province::dashboard_url`]).
     pub fn dashboard(mut self) -> Self {
         self.dashboard = true;
+        self
+    }
+
+    /// Serves the dashboard with further `[dashboard]` keys, e.g. `signin_delay = "10m"`.
+    pub fn dashboard_with(mut self, keys: &str) -> Self {
+        self.dashboard = true;
+        self.dashboard_extra.push('\n');
+        self.dashboard_extra.push_str(keys);
         self
     }
 
@@ -242,9 +253,10 @@ impl TestProvince {
             append(
                 &gateway_config,
                 &format!(
-                    "\n[dashboard]\nlisten = \"127.0.0.1:0\"\ncert = {:?}\nkey = {:?}\n",
+                    "\n[dashboard]\nlisten = \"127.0.0.1:0\"\ncert = {:?}\nkey = {:?}\n{}\n",
                     pki.dir().join(format!("{stem}.crt")),
                     pki.dir().join(format!("{stem}.key")),
+                    self.dashboard_extra,
                 ),
             );
         }

@@ -52,6 +52,10 @@ pub struct Web {
     tls: Arc<rustls::ClientConfig>,
     /// Cookies by name.
     pub cookies: BTreeMap<String, String>,
+    /// The loopback address connections come from (`127.0.0.2`…), when not the OS's choice.
+    from: Option<std::net::IpAddr>,
+    /// Headers sent with every request (e.g. `X-Forwarded-For`).
+    extra_headers: Vec<(String, String)>,
     runtime: tokio::runtime::Runtime,
 }
 
@@ -80,11 +84,26 @@ impl Web {
             addr,
             tls: Arc::new(tls),
             cookies: BTreeMap::new(),
+            from: None,
+            extra_headers: Vec::new(),
             runtime: tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .expect("a tokio runtime"),
         }
+    }
+
+    /// Connects from `ip` (any of 127.0.0.0/8 on Linux), so the dashboard sees another client
+    /// address than other clients'.
+    pub fn from_address(mut self, ip: &str) -> Self {
+        self.from = Some(ip.parse().unwrap_or_else(|e| panic!("address {ip:?}: {e}")));
+        self
+    }
+
+    /// Sends header `name: value` with every request from now on.
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.extra_headers.push((name.to_owned(), value.to_owned()));
+        self
     }
 
     fn send(&mut self, method: &str, path: &str, form: Option<String>) -> Reply {
@@ -116,14 +135,30 @@ impl Web {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
+        for (k, v) in &self.extra_headers {
+            req = req.header(k, v);
+        }
         let req = req
             .body(Full::new(Bytes::from(form.unwrap_or_default())))
             .expect("a well-formed request");
-        let (addr, tls) = (self.addr, self.tls.clone());
+        let (addr, tls, from) = (self.addr, self.tls.clone(), self.from);
         let reply = self.runtime.block_on(async move {
-            let tcp = TcpStream::connect(addr)
-                .await
-                .expect("connecting to the dashboard");
+            let tcp = match from {
+                None => TcpStream::connect(addr).await,
+                Some(ip) => {
+                    let socket = if ip.is_ipv4() {
+                        tokio::net::TcpSocket::new_v4()
+                    } else {
+                        tokio::net::TcpSocket::new_v6()
+                    }
+                    .expect("a socket");
+                    socket
+                        .bind(std::net::SocketAddr::new(ip, 0))
+                        .unwrap_or_else(|e| panic!("binding {ip}: {e}"));
+                    socket.connect(addr).await
+                }
+            }
+            .expect("connecting to the dashboard");
             let name = ServerName::IpAddress(addr.ip().into());
             let stream = tokio_rustls::TlsConnector::from(tls)
                 .connect(name, tcp)

@@ -3,17 +3,21 @@
 //! SVG charts from [`chart`]); every table exports as CSV and JSON ([`table`]); pages reload
 //! when the views change ([`live`]). Staff sign in with accounts the gateway keeps
 //! (`fenghuo staff add`); [`session`] holds sessions and CSRF tokens, [`signin`] the sign-in
-//! page and its rate limit, [`filters`] the query every view takes.
+//! page, [`throttle`] its progressive delays, [`password_checks`] the threads passwords are checked on per account and address, [`client_addr`] whose
+//! address a request is (behind a trusted proxy too), [`filters`] the query every view takes.
 
 pub mod chart;
+pub mod client_addr;
 pub mod filters;
 pub mod labels;
 pub mod layout;
 pub mod live;
 pub mod pages;
+pub mod password_checks;
 pub mod session;
 pub mod signin;
 pub mod table;
+pub mod throttle;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -33,8 +37,10 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower::ServiceExt;
 
+use client_addr::ClientAddress;
+use password_checks::PasswordChecks;
 use session::Sessions;
-use signin::Limiter;
+use throttle::Throttle;
 
 /// A browser that has not finished its TLS handshake by then is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -46,22 +52,40 @@ pub struct App {
     pub node: Arc<NodeState>,
     /// Signed-in sessions and pending sign-in forms.
     pub sessions: Sessions,
-    /// Failed sign-ins, per name and per address.
-    pub limiter: Limiter,
+    /// Failed sign-ins per (account, address), per address and per account.
+    pub throttle: Throttle,
+    /// The threads argon2 password checks run on, so a flood of sign-ins cannot exhaust memory.
+    pub password_checks: PasswordChecks,
+    /// How a request's client address is found (the TCP peer, or behind a trusted proxy).
+    pub client_address: ClientAddress,
 }
 
 impl App {
-    /// A dashboard over `node`; sessions end after `idle` without a request.
+    /// A dashboard over `node` with the default settings; sessions end after `idle` without
+    /// a request.
     pub fn new(node: Arc<NodeState>, idle: Duration) -> Arc<Self> {
         Arc::new(Self {
             node,
             sessions: Sessions::new(idle),
-            limiter: Limiter::default(),
+            throttle: Throttle::default(),
+            password_checks: PasswordChecks::default(),
+            client_address: ClientAddress::default(),
+        })
+    }
+
+    /// A dashboard over `node` as the `[dashboard]` section says.
+    pub fn configured(node: Arc<NodeState>, cfg: &DashboardConfig) -> Arc<Self> {
+        Arc::new(Self {
+            node,
+            sessions: Sessions::new(cfg.session_idle()),
+            throttle: Throttle::new(cfg.signin_delay()),
+            password_checks: PasswordChecks::default(),
+            client_address: ClientAddress::from_config(cfg),
         })
     }
 }
 
-/// The client's address, set by the accept loop (the rate limit counts per address).
+/// The TCP peer's address, set by the accept loop ([`client_addr`] finds the client from it).
 #[derive(Debug, Clone, Copy)]
 pub struct Remote(pub SocketAddr);
 
@@ -161,7 +185,7 @@ pub async fn start(
             source,
         })?;
     tracing::info!(url = %format!("https://{addr}/"), %addr, "dashboard listening (HTTPS)");
-    let app = App::new(running.state.clone(), cfg.session_idle());
+    let app = App::configured(running.state.clone(), cfg);
     let task = tokio::spawn(serve(listener, app, web_tls, std::future::pending()));
     Ok(Started { addr, task })
 }

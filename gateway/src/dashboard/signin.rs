@@ -1,14 +1,14 @@
-//! The sign-in page, its rate limit, and signing out. The form posts `username`, `password`
-//! and `csrf` to `/login`; the CSRF token belongs to the form's own short-lived cookie, so a
-//! page elsewhere cannot sign a browser in to an account of its choosing.
+//! The sign-in page and signing out. The form posts `username`, `password` and `csrf` to
+//! `/login`; the CSRF token belongs to the form's own short-lived cookie, so a page elsewhere
+//! cannot sign a browser in to an account of its choosing. Each attempt passes the
+//! [`throttle`](super::throttle) (counted before its password is checked), then waits for one
+//! of the few [`password_checks`](super::password_checks) threads (argon2 takes ~19 MiB a check).
 
-use std::collections::{HashMap, VecDeque};
-use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
 use fenghuo_node::staff;
@@ -16,68 +16,36 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::layout;
+use super::password_checks::CheckError;
 use super::session::{cookie, set_cookie, Csrf, SESSION_COOKIE};
 use super::{App, Remote};
 
 /// The sign-in form's cookie.
 const FORM_COOKIE: &str = "fenghuo_signin";
-/// Failed sign-ins are counted over this window.
-pub const WINDOW: Duration = Duration::from_secs(15 * 60);
-/// Failed sign-ins for one name within the window before further attempts are refused.
-pub const MAX_FAILURES_PER_NAME: usize = 5;
-/// Failed sign-ins from one address within the window before further attempts are refused.
-pub const MAX_FAILURES_PER_ADDRESS: usize = 20;
-/// Most names and addresses tracked.
-const MAX_TRACKED: usize = 100_000;
+/// How long an attempt waits for a password-check thread before it is told to come back.
+const CHECK_SLOT_WAIT: Duration = Duration::from_secs(3);
 
-/// Failed sign-ins per name and per address, over [`WINDOW`].
-#[derive(Debug, Default)]
-pub struct Limiter {
-    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
+/// Whole seconds, rounded up, at least one (for `Retry-After` and the message).
+fn whole_seconds(d: Duration) -> u64 {
+    (d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1)
 }
 
-impl Limiter {
-    /// How long until `name` from `ip` may try again, if it may not now.
-    pub fn blocked(&self, name: &str, ip: Option<IpAddr>) -> Option<Duration> {
-        let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let mut wait = None;
-        for (key, max) in keys(name, ip) {
-            let Some(q) = f.get_mut(&key) else { continue };
-            while q.front().is_some_and(|t| t.elapsed() >= WINDOW) {
-                q.pop_front();
-            }
-            if q.len() >= max {
-                let oldest = q.front().map(|t| WINDOW.saturating_sub(t.elapsed()));
-                wait = wait.max(oldest);
-            }
-        }
-        wait
-    }
-
-    /// Counts a failed sign-in.
-    pub fn fail(&self, name: &str, ip: Option<IpAddr>) {
-        let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        if f.len() >= MAX_TRACKED {
-            f.retain(|_, q| q.back().is_some_and(|t| t.elapsed() < WINDOW));
-        }
-        for (key, _) in keys(name, ip) {
-            f.entry(key).or_default().push_back(Instant::now());
-        }
-    }
-
-    /// Forgets `name`'s failures after it signed in.
-    pub fn succeeded(&self, name: &str) {
-        let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        f.remove(&format!("name:{name}"));
+/// `wait` in words, in both languages.
+fn wait_words(wait: Duration) -> (String, String) {
+    let secs = whole_seconds(wait);
+    if secs < 120 {
+        (format!("{secs} s"), format!("{secs} 秒"))
+    } else {
+        let min = secs.div_ceil(60);
+        (format!("{min} min"), format!("{min} 分钟"))
     }
 }
 
-fn keys(name: &str, ip: Option<IpAddr>) -> Vec<(String, usize)> {
-    let mut k = vec![(format!("name:{name}"), MAX_FAILURES_PER_NAME)];
-    if let Some(ip) = ip {
-        k.push((format!("addr:{ip}"), MAX_FAILURES_PER_ADDRESS));
+fn with_retry_after(mut res: Response, wait: Duration) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&whole_seconds(wait).to_string()) {
+        res.headers_mut().insert(header::RETRY_AFTER, v);
     }
-    k
+    res
 }
 
 /// The sign-in page; `form_cookie` is the browser's current form, kept if still valid.
@@ -148,32 +116,47 @@ pub async fn submit(
             &name,
         );
     }
-    let ip = remote.map(|Extension(Remote(a))| a.ip());
-    if let Some(wait) = app.limiter.blocked(&name, ip) {
-        tracing::warn!(staff = %name, ?ip, "sign-in refused: too many failures");
-        let minutes = wait.as_secs().div_ceil(60).max(1);
-        let mut res = page(
-            &app,
-            None,
-            StatusCode::TOO_MANY_REQUESTS,
-            Some(&format!(
-                "Too many failed sign-ins: try again in {minutes} min. 登录失败次数过多，请 {minutes} 分钟后再试。"
-            )),
-            &name,
-        );
-        if let Ok(v) = wait.as_secs().max(1).to_string().parse() {
-            res.headers_mut().insert(header::RETRY_AFTER, v);
+    let peer = remote.map(|Extension(Remote(a))| a.ip());
+    let ip = match peer {
+        Some(peer) => app.client_address.of(peer, &headers),
+        None => std::net::Ipv4Addr::UNSPECIFIED.into(),
+    };
+    let attempt = match app.throttle.admit(&name, ip) {
+        Ok(a) => a,
+        Err(wait) => {
+            tracing::warn!(staff = %name, %ip, ?peer, wait_s = whole_seconds(wait), "sign-in refused: too many failures, must wait");
+            let (en, zh) = wait_words(wait);
+            let res = page(
+                &app,
+                None,
+                StatusCode::TOO_MANY_REQUESTS,
+                Some(&format!(
+                    "Too many failed sign-ins: try again in {en}. 登录失败次数过多，请 {zh} 后再试。"
+                )),
+                &name,
+            );
+            return with_retry_after(res, wait);
         }
-        return res;
+    };
+    // Nobody types more; refused before argon2 spends time on it (still a failure).
+    if f.password.chars().count() > staff::MAX_PASSWORD_CHARS {
+        attempt.failed();
+        tracing::warn!(staff = %name, %ip, "sign-in failed: password longer than any account's");
+        return wrong_password(&app, &name);
     }
     let store = app.node.store.clone();
     let (n, p) = (name.clone(), f.password);
-    let verified = tokio::task::spawn_blocking(move || staff::verify(store.as_ref(), &n, &p)).await;
+    let verified = app
+        .password_checks
+        .run(CHECK_SLOT_WAIT, move || {
+            staff::verify(store.as_ref(), &n, &p)
+        })
+        .await;
     match verified {
         Ok(Ok(Some(account))) => {
-            app.limiter.succeeded(&name);
+            attempt.succeeded();
             let token = app.sessions.start(&account.name);
-            tracing::info!(staff = %account.name, role = %account.role, ?ip, "signed in");
+            tracing::info!(staff = %account.name, role = %account.role, %ip, "signed in");
             let mut res = Redirect::to("/").into_response();
             let h = res.headers_mut();
             for c in [
@@ -187,24 +170,33 @@ pub async fn submit(
             res
         }
         Ok(Ok(None)) => {
-            app.limiter.fail(&name, ip);
-            tracing::warn!(staff = %name, ?ip, "sign-in failed");
-            page(
-                &app,
-                None,
-                StatusCode::UNAUTHORIZED,
-                Some("Wrong name or password. 用户名或密码错误。"),
-                &name,
-            )
+            attempt.failed();
+            let [pair, address, account] = app.throttle.failures(&name, ip);
+            tracing::warn!(staff = %name, %ip, pair, address, account, "sign-in failed");
+            wrong_password(&app, &name)
         }
         Ok(Err(e)) => {
+            attempt.unchecked();
             tracing::error!(error = %e, "checking a sign-in");
             layout::error_page(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "the gateway could not read its staff accounts",
             )
         }
-        Err(e) => {
+        Err(CheckError::Busy) => {
+            attempt.unchecked();
+            tracing::warn!(staff = %name, %ip, "sign-in not checked: every password-check thread is busy");
+            let res = page(
+                &app,
+                None,
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some("Too many sign-ins at once: try again in a few seconds. 同时登录的人数过多，请几秒后再试。"),
+                &name,
+            );
+            with_retry_after(res, Duration::from_secs(2))
+        }
+        Err(e @ CheckError::Lost) => {
+            attempt.unchecked();
             tracing::error!(error = %e, "the password check failed");
             layout::error_page(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -212,6 +204,16 @@ pub async fn submit(
             )
         }
     }
+}
+
+fn wrong_password(app: &App, name: &str) -> Response {
+    page(
+        app,
+        None,
+        StatusCode::UNAUTHORIZED,
+        Some("Wrong name or password. 用户名或密码错误。"),
+        name,
+    )
 }
 
 /// No fields but the CSRF token.
@@ -240,27 +242,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn failures_block_a_name_then_an_address() {
-        let l = Limiter::default();
-        let ip: Option<IpAddr> = "127.0.0.9".parse().ok();
-        for _ in 0..MAX_FAILURES_PER_NAME {
-            assert!(l.blocked("wang", ip).is_none());
-            l.fail("wang", ip);
-        }
-        let wait = l.blocked("wang", ip).unwrap();
-        assert!(
-            wait > Duration::from_secs(14 * 60) && wait <= WINDOW,
-            "{wait:?}"
+    fn waits_are_told_in_whole_seconds_or_minutes() {
+        assert_eq!(whole_seconds(Duration::from_millis(1)), 1);
+        assert_eq!(whole_seconds(Duration::from_millis(4001)), 5);
+        assert_eq!(
+            wait_words(Duration::from_secs(8)),
+            ("8 s".into(), "8 秒".into())
         );
-        // Another name from the same address is not blocked yet…
-        assert!(l.blocked("li", ip).is_none());
-        for i in MAX_FAILURES_PER_NAME..MAX_FAILURES_PER_ADDRESS {
-            l.fail(&format!("n{i}"), ip);
-        }
-        // …until the address has failed too often.
-        assert!(l.blocked("li", ip).is_some());
-        assert!(l.blocked("li", "127.0.0.10".parse().ok()).is_none());
-        l.succeeded("wang");
-        assert!(l.blocked("wang", None).is_none());
+        assert_eq!(
+            wait_words(Duration::from_secs(300)),
+            ("5 min".into(), "5 分钟".into())
+        );
     }
 }
