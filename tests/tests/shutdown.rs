@@ -70,7 +70,9 @@ fn sigterm_ends_every_open_stream_with_unavailable_and_the_gateway_exits() {
     let watch = rt.spawn(end_of(watch));
 
     // Stop panics unless the process exits (successfully) within its generous guard.
+    let signalled = std::time::Instant::now();
     p.stop(GATEWAY);
+    eprintln!("the gateway exited {:?} after SIGTERM", signalled.elapsed());
 
     for (what, end) in [("Subscribe", subscribe), ("Watch", watch)] {
         let status = rt
