@@ -446,6 +446,19 @@ crl = "pki/crl.pem"
     }
 
     #[test]
+    fn the_run_budget_defaults_to_64_mib_and_must_be_positive() {
+        let c = NodeConfig::parse(GOOD, "node.toml", Path::new(".")).unwrap();
+        assert_eq!(c.sync.runs_in_flight_bytes(), 64 << 20);
+        let with = |mib: &str| {
+            let text = format!("{GOOD}[sync]\nruns_in_flight_mib = {mib}\n");
+            NodeConfig::parse(&text, "node.toml", Path::new("."))
+        };
+        assert_eq!(with("8").unwrap().sync.runs_in_flight_bytes(), 8 << 20);
+        let e = with("0").unwrap_err().to_string();
+        assert!(e.contains("sync.runs_in_flight_mib"), "{e}");
+    }
+
+    #[test]
     fn gateway_replicas_are_a_counties_setting_and_need_a_gateway() {
         let with = |top: &str| {
             let text = GOOD.replacen(

@@ -80,16 +80,18 @@ fn sigterm_ends_every_open_stream_with_unavailable_and_the_gateway_exits() {
             .unwrap_or_else(|_| panic!("{what} still open after the gateway exited"))
             .unwrap()
             .unwrap_or_else(|e| panic!("{what}: {e}"));
-        assert_eq!(status.code(), tonic::Code::Unavailable, "{what}: {status:?}");
+        assert_eq!(
+            status.code(),
+            tonic::Code::Unavailable,
+            "{what}: {status:?}"
+        );
         assert!(
             status.message().contains("shutting down"),
             "{what}: {status:?}"
         );
     }
     let closed = rt
-        .block_on(
-            rogue.wait_for("the end of the sync session", SYNC_TIMEOUT, |r| r.closed()),
-        )
+        .block_on(rogue.wait_for("the end of the sync session", SYNC_TIMEOUT, |r| r.closed()))
         .unwrap();
     assert!(
         closed.contains("shutting down"),

@@ -132,17 +132,28 @@ fn a_frame_over_8_mib_ends_the_session_and_sync_goes_on_within_a_small_run_budge
     // session with the same certificate is served.
     let risk = p.risk(
         A,
-        &["add", "--title", "Flood rumour", "--focus", "emergency-trigger"],
+        &[
+            "add",
+            "--title",
+            "Flood rumour",
+            "--focus",
+            "emergency-trigger",
+        ],
     );
     let id = risk["id"].as_str().unwrap().to_owned();
     p.risk(A, &["share", &id, "--scope", "province"]);
-    wait::until("the risk at the gateway", SYNC_TIMEOUT, POLL_INTERVAL, || {
-        if p.risk_ids(GATEWAY).contains(&id) {
-            Ok(())
-        } else {
-            Err(format!("{id} not at the gateway yet"))
-        }
-    });
+    wait::until(
+        "the risk at the gateway",
+        SYNC_TIMEOUT,
+        POLL_INTERVAL,
+        || {
+            if p.risk_ids(GATEWAY).contains(&id) {
+                Ok(())
+            } else {
+                Err(format!("{id} not at the gateway yet"))
+            }
+        },
+    );
     let again = rt.block_on(open_session(&p));
     assert!(again.closed().is_none());
 }

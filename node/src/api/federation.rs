@@ -101,16 +101,14 @@ fn closing_status(peer: &Identity, e: &SyncError) -> Option<Status> {
         SyncError::Closed(_) | SyncError::Connect(_) => None,
         SyncError::Stream(s) => match s.code() {
             // tonic refused a frame over the limit while decoding it.
-            tonic::Code::OutOfRange | tonic::Code::ResourceExhausted => {
-                Some(Status::new(
-                    s.code(),
-                    format!(
-                        "sync frame refused: {}; frames are at most {} MiB, so this session is closed",
-                        s.message(),
-                        session::MAX_FRAME >> 20
-                    ),
-                ))
-            }
+            tonic::Code::OutOfRange | tonic::Code::ResourceExhausted => Some(Status::new(
+                s.code(),
+                format!(
+                    "sync frame refused: {}; frames are at most {} MiB, so this session is closed",
+                    s.message(),
+                    session::MAX_FRAME >> 20
+                ),
+            )),
             _ => None,
         },
         SyncError::Protocol(m) => Some(Status::failed_precondition(m.clone())),

@@ -9,11 +9,14 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::oneshot;
 
+/// Per peer identity: the current session's number, and the sender whose drop ends it.
+type Table = Arc<Mutex<HashMap<String, (u64, oneshot::Sender<()>)>>>;
+
 /// The open inbound sessions, by peer identity (`county/510104`).
 #[derive(Debug, Default)]
 pub struct Sessions {
-    /// Per peer: the current session's number, and the sender whose drop ends it.
-    open: Arc<Mutex<HashMap<String, (u64, oneshot::Sender<()>)>>>,
+    /// The current session of each peer.
+    open: Table,
     /// Numbers sessions, so a ticket only ever removes its own entry.
     next: AtomicU64,
 }
@@ -29,7 +32,7 @@ pub struct Ticket {
     /// Resolves when a newer session of the same peer replaced this one.
     replaced: oneshot::Receiver<()>,
     /// The table to remove the entry from on drop.
-    open: Arc<Mutex<HashMap<String, (u64, oneshot::Sender<()>)>>>,
+    open: Table,
 }
 
 impl Sessions {
