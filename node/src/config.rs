@@ -257,6 +257,35 @@ fn this_host() -> Option<String> {
         .filter(|h| !h.is_empty())
 }
 
+/// Sync sessions.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncConfig {
+    /// MiB of received runs all sync sessions together may hold before they are verified and
+    /// applied (64 by default); a session that finds it spent waits, and its peer with it.
+    #[serde(default = "default_runs_in_flight_mib")]
+    pub runs_in_flight_mib: u64,
+}
+
+fn default_runs_in_flight_mib() -> u64 {
+    (crate::sync::budget::DEFAULT_BYTES >> 20) as u64
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        Self {
+            runs_in_flight_mib: default_runs_in_flight_mib(),
+        }
+    }
+}
+
+impl SyncConfig {
+    /// `runs_in_flight_mib` in bytes (checked at load).
+    pub fn runs_in_flight_bytes(&self) -> usize {
+        usize::try_from(self.runs_in_flight_mib << 20).unwrap_or(crate::sync::budget::DEFAULT_BYTES)
+    }
+}
+
 /// The whole `node.toml` (and, with `province` instead of `county`, `gateway.toml`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -301,6 +330,9 @@ pub struct NodeConfig {
     /// Gateway replicas (the gateway only).
     #[serde(default)]
     pub replication: ReplicationConfig,
+    /// Sync sessions.
+    #[serde(default)]
+    pub sync: SyncConfig,
     /// Directory relative paths are resolved against (the config file's own).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -374,6 +406,12 @@ impl NodeConfig {
                 ))
             }
             Err(e) => return Err(field("alerts.acknowledge_within", e)),
+        }
+        if !(1..4096).contains(&self.sync.runs_in_flight_mib) {
+            return Err(field(
+                "sync.runs_in_flight_mib",
+                "must be from 1 to 4095 (MiB)".into(),
+            ));
         }
         if let Some(d) = &self.dashboard {
             if self.county.is_some() {
@@ -486,6 +524,19 @@ crl = "pki/crl.pem"
         let c = NodeConfig::parse(GOOD, "node.toml", Path::new("/etc/fenghuo")).unwrap();
         assert_eq!(c.identity().path(), "county/510104");
         assert_eq!(c.resolve(&c.data_dir), PathBuf::from("/etc/fenghuo/data"));
+    }
+
+    #[test]
+    fn the_run_budget_defaults_to_64_mib_and_must_be_positive() {
+        let c = NodeConfig::parse(GOOD, "node.toml", Path::new(".")).unwrap();
+        assert_eq!(c.sync.runs_in_flight_bytes(), 64 << 20);
+        let with = |mib: &str| {
+            let text = format!("{GOOD}[sync]\nruns_in_flight_mib = {mib}\n");
+            NodeConfig::parse(&text, "node.toml", Path::new("."))
+        };
+        assert_eq!(with("8").unwrap().sync.runs_in_flight_bytes(), 8 << 20);
+        let e = with("0").unwrap_err().to_string();
+        assert!(e.contains("sync.runs_in_flight_mib"), "{e}");
     }
 
     #[test]

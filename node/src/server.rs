@@ -246,8 +246,8 @@ pub async fn serve(
     );
     let federation = InterceptedService::new(
         FederationServer::new(FederationService::new(state.clone()))
-            .max_decoding_message_size(64 << 20)
-            .max_encoding_message_size(64 << 20),
+            .max_decoding_message_size(crate::sync::session::MAX_FRAME)
+            .max_encoding_message_size(crate::sync::session::MAX_FRAME),
         authenticate,
     );
     let alerts = InterceptedService::new(

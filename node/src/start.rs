@@ -212,6 +212,8 @@ impl Node {
             tls: tls.subscribe(),
             neighbours: cfg.neighbours.iter().map(|n| n.code.clone()).collect(),
             status: Arc::new(StatusBoard::default()),
+            sessions: Default::default(),
+            budget: crate::sync::budget::RunBudget::new(cfg.sync.runs_in_flight_bytes()),
         });
         let (passes, views_applied) = tokio::sync::watch::channel(0);
         crate::views::spawn_applier(
@@ -256,6 +258,7 @@ impl Node {
             disposal_review: cfg.disposal.review,
             ack_within: cfg.alerts.acknowledge_within(),
             data_dir: cfg.resolve(&cfg.data_dir),
+            stop: stop.subscribe(),
         });
         Ok(Self { state, tls, stop })
     }
@@ -334,7 +337,14 @@ pub async fn launch(
         let stopped = async move {
             let _ = server_stop.wait_for(|s| *s).await;
         };
-        crate::server::serve(listener, state, rx, stopped).await
+        let served = crate::server::serve(listener, state.clone(), rx, stopped).await;
+        // Every stream has ended (each observes the stop signal), so the server returned
+        // promptly: make the store durable now; it closes when the process exits.
+        match state.store.flush() {
+            Ok(()) => tracing::info!("server stopped; store flushed"),
+            Err(e) => tracing::error!(error = %e, "flushing the store at shutdown failed"),
+        }
+        served
     });
     Ok(Running {
         addr,

@@ -31,6 +31,8 @@ pub struct NodeState {
     pub ack_within: std::time::Duration,
     /// The store's folder (backups are staged beside the store in it).
     pub data_dir: std::path::PathBuf,
+    /// Turns true when the node shuts down: every long-lived response stream ends then.
+    pub stop: tokio::sync::watch::Receiver<bool>,
 }
 
 impl NodeState {

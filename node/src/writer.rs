@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::comms::{self, CommsError};
 use crate::domain::GradingStandard;
 use crate::event::{check, Event};
-use crate::feed::entry::{next_entry, sign_head};
+use crate::feed::entry::{next_entry, sign_batch};
 use crate::feed::{self, Audience, Entry, FeedId, FeedSigner};
 use crate::register::{self, view, Command, RegisterError};
 use crate::store::{Batch, Store, StoreError};
@@ -852,16 +852,17 @@ impl OwnEntries<'_> {
         Ok(written)
     }
 
-    /// Signs each feed's last entry and stages every entry; returns how many, and each
-    /// feed's new head.
+    /// Signs each feed's last entry (and, in a batch of large entries, one at least every
+    /// [`MAX_SIGNED_SPAN`] bytes, so a peer can always be sent a run that fits a sync frame)
+    /// and stages every entry; returns how many, and each feed's new head.
     fn stage(mut self, batch: &mut Batch, heads: &mut Vec<(FeedId, u64)>) -> usize {
         let mut count = 0;
         for (feed, list) in &mut self.feeds {
-            let Some(last) = list.last_mut() else {
+            let Some(last) = list.last().map(|e| e.seq) else {
                 continue;
             };
-            last.signature = sign_head(self.ctx.signer.signing_key(), &last.hash);
-            heads.push((feed.clone(), last.seq));
+            sign_batch(self.ctx.signer.signing_key(), list);
+            heads.push((feed.clone(), last));
             feed::log::stage_block(batch, feed, list);
             count += list.len();
         }

@@ -136,7 +136,9 @@ fn tampered_forged_and_unentitled_runs_are_refused_and_honest_entries_still_arri
     let c_cert = cert_der(p.pki(), "county-510106");
     let a_cert = cert_der(p.pki(), "county-510104");
 
-    // C's view from the gateway: A's genuine province entries #1..#4.
+    // C's view from the gateway: A's genuine province entries #1..#4. C's own link is cut
+    // meanwhile: the gateway keeps one session per peer, and C's would replace this one.
+    p.link(C, GATEWAY).cut();
     let genuine: Vec<Entry> = rt.block_on(async {
         let from_gateway = RoguePeer::connect(&p.gateway().url(), &c_creds)
             .await
@@ -147,6 +149,7 @@ fn tampered_forged_and_unentitled_runs_are_refused_and_honest_entries_still_arri
             .await
             .unwrap()
     });
+    p.link(C, GATEWAY).heal();
     assert!(genuine[3].signature.len() == 64, "the run ends signed");
     let new = genuine[1..].to_vec();
     assert_eq!(new[0].seq, 2);
@@ -460,56 +463,47 @@ fn a_conflicting_entry_not_signed_by_its_origin_is_no_equivocation() {
 }
 
 #[test]
-fn a_second_session_ending_does_not_mark_a_connected_peer_closed() {
+fn a_second_session_from_a_connected_peer_replaces_it_and_the_peer_comes_back() {
     let p = TestProvince::abc();
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let ended = |m: &str| {
-        p.member(m)
-            .log_lines_with("sync session ended")
-            .into_iter()
-            .filter(|l| l["span"]["peer"] == "county/510106")
-            .count()
-    };
-    let before = ended(GATEWAY);
-    // A second session as C (as after a reconnect that beat the old session's timeout).
-    rt.block_on(async {
+    // A second session as C (as after a reconnect that beat the old session's timeout): the
+    // gateway keeps one session per peer, so it ends C's own; C's link reconnects and its
+    // new session ends this one in turn.
+    let why = rt.block_on(async {
         let r = RoguePeer::connect(&p.gateway().url(), &p.pki().credentials("county-510106"))
             .await
             .unwrap();
         r.hello(Vec::new()).await.unwrap();
-        r.wait_entries(
-            &FeedId::new(format!("county/{A}"), Audience::Province),
-            1,
-            WAIT,
-        )
-        .await
-        .unwrap();
+        r.wait_for("C's own link to take over again", WAIT, |r| r.closed())
+            .await
+            .unwrap()
     });
+    assert!(why.contains("replaced this one"), "{why}");
+    // One row of C's is connected (ended sessions' rows, closed, may sort before or after it
+    // by address), and C has one connection through its link.
     wait::until(
-        "the gateway to end the second session",
+        "C's link to be back, once",
         WAIT,
         Duration::from_millis(50),
         || {
-            (ended(GATEWAY) > before)
+            let peers = p.peers(GATEWAY);
+            let connected = peers["peers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|r| {
+                    r["peer"] == format!("county/{C}").as_str()
+                        && r["direction"] == "inbound"
+                        && r["state"] == "connected"
+                })
+                .count();
+            let live = p.link(C, GATEWAY).live_connections();
+            (connected == 1 && live == 1)
                 .then_some(())
-                .ok_or_else(|| "not yet".to_owned())
+                .ok_or_else(|| format!("{connected} rows connected, {live} live connections"))
         },
     );
-    // C's own session never stopped: its row is still connected (the ended session's row,
-    // closed, may sort before or after it by address).
-    assert_eq!(p.link(C, GATEWAY).live_connections(), 1);
-    let peers = p.peers(GATEWAY);
-    let rows: Vec<&Value> = peers["peers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["peer"] == format!("county/{C}").as_str() && r["direction"] == "inbound")
-        .collect();
-    assert_eq!(
-        rows.iter().filter(|r| r["state"] == "connected").count(),
-        1,
-        "C's real session is still up: {rows:#?}"
-    );
+    p.wait_links_up();
 }
 
 /// Every feed `rogue` was offered, in `Hello`, `Heads` or runs.
@@ -571,6 +565,9 @@ fn senders_offer_a_county_only_the_feeds_it_is_entitled_to() {
     // As C, ask the gateway and B for everything (an empty Hello) and wait until each has
     // sent its second progress report, so every run it would send has been sent.
     let c_creds = p.pki().credentials("county-510106");
+    // C's own link to the gateway is cut meanwhile: the gateway keeps one session per peer.
+    // (B dials C, so B holds no session from C to be replaced.)
+    p.link(C, GATEWAY).cut();
     for m in [GATEWAY, B] {
         let offered = rt.block_on(async {
             let r = RoguePeer::connect(&p.member(m).url(), &c_creds)

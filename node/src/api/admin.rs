@@ -2,14 +2,13 @@
 //! the gateway, re-keying a compromised county.
 
 use std::io::Read;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use fenghuo_proto::v1::{self, admin_server::Admin};
-use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
 use super::auth::{caller, require_gateway_staff};
+use super::stream_end;
 use crate::feed::Audience;
 use crate::identity::DivisionCode;
 use crate::state::NodeState;
@@ -32,7 +31,7 @@ impl AdminService {
     }
 }
 
-type ChunkStream = Pin<Box<dyn Stream<Item = Result<v1::BackupChunk, Status>> + Send>>;
+type ChunkStream = stream_end::Boxed<v1::BackupChunk>;
 
 /// A certificate given as PEM or DER: its DER.
 fn certificate_der(bytes: &[u8]) -> Result<Vec<u8>, Status> {
@@ -193,8 +192,9 @@ impl Admin for AdminService {
             // `file` is dropped here: the staged copy is deleted.
             drop(file);
         });
-        Ok(Response::new(Box::pin(
+        Ok(Response::new(stream_end::until_stopped(
             tokio_stream::wrappers::ReceiverStream::new(rx),
+            self.state.stop.clone(),
         )))
     }
 }

@@ -1,15 +1,14 @@
 //! The `Alerts` service: shared alerts (预警通报) over gRPC, and the `Watch` stream.
 
-use std::pin::Pin;
 use std::sync::Arc;
 
 use fenghuo_proto::v1::{self, alerts_server::Alerts};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
-use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
 use super::auth::{caller, require_own, require_reader};
+use super::stream_end;
 use crate::comms::cap::{CapMessage, CapReference};
 use crate::comms::command::AlertChanges;
 use crate::comms::journal::{self, JournalItem};
@@ -236,7 +235,7 @@ fn journal_to_proto(item: JournalItem) -> v1::WatchEvent {
     }
 }
 
-type WatchStream = Pin<Box<dyn Stream<Item = Result<v1::WatchEvent, Status>> + Send>>;
+type WatchStream = stream_end::Boxed<v1::WatchEvent>;
 
 #[tonic::async_trait]
 impl Alerts for AlertsService {
@@ -393,6 +392,9 @@ impl Alerts for AlertsService {
                 }
             }
         });
-        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+        Ok(Response::new(stream_end::until_stopped(
+            ReceiverStream::new(rx),
+            self.state.stop.clone(),
+        )))
     }
 }

@@ -1,14 +1,13 @@
 //! The `Disposal` service (requests, for counties and the province) and `PartnerService`
 //! (what a partner website's code calls with its certificate).
 
-use std::pin::Pin;
 use std::sync::Arc;
 
 use fenghuo_proto::v1::{self, disposal_server::Disposal, partner_service_server::PartnerService};
-use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
 use super::auth::{caller, require_own, require_reader, Caller};
+use super::stream_end;
 use crate::disposal::record::DisposalRecord;
 use crate::disposal::{view, Command};
 use crate::domain::disposal::{Action, Outcome};
@@ -321,7 +320,7 @@ impl PartnerGatewayService {
     }
 }
 
-type MessageStream = Pin<Box<dyn Stream<Item = Result<v1::PartnerMessage, Status>> + Send>>;
+type MessageStream = stream_end::Boxed<v1::PartnerMessage>;
 
 /// The partner message for outbox entry `seq` (what the gRPC stream and webhooks carry).
 pub fn message(
@@ -403,13 +402,19 @@ impl PartnerService for PartnerGatewayService {
                         }
                     }
                 }
-                if caught_up && !changes.next().await {
-                    return;
+                if caught_up {
+                    tokio::select! {
+                        more = changes.next() => if !more { return },
+                        // The partner left, or the node stopped and ended the stream: this
+                        // task must not hold the node's state (and its store) any longer.
+                        () = tx.closed() => return,
+                    }
                 }
             }
         });
-        Ok(Response::new(Box::pin(
+        Ok(Response::new(stream_end::until_stopped(
             tokio_stream::wrappers::ReceiverStream::new(rx),
+            self.state.stop.clone(),
         )))
     }
 

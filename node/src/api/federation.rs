@@ -1,19 +1,19 @@
 //! The `Federation` service: the server end of sync sessions, and link status.
 
-use std::pin::Pin;
 use std::sync::Arc;
 
 use fenghuo_proto::v1::{self, federation_server::Federation, SyncFrame};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
-use tokio_stream::{Stream, StreamExt};
+use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::auth::caller;
+use super::stream_end;
 use crate::identity::Identity;
 use crate::pki::standing::PeerInfo;
 use crate::state::NodeState;
-use crate::sync::session;
+use crate::sync::session::{self, SyncError};
 use crate::sync::status::{LinkKey, LinkStatus};
 
 /// Handlers of the `Federation` service.
@@ -92,7 +92,32 @@ pub fn quarantine_to_proto(h: &crate::sync::quarantine::Held) -> v1::Quarantine 
     }
 }
 
-type SyncStream = Pin<Box<dyn Stream<Item = Result<SyncFrame, Status>> + Send>>;
+type SyncStream = stream_end::Boxed<SyncFrame>;
+
+/// The status a served sync session ends with, when the peer should hear why (a peer that
+/// left or closed its end hears nothing).
+fn closing_status(peer: &Identity, e: &SyncError) -> Option<Status> {
+    match e {
+        SyncError::Closed(_) | SyncError::Connect(_) => None,
+        SyncError::Stream(s) => match s.code() {
+            // tonic refused a frame over the limit while decoding it.
+            tonic::Code::OutOfRange | tonic::Code::ResourceExhausted => Some(Status::new(
+                s.code(),
+                format!(
+                    "sync frame refused: {}; frames are at most {} MiB, so this session is closed",
+                    s.message(),
+                    session::MAX_FRAME >> 20
+                ),
+            )),
+            _ => None,
+        },
+        SyncError::Protocol(m) => Some(Status::failed_precondition(m.clone())),
+        SyncError::Revoked(_) => Some(Status::unauthenticated(format!(
+            "the certificate of {peer} is revoked or no longer valid"
+        ))),
+        SyncError::Store(e) => Some(Status::internal(format!("this node's store failed: {e}"))),
+    }
+}
 
 #[tonic::async_trait]
 impl Federation for FederationService {
@@ -128,17 +153,36 @@ impl Federation for FederationService {
             .unwrap_or_default();
         let inbound = req.into_inner();
         let (tx, rx) = mpsc::channel(16);
+        let (last_tx, last_rx) = oneshot::channel();
         let ctx = self.state.sync.clone();
         let peer = c.identity.clone();
         // One row per inbound session (keyed by its remote address). An ended one stays,
         // showing why it ended, until the peer's next session replaces it.
         let key = LinkKey::new("inbound", peer.path(), remote);
         ctx.status.forget_closed(&key);
+        // One session per peer: this one ends the peer's older session, if any.
+        let mut ticket = ctx.sessions.open(&peer.path());
         tokio::spawn(async move {
-            let _ = session::run(ctx.clone(), peer, cert, key.clone(), inbound, tx).await;
+            let result = tokio::select! {
+                r = session::run(ctx.clone(), peer.clone(), cert, key.clone(), inbound, tx) => r.err().and_then(|e| closing_status(&peer, &e)),
+                () = ticket.replaced() => {
+                    ctx.status.error(&key, "replaced by a newer session from the same peer");
+                    Some(Status::aborted(format!(
+                        "a newer sync session from {peer} replaced this one (one session per peer)"
+                    )))
+                }
+            };
+            drop(ticket);
             ctx.status.update(&key, |s| s.state = "closed");
+            if let Some(status) = result {
+                let _ = last_tx.send(status);
+            }
         });
-        Ok(Response::new(Box::pin(ReceiverStream::new(rx).map(Ok))))
+        Ok(Response::new(stream_end::ending(
+            ReceiverStream::new(rx).map(Ok),
+            self.state.stop.clone(),
+            Some(last_rx),
+        )))
     }
 
     /// Feeds: the version vector of this node.

@@ -223,6 +223,30 @@ pub fn sign_head(key: &SigningKey, hash: &[u8]) -> Vec<u8> {
     key.sign(&head_message(hash)).to_bytes().to_vec()
 }
 
+/// Most encoded bytes of one feed's entries between two signed ones that a writer leaves:
+/// a sync sender cuts runs only at signed entries, so this keeps every run it can send under
+/// the sync frame limit (see `sync::session::RUN_BYTES`).
+pub const MAX_SIGNED_SPAN: usize = 4 << 20;
+
+/// Signs a commit batch of one feed's new entries: its last entry, and the entry before any
+/// that would carry the span since the last signature past [`MAX_SIGNED_SPAN`] encoded bytes
+/// (the batch follows a signed head, so its span starts at zero).
+pub fn sign_batch(key: &SigningKey, entries: &mut [Entry]) {
+    let mut span = 0usize;
+    for i in 0..entries.len() {
+        let size = prost::Message::encoded_len(&entries[i]);
+        if i > 0 && span + size > MAX_SIGNED_SPAN {
+            let before = &mut entries[i - 1];
+            before.signature = sign_head(key, &before.hash);
+            span = 0;
+        }
+        span += size;
+    }
+    if let Some(last) = entries.last_mut() {
+        last.signature = sign_head(key, &last.hash);
+    }
+}
+
 /// Checks a head signature.
 pub fn verify_head(key: &VerifyingKey, hash: &[u8], signature: &[u8]) -> bool {
     Signature::from_slice(signature)
@@ -337,6 +361,34 @@ mod tests {
             out.push(e);
         }
         (feed, out)
+    }
+
+    #[test]
+    fn a_batch_of_large_entries_is_signed_at_least_every_span() {
+        let k = key(1);
+        let feed = FeedId::new("county/510104", Audience::Upstream);
+        let mut prev = GENESIS_HASH.to_vec();
+        let mut entries: Vec<Entry> = (0..10u64)
+            .map(|i| {
+                let e = next_entry(&feed, i, &prev, 1000, "a", vec![7; 1_800_000]);
+                prev = e.hash.clone();
+                e
+            })
+            .collect();
+        sign_batch(&k, &mut entries);
+        let signed: Vec<u64> = entries
+            .iter()
+            .filter(|e| !e.signature.is_empty())
+            .map(|e| e.seq)
+            .collect();
+        // Two 1.8 MB entries per span of 4 MiB, and the last.
+        assert_eq!(signed, vec![2, 4, 6, 8, 10]);
+        verify_run(&feed, 0, &GENESIS_HASH, &entries, &k.verifying_key()).unwrap();
+        // Small entries: the last alone.
+        let (_, mut small) = chain(50, &k, 1000);
+        small.iter_mut().for_each(|e| e.signature.clear());
+        sign_batch(&k, &mut small);
+        assert_eq!(small.iter().filter(|e| !e.signature.is_empty()).count(), 1);
     }
 
     #[test]

@@ -79,8 +79,8 @@ async fn one_session(ctx: &Arc<SyncContext>, target: &LinkTarget) -> Result<(), 
     let (channel, cert) = dial(ctx, target).await?;
     let (tx, rx) = mpsc::channel(16);
     let response = FederationClient::new(channel)
-        .max_decoding_message_size(64 << 20)
-        .max_encoding_message_size(64 << 20)
+        .max_decoding_message_size(session::MAX_FRAME)
+        .max_encoding_message_size(session::MAX_FRAME)
         .sync(ReceiverStream::new(rx))
         .await
         .map_err(|s| SyncError::Connect(format!("{}: {}", s.code(), s.message())))?;

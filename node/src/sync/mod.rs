@@ -9,10 +9,13 @@
 //! - [`quarantine`]: feeds held back at a genuine but invalid entry, with rate-limited alarms;
 //! - [`rekey`]: a compromised county's new key, and what its old key signed set aside;
 //! - [`session`]: one sync session, the same on both ends of a link;
+//! - [`sessions`]: one inbound session per peer identity (a newer one replaces the older);
+//! - [`budget`]: the node-wide memory budget for received runs in flight;
 //! - [`link`]: the outbound worker that dials a peer and reconnects with backoff;
 //! - [`status`]: what each link is doing, for `fenghuo peers`;
 //! - [`health`]: per county, link, contact, lag, errors, evidence, certificate expiry.
 
+pub mod budget;
 pub mod crl;
 pub mod directory;
 pub mod entitlement;
@@ -23,4 +26,5 @@ pub mod publish;
 pub mod quarantine;
 pub mod rekey;
 pub mod session;
+pub mod sessions;
 pub mod status;

@@ -5,8 +5,10 @@
 //! and tails new commits; a receiver task checks entitlement and origin certificates, and
 //! hands runs to the writer (several in flight, applied in order). A refused run is answered
 //! with `Heads { refused }` so the sender resends from what is really held. Memory stays
-//! bounded: the outbound channel is small, gRPC flow control slows a fast sender, and at
-//! most [`IN_FLIGHT`] runs wait for the writer.
+//! bounded: a frame is at most [`MAX_FRAME`] bytes (the sender cuts runs at [`RUN_BYTES`]),
+//! the outbound channel is small, gRPC flow control slows a fast sender, at most
+//! [`IN_FLIGHT`] runs of a session wait for the writer, and the runs of all sessions together
+//! stay within the node's [`RunBudget`].
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -18,6 +20,7 @@ use tokio::sync::{mpsc, watch, Notify};
 use tokio_stream::{Stream, StreamExt};
 use tracing::Instrument;
 
+use super::budget::RunBudget;
 use super::directory;
 use super::entitlement::may_receive;
 use super::ingest::IngestError;
@@ -32,6 +35,17 @@ use crate::writer::Writer;
 
 /// Entries read per run before extending to the next signed entry.
 const RUN_ENTRIES: usize = 512;
+/// Entries read from the store at a time while building a run (an entry with evidence can be
+/// ~1.8 MB, so not a whole run's worth at once).
+const READ_CHUNK: usize = 64;
+/// The largest sync frame a node sends or accepts, encoded: larger ones end the session
+/// (OUT_OF_RANGE). The largest entry (a disposal request with evidence, ~1.8 MB) and a risk
+/// snapshot (at most 1 MiB) fit several times over.
+pub const MAX_FRAME: usize = 8 << 20;
+/// Encoded bytes of entries at which the sender cuts a run (at its last signed entry): with
+/// the origin's certificate and framing a run stays under [`MAX_FRAME`], since origins sign at
+/// least every [`crate::feed::entry::MAX_SIGNED_SPAN`] bytes.
+pub const RUN_BYTES: usize = 6 << 20;
 /// Runs waiting for the writer per session.
 const IN_FLIGHT: usize = 8;
 /// How often progress (`Heads`) is reported to the peer.
@@ -57,6 +71,10 @@ pub enum SyncError {
     /// The peer's certificate is revoked (or no longer valid).
     #[error("peer certificate {0} is revoked or no longer valid")]
     Revoked(String),
+    /// The peer's stream failed: it went away, or sent what the transport refuses (a frame
+    /// over [`MAX_FRAME`] is OUT_OF_RANGE).
+    #[error("stream ended: {}: {}", .0.code(), .0.message())]
+    Stream(tonic::Status),
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -88,6 +106,10 @@ pub struct SyncContext {
     pub quarantine: super::quarantine::Quarantine,
     /// Keeps repeated refusal warnings from flooding the log.
     pub log_limit: super::quarantine::LogLimiter,
+    /// The open inbound sessions: one per peer identity.
+    pub sessions: super::sessions::Sessions,
+    /// Bytes of received runs all sessions may hold before they are applied.
+    pub budget: RunBudget,
 }
 
 fn unit_of(identity_path: &str) -> Option<String> {
@@ -221,34 +243,52 @@ fn frame(f: Frame) -> SyncFrame {
 }
 
 /// Reads the next run of `feed` after `after` and up to `durable` (the store may already hold
-/// more, not yet flushed): up to [`RUN_ENTRIES`], extended to end on a signed entry so the
-/// receiver can verify it (a durable head is always signed).
+/// more, not yet flushed): [`RUN_ENTRIES`] entries, extended to end on a signed entry so the
+/// receiver can verify it (a durable head is always signed), and cut back to its last signed
+/// entry before it passes [`RUN_BYTES`] encoded, so it fits a frame.
 fn read_run(
     store: &dyn Store,
     feed: &FeedId,
     after: u64,
     durable: u64,
 ) -> Result<Vec<Entry>, StoreError> {
-    let mut run = read_durable(store, feed, after + 1, durable)?;
-    while run.last().is_some_and(|e| e.signature.is_empty()) {
-        let next_from = run.last().map(|e| e.seq + 1).unwrap_or(after + 1);
-        let more = read_durable(store, feed, next_from, durable)?;
-        if more.is_empty() {
+    let mut run: Vec<Entry> = Vec::new();
+    let mut bytes = 0usize;
+    // How many entries of `run` end on its last signed entry: where it may be cut.
+    let mut cut = 0usize;
+    let mut next = after + 1;
+    'read: loop {
+        let chunk = read_durable(store, feed, next, durable)?;
+        let Some(last) = chunk.last() else {
             break;
-        }
-        // Stop at the first signed entry: the run must end on one, and no later than needed.
-        match more.iter().position(|e| !e.signature.is_empty()) {
-            Some(i) => {
-                run.extend(more.into_iter().take(i + 1));
-                break;
+        };
+        next = last.seq + 1;
+        for e in chunk {
+            let size = prost::Message::encoded_len(&e);
+            if bytes + size > RUN_BYTES && cut > 0 {
+                run.truncate(cut);
+                break 'read;
             }
-            None => run.extend(more),
+            bytes += size;
+            let signed = !e.signature.is_empty();
+            run.push(e);
+            if signed {
+                cut = run.len();
+                if cut >= RUN_ENTRIES {
+                    break 'read;
+                }
+            }
         }
+    }
+    if bytes > RUN_BYTES && cut == run.len() {
+        // Written before origins signed every MAX_SIGNED_SPAN bytes: no signed entry to cut
+        // at. Sent whole; a peer whose frame limit it passes refuses it.
+        tracing::warn!(%feed, after, bytes, "a run with no signed entry to cut at is over the run size");
     }
     Ok(run)
 }
 
-/// Up to [`RUN_ENTRIES`] entries of `feed` from `from` on, none past `durable`.
+/// Up to [`READ_CHUNK`] entries of `feed` from `from` on, none past `durable`.
 fn read_durable(
     store: &dyn Store,
     feed: &FeedId,
@@ -258,7 +298,7 @@ fn read_durable(
     if from > durable {
         return Ok(Vec::new());
     }
-    let limit = RUN_ENTRIES.min(usize::try_from(durable - from + 1).unwrap_or(RUN_ENTRIES));
+    let limit = READ_CHUNK.min(usize::try_from(durable - from + 1).unwrap_or(READ_CHUNK));
     feed::log::read(store, feed, from, limit)
 }
 
@@ -504,7 +544,7 @@ where
             item = inbound.next() => {
                 let f = match item {
                     None => return Err(SyncError::Closed("peer closed the stream".into())),
-                    Some(Err(status)) => return Err(SyncError::Closed(status.message().to_owned())),
+                    Some(Err(status)) => return Err(SyncError::Stream(status)),
                     Some(Ok(SyncFrame { frame: None })) => continue,
                     Some(Ok(SyncFrame { frame: Some(f) })) => f,
                 };
@@ -596,13 +636,37 @@ where
                                 settle(&ctx, &key, &out, f, n, r).await?;
                             }
                         }
+                        // Nothing more is read from the stream until the node-wide budget has
+                        // room for this run (runs of this session already queued still settle).
+                        let reserve = ctx.budget.reserve(prost::Message::encoded_len(&run));
+                        tokio::pin!(reserve);
+                        let reserved = loop {
+                            tokio::select! {
+                                r = &mut reserve => break r,
+                                Some((f, n, r)) = pending.next(), if !pending.is_empty() => {
+                                    settle(&ctx, &key, &out, f, n, r).await?;
+                                }
+                            }
+                        };
                         let n = run.entries.len();
                         let outcome = ctx
                             .writer
                             .queue_ingest(run.entries, signer)
                             .await
                             .map_err(|e| SyncError::Closed(e.to_string()))?;
-                        pending.push_back(Box::pin(async move { (feed, n, outcome.await) }));
+                        // The budget is given back as soon as the writer is done with the run,
+                        // even while this session is busy elsewhere.
+                        let done = tokio::spawn(async move {
+                            let result = outcome.await;
+                            drop(reserved);
+                            result
+                        });
+                        pending.push_back(Box::pin(async move {
+                            let result = done.await.unwrap_or_else(|e| {
+                                Err(IngestError::Malformed(format!("applying the run failed: {e}")))
+                            });
+                            (feed, n, result)
+                        }));
                     }
                 }
             }
@@ -776,5 +840,40 @@ mod tests {
         // Nothing past the durable head, even when the store holds more.
         assert_eq!(read_run(&store, &feed, 0, 700).unwrap().len(), 700);
         assert!(read_run(&store, &feed, 700, 700).unwrap().is_empty());
+    }
+
+    #[test]
+    fn runs_of_large_entries_are_cut_to_fit_a_frame() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
+        let feed = FeedId::new("county/510104", Audience::Upstream);
+        // Twenty disposal requests with evidence in one commit batch: 36 MB.
+        let mut prev = GENESIS_HASH.to_vec();
+        let mut entries: Vec<Entry> = (0..20u64)
+            .map(|i| {
+                let e = next_entry(&feed, i, &prev, 0, "a", vec![1; 1_800_000]);
+                prev = e.hash.clone();
+                e
+            })
+            .collect();
+        crate::feed::entry::sign_batch(&key, &mut entries);
+        let mut batch = Batch::new();
+        crate::feed::log::stage_block(&mut batch, &feed, &entries);
+        store.commit(&batch).unwrap();
+        let mut after = 0;
+        let mut prev = GENESIS_HASH.to_vec();
+        while after < 20 {
+            let run = read_run(&store, &feed, after, 20).unwrap();
+            let frame = v1::EntryRun {
+                entries: run.clone(),
+                origin_certificate: vec![0; 4096],
+            };
+            assert!(prost::Message::encoded_len(&frame) <= MAX_FRAME);
+            crate::feed::entry::verify_run(&feed, after, &prev, &run, &key.verifying_key())
+                .unwrap();
+            after = run.last().unwrap().seq;
+            prev = run.last().unwrap().hash.clone();
+        }
     }
 }
