@@ -357,7 +357,12 @@ async fn control_and_bidi_characters_are_refused_naming_field_code_point_and_pos
         &node,
         &pki,
         &before,
-        &["update", "510104-1", "--department", "Office\u{202e}gpj.exe"],
+        &[
+            "update",
+            "510104-1",
+            "--department",
+            "Office\u{202e}gpj.exe",
+        ],
         &["department", "U+202E", "position 7"],
     );
     refused(
@@ -395,7 +400,14 @@ async fn control_and_bidi_characters_are_refused_naming_field_code_point_and_pos
     // Several lines where they make sense; CRLF kept as LF.
     let risk = node
         .cli(&pki, ZHANG)
-        .args(["risk", "update", "510104-1", "--description", "one\r\ntwo\tcol", "--json"])
+        .args([
+            "risk",
+            "update",
+            "510104-1",
+            "--description",
+            "one\r\ntwo\tcol",
+            "--json",
+        ])
         .run()
         .ok()
         .json();

@@ -73,14 +73,21 @@ fn stored_control_and_bidi_characters_are_shown_escaped() {
             "{out}"
         );
         for raw in ['\u{1b}', '\u{202e}', '\u{9b}', '\r'] {
-            assert!(!out.stdout.contains(raw), "raw U+{:04X} in:\n{out}", raw as u32);
+            assert!(
+                !out.stdout.contains(raw),
+                "raw U+{:04X} in:\n{out}",
+                raw as u32
+            );
         }
     }
     let show = cli().args(["risk", "show", "510104-2"]).run().ok();
     assert!(show.stdout.contains("\\u009b31m"), "{show}");
 
     // JSON stays JSON with the same values, and nothing raw reaches the terminal.
-    let out = cli().args(["risk", "show", "510104-2", "--json"]).run().ok();
+    let out = cli()
+        .args(["risk", "show", "510104-2", "--json"])
+        .run()
+        .ok();
     assert_eq!(out.json()["title"], title);
     assert_eq!(out.json()["description"], description);
     assert!(!out.stdout.contains('\u{202e}') && !out.stdout.contains('\u{9b}'));

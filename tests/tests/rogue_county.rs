@@ -288,7 +288,10 @@ fn terminal_escapes_and_bidi_overrides_are_refused_like_local_input() {
         now_ms(),
         &[created("510106-2", "Flood\u{1b}[2J\u{202e}gpj.exe")],
     );
-    a.assert_quarantined(2, "title: contains a control character (U+001B) at position 6");
+    a.assert_quarantined(
+        2,
+        "title: contains a control character (U+001B) at position 6",
+    );
     a.assert_honest_nodes_unharmed(1);
 }
 

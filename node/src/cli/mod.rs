@@ -139,7 +139,11 @@ pub fn main() -> std::process::ExitCode {
             // A server's message can carry data: shown escaped like everything else. A
             // closed stderr is not worth a panic.
             use std::io::Write as _;
-            let _ = writeln!(std::io::stderr(), "error: {}", output::visible(&format!("{e:#}")));
+            let _ = writeln!(
+                std::io::stderr(),
+                "error: {}",
+                output::visible(&format!("{e:#}"))
+            );
             std::process::ExitCode::FAILURE
         }
     }

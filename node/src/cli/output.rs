@@ -71,7 +71,8 @@ pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
 /// characters as they are), so one function serves tables and `--json` alike.
 pub fn visible(text: &str) -> Cow<'_, str> {
     use crate::event::check::{refused_char, Lines};
-    let escape = |c: char| c == '\r' || refused_char(c.encode_utf8(&mut [0; 4]), Lines::Many).is_some();
+    let escape =
+        |c: char| c == '\r' || refused_char(c.encode_utf8(&mut [0; 4]), Lines::Many).is_some();
     if !text.chars().any(escape) {
         return Cow::Borrowed(text);
     }

@@ -90,7 +90,8 @@ pub async fn run(connect: ConnectArgs, args: RekeyArgs) -> anyhow::Result<()> {
     } else {
         outln!(
             "county {} re-keyed (province feed #{}); the old key is trusted up to:",
-            args.county, r.seq
+            args.county,
+            r.seq
         );
         for h in &r.trusted {
             outln!("  {} #{}", feed(h), h.seq);

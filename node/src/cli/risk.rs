@@ -362,7 +362,11 @@ pub async fn run(connect: ConnectArgs, cmd: RiskCommand) -> anyhow::Result<()> {
             } else if let Some(m) = r.measures.last() {
                 outln!(
                     "{}: added measure {}: {} (owner {}, due {})",
-                    r.id, m.id, m.action, m.owner, m.due
+                    r.id,
+                    m.id,
+                    m.action,
+                    m.owner,
+                    m.due
                 );
             }
         }
