@@ -3,7 +3,6 @@
 //! its control and bidirectional characters escaped, and a reader that stops reading (`|
 //! head`) ends the command quietly instead of a panic.
 
-use std::borrow::Cow;
 use std::io::Write as _;
 
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
@@ -62,30 +61,8 @@ pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
-/// `text` with every character that could act on a terminal or reorder what a person reads
-/// written as a `\uXXXX` escape: C0 controls but line feed and tab (ESC, CR, …), DEL, C1
-/// controls, bidirectional overrides, isolates and marks — what
-/// [`crate::event::check::refused_char`] refuses in a multi-line field, and CR. Data that
-/// earlier builds accepted, or that a client wrote around the checks, can hold them. The
-/// same escape is valid inside a JSON string (where serde_json leaves DEL, C1 and the bidi
-/// characters as they are), so one function serves tables and `--json` alike.
-pub fn visible(text: &str) -> Cow<'_, str> {
-    use crate::event::check::{refused_char, Lines};
-    let escape =
-        |c: char| c == '\r' || refused_char(c.encode_utf8(&mut [0; 4]), Lines::Many).is_some();
-    if !text.chars().any(escape) {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 16);
-    for c in text.chars() {
-        if escape(c) {
-            out.push_str(&format!("\\u{:04x}", c as u32));
-        } else {
-            out.push(c);
-        }
-    }
-    Cow::Owned(out)
-}
+/// `text` as it may be shown: see [`crate::event::check::visible`].
+pub use crate::event::check::visible;
 
 /// An optional time (0: none) as RFC 3339 or JSON null.
 pub fn optional_time(ms: i64) -> Value {

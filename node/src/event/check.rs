@@ -154,19 +154,23 @@ pub enum Lines {
 ///   algorithm orders strong characters by itself.
 pub fn refused_char(value: &str, lines: Lines) -> Option<RefusedChar> {
     value.chars().enumerate().find_map(|(i, c)| {
-        let kind = match c {
-            '\n' | '\t' | '\r' if lines == Lines::Many => return None,
-            '\n' | '\r' => CharKind::LineBreak,
-            '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}' => CharKind::Control,
-            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => CharKind::BidiOverride,
-            '\u{200e}' | '\u{200f}' | '\u{61c}' => CharKind::BidiMark,
-            _ => return None,
-        };
-        Some(RefusedChar {
+        char_kind(c, lines).map(|kind| RefusedChar {
             position: i + 1,
             code_point: c as u32,
             kind,
         })
+    })
+}
+
+/// What `c` is, when a field of `lines` may not hold it.
+fn char_kind(c: char, lines: Lines) -> Option<CharKind> {
+    Some(match c {
+        '\n' | '\t' | '\r' if lines == Lines::Many => return None,
+        '\n' | '\r' => CharKind::LineBreak,
+        '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}' => CharKind::Control,
+        '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => CharKind::BidiOverride,
+        '\u{200e}' | '\u{200f}' | '\u{61c}' => CharKind::BidiMark,
+        _ => return None,
     })
 }
 
@@ -232,6 +236,29 @@ pub fn text_of(
         Some(refused) => Err(field(name, refused.to_string())),
         None => Ok(()),
     }
+}
+
+/// `text` as a terminal or a page may show it: every character that could act on a terminal or
+/// reorder what a person reads written as a `\uXXXX` escape: C0 controls but line feed and tab (ESC, CR, …), DEL, C1
+/// controls, bidirectional overrides, isolates and marks — what
+/// [`refused_char`] refuses in a multi-line field, and CR. Data that
+/// earlier builds accepted, or that a client wrote around the checks, can hold them. The
+/// same escape is valid inside a JSON string (where serde_json leaves DEL, C1 and the bidi
+/// characters as they are), so one function serves the CLI's tables and `--json` and the dashboard's pages alike.
+pub fn visible(text: &str) -> std::borrow::Cow<'_, str> {
+    let escape = |c: char| c == '\r' || char_kind(c, Lines::Many).is_some();
+    if !text.chars().any(escape) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if escape(c) {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Checks multi-line free text (descriptions, notes, summaries, reasons): see [`text_of`].
