@@ -238,13 +238,13 @@ pub fn text_of(
     }
 }
 
-/// `text` as a terminal or a page may show it: every character that could act on a terminal or
-/// reorder what a person reads written as a `\uXXXX` escape: C0 controls but line feed and tab (ESC, CR, …), DEL, C1
-/// controls, bidirectional overrides, isolates and marks — what
-/// [`refused_char`] refuses in a multi-line field, and CR. Data that
-/// earlier builds accepted, or that a client wrote around the checks, can hold them. The
-/// same escape is valid inside a JSON string (where serde_json leaves DEL, C1 and the bidi
-/// characters as they are), so one function serves the CLI's tables and `--json` and the dashboard's pages alike.
+/// `text` as a terminal or a page may show it: every character that could act on a terminal
+/// or reorder what a person reads is written as a `\uXXXX` escape — C0 controls but line feed
+/// and tab (ESC, CR, …), DEL, C1 controls, bidirectional overrides, isolates and marks: what
+/// [`refused_char`] refuses in a multi-line field, and CR. Data that earlier builds accepted,
+/// or that a client wrote around the checks, can hold them. The same escape is valid inside a
+/// JSON string (where serde_json leaves DEL, C1 and the bidi characters as they are), so one
+/// function serves the CLI's tables, its `--json` and the dashboard's pages.
 pub fn visible(text: &str) -> std::borrow::Cow<'_, str> {
     let escape = |c: char| c == '\r' || char_kind(c, Lines::Many).is_some();
     if !text.chars().any(escape) {
