@@ -131,6 +131,12 @@ pub fn add(
             format!("give 1 to {MAX_DISPLAY_NAME} characters"),
         ));
     }
+    // The one text rule (it is declared in the province feed, where every node checks it).
+    if let Some(refused) =
+        crate::event::check::refused_char(display_name, crate::event::check::Lines::One)
+    {
+        return Err(field("display-name", refused.to_string()));
+    }
     let url = new.webhook_url.trim();
     if !url.is_empty() {
         let rest = url

@@ -50,6 +50,8 @@ pub struct Cli {
     timeout: Duration,
     /// Written to the child's stdin (which is empty otherwise).
     input: Option<String>,
+    /// Give the child a stdout whose reader has already gone (see [`Cli::stdout_closed`]).
+    stdout_closed: bool,
 }
 
 impl Default for Cli {
@@ -70,6 +72,7 @@ impl Cli {
             args: Vec::new(),
             timeout: CLI_TIMEOUT,
             input: None,
+            stdout_closed: false,
         }
     }
 
@@ -132,6 +135,14 @@ impl Cli {
         self
     }
 
+    /// Runs with stdout a pipe whose reading end is closed before the child starts, as under
+    /// `fenghuo … | head` once `head` has read its fill: every write fails with a broken
+    /// pipe, deterministically. [`CliOutput::stdout`] is then empty.
+    pub fn stdout_closed(mut self) -> Self {
+        self.stdout_closed = true;
+        self
+    }
+
     /// Kills the run after `timeout` instead of [`CLI_TIMEOUT`].
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
@@ -174,7 +185,13 @@ impl Cli {
 
     /// Runs the CLI to completion (or kills it after the timeout and panics).
     pub fn run(self) -> CliOutput {
-        run_command_with_input(self.command(), self.input.as_deref(), self.timeout)
+        let mut cmd = self.command();
+        if self.stdout_closed {
+            let (reader, writer) = std::io::pipe().expect("cannot make a pipe");
+            drop(reader);
+            cmd.stdout(writer);
+        }
+        run_inner(cmd, self.input.as_deref(), self.timeout, self.stdout_closed)
     }
 }
 
@@ -185,19 +202,27 @@ pub fn run_command(cmd: Command, timeout: Duration) -> CliOutput {
 }
 
 /// [`run_command`] with `input` written to the child's stdin.
-pub fn run_command_with_input(
+pub fn run_command_with_input(cmd: Command, input: Option<&str>, timeout: Duration) -> CliOutput {
+    run_inner(cmd, input, timeout, false)
+}
+
+/// [`run_command_with_input`]; with `own_stdout`, the stdout `cmd` already has is kept.
+fn run_inner(
     mut cmd: Command,
     input: Option<&str>,
     timeout: Duration,
+    own_stdout: bool,
 ) -> CliOutput {
     let shown = format!("{cmd:?}");
+    if !own_stdout {
+        cmd.stdout(Stdio::piped());
+    }
     let mut child = cmd
         .stdin(if input.is_some() {
             Stdio::piped()
         } else {
             Stdio::null()
         })
-        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {shown}: {e}"));

@@ -338,3 +338,78 @@ async fn the_node_itself_refuses_bad_fields_over_grpc() {
 
     before.assert_unchanged(&node, &pki, ZHANG, "the refused gRPC calls");
 }
+
+/// Control characters and bidirectional overrides are refused in text fields, naming the
+/// field, the code point and its position; line breaks only where several lines make sense,
+/// and a CRLF typed (as HTML forms send it) is kept as LF.
+#[tokio::test]
+async fn control_and_bidi_characters_are_refused_naming_field_code_point_and_position() {
+    let (pki, node) = register_with_three_risks();
+    let before = baseline(&node, &pki);
+    refused(
+        &node,
+        &pki,
+        &before,
+        &["add", "--title", "ab\u{1b}[2J", "--focus", "key-work"],
+        &["title", "U+001B", "position 3"],
+    );
+    refused(
+        &node,
+        &pki,
+        &before,
+        &[
+            "update",
+            "510104-1",
+            "--department",
+            "Office\u{202e}gpj.exe",
+        ],
+        &["department", "U+202E", "position 7"],
+    );
+    refused(
+        &node,
+        &pki,
+        &before,
+        &["update", "510104-1", "--title", "two\nlines"],
+        &["title", "U+000A", "line break"],
+    );
+    refused(
+        &node,
+        &pki,
+        &before,
+        &["update", "510104-1", "--description", "ok\u{9b}31m"],
+        &["description", "U+009B"],
+    );
+
+    let mut client = node.registry(&pki, ZHANG).await;
+    let status = client
+        .create_risk(v1::CreateRiskRequest {
+            title: "Rumour \u{2066}isolated\u{2069}".into(),
+            focus: v1::FocusPoint::KeyWork as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+    assert!(
+        status.message().contains("title") && status.message().contains("U+2066"),
+        "{status:?}"
+    );
+    drop(client);
+    before.assert_unchanged(&node, &pki, ZHANG, "the refused commands");
+
+    // Several lines where they make sense; CRLF kept as LF.
+    let risk = node
+        .cli(&pki, ZHANG)
+        .args([
+            "risk",
+            "update",
+            "510104-1",
+            "--description",
+            "one\r\ntwo\tcol",
+            "--json",
+        ])
+        .run()
+        .ok()
+        .json();
+    assert_eq!(risk["description"], "one\ntwo\tcol");
+}

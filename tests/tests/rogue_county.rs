@@ -278,6 +278,24 @@ fn a_title_over_the_limit_is_refused_like_local_input() {
 }
 
 #[test]
+fn terminal_escapes_and_bidi_overrides_are_refused_like_local_input() {
+    let a = Attack::start();
+    let first = a.first();
+    a.send(
+        1,
+        &first.hash,
+        X_PATH,
+        now_ms(),
+        &[created("510106-2", "Flood\u{1b}[2J\u{202e}gpj.exe")],
+    );
+    a.assert_quarantined(
+        2,
+        "title: contains a control character (U+001B) at position 6",
+    );
+    a.assert_honest_nodes_unharmed(1);
+}
+
+#[test]
 fn an_author_of_another_unit_is_refused() {
     let a = Attack::start();
     let first = a.first();

@@ -1,6 +1,7 @@
 //! Tables: what a view shows as rows, drawn as HTML and exported as CSV or JSON from the
 //! same data, so an export always equals the page.
 
+use fenghuo_node::event::check::visible;
 use maud::{html, Markup};
 use serde_json::{Map, Value};
 
@@ -136,9 +137,9 @@ impl Table {
                                             class=[cell.class()]
                                             style=[cell.style.as_deref()] {
                                             @if let Some(href) = &cell.link {
-                                                a href=(href) { (cell.text) }
+                                                a href=(href) { (visible(&cell.text)) }
                                             } @else {
-                                                (cell.text)
+                                                (visible(&cell.text))
                                             }
                                         }
                                     }
@@ -252,5 +253,21 @@ mod tests {
             "{html}"
         );
         assert!(html.contains("&quot;quoted&quot;"), "{html}");
+    }
+
+    #[test]
+    fn pages_show_control_and_bidi_characters_escaped_and_exports_keep_them() {
+        let mut t = Table::new("risks", "Risks", vec!["title"]);
+        t.row(vec![Cell::text("Flood\u{1b}[2J \u{202e}gpj.exe <b>")]);
+        let html = t.html("").into_string();
+        assert!(
+            html.contains("Flood\\u001b[2J \\u202egpj.exe &lt;b&gt;"),
+            "{html}"
+        );
+        assert!(
+            !html.contains('\u{202e}') && !html.contains('\u{1b}'),
+            "{html}"
+        );
+        assert_eq!(t.json()[0]["title"], "Flood\u{1b}[2J \u{202e}gpj.exe <b>");
     }
 }

@@ -10,10 +10,12 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::auth::caller;
 use super::stream_end;
+use crate::feed::FeedId;
 use crate::identity::Identity;
 use crate::pki::standing::PeerInfo;
 use crate::state::NodeState;
-use crate::sync::session::{self, SyncError};
+use crate::sync::entitlement::{status_view, StatusView};
+use crate::sync::session::{self, SyncContext, SyncError};
 use crate::sync::status::{LinkKey, LinkStatus};
 
 /// Handlers of the `Federation` service.
@@ -32,26 +34,33 @@ impl FederationService {
         self.state.unit().get(..2).unwrap_or_default()
     }
 
-    /// Link status and version vectors are for the province's own nodes and staff.
+    /// How much of this node's status `c` sees ([`status_view`]): everything for its own
+    /// node and staff and for the province; what another county's node is entitled to for
+    /// that county; nothing for anyone else.
     #[allow(clippy::result_large_err)]
-    fn member(&self, c: &super::auth::Caller) -> Result<(), Status> {
-        let member = matches!(
-            c.identity,
-            Identity::County(_) | Identity::Province(_) | Identity::Staff { .. }
-        ) && c
-            .identity
-            .unit()
-            .is_some_and(|u| u.province_code() == self.province());
-        if member {
-            Ok(())
-        } else {
-            Err(Status::permission_denied(format!(
+    fn view(&self, c: &super::auth::Caller) -> Result<StatusView, Status> {
+        status_view(&c.identity, &self.state.sync.me).ok_or_else(|| {
+            Status::permission_denied(format!(
                 "federation status is for members of province {}; you are {}",
                 self.province(),
                 c.identity
-            )))
-        }
+            ))
+        })
     }
+}
+
+/// Whether a caller seeing `view` is shown `feed` (a feed's name, `origin#audience`, for
+/// quarantine records): only a feed this node would send the caller's county.
+fn shown(view: &StatusView, ctx: &SyncContext, feed: &FeedId) -> bool {
+    match view {
+        StatusView::Everything => true,
+        StatusView::AsNode(node) => ctx.may_send(node, feed),
+    }
+}
+
+fn feed_named(name: &str) -> Option<FeedId> {
+    let (origin, audience) = name.rsplit_once('#')?;
+    Some(FeedId::new(origin, audience.parse().ok()?))
 }
 
 fn lags(m: &std::collections::BTreeMap<String, u64>) -> Vec<v1::FeedLag> {
@@ -190,10 +199,11 @@ impl Federation for FederationService {
         &self,
         req: Request<v1::FeedsRequest>,
     ) -> Result<Response<v1::FeedsResponse>, Status> {
-        self.member(&caller(&req)?)?;
+        let view = self.view(&caller(&req)?)?;
         let store = self.state.store.as_ref();
         let heads = crate::feed::log::heads(store)?
             .into_iter()
+            .filter(|(f, _)| shown(&view, &self.state.sync, f))
             .map(|(f, h)| {
                 Ok(v1::FeedHead {
                     applied: crate::views::applied(store, &f)?,
@@ -211,20 +221,35 @@ impl Federation for FederationService {
         &self,
         req: Request<v1::PeersRequest>,
     ) -> Result<Response<v1::PeersResponse>, Status> {
-        self.member(&caller(&req)?)?;
-        let status = &self.state.sync.status;
-        Ok(Response::new(v1::PeersResponse {
-            peers: status.snapshot().into_iter().map(to_proto).collect(),
-            equivocations: status
+        let view = self.view(&caller(&req)?)?;
+        let ctx = &self.state.sync;
+        let status = &ctx.status;
+        let mut peers: Vec<v1::PeerStatus> = status.snapshot().into_iter().map(to_proto).collect();
+        let (mut equivocations, mut refused) = (
+            status
                 .equivocations
                 .load(std::sync::atomic::Ordering::Relaxed),
-            refused: status.refused.load(std::sync::atomic::Ordering::Relaxed),
-            quarantined: self
-                .state
-                .sync
+            status.refused.load(std::sync::atomic::Ordering::Relaxed),
+        );
+        if let StatusView::AsNode(node) = &view {
+            // Its own links only, and not where they reach: an address is this node's
+            // network layout, not the caller's to know.
+            let me = node.path();
+            peers.retain(|p| p.peer == me);
+            for p in &mut peers {
+                p.address.clear();
+            }
+            (equivocations, refused) = (0, 0);
+        }
+        Ok(Response::new(v1::PeersResponse {
+            peers,
+            equivocations,
+            refused,
+            quarantined: ctx
                 .quarantine
                 .snapshot()
                 .iter()
+                .filter(|h| feed_named(&h.record.feed).is_some_and(|f| shown(&view, ctx, &f)))
                 .map(quarantine_to_proto)
                 .collect(),
         }))

@@ -1,6 +1,7 @@
 //! `fenghuo alert …`: shared alerts (预警通报) — issue, update, cancel, acknowledge, list,
 //! show (also as CAP 1.2 XML), and watch what arrives live.
 
+use crate::cli::output::outln;
 use fenghuo_proto::v1::{self, alerts_client::AlertsClient};
 use serde_json::{json, Value};
 
@@ -437,11 +438,11 @@ pub async fn run(connect: ConnectArgs, cmd: AlertCommand) -> anyhow::Result<()> 
                 .map_err(status_message)?
                 .into_inner();
             if cap {
-                println!("{}", a.cap_xml);
+                outln!("{}", a.cap_xml);
             } else if out.json || format == "json" {
-                println!("{}", serde_json::to_string_pretty(&alert_json(&a))?);
+                outln!("{}", serde_json::to_string_pretty(&alert_json(&a))?);
             } else {
-                println!("{}", alert_detail(&a));
+                outln!("{}", alert_detail(&a));
             }
         }
         AlertCommand::Watch {
@@ -469,14 +470,14 @@ pub async fn run(connect: ConnectArgs, cmd: AlertCommand) -> anyhow::Result<()> 
                 };
                 seen += 1;
                 if out.json {
-                    println!("{}", serde_json::to_string(&event_json(&e))?);
+                    outln!("{}", serde_json::to_string(&event_json(&e))?);
                 } else {
                     let severity = if e.severity.is_empty() {
                         String::new()
                     } else {
                         format!(" [{}]", e.severity)
                     };
-                    println!(
+                    outln!(
                         "{:>6}  {}  {:<19} {} from {}{}: {}",
                         e.cursor,
                         short_time(e.at_ms),

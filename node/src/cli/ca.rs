@@ -3,6 +3,7 @@
 //! A thin edge over [`crate::pki::ca`]: parse, call the library, print one or two lines of
 //! text (or JSON with `--json`).
 
+use crate::cli::output::outln;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
@@ -209,7 +210,7 @@ fn kept(args: &CaArgs, path: &std::path::Path) -> anyhow::Result<()> {
     if args.json {
         print_json(&json!({ "kept": path }))
     } else {
-        println!("kept {} (already there)", path.display());
+        outln!("kept {} (already there)", path.display());
         Ok(())
     }
 }
@@ -231,7 +232,7 @@ fn init(province: &str, force: bool, args: &CaArgs) -> anyhow::Result<()> {
             "not_after": rfc3339_text(ca.not_after()),
         }))
     } else {
-        println!(
+        outln!(
             "created CA for province {} → {}, {}, {} (valid until {})",
             ca.province(),
             cert.display(),
@@ -239,7 +240,7 @@ fn init(province: &str, force: bool, args: &CaArgs) -> anyhow::Result<()> {
             crl.display(),
             date(ca.not_after()),
         );
-        println!(
+        outln!(
             "give {} and {} to every node; keep {} offline",
             cert.display(),
             crl.display(),
@@ -269,7 +270,7 @@ fn issue_web(opts: IssueArgs) -> anyhow::Result<()> {
             "not_after": rfc3339_text(issued.not_after),
         }))
     } else {
-        println!(
+        outln!(
             "issued the dashboard certificate → {}, {} (valid until {}); browsers trust {}",
             issued.cert_path.display(),
             issued.key_path.display(),
@@ -323,7 +324,7 @@ fn issue(what: IssueCommand) -> anyhow::Result<()> {
             .as_ref()
             .map(|p| format!(", {}", p.display()))
             .unwrap_or_default();
-        println!(
+        outln!(
             "issued {} → {}, {}{feed_key} (valid until {}, serial {})",
             issued.identity,
             issued.cert_path.display(),
@@ -352,9 +353,9 @@ fn revoke(stem: &str, args: &CaArgs) -> anyhow::Result<()> {
         }))
     } else {
         for record in &revoked.records {
-            println!("revoked {} (serial {})", record.identity, record.serial);
+            outln!("revoked {} (serial {})", record.identity, record.serial);
         }
-        println!(
+        outln!(
             "{} now lists {} revoked serial(s) (CRL number {}, next update {}); distribute it",
             crl.path.display(),
             crl.revoked,
@@ -373,7 +374,7 @@ fn list(args: &CaArgs) -> anyhow::Result<()> {
         return print_json(&records);
     }
     if records.is_empty() {
-        println!(
+        outln!(
             "no certificates issued yet from {} (province {})",
             ca.dir().display(),
             ca.province()
@@ -393,7 +394,7 @@ fn list(args: &CaArgs) -> anyhow::Result<()> {
             status(record, now),
         ]);
     }
-    println!("{table}");
+    outln!("{table}");
     Ok(())
 }
 
@@ -409,7 +410,7 @@ fn crl(args: &CaArgs) -> anyhow::Result<()> {
             "next_update": rfc3339_text(crl.next_update),
         }))
     } else {
-        println!(
+        outln!(
             "re-signed {} (CRL number {}, {} revoked serial(s), next update {}); distribute it",
             crl.path.display(),
             crl.number,
@@ -437,7 +438,7 @@ fn date(t: OffsetDateTime) -> String {
 /// Prints a JSON value, pretty, on stdout.
 fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(value).context("cannot render JSON output")?;
-    println!("{text}");
+    outln!("{text}");
     Ok(())
 }
 

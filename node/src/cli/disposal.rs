@@ -2,6 +2,7 @@
 //! withdrawing them (county and provincial staff), reviewing them (the gateway), and the
 //! partner's side (`inbox`, `ack`, `respond`, with a partner certificate).
 
+use crate::cli::output::outln;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -449,9 +450,9 @@ pub async fn run(connect: ConnectArgs, cmd: DisposalCommand) -> anyhow::Result<(
                 };
                 if follow {
                     if out.json {
-                        println!("{}", message_json(&m));
+                        outln!("{}", message_json(&m));
                     } else {
-                        println!(
+                        outln!(
                             "[{}] {} {}",
                             m.cursor,
                             m.kind,

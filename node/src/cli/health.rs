@@ -1,5 +1,6 @@
 //! `fenghuo health`: federation health per county, from the gateway (or a county's peers).
 
+use crate::cli::output::outln;
 use fenghuo_proto::v1::{self, overview_client::OverviewClient};
 use serde_json::{json, Value};
 
@@ -109,9 +110,9 @@ pub async fn run(connect: ConnectArgs, args: HealthArgs) -> anyhow::Result<()> {
         .map_err(status_message)?
         .into_inner();
     if args.out.json {
-        println!("{}", serde_json::to_string_pretty(&health_json(&h))?);
+        outln!("{}", serde_json::to_string_pretty(&health_json(&h))?);
     } else {
-        println!("{}", text(&h));
+        outln!("{}", text(&h));
     }
     Ok(())
 }

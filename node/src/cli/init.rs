@@ -284,7 +284,7 @@ fn write_out(text: &str, common: &CommonInit, identity: &Identity) -> anyhow::Re
         }
     }
     match &common.out {
-        None => print!("{text}"),
+        None => crate::cli::output::print(text.strip_suffix('\n').unwrap_or(text))?,
         Some(path) => {
             if path.exists() && !common.force {
                 bail!("{} exists; pass --force to overwrite it", path.display());

@@ -1,5 +1,6 @@
 //! `fenghuo linked`: risks of different counties that point at the same source (跨县关联).
 
+use crate::cli::output::outln;
 use fenghuo_proto::v1::{self, overview_client::OverviewClient};
 use serde_json::{json, Value};
 
@@ -45,7 +46,7 @@ pub async fn run(connect: ConnectArgs, args: LinkedArgs) -> anyhow::Result<()> {
         .map_err(status_message)?
         .into_inner();
     if args.out.json {
-        println!("{}", serde_json::to_string_pretty(&linked_json(&l))?);
+        outln!("{}", serde_json::to_string_pretty(&linked_json(&l))?);
         return Ok(());
     }
     let mut t = table();
@@ -76,7 +77,7 @@ pub async fn run(connect: ConnectArgs, args: LinkedArgs) -> anyhow::Result<()> {
             ]);
         }
     }
-    println!(
+    outln!(
         "{t}\n{} group(s) of risks sharing a source across counties",
         l.groups.len()
     );

@@ -132,8 +132,18 @@ pub fn main() -> std::process::ExitCode {
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // The reader went away (`| head`): nothing is wrong, and nobody is left to tell. The
+        // status is the one a process ended by SIGPIPE reports (128 + 13), as `cat` would.
+        Err(e) if output::is_broken_pipe(&e) => std::process::ExitCode::from(141),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // A server's message can carry data: shown escaped like everything else. A
+            // closed stderr is not worth a panic.
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stderr(),
+                "error: {}",
+                output::visible(&format!("{e:#}"))
+            );
             std::process::ExitCode::FAILURE
         }
     }

@@ -1,4 +1,9 @@
-//! How the CLI shows things: readable tables by default, JSON for scripts.
+//! How the CLI shows things: readable tables by default, JSON for scripts. Everything goes to
+//! the terminal through [`print`] (the [`outln!`] macro): what came from data is shown with
+//! its control and bidirectional characters escaped, and a reader that stops reading (`|
+//! head`) ends the command quietly instead of a panic.
+
+use std::io::Write as _;
 
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 use fenghuo_proto::v1;
@@ -7,6 +12,15 @@ use serde_json::{json, Value};
 use crate::api::convert::{
     focus_from_proto, level_from_proto, measure_status_from_proto, status_from_proto,
 };
+
+/// `println!` for the CLI: formats, writes through [`print`], and returns the write error
+/// with `?` (the command then ends; [`crate::cli::main`] ends quietly on a closed pipe).
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::cli::output::print(&format!($($arg)*))?
+    };
+}
+pub(crate) use outln;
 
 /// Unix milliseconds as RFC 3339 in UTC (see [`crate::timespec::format_ms`]).
 pub fn time_text(ms: i64) -> String {
@@ -20,12 +34,35 @@ pub fn emit(
     text: impl FnOnce() -> String,
 ) -> anyhow::Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(&value())?);
+        outln!("{}", serde_json::to_string_pretty(&value())?);
     } else {
-        println!("{}", text());
+        outln!("{}", text());
     }
     Ok(())
 }
+
+/// Writes `text` and a line break to stdout, [`visible`]. Rust's `println!` panics when
+/// the reader has gone (`fenghuo report list | head`); this returns the `BrokenPipe` error
+/// instead. (Resetting SIGPIPE to its default would also end the process quietly, but needs
+/// `unsafe`, which this crate forbids, and would kill the process on a write to any closed
+/// socket on platforms without `MSG_NOSIGNAL`.)
+pub fn print(text: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(visible(text).as_bytes())?;
+    out.write_all(b"\n")?;
+    out.flush()
+}
+
+/// True when `e` comes from writing to a reader that has gone.
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// `text` as it may be shown: see [`crate::event::check::visible`].
+pub use crate::event::check::visible;
 
 /// An optional time (0: none) as RFC 3339 or JSON null.
 pub fn optional_time(ms: i64) -> Value {
@@ -218,6 +255,23 @@ pub fn risk_table(risks: &[v1::Risk]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn terminal_and_bidi_controls_are_shown_escaped() {
+        assert_eq!(visible("plain 标题\n\tnext"), "plain 标题\n\tnext");
+        assert_eq!(visible("a\u{1b}[2Jb"), "a\\u001b[2Jb");
+        assert_eq!(visible("over\rwrite"), "over\\u000dwrite");
+        assert_eq!(
+            visible("\u{202e}gpj.exe \u{9b}31m \u{7f} \u{200f}"),
+            "\\u202egpj.exe \\u009b31m \\u007f \\u200f"
+        );
+        // Valid JSON with the same value.
+        let json = serde_json::to_string(&json!({"t": "\u{202e}x\u{9b}"})).unwrap();
+        let shown = visible(&json);
+        assert!(shown.is_ascii(), "{shown}");
+        let back: Value = serde_json::from_str(&shown).unwrap();
+        assert_eq!(back["t"], "\u{202e}x\u{9b}");
+    }
 
     #[test]
     fn times_always_have_three_fractional_digits() {

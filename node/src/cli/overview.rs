@@ -1,5 +1,6 @@
 //! `fenghuo overview`: the province (at the gateway) or a county at a glance.
 
+use crate::cli::output::outln;
 use fenghuo_proto::v1::{self, overview_client::OverviewClient};
 use serde_json::{json, Value};
 
@@ -179,9 +180,9 @@ pub async fn run(connect: ConnectArgs, args: OverviewArgs) -> anyhow::Result<()>
         .map_err(status_message)?
         .into_inner();
     if args.out.json {
-        println!("{}", serde_json::to_string_pretty(&overview_json(&o))?);
+        outln!("{}", serde_json::to_string_pretty(&overview_json(&o))?);
     } else {
-        println!("{}", text(&o));
+        outln!("{}", text(&o));
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! `fenghuo peers` and `fenghuo feeds`: every sync link of a node or the gateway, with state
 //! and lag, and the feeds it holds.
 
+use crate::cli::output::outln;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 use fenghuo_proto::v1::{self, federation_client::FederationClient};
 use serde_json::json;
@@ -53,7 +54,7 @@ pub async fn feeds(connect: ConnectArgs, args: PeersArgs) -> anyhow::Result<()> 
             .iter()
             .map(|h| json!({"origin": h.origin, "audience": audience(h.audience), "seq": h.seq, "applied": h.applied}))
             .collect();
-        println!("{}", serde_json::to_string_pretty(&list)?);
+        outln!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(());
     }
     let mut t = Table::new();
@@ -71,7 +72,7 @@ pub async fn feeds(connect: ConnectArgs, args: PeersArgs) -> anyhow::Result<()> 
             h.applied.to_string(),
         ]);
     }
-    println!("{t}");
+    outln!("{t}");
     Ok(())
 }
 
@@ -110,7 +111,7 @@ pub async fn run(connect: ConnectArgs, args: PeersArgs) -> anyhow::Result<()> {
             "refused": r.refused,
             "quarantined": r.quarantined.iter().map(quarantine_json).collect::<Vec<_>>(),
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
     let mut t = Table::new();
@@ -151,8 +152,8 @@ pub async fn run(connect: ConnectArgs, args: PeersArgs) -> anyhow::Result<()> {
             },
         ]);
     }
-    println!("{t}");
-    println!(
+    outln!("{t}");
+    outln!(
         "{} link(s); equivocations {}; refused runs {}; quarantined feeds {}",
         r.peers.len(),
         r.equivocations,
@@ -160,7 +161,7 @@ pub async fn run(connect: ConnectArgs, args: PeersArgs) -> anyhow::Result<()> {
         r.quarantined.len()
     );
     for q in &r.quarantined {
-        println!("{}", quarantine_text(q));
+        outln!("{}", quarantine_text(q));
     }
     Ok(())
 }

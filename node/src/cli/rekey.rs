@@ -1,6 +1,7 @@
 //! `fenghuo rekey`: at the gateway, re-key a compromised county — its new certificate, and
 //! per feed the last entry of its old key the province still trusts.
 
+use crate::cli::output::outln;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -77,7 +78,7 @@ pub async fn run(connect: ConnectArgs, args: RekeyArgs) -> anyhow::Result<()> {
     if args.out.json {
         let trusted: serde_json::Map<_, _> =
             r.trusted.iter().map(|h| (feed(h), json!(h.seq))).collect();
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&json!({
                 "county": args.county,
@@ -87,14 +88,15 @@ pub async fn run(connect: ConnectArgs, args: RekeyArgs) -> anyhow::Result<()> {
             }))?
         );
     } else {
-        println!(
+        outln!(
             "county {} re-keyed (province feed #{}); the old key is trusted up to:",
-            args.county, r.seq
+            args.county,
+            r.seq
         );
         for h in &r.trusted {
-            println!("  {} #{}", feed(h), h.seq);
+            outln!("  {} #{}", feed(h), h.seq);
         }
-        println!(
+        outln!(
             "{} entr{} of the old key past those set aside as evidence here. Install the new certificate and key on the county's node and start it (empty or restored): it fetches its feeds before it writes.",
             r.set_aside,
             if r.set_aside == 1 { "y" } else { "ies" }

@@ -1,5 +1,6 @@
 //! `fenghuo risk …`: the risk register of a node.
 
+use crate::cli::output::outln;
 use anyhow::Context;
 use fenghuo_proto::v1::{self, registry_client::RegistryClient};
 use tonic::transport::Channel;
@@ -232,16 +233,16 @@ fn report(r: &v1::Risk, out: &Output, line: impl FnOnce() -> String) -> anyhow::
     if out.json {
         print_risk(r, out)
     } else {
-        println!("{}", line());
+        outln!("{}", line());
         Ok(())
     }
 }
 
 fn print_risk(r: &v1::Risk, out: &Output) -> anyhow::Result<()> {
     if out.json {
-        println!("{}", serde_json::to_string_pretty(&output::risk_json(r))?);
+        outln!("{}", serde_json::to_string_pretty(&output::risk_json(r))?);
     } else {
-        println!("{}", output::risk_detail(r));
+        outln!("{}", output::risk_detail(r));
     }
     Ok(())
 }
@@ -328,14 +329,14 @@ pub async fn run(connect: ConnectArgs, cmd: RiskCommand) -> anyhow::Result<()> {
                     .as_ref()
                     .and_then(|g| crate::api::convert::level_from_proto(g.level));
                 match level {
-                    Some(l) => println!(
+                    Some(l) => outln!(
                         "{} graded: level {} {} ({})",
                         r.id,
                         l,
                         l.label_zh(),
                         l.colour()
                     ),
-                    None => println!("{} graded", r.id),
+                    None => outln!("{} graded", r.id),
                 }
             }
         }
@@ -359,9 +360,13 @@ pub async fn run(connect: ConnectArgs, cmd: RiskCommand) -> anyhow::Result<()> {
             if out.json {
                 print_risk(&r, &out)?;
             } else if let Some(m) = r.measures.last() {
-                println!(
+                outln!(
                     "{}: added measure {}: {} (owner {}, due {})",
-                    r.id, m.id, m.action, m.owner, m.due
+                    r.id,
+                    m.id,
+                    m.action,
+                    m.owner,
+                    m.due
                 );
             }
         }
@@ -459,13 +464,13 @@ pub async fn run(connect: ConnectArgs, cmd: RiskCommand) -> anyhow::Result<()> {
             };
             if out.json {
                 let list: Vec<_> = risks.iter().map(output::risk_json).collect();
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string_pretty(&list).context("encoding JSON")?
                 );
             } else {
-                println!("{}", output::risk_table(&risks));
-                println!("{} risk item(s)", risks.len());
+                outln!("{}", output::risk_table(&risks));
+                outln!("{} risk item(s)", risks.len());
             }
             if !next.is_empty() {
                 eprintln!("more: next page with --cursor {next} (or --all for every page)");

@@ -25,7 +25,7 @@ use super::view;
 use super::{parse_id, CommsError, ItemKind};
 
 // The limits every node checks received entries against (one set, used twice).
-use crate::event::check::{MAX_EVENT_KIND, MAX_NOTE, MAX_TEXT};
+use crate::event::check::{self, Lines, MAX_EVENT_KIND, MAX_NOTE, MAX_TEXT};
 
 /// Changes to an alert's content; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -124,21 +124,28 @@ pub enum Command {
     },
 }
 
-/// `value` trimmed, refused when longer than `max` characters.
-pub(crate) fn text(field: &'static str, value: &str, max: usize) -> Result<String, CommsError> {
-    let v = value.trim();
-    if v.chars().count() > max {
-        return Err(CommsError::field(
-            field,
-            format!("at most {max} characters"),
-        ));
-    }
-    Ok(v.to_owned())
+/// `value` as typed, trimmed and checked by the one rule every node applies
+/// ([`check::typed`]).
+pub(crate) fn text(
+    field: &'static str,
+    value: &str,
+    max: usize,
+    lines: Lines,
+) -> Result<String, CommsError> {
+    check::typed(field, value, max, lines).map_err(|e| match e {
+        check::ContentError::Field { field, reason } => CommsError::field(field, reason),
+        other => CommsError::field(field, other.to_string()),
+    })
 }
 
 /// [`text`], refused when empty too.
-pub(crate) fn required(field: &'static str, value: &str, max: usize) -> Result<String, CommsError> {
-    let v = text(field, value, max)?;
+pub(crate) fn required(
+    field: &'static str,
+    value: &str,
+    max: usize,
+    lines: Lines,
+) -> Result<String, CommsError> {
+    let v = text(field, value, max, lines)?;
     if v.is_empty() {
         return Err(CommsError::field(field, "must not be empty"));
     }
@@ -278,9 +285,9 @@ pub fn prepare(
         } => {
             let mut alert = alert.clone();
             alert.headline = alert.headline.trim().to_owned();
-            alert.description = text("description", &alert.description, MAX_TEXT)?;
-            alert.instruction = text("instruction", &alert.instruction, MAX_TEXT)?;
-            alert.event = text("event", &alert.event, MAX_EVENT_KIND)?;
+            alert.description = text("description", &alert.description, MAX_TEXT, Lines::Many)?;
+            alert.instruction = text("instruction", &alert.instruction, MAX_TEXT, Lines::Many)?;
+            alert.event = text("event", &alert.event, MAX_EVENT_KIND, Lines::One)?;
             alert
                 .check(now_ms)
                 .map_err(|e| CommsError::field(e.field, e.reason))?;
@@ -313,13 +320,13 @@ pub fn prepare(
                 new.headline = h.trim().to_owned();
             }
             if let Some(d) = &changes.description {
-                new.description = text("description", d, MAX_TEXT)?;
+                new.description = text("description", d, MAX_TEXT, Lines::Many)?;
             }
             if let Some(i) = &changes.instruction {
-                new.instruction = text("instruction", i, MAX_TEXT)?;
+                new.instruction = text("instruction", i, MAX_TEXT, Lines::Many)?;
             }
             if let Some(e) = &changes.event {
-                new.event = text("event", e, MAX_EVENT_KIND)?;
+                new.event = text("event", e, MAX_EVENT_KIND, Lines::One)?;
             }
             new.urgency = changes.urgency.unwrap_or(new.urgency);
             new.severity = changes.severity.unwrap_or(new.severity);
@@ -354,7 +361,7 @@ pub fn prepare(
                 Event::AlertCancelled {
                     id: record.id.clone(),
                     version: record.chain.len() as u32 + 1,
-                    reason: text("reason", reason, MAX_NOTE)?,
+                    reason: text("reason", reason, MAX_NOTE, Lines::Many)?,
                 },
             )
         }
@@ -397,7 +404,7 @@ pub fn prepare(
                 reply_feed(store, unit, &record.issuer)?,
                 Event::AlertAcknowledged {
                     id: record.id,
-                    note: text("note", note, MAX_NOTE)?,
+                    note: text("note", note, MAX_NOTE, Lines::Many)?,
                 },
             )
         }
@@ -407,7 +414,7 @@ pub fn prepare(
                     "reports go up to the province; the province does not file them".into(),
                 ));
             }
-            let summary = required("summary", summary, MAX_TEXT)?;
+            let summary = required("summary", summary, MAX_TEXT, Lines::Many)?;
             let level = match risk {
                 None => None,
                 Some(risk) => {
@@ -467,7 +474,7 @@ pub fn prepare(
                 },
                 Event::ReportAcknowledged {
                     id: id.trim().to_owned(),
-                    note: text("note", note, MAX_NOTE)?,
+                    note: text("note", note, MAX_NOTE, Lines::Many)?,
                 },
             )
         }
@@ -482,7 +489,7 @@ pub fn prepare(
                     "only the province issues {kind}s; {unit} is a county"
                 )));
             }
-            let body = required("text", body, MAX_TEXT)?;
+            let body = required("text", body, MAX_TEXT, Lines::Many)?;
             if *deadline_ms <= now_ms {
                 return Err(CommsError::field(
                     "deadline",
@@ -533,7 +540,7 @@ pub fn prepare(
                     record.kind
                 )));
             }
-            let body = text("text", body, MAX_TEXT)?;
+            let body = text("text", body, MAX_TEXT, Lines::Many)?;
             if *status == ResponseStatus::Responded && body.is_empty() {
                 return Err(CommsError::field("text", "a response needs its text"));
             }

@@ -9,6 +9,7 @@ use crate::comms::{parse_id, CommsError, ItemKind};
 use crate::domain::disposal::{
     check_url, Action, Outcome, MAX_EVIDENCE_BYTES, MAX_EVIDENCE_FILES, MAX_TEXT_CHARS, MAX_URLS,
 };
+use crate::event::check::Lines;
 use crate::event::{Event, EvidenceFile};
 use crate::feed::Audience;
 use crate::register::view as register_view;
@@ -191,8 +192,8 @@ pub fn prepare(
                 .iter()
                 .map(|u| check_url(u).map_err(|e| CommsError::field("url", e)))
                 .collect::<Result<Vec<_>, _>>()?;
-            let reason = required("reason", reason, MAX_TEXT_CHARS)?;
-            let legal_basis = required("legal-basis", legal_basis, MAX_TEXT_CHARS)?;
+            let reason = required("reason", reason, MAX_TEXT_CHARS, Lines::Many)?;
+            let legal_basis = required("legal-basis", legal_basis, MAX_TEXT_CHARS, Lines::Many)?;
             if *deadline_ms <= now_ms {
                 return Err(CommsError::field("deadline", "must be in the future"));
             }
@@ -263,7 +264,7 @@ pub fn prepare(
                 request_feed(unit),
                 Event::DisposalWithdrawn {
                     id: id.clone(),
-                    reason: text("reason", reason, MAX_TEXT_CHARS)?,
+                    reason: text("reason", reason, MAX_TEXT_CHARS, Lines::Many)?,
                 },
             )
         }
@@ -285,7 +286,7 @@ pub fn prepare(
                 Event::DisposalReviewed {
                     id: id.clone(),
                     approved: *approved,
-                    note: text("note", note, MAX_TEXT_CHARS)?,
+                    note: text("note", note, MAX_TEXT_CHARS, Lines::Many)?,
                 },
             )
         }
@@ -345,8 +346,8 @@ pub fn prepare(
         } => {
             require_gateway(unit, "an outcome")?;
             let r = for_partner(store, batch, partner, id)?;
-            let reason = text("reason", reason, MAX_TEXT_CHARS)?;
-            let reference = text("reference", reference, MAX_TEXT_CHARS)?;
+            let reason = text("reason", reason, MAX_TEXT_CHARS, Lines::Many)?;
+            let reference = text("reference", reference, MAX_TEXT_CHARS, Lines::One)?;
             if let Some(o) = &r.outcome {
                 if o.outcome == *outcome && o.reason == reason && o.reference == reference {
                     return Ok(None);

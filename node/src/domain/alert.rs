@@ -227,6 +227,11 @@ impl NewAlert {
                 format!("{chars} characters; at most {MAX_HEADLINE_CHARS} (put the rest in --description)"),
             ));
         }
+        if let Some(refused) =
+            crate::event::check::refused_char(headline, crate::event::check::Lines::One)
+        {
+            return Err(refuse("headline", refused.to_string()));
+        }
         for code in &self.affected {
             DivisionCode::county(code)
                 .map_err(|e| refuse("affected", format!("{code:?} is not a county code: {e}")))?;

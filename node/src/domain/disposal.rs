@@ -157,6 +157,10 @@ pub fn check_url(url: &str) -> Result<String, String> {
     if host.is_empty() || u.chars().any(char::is_whitespace) {
         return Err(format!("{u:?} has no host, or contains spaces"));
     }
+    // The one rule for characters in text (a URL is shown and opened by people too).
+    if let Some(refused) = crate::event::check::refused_char(u, crate::event::check::Lines::One) {
+        return Err(refused.to_string());
+    }
     Ok(u.to_owned())
 }
 
@@ -188,7 +192,14 @@ mod tests {
             check_url(" https://video.example/v/1 ").unwrap(),
             "https://video.example/v/1"
         );
-        for bad in ["ftp://x", "video.example/v/1", "https://", "https://a b"] {
+        for bad in [
+            "ftp://x",
+            "video.example/v/1",
+            "https://",
+            "https://a b",
+            "https://a/\u{1b}[2J",
+            "https://a/\u{202e}gpj.exe",
+        ] {
             assert!(check_url(bad).is_err(), "{bad}");
         }
         assert!(check_url(&format!("https://x/{}", "a".repeat(3000))).is_err());

@@ -128,9 +128,103 @@ fn field(field: &'static str, reason: impl Into<String>) -> ContentError {
     }
 }
 
-/// Checks free text: at most `max` characters, trimmed, no control characters but line
-/// breaks and tabs (they would forge lines in logs and tables).
-pub fn text(name: &'static str, value: &str, max: usize) -> Result<(), ContentError> {
+/// How many lines a text field may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lines {
+    /// Titles, names, departments, owners, sources: one line, no tabs.
+    One,
+    /// Descriptions, notes, summaries, reasons, instructions: line breaks and tabs too.
+    Many,
+}
+
+/// The first character of `value` a field of `lines` may not hold: its position (1-based,
+/// in characters) and what it is. The one rule for text, local and received:
+///
+/// - C0 controls (U+0000–U+001F), DEL and C1 controls (U+0080–U+009F) are refused: ESC
+///   starts terminal escape sequences (`ESC[2J` clears a terminal), and all of them forge
+///   lines or columns in logs, tables and exports. A multi-line field may hold `\n` and
+///   `\t`, and `\r` (HTML forms send CRLF, and earlier builds kept it: received entries
+///   still carry it); commands turn `\r\n` and `\r` into `\n` ([`typed`]), so nothing this
+///   build writes holds one, and the CLI shows any it prints escaped.
+/// - The bidirectional embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069) are
+///   refused: invisible, they reorder what a person reads (a file name `exe.txt` that is
+///   `txt.exe`, "Trojan Source", CVE-2021-42574). So are the implicit marks LRM, RLM and ALM
+///   (U+200E, U+200F, U+061C): also invisible, they move digits and punctuation, and
+///   Chinese (or Uyghur, or Latin) text renders right without them, since the Unicode bidi
+///   algorithm orders strong characters by itself.
+pub fn refused_char(value: &str, lines: Lines) -> Option<RefusedChar> {
+    value.chars().enumerate().find_map(|(i, c)| {
+        char_kind(c, lines).map(|kind| RefusedChar {
+            position: i + 1,
+            code_point: c as u32,
+            kind,
+        })
+    })
+}
+
+/// What `c` is, when a field of `lines` may not hold it.
+fn char_kind(c: char, lines: Lines) -> Option<CharKind> {
+    Some(match c {
+        '\n' | '\t' | '\r' if lines == Lines::Many => return None,
+        '\n' | '\r' => CharKind::LineBreak,
+        '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}' => CharKind::Control,
+        '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => CharKind::BidiOverride,
+        '\u{200e}' | '\u{200f}' | '\u{61c}' => CharKind::BidiMark,
+        _ => return None,
+    })
+}
+
+/// A character a text field may not hold, where it is (see [`refused_char`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefusedChar {
+    /// 1-based, in characters.
+    pub position: usize,
+    /// Its code point.
+    pub code_point: u32,
+    /// What it is.
+    pub kind: CharKind,
+}
+
+/// The kinds of character text fields refuse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CharKind {
+    /// `\n` or `\r` in a one-line field.
+    LineBreak,
+    /// Any other C0 control, DEL, a C1 control.
+    Control,
+    /// An embedding, override or isolate.
+    BidiOverride,
+    /// LRM, RLM, ALM.
+    BidiMark,
+}
+
+impl std::fmt::Display for RefusedChar {
+    /// "contains a control character (U+001B) at position 3", and the same in Chinese, for
+    /// the CLI, gRPC clients and the dashboard alike.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (en, zh) = match self.kind {
+            CharKind::LineBreak => ("a line break", "换行符"),
+            CharKind::Control => ("a control character", "控制字符"),
+            CharKind::BidiOverride => ("a bidirectional override character", "双向文本控制字符"),
+            CharKind::BidiMark => ("a bidirectional mark", "双向文本标记"),
+        };
+        let (at, cp) = (self.position, self.code_point);
+        write!(
+            f,
+            "contains {en} (U+{cp:04X}) at position {at} (第 {at} 个字符为{zh} U+{cp:04X}，请删除)"
+        )
+    }
+}
+
+/// Checks text for a field of `lines`: at most `max` characters, trimmed, and no character
+/// [`refused_char`] names. The error names the field, the character's code point and its
+/// position.
+pub fn text_of(
+    name: &'static str,
+    value: &str,
+    max: usize,
+    lines: Lines,
+) -> Result<(), ContentError> {
     let chars = value.chars().count();
     if chars > max {
         return Err(field(name, format!("{chars} characters; at most {max}")));
@@ -138,13 +232,43 @@ pub fn text(name: &'static str, value: &str, max: usize) -> Result<(), ContentEr
     if value.trim() != value {
         return Err(field(name, "has leading or trailing spaces"));
     }
-    if value
-        .chars()
-        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-    {
-        return Err(field(name, "contains control characters"));
+    match refused_char(value, lines) {
+        Some(refused) => Err(field(name, refused.to_string())),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// `text` as a terminal or a page may show it: every character that could act on a terminal
+/// or reorder what a person reads is written as a `\uXXXX` escape — C0 controls but line feed
+/// and tab (ESC, CR, …), DEL, C1 controls, bidirectional overrides, isolates and marks: what
+/// [`refused_char`] refuses in a multi-line field, and CR. Data that earlier builds accepted,
+/// or that a client wrote around the checks, can hold them. The same escape is valid inside a
+/// JSON string (where serde_json leaves DEL, C1 and the bidi characters as they are), so one
+/// function serves the CLI's tables, its `--json` and the dashboard's pages.
+pub fn visible(text: &str) -> std::borrow::Cow<'_, str> {
+    let escape = |c: char| c == '\r' || char_kind(c, Lines::Many).is_some();
+    if !text.chars().any(escape) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if escape(c) {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Checks multi-line free text (descriptions, notes, summaries, reasons): see [`text_of`].
+pub fn text(name: &'static str, value: &str, max: usize) -> Result<(), ContentError> {
+    text_of(name, value, max, Lines::Many)
+}
+
+/// Checks one line of text (titles, names, departments, owners): see [`text_of`].
+pub fn line(name: &'static str, value: &str, max: usize) -> Result<(), ContentError> {
+    text_of(name, value, max, Lines::One)
 }
 
 /// [`text`], and not empty.
@@ -153,6 +277,27 @@ pub fn required(name: &'static str, value: &str, max: usize) -> Result<(), Conte
         return Err(field(name, "must not be empty"));
     }
     text(name, value, max)
+}
+
+/// [`line`], and not empty.
+pub fn required_line(name: &'static str, value: &str, max: usize) -> Result<(), ContentError> {
+    if value.is_empty() {
+        return Err(field(name, "must not be empty"));
+    }
+    line(name, value, max)
+}
+
+/// What a command keeps of text a person typed: trimmed, line ends as `\n`, then checked
+/// as [`text_of`] checks what every node receives, so nothing written is refused by a peer.
+pub fn typed(
+    name: &'static str,
+    value: &str,
+    max: usize,
+    lines: Lines,
+) -> Result<String, ContentError> {
+    let kept = value.trim().replace("\r\n", "\n").replace('\r', "\n");
+    text_of(name, &kept, max, lines)?;
+    Ok(kept)
 }
 
 /// Checks a list of county codes: well formed, in `province`, at most [`MAX_CODES`].
@@ -265,7 +410,7 @@ fn behaviours(list: &[String]) -> Result<(), ContentError> {
         ));
     }
     list.iter()
-        .try_for_each(|b| required("behaviour", b, MAX_SHORT))
+        .try_for_each(|b| required_line("behaviour", b, MAX_SHORT))
 }
 
 fn snapshot(risk: &RiskRecord, id: &str, unit: &str) -> Result<(), ContentError> {
@@ -278,23 +423,23 @@ fn snapshot(risk: &RiskRecord, id: &str, unit: &str) -> Result<(), ContentError>
             ),
         ));
     }
-    required("title", &risk.title, MAX_TITLE)?;
+    required_line("title", &risk.title, MAX_TITLE)?;
     text("description", &risk.description, MAX_TEXT)?;
-    text("source", &risk.source, MAX_SHORT)?;
-    text("department", &risk.department, MAX_SHORT)?;
+    line("source", &risk.source, MAX_SHORT)?;
+    line("department", &risk.department, MAX_SHORT)?;
     behaviours(&risk.behaviours)?;
     // (How many measures and history items a risk has is bounded by the snapshot's payload
     // size; their summaries are written by the origin's node, not typed by people.)
     for m in &risk.measures {
         required("action", &m.action, MAX_TEXT)?;
-        required("owner", &m.owner, MAX_SHORT)?;
+        required_line("owner", &m.owner, MAX_SHORT)?;
         date("due", &m.due)?;
     }
     if let Some(g) = &risk.grade {
         g.scores
             .validate()
             .map_err(|e| field("scores", e.to_string()))?;
-        text("standard", &g.standard_version, 64)?;
+        line("standard", &g.standard_version, 64)?;
     }
     Ok(())
 }
@@ -349,11 +494,11 @@ pub fn event(event: &Event, origin: &str, at_ms: i64) -> Result<(), ContentError
             focus: _,
         } => {
             id_of("id", id, RISK, own)?;
-            required("title", title, MAX_TITLE)?;
+            required_line("title", title, MAX_TITLE)?;
             text("description", description, MAX_TEXT)?;
-            text("source", source, MAX_SHORT)?;
+            line("source", source, MAX_SHORT)?;
             behaviours(b)?;
-            text("department", department, MAX_SHORT)
+            line("department", department, MAX_SHORT)
         }
         Event::RiskUpdated {
             id,
@@ -366,19 +511,19 @@ pub fn event(event: &Event, origin: &str, at_ms: i64) -> Result<(), ContentError
         } => {
             id_of("id", id, RISK, own)?;
             if let Some(t) = title {
-                required("title", t, MAX_TITLE)?;
+                required_line("title", t, MAX_TITLE)?;
             }
             if let Some(d) = description {
                 text("description", d, MAX_TEXT)?;
             }
             if let Some(s) = source {
-                text("source", s, MAX_SHORT)?;
+                line("source", s, MAX_SHORT)?;
             }
             if let Some(b) = b {
                 behaviours(b)?;
             }
             if let Some(d) = department {
-                text("department", d, MAX_SHORT)?;
+                line("department", d, MAX_SHORT)?;
             }
             Ok(())
         }
@@ -392,7 +537,7 @@ pub fn event(event: &Event, origin: &str, at_ms: i64) -> Result<(), ContentError
             scores
                 .validate()
                 .map_err(|e| field("scores", e.to_string()))?;
-            required("standard", standard_version, 64)
+            required_line("standard", standard_version, 64)
         }
         Event::MeasureAdded {
             id,
@@ -404,7 +549,7 @@ pub fn event(event: &Event, origin: &str, at_ms: i64) -> Result<(), ContentError
             id_of("id", id, RISK, own)?;
             measure(measure_id)?;
             required("action", action, MAX_TEXT)?;
-            required("owner", owner, MAX_SHORT)?;
+            required_line("owner", owner, MAX_SHORT)?;
             date("due", due)
         }
         Event::MeasureUpdated { id, measure_id, .. } => {
@@ -435,14 +580,14 @@ pub fn event(event: &Event, origin: &str, at_ms: i64) -> Result<(), ContentError
         }
         Event::AlertIssued { id, alert, .. } | Event::AlertUpdated { id, alert, .. } => {
             id_of("id", id, &['a'], own)?;
-            required(
+            required_line(
                 "headline",
                 &alert.headline,
                 crate::domain::alert::MAX_HEADLINE_CHARS,
             )?;
             text("description", &alert.description, MAX_TEXT)?;
             text("instruction", &alert.instruction, MAX_TEXT)?;
-            text("event", &alert.event, MAX_EVENT_KIND)?;
+            line("event", &alert.event, MAX_EVENT_KIND)?;
             if alert.affected.len() > MAX_CODES {
                 return Err(field("affected", format!("at most {MAX_CODES} counties")));
             }
@@ -511,7 +656,7 @@ pub fn event(event: &Event, origin: &str, at_ms: i64) -> Result<(), ContentError
         } => {
             province_only(is_province, "a partner declaration")?;
             validate_name(name).map_err(|e| field("name", e.to_string()))?;
-            text("display-name", display_name, MAX_NAME)
+            line("display-name", display_name, MAX_NAME)
         }
         Event::CertificateListed { certificate } => {
             province_only(is_province, "a certificate directory entry")?;
@@ -638,7 +783,7 @@ pub fn event(event: &Event, origin: &str, at_ms: i64) -> Result<(), ContentError
                 ));
             }
             for f in evidence {
-                required("evidence", &f.name, MAX_NAME)?;
+                required_line("evidence", &f.name, MAX_NAME)?;
                 // A file's name, not a path: whoever saves it must not be led elsewhere.
                 if f.name.contains(['/', '\\']) || f.name == ".." || f.name == "." {
                     return Err(field(
@@ -691,7 +836,7 @@ pub fn event(event: &Event, origin: &str, at_ms: i64) -> Result<(), ContentError
             province_only(is_province, "a partner's answer")?;
             id_of("id", id, &['x'], None)?;
             text("reason", reason, crate::domain::disposal::MAX_TEXT_CHARS)?;
-            text(
+            line(
                 "reference",
                 reference,
                 crate::domain::disposal::MAX_TEXT_CHARS,
@@ -973,5 +1118,64 @@ mod tests {
         assert!(text("title", "a\u{1b}[31mred", 100).is_err());
         assert!(text("title", " padded", 100).is_err());
         text("description", "line one\nline two", 100).unwrap();
+    }
+
+    #[test]
+    fn the_error_names_the_field_the_code_point_and_the_position() {
+        let err = line("title", "ab\u{1b}[2J", 100).unwrap_err().to_string();
+        assert!(
+            err.starts_with("title: contains a control character (U+001B) at position 3"),
+            "{err}"
+        );
+        let err = line("title", "报告\u{202e}txt.exe", 100)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("U+202E") && err.contains("position 3"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn one_line_and_multi_line_fields_hold_what_they_should() {
+        let refused_everywhere = [
+            '\u{0}', '\u{7}', '\u{1b}', '\u{7f}', '\u{80}', '\u{85}', '\u{9b}', '\u{9f}',
+            '\u{202a}', '\u{202b}', '\u{202c}', '\u{202d}', '\u{202e}', '\u{2066}', '\u{2067}',
+            '\u{2068}', '\u{2069}', '\u{200e}', '\u{200f}', '\u{61c}',
+        ];
+        for c in refused_everywhere {
+            let v = format!("a{c}b");
+            assert!(line("title", &v, 100).is_err(), "{:04X}", c as u32);
+            assert!(text("description", &v, 100).is_err(), "{:04X}", c as u32);
+        }
+        for c in ['\n', '\t', '\r'] {
+            let v = format!("a{c}b");
+            assert!(line("title", &v, 100).is_err(), "{:04X}", c as u32);
+            text("description", &v, 100).unwrap();
+        }
+        // Chinese, other scripts, emoji, the zero-width joiner emoji need: all fine.
+        line("title", "锦江区 · Жара ✓ 👩‍👩‍👧 ئۇيغۇرچە", 100).unwrap();
+    }
+
+    #[test]
+    fn typed_text_is_trimmed_with_line_ends_as_line_feeds() {
+        assert_eq!(
+            typed("description", " one\r\ntwo\rthree ", 100, Lines::Many).unwrap(),
+            "one\ntwo\nthree"
+        );
+        assert!(typed("title", "one\r\ntwo", 100, Lines::One).is_err());
+    }
+
+    #[test]
+    fn received_entries_with_refused_characters_are_refused() {
+        let e = created("510104-1", "\u{202e}evil");
+        let err = entry(
+            &entry_of("county/510104", "county/510104", 1_000, &e),
+            None,
+            1_000,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("U+202E"), "{err}");
+        assert!(!err.is_transient());
     }
 }

@@ -10,7 +10,7 @@ use super::view::{self, parse_risk_id};
 use super::RegisterError;
 
 // The limits every node checks received entries against (one set, used twice).
-use crate::event::check::{MAX_BEHAVIOURS, MAX_SHORT, MAX_TEXT, MAX_TITLE};
+use crate::event::check::{self, Lines, MAX_BEHAVIOURS, MAX_SHORT, MAX_TEXT, MAX_TITLE};
 
 /// What staff ask the register to do.
 #[derive(Debug, Clone, PartialEq)]
@@ -110,19 +110,27 @@ impl Command {
     }
 }
 
-fn text(field: &'static str, value: &str, max: usize) -> Result<String, RegisterError> {
-    let v = value.trim();
-    if v.chars().count() > max {
-        return Err(RegisterError::field(
-            field,
-            format!("at most {max} characters"),
-        ));
-    }
-    Ok(v.to_owned())
+/// `value` as typed, trimmed and checked by the one rule every node applies
+/// ([`check::typed`]).
+fn text(
+    field: &'static str,
+    value: &str,
+    max: usize,
+    lines: Lines,
+) -> Result<String, RegisterError> {
+    check::typed(field, value, max, lines).map_err(|e| match e {
+        check::ContentError::Field { field, reason } => RegisterError::field(field, reason),
+        other => RegisterError::field(field, other.to_string()),
+    })
 }
 
-fn required(field: &'static str, value: &str, max: usize) -> Result<String, RegisterError> {
-    let v = text(field, value, max)?;
+fn required(
+    field: &'static str,
+    value: &str,
+    max: usize,
+    lines: Lines,
+) -> Result<String, RegisterError> {
+    let v = text(field, value, max, lines)?;
     if v.is_empty() {
         return Err(RegisterError::field(field, "must not be empty"));
     }
@@ -137,7 +145,7 @@ fn behaviours(list: &[String]) -> Result<Vec<String>, RegisterError> {
         ));
     }
     list.iter()
-        .map(|b| required("behaviour", b, MAX_SHORT))
+        .map(|b| required("behaviour", b, MAX_SHORT, Lines::One))
         .collect()
 }
 
@@ -236,8 +244,8 @@ fn prepare_event(
             department,
         } => Event::RiskCreated {
             id: format!("{unit}-{}", view::next_risk_number(store, batch, unit)?),
-            title: required("title", title, MAX_TITLE)?,
-            description: text("description", description, MAX_TEXT)?,
+            title: required("title", title, MAX_TITLE, Lines::One)?,
+            description: text("description", description, MAX_TEXT, Lines::Many)?,
             focus: focus.ok_or_else(|| {
                 RegisterError::field(
                     "focus",
@@ -247,9 +255,9 @@ fn prepare_event(
                     ),
                 )
             })?,
-            source: text("source", source, MAX_SHORT)?,
+            source: text("source", source, MAX_SHORT, Lines::One)?,
             behaviours: behaviours(b)?,
-            department: text("department", department, MAX_SHORT)?,
+            department: text("department", department, MAX_SHORT, Lines::One)?,
         },
         Command::Update {
             id,
@@ -271,14 +279,14 @@ fn prepare_event(
                 title: differs(
                     title
                         .as_deref()
-                        .map(|t| required("title", t, MAX_TITLE))
+                        .map(|t| required("title", t, MAX_TITLE, Lines::One))
                         .transpose()?,
                     &risk.title,
                 ),
                 description: differs(
                     description
                         .as_deref()
-                        .map(|t| text("description", t, MAX_TEXT))
+                        .map(|t| text("description", t, MAX_TEXT, Lines::Many))
                         .transpose()?,
                     &risk.description,
                 ),
@@ -286,7 +294,7 @@ fn prepare_event(
                 source: differs(
                     source
                         .as_deref()
-                        .map(|t| text("source", t, MAX_SHORT))
+                        .map(|t| text("source", t, MAX_SHORT, Lines::One))
                         .transpose()?,
                     &risk.source,
                 ),
@@ -294,7 +302,7 @@ fn prepare_event(
                 department: differs(
                     department
                         .as_deref()
-                        .map(|t| text("department", t, MAX_SHORT))
+                        .map(|t| text("department", t, MAX_SHORT, Lines::One))
                         .transpose()?,
                     &risk.department,
                 ),
@@ -336,8 +344,8 @@ fn prepare_event(
             Event::MeasureAdded {
                 id: id.clone(),
                 measure_id: format!("m{}", risk.measures.len() + 1),
-                action: required("action", action, MAX_TEXT)?,
-                owner: required("owner", owner, MAX_SHORT)?,
+                action: required("action", action, MAX_TEXT, Lines::Many)?,
+                owner: required("owner", owner, MAX_SHORT, Lines::One)?,
                 due: check_date("due", due)?,
             }
         }

@@ -27,6 +27,34 @@ pub fn may_receive(receiver: &Identity, feed: &FeedId, named: bool) -> bool {
     }
 }
 
+/// How much of a node's federation status (`Federation.Feeds`, `Federation.Peers`) a caller
+/// may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatusView {
+    /// The node itself, its own staff, and the province (its gateway and provincial staff,
+    /// who run the federation): every feed head, every link with its address.
+    Everything,
+    /// Another county of the province (its node or its staff): the feeds this node would
+    /// send that county's node, its own links with this node without their addresses, and
+    /// nothing of the `local` feed, other links or node-wide counters.
+    AsNode(Identity),
+}
+
+/// What `caller` sees of the federation status of `node`; `None` for anyone outside the
+/// province (partners, other provinces), who see nothing.
+pub fn status_view(caller: &Identity, node: &Identity) -> Option<StatusView> {
+    let (Some(c), Some(n)) = (caller.unit(), node_unit(node)) else {
+        return None;
+    };
+    if matches!(caller, Identity::Partner(_)) || c.province_code() != n.province_code() {
+        return None;
+    }
+    if c == n || !c.is_county() {
+        return Some(StatusView::Everything);
+    }
+    Some(StatusView::AsNode(Identity::County(c.clone())))
+}
+
 fn node_unit(id: &Identity) -> Option<&crate::identity::DivisionCode> {
     match id {
         Identity::County(c) | Identity::Province(c) => Some(c),
@@ -85,6 +113,46 @@ mod tests {
             &feed("staff/510104/zhang", Audience::Province),
             true
         ));
+    }
+
+    #[test]
+    fn who_sees_how_much_of_a_nodes_status() {
+        let a = county("510104");
+        let id = |s: &str| s.parse::<Identity>().unwrap();
+        for everything in [
+            "fenghuo://county/510104",
+            "fenghuo://staff/510104/zhang",
+            "fenghuo://province/51",
+            "fenghuo://staff/51/wang",
+        ] {
+            assert_eq!(
+                status_view(&id(everything), &a),
+                Some(StatusView::Everything),
+                "{everything}"
+            );
+        }
+        for neighbour in ["fenghuo://county/510105", "fenghuo://staff/510105/li"] {
+            assert_eq!(
+                status_view(&id(neighbour), &a),
+                Some(StatusView::AsNode(county("510105"))),
+                "{neighbour}"
+            );
+        }
+        for nobody in [
+            "fenghuo://partner/weibo",
+            "fenghuo://staff/110101/x",
+            "fenghuo://province/11",
+        ] {
+            assert_eq!(status_view(&id(nobody), &a), None, "{nobody}");
+        }
+        // At the gateway, a county's staff see what the gateway would send their county.
+        assert_eq!(
+            status_view(
+                &id("fenghuo://staff/510104/zhang"),
+                &Identity::province("51").unwrap()
+            ),
+            Some(StatusView::AsNode(a.clone()))
+        );
     }
 
     #[test]

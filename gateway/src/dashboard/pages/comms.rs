@@ -326,7 +326,7 @@ fn forms(staffer: &Staffer, reports: &[v1::Report]) -> Markup {
                     strong { "签收报告 Acknowledge" }
                     label { "报告 Report"
                         select name="report" {
-                            @for r in reports { option value=(r.id) { (r.id) " · " (r.origin) " · " (r.summary.chars().take(40).collect::<String>()) } }
+                            @for r in reports { option value=(r.id) { (r.id) " · " (r.origin) " · " (fenghuo_node::event::check::visible(&r.summary.chars().take(40).collect::<String>())) } }
                         }
                     }
                     label { "备注 Note" input name="note" maxlength="500"; }
