@@ -22,6 +22,23 @@ pub const MAX_TEXT_CHARS: usize = 4000;
 pub const MAX_EVIDENCE_FILES: usize = 5;
 /// Largest evidence file: it travels in feeds and to the partner.
 pub const MAX_EVIDENCE_BYTES: usize = 256 * 1024;
+/// Furthest deadline, in days from filing: a request is about content online now, and a
+/// far deadline would keep it (and its retries) open for years without ever being overdue.
+pub const MAX_DEADLINE_DAYS: i64 = 90;
+
+/// Checks a request's deadline against when it was filed (`at_ms`): after it, at most
+/// [`MAX_DEADLINE_DAYS`] ahead.
+pub fn check_deadline(deadline_ms: i64, at_ms: i64) -> Result<(), String> {
+    if deadline_ms <= at_ms {
+        return Err("must be in the future".into());
+    }
+    if deadline_ms.saturating_sub(at_ms) > MAX_DEADLINE_DAYS * 24 * 3600 * 1000 {
+        return Err(format!(
+            "is more than {MAX_DEADLINE_DAYS} days ahead; ask for less time and file again if needed"
+        ));
+    }
+    Ok(())
+}
 
 /// What the requester asks the partner to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
