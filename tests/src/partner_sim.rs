@@ -30,7 +30,7 @@ struct Inbox {
     refused: AtomicUsize,
     /// Answer 503 to everything.
     down: AtomicBool,
-    /// Answer this status to the messages of these requests.
+    /// Answer this status to the messages of requests naming these URLs.
     refuse: Mutex<BTreeMap<String, u16>>,
     /// The keys it verifies with (several while a rotation's overlap lasts: any one).
     secrets: Mutex<Vec<Vec<u8>>>,
@@ -82,7 +82,11 @@ async fn handle(
     if let Ok(mut p) = inbox.posts.lock() {
         *p.entry(id.clone()).or_default() += 1;
     }
-    let refused = inbox.refuse.lock().ok().and_then(|r| r.get(&id).copied());
+    let urls = value["request"]["urls"].as_array().cloned().unwrap_or_default();
+    let refused = inbox.refuse.lock().ok().and_then(|r| {
+        urls.iter()
+            .find_map(|u| u.as_str().and_then(|u| r.get(u).copied()))
+    });
     if let Some(status) = refused {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
         return reply(status, "refused by the test");
@@ -287,10 +291,10 @@ impl WebhookPartner {
         self.inbox.refused.load(Ordering::SeqCst)
     }
 
-    /// Answers `status` to every message of request `id` from now on.
-    pub fn refuse(&self, id: &str, status: u16) {
+    /// Answers `status` to every message of a request naming `url`, from now on.
+    pub fn refuse(&self, url: &str, status: u16) {
         if let Ok(mut r) = self.inbox.refuse.lock() {
-            r.insert(id.to_owned(), status);
+            r.insert(url.to_owned(), status);
         }
     }
 
