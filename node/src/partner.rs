@@ -198,10 +198,17 @@ pub fn add(
     let now = crate::timespec::now_ms();
     // A new key keeps the one it replaces for an overlap; the same key keeps what was.
     let (previous_secret_hex, previous_secret_until_ms) = match &existing {
-        Some(old) if !old.webhook_secret_hex.is_empty() && old.webhook_secret_hex != hex::encode(&key) && !key.is_empty() => {
+        Some(old)
+            if !old.webhook_secret_hex.is_empty()
+                && old.webhook_secret_hex != hex::encode(&key)
+                && !key.is_empty() =>
+        {
             (old.webhook_secret_hex.clone(), now + SECRET_OVERLAP_MS)
         }
-        Some(old) if !key.is_empty() => (old.previous_secret_hex.clone(), old.previous_secret_until_ms),
+        Some(old) if !key.is_empty() => (
+            old.previous_secret_hex.clone(),
+            old.previous_secret_until_ms,
+        ),
         _ => (String::new(), 0),
     };
     let partner = Partner {
@@ -276,7 +283,10 @@ mod tests {
         .unwrap();
         let now = crate::timespec::now_ms();
         assert_eq!(p.secrets(now), vec![rotated.to_vec(), secret.to_vec()]);
-        assert_eq!(p.secrets(now + SECRET_OVERLAP_MS + 1), vec![rotated.to_vec()]);
+        assert_eq!(
+            p.secrets(now + SECRET_OVERLAP_MS + 1),
+            vec![rotated.to_vec()]
+        );
         assert!(disable(&store, "weibo").unwrap().disabled);
         assert!(get(&store, "weibo").unwrap().unwrap().disabled);
         // Replacing keeps it disabled.

@@ -78,11 +78,17 @@ async fn handle(
     let Ok(value) = serde_json::from_slice::<Value>(&body) else {
         return reply(StatusCode::BAD_REQUEST, "not JSON");
     };
-    let id = value["request"]["id"].as_str().unwrap_or_default().to_owned();
+    let id = value["request"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     if let Ok(mut p) = inbox.posts.lock() {
         *p.entry(id.clone()).or_default() += 1;
     }
-    let urls = value["request"]["urls"].as_array().cloned().unwrap_or_default();
+    let urls = value["request"]["urls"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let refused = inbox.refuse.lock().ok().and_then(|r| {
         urls.iter()
             .find_map(|u| u.as_str().and_then(|u| r.get(u).copied()))
@@ -236,8 +242,7 @@ impl WebhookPartner {
                     let Ok(tls) = acceptor.accept(tcp).await else {
                         return;
                     };
-                    let service =
-                        hyper::service::service_fn(move |req| handle(req, inbox.clone()));
+                    let service = hyper::service::service_fn(move |req| handle(req, inbox.clone()));
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
                         .await;

@@ -198,15 +198,33 @@ fn each_message_retries_alone_a_final_refusal_ends_it_and_secret_rotation_overla
     let mut partner = Web::new(&p.dashboard_url(), &p.pki().web_ca_cert());
     let ack = |id: &str| format!(r#"{{"id": "{id}"}}"#);
     assert_eq!(
-        signed_post(&mut partner, "/partner-api/kuaishou/acknowledge", &NEW, &ack(&rotated)).status,
+        signed_post(
+            &mut partner,
+            "/partner-api/kuaishou/acknowledge",
+            &NEW,
+            &ack(&rotated)
+        )
+        .status,
         200
     );
     assert_eq!(
-        signed_post(&mut partner, "/partner-api/kuaishou/acknowledge", &OLD, &ack(&rotated2)).status,
+        signed_post(
+            &mut partner,
+            "/partner-api/kuaishou/acknowledge",
+            &OLD,
+            &ack(&rotated2)
+        )
+        .status,
         200
     );
     assert_eq!(
-        signed_post(&mut partner, "/partner-api/kuaishou/acknowledge", &[33; 32], &ack(&next)).status,
+        signed_post(
+            &mut partner,
+            "/partner-api/kuaishou/acknowledge",
+            &[33; 32],
+            &ack(&next)
+        )
+        .status,
         401
     );
     // Not found is the same for a request that does not exist and one not relayed to it.
@@ -278,7 +296,11 @@ fn the_python_standardwebhooks_library_verifies_deliveries_and_signs_callbacks()
             &answer,
         ],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let reply: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(reply["status"], 200, "{reply}");
     let receipt: Value = serde_json::from_str(reply["body"].as_str().unwrap()).unwrap();

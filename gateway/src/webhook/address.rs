@@ -65,7 +65,11 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
 
 /// Resolves `host:port` once and returns the addresses a webhook may use, in the resolver's
 /// order: all of them when `allow_private`, else the public ones, or an error naming them.
-pub async fn resolve(host: &str, port: u16, allow_private: bool) -> Result<Vec<SocketAddr>, AddressError> {
+pub async fn resolve(
+    host: &str,
+    port: u16,
+    allow_private: bool,
+) -> Result<Vec<SocketAddr>, AddressError> {
     let all: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
         .await
         .map_err(|e| AddressError::Resolve {

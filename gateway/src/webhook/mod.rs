@@ -193,7 +193,8 @@ async fn worker(state: Arc<NodeState>, client: WebhookClient, name: String) {
         if attempted {
             continue; // new messages may have come meanwhile, and some may be due again
         }
-        let wake = next_wake.map(|w| Duration::from_millis(u64::try_from(w - now_ms()).unwrap_or(0)));
+        let wake =
+            next_wake.map(|w| Duration::from_millis(u64::try_from(w - now_ms()).unwrap_or(0)));
         tokio::select! {
             r = changes.next() => if !r { return },
             _ = tokio::time::sleep(wake.unwrap_or_default()), if wake.is_some() => {}
@@ -202,7 +203,10 @@ async fn worker(state: Arc<NodeState>, client: WebhookClient, name: String) {
 }
 
 /// Moves every new outbox message of `partner` to its pending list.
-fn take_new(store: &dyn fenghuo_node::store::Store, partner: &str) -> Result<(), fenghuo_node::store::StoreError> {
+fn take_new(
+    store: &dyn fenghuo_node::store::Store,
+    partner: &str,
+) -> Result<(), fenghuo_node::store::StoreError> {
     loop {
         let cursor = attempts::cursor(store, partner)?;
         let page = view::outbox(store, partner, cursor, PAGE)?;
@@ -283,7 +287,11 @@ async fn deliver(
     }
     if is_final_refusal(status) {
         record(status, "refused by the partner: not retried".into(), true);
-        tracing::error!(status, attempts = pm.tries + 1, "webhook refused for good by the partner");
+        tracing::error!(
+            status,
+            attempts = pm.tries + 1,
+            "webhook refused for good by the partner"
+        );
         return Settled::Yes;
     }
     let wait = backoff(pm.tries);

@@ -117,7 +117,12 @@ pub fn pending(store: &dyn Store, partner: &str) -> Result<Vec<(u64, Pending)>, 
 }
 
 /// Saves `p`'s next attempt.
-pub fn reschedule(store: &dyn Store, partner: &str, seq: u64, p: &Pending) -> Result<(), StoreError> {
+pub fn reschedule(
+    store: &dyn Store,
+    partner: &str,
+    seq: u64,
+    p: &Pending,
+) -> Result<(), StoreError> {
     let mut b = Batch::new();
     b.insert(PENDING_TREE, pending_key(partner, seq), encode(p)?);
     store.commit(&b)

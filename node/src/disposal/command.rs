@@ -7,7 +7,8 @@ use crate::comms::command::{is_province, required, text};
 use crate::comms::view::next_id;
 use crate::comms::{parse_id, CommsError, ItemKind};
 use crate::domain::disposal::{
-    check_deadline, check_url, Action, Outcome, MAX_EVIDENCE_BYTES, MAX_EVIDENCE_FILES, MAX_TEXT_CHARS, MAX_URLS,
+    check_deadline, check_url, Action, Outcome, MAX_EVIDENCE_BYTES, MAX_EVIDENCE_FILES,
+    MAX_TEXT_CHARS, MAX_URLS,
 };
 use crate::event::{Event, EvidenceFile};
 use crate::feed::Audience;

@@ -58,19 +58,31 @@ pub fn format_secret(key: &[u8]) -> String {
 
 /// The `webhook-signature` value for a message signed with each of `keys` (the current
 /// secret first; a previous one while its overlap lasts).
-pub fn sign(keys: &[&[u8]], id: &str, timestamp: i64, body: &[u8]) -> Result<String, SignatureError> {
+pub fn sign(
+    keys: &[&[u8]],
+    id: &str,
+    timestamp: i64,
+    body: &[u8],
+) -> Result<String, SignatureError> {
     let mut out = Vec::with_capacity(keys.len());
     for key in keys {
         let wh = standardwebhooks::Webhook::from_bytes(key.to_vec())
             .map_err(|e| SignatureError::Refused(e.to_string()))?;
-        out.push(wh.sign(id, timestamp, body).map_err(|_| SignatureError::Body)?);
+        out.push(
+            wh.sign(id, timestamp, body)
+                .map_err(|_| SignatureError::Body)?,
+        );
     }
     Ok(out.join(" "))
 }
 
 /// Checks a received message's headers against each of `keys`: accepted when one matches
 /// (constant-time comparison and the ±5 min tolerance are the library's).
-pub fn verify(keys: &[&[u8]], headers: &http::HeaderMap, body: &[u8]) -> Result<(), SignatureError> {
+pub fn verify(
+    keys: &[&[u8]],
+    headers: &http::HeaderMap,
+    body: &[u8],
+) -> Result<(), SignatureError> {
     use standardwebhooks::WebhookError as E;
     let mut last = SignatureError::Mismatch;
     for key in keys {
@@ -111,7 +123,10 @@ mod tests {
     fn the_specifications_example_signs_as_published() {
         // The example of the Standard Webhooks specification and its libraries' tests.
         let key = parse_secret(b"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n").unwrap();
-        assert_eq!(format_secret(&key), "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+        assert_eq!(
+            format_secret(&key),
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+        );
         let sig = sign(
             &[&key],
             "msg_p5jXN8AQM9LWM0D4loKWxJek",
@@ -137,7 +152,10 @@ mod tests {
         assert_eq!(both.split(' ').count(), 2);
         // Either secret alone verifies a message signed with both (rotation's overlap).
         for key in [&new, &old] {
-            assert_eq!(verify(&[key], &headers("510104-x1:request", ts, &both), body), Ok(()));
+            assert_eq!(
+                verify(&[key], &headers("510104-x1:request", ts, &both), body),
+                Ok(())
+            );
         }
         let only_new = sign(&[&new], "510104-x1:request", ts, body).unwrap();
         assert_eq!(
@@ -145,7 +163,11 @@ mod tests {
             Err(SignatureError::Mismatch)
         );
         assert_eq!(
-            verify(&[&old, &new], &headers("510104-x1:request", ts, &only_new), body),
+            verify(
+                &[&old, &new],
+                &headers("510104-x1:request", ts, &only_new),
+                body
+            ),
             Ok(())
         );
         // Another body or id does not match.

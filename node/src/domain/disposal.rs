@@ -200,6 +200,19 @@ mod tests {
     }
 
     #[test]
+    fn deadlines_are_after_filing_and_at_most_90_days_ahead() {
+        let day = 24 * 3600 * 1000;
+        assert!(check_deadline(1_000 + day, 1_000).is_ok());
+        assert!(check_deadline(1_000 + MAX_DEADLINE_DAYS * day, 1_000).is_ok());
+        assert!(check_deadline(1_000 + MAX_DEADLINE_DAYS * day + 1, 1_000).is_err());
+        assert!(
+            check_deadline(253_370_764_800_000, 1_000).is_err(),
+            "year 9999"
+        );
+        assert!(check_deadline(1_000, 1_000).is_err());
+    }
+
+    #[test]
     fn urls_are_checked() {
         assert_eq!(
             check_url(" https://video.example/v/1 ").unwrap(),
