@@ -113,6 +113,7 @@ async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
             .as_ref()
             .map(|p| cfg.resolve(p))
             .as_deref(),
+        cfg.disposal.allow_private_webhooks,
     )?;
     let (stop_webhooks, stop_rx) = tokio::sync::watch::channel(false);
     // Delivering records attempts and deliveries: the writing replica alone does it.

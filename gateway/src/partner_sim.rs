@@ -1,8 +1,9 @@
 //! `fenghuo-gateway partner-sim`: a partner website's webhook receiver, for the demo, the
 //! compose province and a website's engineers trying the integration. It checks each
-//! delivery's signature and timestamp (401 otherwise), takes it once by its idempotency key,
-//! then acknowledges the request and reports an outcome through the gateway's HTTPS callback,
-//! signed with the same secret — the whole round trip of `docs/partners.md`.
+//! delivery's Standard Webhooks signature and timestamp (401 otherwise), takes it once by its
+//! `webhook-id`, then acknowledges the request and reports an outcome through the gateway's
+//! HTTPS callback, signed the same way with the same secret — the whole round trip of
+//! `docs/partners.md`.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -30,7 +31,7 @@ const KEY_FILE: &str = "partner.key";
 pub const CA_FILE: &str = "ca.crt";
 /// Callback attempts before a request is given up (the gateway may be restarting).
 const CALLBACK_ATTEMPTS: u32 = 8;
-/// Idempotency keys remembered; older ones are forgotten (a redelivery that old is rare).
+/// Message ids remembered; older ones are forgotten (a redelivery that old is rare).
 const KEYS_KEPT: usize = 100_000;
 
 /// Options of `fenghuo-gateway partner-sim`.
@@ -50,7 +51,7 @@ pub struct PartnerSimArgs {
     #[arg(long = "host", value_name = "NAME", default_values = ["localhost", "127.0.0.1"])]
     hosts: Vec<String>,
     /// The webhook secret shared with the gateway: the same file as `fenghuo partner add …
-    /// --secret-file` (its exact bytes).
+    /// --secret-file` (`whsec_…`, or raw bytes).
     #[arg(long, value_name = "FILE", required_unless_present = "init_only")]
     secret_file: Option<PathBuf>,
     /// The gateway's dashboard address, where partners' callbacks go (https://host:port).
@@ -136,16 +137,12 @@ async fn handle(sim: Arc<Sim>, req: Request<Incoming>) -> Response<Full<Bytes>> 
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     };
-    let (ts, sig, key) = (
-        header(signature::TIMESTAMP_HEADER),
-        header(signature::SIGNATURE_HEADER),
-        header(signature::IDEMPOTENCY_HEADER).unwrap_or_default(),
-    );
-    let Ok(body) = req.into_body().collect().await.map(|b| b.to_bytes()) else {
+    let key = header(signature::ID_HEADER).unwrap_or_default();
+    let (parts, body) = req.into_parts();
+    let Ok(body) = body.collect().await.map(|b| b.to_bytes()) else {
         return reply(StatusCode::BAD_REQUEST, "unreadable body");
     };
-    let now_s = timespec::now_ms() / 1000;
-    if let Err(e) = signature::verify(&sim.secret, ts.as_deref(), sig.as_deref(), &body, now_s) {
+    if let Err(e) = signature::verify(&[&sim.secret], &parts.headers, &body) {
         tracing::warn!(error = %e, "webhook refused");
         return reply(StatusCode::UNAUTHORIZED, &e.to_string());
     }
@@ -200,9 +197,16 @@ async fn call(sim: &Sim, conn: &mut Option<Connection>, action: &str, body: Valu
     let text = body.to_string();
     for attempt in 0..CALLBACK_ATTEMPTS {
         let ts = timespec::now_ms() / 1000;
-        let sig = signature::sign(&sim.secret, ts, text.as_bytes());
         let key = format!("{action}-{}", body["id"].as_str().unwrap_or_default());
-        match sim.client.post(conn, &url, &text, ts, &sig, &key).await {
+        let Ok(sig) = signature::sign(&[&sim.secret], &key, ts, text.as_bytes()) else {
+            return false;
+        };
+        let signed = crate::webhook::client::Signed {
+            id: &key,
+            timestamp: ts,
+            signature: &sig,
+        };
+        match sim.client.post(conn, &url, &text, &signed).await {
             Ok(status) if (200..300).contains(&status) => return true,
             // Refused for what it says: retrying would not change that.
             Ok(status) if (400..500).contains(&status) => {
@@ -270,14 +274,17 @@ pub fn run(args: PartnerSimArgs) -> anyhow::Result<()> {
     else {
         anyhow::bail!("--name, --secret-file and --callback are required");
     };
-    // The file's exact bytes, as `fenghuo partner add --secret-file` sends them.
+    // As `fenghuo partner add --secret-file` reads it: `whsec_…`, or the raw bytes.
     let secret = std::fs::read(&secret_file)
         .with_context(|| format!("--secret-file {}", secret_file.display()))?;
+    let secret = signature::parse_secret(&secret)
+        .map_err(|e| anyhow::anyhow!("--secret-file {}: {e}", secret_file.display()))?;
     if secret.is_empty() {
         anyhow::bail!("--secret-file {} is empty", secret_file.display());
     }
     let tls = server_tls(&args.tls_dir)?;
-    let client = WebhookClient::new(args.callback_ca.as_deref())?;
+    // The callback goes to the gateway the operator named, often on this machine.
+    let client = WebhookClient::new(args.callback_ca.as_deref(), true)?;
     let sim = Arc::new(Sim {
         name,
         secret,

@@ -226,6 +226,11 @@ pub struct DisposalConfig {
     /// roots (e.g. a partner's private CA, or a test's).
     #[serde(default)]
     pub webhook_ca: Option<PathBuf>,
+    /// Let webhooks reach loopback, link-local, private and unique-local addresses (the
+    /// tests and the demo, whose partners run on the same machine). Off by default: a webhook
+    /// URL must not make the gateway call into its own network.
+    #[serde(default)]
+    pub allow_private_webhooks: bool,
 }
 
 /// Gateway replicas (the gateway only): several gateways with the province's certificate each

@@ -1,6 +1,8 @@
 //! Partner websites (合作网站) the province has registered, kept by the gateway in its own
 //! store (no feed carries them): name (as in the partner's certificate), display name, and
-//! the webhook requests are POSTed to, with the secret its signatures use.
+//! the webhook requests are POSTed to, with the secret its signatures use. Replacing the
+//! secret keeps the previous one for [`SECRET_OVERLAP_MS`]: deliveries are signed with both
+//! and callbacks signed with either are taken, so the partner can switch at its own pace.
 
 use serde::{Deserialize, Serialize};
 
@@ -11,6 +13,8 @@ use crate::store::{Batch, Store, StoreError};
 pub const PARTNER_TREE: &str = "partner_account";
 /// Shortest webhook secret accepted, in bytes.
 pub const MIN_SECRET_BYTES: usize = 32;
+/// How long a replaced webhook secret still signs deliveries and is accepted on callbacks.
+pub const SECRET_OVERLAP_MS: i64 = 24 * 3600 * 1000;
 /// Longest display name.
 const MAX_DISPLAY_NAME: usize = 200;
 
@@ -27,6 +31,12 @@ pub struct Partner {
     /// The webhook's HMAC-SHA256 key, hex.
     #[serde(default)]
     pub webhook_secret_hex: String,
+    /// The key it replaced, hex, still valid until [`Partner::previous_secret_until_ms`].
+    #[serde(default)]
+    pub previous_secret_hex: String,
+    /// When the previous key stops being used, Unix ms (0: there is none).
+    #[serde(default)]
+    pub previous_secret_until_ms: i64,
     /// Receives nothing and may call nothing.
     #[serde(default)]
     pub disabled: bool,
@@ -34,6 +44,26 @@ pub struct Partner {
     pub added_at_ms: i64,
     /// Who added or replaced it.
     pub added_by: String,
+}
+
+impl Partner {
+    /// The webhook keys in use at `now_ms`: the current one first, then the replaced one
+    /// while its overlap lasts. Empty without a webhook.
+    pub fn secrets(&self, now_ms: i64) -> Vec<Vec<u8>> {
+        let mut keys: Vec<Vec<u8>> = hex::decode(&self.webhook_secret_hex)
+            .ok()
+            .filter(|k| !k.is_empty())
+            .into_iter()
+            .collect();
+        if now_ms < self.previous_secret_until_ms {
+            keys.extend(
+                hex::decode(&self.previous_secret_hex)
+                    .ok()
+                    .filter(|k| !k.is_empty()),
+            );
+        }
+        keys
+    }
 }
 
 /// Why a partner operation failed.
@@ -110,7 +140,8 @@ pub struct NewPartner {
     pub display_name: String,
     /// HTTPS webhook, or empty.
     pub webhook_url: String,
-    /// The webhook secret (required with a webhook).
+    /// The webhook secret file's content (required with a webhook): `whsec_<base64>`, or
+    /// raw bytes.
     pub webhook_secret: Vec<u8>,
 }
 
@@ -150,30 +181,51 @@ pub fn add(
         {
             return Err(field("webhook", format!("{url:?} has no host")));
         }
-        if new.webhook_secret.len() < MIN_SECRET_BYTES {
+    }
+    let key = if url.is_empty() {
+        Vec::new()
+    } else {
+        let key = crate::disposal::signature::parse_secret(&new.webhook_secret)
+            .map_err(|e| field("secret-file", e))?;
+        if key.len() < MIN_SECRET_BYTES {
             return Err(field(
                 "secret-file",
                 format!(
-                    "a webhook needs a secret of at least {MIN_SECRET_BYTES} bytes (e.g. `head -c 32 /dev/urandom > secret`)"
+                    "a webhook needs a key of at least {MIN_SECRET_BYTES} bytes (e.g. `echo \"whsec_$(head -c 32 /dev/urandom | base64)\" > secret`)"
                 ),
             ));
         }
-    }
+        key
+    };
     let existing = get(store, name)?;
     if existing.is_some() && !replace {
         return Err(PartnerError::Exists(name.to_owned()));
     }
+    let now = crate::timespec::now_ms();
+    // A new key keeps the one it replaces for an overlap; the same key keeps what was.
+    let (previous_secret_hex, previous_secret_until_ms) = match &existing {
+        Some(old)
+            if !old.webhook_secret_hex.is_empty()
+                && old.webhook_secret_hex != hex::encode(&key)
+                && !key.is_empty() =>
+        {
+            (old.webhook_secret_hex.clone(), now + SECRET_OVERLAP_MS)
+        }
+        Some(old) if !key.is_empty() => (
+            old.previous_secret_hex.clone(),
+            old.previous_secret_until_ms,
+        ),
+        _ => (String::new(), 0),
+    };
     let partner = Partner {
         name: name.to_owned(),
         display_name: display_name.to_owned(),
         webhook_url: url.to_owned(),
-        webhook_secret_hex: if url.is_empty() {
-            String::new()
-        } else {
-            hex::encode(&new.webhook_secret)
-        },
+        webhook_secret_hex: hex::encode(&key),
+        previous_secret_hex,
+        previous_secret_until_ms,
         disabled: existing.is_some_and(|p| p.disabled),
-        added_at_ms: crate::timespec::now_ms(),
+        added_at_ms: now,
         added_by: by.to_owned(),
     };
     save(store, &partner)?;
@@ -221,6 +273,26 @@ mod tests {
         )
         .unwrap();
         assert_eq!(p.webhook_secret_hex, hex::encode(secret));
+        assert_eq!(p.secrets(crate::timespec::now_ms()), vec![secret.to_vec()]);
+        // A new secret (in the whsec_ form) keeps the old one for the overlap only.
+        let rotated = [8u8; 32];
+        let p = add(
+            &store,
+            &new(
+                "weibo",
+                "https://hooks.weibo.example/fenghuo",
+                crate::disposal::signature::format_secret(&rotated).as_bytes(),
+            ),
+            true,
+            "t",
+        )
+        .unwrap();
+        let now = crate::timespec::now_ms();
+        assert_eq!(p.secrets(now), vec![rotated.to_vec(), secret.to_vec()]);
+        assert_eq!(
+            p.secrets(now + SECRET_OVERLAP_MS + 1),
+            vec![rotated.to_vec()]
+        );
         assert!(disable(&store, "weibo").unwrap().disabled);
         assert!(get(&store, "weibo").unwrap().unwrap().disabled);
         // Replacing keeps it disabled.

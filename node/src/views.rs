@@ -24,7 +24,7 @@ use crate::sync::directory;
 /// Tree of view bookkeeping.
 pub const META_TREE: &str = "view_meta";
 /// Bump to make every node rebuild its views from the feeds at start.
-const VIEW_FORMAT: u64 = 10;
+const VIEW_FORMAT: u64 = 11;
 const FORMAT_KEY: &[u8] = b"format";
 const CATCH_UP_CHUNK: usize = 1000;
 /// Entries the view applier applies per pass.

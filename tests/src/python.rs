@@ -41,3 +41,15 @@ pub fn run_script(script: &str, args: &[&str]) -> Output {
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", path.display()))
 }
+
+/// Starts a script from `tests/python/` with the venv's python and `args`, its standard output
+/// piped (a server prints its port there); the caller kills it.
+pub fn spawn_script(script: &str, args: &[&str]) -> std::process::Child {
+    let path = workspace_root().join("tests/python").join(script);
+    Command::new(python())
+        .arg(&path)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", path.display()))
+}

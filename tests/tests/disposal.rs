@@ -188,6 +188,28 @@ fn requests_reach_their_partner_only_and_outcomes_come_back() {
         .run()
         .err();
     assert!(e.contains("deadline"), "{e}");
+    // Deadlines are capped: a far one would keep the request open for years.
+    let e = p
+        .cli(A)
+        .args([
+            "disposal",
+            "request",
+            "--partner",
+            "weibo",
+            "--url",
+            "https://x.example/1",
+            "--action",
+            "label",
+            "--reason",
+            "r",
+            "--legal-basis",
+            "l",
+            "--deadline",
+            "9999-01-01T00:00:00Z",
+        ])
+        .run()
+        .err();
+    assert!(e.contains("90 days"), "{e}");
 
     let e = err(&[
         "--partner",
@@ -234,6 +256,14 @@ fn requests_reach_their_partner_only_and_outcomes_come_back() {
         .run()
         .err();
     assert!(e.contains("not found"), "{e}");
+    // … and cannot tell it from one that does not exist.
+    let missing = format!("{A}-x999");
+    let e_missing = p
+        .cli_as(GATEWAY, "partner-weibo")
+        .args(["disposal", "ack", &missing])
+        .run()
+        .err();
+    assert_eq!(e.replace(&a2, "ID"), e_missing.replace(&missing, "ID"));
     let e = p
         .cli_as(GATEWAY, "partner-weibo")
         .args(["risk", "list", "--origin", "all"])
@@ -246,6 +276,29 @@ fn requests_reach_their_partner_only_and_outcomes_come_back() {
         .run()
         .err();
     assert!(e.contains("permission denied"), "{e}");
+
+    // A label asked about the same URL needs its own decision: not in the take-down's case.
+    let a3 = p.file_disposal(
+        A,
+        &[
+            "--partner",
+            "weibo",
+            "--url",
+            "https://weibo.example/status/1",
+            "--action",
+            "label",
+            "--reason",
+            "Misleading",
+            "--legal-basis",
+            "rule 6",
+            "--deadline",
+            "24h",
+        ],
+    );
+    wait_inbox(&p, "weibo", 0, 3);
+    let a3_at_gw = json(&p, GATEWAY, &["disposal", "show", &a3]);
+    assert_eq!(a3_at_gw["linked"], serde_json::json!([]), "{a3_at_gw:#}");
+    assert_eq!(a3_at_gw["case"], a3.as_str(), "{a3_at_gw:#}");
 
     // Acknowledge and answer, idempotently; the requester sees the outcome.
     let ack = partner_cli(&p, "weibo", &["disposal", "ack", &a1]);
@@ -294,6 +347,22 @@ fn requests_reach_their_partner_only_and_outcomes_come_back() {
             .contains("shared outcome"),
         "{at_b:#}"
     );
+    // The partner answering the shared request the same way again changes nothing.
+    let again = [
+        "disposal",
+        "respond",
+        &b1,
+        "--outcome",
+        "removed",
+        "--reason",
+        "false information",
+        "--reference",
+        "WB-2026-0042",
+    ];
+    assert_eq!(partner_cli(&p, "weibo", &again)["unchanged"], true);
+    // The label request was not settled by the take-down's answer.
+    let a3_at_gw = json(&p, GATEWAY, &["disposal", "show", &a3]);
+    assert!(a3_at_gw["outcome"].is_null(), "{a3_at_gw:#}");
     let at_a = wait_state(&p, A, &a1, "answered");
     assert_eq!(at_a["outcome"]["outcome"], "removed");
     assert_eq!(at_a["outcome"]["reference"], "WB-2026-0042");
@@ -315,7 +384,7 @@ fn requests_reach_their_partner_only_and_outcomes_come_back() {
             weibo_figures["acknowledged"].as_u64(),
             weibo_figures["answered"].as_u64()
         ),
-        (Some(2), Some(2), Some(2)),
+        (Some(3), Some(2), Some(2)),
         "{weibo_figures:#}"
     );
     // B's request stays B's; A sees only its own.
@@ -325,7 +394,7 @@ fn requests_reach_their_partner_only_and_outcomes_come_back() {
         .iter()
         .map(|r| r["id"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(mine, [a2.clone(), a1.clone()]);
+    assert_eq!(mine, [a3.clone(), a2.clone(), a1.clone()]);
 
     // A withdrawal reaches the partner; a partner's answer after it is refused.
     let w = json(

@@ -161,7 +161,9 @@ pub fn pki(layout: &Layout) -> anyhow::Result<()> {
     if !layout.partner_secret().exists() {
         let mut bytes = [0u8; 32];
         getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-        std::fs::write(layout.partner_secret(), hex::encode(bytes))?;
+        // The Standard Webhooks form the partner's library takes as it is.
+        let text = fenghuo_node::disposal::signature::format_secret(&bytes);
+        std::fs::write(layout.partner_secret(), text)?;
     }
     Ok(())
 }
@@ -188,7 +190,7 @@ pub fn gateway_config(layout: &Layout, ports: &Ports) -> anyhow::Result<PathBuf>
          {}\n\
          [log]\nformat = \"json\"\nfilter = \"info\"\n\n\
          [dashboard]\nlisten = \"{}\"\ncert = \"pki/{web}.crt\"\nkey = \"pki/{web}.key\"\n\n\
-         [disposal]\nreview = \"auto\"\n# The partner simulator's own CA.\nwebhook_ca = \"partner-sim/{}\"\n",
+         [disposal]\nreview = \"auto\"\n# The partner simulator's own CA.\nwebhook_ca = \"partner-sim/{}\"\n# The simulator listens on this machine's loopback address.\nallow_private_webhooks = true\n",
         Ports::addr(ports.gateway),
         tls_block(&format!("province-{PROVINCE}")),
         Ports::addr(ports.dashboard),

@@ -1,6 +1,7 @@
 //! Partners' HTTPS callbacks: `POST /partner-api/<partner>/acknowledge` and
 //! `/partner-api/<partner>/respond` on the dashboard's port, JSON bodies signed like the
-//! webhooks (with the partner's secret), answered with the same receipt gRPC gives.
+//! webhooks (Standard Webhooks headers, the partner's secret), answered with the same receipt
+//! gRPC gives.
 
 use std::sync::Arc;
 
@@ -40,16 +41,10 @@ fn authenticate(app: &App, name: &str, headers: &HeaderMap, body: &[u8]) -> Resu
         }
         Err(e) => return Err(error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
     };
-    let secret = hex::decode(&p.webhook_secret_hex).unwrap_or_default();
-    let header = |h: &str| headers.get(h).and_then(|v| v.to_str().ok());
-    signature::verify(
-        &secret,
-        header(signature::TIMESTAMP_HEADER),
-        header(signature::SIGNATURE_HEADER),
-        body,
-        fenghuo_node::timespec::now_ms() / 1000,
-    )
-    .map_err(|e| {
+    // The replaced secret too, while its overlap lasts: the partner switches at its pace.
+    let keys = p.secrets(fenghuo_node::timespec::now_ms());
+    let keys: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+    signature::verify(&keys, headers, body).map_err(|e| {
         tracing::warn!(partner = %name, error = %e, "partner callback refused");
         error(StatusCode::UNAUTHORIZED, e.to_string())
     })

@@ -1,5 +1,6 @@
 //! The HTTPS client webhooks are POSTed with: rustls with the public roots (and any CA the
-//! gateway's config adds), HTTP/1.1, a timeout on every request.
+//! gateway's config adds), HTTP/1.1, a timeout on every request, and only to addresses
+//! [`super::address`] allows (dialled as checked, never resolved a second time).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use hyper::body::Bytes;
 use rustls_pki_types::{CertificateDer, ServerName};
 use tokio::net::TcpStream;
 
-use fenghuo_node::disposal::signature::{IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use fenghuo_node::disposal::signature::{ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use fenghuo_node::pki::{cert, tls::provider};
 
 /// How long one POST may take, connection included.
@@ -28,6 +29,10 @@ pub enum WebhookError {
     /// No answer in time.
     #[error("no answer within {TIMEOUT:?}")]
     Timeout,
+    /// The host resolves only to addresses webhooks may not reach (details in the log, not
+    /// in what staff see).
+    #[error("the webhook's address is not allowed by the gateway's configuration (details in the gateway's log)")]
+    Forbidden,
     /// The extra CA file could not be used.
     #[error("disposal.webhook_ca {path}: {reason}")]
     Ca {
@@ -42,11 +47,25 @@ pub enum WebhookError {
 #[derive(Debug, Clone)]
 pub struct WebhookClient {
     tls: Arc<rustls::ClientConfig>,
+    /// `[disposal] allow_private_webhooks`.
+    allow_private: bool,
+}
+
+/// The Standard Webhooks headers of one message.
+#[derive(Debug, Clone)]
+pub struct Signed<'a> {
+    /// `webhook-id`: the same on every retry.
+    pub id: &'a str,
+    /// `webhook-timestamp`, Unix seconds.
+    pub timestamp: i64,
+    /// `webhook-signature`.
+    pub signature: &'a str,
 }
 
 impl WebhookClient {
-    /// A client trusting the public roots and the certificates in `extra_ca`, if given.
-    pub fn new(extra_ca: Option<&Path>) -> Result<Self, WebhookError> {
+    /// A client trusting the public roots and the certificates in `extra_ca`, if given,
+    /// reaching internal addresses only when `allow_private`.
+    pub fn new(extra_ca: Option<&Path>, allow_private: bool) -> Result<Self, WebhookError> {
         let mut roots = rustls::RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         if let Some(path) = extra_ca {
@@ -65,7 +84,10 @@ impl WebhookClient {
             .map_err(|e| WebhookError::Transport(e.to_string()))?
             .with_root_certificates(roots)
             .with_no_client_auth();
-        Ok(Self { tls: Arc::new(tls) })
+        Ok(Self {
+            tls: Arc::new(tls),
+            allow_private,
+        })
     }
 
     /// POSTs `body` to `url` with the signature headers; the HTTP status. `conn` keeps the
@@ -75,9 +97,7 @@ impl WebhookClient {
         conn: &mut Option<Connection>,
         url: &str,
         body: &str,
-        timestamp: i64,
-        signature: &str,
-        idempotency_key: &str,
+        signed: &Signed<'_>,
     ) -> Result<u16, WebhookError> {
         let target = Target::parse(url)?;
         let request = || {
@@ -85,9 +105,9 @@ impl WebhookClient {
                 .header(hyper::header::HOST, target.authority.as_str())
                 .header(hyper::header::CONTENT_TYPE, "application/json")
                 .header(hyper::header::USER_AGENT, "fenghuo-gateway")
-                .header(TIMESTAMP_HEADER, timestamp.to_string())
-                .header(SIGNATURE_HEADER, signature)
-                .header(IDEMPOTENCY_HEADER, idempotency_key)
+                .header(ID_HEADER, signed.id)
+                .header(TIMESTAMP_HEADER, signed.timestamp.to_string())
+                .header(SIGNATURE_HEADER, signed.signature)
                 .body(Full::new(Bytes::from(body.to_owned())))
                 .map_err(|e| WebhookError::Transport(e.to_string()))
         };
@@ -110,9 +130,28 @@ impl WebhookClient {
 
     async fn connect(&self, t: &Target) -> Result<Connection, WebhookError> {
         let transport = |e: &dyn std::fmt::Display| WebhookError::Transport(e.to_string());
-        let tcp = TcpStream::connect((t.host.as_str(), t.port))
+        let addresses = super::address::resolve(&t.host, t.port, self.allow_private)
             .await
-            .map_err(|e| transport(&format!("connecting to {}:{}: {e}", t.host, t.port)))?;
+            .map_err(|e| match e {
+                super::address::AddressError::Private { .. } => {
+                    tracing::warn!(error = %e, "webhook refused: set [disposal] allow_private_webhooks only for tests and demos");
+                    WebhookError::Forbidden
+                }
+                other => transport(&other),
+            })?;
+        // The checked addresses themselves, in turn: no second lookup.
+        let mut last = None;
+        let mut tcp = None;
+        for a in &addresses {
+            match TcpStream::connect(a).await {
+                Ok(s) => {
+                    tcp = Some(s);
+                    break;
+                }
+                Err(e) => last = Some(format!("connecting to {a}: {e}")),
+            }
+        }
+        let tcp = tcp.ok_or_else(|| transport(&last.unwrap_or_default()))?;
         let _ = tcp.set_nodelay(true);
         let name = ServerName::try_from(t.host.clone())
             .map_err(|_| WebhookError::Url(t.authority.clone()))?;

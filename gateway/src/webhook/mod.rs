@@ -1,9 +1,12 @@
 //! Delivering disposal requests to partners' webhooks: for each enabled partner with a
 //! webhook, a worker takes its outbox from where it left off and POSTs each message as JSON,
-//! signed (see `fenghuo_node::disposal::signature`), with an idempotency key; a failure is
-//! retried with exponential backoff and jitter until the request's deadline; every attempt is
-//! recorded and shown with the request. Partners answer through [`callback`] or over gRPC.
+//! signed after Standard Webhooks (see `fenghuo_node::disposal::signature`) with a
+//! `webhook-id` the same on every retry; each message is retried on its own with exponential
+//! backoff and jitter until its request's deadline, and a 4xx other than 408/429 ends it; every
+//! attempt is recorded and shown with the request. Partners answer through [`callback`] or
+//! over gRPC. [`address`] keeps webhooks off the gateway's own network.
 
+pub mod address;
 pub mod callback;
 pub mod client;
 
@@ -94,7 +97,7 @@ pub fn spawn(state: Arc<NodeState>, client: WebhookClient, mut stop: watch::Rece
             for (name, p) in wanted {
                 if let std::collections::hash_map::Entry::Vacant(slot) = workers.entry(name) {
                     tracing::info!(partner = %p.name, url = %p.webhook_url, "webhook delivery started");
-                    let task = tokio::spawn(worker(state.clone(), client.clone(), p.clone()));
+                    let task = tokio::spawn(worker(state.clone(), client.clone(), p.name.clone()));
                     slot.insert((p.webhook_url, task));
                 }
             }
@@ -109,114 +112,203 @@ pub fn spawn(state: Arc<NodeState>, client: WebhookClient, mut stop: watch::Rece
     });
 }
 
-/// Delivers `p`'s outbox, in order, from its saved cursor, forever.
-async fn worker(state: Arc<NodeState>, client: WebhookClient, p: Partner) {
-    let secret = hex::decode(&p.webhook_secret_hex).unwrap_or_default();
+/// What one attempt came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Settled {
+    /// Taken (2xx), refused for good, or past its deadline: no more attempts.
+    Yes,
+    /// Try again at this time, Unix ms.
+    RetryAt(i64),
+}
+
+/// Whether an HTTP status ends a message's delivery for good: a 4xx other than 408
+/// (timeout) and 429 (too many requests) says the partner will never take it as sent.
+pub fn is_final_refusal(status: u16) -> bool {
+    (400..500).contains(&status) && status != 408 && status != 429
+}
+
+/// Delivers `name`'s outbox from its saved cursor, forever: each message taken from the
+/// outbox waits in the pending list with its own retry time, so a message the partner keeps
+/// refusing holds back no other. Only a request's own messages keep their order (its
+/// withdrawal is not sent before it); between requests none is needed.
+async fn worker(state: Arc<NodeState>, client: WebhookClient, name: String) {
     let store = state.store.clone();
     let mut changes = Changes::new(&state);
     let mut conn = None;
     loop {
-        let cursor = attempts::cursor(store.as_ref(), &p.name).unwrap_or(0);
-        let page = match view::outbox(store.as_ref(), &p.name, cursor, PAGE) {
-            Ok(page) => page,
+        if let Err(e) = take_new(store.as_ref(), &name) {
+            tracing::error!(partner = %name, error = %e, "webhooks: cannot read the outbox");
+            tokio::time::sleep(REGISTRY_POLL).await;
+            continue;
+        }
+        let pending = match attempts::pending(store.as_ref(), &name) {
+            Ok(p) => p,
             Err(e) => {
-                tracing::error!(partner = %p.name, error = %e, "webhooks: cannot read the outbox");
+                tracing::error!(partner = %name, error = %e, "webhooks: cannot read pending deliveries");
                 tokio::time::sleep(REGISTRY_POLL).await;
                 continue;
             }
         };
-        if page.is_empty() {
-            if !changes.next().await {
-                return;
+        // Read for every pass, so a replaced secret signs the very next attempt.
+        let p = match partner::get(store.as_ref(), &name) {
+            Ok(Some(p)) if !p.disabled && !p.webhook_url.is_empty() => p,
+            Ok(_) => return,
+            Err(e) => {
+                tracing::error!(partner = %name, error = %e, "webhooks: cannot read the partner");
+                tokio::time::sleep(REGISTRY_POLL).await;
+                continue;
             }
-            continue;
-        }
-        for (seq, m) in page {
-            let span = tracing::info_span!("webhook", partner = %p.name, request = %m.id, seq);
-            let _ = tracing::Instrument::instrument(
-                deliver(&state, &client, &mut conn, &p, &secret, seq, &m),
+        };
+        let mut waiting_request = std::collections::HashSet::new();
+        let mut next_wake: Option<i64> = None;
+        let mut attempted = false;
+        for (seq, mut pm) in pending {
+            // An earlier message of the same request is still pending: this one waits for it.
+            if !waiting_request.insert(pm.id.clone()) {
+                continue;
+            }
+            if pm.next_at_ms > now_ms() {
+                next_wake = Some(next_wake.map_or(pm.next_at_ms, |w| w.min(pm.next_at_ms)));
+                continue;
+            }
+            attempted = true;
+            let span = tracing::info_span!("webhook", partner = %name, request = %pm.id, seq);
+            let settled = tracing::Instrument::instrument(
+                deliver(&state, &client, &mut conn, &p, seq, &pm),
                 span,
             )
             .await;
-            if let Err(e) = attempts::advance(store.as_ref(), &p.name, seq) {
-                tracing::error!(partner = %p.name, error = %e, "webhooks: cannot save the cursor");
+            let saved = match settled {
+                Settled::Yes => attempts::settle(store.as_ref(), &name, seq),
+                Settled::RetryAt(at) => {
+                    pm.tries += 1;
+                    pm.next_at_ms = at;
+                    attempts::reschedule(store.as_ref(), &name, seq, &pm)
+                }
+            };
+            if let Err(e) = saved {
+                tracing::error!(partner = %name, error = %e, "webhooks: cannot save a delivery's state");
             }
+        }
+        if attempted {
+            continue; // new messages may have come meanwhile, and some may be due again
+        }
+        let wake =
+            next_wake.map(|w| Duration::from_millis(u64::try_from(w - now_ms()).unwrap_or(0)));
+        tokio::select! {
+            r = changes.next() => if !r { return },
+            _ = tokio::time::sleep(wake.unwrap_or_default()), if wake.is_some() => {}
         }
     }
 }
 
-/// POSTs one message until it is taken (2xx) or its request's deadline passes.
+/// Moves every new outbox message of `partner` to its pending list.
+fn take_new(
+    store: &dyn fenghuo_node::store::Store,
+    partner: &str,
+) -> Result<(), fenghuo_node::store::StoreError> {
+    loop {
+        let cursor = attempts::cursor(store, partner)?;
+        let page = view::outbox(store, partner, cursor, PAGE)?;
+        if page.is_empty() {
+            return Ok(());
+        }
+        attempts::take(store, partner, &page, now_ms())?;
+    }
+}
+
+/// One attempt at message `seq`: POSTed, signed with the partner's current secret (and the
+/// replaced one while its overlap lasts), recorded with the request.
 async fn deliver(
     state: &NodeState,
     client: &WebhookClient,
     conn: &mut Option<client::Connection>,
     p: &Partner,
-    secret: &[u8],
     seq: u64,
-    m: &view::OutboxMessage,
-) {
+    pm: &attempts::Pending,
+) -> Settled {
     let store = state.store.as_ref();
-    let message = match fenghuo_node::api::disposal::message(store, seq, m) {
+    let m = view::OutboxMessage {
+        id: pm.id.clone(),
+        withdrawal: pm.withdrawal,
+    };
+    let message = match fenghuo_node::api::disposal::message(store, seq, &m) {
         Ok(Some(msg)) => msg,
-        Ok(None) => return,
+        Ok(None) => return Settled::Yes,
         Err(e) => {
             tracing::error!(error = %e, "webhooks: cannot build the message");
-            return;
+            return Settled::RetryAt(now_ms() + MAX_BACKOFF.as_millis() as i64);
         }
     };
     let deadline = message.request.as_ref().map(|r| r.deadline_ms).unwrap_or(0);
     let kind = message.kind.clone();
     let body = body(&message).to_string();
-    let key = format!("{}:{kind}", m.id);
-    let mut n = 0u32;
-    loop {
-        let ts = now_ms() / 1000;
-        let sig = signature::sign(secret, ts, body.as_bytes());
-        let result = client
-            .post(conn, &p.webhook_url, &body, ts, &sig, &key)
-            .await;
-        let (status, error) = match &result {
-            Ok(s) => (*s, String::new()),
-            Err(e) => (0, e.to_string()),
-        };
+    let id = format!("{}:{kind}", m.id);
+    let keys = p.secrets(now_ms());
+    let keys: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+    let ts = now_ms() / 1000;
+    let result = match signature::sign(&keys, &id, ts, body.as_bytes()) {
+        Ok(sig) => {
+            let signed = client::Signed {
+                id: &id,
+                timestamp: ts,
+                signature: &sig,
+            };
+            client.post(conn, &p.webhook_url, &body, &signed).await
+        }
+        Err(e) => Err(client::WebhookError::Transport(e.to_string())),
+    };
+    let (status, error) = match &result {
+        Ok(s) => (*s, String::new()),
+        Err(e) => (0, e.to_string()),
+    };
+    let record = |status: u16, error: String, last: bool| {
         let attempt = Attempt {
             at_ms: now_ms(),
             kind: kind.clone(),
             status,
-            error: error.clone(),
+            error,
+            last,
         };
         if let Err(e) = attempts::record(store, &m.id, &attempt) {
             tracing::error!(error = %e, "webhooks: cannot record an attempt");
         }
-        if (200..300).contains(&status) {
-            tracing::info!(status, attempt = n + 1, "webhook delivered");
-            if !m.withdrawal {
-                let cmd = Command::RecordDelivery { id: m.id.clone() };
-                if let Err(e) = state.writer.submit(state.identity.path(), cmd).await {
-                    tracing::warn!(error = %e, "recording a delivery failed");
-                }
+    };
+    if (200..300).contains(&status) {
+        record(status, String::new(), false);
+        tracing::info!(status, attempt = pm.tries + 1, "webhook delivered");
+        if !m.withdrawal {
+            let cmd = Command::RecordDelivery { id: m.id.clone() };
+            if let Err(e) = state.writer.submit(state.identity.path(), cmd).await {
+                tracing::warn!(error = %e, "recording a delivery failed");
             }
-            return;
         }
-        let wait = backoff(n);
-        if now_ms() + wait.as_millis() as i64 > deadline {
-            tracing::error!(status, %error, attempts = n + 1, "webhook gave up: the request's deadline has passed");
-            let _ = attempts::record(
-                store,
-                &m.id,
-                &Attempt {
-                    at_ms: now_ms(),
-                    kind: kind.clone(),
-                    status: 0,
-                    error: "gave up: the deadline passed".into(),
-                },
-            );
-            return;
-        }
-        tracing::warn!(status, %error, attempt = n + 1, retry_in_ms = wait.as_millis() as u64, "webhook failed; retrying");
-        tokio::time::sleep(wait).await;
-        n += 1;
+        return Settled::Yes;
     }
+    if is_final_refusal(status) {
+        record(status, "refused by the partner: not retried".into(), true);
+        tracing::error!(
+            status,
+            attempts = pm.tries + 1,
+            "webhook refused for good by the partner"
+        );
+        return Settled::Yes;
+    }
+    let wait = backoff(pm.tries);
+    let at = now_ms() + wait.as_millis() as i64;
+    if at > deadline {
+        let error = if error.is_empty() {
+            "gave up: the deadline passed".to_owned()
+        } else {
+            format!("{error}; gave up: the deadline passed")
+        };
+        record(status, error.clone(), true);
+        tracing::error!(status, %error, attempts = pm.tries + 1, "webhook gave up: the request's deadline has passed");
+        return Settled::Yes;
+    }
+    record(status, error.clone(), false);
+    tracing::warn!(status, %error, attempt = pm.tries + 1, retry_in_ms = wait.as_millis() as u64, "webhook failed; retrying");
+    Settled::RetryAt(at)
 }
 
 #[cfg(test)]

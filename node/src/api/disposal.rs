@@ -118,7 +118,9 @@ fn history(store: &dyn Store, r: &DisposalRecord) -> Result<Vec<v1::DisposalEven
     for a in crate::disposal::attempts::list(store, &r.id)? {
         h.push(v1::DisposalEvent {
             at_ms: a.at_ms,
-            kind: "attempt".into(),
+            // The last attempt of a message the partner refused for good (or that outlived
+            // its deadline) says so in the history's kind, for staff scanning it.
+            kind: if a.last { "delivery failed" } else { "attempt" }.into(),
             by: "webhook".into(),
             note: match (a.status, a.error.is_empty()) {
                 (0, _) => format!("{}: {}", a.kind, a.error),

@@ -25,8 +25,10 @@ pub enum PartnerCommand {
         /// instead of waiting for the partner to subscribe over gRPC.
         #[arg(long, value_name = "URL", requires = "secret_file")]
         webhook: Option<String>,
-        /// The webhook's shared secret (at least 32 bytes), e.g. from
-        /// `head -c 32 /dev/urandom > secret`; give the same file to the partner.
+        /// The webhook's shared secret: `whsec_` and the base64 of at least 32 random bytes,
+        /// e.g. from `echo "whsec_$(head -c 32 /dev/urandom | base64)" > secret` (a file of raw
+        /// bytes works too); give the same file to the partner. Replacing it keeps the old
+        /// one valid for 24 h.
         #[arg(long, value_name = "FILE", requires = "webhook")]
         secret_file: Option<PathBuf>,
         /// Change an existing partner's display name and webhook.

@@ -7,7 +7,8 @@ use crate::comms::command::{is_province, required, text};
 use crate::comms::view::next_id;
 use crate::comms::{parse_id, CommsError, ItemKind};
 use crate::domain::disposal::{
-    check_url, Action, Outcome, MAX_EVIDENCE_BYTES, MAX_EVIDENCE_FILES, MAX_TEXT_CHARS, MAX_URLS,
+    check_deadline, check_url, Action, Outcome, MAX_EVIDENCE_BYTES, MAX_EVIDENCE_FILES,
+    MAX_TEXT_CHARS, MAX_URLS,
 };
 use crate::event::check::Lines;
 use crate::event::{Event, EvidenceFile};
@@ -130,20 +131,21 @@ fn require_gateway(unit: &str, what: &str) -> Result<(), CommsError> {
     }
 }
 
-/// A partner sees only its own requests: another's is "not found", never "not yours".
+/// A partner sees only its own requests: another's, one not relayed yet and one that does
+/// not exist get the same "not found", so a partner cannot probe for others' requests.
 fn for_partner(
     store: &dyn Store,
     batch: &Batch,
     partner: &str,
     id: &str,
 ) -> Result<DisposalRecord, CommsError> {
-    let r = existing(store, batch, id)?;
-    if r.partner != partner || !r.relayed {
-        return Err(CommsError::NotFound(format!(
+    parse_id(id, ItemKind::Disposal)?;
+    match view::get(store, batch, id)? {
+        Some(r) if r.partner == partner && r.relayed => Ok(r),
+        _ => Err(CommsError::NotFound(format!(
             "no disposal request {id} for partner {partner}"
-        )));
+        ))),
     }
-    Ok(r)
 }
 
 /// Checks `cmd` for `unit` at `now_ms` and returns the event it records with its feed, or
@@ -194,9 +196,7 @@ pub fn prepare(
                 .collect::<Result<Vec<_>, _>>()?;
             let reason = required("reason", reason, MAX_TEXT_CHARS, Lines::Many)?;
             let legal_basis = required("legal-basis", legal_basis, MAX_TEXT_CHARS, Lines::Many)?;
-            if *deadline_ms <= now_ms {
-                return Err(CommsError::field("deadline", "must be in the future"));
-            }
+            check_deadline(*deadline_ms, now_ms).map_err(|e| CommsError::field("deadline", e))?;
             if evidence.len() > MAX_EVIDENCE_FILES {
                 return Err(CommsError::field(
                     "evidence",
@@ -348,13 +348,16 @@ pub fn prepare(
             let r = for_partner(store, batch, partner, id)?;
             let reason = text("reason", reason, MAX_TEXT_CHARS, Lines::Many)?;
             let reference = text("reference", reference, MAX_TEXT_CHARS, Lines::One)?;
+            // An answer repeated with the same outcome and reference changes nothing, whatever
+            // its reason (a shared answer carries the case's note in its reason); another
+            // outcome or reference is a different decision, refused: an outcome is final.
             if let Some(o) = &r.outcome {
-                if o.outcome == *outcome && o.reason == reason && o.reference == reference {
+                if o.outcome == *outcome && o.reference == reference {
                     return Ok(None);
                 }
                 return Err(CommsError::Precondition(format!(
-                    "{id} was answered already ({}); an outcome is final",
-                    o.outcome
+                    "{id} was answered already ({}, reference {:?}); an outcome is final",
+                    o.outcome, o.reference
                 )));
             }
             if r.state == State::Withdrawn {

@@ -1,9 +1,10 @@
 //! The disposal view: request events applied to records as entries are committed (see
 //! [`crate::views`]). A node holds the requests it filed; the gateway holds every one, the
-//! cases that link requests to one partner about one URL, and each partner's outbox.
+//! cases that link requests one answer settles (one partner, action and set of URLs), and
+//! each partner's outbox.
 //!
 //! Trees: `disposal_request` (item key → [`DisposalRecord`]), `disposal_evidence` (item key
-//! ‖ index → [`EvidenceFile`]), `disposal_case` (partner ‖ 0 ‖ URL key → case id),
+//! ‖ index → [`EvidenceFile`]), `disposal_case` (partner ‖ 0 ‖ action ‖ 0 ‖ SHA-256 of the URL keys → case id),
 //! `disposal_case_member` (case id ‖ 0 ‖ request id), `partner_outbox` (partner ‖ 0 ‖ seq →
 //! [`OutboxMessage`], from the gateway's `DisposalRelayed` entries alone, so a rebuild gives
 //! the same sequence numbers partners resume from), `partner_directory` (name →
@@ -119,21 +120,33 @@ fn url_key(url: &str) -> String {
     source_key(url).unwrap_or_else(|| url.to_owned())
 }
 
+/// What makes requests one case: the partner, the action and the set of URLs (each as its
+/// source key). Only requests one answer settles share a case: a `label` and a `take-down` of
+/// the same URL need two decisions, and so does a request that names one more URL.
+fn case_key(r: &DisposalRecord) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let mut urls: Vec<String> = r.urls.iter().map(|u| url_key(u)).collect();
+    urls.sort();
+    urls.dedup();
+    let mut h = Sha256::new();
+    for u in &urls {
+        h.update(u.as_bytes());
+        h.update([0]);
+    }
+    let mut k = joined(&r.partner, r.action.as_str().as_bytes());
+    k.push(0);
+    k.extend_from_slice(&h.finalize());
+    k
+}
+
 fn case_of(
     store: &dyn Store,
     batch: &Batch,
     r: &DisposalRecord,
 ) -> Result<Option<String>, StoreError> {
-    for url in &r.urls {
-        if let Some(v) = batch.get(
-            store,
-            CASES_TREE,
-            &joined(&r.partner, url_key(url).as_bytes()),
-        )? {
-            return Ok(Some(String::from_utf8_lossy(&v).into_owned()));
-        }
-    }
-    Ok(None)
+    Ok(batch
+        .get(store, CASES_TREE, &case_key(r))?
+        .map(|v| String::from_utf8_lossy(&v).into_owned()))
 }
 
 /// Messages for `partner` after `cursor`, at most `limit`, with their sequence numbers.
@@ -266,15 +279,15 @@ pub fn apply(
             escalated: None,
         };
         record.history.push(step(meta, "filed", reason));
-        // One case per partner and URL: a later request about a URL already asked about
-        // joins the first request's case.
-        let case_id = case_of(store, batch, &record)?.unwrap_or_else(|| id.clone());
-        for url in urls {
-            let key = joined(partner, url_key(url).as_bytes());
-            if batch.get(store, CASES_TREE, &key)?.is_none() {
-                batch.insert(CASES_TREE, key, case_id.as_bytes().to_vec());
+        // One case per partner, action and set of URLs: a later request asking the same
+        // joins the first one's case.
+        let case_id = match case_of(store, batch, &record)? {
+            Some(c) => c,
+            None => {
+                batch.insert(CASES_TREE, case_key(&record), id.as_bytes().to_vec());
+                id.clone()
             }
-        }
+        };
         batch.insert(
             CASE_MEMBERS_TREE,
             joined(&case_id, id.as_bytes()),

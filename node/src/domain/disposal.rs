@@ -22,6 +22,23 @@ pub const MAX_TEXT_CHARS: usize = 4000;
 pub const MAX_EVIDENCE_FILES: usize = 5;
 /// Largest evidence file: it travels in feeds and to the partner.
 pub const MAX_EVIDENCE_BYTES: usize = 256 * 1024;
+/// Furthest deadline, in days from filing: a request is about content online now, and a
+/// far deadline would keep it (and its retries) open for years without ever being overdue.
+pub const MAX_DEADLINE_DAYS: i64 = 90;
+
+/// Checks a request's deadline against when it was filed (`at_ms`): after it, at most
+/// [`MAX_DEADLINE_DAYS`] ahead.
+pub fn check_deadline(deadline_ms: i64, at_ms: i64) -> Result<(), String> {
+    if deadline_ms <= at_ms {
+        return Err("must be in the future".into());
+    }
+    if deadline_ms.saturating_sub(at_ms) > MAX_DEADLINE_DAYS * 24 * 3600 * 1000 {
+        return Err(format!(
+            "is more than {MAX_DEADLINE_DAYS} days ahead; ask for less time and file again if needed"
+        ));
+    }
+    Ok(())
+}
 
 /// What the requester asks the partner to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -184,6 +201,19 @@ mod tests {
             serde_json::to_string(&Outcome::NoAction).unwrap(),
             "\"no-action\""
         );
+    }
+
+    #[test]
+    fn deadlines_are_after_filing_and_at_most_90_days_ahead() {
+        let day = 24 * 3600 * 1000;
+        assert!(check_deadline(1_000 + day, 1_000).is_ok());
+        assert!(check_deadline(1_000 + MAX_DEADLINE_DAYS * day, 1_000).is_ok());
+        assert!(check_deadline(1_000 + MAX_DEADLINE_DAYS * day + 1, 1_000).is_err());
+        assert!(
+            check_deadline(253_370_764_800_000, 1_000).is_err(),
+            "year 9999"
+        );
+        assert!(check_deadline(1_000, 1_000).is_err());
     }
 
     #[test]

@@ -775,7 +775,8 @@ pub fn event(event: &Event, origin: &str, at_ms: i64) -> Result<(), ContentError
                 legal_basis,
                 crate::domain::disposal::MAX_TEXT_CHARS,
             )?;
-            deadline("deadline", *deadline_ms, at_ms)?;
+            crate::domain::disposal::check_deadline(*deadline_ms, at_ms)
+                .map_err(|e| field("deadline", e))?;
             if evidence.len() > MAX_EVIDENCE_FILES {
                 return Err(field(
                     "evidence",

@@ -71,7 +71,7 @@ pub async fn delivery(via: Via, requests: u64, concurrency: usize) -> anyhow::Re
         .await?;
     let (stop_hooks, stop_rx) = watch::channel(false);
     if let Some(sim) = &sim {
-        let client = WebhookClient::new(Some(&sim.ca()))?;
+        let client = WebhookClient::new(Some(&sim.ca()), true)?;
         webhook::spawn(gateway.state.clone(), client, stop_rx);
     }
 
