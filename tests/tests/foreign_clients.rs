@@ -223,3 +223,47 @@ fn a_province_issued_ed25519_keys_moves_over_with_renew_and_keeps_its_feeds() {
     assert!(p.risk_ids(A).contains(third.as_str()));
     assert!(p.risk_ids(GATEWAY).contains(before.as_str()));
 }
+
+#[test]
+fn a_node_refuses_to_start_with_a_feed_key_its_certificate_does_not_certify() {
+    let pki = fenghuo_tests::TestPki::new("51");
+    pki.issue_county(A).issue_county("510105");
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("node.toml");
+    fenghuo_tests::Cli::new()
+        .args(["init", "node", "--county", A, "--listen", "127.0.0.1:0"])
+        .arg("--pki")
+        .arg(pki.dir())
+        .arg("--data")
+        .arg(dir.path().join("data"))
+        .arg("--out")
+        .arg(&config)
+        .run()
+        .ok();
+    // The neighbour's feed key, as when files from two issues are mixed up.
+    let text = std::fs::read_to_string(&config).unwrap();
+    let wrong = pki.feed_key("county-510105");
+    let text = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("feed_key = ") {
+                format!("feed_key = {:?}", wrong.to_str().unwrap())
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&config, text).unwrap();
+    let out = fenghuo_tests::binaries::fenghuo_node()
+        .args(["run", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "started: {stderr}");
+    assert!(
+        stderr.contains("is not the feed-signing key"),
+        "the error names the mismatch: {stderr}"
+    );
+}
