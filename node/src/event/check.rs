@@ -402,7 +402,99 @@ fn deadline(name: &'static str, deadline_ms: i64, at_ms: i64) -> Result<(), Cont
     Ok(())
 }
 
-fn behaviours(list: &[String]) -> Result<(), ContentError> {
+/// When this build's text rule and 90-day disposal deadlines took effect (2026-12-07T00:00Z).
+/// An entry timestamped before it was written by an earlier build, under the rules of its
+/// time: it is held to those, so a node that receives old history for the first time (a new
+/// node, one catching up) takes what every node took then instead of quarantining the feed.
+/// Timestamps only go forward within a feed, so this admits nothing new once a feed has
+/// moved past the date.
+pub const RULES_OF_ISSUE_15_MS: i64 = 1_796_601_600_000;
+
+/// The text and deadline rules an entry is held to, by when it was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Rules {
+    /// Written before [`RULES_OF_ISSUE_15_MS`]: control characters but `\n`, `\r` and `\t`
+    /// refused in every field, bidirectional characters allowed, deadlines up to 400 days.
+    earlier: bool,
+}
+
+impl Rules {
+    /// The rules for an entry written at `at_ms`.
+    fn at(at_ms: i64) -> Self {
+        Self {
+            earlier: at_ms < RULES_OF_ISSUE_15_MS,
+        }
+    }
+
+    /// [`text_of`] for a field of `lines`, or the earlier rule.
+    fn text_of(
+        self,
+        name: &'static str,
+        value: &str,
+        max: usize,
+        lines: Lines,
+    ) -> Result<(), ContentError> {
+        if !self.earlier {
+            return text_of(name, value, max, lines);
+        }
+        let chars = value.chars().count();
+        if chars > max {
+            return Err(field(name, format!("{chars} characters; at most {max}")));
+        }
+        if value.trim() != value {
+            return Err(field(name, "has leading or trailing spaces"));
+        }
+        if value
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        {
+            return Err(field(name, "contains control characters"));
+        }
+        Ok(())
+    }
+
+    /// [`text`] under these rules.
+    fn text(self, name: &'static str, value: &str, max: usize) -> Result<(), ContentError> {
+        self.text_of(name, value, max, Lines::Many)
+    }
+
+    /// [`line`] under these rules.
+    fn line(self, name: &'static str, value: &str, max: usize) -> Result<(), ContentError> {
+        self.text_of(name, value, max, Lines::One)
+    }
+
+    /// [`required`] under these rules.
+    fn required(self, name: &'static str, value: &str, max: usize) -> Result<(), ContentError> {
+        if value.is_empty() {
+            return Err(field(name, "must not be empty"));
+        }
+        self.text(name, value, max)
+    }
+
+    /// [`required_line`] under these rules.
+    fn required_line(
+        self,
+        name: &'static str,
+        value: &str,
+        max: usize,
+    ) -> Result<(), ContentError> {
+        if value.is_empty() {
+            return Err(field(name, "must not be empty"));
+        }
+        self.line(name, value, max)
+    }
+
+    /// A disposal request's deadline: at most 90 days ahead, or 400 under the earlier rule.
+    fn disposal_deadline(self, deadline_ms: i64, at_ms: i64) -> Result<(), ContentError> {
+        if self.earlier {
+            return deadline("deadline", deadline_ms, at_ms);
+        }
+        crate::domain::disposal::check_deadline(deadline_ms, at_ms)
+            .map_err(|e| field("deadline", e))
+    }
+}
+
+fn behaviours(r: Rules, list: &[String]) -> Result<(), ContentError> {
     if list.len() > MAX_BEHAVIOURS {
         return Err(field(
             "behaviour",
@@ -410,10 +502,10 @@ fn behaviours(list: &[String]) -> Result<(), ContentError> {
         ));
     }
     list.iter()
-        .try_for_each(|b| required_line("behaviour", b, MAX_SHORT))
+        .try_for_each(|b| r.required_line("behaviour", b, MAX_SHORT))
 }
 
-fn snapshot(risk: &RiskRecord, id: &str, unit: &str) -> Result<(), ContentError> {
+fn snapshot(r: Rules, risk: &RiskRecord, id: &str, unit: &str) -> Result<(), ContentError> {
     if risk.id != id || risk.origin != unit {
         return Err(field(
             "snapshot",
@@ -423,23 +515,23 @@ fn snapshot(risk: &RiskRecord, id: &str, unit: &str) -> Result<(), ContentError>
             ),
         ));
     }
-    required_line("title", &risk.title, MAX_TITLE)?;
-    text("description", &risk.description, MAX_TEXT)?;
-    line("source", &risk.source, MAX_SHORT)?;
-    line("department", &risk.department, MAX_SHORT)?;
-    behaviours(&risk.behaviours)?;
+    r.required_line("title", &risk.title, MAX_TITLE)?;
+    r.text("description", &risk.description, MAX_TEXT)?;
+    r.line("source", &risk.source, MAX_SHORT)?;
+    r.line("department", &risk.department, MAX_SHORT)?;
+    behaviours(r, &risk.behaviours)?;
     // (How many measures and history items a risk has is bounded by the snapshot's payload
     // size; their summaries are written by the origin's node, not typed by people.)
     for m in &risk.measures {
-        required("action", &m.action, MAX_TEXT)?;
-        required_line("owner", &m.owner, MAX_SHORT)?;
+        r.required("action", &m.action, MAX_TEXT)?;
+        r.required_line("owner", &m.owner, MAX_SHORT)?;
         date("due", &m.due)?;
     }
     if let Some(g) = &risk.grade {
         g.scores
             .validate()
             .map_err(|e| field("scores", e.to_string()))?;
-        line("standard", &g.standard_version, 64)?;
+        r.line("standard", &g.standard_version, 64)?;
     }
     Ok(())
 }
@@ -479,6 +571,7 @@ pub fn max_payload(event: &Event) -> (usize, &'static str) {
 /// field lengths and forms, ids of the origin's own items, codes of its province, deadlines
 /// after the time of writing, and events only the province (or only a county) writes.
 pub fn event(event: &Event, origin: &str, at_ms: i64) -> Result<(), ContentError> {
+    let r = Rules::at(at_ms);
     let unit = origin_unit(origin)?;
     let is_province = !unit.is_county();
     let own = Some(unit.as_str());
@@ -494,11 +587,11 @@ pub fn event(event: &Event, origin: &str, at_ms: i64) -> Result<(), ContentError
             focus: _,
         } => {
             id_of("id", id, RISK, own)?;
-            required_line("title", title, MAX_TITLE)?;
-            text("description", description, MAX_TEXT)?;
-            line("source", source, MAX_SHORT)?;
-            behaviours(b)?;
-            line("department", department, MAX_SHORT)
+            r.required_line("title", title, MAX_TITLE)?;
+            r.text("description", description, MAX_TEXT)?;
+            r.line("source", source, MAX_SHORT)?;
+            behaviours(r, b)?;
+            r.line("department", department, MAX_SHORT)
         }
         Event::RiskUpdated {
             id,
@@ -511,19 +604,19 @@ pub fn event(event: &Event, origin: &str, at_ms: i64) -> Result<(), ContentError
         } => {
             id_of("id", id, RISK, own)?;
             if let Some(t) = title {
-                required_line("title", t, MAX_TITLE)?;
+                r.required_line("title", t, MAX_TITLE)?;
             }
             if let Some(d) = description {
-                text("description", d, MAX_TEXT)?;
+                r.text("description", d, MAX_TEXT)?;
             }
             if let Some(s) = source {
-                line("source", s, MAX_SHORT)?;
+                r.line("source", s, MAX_SHORT)?;
             }
             if let Some(b) = b {
-                behaviours(b)?;
+                behaviours(r, b)?;
             }
             if let Some(d) = department {
-                line("department", d, MAX_SHORT)?;
+                r.line("department", d, MAX_SHORT)?;
             }
             Ok(())
         }
@@ -537,7 +630,7 @@ pub fn event(event: &Event, origin: &str, at_ms: i64) -> Result<(), ContentError
             scores
                 .validate()
                 .map_err(|e| field("scores", e.to_string()))?;
-            required_line("standard", standard_version, 64)
+            r.required_line("standard", standard_version, 64)
         }
         Event::MeasureAdded {
             id,
@@ -548,8 +641,8 @@ pub fn event(event: &Event, origin: &str, at_ms: i64) -> Result<(), ContentError
         } => {
             id_of("id", id, RISK, own)?;
             measure(measure_id)?;
-            required("action", action, MAX_TEXT)?;
-            required_line("owner", owner, MAX_SHORT)?;
+            r.required("action", action, MAX_TEXT)?;
+            r.required_line("owner", owner, MAX_SHORT)?;
             date("due", due)
         }
         Event::MeasureUpdated { id, measure_id, .. } => {
@@ -567,8 +660,8 @@ pub fn event(event: &Event, origin: &str, at_ms: i64) -> Result<(), ContentError
             if *scope == Audience::Local {
                 return Err(field("scope", "a share cannot narrow to local"));
             }
-            text("reason", reason, MAX_SHORT)?;
-            snapshot(s, id, unit.as_str())
+            r.text("reason", reason, MAX_SHORT)?;
+            snapshot(r, s, id, unit.as_str())
         }
         Event::NeighboursDeclared { neighbours } => {
             county_only(is_province, "a neighbour declaration")?;
@@ -580,14 +673,14 @@ pub fn event(event: &Event, origin: &str, at_ms: i64) -> Result<(), ContentError
         }
         Event::AlertIssued { id, alert, .. } | Event::AlertUpdated { id, alert, .. } => {
             id_of("id", id, &['a'], own)?;
-            required_line(
+            r.required_line(
                 "headline",
                 &alert.headline,
                 crate::domain::alert::MAX_HEADLINE_CHARS,
             )?;
-            text("description", &alert.description, MAX_TEXT)?;
-            text("instruction", &alert.instruction, MAX_TEXT)?;
-            line("event", &alert.event, MAX_EVENT_KIND)?;
+            r.text("description", &alert.description, MAX_TEXT)?;
+            r.text("instruction", &alert.instruction, MAX_TEXT)?;
+            r.line("event", &alert.event, MAX_EVENT_KIND)?;
             if alert.affected.len() > MAX_CODES {
                 return Err(field("affected", format!("at most {MAX_CODES} counties")));
             }
@@ -604,12 +697,12 @@ pub fn event(event: &Event, origin: &str, at_ms: i64) -> Result<(), ContentError
         }
         Event::AlertCancelled { id, reason, .. } => {
             id_of("id", id, &['a'], own)?;
-            text("reason", reason, MAX_NOTE)
+            r.text("reason", reason, MAX_NOTE)
         }
         Event::AlertDelivered { id } => id_of("id", id, &['a'], None),
         Event::AlertAcknowledged { id, note } => {
             id_of("id", id, &['a'], None)?;
-            text("note", note, MAX_NOTE)
+            r.text("note", note, MAX_NOTE)
         }
         Event::ReportFiled {
             id,
@@ -626,12 +719,12 @@ pub fn event(event: &Event, origin: &str, at_ms: i64) -> Result<(), ContentError
                 province_only(is_province, "an escalated disposal request")?;
                 id_of("disposal", x, &['x'], None)?;
             }
-            required("summary", summary, MAX_TEXT)
+            r.required("summary", summary, MAX_TEXT)
         }
         Event::ReportAcknowledged { id, note } => {
             province_only(is_province, "a report's acknowledgment")?;
             id_of("id", id, &['r'], None)?;
-            text("note", note, MAX_NOTE)
+            r.text("note", note, MAX_NOTE)
         }
         Event::DirectiveIssued {
             id,
@@ -642,21 +735,21 @@ pub fn event(event: &Event, origin: &str, at_ms: i64) -> Result<(), ContentError
         } => {
             province_only(is_province, "a directive or consultation")?;
             id_of("id", id, &[kind.id_letter()], own)?;
-            required("text", body, MAX_TEXT)?;
+            r.required("text", body, MAX_TEXT)?;
             deadline("deadline", *deadline_ms, at_ms)?;
             county_codes("targets", targets, province)
         }
         Event::DirectiveResponded { id, text: body, .. } => {
             county_only(is_province, "an answer to a directive")?;
             id_of("id", id, &['d', 'c'], None)?;
-            text("text", body, MAX_TEXT)
+            r.text("text", body, MAX_TEXT)
         }
         Event::PartnerDeclared {
             name, display_name, ..
         } => {
             province_only(is_province, "a partner declaration")?;
             validate_name(name).map_err(|e| field("name", e.to_string()))?;
-            line("display-name", display_name, MAX_NAME)
+            r.line("display-name", display_name, MAX_NAME)
         }
         Event::CertificateListed { certificate } => {
             province_only(is_province, "a certificate directory entry")?;
@@ -769,14 +862,13 @@ pub fn event(event: &Event, origin: &str, at_ms: i64) -> Result<(), ContentError
                     return Err(field("url", "has leading or trailing spaces"));
                 }
             }
-            required("reason", reason, crate::domain::disposal::MAX_TEXT_CHARS)?;
-            required(
+            r.required("reason", reason, crate::domain::disposal::MAX_TEXT_CHARS)?;
+            r.required(
                 "legal-basis",
                 legal_basis,
                 crate::domain::disposal::MAX_TEXT_CHARS,
             )?;
-            crate::domain::disposal::check_deadline(*deadline_ms, at_ms)
-                .map_err(|e| field("deadline", e))?;
+            r.disposal_deadline(*deadline_ms, at_ms)?;
             if evidence.len() > MAX_EVIDENCE_FILES {
                 return Err(field(
                     "evidence",
@@ -784,7 +876,7 @@ pub fn event(event: &Event, origin: &str, at_ms: i64) -> Result<(), ContentError
                 ));
             }
             for f in evidence {
-                required_line("evidence", &f.name, MAX_NAME)?;
+                r.required_line("evidence", &f.name, MAX_NAME)?;
                 // A file's name, not a path: whoever saves it must not be led elsewhere.
                 if f.name.contains(['/', '\\']) || f.name == ".." || f.name == "." {
                     return Err(field(
@@ -815,12 +907,12 @@ pub fn event(event: &Event, origin: &str, at_ms: i64) -> Result<(), ContentError
         }
         Event::DisposalWithdrawn { id, reason } => {
             id_of("id", id, &['x'], own)?;
-            text("reason", reason, crate::domain::disposal::MAX_TEXT_CHARS)
+            r.text("reason", reason, crate::domain::disposal::MAX_TEXT_CHARS)
         }
         Event::DisposalReviewed { id, note, .. } => {
             province_only(is_province, "a disposal review")?;
             id_of("id", id, &['x'], None)?;
-            text("note", note, crate::domain::disposal::MAX_TEXT_CHARS)
+            r.text("note", note, crate::domain::disposal::MAX_TEXT_CHARS)
         }
         Event::DisposalRelayed { id, .. }
         | Event::DisposalDelivered { id }
@@ -836,8 +928,8 @@ pub fn event(event: &Event, origin: &str, at_ms: i64) -> Result<(), ContentError
         } => {
             province_only(is_province, "a partner's answer")?;
             id_of("id", id, &['x'], None)?;
-            text("reason", reason, crate::domain::disposal::MAX_TEXT_CHARS)?;
-            line(
+            r.text("reason", reason, crate::domain::disposal::MAX_TEXT_CHARS)?;
+            r.line(
                 "reference",
                 reference,
                 crate::domain::disposal::MAX_TEXT_CHARS,
@@ -1115,6 +1207,40 @@ mod tests {
     }
 
     #[test]
+    fn entries_written_before_the_text_rule_are_held_to_the_rules_of_their_time() {
+        let before = RULES_OF_ISSUE_15_MS - 1;
+        let after = RULES_OF_ISSUE_15_MS;
+        // A tab or a bidi mark in a title: earlier builds took it, this one refuses it.
+        for title in ["Two\tcolumns", "Mark\u{200f}ed", "Over\u{202e}ride"] {
+            let e = created("510104-1", title);
+            let old = entry_of("county/510104", "staff/510104/zhang", before, &e);
+            entry(&old, None, after).unwrap();
+            let new = entry_of("county/510104", "staff/510104/zhang", after, &e);
+            assert!(entry(&new, None, after).is_err(), "{title:?}");
+        }
+        // ESC was refused then too.
+        let e = created("510104-1", "a\u{1b}[2J");
+        let old = entry_of("county/510104", "staff/510104/zhang", before, &e);
+        assert!(entry(&old, None, after).is_err());
+        // A disposal deadline 200 days ahead: within the 400 days of then, not the 90 of now.
+        let day = 24 * 3600 * 1000;
+        let filed = |at: i64| Event::DisposalFiled {
+            id: "510104-x1".into(),
+            partner: "weibo".into(),
+            urls: vec!["https://video.example/v/1".into()],
+            action: crate::domain::disposal::Action::TakeDown,
+            reason: "Rumour".into(),
+            legal_basis: "Art. 12".into(),
+            deadline_ms: at + 200 * day,
+            evidence: vec![],
+            risk: None,
+        };
+        event(&filed(before), "county/510104", before).unwrap();
+        let err = event(&filed(after), "county/510104", after).unwrap_err();
+        assert!(err.to_string().contains("90 days"), "{err}");
+    }
+
+    #[test]
     fn control_characters_and_untrimmed_text_are_refused() {
         assert!(text("title", "a\u{1b}[31mred", 100).is_err());
         assert!(text("title", " padded", 100).is_err());
@@ -1170,10 +1296,11 @@ mod tests {
     #[test]
     fn received_entries_with_refused_characters_are_refused() {
         let e = created("510104-1", "\u{202e}evil");
+        let at = RULES_OF_ISSUE_15_MS + 1_000;
         let err = entry(
-            &entry_of("county/510104", "county/510104", 1_000, &e),
+            &entry_of("county/510104", "county/510104", at, &e),
             None,
-            1_000,
+            at,
         )
         .unwrap_err();
         assert!(err.to_string().contains("U+202E"), "{err}");
