@@ -221,7 +221,7 @@ pub struct DisposalConfig {
     /// `auto` (default): relay requests to partners at once; `manual`: hold each for
     /// `fenghuo disposal approve|reject`.
     #[serde(default)]
-    pub review: crate::disposal::relay::Review,
+    pub review: crate::domain::disposal::Review,
     /// Extra CA certificates (PEM) to trust for partners' webhooks, besides the public
     /// roots (e.g. a partner's private CA, or a test's).
     #[serde(default)]

@@ -26,7 +26,7 @@ pub struct NodeState {
     /// Counts the view applier's passes: changes whenever views have taken new entries.
     pub views: tokio::sync::watch::Receiver<u64>,
     /// Whether the gateway holds disposal requests for review.
-    pub disposal_review: crate::disposal::relay::Review,
+    pub disposal_review: crate::domain::disposal::Review,
     /// How long recipients have to acknowledge this node's extreme and severe alerts.
     pub ack_within: std::time::Duration,
     /// The store's folder (backups are staged beside the store in it).

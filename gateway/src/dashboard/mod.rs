@@ -112,7 +112,7 @@ pub fn router(app: Arc<App>) -> Router {
         ));
     Router::new()
         .route("/login", get(signin::form).post(signin::submit))
-        .merge(crate::webhook::callback::routes())
+        .merge(crate::webhook::callback::routes(app.node.clone()))
         .merge(signed_in)
         .layer(middleware::map_response(security_headers))
         .with_state(app)

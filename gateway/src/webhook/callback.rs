@@ -13,15 +13,17 @@ use axum::routing::post;
 use axum::{Json, Router};
 use fenghuo_node::disposal::{signature, view, Command};
 use fenghuo_node::partner;
+use fenghuo_node::state::NodeState;
 use fenghuo_node::store::Batch;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::dashboard::App;
-
-/// The callback routes (no session: the signature authenticates).
-pub fn routes() -> Router<Arc<App>> {
-    Router::new().route("/partner-api/{partner}/{action}", post(callback))
+/// The callback routes over the gateway's `node` (no session: the signature authenticates),
+/// to be merged into the router that serves the dashboard's address.
+pub fn routes<S>(node: Arc<NodeState>) -> Router<S> {
+    Router::new()
+        .route("/partner-api/{partner}/{action}", post(callback))
+        .with_state(node)
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
@@ -30,8 +32,13 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 
 /// Checks the partner and the signature.
 #[allow(clippy::result_large_err)]
-fn authenticate(app: &App, name: &str, headers: &HeaderMap, body: &[u8]) -> Result<(), Response> {
-    let p = match partner::get(app.node.store.as_ref(), name) {
+fn authenticate(
+    node: &NodeState,
+    name: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(), Response> {
+    let p = match partner::get(node.store.as_ref(), name) {
         Ok(Some(p)) if !p.disabled && !p.webhook_secret_hex.is_empty() => p,
         Ok(_) => {
             return Err(error(
@@ -61,7 +68,7 @@ struct CallbackBody {
     reference: String,
 }
 
-async fn run(app: &App, name: &str, body: &[u8], answer: bool) -> Response {
+async fn run(node: &NodeState, name: &str, body: &[u8], answer: bool) -> Response {
     let b: CallbackBody = match serde_json::from_slice(body) {
         Ok(b) => b,
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("body: {e}")),
@@ -85,13 +92,13 @@ async fn run(app: &App, name: &str, body: &[u8], answer: bool) -> Response {
     };
     use fenghuo_node::comms::CommsError;
     use fenghuo_node::writer::WriteError;
-    match app.node.writer.submit(format!("partner/{name}"), cmd).await {
+    match node.writer.submit(format!("partner/{name}"), cmd).await {
         Ok(w) => {
             if answer && w.seq > 0 {
                 let author = format!("partner/{name}");
-                fenghuo_node::disposal::relay::share_outcome(&app.node, &author, &b.id).await;
+                fenghuo_node::disposal::relay::share_outcome(node, &author, &b.id).await;
             }
-            let state = view::get(app.node.store.as_ref(), &Batch::new(), &b.id)
+            let state = view::get(node.store.as_ref(), &Batch::new(), &b.id)
                 .ok()
                 .flatten()
                 .map(|r| r.state.as_str())
@@ -111,7 +118,7 @@ async fn run(app: &App, name: &str, body: &[u8], answer: bool) -> Response {
 
 /// POST /partner-api/{partner}/acknowledge|respond.
 async fn callback(
-    State(app): State<Arc<App>>,
+    State(node): State<Arc<NodeState>>,
     Path((name, action)): Path<(String, String)>,
     headers: HeaderMap,
     body: Bytes,
@@ -121,8 +128,8 @@ async fn callback(
         "respond" => true,
         _ => return error(StatusCode::NOT_FOUND, "call acknowledge or respond"),
     };
-    if let Err(r) = authenticate(&app, &name, &headers, &body) {
+    if let Err(r) = authenticate(&node, &name, &headers, &body) {
         return r;
     }
-    run(&app, &name, &body, answer).await
+    run(&node, &name, &body, answer).await
 }

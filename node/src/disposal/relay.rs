@@ -7,24 +7,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Deserialize;
 use tokio::sync::watch;
 
 use crate::state::NodeState;
 
 use super::record::{DisposalRecord, State};
 use super::{view, Command};
-
-/// Whether requests wait for a person at the gateway before they reach partners.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Review {
-    /// Relay at once.
-    #[default]
-    Auto,
-    /// Hold for `fenghuo disposal approve|reject`.
-    Manual,
-}
+use crate::domain::disposal::Review;
 
 /// What the relay must write for `r` at `now_ms`, if anything.
 pub fn next_step(r: &DisposalRecord, review: Review, now_ms: i64) -> Option<Command> {

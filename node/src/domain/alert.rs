@@ -227,9 +227,7 @@ impl NewAlert {
                 format!("{chars} characters; at most {MAX_HEADLINE_CHARS} (put the rest in --description)"),
             ));
         }
-        if let Some(refused) =
-            crate::event::check::refused_char(headline, crate::event::check::Lines::One)
-        {
+        if let Some(refused) = super::text::refused_char(headline, super::text::Lines::One) {
             return Err(refuse("headline", refused.to_string()));
         }
         for code in &self.affected {

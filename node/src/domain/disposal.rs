@@ -40,6 +40,18 @@ pub fn check_deadline(deadline_ms: i64, at_ms: i64) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether requests wait for a person at the gateway before they reach partners (the
+/// gateway's `disposal.review`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Review {
+    /// Relay at once.
+    #[default]
+    Auto,
+    /// Hold for `fenghuo disposal approve|reject`.
+    Manual,
+}
+
 /// What the requester asks the partner to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -175,7 +187,7 @@ pub fn check_url(url: &str) -> Result<String, String> {
         return Err(format!("{u:?} has no host, or contains spaces"));
     }
     // The one rule for characters in text (a URL is shown and opened by people too).
-    if let Some(refused) = crate::event::check::refused_char(u, crate::event::check::Lines::One) {
+    if let Some(refused) = super::text::refused_char(u, super::text::Lines::One) {
         return Err(refused.to_string());
     }
     Ok(u.to_owned())
