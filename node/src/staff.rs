@@ -2,7 +2,7 @@
 //! are not federated: no feed carries them). Passwords are hashed with argon2id; only the
 //! PHC string is stored.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use argon2::Argon2;
 use serde::{Deserialize, Serialize};
 
@@ -222,19 +222,98 @@ pub fn verify(
         .map(|a| a.password_hash.clone())
         .unwrap_or_else(|| decoy_hash().to_owned());
     let ok = PasswordHash::new(&stored)
-        .map(|h| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &h)
-                .is_ok()
-        })
+        .map(|h| matches(&h, password.as_bytes()))
         .unwrap_or(false);
     Ok(account.filter(|_| ok))
+}
+
+thread_local! {
+    /// argon2's working memory (~19 MiB with the default parameters), kept by each thread that
+    /// checks passwords: allocating it afresh on every check left freed blocks in the
+    /// allocator's per-thread arenas, so a flood of sign-ins grew the process by hundreds of
+    /// MiB that were never given back.
+    static BLOCKS: std::cell::RefCell<Vec<argon2::Block>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Whether `password` hashes to `hash` (a PHC string argon2 wrote), with this thread's
+/// reused working memory; compared in constant time.
+fn matches(hash: &PasswordHash<'_>, password: &[u8]) -> bool {
+    let (Ok(params), Some(salt), Some(expected)) = (
+        argon2::Params::try_from(hash),
+        hash.salt.as_ref(),
+        hash.hash.as_ref(),
+    ) else {
+        return false;
+    };
+    let Ok(algorithm) = argon2::Algorithm::try_from(hash.algorithm) else {
+        return false;
+    };
+    let version = match hash.version.map(argon2::Version::try_from) {
+        None => argon2::Version::default(),
+        Some(Ok(v)) => v,
+        Some(Err(_)) => return false,
+    };
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let blocks = params.block_count();
+    let argon = Argon2::new(algorithm, version, params);
+    let mut out = vec![0u8; expected.len()];
+    let hashed = BLOCKS.with(|cell| {
+        let mut memory = cell.borrow_mut();
+        memory.resize(blocks, argon2::Block::default());
+        argon
+            .hash_password_into_with_memory(password, salt, &mut out, &mut memory[..])
+            .is_ok()
+    });
+    // Constant time: the comparison must not tell how much of a guess was right.
+    hashed
+        && out
+            .iter()
+            .zip(expected.as_bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::SledStore;
+
+    #[test]
+    fn reused_memory_checks_passwords_as_argon2_does() {
+        use argon2::password_hash::PasswordVerifier;
+        let salt = SaltString::from_b64("c29tZXNhbHRzb21lc2FsdA").unwrap();
+        let stored = Argon2::default()
+            .hash_password(b"correct horse", &salt)
+            .unwrap()
+            .to_string();
+        let hash = PasswordHash::new(&stored).unwrap();
+        for (guess, right) in [
+            (&b"correct horse"[..], true),
+            (b"correct horsf", false),
+            (b"", false),
+        ] {
+            // Twice: the second check reuses the first one's memory.
+            for _ in 0..2 {
+                assert_eq!(matches(&hash, guess), right);
+            }
+            assert_eq!(
+                Argon2::default().verify_password(guess, &hash).is_ok(),
+                right
+            );
+        }
+        // Other parameters (less memory) in the same thread: the memory follows them.
+        let small = argon2::Params::new(1024, 1, 1, None).unwrap();
+        let stored = Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, small)
+            .hash_password(b"pw", &salt)
+            .unwrap()
+            .to_string();
+        let hash = PasswordHash::new(&stored).unwrap();
+        assert!(matches(&hash, b"pw"));
+        assert!(!matches(&hash, b"pX"));
+    }
 
     #[test]
     fn accounts_are_added_verified_and_removed() {

@@ -209,3 +209,55 @@ fn a_forwarded_header_names_the_client_only_from_a_trusted_proxy() {
         },
     );
 }
+
+/// The gateway's resident memory, from /proc.
+fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kib / 1024.0
+}
+
+/// A measurement, not a check: the gateway's RSS before and after three floods of 48 parallel
+/// wrong sign-ins from 48 addresses (docs/benchmarks.md). Run with
+/// `cargo test -p fenghuo-tests --test dashboard_signin -- --ignored --nocapture rss_after`.
+#[test]
+#[ignore = "a measurement; prints figures"]
+fn rss_after_sign_in_floods() {
+    let p = TestProvince::new("51").dashboard().start();
+    p.add_staff("wang", "viewer", PASSWORD);
+    let pid = p.gateway().pid().unwrap();
+    let idle = rss_mib(pid);
+    let mut after = Vec::new();
+    for round in 0..3 {
+        let clients: Vec<(Web, String)> = (0..48)
+            .map(|i| {
+                let mut w = web(&p, &format!("127.0.{}.{}", round + 1, i + 2));
+                let csrf = w.get("/login").csrf().unwrap();
+                (w, csrf)
+            })
+            .collect();
+        let start = Arc::new(Barrier::new(clients.len()));
+        let threads: Vec<_> = clients
+            .into_iter()
+            .map(|(mut w, csrf)| {
+                let start = start.clone();
+                std::thread::spawn(move || {
+                    start.wait();
+                    w.post(
+                        "/login",
+                        &[("username", "wang"), ("password", WRONG), ("csrf", &csrf)],
+                    )
+                    .status
+                })
+            })
+            .collect();
+        let statuses: Vec<u16> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        let checked = statuses.iter().filter(|s| **s == 401).count();
+        after.push((rss_mib(pid), checked));
+    }
+    println!("gateway RSS idle {idle:.1} MiB; after each flood of 48 (MiB, checked): {after:?}");
+}
