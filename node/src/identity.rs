@@ -241,6 +241,11 @@ impl fmt::Display for Identity {
     }
 }
 
+/// True for the province's two-digit code (the gateway), false for a county's.
+pub fn is_province(unit: &str) -> bool {
+    unit.len() == 2
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -31,9 +31,11 @@
 
 pub mod api;
 pub mod backup;
+pub mod change;
 pub mod cli;
 pub mod comms;
 pub mod config;
+pub mod counters;
 pub mod disposal;
 pub mod domain;
 pub mod event;
@@ -45,6 +47,7 @@ pub mod partner;
 pub mod pki;
 pub mod register;
 pub mod server;
+pub mod services;
 pub mod staff;
 pub mod start;
 pub mod state;

@@ -224,7 +224,7 @@ impl Node {
             identity.path(),
             passes,
         );
-        let journal = crate::comms::journal::spawn(
+        let journal = crate::services::journal::spawn(
             store.clone(),
             writer.clone(),
             identity.path(),
@@ -321,7 +321,7 @@ pub async fn launch(
     });
     // Relaying is writing: the writing replica alone does it.
     if cfg.province.is_some() && !node.state.writer.is_read_only() {
-        crate::disposal::relay::spawn(node.state.clone(), cfg.disposal.review, stop_rx.clone());
+        crate::services::relay::spawn(node.state.clone(), cfg.disposal.review, stop_rx.clone());
     }
     for target in link_targets(cfg, &node.state.identity) {
         tracing::info!(peer = %target.peer, address = %target.address, "link configured");

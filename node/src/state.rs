@@ -21,7 +21,7 @@ pub struct NodeState {
     pub standard: Arc<GradingStandard>,
     /// What sync sessions share (entitlement, status board).
     pub sync: Arc<SyncContext>,
-    /// The newest journal cursor (see [`crate::comms::journal`]); changes as items arrive.
+    /// The newest journal cursor (see [`crate::services::journal`]); changes as items arrive.
     pub journal: tokio::sync::watch::Receiver<u64>,
     /// Counts the view applier's passes: changes whenever views have taken new entries.
     pub views: tokio::sync::watch::Receiver<u64>,

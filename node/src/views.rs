@@ -13,16 +13,18 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use crate::comms::{view as comms_view, CommsError};
-use crate::disposal::view as disposal_view;
+use crate::disposal::{view as disposal_view, DisposalError};
 use crate::event::Event;
 use crate::feed::{self, Entry, FeedId};
+use crate::overview::{self, RiskFacts};
 use crate::register::view as register_view;
 use crate::register::RegisterError;
+use crate::register::RiskRecord;
 use crate::store::{Batch, Store, StoreError};
 use crate::sync::directory;
 
 /// Tree of view bookkeeping.
-pub const META_TREE: &str = "view_meta";
+pub const META_TREE: &str = crate::counters::TREE;
 /// Bump to make every node rebuild its views from the feeds at start.
 const VIEW_FORMAT: u64 = 11;
 const FORMAT_KEY: &[u8] = b"format";
@@ -38,15 +40,15 @@ pub const VIEW_TREES: &[&str] = &[
     comms_view::REPORTS_TREE,
     comms_view::DIRECTIVES_TREE,
     comms_view::RESPONSES_TREE,
-    crate::overview::view::COUNT_TREE,
-    crate::overview::view::DAY_TREE,
-    crate::overview::view::RISE_TREE,
-    crate::overview::view::RISE_BY_COUNTY_TREE,
-    crate::overview::view::RISE_BY_LEVEL_TREE,
-    crate::overview::linked::PENDING_TREE,
-    crate::overview::linked::MEMBER_TREE,
-    crate::overview::linked::ORIGINS_TREE,
-    crate::overview::linked::GROUP_TREE,
+    overview::view::COUNT_TREE,
+    overview::view::DAY_TREE,
+    overview::view::RISE_TREE,
+    overview::view::RISE_BY_COUNTY_TREE,
+    overview::view::RISE_BY_LEVEL_TREE,
+    overview::linked::PENDING_TREE,
+    overview::linked::MEMBER_TREE,
+    overview::linked::ORIGINS_TREE,
+    overview::linked::GROUP_TREE,
     directory::NEIGHBOURS_TREE,
     directory::LISTED_TREE,
     crate::sync::crl::TREE,
@@ -65,7 +67,7 @@ fn applied_key(feed: &FeedId) -> Vec<u8> {
 
 /// How far the views have applied `feed` (the sequence number of the last entry applied).
 pub fn applied(store: &dyn Store, feed: &FeedId) -> Result<u64, StoreError> {
-    Ok(register_view::read_u64(
+    Ok(crate::store::read_u64(
         store.get(META_TREE, &applied_key(feed))?,
     ))
 }
@@ -79,13 +81,16 @@ pub enum ViewError {
     /// The communications view refused it.
     #[error(transparent)]
     Comms(#[from] CommsError),
+    /// The disposal view refused it.
+    #[error(transparent)]
+    Disposal(#[from] DisposalError),
 }
 
 /// Applies one decoded event to the view that owns it.
 pub fn apply_event(
     store: &dyn Store,
     batch: &mut Batch,
-    meta: &register_view::EntryMeta,
+    meta: &crate::event::EntryMeta,
     event: &Event,
 ) -> Result<(), ViewError> {
     match event {
@@ -114,7 +119,32 @@ pub fn apply_event(
         }
         _ if event.disposal_id().is_some() => Ok(disposal_view::apply(store, batch, meta, event)?),
         _ if event.item_id().is_some() => Ok(comms_view::apply(store, batch, meta, event)?),
-        _ => Ok(register_view::apply(store, batch, meta, event)?),
+        _ => {
+            // The overview counts risks: it follows each change the register applies.
+            if let Some(change) = register_view::apply(store, batch, meta, event)? {
+                let before = change.before.as_ref().map(risk_facts);
+                let after = risk_facts(&change.after);
+                overview::view::record_change(store, batch, before.as_ref(), &after, meta.at_ms)
+                    .map_err(RegisterError::from)?;
+                overview::linked::note_change(batch, meta, before.as_ref(), &after)
+                    .map_err(RegisterError::from)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// What the overview reads of a risk record.
+fn risk_facts(r: &RiskRecord) -> RiskFacts<'_> {
+    RiskFacts {
+        id: &r.id,
+        origin: &r.origin,
+        title: &r.title,
+        source: &r.source,
+        level: r.level(),
+        focus: r.focus,
+        status: r.status,
+        created_at_ms: r.created_at_ms,
     }
 }
 
@@ -123,7 +153,7 @@ pub fn apply_event(
 pub fn apply_entry(store: &dyn Store, batch: &mut Batch, feed: &FeedId, entry: &Entry) {
     match Event::decode(&entry.payload) {
         Ok(event) => {
-            let meta = register_view::EntryMeta::of(entry);
+            let meta = crate::event::EntryMeta::of(entry);
             if let Err(err) = apply_event(store, batch, &meta, &event) {
                 tracing::warn!(%feed, seq = entry.seq, error = %err, "entry not applied to the views");
             }
@@ -145,14 +175,14 @@ pub fn mark_applied(batch: &mut Batch, feed: &FeedId, seq: u64) {
 pub fn catch_up(store: &dyn Store) -> Result<u64, StoreError> {
     ensure_format(store)?;
     let total = apply_pending(store, u64::MAX, None)?;
-    while crate::overview::linked::fold_pending(store)? > 0 {}
+    while overview::linked::fold_pending(store)? > 0 {}
     store.flush()?;
     Ok(total)
 }
 
 /// Clears the views when they were built by another view format.
 fn ensure_format(store: &dyn Store) -> Result<(), StoreError> {
-    let format = register_view::read_u64(store.get(META_TREE, FORMAT_KEY)?);
+    let format = crate::store::read_u64(store.get(META_TREE, FORMAT_KEY)?);
     if format == VIEW_FORMAT {
         return Ok(());
     }
@@ -189,7 +219,7 @@ pub fn apply_pending(
     });
     let mut total = 0;
     for (feed, head) in heads {
-        let mut applied = register_view::read_u64(store.get(META_TREE, &applied_key(&feed))?);
+        let mut applied = crate::store::read_u64(store.get(META_TREE, &applied_key(&feed))?);
         while applied < head.seq && total < max {
             let entries = feed::log::read(store, &feed, applied + 1, CATCH_UP_CHUNK)?;
             if entries.is_empty() {
@@ -287,7 +317,7 @@ pub fn spawn_applier(
                 let _views = lock.lock().unwrap_or_else(|p| p.into_inner());
                 let n = apply_pending(s.as_ref(), APPLY_SLICE, Some(&own))?;
                 // This task alone writes the linked-risk index (see `overview::linked`).
-                crate::overview::linked::fold_pending(s.as_ref())?;
+                overview::linked::fold_pending(s.as_ref())?;
                 Ok::<_, StoreError>(n)
             })
             .await

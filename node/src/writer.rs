@@ -18,12 +18,13 @@ use std::time::{Duration, Instant};
 use ed25519_dalek::VerifyingKey;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::comms::{self, CommsError};
+use crate::comms::CommsError;
+use crate::disposal::DisposalError;
 use crate::domain::GradingStandard;
 use crate::event::{check, Event};
 use crate::feed::entry::{next_entry, sign_batch};
 use crate::feed::{self, Audience, Entry, FeedId, FeedSigner};
-use crate::register::{self, view, Command, RegisterError};
+use crate::register::RegisterError;
 use crate::store::{Batch, Store, StoreError};
 use crate::sync::ingest::{self, IngestError, Ingested};
 use crate::timespec::now_ms;
@@ -49,6 +50,9 @@ pub enum WriteError {
     /// The communications command was refused; nothing was written.
     #[error(transparent)]
     Comms(#[from] CommsError),
+    /// The disposal command was refused; nothing was written.
+    #[error(transparent)]
+    Disposal(#[from] DisposalError),
     /// The writer has stopped (the node is shutting down).
     #[error("the node is shutting down")]
     Stopped,
@@ -71,6 +75,7 @@ impl From<views::ViewError> for WriteError {
         match e {
             views::ViewError::Register(e) => Self::Refused(e),
             views::ViewError::Comms(e) => Self::Comms(e),
+            views::ViewError::Disposal(e) => Self::Disposal(e),
         }
     }
 }
@@ -85,54 +90,20 @@ pub struct Written {
     pub seq: u64,
 }
 
-/// A change staff (or the node) ask for: to the register or to communications.
-#[derive(Debug, Clone)]
-pub enum Change {
-    /// A register command.
-    Register(Command),
-    /// A communications command.
-    Comms(comms::Command),
-    /// Publishing the province's CRL.
-    Crl(crate::sync::crl::Command),
-    /// Re-keying a county (the province only).
-    Rekey(crate::sync::rekey::Command),
-    /// Listing a certificate in the province's directory.
-    List(crate::sync::directory::ListCommand),
-}
+/// A change staff (or the node) ask for. Each area's command implements it (see
+/// [`crate::change`]): the writer only stages, signs, commits and flushes what it appends.
+pub trait Change: Send + 'static {
+    /// Checks the change against the views as staged so far and appends its events.
+    fn run(
+        &self,
+        staging: &mut Staging<'_>,
+        batch: &mut Batch,
+        author: &str,
+    ) -> Result<Written, WriteError>;
 
-impl From<crate::sync::directory::ListCommand> for Change {
-    fn from(c: crate::sync::directory::ListCommand) -> Self {
-        Self::List(c)
-    }
-}
-
-impl From<crate::sync::rekey::Command> for Change {
-    fn from(c: crate::sync::rekey::Command) -> Self {
-        Self::Rekey(c)
-    }
-}
-
-impl From<crate::sync::crl::Command> for Change {
-    fn from(c: crate::sync::crl::Command) -> Self {
-        Self::Crl(c)
-    }
-}
-
-impl From<Command> for Change {
-    fn from(c: Command) -> Self {
-        Self::Register(c)
-    }
-}
-
-impl From<crate::disposal::Command> for Change {
-    fn from(c: crate::disposal::Command) -> Self {
-        Self::Comms(comms::Command::Disposal(c))
-    }
-}
-
-impl From<comms::Command> for Change {
-    fn from(c: comms::Command) -> Self {
-        Self::Comms(c)
+    /// Whether it may re-key an origin (it is then committed in a batch of its own).
+    fn may_rekey(&self) -> bool {
+        false
     }
 }
 
@@ -142,7 +113,7 @@ type IngestReply = oneshot::Sender<Result<Ingested, IngestError>>;
 enum Job {
     Command {
         author: String,
-        command: Change,
+        command: Box<dyn Change>,
         reply: CommandReply,
     },
     Ingest {
@@ -157,7 +128,7 @@ impl Job {
     /// province feed carrying a `rekeyed` entry.
     fn may_rekey(&self) -> bool {
         match self {
-            Job::Command { command, .. } => matches!(command, Change::Rekey(_)),
+            Job::Command { command, .. } => command.may_rekey(),
             Job::Ingest { entries, .. } => entries.iter().any(|e| {
                 e.origin.starts_with("province/")
                     && e.payload
@@ -457,7 +428,7 @@ impl Writer {
     pub async fn submit(
         &self,
         author: String,
-        command: impl Into<Change>,
+        command: impl Change,
     ) -> Result<Written, WriteError> {
         if let Some(writer) = &self.read_only {
             return Err(WriteError::ReadOnly {
@@ -471,7 +442,7 @@ impl Writer {
         self.tx
             .send(Job::Command {
                 author,
-                command: command.into(),
+                command: Box::new(command),
                 reply,
             })
             .await
@@ -687,7 +658,8 @@ fn answer(outcomes: Vec<Outcome>, durable: &Result<(), StoreError>) {
 }
 
 /// This node's own entries of one batch, per feed, in order.
-struct OwnEntries<'a> {
+/// This batch's own new entries, per feed, as commands append them.
+pub struct Staging<'a> {
     ctx: &'a WriterContext,
     now: i64,
     feeds: BTreeMap<FeedId, Vec<Entry>>,
@@ -697,9 +669,9 @@ struct OwnEntries<'a> {
     truncated: Vec<crate::sync::rekey::Truncated>,
 }
 
-impl OwnEntries<'_> {
+impl Staging<'_> {
     /// Appends `event` to this node's feed for `audience` and applies it to the views.
-    fn append(
+    pub fn append(
         &mut self,
         batch: &mut Batch,
         author: &str,
@@ -730,7 +702,7 @@ impl OwnEntries<'_> {
         // entries came back from its peers stamped by a clock ahead of this one.
         let at = self.now.max(prev_ms);
         let entry = next_entry(&feed, prev_seq, &prev_hash, at, author, payload);
-        views::apply_event(store, batch, &view::EntryMeta::of(&entry), event)?;
+        views::apply_event(store, batch, &crate::event::EntryMeta::of(&entry), event)?;
         views::mark_applied(batch, &feed, entry.seq);
         self.comms |= event.item_id().or(event.disposal_id()).is_some();
         let seq = entry.seq;
@@ -738,118 +710,29 @@ impl OwnEntries<'_> {
         Ok(seq)
     }
 
-    /// Runs one command: its events, then any follow-up (a major-issue report).
-    fn command(
-        &mut self,
-        batch: &mut Batch,
-        author: &str,
-        command: &Change,
-    ) -> Result<Written, WriteError> {
-        match command {
-            Change::Register(c) => self.register_command(batch, author, c),
-            Change::Rekey(c) => {
-                let store = self.ctx.store.as_ref();
-                let (audience, event) =
-                    crate::sync::rekey::prepare(store, batch, &self.ctx.unit, c)?;
-                let seq = self.append(batch, author, audience, &event)?;
-                self.truncated.extend(
-                    crate::sync::rekey::apply(store, batch, &event).map_err(RegisterError::from)?,
-                );
-                Ok(Written {
-                    seq,
-                    id: c.county.clone(),
-                })
-            }
-            Change::List(c) => {
-                let store = self.ctx.store.as_ref();
-                let Some((audience, event)) =
-                    crate::sync::directory::prepare_listing(store, batch, &self.ctx.unit, c)?
-                else {
-                    return Ok(Written {
-                        id: String::new(),
-                        seq: 0,
-                    });
-                };
-                let seq = self.append(batch, author, audience, &event)?;
-                if let Event::CertificateListed { certificate } = &event {
-                    crate::sync::directory::apply_listed(batch, certificate);
-                }
-                Ok(Written {
-                    seq,
-                    id: String::new(),
-                })
-            }
-            Change::Crl(c) => {
-                let store = self.ctx.store.as_ref();
-                let Some((audience, event)) =
-                    crate::sync::crl::prepare(store, batch, &self.ctx.unit, c)?
-                else {
-                    return Ok(Written {
-                        id: String::new(),
-                        seq: 0,
-                    });
-                };
-                Ok(Written {
-                    seq: self.append(batch, author, audience, &event)?,
-                    id: String::new(),
-                })
-            }
-            Change::Comms(c) => {
-                let store = self.ctx.store.as_ref();
-                let planned = comms::command::prepare(store, batch, &self.ctx.unit, self.now, c)?;
-                let Some((audience, event)) = planned else {
-                    return Ok(Written {
-                        id: String::new(),
-                        seq: 0,
-                    });
-                };
-                Ok(Written {
-                    seq: self.append(batch, author, audience, &event)?,
-                    id: event
-                        .item_id()
-                        .or(event.disposal_id())
-                        .unwrap_or_default()
-                        .to_owned(),
-                })
-            }
-        }
+    /// The store the batch is staged over.
+    pub fn store(&self) -> &dyn Store {
+        self.ctx.store.as_ref()
     }
 
-    fn register_command(
-        &mut self,
-        batch: &mut Batch,
-        author: &str,
-        command: &Command,
-    ) -> Result<Written, WriteError> {
-        let store = self.ctx.store.as_ref();
-        let planned =
-            register::command::prepare(store, batch, &self.ctx.unit, &self.ctx.standard, command)?;
-        let mut written = Written {
-            id: String::new(),
-            seq: 0,
-        };
-        // Each event is checked before anything of it is staged; follow-ups cannot fail
-        // their checks (they restate what was just applied).
-        for (audience, event) in planned {
-            let previous = match &event {
-                Event::RiskGraded { id, .. } => {
-                    view::load(store, batch, id)?.and_then(|r| r.level())
-                }
-                _ => None,
-            };
-            written.seq = self.append(batch, author, audience, &event)?;
-            written.id = event.risk_id().unwrap_or_default().to_owned();
-            if let Some((audience, follow)) = register::command::follow_up(store, batch, &event)? {
-                written.seq = self.append(batch, author, audience, &follow)?;
-            }
-            // The major-issue report rides in the same durable write as the grading.
-            if let Some((audience, report)) =
-                comms::command::report_on_grading(store, batch, &self.ctx.unit, previous, &event)?
-            {
-                written.seq = self.append(batch, author, audience, &report)?;
-            }
-        }
-        Ok(written)
+    /// This node's division code.
+    pub fn unit(&self) -> &str {
+        &self.ctx.unit
+    }
+
+    /// The batch's time, Unix ms.
+    pub fn now_ms(&self) -> i64 {
+        self.now
+    }
+
+    /// The grading standard this node grades with.
+    pub fn standard(&self) -> &GradingStandard {
+        &self.ctx.standard
+    }
+
+    /// Notes feeds a re-key cut back in this batch (their durable heads are lowered).
+    pub fn note_truncated(&mut self, cut: impl IntoIterator<Item = crate::sync::rekey::Truncated>) {
+        self.truncated.extend(cut);
     }
 
     /// Signs each feed's last entry (and, in a batch of large entries, one at least every
@@ -879,7 +762,7 @@ enum Outcome {
 fn commit_batch(ctx: &WriterContext, jobs: Vec<Job>, now: i64) -> Staged {
     let store = ctx.store.as_ref();
     let mut batch = Batch::new();
-    let mut own = OwnEntries {
+    let mut own = Staging {
         ctx,
         now,
         feeds: BTreeMap::new(),
@@ -897,7 +780,7 @@ fn commit_batch(ctx: &WriterContext, jobs: Vec<Job>, now: i64) -> Staged {
                 command,
                 reply,
             } => {
-                let result = own.command(&mut batch, &author, &command);
+                let result = command.run(&mut own, &mut batch, &author);
                 outcomes.push(Outcome::Command(reply, result));
             }
             Job::Ingest {
@@ -912,7 +795,7 @@ fn commit_batch(ctx: &WriterContext, jobs: Vec<Job>, now: i64) -> Staged {
                     urgent |= r.stored > 0
                         && entries
                             .iter()
-                            .any(|e| comms::journal::may_concern_comms(&e.payload));
+                            .any(|e| crate::event::may_concern_comms(&e.payload));
                     // Our own entries coming back (say after a restore from backup): the
                     // view applier leaves our feeds to us.
                     if r.feed.origin == ctx.origin {
@@ -978,6 +861,7 @@ mod tests {
     use super::*;
     use crate::domain::FocusPoint;
     use crate::feed::log::head;
+    use crate::register::Command;
     use crate::store::{ExportSink, KeyValue, SledStore};
 
     /// A sled store that notes how far one feed was durable at each flush, counts flushes,

@@ -90,13 +90,13 @@ async fn run(node: &NodeState, name: &str, body: &[u8], answer: bool) -> Respons
             id: b.id.clone(),
         }
     };
-    use fenghuo_node::comms::CommsError;
+    use fenghuo_node::disposal::DisposalError;
     use fenghuo_node::writer::WriteError;
     match node.writer.submit(format!("partner/{name}"), cmd).await {
         Ok(w) => {
             if answer && w.seq > 0 {
                 let author = format!("partner/{name}");
-                fenghuo_node::disposal::relay::share_outcome(node, &author, &b.id).await;
+                fenghuo_node::services::relay::share_outcome(node, &author, &b.id).await;
             }
             let state = view::get(node.store.as_ref(), &Batch::new(), &b.id)
                 .ok()
@@ -106,11 +106,11 @@ async fn run(node: &NodeState, name: &str, body: &[u8], answer: bool) -> Respons
             tracing::info!(partner = %name, request = %b.id, answer, unchanged = w.seq == 0, "partner callback");
             Json(json!({"id": b.id, "state": state, "unchanged": w.seq == 0})).into_response()
         }
-        Err(WriteError::Comms(CommsError::NotFound(m))) => error(StatusCode::NOT_FOUND, m),
-        Err(WriteError::Comms(CommsError::InvalidField { field, reason })) => {
+        Err(WriteError::Disposal(DisposalError::NotFound(m))) => error(StatusCode::NOT_FOUND, m),
+        Err(WriteError::Disposal(DisposalError::InvalidField { field, reason })) => {
             error(StatusCode::BAD_REQUEST, format!("{field}: {reason}"))
         }
-        Err(WriteError::Comms(CommsError::Precondition(m))) => error(StatusCode::CONFLICT, m),
+        Err(WriteError::Disposal(DisposalError::Precondition(m))) => error(StatusCode::CONFLICT, m),
         Err(WriteError::Invalid(c)) => error(StatusCode::BAD_REQUEST, c.to_string()),
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     }

@@ -15,9 +15,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fenghuo_node::disposal::attempts::{self, Attempt};
-use fenghuo_node::disposal::relay::Changes;
 use fenghuo_node::disposal::{signature, view, Command};
 use fenghuo_node::partner::{self, Partner};
+use fenghuo_node::services::relay::Changes;
 use fenghuo_node::state::NodeState;
 use fenghuo_node::timespec::now_ms;
 use fenghuo_proto::v1;

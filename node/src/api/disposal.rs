@@ -374,7 +374,7 @@ impl PartnerService for PartnerGatewayService {
         let (tx, rx) = tokio::sync::mpsc::channel(OUTBOX_PAGE);
         tracing::info!(partner = %name, cursor, "partner subscribed");
         tokio::spawn(async move {
-            let mut changes = crate::disposal::relay::Changes::new(&state);
+            let mut changes = crate::services::relay::Changes::new(&state);
             loop {
                 let page = match view::outbox(state.store.as_ref(), &name, cursor, OUTBOX_PAGE) {
                     Ok(p) => p,
@@ -464,7 +464,7 @@ impl PartnerService for PartnerGatewayService {
         let shared = if receipt.unchanged {
             0
         } else {
-            crate::disposal::relay::share_outcome(&self.state, &c.author(), &id).await
+            crate::services::relay::share_outcome(&self.state, &c.author(), &id).await
         };
         tracing::info!(request = %id, %partner, outcome = %r.outcome, unchanged = receipt.unchanged, shared, "partner answered");
         Ok(Response::new(receipt))

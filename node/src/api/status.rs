@@ -3,6 +3,7 @@
 use tonic::Status;
 
 use crate::comms::CommsError;
+use crate::disposal::DisposalError;
 use crate::register::RegisterError;
 use crate::staff::StaffError;
 use crate::store::StoreError;
@@ -37,6 +38,18 @@ impl From<CommsError> for Status {
     }
 }
 
+impl From<DisposalError> for Status {
+    fn from(e: DisposalError) -> Self {
+        match &e {
+            DisposalError::InvalidField { .. } => Status::invalid_argument(e.to_string()),
+            DisposalError::NotFound(_) => Status::not_found(e.to_string()),
+            DisposalError::NotYours(_) => Status::permission_denied(e.to_string()),
+            DisposalError::Precondition(_) => Status::failed_precondition(e.to_string()),
+            DisposalError::Store(s) => s.clone().into(),
+        }
+    }
+}
+
 impl From<StaffError> for Status {
     fn from(e: StaffError) -> Self {
         match &e {
@@ -63,6 +76,7 @@ impl From<WriteError> for Status {
         match e {
             WriteError::Refused(r) => r.into(),
             WriteError::Comms(c) => c.into(),
+            WriteError::Disposal(d) => d.into(),
             WriteError::Invalid(c) => Status::invalid_argument(c.to_string()),
             WriteError::Stopped => Status::unavailable("the node is shutting down; retry shortly"),
             e @ WriteError::ReadOnly { .. } => Status::failed_precondition(e.to_string()),

@@ -12,12 +12,14 @@
 //!   its `province` feed; a report goes `upstream`;
 //! - the province writes to its `province` feed, the only one that reaches counties.
 
+use crate::counters;
 use crate::domain::alert::{AlertAudience, Certainty, NewAlert, Severity, Urgency};
 use crate::domain::directive::{DirectiveKind, ResponseStatus};
+use crate::domain::risk::RiskLookup;
 use crate::domain::Level;
 use crate::event::Event;
 use crate::feed::Audience;
-use crate::register::view as register_view;
+use crate::identity::is_province;
 use crate::store::{Batch, Store};
 use crate::sync::directory;
 
@@ -111,8 +113,6 @@ pub enum Command {
         /// Target counties; empty for all.
         targets: Vec<String>,
     },
-    /// A disposal request or partner command (see [`crate::disposal`]).
-    Disposal(crate::disposal::Command),
     /// Answer a directive or consultation (a target county).
     RespondDirective {
         /// The directive or consultation.
@@ -122,39 +122,6 @@ pub enum Command {
         /// What it says.
         text: String,
     },
-}
-
-/// `value` as typed, trimmed and checked by the one rule every node applies
-/// ([`check::typed`]).
-pub(crate) fn text(
-    field: &'static str,
-    value: &str,
-    max: usize,
-    lines: Lines,
-) -> Result<String, CommsError> {
-    check::typed(field, value, max, lines).map_err(|e| match e {
-        check::ContentError::Field { field, reason } => CommsError::field(field, reason),
-        other => CommsError::field(field, other.to_string()),
-    })
-}
-
-/// [`text`], refused when empty too.
-pub(crate) fn required(
-    field: &'static str,
-    value: &str,
-    max: usize,
-    lines: Lines,
-) -> Result<String, CommsError> {
-    let v = text(field, value, max, lines)?;
-    if v.is_empty() {
-        return Err(CommsError::field(field, "must not be empty"));
-    }
-    Ok(v)
-}
-
-/// True for the province's two-digit code (the gateway), false for a county's.
-pub(crate) fn is_province(unit: &str) -> bool {
-    unit.len() == 2
 }
 
 /// Checks every county of `codes` is one this node knows, and is not `unit` itself.
@@ -274,26 +241,27 @@ pub fn prepare(
     unit: &str,
     now_ms: i64,
     cmd: &Command,
+    risks: &dyn RiskLookup,
 ) -> Result<Option<(Audience, Event)>, CommsError> {
     Ok(Some(match cmd {
-        Command::Disposal(c) => {
-            return crate::disposal::command::prepare(store, batch, unit, now_ms, c)
-        }
         Command::IssueAlert {
             alert,
             ack_within_s,
         } => {
             let mut alert = alert.clone();
             alert.headline = alert.headline.trim().to_owned();
-            alert.description = text("description", &alert.description, MAX_TEXT, Lines::Many)?;
-            alert.instruction = text("instruction", &alert.instruction, MAX_TEXT, Lines::Many)?;
-            alert.event = text("event", &alert.event, MAX_EVENT_KIND, Lines::One)?;
+            alert.description =
+                check::typed("description", &alert.description, MAX_TEXT, Lines::Many)?;
+            alert.instruction =
+                check::typed("instruction", &alert.instruction, MAX_TEXT, Lines::Many)?;
+            alert.event = check::typed("event", &alert.event, MAX_EVENT_KIND, Lines::One)?;
             alert
                 .check(now_ms)
                 .map_err(|e| CommsError::field(e.field, e.reason))?;
             if let Some(risk) = &alert.risk {
-                if register_view::load(store, batch, risk)
-                    .map_err(|e| CommsError::Precondition(e.to_string()))?
+                if risks
+                    .risk(risk)
+                    .map_err(CommsError::Precondition)?
                     .is_none()
                 {
                     return Err(CommsError::NotFound(format!(
@@ -302,7 +270,7 @@ pub fn prepare(
                 }
             }
             let feed = alert_feed(store, unit, &alert.audience)?;
-            let id = view::next_id(store, batch, unit, ItemKind::Alert)?;
+            let id = counters::next_item_id(store, batch, unit, ItemKind::Alert)?;
             (
                 feed,
                 Event::AlertIssued {
@@ -320,13 +288,13 @@ pub fn prepare(
                 new.headline = h.trim().to_owned();
             }
             if let Some(d) = &changes.description {
-                new.description = text("description", d, MAX_TEXT, Lines::Many)?;
+                new.description = check::typed("description", d, MAX_TEXT, Lines::Many)?;
             }
             if let Some(i) = &changes.instruction {
-                new.instruction = text("instruction", i, MAX_TEXT, Lines::Many)?;
+                new.instruction = check::typed("instruction", i, MAX_TEXT, Lines::Many)?;
             }
             if let Some(e) = &changes.event {
-                new.event = text("event", e, MAX_EVENT_KIND, Lines::One)?;
+                new.event = check::typed("event", e, MAX_EVENT_KIND, Lines::One)?;
             }
             new.urgency = changes.urgency.unwrap_or(new.urgency);
             new.severity = changes.severity.unwrap_or(new.severity);
@@ -361,7 +329,7 @@ pub fn prepare(
                 Event::AlertCancelled {
                     id: record.id.clone(),
                     version: record.chain.len() as u32 + 1,
-                    reason: text("reason", reason, MAX_NOTE, Lines::Many)?,
+                    reason: check::typed("reason", reason, MAX_NOTE, Lines::Many)?,
                 },
             )
         }
@@ -404,7 +372,7 @@ pub fn prepare(
                 reply_feed(store, unit, &record.issuer)?,
                 Event::AlertAcknowledged {
                     id: record.id,
-                    note: text("note", note, MAX_NOTE, Lines::Many)?,
+                    note: check::typed("note", note, MAX_NOTE, Lines::Many)?,
                 },
             )
         }
@@ -414,12 +382,13 @@ pub fn prepare(
                     "reports go up to the province; the province does not file them".into(),
                 ));
             }
-            let summary = required("summary", summary, MAX_TEXT, Lines::Many)?;
+            let summary = check::typed_required("summary", summary, MAX_TEXT, Lines::Many)?;
             let level = match risk {
                 None => None,
                 Some(risk) => {
-                    let record = register_view::load(store, batch, risk)
-                        .map_err(|e| CommsError::Precondition(e.to_string()))?
+                    let record = risks
+                        .risk(risk)
+                        .map_err(CommsError::Precondition)?
                         .ok_or_else(|| {
                             CommsError::NotFound(format!(
                                 "risk: no risk item {risk:?} at this node"
@@ -431,13 +400,13 @@ pub fn prepare(
                             record.origin
                         )));
                     }
-                    record.level()
+                    record.level
                 }
             };
             (
                 Audience::Upstream,
                 Event::ReportFiled {
-                    id: view::next_id(store, batch, unit, ItemKind::Report)?,
+                    id: counters::next_item_id(store, batch, unit, ItemKind::Report)?,
                     risk: risk.clone(),
                     level,
                     summary,
@@ -474,7 +443,7 @@ pub fn prepare(
                 },
                 Event::ReportAcknowledged {
                     id: id.trim().to_owned(),
-                    note: text("note", note, MAX_NOTE, Lines::Many)?,
+                    note: check::typed("note", note, MAX_NOTE, Lines::Many)?,
                 },
             )
         }
@@ -489,7 +458,7 @@ pub fn prepare(
                     "only the province issues {kind}s; {unit} is a county"
                 )));
             }
-            let body = required("text", body, MAX_TEXT, Lines::Many)?;
+            let body = check::typed_required("text", body, MAX_TEXT, Lines::Many)?;
             if *deadline_ms <= now_ms {
                 return Err(CommsError::field(
                     "deadline",
@@ -507,7 +476,7 @@ pub fn prepare(
             (
                 Audience::Province,
                 Event::DirectiveIssued {
-                    id: view::next_id(store, batch, unit, item)?,
+                    id: counters::next_item_id(store, batch, unit, item)?,
                     kind: *kind,
                     text: body,
                     deadline_ms: *deadline_ms,
@@ -540,7 +509,7 @@ pub fn prepare(
                     record.kind
                 )));
             }
-            let body = text("text", body, MAX_TEXT, Lines::Many)?;
+            let body = check::typed("text", body, MAX_TEXT, Lines::Many)?;
             if *status == ResponseStatus::Responded && body.is_empty() {
                 return Err(CommsError::field("text", "a response needs its text"));
             }
@@ -574,6 +543,7 @@ pub fn report_on_grading(
     unit: &str,
     previous: Option<Level>,
     event: &Event,
+    risks: &dyn RiskLookup,
 ) -> Result<Option<(Audience, Event)>, CommsError> {
     let Event::RiskGraded { id, level, .. } = event else {
         return Ok(None);
@@ -585,14 +555,15 @@ pub fn report_on_grading(
     if previous.is_some_and(|p| p <= *level) {
         return Ok(None);
     }
-    let title = register_view::load(store, batch, id)
-        .map_err(|e| CommsError::Precondition(e.to_string()))?
+    let title = risks
+        .risk(id)
+        .map_err(CommsError::Precondition)?
         .map(|r| r.title)
         .unwrap_or_default();
     Ok(Some((
         Audience::Upstream,
         Event::ReportFiled {
-            id: view::next_id(store, batch, unit, ItemKind::Report)?,
+            id: counters::next_item_id(store, batch, unit, ItemKind::Report)?,
             risk: Some(id.clone()),
             level: Some(*level),
             summary: format!(

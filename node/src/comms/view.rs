@@ -12,9 +12,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::counters;
 use crate::domain::alert::AlertAudience;
-use crate::event::Event;
-use crate::register::view::{read_u64, EntryMeta, META_TREE};
+use crate::event::{EntryMeta, Event};
 use crate::store::{Batch, Store, StoreError};
 use crate::sync::directory;
 
@@ -31,41 +31,14 @@ pub const DIRECTIVES_TREE: &str = "comms_directive";
 /// Tree of responses to any of them.
 pub const RESPONSES_TREE: &str = "comms_response";
 
-fn tree_of(kind: ItemKind) -> &'static str {
+/// The tree of a kind of item; `None` for disposal requests, which are not communications.
+fn tree_of(kind: ItemKind) -> Option<&'static str> {
     match kind {
-        ItemKind::Alert => ALERTS_TREE,
-        ItemKind::Report => REPORTS_TREE,
-        ItemKind::Directive | ItemKind::Consultation => DIRECTIVES_TREE,
-        ItemKind::Disposal => crate::disposal::view::REQUESTS_TREE,
+        ItemKind::Alert => Some(ALERTS_TREE),
+        ItemKind::Report => Some(REPORTS_TREE),
+        ItemKind::Directive | ItemKind::Consultation => Some(DIRECTIVES_TREE),
+        ItemKind::Disposal => None,
     }
-}
-
-fn counter_key(unit: &str, kind: ItemKind) -> Vec<u8> {
-    format!("next_item/{unit}/{}", kind.letter()).into_bytes()
-}
-
-/// The id the next item of `kind` written by `unit` gets.
-pub fn next_id(
-    store: &dyn Store,
-    batch: &Batch,
-    unit: &str,
-    kind: ItemKind,
-) -> Result<String, StoreError> {
-    let n = read_u64(batch.get(store, META_TREE, &counter_key(unit, kind))?) + 1;
-    Ok(format!("{unit}-{}{n}", kind.letter()))
-}
-
-/// Records that `id` was used, so `next_id` moves past it.
-pub fn bump_counter(
-    store: &dyn Store,
-    batch: &mut Batch,
-    id: &ItemId<'_>,
-) -> Result<(), StoreError> {
-    let key = counter_key(id.unit, id.kind);
-    if id.number > read_u64(batch.get(store, META_TREE, &key)?) {
-        batch.insert(META_TREE, key, id.number.to_be_bytes().to_vec());
-    }
-    Ok(())
 }
 
 fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, StoreError> {
@@ -84,8 +57,11 @@ fn load<T: DeserializeOwned>(
     let Some(parsed) = ItemId::parse(id) else {
         return Ok(None);
     };
+    let Some(tree) = tree_of(parsed.kind) else {
+        return Ok(None);
+    };
     batch
-        .get(store, tree_of(parsed.kind), &parsed.key())?
+        .get(store, tree, &parsed.key())?
         .map(|v| decode(id, &v))
         .transpose()
 }
@@ -230,17 +206,10 @@ pub fn addressed_to(alert: &AlertRecord, unit: &str) -> bool {
 
 /// Refuses an item whose id names another origin than the entry's, or another kind.
 pub fn require_origin(id: &ItemId<'_>, meta: &EntryMeta, kind: ItemKind) -> Result<(), CommsError> {
-    if id.unit != meta.unit || id.kind != kind {
-        return Err(CommsError::Precondition(format!(
-            "{} {}-{}{} cannot be written by {}",
-            kind.name(),
-            id.unit,
-            id.kind.letter(),
-            id.number,
-            meta.unit
-        )));
+    match id.refuse_writer(&meta.unit, kind) {
+        Some(why) => Err(CommsError::Precondition(why)),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 fn parse(id: &str) -> Result<ItemId<'_>, CommsError> {
@@ -281,7 +250,7 @@ pub fn apply(
                     summary: format!("issued: {}", alert.headline),
                 }],
             };
-            bump_counter(store, batch, &parsed)?;
+            counters::raise_item(store, batch, &parsed)?;
             batch.insert(ALERTS_TREE, parsed.key(), encode(&record)?);
         }
         Event::AlertUpdated { id, version, alert } => {
@@ -374,7 +343,7 @@ pub fn apply(
                 filed_by: meta.author.clone(),
                 disposal: disposal.clone(),
             };
-            bump_counter(store, batch, &parsed)?;
+            counters::raise_item(store, batch, &parsed)?;
             batch.insert(REPORTS_TREE, parsed.key(), encode(&record)?);
         }
         Event::ReportAcknowledged { id, note } => {
@@ -424,7 +393,7 @@ pub fn apply(
                 issued_at_ms: meta.at_ms,
                 issued_by: meta.author.clone(),
             };
-            bump_counter(store, batch, &parsed)?;
+            counters::raise_item(store, batch, &parsed)?;
             batch.insert(DIRECTIVES_TREE, parsed.key(), encode(&record)?);
         }
         Event::DirectiveResponded { id, status, text } => {

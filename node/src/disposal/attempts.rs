@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::comms::ItemId;
+use crate::domain::item::ItemId;
 use crate::store::{Batch, Store, StoreError};
 
 /// Outbox cursor per webhook partner.
@@ -47,7 +47,7 @@ pub struct Attempt {
 
 /// How far `partner`'s webhook has taken its outbox.
 pub fn cursor(store: &dyn Store, partner: &str) -> Result<u64, StoreError> {
-    Ok(crate::register::view::read_u64(
+    Ok(crate::store::read_u64(
         store.get(CURSOR_TREE, partner.as_bytes())?,
     ))
 }

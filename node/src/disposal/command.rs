@@ -3,21 +3,23 @@
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
-use crate::comms::command::{is_province, required, text};
-use crate::comms::view::next_id;
-use crate::comms::{parse_id, CommsError, ItemKind};
+use crate::counters;
 use crate::domain::disposal::{
     check_deadline, check_url, Action, Outcome, MAX_EVIDENCE_BYTES, MAX_EVIDENCE_FILES,
     MAX_TEXT_CHARS, MAX_URLS,
 };
+use crate::domain::item::ItemKind;
+use crate::domain::risk::RiskLookup;
+use crate::event::check;
 use crate::event::check::Lines;
 use crate::event::{Event, EvidenceFile};
 use crate::feed::Audience;
-use crate::register::view as register_view;
+use crate::identity::is_province;
 use crate::store::{Batch, Store};
 
 use super::record::{DisposalRecord, State};
 use super::view;
+use super::{parse_id, DisposalError};
 
 /// What is asked about disposal requests and partners.
 #[derive(Debug, Clone, PartialEq)]
@@ -115,17 +117,17 @@ fn request_feed(unit: &str) -> Audience {
     }
 }
 
-fn existing(store: &dyn Store, batch: &Batch, id: &str) -> Result<DisposalRecord, CommsError> {
-    parse_id(id, ItemKind::Disposal)?;
+fn existing(store: &dyn Store, batch: &Batch, id: &str) -> Result<DisposalRecord, DisposalError> {
+    parse_id(id)?;
     view::get(store, batch, id)?
-        .ok_or_else(|| CommsError::NotFound(format!("no disposal request {id} at this node")))
+        .ok_or_else(|| DisposalError::NotFound(format!("no disposal request {id} at this node")))
 }
 
-fn require_gateway(unit: &str, what: &str) -> Result<(), CommsError> {
+fn require_gateway(unit: &str, what: &str) -> Result<(), DisposalError> {
     if is_province(unit) {
         Ok(())
     } else {
-        Err(CommsError::Precondition(format!(
+        Err(DisposalError::Precondition(format!(
             "{what} happens at the provincial gateway"
         )))
     }
@@ -138,11 +140,11 @@ fn for_partner(
     batch: &Batch,
     partner: &str,
     id: &str,
-) -> Result<DisposalRecord, CommsError> {
-    parse_id(id, ItemKind::Disposal)?;
+) -> Result<DisposalRecord, DisposalError> {
+    parse_id(id)?;
     match view::get(store, batch, id)? {
         Some(r) if r.partner == partner && r.relayed => Ok(r),
-        _ => Err(CommsError::NotFound(format!(
+        _ => Err(DisposalError::NotFound(format!(
             "no disposal request {id} for partner {partner}"
         ))),
     }
@@ -156,7 +158,8 @@ pub fn prepare(
     unit: &str,
     now_ms: i64,
     cmd: &Command,
-) -> Result<Option<(Audience, Event)>, CommsError> {
+    risks: &dyn RiskLookup,
+) -> Result<Option<(Audience, Event)>, DisposalError> {
     Ok(Some(match cmd {
         Command::File {
             partner,
@@ -171,13 +174,13 @@ pub fn prepare(
             let partner = partner.trim();
             match view::directory(store, partner)? {
                 None => {
-                    return Err(CommsError::field(
+                    return Err(DisposalError::field(
                         "partner",
                         format!("{partner:?} is not a partner the province has registered"),
                     ))
                 }
                 Some(p) if p.disabled => {
-                    return Err(CommsError::field(
+                    return Err(DisposalError::field(
                         "partner",
                         format!("{partner:?} is disabled: the province no longer relays to it"),
                     ))
@@ -185,20 +188,22 @@ pub fn prepare(
                 Some(_) => {}
             }
             if urls.is_empty() || urls.len() > MAX_URLS {
-                return Err(CommsError::field(
+                return Err(DisposalError::field(
                     "url",
                     format!("give 1 to {MAX_URLS} URLs"),
                 ));
             }
             let urls = urls
                 .iter()
-                .map(|u| check_url(u).map_err(|e| CommsError::field("url", e)))
+                .map(|u| check_url(u).map_err(|e| DisposalError::field("url", e)))
                 .collect::<Result<Vec<_>, _>>()?;
-            let reason = required("reason", reason, MAX_TEXT_CHARS, Lines::Many)?;
-            let legal_basis = required("legal-basis", legal_basis, MAX_TEXT_CHARS, Lines::Many)?;
-            check_deadline(*deadline_ms, now_ms).map_err(|e| CommsError::field("deadline", e))?;
+            let reason = check::typed_required("reason", reason, MAX_TEXT_CHARS, Lines::Many)?;
+            let legal_basis =
+                check::typed_required("legal-basis", legal_basis, MAX_TEXT_CHARS, Lines::Many)?;
+            check_deadline(*deadline_ms, now_ms)
+                .map_err(|e| DisposalError::field("deadline", e))?;
             if evidence.len() > MAX_EVIDENCE_FILES {
-                return Err(CommsError::field(
+                return Err(DisposalError::field(
                     "evidence",
                     format!("at most {MAX_EVIDENCE_FILES} files"),
                 ));
@@ -206,7 +211,7 @@ pub fn prepare(
             let mut files = Vec::with_capacity(evidence.len());
             for (name, content) in evidence {
                 if content.len() > MAX_EVIDENCE_BYTES {
-                    return Err(CommsError::field(
+                    return Err(DisposalError::field(
                         "evidence",
                         format!(
                             "{name} is {} bytes; files may be at most {MAX_EVIDENCE_BYTES} bytes (link larger ones in the reason)",
@@ -222,11 +227,12 @@ pub fn prepare(
                 });
             }
             if let Some(risk) = risk {
-                if register_view::load(store, batch, risk)
-                    .map_err(|e| CommsError::Precondition(e.to_string()))?
+                if risks
+                    .risk(risk)
+                    .map_err(DisposalError::Precondition)?
                     .is_none()
                 {
-                    return Err(CommsError::NotFound(format!(
+                    return Err(DisposalError::NotFound(format!(
                         "risk: no risk item {risk:?} at this node"
                     )));
                 }
@@ -234,7 +240,7 @@ pub fn prepare(
             (
                 request_feed(unit),
                 Event::DisposalFiled {
-                    id: next_id(store, batch, unit, ItemKind::Disposal)?,
+                    id: counters::next_item_id(store, batch, unit, ItemKind::Disposal)?,
                     partner: partner.to_owned(),
                     urls,
                     action: *action,
@@ -249,13 +255,13 @@ pub fn prepare(
         Command::Withdraw { id, reason } => {
             let r = existing(store, batch, id)?;
             if r.requester != unit {
-                return Err(CommsError::NotYours(format!(
+                return Err(DisposalError::NotYours(format!(
                     "{id} was filed by {}; only it may withdraw it",
                     r.requester
                 )));
             }
             if r.state.is_final() {
-                return Err(CommsError::Precondition(format!(
+                return Err(DisposalError::Precondition(format!(
                     "{id} is {} already",
                     r.state.as_str()
                 )));
@@ -264,7 +270,7 @@ pub fn prepare(
                 request_feed(unit),
                 Event::DisposalWithdrawn {
                     id: id.clone(),
-                    reason: text("reason", reason, MAX_TEXT_CHARS, Lines::Many)?,
+                    reason: check::typed("reason", reason, MAX_TEXT_CHARS, Lines::Many)?,
                 },
             )
         }
@@ -276,7 +282,7 @@ pub fn prepare(
                 Some(_) => r.state == State::InReview,
             };
             if !fits {
-                return Err(CommsError::Precondition(format!(
+                return Err(DisposalError::Precondition(format!(
                     "{id} is {}: only a request in review is approved or rejected",
                     r.state.as_str()
                 )));
@@ -286,7 +292,7 @@ pub fn prepare(
                 Event::DisposalReviewed {
                     id: id.clone(),
                     approved: *approved,
-                    note: text("note", note, MAX_TEXT_CHARS, Lines::Many)?,
+                    note: check::typed("note", note, MAX_TEXT_CHARS, Lines::Many)?,
                 },
             )
         }
@@ -327,7 +333,7 @@ pub fn prepare(
                 return Ok(None);
             }
             if matches!(r.state, State::Withdrawn | State::Rejected) {
-                return Err(CommsError::Precondition(format!(
+                return Err(DisposalError::Precondition(format!(
                     "{id} was {}",
                     r.state.as_str()
                 )));
@@ -346,8 +352,8 @@ pub fn prepare(
         } => {
             require_gateway(unit, "an outcome")?;
             let r = for_partner(store, batch, partner, id)?;
-            let reason = text("reason", reason, MAX_TEXT_CHARS, Lines::Many)?;
-            let reference = text("reference", reference, MAX_TEXT_CHARS, Lines::One)?;
+            let reason = check::typed("reason", reason, MAX_TEXT_CHARS, Lines::Many)?;
+            let reference = check::typed("reference", reference, MAX_TEXT_CHARS, Lines::One)?;
             // An answer repeated with the same outcome and reference changes nothing, whatever
             // its reason (a shared answer carries the case's note in its reason); another
             // outcome or reference is a different decision, refused: an outcome is final.
@@ -355,13 +361,13 @@ pub fn prepare(
                 if o.outcome == *outcome && o.reference == reference {
                     return Ok(None);
                 }
-                return Err(CommsError::Precondition(format!(
+                return Err(DisposalError::Precondition(format!(
                     "{id} was answered already ({}, reference {:?}); an outcome is final",
                     o.outcome, o.reference
                 )));
             }
             if r.state == State::Withdrawn {
-                return Err(CommsError::Precondition(format!(
+                return Err(DisposalError::Precondition(format!(
                     "{id} was withdrawn by {}",
                     r.requester
                 )));
@@ -383,9 +389,10 @@ pub fn prepare(
                 return Ok(None);
             }
             let level = match &r.risk {
-                Some(risk) => register_view::load(store, batch, risk)
-                    .map_err(|e| CommsError::Precondition(e.to_string()))?
-                    .and_then(|risk| risk.level()),
+                Some(risk) => risks
+                    .risk(risk)
+                    .map_err(DisposalError::Precondition)?
+                    .and_then(|risk| risk.level),
                 None => None,
             };
             let urls = r.urls.len();
@@ -393,7 +400,7 @@ pub fn prepare(
                 // The province's report list is the gateway's own: escalations stay with it.
                 Audience::Local,
                 Event::ReportFiled {
-                    id: next_id(store, batch, unit, ItemKind::Report)?,
+                    id: counters::next_item_id(store, batch, unit, ItemKind::Report)?,
                     risk: r.risk.clone(),
                     level,
                     summary: format!(

@@ -12,14 +12,14 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::comms::view::{bump_counter, require_origin};
-use crate::comms::{CommsError, ItemId, ItemKind};
-use crate::event::{Event, EvidenceFile};
-use crate::overview::linked::source_key;
-use crate::register::view::{read_u64, EntryMeta, META_TREE};
+use crate::counters;
+use crate::domain::item::{ItemId, ItemKind};
+use crate::domain::risk::source_key;
+use crate::event::{EntryMeta, Event, EvidenceFile};
 use crate::store::{Batch, Store, StoreError};
 
 use super::record::{DisposalRecord, EvidenceMeta, OutcomeRecord, State, Step};
+use super::DisposalError;
 
 /// Requests.
 pub const REQUESTS_TREE: &str = "disposal_request";
@@ -192,20 +192,20 @@ fn step(meta: &EntryMeta, kind: &str, note: &str) -> Step {
     }
 }
 
-fn require_province(meta: &EntryMeta, what: &str) -> Result<(), CommsError> {
+fn require_province(meta: &EntryMeta, what: &str) -> Result<(), DisposalError> {
     if meta.unit.len() == 2 {
         Ok(())
     } else {
-        Err(CommsError::Precondition(format!(
+        Err(DisposalError::Precondition(format!(
             "{what} is the gateway's to record, not {}'s",
             meta.unit
         )))
     }
 }
 
-fn save(batch: &mut Batch, r: &DisposalRecord) -> Result<(), CommsError> {
+fn save(batch: &mut Batch, r: &DisposalRecord) -> Result<(), DisposalError> {
     let parsed = ItemId::parse(&r.id)
-        .ok_or_else(|| CommsError::field("id", format!("{:?} is not a request id", r.id)))?;
+        .ok_or_else(|| DisposalError::field("id", format!("{:?} is not a request id", r.id)))?;
     batch.insert(REQUESTS_TREE, parsed.key(), encode(r)?);
     Ok(())
 }
@@ -217,7 +217,7 @@ pub fn apply(
     batch: &mut Batch,
     meta: &EntryMeta,
     event: &Event,
-) -> Result<(), CommsError> {
+) -> Result<(), DisposalError> {
     if let Event::PartnerDeclared {
         name,
         display_name,
@@ -245,8 +245,10 @@ pub fn apply(
     } = event
     {
         let parsed = ItemId::parse(id)
-            .ok_or_else(|| CommsError::field("id", format!("{id:?} is not a request id")))?;
-        require_origin(&parsed, meta, ItemKind::Disposal)?;
+            .ok_or_else(|| DisposalError::field("id", format!("{id:?} is not a request id")))?;
+        if let Some(why) = parsed.refuse_writer(&meta.unit, ItemKind::Disposal) {
+            return Err(DisposalError::Precondition(why));
+        }
         if get(store, batch, id)?.is_some() {
             return Ok(());
         }
@@ -299,7 +301,7 @@ pub fn apply(
             k.push(i as u8);
             batch.insert(EVIDENCE_TREE, k, encode(e)?);
         }
-        bump_counter(store, batch, &parsed)?;
+        counters::raise_item(store, batch, &parsed)?;
         return save(batch, &record);
     }
     if let Event::ReportFiled {
@@ -332,7 +334,7 @@ pub fn apply(
     match event {
         Event::DisposalWithdrawn { reason, .. } => {
             if meta.unit != r.requester {
-                return Err(CommsError::NotYours(format!(
+                return Err(DisposalError::NotYours(format!(
                     "only {} withdraws {id}",
                     r.requester
                 )));
@@ -381,8 +383,7 @@ pub fn apply(
                 "",
             ));
             let key = outbox_counter(&r.partner);
-            let seq = read_u64(batch.get(store, META_TREE, &key)?) + 1;
-            batch.insert(META_TREE, key, seq.to_be_bytes().to_vec());
+            let seq = counters::take(store, batch, key)?;
             let message = OutboxMessage {
                 id: id.to_owned(),
                 withdrawal: *withdrawal,

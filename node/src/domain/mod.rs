@@ -2,12 +2,13 @@
 //! levels, the grading standard, the three-step mechanism and its transitions, and shared
 //! alerts (CAP's vocabularies and the checks a new alert passes), directives and consultations,
 //! and disposal requests to partner websites (actions asked, outcomes answered); the
-//! rule for the characters of text fields ([`text`]).
+//! rule for the characters of text fields ([`text`]); the ids of items ([`item`]).
 
 pub mod alert;
 pub mod directive;
 pub mod disposal;
 pub mod grading;
+pub mod item;
 pub mod risk;
 pub mod text;
 

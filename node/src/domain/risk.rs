@@ -255,6 +255,62 @@ pub fn check_transition(
     }
 }
 
+/// What the commands of other areas learn of a risk they name (the register answers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RiskRef {
+    /// Division code of the owning county (or province).
+    pub origin: String,
+    /// Short title.
+    pub title: String,
+    /// The current level, if graded.
+    pub level: Option<crate::domain::Level>,
+}
+
+/// Looks up the risks a command names, so areas need not read each other's views.
+pub trait RiskLookup {
+    /// The risk `id`, if this node holds it; the error is a storage failure, for people.
+    fn risk(&self, id: &str) -> Result<Option<RiskRef>, String>;
+}
+
+/// The key two sources share when they point at the same thing: a URL without scheme,
+/// `www.`, fragment, tracking parameters and trailing slash, its host in lower case; or, with
+/// no URL, the text in lower case with single spaces (a platform account such as
+/// `weibo @zhang_san`). `None` for an empty source.
+pub fn source_key(source: &str) -> Option<String> {
+    let url = source
+        .split_whitespace()
+        .find(|w| w.starts_with("http://") || w.starts_with("https://"));
+    if let Some(url) = url {
+        let rest = url.split_once("://").map_or(url, |(_, r)| r);
+        let rest = rest.split('#').next().unwrap_or_default();
+        let (host_path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let (host, path) = host_path.split_once('/').unwrap_or((host_path, ""));
+        let host = host.to_lowercase();
+        let host = host.strip_prefix("www.").unwrap_or(&host);
+        let path = path.trim_end_matches('/');
+        let query: Vec<&str> = query
+            .split('&')
+            .filter(|p| !p.is_empty() && !p.starts_with("utm_"))
+            .collect();
+        let mut key = host.to_owned();
+        if !path.is_empty() {
+            key.push('/');
+            key.push_str(path);
+        }
+        if !query.is_empty() {
+            key.push('?');
+            key.push_str(&query.join("&"));
+        }
+        return (!host.is_empty()).then_some(key);
+    }
+    let text = source
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase();
+    (!text.is_empty()).then_some(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,6 @@ use super::{Event, PayloadError};
 use crate::domain::disposal::{check_url, MAX_EVIDENCE_BYTES, MAX_EVIDENCE_FILES, MAX_URLS};
 use crate::feed::{Audience, Entry};
 use crate::identity::{validate_name, DivisionCode, Identity};
-use crate::register::record::RiskRecord;
 
 /// Longest risk title, in characters.
 pub const MAX_TITLE: usize = 200;
@@ -188,6 +187,20 @@ pub fn typed(
 ) -> Result<String, ContentError> {
     let kept = value.trim().replace("\r\n", "\n").replace('\r', "\n");
     text_of(name, &kept, max, lines)?;
+    Ok(kept)
+}
+
+/// [`typed`], refused when empty too.
+pub fn typed_required(
+    name: &'static str,
+    value: &str,
+    max: usize,
+    lines: Lines,
+) -> Result<String, ContentError> {
+    let kept = typed(name, value, max, lines)?;
+    if kept.is_empty() {
+        return Err(field(name, "must not be empty"));
+    }
     Ok(kept)
 }
 
@@ -396,7 +409,12 @@ fn behaviours(r: Rules, list: &[String]) -> Result<(), ContentError> {
         .try_for_each(|b| r.required_line("behaviour", b, MAX_SHORT))
 }
 
-fn snapshot(r: Rules, risk: &RiskRecord, id: &str, unit: &str) -> Result<(), ContentError> {
+fn snapshot(
+    r: Rules,
+    risk: &super::RiskSnapshot,
+    id: &str,
+    unit: &str,
+) -> Result<(), ContentError> {
     if risk.id != id || risk.origin != unit {
         return Err(field(
             "snapshot",

@@ -4,6 +4,11 @@
 //! written by an older or newer node still reads, and a person can inspect one.
 
 pub mod check;
+mod meta;
+mod snapshot;
+
+pub use meta::EntryMeta;
+pub use snapshot::{GradeSnapshot, HistorySnapshot, MeasureSnapshot, RiskSnapshot};
 
 use serde::{Deserialize, Serialize};
 
@@ -12,7 +17,19 @@ use crate::domain::directive::{DirectiveKind, ResponseStatus};
 use crate::domain::disposal::{Action, Outcome};
 use crate::domain::{FocusPoint, Level, MeasureStatus, RiskStatus, Scores};
 use crate::feed::Audience;
-use crate::register::record::RiskRecord;
+
+/// Whether a payload may be an alert, report or directive event: a cheap test before
+/// decoding: payloads are `{"v":1,"type":"…"` and only these types matter.
+pub fn may_concern_comms(payload: &[u8]) -> bool {
+    let head = &payload[..payload.len().min(48)];
+    [
+        &b"\"type\":\"alert-"[..],
+        b"\"type\":\"report-",
+        b"\"type\":\"directive-",
+    ]
+    .iter()
+    .any(|needle| head.windows(needle.len()).any(|w| w == *needle))
+}
 
 /// The payload format this build writes.
 pub const PAYLOAD_VERSION: u32 = 1;
@@ -116,7 +133,7 @@ pub enum Event {
         #[serde(default)]
         reason: String,
         /// The risk as it stands, history included.
-        snapshot: Box<RiskRecord>,
+        snapshot: Box<RiskSnapshot>,
     },
     /// The origin's neighbouring counties, as its configuration names them: who may receive
     /// its `neighbours` feed (relays read this to know where to forward it).

@@ -15,9 +15,11 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::register::record::RiskRecord;
-use crate::register::view::EntryMeta;
+use crate::domain::risk::source_key;
+use crate::event::EntryMeta;
 use crate::store::{Batch, Store, StoreError};
+
+use super::RiskFacts;
 
 /// Notes of changed sources, waiting to be folded in.
 pub const PENDING_TREE: &str = "linked_pending";
@@ -27,45 +29,6 @@ pub const MEMBER_TREE: &str = "linked_member";
 pub const ORIGINS_TREE: &str = "linked_origins";
 /// Source keys shared by two counties or more.
 pub const GROUP_TREE: &str = "linked_group";
-
-/// The key two sources share when they point at the same thing: a URL without scheme,
-/// `www.`, fragment, tracking parameters and trailing slash, its host in lower case; or, with
-/// no URL, the text in lower case with single spaces (a platform account such as
-/// `weibo @zhang_san`). `None` for an empty source.
-pub fn source_key(source: &str) -> Option<String> {
-    let url = source
-        .split_whitespace()
-        .find(|w| w.starts_with("http://") || w.starts_with("https://"));
-    if let Some(url) = url {
-        let rest = url.split_once("://").map_or(url, |(_, r)| r);
-        let rest = rest.split('#').next().unwrap_or_default();
-        let (host_path, query) = rest.split_once('?').unwrap_or((rest, ""));
-        let (host, path) = host_path.split_once('/').unwrap_or((host_path, ""));
-        let host = host.to_lowercase();
-        let host = host.strip_prefix("www.").unwrap_or(&host);
-        let path = path.trim_end_matches('/');
-        let query: Vec<&str> = query
-            .split('&')
-            .filter(|p| !p.is_empty() && !p.starts_with("utm_"))
-            .collect();
-        let mut key = host.to_owned();
-        if !path.is_empty() {
-            key.push('/');
-            key.push_str(path);
-        }
-        if !query.is_empty() {
-            key.push('?');
-            key.push_str(&query.join("&"));
-        }
-        return (!host.is_empty()).then_some(key);
-    }
-    let text = source
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase();
-    (!text.is_empty()).then_some(text)
-}
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Note {
@@ -79,11 +42,11 @@ struct Note {
 pub fn note_change(
     batch: &mut Batch,
     meta: &EntryMeta,
-    before: Option<&RiskRecord>,
-    after: &RiskRecord,
+    before: Option<&RiskFacts<'_>>,
+    after: &RiskFacts<'_>,
 ) -> Result<(), StoreError> {
-    let old = before.and_then(|b| source_key(&b.source));
-    let new = source_key(&after.source);
+    let old = before.and_then(|b| source_key(b.source));
+    let new = source_key(after.source);
     if old == new {
         return Ok(());
     }
@@ -92,8 +55,8 @@ pub fn note_change(
     key.push(b'/');
     key.extend_from_slice(after.id.as_bytes());
     let note = Note {
-        id: after.id.clone(),
-        origin: after.origin.clone(),
+        id: after.id.to_owned(),
+        origin: after.origin.to_owned(),
         old,
         new,
     };

@@ -13,6 +13,28 @@ use crate::domain::{FocusPoint, Level, RiskStatus};
 use crate::store::{KeyValue, Store, StoreError};
 use crate::sync::directory;
 
+/// What the overview counts of a risk: the register's record, as the views dispatcher hands
+/// it over (the overview reads no other area).
+#[derive(Debug, Clone, Copy)]
+pub struct RiskFacts<'a> {
+    /// `<county>-<n>`.
+    pub id: &'a str,
+    /// Division code of the owning county (or province).
+    pub origin: &'a str,
+    /// Short title.
+    pub title: &'a str,
+    /// Where the opinion lives.
+    pub source: &'a str,
+    /// The current level, if graded.
+    pub level: Option<Level>,
+    /// Focus point.
+    pub focus: FocusPoint,
+    /// Where it stands.
+    pub status: RiskStatus,
+    /// When identified, Unix ms.
+    pub created_at_ms: i64,
+}
+
 use view::{day_of, level_index, Rise, COUNT_TREE, DAY_TREE, RISE_TREE};
 
 /// Most rises listed.

@@ -21,8 +21,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{FocusPoint, Level, RiskStatus};
-use crate::register::record::RiskRecord;
 use crate::store::{Batch, Store, StoreError};
+
+use super::RiskFacts;
 
 /// Counts by bucket.
 pub const COUNT_TREE: &str = "overview_count";
@@ -76,10 +77,10 @@ pub struct Bucket<'a> {
 
 impl<'a> Bucket<'a> {
     /// The bucket `r` is in.
-    pub fn of(r: &'a RiskRecord) -> Self {
+    pub fn of(r: &RiskFacts<'a>) -> Self {
         Self {
-            origin: &r.origin,
-            level: r.level(),
+            origin: r.origin,
+            level: r.level,
             focus: r.focus,
             status: r.status,
         }
@@ -202,8 +203,8 @@ fn count_day(
 pub fn record_change(
     store: &dyn Store,
     batch: &mut Batch,
-    before: Option<&RiskRecord>,
-    after: &RiskRecord,
+    before: Option<&RiskFacts<'_>>,
+    after: &RiskFacts<'_>,
     at_ms: i64,
 ) -> Result<(), StoreError> {
     let new_bucket = Bucket::of(after);
@@ -211,30 +212,30 @@ pub fn record_change(
         Some(b) if Bucket::of(b) == new_bucket => {}
         Some(b) => {
             let from = Bucket::of(b).index();
-            move_count(store, batch, &after.origin, Some(from), new_bucket.index())?;
+            move_count(store, batch, after.origin, Some(from), new_bucket.index())?;
         }
         None => {
-            move_count(store, batch, &after.origin, None, new_bucket.index())?;
+            move_count(store, batch, after.origin, None, new_bucket.index())?;
             count_day(
                 store,
                 batch,
                 day_of(after.created_at_ms),
-                &after.origin,
+                after.origin,
                 false,
             )?;
         }
     }
     let was_resolved = before.is_some_and(|b| b.status == RiskStatus::Resolved);
     if after.status == RiskStatus::Resolved && !was_resolved {
-        count_day(store, batch, day_of(at_ms), &after.origin, true)?;
+        count_day(store, batch, day_of(at_ms), after.origin, true)?;
     }
-    if let (Some(from), Some(to)) = (before.and_then(RiskRecord::level), after.level()) {
+    if let (Some(from), Some(to)) = (before.and_then(|b| b.level), after.level) {
         // Levels order I < II < III < IV: a lower level is graver.
         if to < from {
             let rise = Rise {
-                id: after.id.clone(),
-                origin: after.origin.clone(),
-                title: after.title.clone(),
+                id: after.id.to_owned(),
+                origin: after.origin.to_owned(),
+                title: after.title.to_owned(),
                 from,
                 to,
                 at_ms,
@@ -245,7 +246,7 @@ pub fn record_change(
             key.push(level_index(to) as u8);
             let value = serde_json::to_vec(&rise)
                 .map_err(|e| StoreError::Backend(format!("encoding a rise: {e}")))?;
-            let mut by_county = county_prefix(&after.origin);
+            let mut by_county = county_prefix(after.origin);
             by_county.extend_from_slice(&key);
             batch.insert(RISE_BY_COUNTY_TREE, by_county, Vec::new());
             let mut by_level = vec![level_index(to) as u8];

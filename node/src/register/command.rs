@@ -2,7 +2,7 @@
 //! A command that fails a check writes nothing.
 
 use crate::domain::{FocusPoint, GradingStandard, Level, MeasureStatus, RiskStatus, Scores};
-use crate::event::Event;
+use crate::event::{Event, RiskSnapshot};
 use crate::feed::Audience;
 use crate::store::{Batch, Store};
 
@@ -110,33 +110,6 @@ impl Command {
     }
 }
 
-/// `value` as typed, trimmed and checked by the one rule every node applies
-/// ([`check::typed`]).
-fn text(
-    field: &'static str,
-    value: &str,
-    max: usize,
-    lines: Lines,
-) -> Result<String, RegisterError> {
-    check::typed(field, value, max, lines).map_err(|e| match e {
-        check::ContentError::Field { field, reason } => RegisterError::field(field, reason),
-        other => RegisterError::field(field, other.to_string()),
-    })
-}
-
-fn required(
-    field: &'static str,
-    value: &str,
-    max: usize,
-    lines: Lines,
-) -> Result<String, RegisterError> {
-    let v = text(field, value, max, lines)?;
-    if v.is_empty() {
-        return Err(RegisterError::field(field, "must not be empty"));
-    }
-    Ok(v)
-}
-
 fn behaviours(list: &[String]) -> Result<Vec<String>, RegisterError> {
     if list.len() > MAX_BEHAVIOURS {
         return Err(RegisterError::field(
@@ -145,7 +118,7 @@ fn behaviours(list: &[String]) -> Result<Vec<String>, RegisterError> {
         ));
     }
     list.iter()
-        .map(|b| required("behaviour", b, MAX_SHORT, Lines::One))
+        .map(|b| check::typed_required("behaviour", b, MAX_SHORT, Lines::One).map_err(Into::into))
         .collect()
 }
 
@@ -206,7 +179,7 @@ pub fn follow_up(
             id: id.clone(),
             scope: Audience::Upstream,
             reason: format!("major-issue report: level {level}"),
-            snapshot: Box::new(risk),
+            snapshot: Box::new(RiskSnapshot::from(&risk)),
         },
     )))
 }
@@ -244,8 +217,8 @@ fn prepare_event(
             department,
         } => Event::RiskCreated {
             id: format!("{unit}-{}", view::next_risk_number(store, batch, unit)?),
-            title: required("title", title, MAX_TITLE, Lines::One)?,
-            description: text("description", description, MAX_TEXT, Lines::Many)?,
+            title: check::typed_required("title", title, MAX_TITLE, Lines::One)?,
+            description: check::typed("description", description, MAX_TEXT, Lines::Many)?,
             focus: focus.ok_or_else(|| {
                 RegisterError::field(
                     "focus",
@@ -255,9 +228,9 @@ fn prepare_event(
                     ),
                 )
             })?,
-            source: text("source", source, MAX_SHORT, Lines::One)?,
+            source: check::typed("source", source, MAX_SHORT, Lines::One)?,
             behaviours: behaviours(b)?,
-            department: text("department", department, MAX_SHORT, Lines::One)?,
+            department: check::typed("department", department, MAX_SHORT, Lines::One)?,
         },
         Command::Update {
             id,
@@ -279,14 +252,14 @@ fn prepare_event(
                 title: differs(
                     title
                         .as_deref()
-                        .map(|t| required("title", t, MAX_TITLE, Lines::One))
+                        .map(|t| check::typed_required("title", t, MAX_TITLE, Lines::One))
                         .transpose()?,
                     &risk.title,
                 ),
                 description: differs(
                     description
                         .as_deref()
-                        .map(|t| text("description", t, MAX_TEXT, Lines::Many))
+                        .map(|t| check::typed("description", t, MAX_TEXT, Lines::Many))
                         .transpose()?,
                     &risk.description,
                 ),
@@ -294,7 +267,7 @@ fn prepare_event(
                 source: differs(
                     source
                         .as_deref()
-                        .map(|t| text("source", t, MAX_SHORT, Lines::One))
+                        .map(|t| check::typed("source", t, MAX_SHORT, Lines::One))
                         .transpose()?,
                     &risk.source,
                 ),
@@ -302,7 +275,7 @@ fn prepare_event(
                 department: differs(
                     department
                         .as_deref()
-                        .map(|t| text("department", t, MAX_SHORT, Lines::One))
+                        .map(|t| check::typed("department", t, MAX_SHORT, Lines::One))
                         .transpose()?,
                     &risk.department,
                 ),
@@ -344,8 +317,8 @@ fn prepare_event(
             Event::MeasureAdded {
                 id: id.clone(),
                 measure_id: format!("m{}", risk.measures.len() + 1),
-                action: required("action", action, MAX_TEXT, Lines::Many)?,
-                owner: required("owner", owner, MAX_SHORT, Lines::One)?,
+                action: check::typed_required("action", action, MAX_TEXT, Lines::Many)?,
+                owner: check::typed_required("owner", owner, MAX_SHORT, Lines::One)?,
                 due: check_date("due", due)?,
             }
         }
@@ -380,7 +353,7 @@ fn prepare_event(
                 id: id.clone(),
                 scope: *scope,
                 reason: "shared by staff".into(),
-                snapshot: Box::new(risk),
+                snapshot: Box::new(RiskSnapshot::from(&risk)),
             }
         }
         Command::DeclareNeighbours { neighbours } => Event::NeighboursDeclared {

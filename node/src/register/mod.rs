@@ -53,6 +53,17 @@ pub enum RegisterError {
     Store(#[from] StoreError),
 }
 
+impl From<crate::event::check::ContentError> for RegisterError {
+    fn from(e: crate::event::check::ContentError) -> Self {
+        match e {
+            crate::event::check::ContentError::Field { field, reason } => {
+                Self::InvalidField { field, reason }
+            }
+            other => Self::Precondition(other.to_string()),
+        }
+    }
+}
+
 impl RegisterError {
     /// An invalid-field error.
     pub fn field(field: &'static str, reason: impl Into<String>) -> Self {

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{FocusPoint, Level, MeasureStatus, RiskStatus, Scores};
+use crate::event::{GradeSnapshot, HistorySnapshot, MeasureSnapshot, RiskSnapshot};
 use crate::feed::Audience;
 
 /// The record format this build writes.
@@ -112,5 +113,181 @@ impl RiskRecord {
     /// The current level, if graded.
     pub fn level(&self) -> Option<Level> {
         self.grade.as_ref().map(|g| g.level)
+    }
+}
+
+impl From<&RiskRecord> for RiskSnapshot {
+    fn from(r: &RiskRecord) -> Self {
+        Self {
+            format: r.format,
+            id: r.id.clone(),
+            origin: r.origin.clone(),
+            title: r.title.clone(),
+            description: r.description.clone(),
+            focus: r.focus,
+            source: r.source.clone(),
+            behaviours: r.behaviours.clone(),
+            department: r.department.clone(),
+            status: r.status,
+            scope: r.scope,
+            grade: r.grade.as_ref().map(|g| GradeSnapshot {
+                scores: g.scores,
+                level: g.level,
+                standard_version: g.standard_version.clone(),
+                graded_at_ms: g.graded_at_ms,
+                graded_by: g.graded_by.clone(),
+            }),
+            measures: r
+                .measures
+                .iter()
+                .map(|m| MeasureSnapshot {
+                    id: m.id.clone(),
+                    action: m.action.clone(),
+                    owner: m.owner.clone(),
+                    due: m.due.clone(),
+                    status: m.status,
+                })
+                .collect(),
+            history: r
+                .history
+                .iter()
+                .map(|h| HistorySnapshot {
+                    rev: h.rev,
+                    feed: h.feed,
+                    seq: h.seq,
+                    at_ms: h.at_ms,
+                    author: h.author.clone(),
+                    action: h.action.clone(),
+                    summary: h.summary.clone(),
+                })
+                .collect(),
+            revs: r.revs,
+            created_at_ms: r.created_at_ms,
+            updated_at_ms: r.updated_at_ms,
+        }
+    }
+}
+
+impl From<&RiskSnapshot> for RiskRecord {
+    fn from(s: &RiskSnapshot) -> Self {
+        Self {
+            format: s.format,
+            id: s.id.clone(),
+            origin: s.origin.clone(),
+            title: s.title.clone(),
+            description: s.description.clone(),
+            focus: s.focus,
+            source: s.source.clone(),
+            behaviours: s.behaviours.clone(),
+            department: s.department.clone(),
+            status: s.status,
+            scope: s.scope,
+            grade: s.grade.as_ref().map(|g| GradeRecord {
+                scores: g.scores,
+                level: g.level,
+                standard_version: g.standard_version.clone(),
+                graded_at_ms: g.graded_at_ms,
+                graded_by: g.graded_by.clone(),
+            }),
+            measures: s
+                .measures
+                .iter()
+                .map(|m| MeasureRecord {
+                    id: m.id.clone(),
+                    action: m.action.clone(),
+                    owner: m.owner.clone(),
+                    due: m.due.clone(),
+                    status: m.status,
+                })
+                .collect(),
+            history: s
+                .history
+                .iter()
+                .map(|h| HistoryItem {
+                    rev: h.rev,
+                    feed: h.feed,
+                    seq: h.seq,
+                    at_ms: h.at_ms,
+                    author: h.author.clone(),
+                    action: h.action.clone(),
+                    summary: h.summary.clone(),
+                })
+                .collect(),
+            revs: s.revs,
+            created_at_ms: s.created_at_ms,
+            updated_at_ms: s.updated_at_ms,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{FocusPoint, Level, MeasureStatus, RiskStatus, Scores};
+
+    /// The snapshot a `risk-shared` event carries is its own type now; its bytes must stay
+    /// exactly those of the record it was before (peers verify signatures over them).
+    #[test]
+    fn a_snapshot_encodes_exactly_as_the_record_did() {
+        let record = RiskRecord {
+            format: RECORD_FORMAT,
+            id: "510104-3".into(),
+            origin: "510104".into(),
+            title: "拆迁补偿".into(),
+            description: "两行\n说明".into(),
+            focus: FocusPoint::PolicyAdjustment,
+            source: "https://weibo.com/x".into(),
+            behaviours: vec!["聚集".into()],
+            department: "街道办".into(),
+            status: RiskStatus::Monitoring,
+            scope: Audience::Upstream,
+            grade: Some(GradeRecord {
+                scores: Scores {
+                    influence: 4,
+                    attention: 3,
+                    diffusion: 5,
+                },
+                level: Level::II,
+                standard_version: "2025-1".into(),
+                graded_at_ms: 1_700_000_000_000,
+                graded_by: "staff/510104/zhang".into(),
+            }),
+            measures: vec![MeasureRecord {
+                id: "m1".into(),
+                action: "约谈".into(),
+                owner: "李".into(),
+                due: "2026-12-31".into(),
+                status: MeasureStatus::Planned,
+            }],
+            history: vec![HistoryItem {
+                rev: 1,
+                feed: Audience::Local,
+                seq: 7,
+                at_ms: 1_700_000_000_000,
+                author: "staff/510104/zhang".into(),
+                action: "created".into(),
+                summary: "created".into(),
+            }],
+            revs: 2,
+            created_at_ms: 1_700_000_000_000,
+            updated_at_ms: 1_700_000_000_500,
+        };
+        let snapshot = RiskSnapshot::from(&record);
+        let (Ok(as_record), Ok(as_snapshot)) =
+            (serde_json::to_vec(&record), serde_json::to_vec(&snapshot))
+        else {
+            panic!("encoding failed");
+        };
+        assert_eq!(as_record, as_snapshot);
+        assert_eq!(RiskRecord::from(&snapshot), record);
+        // Without history, both leave the field out.
+        let bare = RiskRecord {
+            history: Vec::new(),
+            ..record
+        };
+        assert_eq!(
+            serde_json::to_vec(&bare).ok(),
+            serde_json::to_vec(&RiskSnapshot::from(&bare)).ok()
+        );
     }
 }

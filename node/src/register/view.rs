@@ -11,10 +11,10 @@
 
 use std::fmt::Write as _;
 
+use crate::counters;
 use crate::domain::risk::{check_transition, TransitionFacts};
 use crate::domain::RiskStatus;
-use crate::event::Event;
-use crate::feed::{self, Audience};
+use crate::event::{EntryMeta, Event};
 use crate::store::{Batch, Store, StoreError};
 
 use super::record::{GradeRecord, HistoryItem, MeasureRecord, RiskRecord, RECORD_FORMAT};
@@ -24,40 +24,15 @@ use super::RegisterError;
 pub const RISKS_TREE: &str = "riskid_risk";
 /// Tree of history items: risk key ‖ u64be(rev) → JSON [`HistoryItem`].
 pub const HISTORY_TREE: &str = "riskid_history";
-/// Tree of view bookkeeping (shared with [`crate::views`]).
-pub const META_TREE: &str = crate::views::META_TREE;
 
-/// Facts about the entry being applied.
-#[derive(Debug, Clone)]
-pub struct EntryMeta {
-    /// Division code of the origin (from `county/510104`).
-    pub unit: String,
-    /// Sequence number in its feed.
-    pub seq: u64,
-    /// Timestamp, Unix ms.
-    pub at_ms: i64,
-    /// Identity path of the author.
-    pub author: String,
-    /// The feed's audience.
-    pub audience: Audience,
-}
-
-impl EntryMeta {
-    /// The facts of a feed entry.
-    pub fn of(entry: &feed::Entry) -> Self {
-        Self {
-            unit: entry
-                .origin
-                .rsplit('/')
-                .next()
-                .unwrap_or_default()
-                .to_owned(),
-            seq: entry.seq,
-            at_ms: entry.timestamp_ms,
-            author: entry.author.clone(),
-            audience: Audience::from_proto(entry.audience).unwrap_or(Audience::Local),
-        }
-    }
+/// A risk as it was before an event and as the event left it (for the views that count
+/// risks, which the dispatcher updates).
+#[derive(Debug)]
+pub struct RiskChange {
+    /// The record before, if the risk existed.
+    pub before: Option<RiskRecord>,
+    /// The record after (its history holds only the new item).
+    pub after: RiskRecord,
 }
 
 /// Splits `510104-17` into (`510104`, 17).
@@ -84,16 +59,9 @@ fn counter_key(unit: &str) -> Vec<u8> {
     format!("next_risk/{unit}").into_bytes()
 }
 
-/// A big-endian u64 value, 0 when absent or malformed.
-pub fn read_u64(v: Option<Vec<u8>>) -> u64 {
-    v.and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
-        .map(u64::from_be_bytes)
-        .unwrap_or(0)
-}
-
 /// The number the next risk created by `unit` gets.
 pub fn next_risk_number(store: &dyn Store, batch: &Batch, unit: &str) -> Result<u64, StoreError> {
-    Ok(read_u64(batch.get(store, META_TREE, &counter_key(unit))?) + 1)
+    Ok(counters::last(store, batch, &counter_key(unit))? + 1)
 }
 
 /// The record of `id`, if the view has it.
@@ -226,11 +194,7 @@ fn bump_counter(
     id: &str,
 ) -> Result<(), StoreError> {
     let n = parse_risk_id(id).map(|(_, n)| n).unwrap_or(0);
-    let key = counter_key(unit);
-    if n > read_u64(batch.get(store, META_TREE, &key)?) {
-        batch.insert(META_TREE, key, n.to_be_bytes().to_vec());
-    }
-    Ok(())
+    counters::raise(store, batch, counter_key(unit), n)
 }
 
 fn change<T: PartialEq + std::fmt::Display>(
@@ -264,9 +228,9 @@ pub fn apply(
     batch: &mut Batch,
     meta: &EntryMeta,
     event: &Event,
-) -> Result<(), RegisterError> {
+) -> Result<Option<RiskChange>, RegisterError> {
     let Some(id) = event.risk_id() else {
-        return Ok(());
+        return Ok(None);
     };
     match parse_risk_id(id) {
         Some((origin, _)) if origin == meta.unit => {}
@@ -290,7 +254,7 @@ pub fn apply(
             .is_some_and(|r| r.scope.breadth() >= scope.breadth())
         {
             // Already this wide: a replay, or the same snapshot by another path.
-            return Ok(());
+            return Ok(None);
         }
         if snapshot.id != *id || snapshot.origin != meta.unit {
             return Err(RegisterError::Precondition(format!(
@@ -298,7 +262,7 @@ pub fn apply(
                 snapshot.id, snapshot.origin
             )));
         }
-        let mut record = (**snapshot).clone();
+        let mut record = RiskRecord::from(&**snapshot);
         record.scope = *scope;
         record.updated_at_ms = meta.at_ms;
         // Number the snapshot's history as the origin did (older records may lack revs).
@@ -321,15 +285,17 @@ pub fn apply(
             summary: format!("shared with {scope}{why}"),
         });
         bump_counter(store, batch, &meta.unit, id)?;
-        crate::overview::view::record_change(store, batch, existing.as_ref(), &record, meta.at_ms)?;
-        crate::overview::linked::note_change(batch, meta, existing.as_ref(), &record)?;
-        return save(batch, &record);
+        save(batch, &record)?;
+        return Ok(Some(RiskChange {
+            before: existing,
+            after: record,
+        }));
     }
     let before = load(store, batch, id)?;
     if let Some(existing) = &before {
         if meta.audience.breadth() < existing.scope.breadth() {
             // Older than the snapshot that widened the risk, and included in it.
-            return Ok(());
+            return Ok(None);
         }
     }
     let (record, action, summary) = match event {
@@ -355,7 +321,7 @@ pub fn apply(
         | Event::DisposalRelayed { .. }
         | Event::DisposalDelivered { .. }
         | Event::DisposalAcknowledged { .. }
-        | Event::DisposalAnswered { .. } => return Ok(()),
+        | Event::DisposalAnswered { .. } => return Ok(None),
         Event::RiskCreated {
             id,
             title,
@@ -547,15 +513,18 @@ pub fn apply(
         action: action.to_owned(),
         summary,
     });
-    crate::overview::view::record_change(store, batch, before.as_ref(), &record, meta.at_ms)?;
-    crate::overview::linked::note_change(batch, meta, before.as_ref(), &record)?;
-    save(batch, &record)
+    save(batch, &record)?;
+    Ok(Some(RiskChange {
+        before,
+        after: record,
+    }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::FocusPoint;
+    use crate::feed::Audience;
     use crate::store::SledStore;
 
     #[test]

@@ -29,6 +29,13 @@ pub enum StoreError {
     },
 }
 
+/// A big-endian u64 value, 0 when absent or malformed (counters and positions).
+pub fn read_u64(v: Option<Vec<u8>>) -> u64 {
+    v.and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+        .map(u64::from_be_bytes)
+        .unwrap_or(0)
+}
+
 /// A key-value pair read from a tree.
 pub type KeyValue = (Vec<u8>, Vec<u8>);
 

@@ -59,11 +59,15 @@ impl From<StaffError> for PageError {
 impl From<fenghuo_node::writer::WriteError> for PageError {
     fn from(e: fenghuo_node::writer::WriteError) -> Self {
         use fenghuo_node::comms::CommsError;
+        use fenghuo_node::disposal::DisposalError;
         use fenghuo_node::writer::WriteError;
         match e {
             WriteError::Comms(CommsError::NotFound(m)) => Self::NotFound(m),
             WriteError::Comms(CommsError::Store(s)) => Self::Store(s),
             WriteError::Comms(c) => Self::Bad(c.to_string()),
+            WriteError::Disposal(DisposalError::NotFound(m)) => Self::NotFound(m),
+            WriteError::Disposal(DisposalError::Store(s)) => Self::Store(s),
+            WriteError::Disposal(d) => Self::Bad(d.to_string()),
             WriteError::Refused(r) => Self::Bad(r.to_string()),
             WriteError::Invalid(c) => Self::Bad(c.to_string()),
             e @ WriteError::ReadOnly { .. } => Self::Bad(e.to_string()),

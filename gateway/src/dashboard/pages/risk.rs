@@ -103,7 +103,7 @@ pub fn tables(app: &App, id: &str) -> Result<(Vec<Table>, RiskRecord), PageError
 
 fn body(app: &App, id: &str) -> Result<Markup, PageError> {
     let (tables, r) = tables(app, id)?;
-    let key = linked::source_key(&r.source);
+    let key = fenghuo_node::domain::risk::source_key(&r.source);
     let groups: Vec<linked::Group> = linked::groups(app.node.store.as_ref(), Some(&r.origin))?
         .into_iter()
         .filter(|g| Some(&g.source) == key.as_ref())

@@ -24,12 +24,14 @@ use std::sync::Mutex;
 
 use anyhow::Context as _;
 use ed25519_dalek::SigningKey;
+use fenghuo_node::change::Risks;
 use fenghuo_node::comms;
 use fenghuo_node::domain::{FocusPoint, GradingStandard, Level, RiskStatus, Scores};
+use fenghuo_node::event::EntryMeta;
 use fenghuo_node::event::Event;
 use fenghuo_node::feed::entry::{next_entry, sign_head, GENESIS_HASH};
 use fenghuo_node::feed::{Audience, Entry, FeedId};
-use fenghuo_node::register::view::{self, EntryMeta};
+use fenghuo_node::register::view;
 use fenghuo_node::register::{self, Command};
 use fenghuo_node::store::{Batch, ExportSink, KeyValue, Store, StoreError};
 use fenghuo_node::timespec::format_ms;
@@ -207,7 +209,7 @@ struct CountyWriter {
 
 impl CountyWriter {
     /// Runs `command` by `author` at `at_ms` in a commit of its own, as the county's writer
-    /// does (`OwnEntries::register_command`); returns the risk it is about. A refusal is an
+    /// does (`Change::run` for a register command in `fenghuo_node::change`); returns the risk it is about. A refusal is an
     /// error: the data set must be exactly what the script says.
     fn command(&mut self, at_ms: i64, author: &str, command: &Command) -> anyhow::Result<String> {
         let mut batch = Batch::new();
@@ -236,6 +238,7 @@ impl CountyWriter {
                 &self.unit,
                 previous,
                 &event,
+                &Risks::new(&self.store, &batch),
             )? {
                 self.append(&mut batch, &mut staged, at_ms, author, audience, &report)?;
             }
@@ -256,7 +259,7 @@ impl CountyWriter {
     }
 
     /// Chains `event` into the feed for `audience` and applies it to the register
-    /// (`OwnEntries::append`).
+    /// (`Staging::append`).
     fn append(
         &mut self,
         batch: &mut Batch,

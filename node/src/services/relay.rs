@@ -11,8 +11,8 @@ use tokio::sync::watch;
 
 use crate::state::NodeState;
 
-use super::record::{DisposalRecord, State};
-use super::{view, Command};
+use crate::disposal::record::{DisposalRecord, State};
+use crate::disposal::{view, Command};
 use crate::domain::disposal::Review;
 
 /// What the relay must write for `r` at `now_ms`, if anything.

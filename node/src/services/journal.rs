@@ -22,13 +22,13 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::event::Event;
+use crate::event::{may_concern_comms, EntryMeta};
 use crate::feed::{self, Audience, FeedId};
-use crate::register::view::{read_u64, EntryMeta};
-use crate::store::{Batch, Store, StoreError};
+use crate::store::{read_u64, Batch, Store, StoreError};
 use crate::views;
 use crate::writer::Writer;
 
-use super::view;
+use crate::comms::view;
 
 /// Tree of journal items.
 pub const JOURNAL_TREE: &str = "comms_journal";
@@ -88,18 +88,6 @@ pub fn read_after(
         .collect()
 }
 
-/// Cheap test before decoding: payloads are `{"v":1,"type":"…"` and only these types matter.
-pub fn may_concern_comms(payload: &[u8]) -> bool {
-    let head = &payload[..payload.len().min(48)];
-    [
-        &b"\"type\":\"alert-"[..],
-        b"\"type\":\"report-",
-        b"\"type\":\"directive-",
-    ]
-    .iter()
-    .any(|needle| head.windows(needle.len()).any(|w| w == *needle))
-}
-
 /// What the journal makes of one event at node `unit`: an item (without its cursor) if it
 /// concerns this node's staff, and whether the node must record the alert's delivery.
 fn consider(
@@ -157,7 +145,7 @@ fn consider(
             (out, false)
         }
         Event::AlertDelivered { id } | Event::AlertAcknowledged { id, .. } => {
-            let issuer_is_me = super::ItemId::parse(id).is_some_and(|p| p.unit == unit);
+            let issuer_is_me = crate::comms::ItemId::parse(id).is_some_and(|p| p.unit == unit);
             let (kind, title) = match event {
                 Event::AlertAcknowledged { note, .. } => ("alert-acknowledged", note.clone()),
                 _ => ("alert-delivered", String::new()),
@@ -172,7 +160,7 @@ fn consider(
             false,
         ),
         Event::ReportAcknowledged { id, note } => {
-            let reporter_is_me = super::ItemId::parse(id).is_some_and(|p| p.unit == unit);
+            let reporter_is_me = crate::comms::ItemId::parse(id).is_some_and(|p| p.unit == unit);
             (
                 (reporter_is_me || province)
                     .then(|| item("report-acknowledged", id, note.clone(), String::new())),
@@ -350,7 +338,7 @@ pub fn spawn(
                     // delivery is durable.
                     let mut delivered = true;
                     for id in &p.deliveries {
-                        let cmd = super::Command::RecordDelivery { id: id.clone() };
+                        let cmd = crate::comms::Command::RecordDelivery { id: id.clone() };
                         match writer.submit(identity_path.clone(), cmd).await {
                             Ok(_) => {
                                 tracing::info!(parent: &span, alert = %id, "alert delivered; receipt recorded")

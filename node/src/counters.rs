@@ -1,0 +1,49 @@
+//! Numbering: the last number each unit gave its risks, items and outbox messages. Counters
+//! live in the views' bookkeeping tree, so a rebuild that clears the views clears them too,
+//! and applying the entries again raises them back to where they were.
+
+use crate::domain::item::{ItemId, ItemKind};
+use crate::store::{read_u64, Batch, Store, StoreError};
+
+/// The tree counters share with the views' bookkeeping (`view_meta`).
+pub const TREE: &str = "view_meta";
+
+/// The counter at `key`: 0 before its first use.
+pub fn last(store: &dyn Store, batch: &Batch, key: &[u8]) -> Result<u64, StoreError> {
+    Ok(read_u64(batch.get(store, TREE, key)?))
+}
+
+/// Raises the counter at `key` to `n` (numbers seen out of order never lower it).
+pub fn raise(store: &dyn Store, batch: &mut Batch, key: Vec<u8>, n: u64) -> Result<(), StoreError> {
+    if n > last(store, batch, &key)? {
+        batch.insert(TREE, key, n.to_be_bytes().to_vec());
+    }
+    Ok(())
+}
+
+/// Takes the next number at `key` and stages it.
+pub fn take(store: &dyn Store, batch: &mut Batch, key: Vec<u8>) -> Result<u64, StoreError> {
+    let n = last(store, batch, &key)? + 1;
+    batch.insert(TREE, key, n.to_be_bytes().to_vec());
+    Ok(n)
+}
+
+fn item_key(unit: &str, kind: ItemKind) -> Vec<u8> {
+    format!("next_item/{unit}/{}", kind.letter()).into_bytes()
+}
+
+/// The id the next item of `kind` written by `unit` gets (`510104-a4`).
+pub fn next_item_id(
+    store: &dyn Store,
+    batch: &Batch,
+    unit: &str,
+    kind: ItemKind,
+) -> Result<String, StoreError> {
+    let n = last(store, batch, &item_key(unit, kind))? + 1;
+    Ok(format!("{unit}-{}{n}", kind.letter()))
+}
+
+/// Records that the item `id` exists, so [`next_item_id`] moves past it.
+pub fn raise_item(store: &dyn Store, batch: &mut Batch, id: &ItemId<'_>) -> Result<(), StoreError> {
+    raise(store, batch, item_key(id.unit, id.kind), id.number)
+}
