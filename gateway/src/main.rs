@@ -2,14 +2,16 @@
 //! small province on loopback for a first look.
 //!
 //! The gateway is a node of kind province (it holds every county's shared feeds and serves
-//! the aggregated views over gRPC) plus, when configured, the web dashboard.
+//! the aggregated views over gRPC, and, when configured, the node library's web pages as the
+//! provincial dashboard) plus partner webhook delivery, whose callback routes it serves on
+//! the dashboard's listener.
 
 mod demo;
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use fenghuo_gateway::{dashboard, webhook};
+use fenghuo_gateway::webhook;
 use fenghuo_node::config::{LogFormat, NodeConfig};
 use fenghuo_node::{logging, start};
 
@@ -96,17 +98,17 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
+/// `fenghuo-gateway node`: exactly `fenghuo-node run`.
 #[tokio::main]
 async fn run_county(cfg: NodeConfig) -> anyhow::Result<()> {
-    let running = start::launch(&cfg, start::terminate_signal()).await?;
-    running.task.await??;
-    tracing::info!("stopped");
+    start::run_until_stopped(&cfg, |_| axum::Router::new()).await?;
     Ok(())
 }
 
+/// `fenghuo-gateway run`: the node, with partner webhook delivery and the partners' callback
+/// routes on the dashboard's listener.
 #[tokio::main]
 async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
-    let running = start::launch(&cfg, start::terminate_signal()).await?;
     let client = webhook::client::WebhookClient::new(
         cfg.disposal
             .webhook_ca
@@ -116,21 +118,15 @@ async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
         cfg.disposal.allow_private_webhooks,
     )?;
     let (stop_webhooks, stop_rx) = tokio::sync::watch::channel(false);
-    // Delivering records attempts and deliveries: the writing replica alone does it.
-    if !running.state.writer.is_read_only() {
-        webhook::spawn(running.state.clone(), client, stop_rx);
-    }
-    let dashboard = match &cfg.dashboard {
-        Some(d) => Some(dashboard::start(d, &cfg, &running).await?),
-        None => None,
-    };
-    let stopped = running.task.await;
+    let ran = start::run_until_stopped(&cfg, |node| {
+        // Delivering records attempts and deliveries: the writing replica alone does it.
+        if !node.writer.is_read_only() {
+            webhook::spawn(node.clone(), client, stop_rx);
+        }
+        webhook::callback::routes(node.clone())
+    })
+    .await;
     let _ = stop_webhooks.send(true);
-    // The dashboard has nothing to show once the node has stopped.
-    if let Some(d) = dashboard {
-        d.task.abort();
-    }
-    stopped??;
-    tracing::info!("stopped");
+    ran?;
     Ok(())
 }

@@ -126,7 +126,7 @@ impl AlertsConfig {
     }
 }
 
-/// The gateway's web dashboard for provincial staff.
+/// The web pages a node serves: the gateway's dashboard for provincial staff, or a county's.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DashboardConfig {
@@ -326,7 +326,7 @@ pub struct NodeConfig {
     /// Shared alerts.
     #[serde(default)]
     pub alerts: AlertsConfig,
-    /// The web dashboard (the gateway only).
+    /// The web pages (the gateway's dashboard, or a county node's pages).
     #[serde(default)]
     pub dashboard: Option<DashboardConfig>,
     /// Disposal requests (review matters at the gateway only).
@@ -419,12 +419,6 @@ impl NodeConfig {
             ));
         }
         if let Some(d) = &self.dashboard {
-            if self.county.is_some() {
-                return Err(field(
-                    "dashboard",
-                    "only the provincial gateway serves the dashboard".into(),
-                ));
-            }
             match crate::timespec::parse_duration(&d.session_idle) {
                 Ok(t) if t.as_secs() >= 60 => {}
                 Ok(_) => {
@@ -611,9 +605,10 @@ crl = "pki/crl.pem"
         let e = NodeConfig::parse(&text, "n", Path::new(".")).unwrap_err();
         assert!(e.to_string().contains("neighbours[0].code"), "{e}");
         let web = "cert = \"w.crt\"\nkey = \"w.key\"\n";
+        // A county node serves the same pages as the gateway.
         let text = format!("{GOOD}\n[dashboard]\nlisten = \"127.0.0.1:8443\"\n{web}");
-        let e = NodeConfig::parse(&text, "n", Path::new(".")).unwrap_err();
-        assert!(e.to_string().contains("`dashboard`"), "{e}");
+        let c = NodeConfig::parse(&text, "n", Path::new(".")).unwrap();
+        assert!(c.dashboard.is_some());
         let gw = GOOD.replace("county = \"510104\"", "province = \"51\"");
         let text = format!("{gw}\n[dashboard]\nlisten = \"127.0.0.1:8443\"\n{web}");
         let c = NodeConfig::parse(&text, "n", Path::new(".")).unwrap();

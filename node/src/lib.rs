@@ -26,6 +26,7 @@
 //! - [`start`]: opening a node from its config; [`state`]: what handlers share.
 //! - [`api`]: gRPC handlers, authentication from the certificate, error mapping.
 //! - [`server`]: the mTLS accept loop and the tonic server.
+//! - [`web`]: web pages for any node over HTTPS: sign-in, sessions, CSRF, tables, charts, exports.
 //! - [`cli`]: the `fenghuo` command-line tool.
 #![forbid(unsafe_code)]
 
@@ -55,4 +56,5 @@ pub mod store;
 pub mod sync;
 pub mod timespec;
 pub mod views;
+pub mod web;
 pub mod writer;

@@ -1,6 +1,7 @@
 //! Opening a node from its configuration: store, views caught up, grading standard, signing
-//! key, writer and TLS. No sockets are bound here; the binary (or a test) binds and calls
-//! [`crate::server::serve`].
+//! key, writer and TLS ([`Node::open`]); serving it ([`launch`]); and the whole life of a
+//! server process, web pages included ([`run_until_stopped`]), which `fenghuo-node run` and
+//! `fenghuo-gateway run`/`node` share.
 
 use std::sync::Arc;
 
@@ -262,6 +263,48 @@ impl Node {
         });
         Ok(Self { state, tls, stop })
     }
+}
+
+/// Why a node stopped with an error once started, or could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The node could not be opened or could not bind its address.
+    #[error(transparent)]
+    Start(#[from] StartError),
+    /// The web layer could not start (certificate, address).
+    #[error(transparent)]
+    Web(#[from] crate::web::DashboardError),
+    /// The gRPC server failed.
+    #[error(transparent)]
+    Serve(#[from] crate::server::ServeError),
+    /// The server task panicked or was cancelled.
+    #[error(transparent)]
+    Task(#[from] tokio::task::JoinError),
+}
+
+/// Runs the node `cfg` describes until SIGINT or SIGTERM: launches it, calls `extend` with
+/// the running node (for what the binary adds: the gateway starts its webhook delivery there
+/// and returns its partners' callback routes), serves the web layer with those routes beside
+/// its pages when `cfg` has a `[dashboard]` section, waits until the server has stopped and
+/// its store is flushed, then stops the web layer. Must run inside a tokio runtime.
+pub async fn run_until_stopped(
+    cfg: &NodeConfig,
+    extend: impl FnOnce(&Arc<NodeState>) -> axum::Router,
+) -> Result<(), RunError> {
+    let running = launch(cfg, terminate_signal()).await?;
+    let extra_routes = extend(&running.state);
+    let web = match &cfg.dashboard {
+        Some(d) => Some(crate::web::start(d, cfg, running.state.clone(), extra_routes).await?),
+        None => None,
+    };
+    let stopped = running.task.await;
+    // The pages have nothing to show once the node has stopped.
+    if let Some(web) = web {
+        web.task.abort();
+    }
+    stopped??;
+    tracing::info!("stopped");
+    Ok(())
 }
 
 /// A node serving in the background.

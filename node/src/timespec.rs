@@ -26,6 +26,12 @@ pub fn format_ms(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// A time to the minute (`2026-05-01 09:30`, UTC), for tables in the CLI and on web pages.
+pub fn short_time(ms: i64) -> String {
+    let t = format_ms(ms);
+    t.get(..16).map(|s| s.replace('T', " ")).unwrap_or(t)
+}
+
 /// A duration written `90s`, `30m`, `6h` or `2d`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
@@ -80,5 +86,6 @@ mod tests {
         assert_eq!(parse_time("1970-01-01T08:00:01+08:00", 0), Ok(1_000));
         assert!(parse_time("tomorrow", 0).unwrap_err().contains("RFC 3339"));
         assert_eq!(format_ms(1_500), "1970-01-01T00:00:01.500Z");
+        assert_eq!(short_time(61_500), "1970-01-01 00:01");
     }
 }

@@ -239,6 +239,25 @@ impl Daemon {
             .unwrap_or_else(|p| p.into_inner().clone())
     }
 
+    /// The web layer's URL (`https://127.0.0.1:PORT`), from the latest `dashboard listening`
+    /// line (logged just after the listening line, so it may take a moment).
+    pub fn dashboard_url(&self) -> String {
+        crate::wait::until(
+            "the dashboard's listening line",
+            Duration::from_secs(10),
+            Duration::from_millis(50),
+            || {
+                self.log_lines_with("dashboard listening")
+                    .last()
+                    .and_then(|l| {
+                        let fields = l.get("fields").unwrap_or(l);
+                        fields["addr"].as_str().map(|a| format!("https://{a}"))
+                    })
+                    .ok_or_else(|| "not logged yet".to_owned())
+            },
+        )
+    }
+
     /// The JSON log lines whose message contains `text` (parsed).
     pub fn log_lines_with(&self, text: &str) -> Vec<Value> {
         self.log()

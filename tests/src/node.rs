@@ -36,6 +36,10 @@ pub struct NodeBuilder<'a> {
     rust_log: Option<String>,
     /// See [`READY_TIMEOUT`].
     ready_timeout: Duration,
+    /// Serve the web pages (a `[dashboard]` section with the province's web certificate).
+    dashboard: bool,
+    /// Staff accounts (name, role, password) written into the store before the node starts.
+    staff: Vec<(String, String, String)>,
 }
 
 impl NodeBuilder<'_> {
@@ -48,6 +52,21 @@ impl NodeBuilder<'_> {
     /// Waits this long for the listening line instead of [`READY_TIMEOUT`].
     pub fn ready_timeout(mut self, timeout: Duration) -> Self {
         self.ready_timeout = timeout;
+        self
+    }
+
+    /// Serves the web pages on a loopback port chosen at start ([`TestNode::dashboard_url`]),
+    /// with the web certificate `province-<code>-web` (issued if missing).
+    pub fn dashboard(mut self) -> Self {
+        self.dashboard = true;
+        self
+    }
+
+    /// Writes a staff account (`viewer`, `analyst` or `admin`) into the node's store before it
+    /// starts: `fenghuo staff add` manages accounts at the gateway only.
+    pub fn staff_account(mut self, name: &str, role: &str, password: &str) -> Self {
+        self.staff
+            .push((name.to_owned(), role.to_owned(), password.to_owned()));
         self
     }
 
@@ -81,6 +100,31 @@ impl NodeBuilder<'_> {
             .arg(&config)
             .run()
             .ok();
+        if self.dashboard {
+            let stem = format!("province-{}-web", self.pki.province());
+            if !self.pki.cert(&stem).is_file() {
+                self.pki.issue_web();
+            }
+            let mut text = std::fs::read_to_string(&config).expect("reading a config just written");
+            text.push_str(&format!(
+                "\n[dashboard]\nlisten = \"127.0.0.1:0\"\ncert = {:?}\nkey = {:?}\n",
+                self.pki.cert(&stem),
+                self.pki.key(&stem),
+            ));
+            std::fs::write(&config, text).expect("writing a config");
+        }
+        if !self.staff.is_empty() {
+            // The store is closed again (dropped) before the node opens it.
+            let store = fenghuo_node::store::SledStore::open(&data)
+                .unwrap_or_else(|e| panic!("opening {}: {e}", data.display()));
+            for (name, role, password) in &self.staff {
+                let role: fenghuo_node::staff::Role = role
+                    .parse()
+                    .unwrap_or_else(|e| panic!("staff role {role:?}: {e}"));
+                fenghuo_node::staff::add(&store, name, role, password, false, "test harness")
+                    .unwrap_or_else(|e| panic!("adding staff account {name}: {e}"));
+            }
+        }
         let daemon = Daemon::start_with(
             &self.county,
             Kind::Node,
@@ -126,6 +170,8 @@ impl TestNode {
             county: county.to_owned(),
             rust_log: None,
             ready_timeout: READY_TIMEOUT,
+            dashboard: false,
+            staff: Vec::new(),
         }
     }
 
@@ -167,6 +213,12 @@ impl TestNode {
     /// The folder holding the config and data.
     pub fn dir(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// The web pages' URL (`https://127.0.0.1:PORT`), from the node's latest `dashboard
+    /// listening` line (started with [`NodeBuilder::dashboard`]).
+    pub fn dashboard_url(&self) -> String {
+        self.daemon.dashboard_url()
     }
 
     /// Every line the node has printed so far (stderr, and stdout prefixed `stdout:`).

@@ -566,21 +566,7 @@ impl Province {
     /// The dashboard's URL (`https://127.0.0.1:PORT`), from the gateway's latest
     /// `dashboard listening` line (started with [`TestProvince::dashboard`]).
     pub fn dashboard_url(&self) -> String {
-        crate::wait::until(
-            "the dashboard's listening line",
-            Duration::from_secs(10),
-            Duration::from_millis(50),
-            || {
-                self.gateway
-                    .log_lines_with("dashboard listening")
-                    .last()
-                    .and_then(|l| {
-                        let fields = l.get("fields").unwrap_or(l);
-                        fields["addr"].as_str().map(|a| format!("https://{a}"))
-                    })
-                    .ok_or_else(|| "not logged yet".to_owned())
-            },
-        )
+        self.gateway.dashboard_url()
     }
 
     /// Creates a dashboard account at the gateway with `fenghuo staff add … --password-stdin`.

@@ -15,7 +15,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use fenghuo_node::cli::connect::ConnectArgs;
+use fenghuo_node::pki::client::{ClientFiles, NodeConnection};
 use fenghuo_node::pki::web;
 use fenghuo_proto::v1::{self, partners_client::PartnersClient, staff_client::StaffClient};
 
@@ -43,24 +43,20 @@ fn progress(step: &str, text: &str) {
 }
 
 /// Writes a shell file exporting `who`'s connection for the `fenghuo` CLI.
-fn write_env(path: &std::path::Path, purpose: &str, who: &ConnectArgs) -> anyhow::Result<()> {
-    let show = |p: &Option<PathBuf>| {
-        p.as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default()
-    };
+fn write_env(path: &std::path::Path, purpose: &str, who: &NodeConnection) -> anyhow::Result<()> {
+    let show = |p: &PathBuf| p.display().to_string();
     let mut text = format!(
         "# Source this to {purpose}.\n\
          export FENGHUO_NODE={}\nexport FENGHUO_CERT={}\nexport FENGHUO_KEY={}\nexport FENGHUO_CA={}\n\
          export FENGHUO_CRL={}\n",
-        who.node.clone().unwrap_or_default(),
-        show(&who.cert),
-        show(&who.key),
-        show(&who.ca),
-        show(&who.crl)
+        who.url,
+        show(&who.files.cert),
+        show(&who.files.key),
+        show(&who.files.ca),
+        show(&who.files.crl)
     );
-    if let Some(server) = &who.server_identity {
-        text.push_str(&format!("export FENGHUO_SERVER={server}\n"));
+    if let Some(server) = &who.server {
+        text.push_str(&format!("export FENGHUO_SERVER={}\n", server.path()));
     }
     std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
 }
@@ -154,14 +150,16 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
                 ports.county(unit)
             };
             let (cert, key) = layout.staff_cert(unit);
-            ConnectArgs {
-                node: Some(format!("https://{}", Ports::addr(port))),
-                cert: Some(cert),
-                key: Some(key),
-                ca: Some(layout.pki().join("ca.crt")),
-                crl: Some(layout.pki().join(fenghuo_node::pki::ca::CRL_FILE)),
+            NodeConnection {
+                url: format!("https://{}", Ports::addr(port)),
+                files: ClientFiles {
+                    cert,
+                    key,
+                    ca: layout.pki().join("ca.crt"),
+                    crl: layout.pki().join(fenghuo_node::pki::ca::CRL_FILE),
+                },
                 // Each unit's own staff: the CLI expects their unit's node by default.
-                server_identity: None,
+                server: None,
             }
         }
     };

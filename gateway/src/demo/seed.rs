@@ -7,7 +7,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use fenghuo_node::cli::connect::ConnectArgs;
+use fenghuo_node::pki::client::NodeConnection;
 use fenghuo_proto::v1::{
     self, alerts_client::AlertsClient, directives_client::DirectivesClient,
     disposal_client::DisposalClient, registry_client::RegistryClient,
@@ -209,7 +209,7 @@ const SAMPLES: &[Sample] = &[
 ];
 
 /// A gRPC channel to `node` as `unit`'s demo staff member.
-pub type Connect = dyn Fn(&str) -> ConnectArgs + Send + Sync;
+pub type Connect = dyn Fn(&str) -> NodeConnection + Send + Sync;
 
 async fn channel(connect: &Connect, unit: &str) -> anyhow::Result<Channel> {
     connect(unit)

@@ -1,4 +1,5 @@
-//! `fenghuo-node`: the county node server.
+//! `fenghuo-node`: the county node server (with its web pages when the config has a
+//! `[dashboard]` section).
 
 use std::path::PathBuf;
 
@@ -23,7 +24,8 @@ struct Args {
 
 #[derive(Debug, Subcommand)]
 enum Cmd {
-    /// Run the node: serve gRPC over mutual TLS until SIGINT or SIGTERM.
+    /// Run the node: serve gRPC over mutual TLS (and web pages over HTTPS when the config has
+    /// a `[dashboard]` section) until SIGINT or SIGTERM.
     Run {
         /// The node's configuration file (write one with `fenghuo init node`).
         #[arg(long, value_name = "FILE")]
@@ -116,8 +118,7 @@ fn main() -> anyhow::Result<()> {
 
 #[tokio::main]
 async fn run(cfg: NodeConfig) -> anyhow::Result<()> {
-    let running = start::launch(&cfg, start::terminate_signal()).await?;
-    running.task.await??;
-    tracing::info!("stopped");
+    // A county adds nothing of its own to the web layer.
+    start::run_until_stopped(&cfg, |_| axum::Router::new()).await?;
     Ok(())
 }

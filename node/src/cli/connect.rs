@@ -1,20 +1,18 @@
 //! Reaching a node from the CLI: a gRPC channel over mutual TLS with the caller's certificate,
 //! the node's checked against the provincial CA, the CRL, and the identity the caller meant
 //! (every node certificate names `localhost`, so the address alone proves nothing). Nothing is
-//! sent before the node has passed all three.
+//! sent before the node has passed all three. The flags become a
+//! [`NodeConnection`](crate::pki::client::NodeConnection), which does the dialling; this module
+//! adds what the person at the keyboard needs: which flag is missing, and what to do.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::{bail, Context};
-use tonic::transport::{Channel, Uri};
+use tonic::transport::Channel;
 
 use crate::identity::Identity;
 use crate::pki::ca::CRL_FILE;
-use crate::pki::client::{self, ClientFiles, DialError};
-
-/// Connecting gives up after this long.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+use crate::pki::client::{ClientFiles, ConnectError, DialError, NodeConnection};
 
 /// Where the node is, which certificate to present, and how to check the node's.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -72,29 +70,17 @@ pub fn parse_server_identity(text: &str) -> anyhow::Result<Identity> {
 pub fn expected_server(given: Option<&str>, own: &Identity) -> anyhow::Result<Identity> {
     match given {
         Some(text) => parse_server_identity(text),
-        None => own.home_node().with_context(|| {
-            format!(
-                "your certificate names {own}, which has no node of its own: say which node \
-                 you mean with --server-identity (e.g. province/51 for the gateway) or \
-                 FENGHUO_SERVER"
-            )
-        }),
+        None => own.home_node().with_context(|| no_home_node(own)),
     }
 }
 
-/// `host:port` of an `https://` URL (port 443 when none is given).
-fn address_of(url: &str) -> anyhow::Result<String> {
-    let uri: Uri = url
-        .parse()
-        .with_context(|| format!("--node {url:?} is not a valid URL"))?;
-    let authority = uri
-        .authority()
-        .with_context(|| format!("--node {url:?} names no host"))?;
-    Ok(format!(
-        "{}:{}",
-        authority.host(),
-        authority.port_u16().unwrap_or(443)
-    ))
+/// Why no node is expected for `own` when none is named, and what to do.
+fn no_home_node(own: &Identity) -> String {
+    format!(
+        "your certificate names {own}, which has no node of its own: say which node \
+         you mean with --server-identity (e.g. province/51 for the gateway) or \
+         FENGHUO_SERVER"
+    )
 }
 
 impl ConnectArgs {
@@ -117,9 +103,8 @@ impl ConnectArgs {
         }
     }
 
-    /// Connects to the node over mutual TLS, refusing a node that is revoked, from another CA,
-    /// or not the one meant.
-    pub async fn channel(&self) -> anyhow::Result<Channel> {
+    /// The node these flags name, or which flag is missing or wrong.
+    pub fn connection(&self) -> anyhow::Result<NodeConnection> {
         let url = need(&self.node, "--node", "FENGHUO_NODE")?;
         if !url.starts_with("https://") {
             bail!("--node must be an https:// URL (nodes speak only mutual TLS), got {url:?}");
@@ -131,15 +116,41 @@ impl ConnectArgs {
             cert: need(&self.cert, "--cert", "FENGHUO_CERT")?.clone(),
             key: need(&self.key, "--key", "FENGHUO_KEY")?.clone(),
         };
-        let tls = client::load(&files).context("reading the certificates")?;
-        let expected = expected_server(self.server_identity.as_deref(), &tls.identity)?;
-        let address = address_of(url)?;
-        let dialled = client::dial(tls.config, &address, &expected, |e| {
-            e.connect_timeout(CONNECT_TIMEOUT)
+        let server = self
+            .server_identity
+            .as_deref()
+            .map(parse_server_identity)
+            .transpose()?;
+        Ok(NodeConnection {
+            url: url.clone(),
+            files,
+            server,
         })
-        .await
-        .map_err(|e| anyhow::anyhow!(explain(&e, url, &files)))?;
-        Ok(dialled.channel)
+    }
+
+    /// Connects to the node over mutual TLS, refusing a node that is revoked, from another CA,
+    /// or not the one meant.
+    pub async fn channel(&self) -> anyhow::Result<Channel> {
+        let connection = self.connection()?;
+        connection
+            .channel()
+            .await
+            .map_err(|e| explain_connect(e, &connection))
+    }
+}
+
+/// A failed connection as the person at the keyboard needs it, naming the flags.
+fn explain_connect(e: ConnectError, connection: &NodeConnection) -> anyhow::Error {
+    let url = &connection.url;
+    match e {
+        ConnectError::NotHttps { .. } => anyhow::anyhow!(
+            "--node must be an https:// URL (nodes speak only mutual TLS), got {url:?}"
+        ),
+        ConnectError::BadUrl { .. } => anyhow::anyhow!("--node {url:?} is not a valid URL"),
+        ConnectError::NoHost { .. } => anyhow::anyhow!("--node {url:?} names no host"),
+        ConnectError::Files(e) => anyhow::Error::new(e).context("reading the certificates"),
+        ConnectError::NoHomeNode { own } => anyhow::anyhow!(no_home_node(&own)),
+        ConnectError::Dial(e) => anyhow::anyhow!(explain(&e, url, &connection.files)),
     }
 }
 
@@ -230,16 +241,6 @@ mod tests {
         ] {
             assert!(expected_server(Some(bad), &own).is_err(), "{bad} accepted");
         }
-    }
-
-    #[test]
-    fn addresses_come_from_urls() {
-        assert_eq!(
-            address_of("https://127.0.0.1:7401").unwrap(),
-            "127.0.0.1:7401"
-        );
-        assert_eq!(address_of("https://gateway").unwrap(), "gateway:443");
-        assert_eq!(address_of("https://[::1]:7400/").unwrap(), "[::1]:7400");
     }
 
     #[test]

@@ -73,11 +73,8 @@ pub fn optional_time(ms: i64) -> Value {
     }
 }
 
-/// A time to the minute, for tables.
-pub fn short_time(ms: i64) -> String {
-    let t = time_text(ms);
-    t.get(..16).map(|s| s.replace('T', " ")).unwrap_or(t)
-}
+/// A time to the minute, for tables (see [`crate::timespec::short_time`]).
+pub use crate::timespec::short_time;
 
 fn level_text(r: &v1::Risk) -> Option<&'static str> {
     r.grade

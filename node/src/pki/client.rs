@@ -3,11 +3,13 @@
 //! provincial CA and its CRL, then its identity (the `fenghuo://` URI SAN) against the one we
 //! meant. Every node certificate names `localhost` and `127.0.0.1`, so the host name alone
 //! says nothing about which node answered: only the identity check does, and it runs on every
-//! (re)connection, before any request is sent.
+//! (re)connection, before any request is sent. [`NodeConnection`] is one node to reach as
+//! one holder, from its URL: what the CLI's connection flags describe and the demo dials with.
 
 use std::io;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
 use rustls::client::WebPkiServerVerifier;
@@ -280,6 +282,98 @@ async fn connect(
     Ok((stream, der))
 }
 
+/// Reaching a node with [`NodeConnection::channel`] gives up after this long.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One node to reach as one holder: where it is, the files to dial with, and who it must be.
+#[derive(Debug, Clone)]
+pub struct NodeConnection {
+    /// The node's `https://host:port` URL.
+    pub url: String,
+    /// Our certificate and key, and the CA and CRL the node's certificate is checked against.
+    pub files: ClientFiles,
+    /// Who the node must be; `None`: our own unit's node, from our certificate.
+    pub server: Option<Identity>,
+}
+
+/// Why a node could not be reached, or was refused once reached.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// Not an `https://` URL: nodes speak only mutual TLS.
+    #[error("{url:?} is not an https:// URL (nodes speak only mutual TLS)")]
+    NotHttps {
+        /// As given.
+        url: String,
+    },
+    /// The URL does not parse.
+    #[error("{url:?} is not a valid URL")]
+    BadUrl {
+        /// As given.
+        url: String,
+    },
+    /// The URL names no host.
+    #[error("{url:?} names no host")]
+    NoHost {
+        /// As given.
+        url: String,
+    },
+    /// Our certificate or key, the CA or the CRL could not be read.
+    #[error("reading the certificates")]
+    Files(#[source] TlsError),
+    /// No server was named, and our certificate's holder belongs to no node (a partner).
+    #[error("{own} has no node of its own: name the node meant")]
+    NoHomeNode {
+        /// Who our certificate names.
+        own: Identity,
+    },
+    /// Dialling failed, or the node was refused.
+    #[error(transparent)]
+    Dial(#[from] DialError),
+}
+
+/// `host:port` of an `https://` URL (port 443 when none is given).
+pub fn address_of(url: &str) -> Result<String, ConnectError> {
+    let uri: Uri = url.parse().map_err(|_| ConnectError::BadUrl {
+        url: url.to_owned(),
+    })?;
+    let authority = uri.authority().ok_or_else(|| ConnectError::NoHost {
+        url: url.to_owned(),
+    })?;
+    Ok(format!(
+        "{}:{}",
+        authority.host(),
+        authority.port_u16().unwrap_or(443)
+    ))
+}
+
+impl NodeConnection {
+    /// Connects over mutual TLS, refusing a node that is revoked, from another CA, or not the
+    /// one meant. Nothing is sent before the node has passed all three.
+    pub async fn channel(&self) -> Result<Channel, ConnectError> {
+        if !self.url.starts_with("https://") {
+            return Err(ConnectError::NotHttps {
+                url: self.url.clone(),
+            });
+        }
+        let tls = load(&self.files).map_err(ConnectError::Files)?;
+        let expected = match &self.server {
+            Some(server) => server.clone(),
+            None => tls
+                .identity
+                .home_node()
+                .ok_or_else(|| ConnectError::NoHomeNode {
+                    own: tls.identity.clone(),
+                })?,
+        };
+        let address = address_of(&self.url)?;
+        let dialled = dial(tls.config, &address, &expected, |e| {
+            e.connect_timeout(CONNECT_TIMEOUT)
+        })
+        .await?;
+        Ok(dialled.channel)
+    }
+}
+
 /// An error with its sources, skipping a source that only repeats its parent's message.
 pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
@@ -308,5 +402,20 @@ mod tests {
         assert_eq!(host_of("county-510104"), None);
         assert_eq!(host_of(":7401"), None);
         assert_eq!(host_of("host:port"), None);
+    }
+
+    #[test]
+    #[allow(clippy::unwrap_used)] // A failed unwrap is a failed test.
+    fn addresses_come_from_urls() {
+        assert_eq!(
+            address_of("https://127.0.0.1:7401").unwrap(),
+            "127.0.0.1:7401"
+        );
+        assert_eq!(address_of("https://gateway").unwrap(), "gateway:443");
+        assert_eq!(address_of("https://[::1]:7400/").unwrap(), "[::1]:7400");
+        assert!(matches!(
+            address_of("https://"),
+            Err(ConnectError::BadUrl { .. } | ConnectError::NoHost { .. })
+        ));
     }
 }

@@ -122,8 +122,8 @@ pub fn time_queries(
 /// 30 days), rendered to HTML as a signed-in viewer's request would render it.
 type Render<'a> = Box<dyn FnMut() -> anyhow::Result<()> + 'a>;
 fn page_render(node: &Arc<NodeState>, now_ms: i64) -> Option<Render<'_>> {
-    use fenghuo_gateway::dashboard::{self, filters::RawFilters, session::Staffer};
-    let app = dashboard::App::new(node.clone(), std::time::Duration::from_secs(3600));
+    use fenghuo_node::web::{self, filters::RawFilters, session::Staffer};
+    let app = web::App::new(node.clone(), std::time::Duration::from_secs(3600));
     let staffer = Staffer {
         name: "bench".into(),
         role: fenghuo_node::staff::Role::Viewer,
@@ -131,7 +131,7 @@ fn page_render(node: &Arc<NodeState>, now_ms: i64) -> Option<Render<'_>> {
     };
     let filters = RawFilters::default().check(now_ms).ok()?;
     Some(Box::new(move || {
-        let html = dashboard::pages::overview::render(&app, &staffer, &filters)
+        let html = web::pages::overview::render(&app, &staffer, &filters)
             .map_err(|e| anyhow::anyhow!("rendering the overview page: {e}"))?
             .into_string();
         black_box(html);

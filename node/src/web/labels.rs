@@ -1,7 +1,7 @@
 //! Chinese and English labels for what the dashboard shows (GLOSSARY.md's names), and the
 //! colours of the levels.
 
-use fenghuo_node::domain::{FocusPoint, Level, RiskStatus};
+use crate::domain::{FocusPoint, Level, RiskStatus};
 
 /// `I 特别重大 · extremely serious`.
 pub fn level(l: Level) -> String {

@@ -2,12 +2,12 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use fenghuo_node::domain::{FocusPoint, Level};
 use maud::{html, Markup, DOCTYPE};
 
 use super::filters::Filters;
 use super::labels;
 use super::session::Staffer;
+use crate::domain::{FocusPoint, Level};
 
 const STYLE: &str = r#"
 body{font-family:system-ui,"Noto Sans CJK SC","PingFang SC",sans-serif;margin:0;color:#1d2330;background:#f5f6f8}

@@ -1,11 +1,12 @@
 //! The filters every view takes from its query string — time range, county, level, focus
 //! point — checked once, carried on into links and exports.
 
-use fenghuo_node::domain::{FocusPoint, Level};
-use fenghuo_node::identity::DivisionCode;
-use fenghuo_node::overview;
-use fenghuo_node::timespec;
 use serde::Deserialize;
+
+use crate::domain::{FocusPoint, Level};
+use crate::identity::DivisionCode;
+use crate::overview;
+use crate::timespec;
 
 /// A day in milliseconds.
 const DAY_MS: i64 = 86_400_000;

@@ -7,14 +7,14 @@ use std::time::Duration;
 
 use axum::extract::{Query, State};
 use axum::Extension;
-use fenghuo_node::sync::health::{self, CountyHealth};
 use maud::{html, Markup};
 
 use super::{filtered, when, PageError};
-use crate::dashboard::filters::{Filters, RawFilters};
-use crate::dashboard::session::Staffer;
-use crate::dashboard::table::{Cell, Table};
-use crate::dashboard::App;
+use crate::sync::health::{self, CountyHealth};
+use crate::web::filters::{Filters, RawFilters};
+use crate::web::session::Staffer;
+use crate::web::table::{Cell, Table};
+use crate::web::App;
 
 /// A county with no contact for this long is silent.
 pub const SILENT_AFTER: Duration = Duration::from_secs(600);
@@ -23,7 +23,7 @@ const EXPIRY_WARNING_MS: i64 = 30 * 86_400_000;
 
 /// Health rows for `f` (or only `county`).
 pub fn rows(app: &App, f: &Filters, county: Option<&str>) -> Result<Vec<CountyHealth>, PageError> {
-    let now = fenghuo_node::timespec::now_ms();
+    let now = crate::timespec::now_ms();
     let mut rows = health::health(
         app.node.store.as_ref(),
         &app.node.sync.status,
@@ -43,7 +43,7 @@ pub fn tables(app: &App, f: &Filters, county: Option<&str>) -> Result<Vec<Table>
 
 /// The health table of `rows`.
 fn table_of(rows: &[CountyHealth]) -> Table {
-    let now = fenghuo_node::timespec::now_ms();
+    let now = crate::timespec::now_ms();
     let mut t = Table::new(
         "health",
         "联邦状态 Federation health",
@@ -119,11 +119,7 @@ pub fn body(app: &App, f: &Filters) -> Result<Markup, PageError> {
     let alarms: u64 = rows.iter().map(|h| h.equivocations).sum();
     let quarantined: usize = rows.iter().map(|h| h.quarantined.len()).sum();
     let tls = app.node.sync.tls.borrow().clone();
-    let node_alarms = health::alarms(
-        &tls,
-        app.node.store.as_ref(),
-        fenghuo_node::timespec::now_ms(),
-    )?;
+    let node_alarms = health::alarms(&tls, app.node.store.as_ref(), crate::timespec::now_ms())?;
     let query = f.query();
     Ok(html! {
         div.cards {

@@ -6,7 +6,8 @@
 use std::net::IpAddr;
 
 use axum::http::{HeaderMap, HeaderName};
-use fenghuo_node::config::{DashboardConfig, ProxyRange};
+
+use crate::config::{DashboardConfig, ProxyRange};
 
 /// How the client's address is found.
 #[derive(Debug, Clone)]

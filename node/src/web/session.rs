@@ -12,11 +12,11 @@ use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
-use fenghuo_node::staff::{self, Role};
 use serde::Deserialize;
 use tracing::Instrument;
 
 use super::App;
+use crate::staff::{self, Role};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "fenghuo_session";

@@ -5,15 +5,15 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
-use fenghuo_node::staff::{self, Role};
 use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::{when, PageError};
-use crate::dashboard::layout;
-use crate::dashboard::session::{Csrf, Staffer};
-use crate::dashboard::table::{Cell, Table};
-use crate::dashboard::App;
+use crate::staff::{self, Role};
+use crate::web::layout;
+use crate::web::session::{Csrf, Staffer};
+use crate::web::table::{Cell, Table};
+use crate::web::App;
 
 fn require_admin(staffer: &Staffer) -> Result<(), PageError> {
     if staffer.role.can_manage_staff() {

@@ -67,5 +67,5 @@ pub async fn events(
 
 /// The event's data: when it was sent, for a person reading the stream.
 fn stamp() -> String {
-    fenghuo_node::timespec::now_ms().to_string()
+    crate::timespec::now_ms().to_string()
 }

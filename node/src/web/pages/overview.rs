@@ -6,19 +6,19 @@ use std::sync::Arc;
 
 use axum::extract::{Query, State};
 use axum::Extension;
-use fenghuo_node::api::overview::day_text;
-use fenghuo_node::domain::{FocusPoint, Level, RiskStatus};
-use fenghuo_node::overview::{self, Overview};
 use maud::{html, Markup};
 
 use super::{counties, filters, when, PageError};
-use crate::dashboard::chart::{self, Bar, Day};
-use crate::dashboard::filters::{Filters, RawFilters};
-use crate::dashboard::labels;
-use crate::dashboard::layout;
-use crate::dashboard::session::Staffer;
-use crate::dashboard::table::{Cell, Table};
-use crate::dashboard::App;
+use crate::api::overview::day_text;
+use crate::domain::{FocusPoint, Level, RiskStatus};
+use crate::overview::{self, Overview};
+use crate::web::chart::{self, Bar, Day};
+use crate::web::filters::{Filters, RawFilters};
+use crate::web::labels;
+use crate::web::layout;
+use crate::web::session::Staffer;
+use crate::web::table::{Cell, Table};
+use crate::web::App;
 
 /// The overview's figures for `f`.
 pub fn figures(app: &App, f: &Filters) -> Result<Overview, PageError> {

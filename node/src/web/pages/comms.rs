@@ -7,25 +7,25 @@ use std::sync::Arc;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
-use fenghuo_node::api::alerts::alert_to_proto;
-use fenghuo_node::api::directives::directive_to_proto;
-use fenghuo_node::api::reports::report_to_proto;
-use fenghuo_node::comms::{self, view};
-use fenghuo_node::disposal::view::{self as disposal_view, PartnerFigures};
-use fenghuo_node::disposal::DisposalRecord;
-use fenghuo_node::domain::directive::DirectiveKind;
-use fenghuo_node::partner;
-use fenghuo_node::timespec;
 use fenghuo_proto::v1;
 use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::{filtered, when, PageError};
-use crate::dashboard::filters::{Filters, RawFilters};
-use crate::dashboard::layout;
-use crate::dashboard::session::{Csrf, Staffer};
-use crate::dashboard::table::{Cell, Table};
-use crate::dashboard::App;
+use crate::api::alerts::alert_to_proto;
+use crate::api::directives::directive_to_proto;
+use crate::api::reports::report_to_proto;
+use crate::comms::{self, view};
+use crate::disposal::view::{self as disposal_view, PartnerFigures};
+use crate::disposal::DisposalRecord;
+use crate::domain::directive::DirectiveKind;
+use crate::partner;
+use crate::timespec;
+use crate::web::filters::{Filters, RawFilters};
+use crate::web::layout;
+use crate::web::session::{Csrf, Staffer};
+use crate::web::table::{Cell, Table};
+use crate::web::App;
 
 /// What the page shows: open alerts, reports awaiting acknowledgment, directives.
 struct Items {
@@ -326,7 +326,7 @@ fn forms(staffer: &Staffer, reports: &[v1::Report]) -> Markup {
                     strong { "签收报告 Acknowledge" }
                     label { "报告 Report"
                         select name="report" {
-                            @for r in reports { option value=(r.id) { (r.id) " · " (r.origin) " · " (fenghuo_node::event::check::visible(&r.summary.chars().take(40).collect::<String>())) } }
+                            @for r in reports { option value=(r.id) { (r.id) " · " (r.origin) " · " (crate::event::check::visible(&r.summary.chars().take(40).collect::<String>())) } }
                         }
                     }
                     label { "备注 Note" input name="note" maxlength="500"; }

@@ -5,20 +5,20 @@ use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::Extension;
-use fenghuo_node::domain::Level;
-use fenghuo_node::identity::DivisionCode;
-use fenghuo_node::overview::linked;
-use fenghuo_node::register::query;
 use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::{counties, filters, when, PageError};
-use crate::dashboard::filters::{Filters, RawFilters};
-use crate::dashboard::labels;
-use crate::dashboard::layout;
-use crate::dashboard::session::Staffer;
-use crate::dashboard::table::{Cell, Table};
-use crate::dashboard::App;
+use crate::domain::Level;
+use crate::identity::DivisionCode;
+use crate::overview::linked;
+use crate::register::query;
+use crate::web::filters::{Filters, RawFilters};
+use crate::web::labels;
+use crate::web::layout;
+use crate::web::session::Staffer;
+use crate::web::table::{Cell, Table};
+use crate::web::App;
 
 /// Risks per page.
 const PAGE: usize = 100;

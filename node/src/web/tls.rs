@@ -6,11 +6,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use fenghuo_node::pki::cert;
-use fenghuo_node::pki::tls::provider;
 use rustls::ServerConfig;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::sync::watch;
+
+use crate::pki::cert;
+use crate::pki::tls::provider;
 
 /// How often the files are checked for a change.
 const RELOAD_POLL: Duration = Duration::from_secs(2);

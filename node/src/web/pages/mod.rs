@@ -15,15 +15,15 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use fenghuo_node::staff::StaffError;
-use fenghuo_node::store::StoreError;
-use fenghuo_node::sync::directory;
 use serde::Deserialize;
 
 use super::filters::{Filters, RawFilters};
 use super::layout::error_page;
 use super::table::Table;
 use super::App;
+use crate::staff::StaffError;
+use crate::store::StoreError;
+use crate::sync::directory;
 
 /// Why a page could not be shown.
 #[derive(Debug, thiserror::Error)]
@@ -56,11 +56,11 @@ impl From<StaffError> for PageError {
     }
 }
 
-impl From<fenghuo_node::writer::WriteError> for PageError {
-    fn from(e: fenghuo_node::writer::WriteError) -> Self {
-        use fenghuo_node::comms::CommsError;
-        use fenghuo_node::disposal::DisposalError;
-        use fenghuo_node::writer::WriteError;
+impl From<crate::writer::WriteError> for PageError {
+    fn from(e: crate::writer::WriteError) -> Self {
+        use crate::comms::CommsError;
+        use crate::disposal::DisposalError;
+        use crate::writer::WriteError;
         match e {
             WriteError::Comms(CommsError::NotFound(m)) => Self::NotFound(m),
             WriteError::Comms(CommsError::Store(s)) => Self::Store(s),
@@ -100,8 +100,7 @@ impl IntoResponse for PageError {
 
 /// The filters of a request, checked.
 pub fn filters(raw: &RawFilters) -> Result<Filters, PageError> {
-    raw.check(fenghuo_node::timespec::now_ms())
-        .map_err(PageError::Bad)
+    raw.check(crate::timespec::now_ms()).map_err(PageError::Bad)
 }
 
 /// A page with the filter bar: the query checked, the counties listed, then `body`.
@@ -231,6 +230,6 @@ pub fn when(ms: i64) -> String {
     if ms == 0 {
         "—".into()
     } else {
-        fenghuo_node::cli::output::short_time(ms)
+        crate::timespec::short_time(ms)
     }
 }

@@ -11,7 +11,6 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
-use fenghuo_node::staff;
 use maud::{html, Markup};
 use serde::Deserialize;
 
@@ -19,6 +18,7 @@ use super::layout;
 use super::password_checks::CheckError;
 use super::session::{cookie, set_cookie, Csrf, SESSION_COOKIE};
 use super::{App, Remote};
+use crate::staff;
 
 /// The sign-in form's cookie.
 const FORM_COOKIE: &str = "fenghuo_signin";

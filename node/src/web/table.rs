@@ -1,9 +1,10 @@
 //! Tables: what a view shows as rows, drawn as HTML and exported as CSV or JSON from the
 //! same data, so an export always equals the page.
 
-use fenghuo_node::event::check::visible;
 use maud::{html, Markup};
 use serde_json::{Map, Value};
+
+use crate::event::check::visible;
 
 /// One cell: its text, and how the page shows it.
 #[derive(Debug, Clone, Default)]
@@ -39,7 +40,7 @@ impl Cell {
     }
 
     /// A level, in its colour; empty when ungraded.
-    pub fn level(level: Option<fenghuo_node::domain::Level>) -> Self {
+    pub fn level(level: Option<crate::domain::Level>) -> Self {
         match level {
             Some(l) => Self::text(l.as_str()).style(format!(
                 "background:{};color:{}",

@@ -5,18 +5,18 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::Extension;
-use fenghuo_node::overview::linked;
-use fenghuo_node::register::record::RiskRecord;
-use fenghuo_node::register::{view as register_view, RegisterError};
-use fenghuo_node::store::Batch;
 use maud::{html, Markup};
 
 use super::{when, PageError};
-use crate::dashboard::labels;
-use crate::dashboard::layout;
-use crate::dashboard::session::Staffer;
-use crate::dashboard::table::{Cell, Table};
-use crate::dashboard::App;
+use crate::overview::linked;
+use crate::register::record::RiskRecord;
+use crate::register::{view as register_view, RegisterError};
+use crate::store::Batch;
+use crate::web::labels;
+use crate::web::layout;
+use crate::web::session::Staffer;
+use crate::web::table::{Cell, Table};
+use crate::web::App;
 
 /// The risk `id` with its history.
 fn load(app: &App, id: &str) -> Result<RiskRecord, PageError> {
@@ -103,7 +103,7 @@ pub fn tables(app: &App, id: &str) -> Result<(Vec<Table>, RiskRecord), PageError
 
 fn body(app: &App, id: &str) -> Result<Markup, PageError> {
     let (tables, r) = tables(app, id)?;
-    let key = fenghuo_node::domain::risk::source_key(&r.source);
+    let key = crate::domain::risk::source_key(&r.source);
     let groups: Vec<linked::Group> = linked::groups(app.node.store.as_ref(), Some(&r.origin))?
         .into_iter()
         .filter(|g| Some(&g.source) == key.as_ref())

@@ -1,10 +1,14 @@
-//! The web dashboard for provincial staff, served by the gateway over HTTPS with a certificate
-//! from the provincial web CA ([`tls`]). Pages are rendered on the server (HTML from [`layout`] and [`pages`],
-//! SVG charts from [`chart`]); every table exports as CSV and JSON ([`table`]); pages reload
-//! when the views change ([`live`]). Staff sign in with accounts the gateway keeps
-//! (`fenghuo staff add`); [`session`] holds sessions and CSRF tokens, [`signin`] the sign-in
-//! page, [`throttle`] its progressive delays, [`password_checks`] the threads passwords are checked on per account and address, [`client_addr`] whose
-//! address a request is (behind a trusted proxy too), [`filters`] the query every view takes.
+//! The web pages of a node, served over HTTPS with a certificate from the provincial web CA
+//! ([`tls`]) when its config has a `[dashboard]` section: the provincial dashboard at the
+//! gateway, and the same layer on a county node. Pages are rendered on the server (HTML from
+//! [`layout`] and [`pages`], SVG charts from [`chart`]); every table exports as CSV and JSON
+//! ([`table`]); pages reload when the views change ([`live`]). Staff sign in with accounts
+//! the node keeps (`fenghuo staff add` at the gateway); [`session`] holds sessions and CSRF
+//! tokens, [`signin`] the sign-in page, [`throttle`] its progressive delays,
+//! [`password_checks`] the threads passwords are checked on per account and address,
+//! [`client_addr`] whose address a request is (behind a trusted proxy too), [`filters`] the
+//! query every view takes. A binary may serve routes of its own on the same listener (the
+//! gateway's partner callbacks): [`router`] and [`start`] take them as `extra_routes`.
 
 pub mod chart;
 pub mod client_addr;
@@ -29,14 +33,13 @@ use axum::http::{header, HeaderValue};
 use axum::middleware;
 use axum::routing::{get, post};
 use axum::Router;
-use fenghuo_node::config::DashboardConfig;
-use fenghuo_node::start::Running;
-use fenghuo_node::state::NodeState;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower::ServiceExt;
 
+use crate::config::{DashboardConfig, NodeConfig};
+use crate::state::NodeState;
 use client_addr::ClientAddress;
 use password_checks::PasswordChecks;
 use session::Sessions;
@@ -48,7 +51,7 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// What every handler shares.
 #[derive(Debug)]
 pub struct App {
-    /// The gateway's node: store, writer, status board.
+    /// The node the pages show: store, writer, status board.
     pub node: Arc<NodeState>,
     /// Signed-in sessions and pending sign-in forms.
     pub sessions: Sessions,
@@ -89,8 +92,10 @@ impl App {
 #[derive(Debug, Clone, Copy)]
 pub struct Remote(pub SocketAddr);
 
-/// Every route. Everything but the sign-in page requires a session ([`session::require`]).
-pub fn router(app: Arc<App>) -> Router {
+/// Every route, and `extra_routes` beside them (they bring their own authentication, and
+/// get the same security headers). Everything else but the sign-in page requires a session
+/// ([`session::require`]).
+pub fn router(app: Arc<App>, extra_routes: Router) -> Router {
     let signed_in = Router::new()
         .route("/", get(pages::overview::page))
         .route("/comms", get(pages::comms::page))
@@ -112,10 +117,10 @@ pub fn router(app: Arc<App>) -> Router {
         ));
     Router::new()
         .route("/login", get(signin::form).post(signin::submit))
-        .merge(crate::webhook::callback::routes(app.node.clone()))
         .merge(signed_in)
-        .layer(middleware::map_response(security_headers))
         .with_state(app)
+        .merge(extra_routes)
+        .layer(middleware::map_response(security_headers))
 }
 
 /// Headers every response carries: no caching of figures, no framing, no sniffing, and a
@@ -139,7 +144,7 @@ async fn security_headers(mut res: axum::response::Response) -> axum::response::
     res
 }
 
-/// Why the dashboard could not start.
+/// Why the web layer could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum DashboardError {
     /// The certificate or key is missing or unusable.
@@ -155,7 +160,7 @@ pub enum DashboardError {
     },
 }
 
-/// A dashboard serving in the background.
+/// The web layer serving in the background.
 #[derive(Debug)]
 pub struct Started {
     /// The address it listens on (useful when the config said port 0).
@@ -164,12 +169,15 @@ pub struct Started {
     pub task: tokio::task::JoinHandle<()>,
 }
 
-/// Binds `cfg.listen` and serves the dashboard for the running gateway in the background,
-/// until the task is aborted. Logs the `dashboard listening` line with the bound address.
+/// Binds `cfg.listen` and serves the pages of the running `node` (with `extra_routes`) in
+/// the background, until the task is aborted. `base` is the node's config, against whose
+/// folder the certificate paths are resolved. Logs the `dashboard listening` line with the
+/// bound address.
 pub async fn start(
     cfg: &DashboardConfig,
-    base: &fenghuo_node::config::NodeConfig,
-    running: &Running,
+    base: &NodeConfig,
+    node: Arc<NodeState>,
+    extra_routes: Router,
 ) -> Result<Started, DashboardError> {
     let web_tls = tls::watch(base.resolve(&cfg.cert), base.resolve(&cfg.key))?;
     let listener = TcpListener::bind(cfg.listen)
@@ -185,19 +193,26 @@ pub async fn start(
             source,
         })?;
     tracing::info!(url = %format!("https://{addr}/"), %addr, "dashboard listening (HTTPS)");
-    let app = App::configured(running.state.clone(), cfg);
-    let task = tokio::spawn(serve(listener, app, web_tls, std::future::pending()));
+    let app = App::configured(node, cfg);
+    let task = tokio::spawn(serve(
+        listener,
+        app,
+        extra_routes,
+        web_tls,
+        std::future::pending(),
+    ));
     Ok(Started { addr, task })
 }
 
-/// Serves the dashboard on `listener` over HTTPS until `shutdown` resolves.
+/// Serves the pages (and `extra_routes`) on `listener` over HTTPS until `shutdown` resolves.
 pub async fn serve(
     listener: TcpListener,
     app: Arc<App>,
+    extra_routes: Router,
     tls: watch::Receiver<Arc<rustls::ServerConfig>>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
-    let router = router(app);
+    let router = router(app, extra_routes);
     tokio::pin!(shutdown);
     loop {
         let (tcp, remote) = tokio::select! {

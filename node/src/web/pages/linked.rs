@@ -5,16 +5,16 @@ use std::sync::Arc;
 
 use axum::extract::{Query, State};
 use axum::Extension;
-use fenghuo_node::overview::linked;
-use fenghuo_node::register::view as register_view;
-use fenghuo_node::store::Batch;
 use maud::{html, Markup};
 
 use super::{filtered, PageError};
-use crate::dashboard::filters::{Filters, RawFilters};
-use crate::dashboard::session::Staffer;
-use crate::dashboard::table::{Cell, Table};
-use crate::dashboard::App;
+use crate::overview::linked;
+use crate::register::view as register_view;
+use crate::store::Batch;
+use crate::web::filters::{Filters, RawFilters};
+use crate::web::session::Staffer;
+use crate::web::table::{Cell, Table};
+use crate::web::App;
 
 /// Rows of the groups `groups`, a row per risk.
 pub fn table_of(app: &App, groups: &[linked::Group], f: &Filters) -> Result<Table, PageError> {
