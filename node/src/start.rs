@@ -217,7 +217,7 @@ impl Node {
             budget: crate::sync::budget::RunBudget::new(cfg.sync.runs_in_flight_bytes()),
         });
         let (passes, views_applied) = tokio::sync::watch::channel(0);
-        crate::views::spawn_applier(
+        crate::services::applier::spawn(
             views_lock,
             store.clone(),
             writer.commits(),

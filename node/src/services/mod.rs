@@ -1,9 +1,11 @@
 //! The node's long-running tasks above the writer: each follows the views or the feeds and
 //! writes through the writer like any other client.
 //!
+//! - [`applier`]: applies entries received from peers to the views;
 //! - [`journal`]: what arrived for this node's staff, numbered for `Watch` streams; it also
 //!   records each alert's delivery;
 //! - [`relay`]: the gateway's review and relay of disposal requests to partners' outboxes.
 
+pub mod applier;
 pub mod journal;
 pub mod relay;

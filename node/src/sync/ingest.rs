@@ -225,7 +225,7 @@ pub fn stage_run(
             }
         }
     }
-    // A few blocks per run; views catch up off the writer thread (`views::spawn_applier`).
+    // A few blocks per run; views catch up off the writer thread (`services::applier`).
     feed::log::stage_block(batch, &feed, kept);
     // A re-key takes effect in the commit that stores it, before any later run is checked.
     let mut truncated = Vec::new();
