@@ -2,7 +2,7 @@
 //! far, append its events, and compose the follow-ups one change sets off in another area
 //! (a grading to level I or II shares the risk upwards and files a major-issue report in the
 //! same durable write). Areas never call each other; this is where they meet on the way in,
-//! as [`crate::views`] is where they meet on the way out.
+//! as [`crate::dispatch`] is where they meet on the way out.
 
 use crate::domain::risk::{RiskLookup, RiskRef};
 use crate::event::Event;

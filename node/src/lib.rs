@@ -3,31 +3,53 @@
 //! The county node library: everything a Fenghuo node is, with the `fenghuo-node` server and
 //! the `fenghuo` command-line tool as thin binaries on top.
 //!
-//! ## Layout
+//! ## Layout, from the bottom up
+//! Each floor imports only the floors below it, and areas never import each other;
+//! `node/tests/layers.rs` checks both from the code's own imports.
+//!
+//! **Foundations.**
+//! - [`store`]: the narrow storage trait, its sled implementation, write batches.
 //! - [`identity`]: division codes and certificate identities (`fenghuo://county/510104`).
-//! - [`pki`]: the offline provincial CA, reading certificates, mutual TLS with CRL checks
-//!   (serving, dialling with an identity check, revocation of open connections).
-//! - [`store`]: the narrow storage trait and its sled implementation.
-//! - [`feed`]: signed, hash-chained feeds per (origin, audience) and where they are stored.
-//! - [`event`]: what a feed entry says (the payload every node decodes).
-//! - [`domain`]: focus points, levels, grading standard, the three-step mechanism, and the
-//!   shared alert's rules, directives and consultations.
-//! - [`register`]: the risk register, a view derived from the feeds; [`comms`]: alerts,
-//!   reports, directives and consultations, views too, with the journal `Watch` streams;
-//!   [`views`]: applying entries to every view, catch-up and rebuild.
-//! - [`disposal`]: disposal requests to partner websites, relayed by the gateway.
-//! - [`overview`]: the province at a glance, figures kept current as entries are applied.
-//! - [`partner`]: partner websites the province registered, kept by the gateway.
-//! - [`staff`]: dashboard staff accounts, kept by the gateway (argon2id password hashes).
 //! - [`timespec`]: times and durations as people write them.
-//! - [`sync`]: federation: entitlement, verification, sync sessions and links.
-//! - [`writer`]: the single writer with group commit; acknowledged means durable.
-//! - [`config`]: `node.toml`, typed and checked; [`logging`]: tracing set-up.
-//! - [`start`]: opening a node from its config; [`state`]: what handlers share.
+//!
+//! **Domain, feeds and PKI.**
+//! - [`domain`]: pure rules — focus points, levels, grading, the three-step mechanism,
+//!   alerts, directives, disposal actions, item ids, the text rule.
+//! - [`feed`]: signed, hash-chained feeds per (origin, audience) and where they are stored.
+//! - [`pki`]: the offline provincial CA, certificates, mutual TLS with CRL checks.
+//!
+//! **Events and what every area shares.**
+//! - [`event`]: what a feed entry says (the payload every node decodes, with its own
+//!   snapshot types) and the checks every entry passes, local or received.
+//! - [`counters`]: the numbering of risks, items and outbox messages.
+//!
+//! **Areas** — each with `command` (validate, produce events), `view` (apply events) and its
+//! records; none imports another:
+//! - [`register`]: the risk register; [`comms`]: alerts, reports, directives and
+//!   consultations; [`disposal`]: disposal requests to partner websites; [`overview`]: the
+//!   province at a glance. The federation's own views (directory, CRL, re-keys) live in
+//!   [`sync`].
+//!
+//! **Where areas meet.**
+//! - [`dispatch`]: applies each entry to the area that owns it and runs cross-area reactions;
+//!   catch-up and rebuild.
+//! - [`writer`]: the single writer — stage, sign, commit, flush (group commit; acknowledged
+//!   means durable); [`change`]: each area's command as the writer runs it, with follow-ups.
+//!
+//! **Services** — long-running tasks above the writer:
+//! - [`services`]: the view applier, the journal `Watch` streams read, the gateway's relay.
+//! - [`sync`]: federation — entitlement, verification, sessions, links, health.
+//! - [`partner`]: partner websites the province registered; [`staff`]: dashboard staff
+//!   accounts (argon2id); [`backup`]: online backups; [`config`]: `node.toml`, typed and
+//!   checked; [`state`]: what handlers and workers share.
+//!
+//! **Edges.**
 //! - [`api`]: gRPC handlers, authentication from the certificate, error mapping.
-//! - [`server`]: the mTLS accept loop and the tonic server.
-//! - [`web`]: web pages for any node over HTTPS: sign-in, sessions, CSRF, tables, charts, exports.
+//! - [`web`]: web pages for any node over HTTPS: sign-in, sessions, CSRF, tables, charts,
+//!   exports.
 //! - [`cli`]: the `fenghuo` command-line tool.
+//! - [`server`]: the mTLS accept loop and the tonic server; [`start`]: opening and running a
+//!   node from its config; [`logging`]: tracing set-up.
 #![forbid(unsafe_code)]
 
 pub mod api;
@@ -37,6 +59,7 @@ pub mod cli;
 pub mod comms;
 pub mod config;
 pub mod counters;
+pub mod dispatch;
 pub mod disposal;
 pub mod domain;
 pub mod event;
@@ -55,6 +78,6 @@ pub mod state;
 pub mod store;
 pub mod sync;
 pub mod timespec;
-pub mod views;
+
 pub mod web;
 pub mod writer;

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use crate::config::NodeConfig;
+use crate::dispatch;
 use crate::domain::{GradingError, GradingStandard};
 use crate::feed::keys::KeyError;
 use crate::feed::FeedSigner;
@@ -19,7 +20,6 @@ use crate::sync::directory;
 use crate::sync::link::{self, LinkTarget};
 use crate::sync::session::SyncContext;
 use crate::sync::status::StatusBoard;
-use crate::views;
 use crate::writer::{Writer, WriterContext};
 
 /// Why a node could not start.
@@ -143,7 +143,7 @@ impl Node {
         let published: crate::pki::tls::PublishedCrl =
             Arc::new(move || crate::sync::crl::current(crl_store.as_ref()).ok().flatten());
         let tls = TlsReloader::start(paths.clone(), identity.clone(), Some(published))?;
-        let applied = views::catch_up(store.as_ref())?;
+        let applied = dispatch::catch_up(store.as_ref())?;
         if applied > 0 {
             tracing::info!(entries = applied, "views caught up with the feeds");
         }

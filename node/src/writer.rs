@@ -19,6 +19,7 @@ use ed25519_dalek::VerifyingKey;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::comms::CommsError;
+use crate::dispatch;
 use crate::disposal::DisposalError;
 use crate::domain::GradingStandard;
 use crate::event::{check, Event};
@@ -28,7 +29,6 @@ use crate::register::RegisterError;
 use crate::store::{Batch, Store, StoreError};
 use crate::sync::ingest::{self, IngestError, Ingested};
 use crate::timespec::now_ms;
-use crate::views;
 
 /// How long a write waits for a node that holds its writes (restored, started empty) to get
 /// its own entries back before it is refused.
@@ -70,12 +70,12 @@ pub enum WriteError {
     },
 }
 
-impl From<views::ViewError> for WriteError {
-    fn from(e: views::ViewError) -> Self {
+impl From<dispatch::ViewError> for WriteError {
+    fn from(e: dispatch::ViewError) -> Self {
         match e {
-            views::ViewError::Register(e) => Self::Refused(e),
-            views::ViewError::Comms(e) => Self::Comms(e),
-            views::ViewError::Disposal(e) => Self::Disposal(e),
+            dispatch::ViewError::Register(e) => Self::Refused(e),
+            dispatch::ViewError::Comms(e) => Self::Comms(e),
+            dispatch::ViewError::Disposal(e) => Self::Disposal(e),
         }
     }
 }
@@ -702,8 +702,8 @@ impl Staging<'_> {
         // entries came back from its peers stamped by a clock ahead of this one.
         let at = self.now.max(prev_ms);
         let entry = next_entry(&feed, prev_seq, &prev_hash, at, author, payload);
-        views::apply_event(store, batch, &crate::event::EntryMeta::of(&entry), event)?;
-        views::mark_applied(batch, &feed, entry.seq);
+        dispatch::apply_event(store, batch, &crate::event::EntryMeta::of(&entry), event)?;
+        dispatch::mark_applied(batch, &feed, entry.seq);
         self.comms |= event.item_id().or(event.disposal_id()).is_some();
         let seq = entry.seq;
         self.feeds.entry(feed).or_default().push(entry);
@@ -802,7 +802,7 @@ fn commit_batch(ctx: &WriterContext, jobs: Vec<Job>, now: i64) -> Staged {
                         let stored =
                             |e: &&Entry| e.seq + r.stored as u64 > r.head && e.seq <= r.head;
                         for e in entries.iter().filter(stored) {
-                            views::apply_entry(store, &mut batch, &r.feed, e);
+                            dispatch::apply_entry(store, &mut batch, &r.feed, e);
                         }
                     }
                 }
@@ -835,7 +835,7 @@ fn commit_batch(ctx: &WriterContext, jobs: Vec<Job>, now: i64) -> Staged {
             feeds = truncated.len(),
             "re-key: rebuilding the views without the set-aside entries"
         );
-        match views::rebuild(store) {
+        match dispatch::rebuild(store) {
             Ok(n) => tracing::info!(entries = n, "views rebuilt after the re-key"),
             Err(e) => {
                 tracing::error!(error = %e, "rebuilding the views after a re-key failed; run `fenghuo-node rebuild-views`")

@@ -81,12 +81,12 @@ const FLOORS: &[Floor] = &[
     // 4
     Floor {
         name: "views dispatcher and writer",
-        // Applying entries to every area (cross-area reactions happen here), the single
-        // writer with its staging of received runs (and of the quarantine a bad one sets off), and
-        // `change`, which runs each area's
-        // commands and composes follow-ups such as the upward report.
+        // The dispatcher applies entries to every area (cross-area reactions happen there);
+        // the single writer, with its staging of received runs (and of the quarantine a bad
+        // one sets off); `change` runs each area's commands and composes their follow-ups
+        // (the upward report).
         modules: &[
-            "views",
+            "dispatch",
             "writer",
             "sync::ingest",
             "sync::quarantine",

@@ -6,13 +6,13 @@
 use std::sync::Arc;
 
 use ed25519_dalek::SigningKey;
+use fenghuo_node::dispatch;
 use fenghuo_node::domain::{FocusPoint, GradingStandard, Level, RiskStatus, Scores};
 use fenghuo_node::feed::entry::{verify_run, GENESIS_HASH};
 use fenghuo_node::feed::{self, Audience, FeedId, FeedSigner};
 use fenghuo_node::register::view::{self, RISKS_TREE};
 use fenghuo_node::register::Command;
 use fenghuo_node::store::{SledStore, Store};
-use fenghuo_node::views;
 use fenghuo_node::writer::{WriteError, Writer, WriterContext};
 
 const ORIGIN: &str = "county/510104";
@@ -132,9 +132,9 @@ async fn concurrent_writes_form_one_verified_chain_and_views_rebuild() {
 
     // Deleting the views and rebuilding gives the same bytes.
     let before = dump(store.as_ref(), RISKS_TREE);
-    views::clear(store.as_ref()).unwrap();
+    dispatch::clear(store.as_ref()).unwrap();
     assert!(dump(store.as_ref(), RISKS_TREE).is_empty());
-    assert_eq!(views::catch_up(store.as_ref()).unwrap(), 800);
+    assert_eq!(dispatch::catch_up(store.as_ref()).unwrap(), 800);
     assert_eq!(dump(store.as_ref(), RISKS_TREE), before);
     assert_eq!(
         fenghuo_node::overview::overview(store.as_ref(), &filter).unwrap(),

@@ -206,7 +206,7 @@ impl Federation for FederationService {
             .filter(|(f, _)| shown(&view, &self.state.sync, f))
             .map(|(f, h)| {
                 Ok(v1::FeedHead {
-                    applied: crate::views::applied(store, &f)?,
+                    applied: crate::dispatch::applied(store, &f)?,
                     origin: f.origin,
                     audience: f.audience.to_proto() as i32,
                     seq: h.seq,

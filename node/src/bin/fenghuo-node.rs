@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use fenghuo_node::config::{LogFormat, NodeConfig};
-use fenghuo_node::{cli, logging, start, store, views};
+use fenghuo_node::{cli, dispatch, logging, start, store};
 
 /// The Fenghuo county node.
 #[derive(Debug, Parser)]
@@ -109,7 +109,7 @@ fn main() -> anyhow::Result<()> {
             let cfg = NodeConfig::load(&config)?;
             logging::init(cfg.log.format, cfg.log.filter.as_deref());
             let store = store::SledStore::open(&cfg.resolve(&cfg.data_dir))?;
-            let n = views::rebuild(&store)?;
+            let n = dispatch::rebuild(&store)?;
             eprintln!("rebuilt the views from {n} feed entries");
             Ok(())
         }

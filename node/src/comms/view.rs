@@ -1,5 +1,5 @@
 //! The communications view: alert, report, directive and response events applied to stored
-//! records as entries are committed (see [`crate::views`]), in whatever order feeds arrive:
+//! records as entries are committed (see [`crate::dispatch`]), in whatever order feeds arrive:
 //! a recipient's receipt may reach the gateway before the alert it answers, so responses
 //! live in their own tree, keyed by item and responder, and never need their item first.
 //!

@@ -1,5 +1,5 @@
 //! The disposal view: request events applied to records as entries are committed (see
-//! [`crate::views`]). A node holds the requests it filed; the gateway holds every one, the
+//! [`crate::dispatch`]). A node holds the requests it filed; the gateway holds every one, the
 //! cases that link requests one answer settles (one partner, action and set of URLs), and
 //! each partner's outbox.
 //!

@@ -1,5 +1,5 @@
 //! The register view: risk events applied to stored risk records, incrementally, as entries
-//! are committed (see [`crate::views`] for catch-up and rebuild).
+//! are committed (see [`crate::dispatch`] for catch-up and rebuild).
 //!
 //! Trees: `riskid_risk` (`<origin>-` + number as u64 BE → JSON [`RiskRecord`]) and
 //! `view_meta` (`next_risk/<origin>` → last risk number).

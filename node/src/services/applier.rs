@@ -1,15 +1,15 @@
 //! The view applier: keeps the views current with entries received from peers, off the
 //! writer thread, gathering commits under sustained traffic and yielding to sync while it
-//! stores a backlog. Applying itself is [`crate::views`]'s.
+//! stores a backlog. Applying itself is [`crate::dispatch`]'s.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
+use crate::dispatch::apply_pending;
 use crate::overview;
 use crate::store::{Store, StoreError};
-use crate::views::apply_pending;
 use crate::writer::Urgent;
 
 /// Entries the view applier applies per pass.

@@ -21,11 +21,11 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
+use crate::dispatch;
 use crate::event::Event;
 use crate::event::{may_concern_comms, EntryMeta};
 use crate::feed::{self, Audience, FeedId};
 use crate::store::{read_u64, Batch, Store, StoreError};
-use crate::views;
 use crate::writer::Writer;
 
 use crate::comms::view;
@@ -227,7 +227,7 @@ fn pass(store: &dyn Store, unit: &str, target: &HashMap<FeedId, u64>) -> Result<
         }
         let key = read_key(&feed);
         let mut read = read_u64(store.get(JOURNAL_META_TREE, &key)?);
-        let applied = views::applied(store, &feed)?;
+        let applied = dispatch::applied(store, &feed)?;
         let start = read;
         while read < applied {
             if looked >= PASS {

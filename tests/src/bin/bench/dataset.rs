@@ -5,7 +5,7 @@
 //! to a graver level and resolves the older ones. Every command goes through the node
 //! library's own checks and view updates — `register::command::prepare`, `follow_up` (the
 //! major-issue snapshot upstream), `comms::command::report_on_grading` (the automatic
-//! report) and `views::apply_event` — against an in-memory copy of that county's register,
+//! report) and `dispatch::apply_event` — against an in-memory copy of that county's register,
 //! and is recorded as hash-chained entries whose last entry per feed is signed with the
 //! county's key, one commit per command: what a county's writer writes when its staff work
 //! one command at a time, which is how staff work.
@@ -26,6 +26,7 @@ use anyhow::Context as _;
 use ed25519_dalek::SigningKey;
 use fenghuo_node::change::Risks;
 use fenghuo_node::comms;
+use fenghuo_node::dispatch;
 use fenghuo_node::domain::{FocusPoint, GradingStandard, Level, RiskStatus, Scores};
 use fenghuo_node::event::EntryMeta;
 use fenghuo_node::event::Event;
@@ -35,7 +36,6 @@ use fenghuo_node::register::view;
 use fenghuo_node::register::{self, Command};
 use fenghuo_node::store::{Batch, ExportSink, KeyValue, Store, StoreError};
 use fenghuo_node::timespec::format_ms;
-use fenghuo_node::views;
 
 /// Milliseconds in a day.
 pub const DAY_MS: i64 = 86_400_000;
@@ -276,8 +276,8 @@ impl CountyWriter {
             .cloned()
             .unwrap_or((0, GENESIS_HASH.to_vec()));
         let entry = next_entry(&feed, seq, &hash, at_ms, author, event.encode());
-        views::apply_event(&self.store, batch, &EntryMeta::of(&entry), event)?;
-        views::mark_applied(batch, &feed, entry.seq);
+        dispatch::apply_event(&self.store, batch, &EntryMeta::of(&entry), event)?;
+        dispatch::mark_applied(batch, &feed, entry.seq);
         self.heads.insert(audience, (entry.seq, entry.hash.clone()));
         staged.entry(audience).or_default().push(entry);
         Ok(())

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use fenghuo_node::config::NodeConfig;
+use fenghuo_node::dispatch;
 use fenghuo_node::domain::FocusPoint;
 use fenghuo_node::feed::{self, Audience, FeedId};
 use fenghuo_node::identity::Identity;
@@ -14,7 +15,6 @@ use fenghuo_node::pki::ca::{CertificateAuthority, IssueOptions};
 use fenghuo_node::register::Command;
 use fenghuo_node::start::{self, Running};
 use fenghuo_node::store::Batch;
-use fenghuo_node::views;
 use fenghuo_proto::v1 as pb;
 use fenghuo_tests::Credentials;
 use serde_json::json;
@@ -200,7 +200,7 @@ async fn wait_for(node: &Running, feed: &FeedId, seq: u64, mut on_progress: impl
 
 /// Waits until `node`'s views have applied `feed` up to `seq` (its background work is done).
 async fn wait_applied(node: &Running, feed: &FeedId, seq: u64) {
-    while views::applied(node.state.store.as_ref(), feed).unwrap_or(0) < seq {
+    while dispatch::applied(node.state.store.as_ref(), feed).unwrap_or(0) < seq {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

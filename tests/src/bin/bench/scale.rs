@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use ed25519_dalek::VerifyingKey;
+use fenghuo_node::dispatch;
 use fenghuo_node::domain::Level;
 use fenghuo_node::feed::{self, FeedSigner};
 use fenghuo_node::identity::Identity;
@@ -34,7 +35,6 @@ use fenghuo_node::state::NodeState;
 use fenghuo_node::store::{Batch, Store};
 use fenghuo_node::sync::directory;
 use fenghuo_node::timespec::now_ms;
-use fenghuo_node::views;
 use futures_util::stream::{FuturesOrdered, StreamExt};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
@@ -183,7 +183,7 @@ fn views_progress(store: &dyn Store) -> anyhow::Result<(u64, u64)> {
     let (mut held, mut applied) = (0, 0);
     for (f, head) in feed::log::heads(store)? {
         held += head.seq;
-        applied += views::applied(store, &f)?.min(head.seq);
+        applied += dispatch::applied(store, &f)?.min(head.seq);
     }
     Ok((held, applied))
 }
@@ -547,10 +547,10 @@ pub async fn dashboard_scale(o: Options) -> anyhow::Result<Outcome> {
 fn rebuild(s: &dyn Store, range: &Filter, before: &overview::Overview) -> anyhow::Result<Value> {
     eprintln!("deleting every view and rebuilding them from the feeds…");
     let t = Instant::now();
-    views::clear(s)?;
+    dispatch::clear(s)?;
     let cleared = t.elapsed();
     let t = Instant::now();
-    let applied = views::catch_up(s)?;
+    let applied = dispatch::catch_up(s)?;
     let rebuilt = t.elapsed();
     let identical = overview::overview(s, range)? == *before;
     if !identical {

@@ -1,7 +1,10 @@
-//! Views: everything a node shows is derived from the feeds it holds. Each entry is applied
-//! to the view that owns its event — the risk register ([`crate::register::view`]), the
-//! communications ([`crate::comms::view`]) or the federation directory
-//! ([`crate::sync::directory`]) — in the same commit that stores it.
+//! The views dispatcher: everything a node shows is derived from the feeds it holds. Each
+//! entry is applied to the area that owns its event — the risk register
+//! ([`crate::register::view`]), communications ([`crate::comms::view`]), disposal
+//! ([`crate::disposal::view`]) or the federation directory ([`crate::sync::directory`]) — in
+//! the same commit that stores it, and the reactions of one area to another's change happen
+//! here (the overview counts each risk change the register applies), so areas never call
+//! each other.
 //!
 //! `view_meta` records, per feed, the last sequence number applied. At start the node applies
 //! whatever its views have not seen, so deleting the view trees (or changing the view format)
