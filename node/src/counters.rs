@@ -6,15 +6,15 @@ use crate::domain::item::{ItemId, ItemKind};
 use crate::store::{read_u64, Batch, Store, StoreError};
 
 /// The tree counters share with the views' bookkeeping (`view_meta`).
-pub const TREE: &str = "view_meta";
+pub(crate) const TREE: &str = "view_meta";
 
 /// The counter at `key`: 0 before its first use.
-pub fn last(store: &dyn Store, batch: &Batch, key: &[u8]) -> Result<u64, StoreError> {
+pub(crate) fn last(store: &dyn Store, batch: &Batch, key: &[u8]) -> Result<u64, StoreError> {
     Ok(read_u64(batch.get(store, TREE, key)?))
 }
 
 /// Raises the counter at `key` to `n` (numbers seen out of order never lower it).
-pub fn raise(store: &dyn Store, batch: &mut Batch, key: Vec<u8>, n: u64) -> Result<(), StoreError> {
+pub(crate) fn raise(store: &dyn Store, batch: &mut Batch, key: Vec<u8>, n: u64) -> Result<(), StoreError> {
     if n > last(store, batch, &key)? {
         batch.insert(TREE, key, n.to_be_bytes().to_vec());
     }
@@ -22,7 +22,7 @@ pub fn raise(store: &dyn Store, batch: &mut Batch, key: Vec<u8>, n: u64) -> Resu
 }
 
 /// Takes the next number at `key` and stages it.
-pub fn take(store: &dyn Store, batch: &mut Batch, key: Vec<u8>) -> Result<u64, StoreError> {
+pub(crate) fn take(store: &dyn Store, batch: &mut Batch, key: Vec<u8>) -> Result<u64, StoreError> {
     let n = last(store, batch, &key)? + 1;
     batch.insert(TREE, key, n.to_be_bytes().to_vec());
     Ok(n)
@@ -33,7 +33,7 @@ fn item_key(unit: &str, kind: ItemKind) -> Vec<u8> {
 }
 
 /// The id the next item of `kind` written by `unit` gets (`510104-a4`).
-pub fn next_item_id(
+pub(crate) fn next_item_id(
     store: &dyn Store,
     batch: &Batch,
     unit: &str,
@@ -44,6 +44,6 @@ pub fn next_item_id(
 }
 
 /// Records that the item `id` exists, so [`next_item_id`] moves past it.
-pub fn raise_item(store: &dyn Store, batch: &mut Batch, id: &ItemId<'_>) -> Result<(), StoreError> {
+pub(crate) fn raise_item(store: &dyn Store, batch: &mut Batch, id: &ItemId<'_>) -> Result<(), StoreError> {
     raise(store, batch, item_key(id.unit, id.kind), id.number)
 }

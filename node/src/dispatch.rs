@@ -22,14 +22,14 @@ use crate::store::{Batch, Store, StoreError};
 use crate::sync::directory;
 
 /// Tree of view bookkeeping.
-pub const META_TREE: &str = crate::counters::TREE;
+pub(crate) const META_TREE: &str = crate::counters::TREE;
 /// Bump to make every node rebuild its views from the feeds at start.
 const VIEW_FORMAT: u64 = 11;
 const FORMAT_KEY: &[u8] = b"format";
 const CATCH_UP_CHUNK: usize = 1000;
 
 /// Every tree that holds a view (deleted on rebuild).
-pub const VIEW_TREES: &[&str] = &[
+pub(crate) const VIEW_TREES: &[&str] = &[
     register_view::RISKS_TREE,
     register_view::HISTORY_TREE,
     comms_view::ALERTS_TREE,
@@ -203,7 +203,7 @@ fn ensure_format(store: &dyn Store) -> Result<(), StoreError> {
 /// risk's events only ever move to wider feeds). Not flushed: views are rebuilt from the
 /// feeds, and `applied/…` commits atomically with what it covers. Stops after about `max`
 /// entries (a whole chunk more at most). Feeds of `skip_origin` are left alone.
-pub fn apply_pending(
+pub(crate) fn apply_pending(
     store: &dyn Store,
     max: u64,
     skip_origin: Option<&str>,

@@ -23,13 +23,13 @@ use super::record::{AlertRecord, ChainMessage, DirectiveRecord, ReportRecord, Re
 use super::{CommsError, ItemId, ItemKind};
 
 /// Tree of alerts.
-pub const ALERTS_TREE: &str = "comms_alert";
+pub(crate) const ALERTS_TREE: &str = "comms_alert";
 /// Tree of reports.
-pub const REPORTS_TREE: &str = "comms_report";
+pub(crate) const REPORTS_TREE: &str = "comms_report";
 /// Tree of directives and consultations.
-pub const DIRECTIVES_TREE: &str = "comms_directive";
+pub(crate) const DIRECTIVES_TREE: &str = "comms_directive";
 /// Tree of responses to any of them.
-pub const RESPONSES_TREE: &str = "comms_response";
+pub(crate) const RESPONSES_TREE: &str = "comms_response";
 
 /// The tree of a kind of item; `None` for disposal requests, which are not communications.
 fn tree_of(kind: ItemKind) -> Option<&'static str> {
@@ -67,7 +67,7 @@ fn load<T: DeserializeOwned>(
 }
 
 /// The alert `id`, if this node holds it.
-pub fn alert(
+pub(crate) fn alert(
     store: &dyn Store,
     batch: &Batch,
     id: &str,
@@ -76,7 +76,7 @@ pub fn alert(
 }
 
 /// The report `id`, if this node holds it.
-pub fn report(
+pub(crate) fn report(
     store: &dyn Store,
     batch: &Batch,
     id: &str,
@@ -85,7 +85,7 @@ pub fn report(
 }
 
 /// The directive or consultation `id`, if this node holds it.
-pub fn directive(
+pub(crate) fn directive(
     store: &dyn Store,
     batch: &Batch,
     id: &str,
@@ -101,7 +101,7 @@ fn all<T: DeserializeOwned>(store: &dyn Store, tree: &str) -> Result<Vec<T>, Sto
 }
 
 /// Every alert this node holds, in id order.
-pub fn alerts(store: &dyn Store) -> Result<Vec<AlertRecord>, StoreError> {
+pub(crate) fn alerts(store: &dyn Store) -> Result<Vec<AlertRecord>, StoreError> {
     all(store, ALERTS_TREE)
 }
 
@@ -111,7 +111,7 @@ pub fn reports(store: &dyn Store) -> Result<Vec<ReportRecord>, StoreError> {
 }
 
 /// Every directive and consultation this node holds, in id order.
-pub fn directives(store: &dyn Store) -> Result<Vec<DirectiveRecord>, StoreError> {
+pub(crate) fn directives(store: &dyn Store) -> Result<Vec<DirectiveRecord>, StoreError> {
     all(store, DIRECTIVES_TREE)
 }
 
@@ -122,7 +122,7 @@ fn response_prefix(id: &ItemId<'_>) -> Vec<u8> {
 }
 
 /// The responses to item `id` this node holds, by responder.
-pub fn responses(
+pub(crate) fn responses(
     store: &dyn Store,
     batch: &Batch,
     id: &str,
@@ -138,7 +138,7 @@ pub fn responses(
 }
 
 /// The response of `responder` to `id`, if any.
-pub fn response(
+pub(crate) fn response(
     store: &dyn Store,
     batch: &Batch,
     id: &str,
@@ -179,7 +179,7 @@ fn respond(
 
 /// The counties an alert is addressed to, as far as this node knows: the issuer's declared
 /// neighbours, every county of the province, or the named ones (never the issuer).
-pub fn recipients(store: &dyn Store, alert: &AlertRecord) -> Result<BTreeSet<String>, StoreError> {
+pub(crate) fn recipients(store: &dyn Store, alert: &AlertRecord) -> Result<BTreeSet<String>, StoreError> {
     let mut out = match &alert.alert.audience {
         AlertAudience::Neighbours => directory::declared(store, &alert.issuer)?.unwrap_or_default(),
         AlertAudience::Province => directory::known_counties(store)?
@@ -194,7 +194,7 @@ pub fn recipients(store: &dyn Store, alert: &AlertRecord) -> Result<BTreeSet<Str
 
 /// Whether `unit` (a county) is one of the alert's recipients. A county that holds an alert of
 /// its neighbours' feed was named by its issuer, so only a list is checked.
-pub fn addressed_to(alert: &AlertRecord, unit: &str) -> bool {
+pub(crate) fn addressed_to(alert: &AlertRecord, unit: &str) -> bool {
     if unit == alert.issuer || unit.len() != 6 {
         return false;
     }
@@ -205,7 +205,7 @@ pub fn addressed_to(alert: &AlertRecord, unit: &str) -> bool {
 }
 
 /// Refuses an item whose id names another origin than the entry's, or another kind.
-pub fn require_origin(id: &ItemId<'_>, meta: &EntryMeta, kind: ItemKind) -> Result<(), CommsError> {
+pub(crate) fn require_origin(id: &ItemId<'_>, meta: &EntryMeta, kind: ItemKind) -> Result<(), CommsError> {
     match id.refuse_writer(&meta.unit, kind) {
         Some(why) => Err(CommsError::Precondition(why)),
         None => Ok(()),
@@ -217,7 +217,7 @@ fn parse(id: &str) -> Result<ItemId<'_>, CommsError> {
 }
 
 /// Applies `event` to the view in `batch`. Checks first and stages nothing on error.
-pub fn apply(
+pub(crate) fn apply(
     store: &dyn Store,
     batch: &mut Batch,
     meta: &EntryMeta,

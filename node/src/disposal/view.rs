@@ -22,21 +22,21 @@ use super::record::{DisposalRecord, EvidenceMeta, OutcomeRecord, State, Step};
 use super::DisposalError;
 
 /// Requests.
-pub const REQUESTS_TREE: &str = "disposal_request";
+pub(crate) const REQUESTS_TREE: &str = "disposal_request";
 /// Evidence content.
-pub const EVIDENCE_TREE: &str = "disposal_evidence";
+pub(crate) const EVIDENCE_TREE: &str = "disposal_evidence";
 /// Cases by partner and URL.
-pub const CASES_TREE: &str = "disposal_case";
+pub(crate) const CASES_TREE: &str = "disposal_case";
 /// Requests by case.
-pub const CASE_MEMBERS_TREE: &str = "disposal_case_member";
+pub(crate) const CASE_MEMBERS_TREE: &str = "disposal_case_member";
 /// What each partner is to receive, in order.
-pub const OUTBOX_TREE: &str = "partner_outbox";
+pub(crate) const OUTBOX_TREE: &str = "partner_outbox";
 /// Partners as the province declared them.
-pub const DIRECTORY_TREE: &str = "partner_directory";
+pub(crate) const DIRECTORY_TREE: &str = "partner_directory";
 
 /// A partner as every node knows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DirectoryEntry {
+pub(crate) struct DirectoryEntry {
     /// For people.
     pub display_name: String,
     /// Receives nothing any more.
@@ -83,7 +83,7 @@ pub fn get(
 }
 
 /// Every request this node holds, in id order.
-pub fn list(store: &dyn Store) -> Result<Vec<DisposalRecord>, StoreError> {
+pub(crate) fn list(store: &dyn Store) -> Result<Vec<DisposalRecord>, StoreError> {
     store
         .scan_prefix(REQUESTS_TREE, b"")
         .map(|kv| kv.and_then(|(k, v)| decode(&String::from_utf8_lossy(&k), &v)))
@@ -91,7 +91,7 @@ pub fn list(store: &dyn Store) -> Result<Vec<DisposalRecord>, StoreError> {
 }
 
 /// The files of request `id`, with their content.
-pub fn evidence(store: &dyn Store, id: &str) -> Result<Vec<EvidenceFile>, StoreError> {
+pub(crate) fn evidence(store: &dyn Store, id: &str) -> Result<Vec<EvidenceFile>, StoreError> {
     let Some(parsed) = ItemId::parse(id) else {
         return Ok(Vec::new());
     };
@@ -104,7 +104,7 @@ pub fn evidence(store: &dyn Store, id: &str) -> Result<Vec<EvidenceFile>, StoreE
 }
 
 /// The case of request `id` (the id of its case's first request) and every request in it.
-pub fn case(
+pub(crate) fn case(
     store: &dyn Store,
     record: &DisposalRecord,
 ) -> Result<(String, Vec<String>), StoreError> {
@@ -172,7 +172,7 @@ pub fn outbox(
 }
 
 /// The partner `name` as the province declared it, if it did.
-pub fn directory(store: &dyn Store, name: &str) -> Result<Option<DirectoryEntry>, StoreError> {
+pub(crate) fn directory(store: &dyn Store, name: &str) -> Result<Option<DirectoryEntry>, StoreError> {
     store
         .get(DIRECTORY_TREE, name.as_bytes())?
         .map(|v| decode("partner directory entry", &v))
@@ -212,7 +212,7 @@ fn save(batch: &mut Batch, r: &DisposalRecord) -> Result<(), DisposalError> {
 
 /// Applies `event` to the view in `batch`. An event about a request this node does not hold
 /// (another county's, at a county) changes nothing.
-pub fn apply(
+pub(crate) fn apply(
     store: &dyn Store,
     batch: &mut Batch,
     meta: &EntryMeta,
@@ -470,7 +470,7 @@ fn mean(sum: i64, n: i64) -> i64 {
 }
 
 /// Figures per partner from the requests in `records`, at `now_ms`.
-pub fn figures(
+pub(crate) fn figures(
     records: &[DisposalRecord],
     now_ms: i64,
 ) -> std::collections::BTreeMap<String, PartnerFigures> {

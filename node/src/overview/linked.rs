@@ -24,11 +24,11 @@ use super::RiskFacts;
 /// Notes of changed sources, waiting to be folded in.
 pub const PENDING_TREE: &str = "linked_pending";
 /// Risks per source key.
-pub const MEMBER_TREE: &str = "linked_member";
+pub(crate) const MEMBER_TREE: &str = "linked_member";
 /// Counties per source key.
-pub const ORIGINS_TREE: &str = "linked_origins";
+pub(crate) const ORIGINS_TREE: &str = "linked_origins";
 /// Source keys shared by two counties or more.
-pub const GROUP_TREE: &str = "linked_group";
+pub(crate) const GROUP_TREE: &str = "linked_group";
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Note {
@@ -39,7 +39,7 @@ struct Note {
 }
 
 /// Stages a note when the change of a risk from `before` to `after` changes its source key.
-pub fn note_change(
+pub(crate) fn note_change(
     batch: &mut Batch,
     meta: &EntryMeta,
     before: Option<&RiskFacts<'_>>,
@@ -118,7 +118,7 @@ fn count(
 
 /// Folds every pending note into the index, in one commit; returns how many. Only the view
 /// applier (or catch-up, before it starts) calls this.
-pub fn fold_pending(store: &dyn Store) -> Result<usize, StoreError> {
+pub(crate) fn fold_pending(store: &dyn Store) -> Result<usize, StoreError> {
     let notes: Vec<(Vec<u8>, Vec<u8>)> = store
         .scan_prefix(PENDING_TREE, b"")
         .take(10_000)
@@ -161,7 +161,7 @@ pub struct Group {
 }
 
 /// Every group (or those with a risk of `county`), in source order.
-pub fn groups(store: &dyn Store, county: Option<&str>) -> Result<Vec<Group>, StoreError> {
+pub(crate) fn groups(store: &dyn Store, county: Option<&str>) -> Result<Vec<Group>, StoreError> {
     let mut out = Vec::new();
     for kv in store.scan_prefix(GROUP_TREE, b"") {
         let (source, _) = kv?;

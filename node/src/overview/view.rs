@@ -32,12 +32,12 @@ pub const DAY_TREE: &str = "overview_day";
 /// Levels that rose.
 pub const RISE_TREE: &str = "overview_rise";
 /// The rises of each county (keys of [`RISE_TREE`] under the county).
-pub const RISE_BY_COUNTY_TREE: &str = "overview_rise_by_county";
+pub(crate) const RISE_BY_COUNTY_TREE: &str = "overview_rise_by_county";
 /// The rises to each level (keys of [`RISE_TREE`] under the level index).
-pub const RISE_BY_LEVEL_TREE: &str = "overview_rise_by_level";
+pub(crate) const RISE_BY_LEVEL_TREE: &str = "overview_rise_by_level";
 
 /// The prefix of a county's keys in [`RISE_BY_COUNTY_TREE`].
-pub fn county_prefix(origin: &str) -> Vec<u8> {
+pub(crate) fn county_prefix(origin: &str) -> Vec<u8> {
     let mut k = origin.as_bytes().to_vec();
     k.push(0);
     k
@@ -64,7 +64,7 @@ pub struct Rise {
 
 /// The bucket of a record: origin, level (if graded), focus, status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Bucket<'a> {
+pub(crate) struct Bucket<'a> {
     /// Division code of the origin.
     pub origin: &'a str,
     /// Its level, if graded.
@@ -102,15 +102,15 @@ impl<'a> Bucket<'a> {
 }
 
 /// Counts in a county's row: (I–IV or ungraded) × focus points × statuses.
-pub const BUCKETS: usize = 5 * 6 * 5;
+pub(crate) const BUCKETS: usize = 5 * 6 * 5;
 
 /// The position of `l` among I–IV.
-pub fn level_index(l: Level) -> usize {
+pub(crate) fn level_index(l: Level) -> usize {
     Level::ALL.iter().position(|x| *x == l).unwrap_or(0)
 }
 
 /// The (level, focus point, status) of place `i` of a row.
-pub fn bucket_at(i: usize) -> (Option<Level>, FocusPoint, RiskStatus) {
+pub(crate) fn bucket_at(i: usize) -> (Option<Level>, FocusPoint, RiskStatus) {
     let (statuses, focuses) = (RiskStatus::ALL.len(), FocusPoint::ALL.len());
     let status = RiskStatus::ALL[i % statuses];
     let focus = FocusPoint::ALL[(i / statuses) % focuses];
@@ -119,7 +119,7 @@ pub fn bucket_at(i: usize) -> (Option<Level>, FocusPoint, RiskStatus) {
 }
 
 /// Reads a county's row of counts; a value of the wrong size reads as zeros.
-pub fn decode_row(v: &[u8]) -> [u32; BUCKETS] {
+pub(crate) fn decode_row(v: &[u8]) -> [u32; BUCKETS] {
     let mut row = [0u32; BUCKETS];
     if v.len() != BUCKETS * 4 {
         return row;
@@ -161,14 +161,14 @@ pub fn day_of(ms: i64) -> u32 {
 }
 
 /// The key of `origin`'s counts on `day`.
-pub fn day_key(day: u32, origin: &str) -> Vec<u8> {
+pub(crate) fn day_key(day: u32, origin: &str) -> Vec<u8> {
     let mut k = day.to_be_bytes().to_vec();
     k.extend_from_slice(origin.as_bytes());
     k
 }
 
 /// Reads a day's (identified, resolved); malformed values read as zeros.
-pub fn decode_day(v: &[u8]) -> (u64, u64) {
+pub(crate) fn decode_day(v: &[u8]) -> (u64, u64) {
     let half = |r: std::ops::Range<usize>| {
         v.get(r)
             .and_then(|b| <[u8; 8]>::try_from(b).ok())
@@ -200,7 +200,7 @@ fn count_day(
 
 /// Stages what the change of a risk from `before` to `after` (at `at_ms`) does to the
 /// figures.
-pub fn record_change(
+pub(crate) fn record_change(
     store: &dyn Store,
     batch: &mut Batch,
     before: Option<&RiskFacts<'_>>,

@@ -23,12 +23,12 @@ use super::RegisterError;
 /// Tree of risk records (without their history).
 pub const RISKS_TREE: &str = "riskid_risk";
 /// Tree of history items: risk key ‖ u64be(rev) → JSON [`HistoryItem`].
-pub const HISTORY_TREE: &str = "riskid_history";
+pub(crate) const HISTORY_TREE: &str = "riskid_history";
 
 /// A risk as it was before an event and as the event left it (for the views that count
 /// risks, which the dispatcher updates).
 #[derive(Debug)]
-pub struct RiskChange {
+pub(crate) struct RiskChange {
     /// The record before, if the risk existed.
     pub before: Option<RiskRecord>,
     /// The record after (its history holds only the new item).
@@ -36,7 +36,7 @@ pub struct RiskChange {
 }
 
 /// Splits `510104-17` into (`510104`, 17).
-pub fn parse_risk_id(id: &str) -> Option<(&str, u64)> {
+pub(crate) fn parse_risk_id(id: &str) -> Option<(&str, u64)> {
     let (origin, n) = id.rsplit_once('-')?;
     let n: u64 = n.parse().ok()?;
     if origin.is_empty() || !origin.bytes().all(|b| b.is_ascii_digit()) || n == 0 {
@@ -46,7 +46,7 @@ pub fn parse_risk_id(id: &str) -> Option<(&str, u64)> {
 }
 
 /// The store key of a risk id (ordered by origin, then number).
-pub fn risk_key(id: &str) -> Option<Vec<u8>> {
+pub(crate) fn risk_key(id: &str) -> Option<Vec<u8>> {
     let (origin, n) = parse_risk_id(id)?;
     let mut k = Vec::with_capacity(origin.len() + 9);
     k.extend_from_slice(origin.as_bytes());
@@ -60,7 +60,7 @@ fn counter_key(unit: &str) -> Vec<u8> {
 }
 
 /// The number the next risk created by `unit` gets.
-pub fn next_risk_number(store: &dyn Store, batch: &Batch, unit: &str) -> Result<u64, StoreError> {
+pub(crate) fn next_risk_number(store: &dyn Store, batch: &Batch, unit: &str) -> Result<u64, StoreError> {
     Ok(counters::last(store, batch, &counter_key(unit))? + 1)
 }
 
@@ -103,7 +103,7 @@ fn decode(id: &str, bytes: Vec<u8>) -> Result<RiskRecord, RegisterError> {
 }
 
 /// The record of `id` (without history), or `RiskNotFound`.
-pub fn load_existing(
+pub(crate) fn load_existing(
     store: &dyn Store,
     batch: &Batch,
     id: &str,
@@ -121,7 +121,7 @@ pub fn load_full(store: &dyn Store, batch: &Batch, id: &str) -> Result<RiskRecor
 /// The record of `id` with only the history items after revision `after` (what write calls
 /// answer with: the changes the write made, at a cost that does not grow with the history),
 /// or `RiskNotFound`.
-pub fn load_since(
+pub(crate) fn load_since(
     store: &dyn Store,
     batch: &Batch,
     id: &str,
@@ -143,7 +143,7 @@ pub fn load_since(
 }
 
 /// Reads `r`'s history into it.
-pub fn fill_history(
+pub(crate) fn fill_history(
     store: &dyn Store,
     batch: &Batch,
     r: &mut RiskRecord,
@@ -223,7 +223,7 @@ fn not_resolved(risk: &RiskRecord, what: &str) -> Result<(), RegisterError> {
 
 /// Applies `event` to the view in `batch`. Checks first and stages nothing on error, so a
 /// refused command leaves the batch as it was.
-pub fn apply(
+pub(crate) fn apply(
     store: &dyn Store,
     batch: &mut Batch,
     meta: &EntryMeta,
