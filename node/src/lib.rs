@@ -24,6 +24,8 @@
 //! - [`writer`]: the single writer with group commit; acknowledged means durable.
 //! - [`config`]: `node.toml`, typed and checked; [`logging`]: tracing set-up.
 //! - [`start`]: opening a node from its config; [`state`]: what handlers share.
+//! - [`wire`]: conversions between domain values and their proto enums, shared by the gRPC
+//!   server and the CLI client.
 //! - [`api`]: gRPC handlers, authentication from the certificate, error mapping.
 //! - [`server`]: the mTLS accept loop and the tonic server.
 //! - [`cli`]: the `fenghuo` command-line tool.
@@ -52,4 +54,5 @@ pub mod store;
 pub mod sync;
 pub mod timespec;
 pub mod views;
+pub mod wire;
 pub mod writer;

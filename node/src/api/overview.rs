@@ -6,12 +6,12 @@ use fenghuo_proto::v1::{self, overview_server::Overview};
 use tonic::{Request, Response, Status};
 
 use super::auth::{caller, require_reader};
-use super::convert::{focus_from_proto, level_from_proto};
 use crate::domain::Level;
 use crate::identity::DivisionCode;
 use crate::overview::{self, Filter};
 use crate::state::NodeState;
 use crate::timespec::now_ms;
+use crate::wire::{focus_from_proto, level_from_proto};
 
 /// Days shown when the request gives no start.
 const DEFAULT_DAYS: i64 = 30;

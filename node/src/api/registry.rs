@@ -6,13 +6,16 @@ use fenghuo_proto::v1::{self, registry_server::Registry};
 use tonic::{Request, Response, Status};
 
 use super::auth::{caller, Caller};
-use super::convert::*;
+use super::convert::risk_to_proto;
 use crate::domain::Scores;
 use crate::feed::Audience;
 use crate::identity::DivisionCode;
 use crate::register::{query, view, Command};
 use crate::state::NodeState;
 use crate::store::Batch;
+use crate::wire::{
+    focus_from_proto, level_from_proto, measure_status_from_proto, status_from_proto,
+};
 
 /// Handlers of the `Registry` service.
 #[derive(Debug, Clone)]
