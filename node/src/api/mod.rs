@@ -1,6 +1,6 @@
 //! The gRPC edge: who is calling ([`auth`]), one module per service (thin handlers that
 //! convert protobuf ↔ domain and call the domain), and the one mapping from domain errors to
-//! `tonic::Status` ([`status`]); how long-lived response streams end ([`stream_end`]).
+//! `tonic::Status` ([`errors`]); how long-lived response streams end ([`stream_end`]).
 
 pub mod admin;
 pub mod alerts;
@@ -8,11 +8,11 @@ pub mod auth;
 pub mod convert;
 pub mod directives;
 pub mod disposal;
+pub mod errors;
 pub mod federation;
 pub mod overview;
 pub mod partners;
 pub mod registry;
 pub mod reports;
 pub mod staff;
-pub mod status;
 pub mod stream_end;
