@@ -6,12 +6,11 @@ use std::sync::Arc;
 use fenghuo_proto::v1::{self, disposal_server::Disposal, partner_service_server::PartnerService};
 use tonic::{Request, Response, Status};
 
-use super::auth::{caller, require_own, require_reader, Caller};
+use super::auth::{caller, require_own, require_partner, require_reader, Caller};
 use super::stream_end;
 use crate::disposal::record::DisposalRecord;
 use crate::disposal::{view, Command};
 use crate::domain::disposal::{Action, Outcome};
-use crate::identity::Identity;
 use crate::partner;
 use crate::state::NodeState;
 use crate::store::{Batch, Store, StoreError};
@@ -283,19 +282,9 @@ impl PartnerGatewayService {
     /// The calling partner, registered here and not disabled.
     #[allow(clippy::result_large_err)]
     fn partner(&self, c: &Caller) -> Result<String, Status> {
-        let Identity::Partner(name) = &c.identity else {
-            return Err(Status::permission_denied(format!(
-                "PartnerService is for partner websites' certificates; you are {}",
-                c.identity
-            )));
-        };
-        if !matches!(self.state.identity, Identity::Province(_)) {
-            return Err(Status::failed_precondition(
-                "partners talk to the provincial gateway only",
-            ));
-        }
+        let name = require_partner(c, &self.state.identity)?;
         match partner::get(self.state.store.as_ref(), name)? {
-            Some(p) if !p.disabled => Ok(name.clone()),
+            Some(p) if !p.disabled => Ok(name.to_owned()),
             Some(_) => Err(Status::permission_denied(format!(
                 "partner {name} is disabled by the province"
             ))),

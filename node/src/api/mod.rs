@@ -1,6 +1,7 @@
-//! The gRPC edge: who is calling ([`auth`]), one module per service (thin handlers that
-//! convert protobuf ↔ domain and call the domain), and the one mapping from domain errors to
-//! `tonic::Status` ([`errors`]); how long-lived response streams end ([`stream_end`]).
+//! The gRPC edge: who is calling ([`auth`]: every handler checks its caller through a
+//! `require_*` helper), one module per service (thin handlers that convert protobuf ↔ domain
+//! and call the domain), and the one mapping from domain errors to `tonic::Status`
+//! ([`errors`]); how long-lived response streams end ([`stream_end`]).
 
 pub mod admin;
 pub mod alerts;
