@@ -12,9 +12,9 @@
 //! - [`event`]: what a feed entry says (the payload every node decodes).
 //! - [`domain`]: focus points, levels, grading standard, the three-step mechanism, and the
 //!   shared alert's rules, directives and consultations.
-//! - [`register`]: the risk register, a view derived from the feeds; [`comms`]: alerts,
-//!   reports, directives and consultations, views too, with the journal `Watch` streams;
-//!   [`views`]: applying entries to every view, catch-up and rebuild.
+//! - [`register`]: the risk register, a view derived from the feeds, read through its
+//!   `read.rs`; [`comms`]: alerts, reports, directives and consultations, views too, with the
+//!   journal `Watch` streams; [`views`]: applying entries to every view, catch-up and rebuild.
 //! - [`disposal`]: disposal requests to partner websites, relayed by the gateway.
 //! - [`overview`]: the province at a glance, figures kept current as entries are applied.
 //! - [`partner`]: partner websites the province registered, kept by the gateway.

@@ -134,7 +134,7 @@ impl Overview for OverviewService {
             counties.dedup();
             let mut risks = Vec::with_capacity(g.risks.len());
             for (county, id) in &g.risks {
-                let r = crate::register::view::load(store, &crate::store::Batch::new(), id)?;
+                let r = crate::register::read::find(store, id)?;
                 risks.push(v1::LinkedRisk {
                     id: id.clone(),
                     county: county.clone(),

@@ -10,9 +10,8 @@ use super::convert::risk_to_proto;
 use crate::domain::Scores;
 use crate::feed::Audience;
 use crate::identity::DivisionCode;
-use crate::register::{query, view, Command};
+use crate::register::{read, view, Command};
 use crate::state::NodeState;
-use crate::store::Batch;
 use crate::wire::{
     focus_from_proto, level_from_proto, measure_status_from_proto, status_from_proto,
 };
@@ -32,27 +31,21 @@ impl RegistryService {
     /// Runs `command` for the caller and returns the risk as it now stands.
     async fn write(&self, c: Caller, command: Command) -> Result<Response<v1::Risk>, Status> {
         require_own(&c, self.state.unit(), "change its register")?;
+        let store = self.state.store.as_ref();
         // The answer carries the changes from here on, not the whole history.
         let before = match command.risk_id() {
-            Some(id) => {
-                view::load(self.state.store.as_ref(), &Batch::new(), id)?.map_or(0, |r| r.revs)
-            }
+            Some(id) => read::revision(store, id)?,
             None => 0,
         };
         let written = self.state.writer.submit(c.author(), command).await?;
         tracing::info!(risk = %written.id, seq = written.seq, author = %c.author(), "register changed");
-        let r = view::load_since(
-            self.state.store.as_ref(),
-            &Batch::new(),
-            &written.id,
-            before,
-        )?;
+        let r = read::risk_since(store, &written.id, before)?;
         Ok(Response::new(risk_to_proto(&r)))
     }
 
     #[allow(clippy::result_large_err)]
     fn risk(&self, id: &str) -> Result<Response<v1::Risk>, Status> {
-        let r = view::load_full(self.state.store.as_ref(), &Batch::new(), id)?;
+        let r = read::risk(self.state.store.as_ref(), id)?;
         Ok(Response::new(risk_to_proto(&r)))
     }
 }
@@ -209,13 +202,13 @@ impl Registry for RegistryService {
                 )));
             }
         }
-        if r.limit as usize > query::MAX_LIMIT {
+        if r.limit as usize > read::MAX_LIMIT {
             return Err(Status::invalid_argument(format!(
                 "limit: at most {}",
-                query::MAX_LIMIT
+                read::MAX_LIMIT
             )));
         }
-        let filter = query::Filter {
+        let filter = read::Filter {
             level: level_from_proto(r.level),
             focus: focus_from_proto(r.focus),
             status: status_from_proto(r.status),
@@ -230,7 +223,7 @@ impl Registry for RegistryService {
                 ),
             },
         };
-        let page = query::list(
+        let page = read::list(
             self.state.store.as_ref(),
             &filter,
             r.limit as usize,
