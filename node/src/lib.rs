@@ -14,7 +14,8 @@
 //!   shared alert's rules, directives and consultations.
 //! - [`register`]: the risk register, a view derived from the feeds, read through its
 //!   `read.rs`; [`comms`]: alerts, reports, directives and consultations, views too, with the
-//!   journal `Watch` streams; [`views`]: applying entries to every view, catch-up and rebuild.
+//!   journal `Watch` streams and read models in `read.rs` (receipts, responses, overdue
+//!   flags); [`views`]: applying entries to every view, catch-up and rebuild.
 //! - [`disposal`]: disposal requests to partner websites, relayed by the gateway.
 //! - [`overview`]: the province at a glance, figures kept current as entries are applied.
 //! - [`partner`]: partner websites the province registered, kept by the gateway.

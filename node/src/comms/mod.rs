@@ -13,6 +13,7 @@
 pub mod cap;
 pub mod command;
 pub mod journal;
+pub mod read;
 pub mod record;
 pub mod view;
 
