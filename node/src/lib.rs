@@ -16,7 +16,8 @@
 //!   `read.rs`; [`comms`]: alerts, reports, directives and consultations, views too, with the
 //!   journal `Watch` streams and read models in `read.rs` (receipts, responses, overdue
 //!   flags); [`views`]: applying entries to every view, catch-up and rebuild.
-//! - [`disposal`]: disposal requests to partner websites, relayed by the gateway.
+//! - [`disposal`]: disposal requests to partner websites, relayed by the gateway; read models
+//!   in `read.rs` (a request with its case, evidence and history, a partner's message).
 //! - [`overview`]: the province at a glance, figures kept current as entries are applied.
 //! - [`partner`]: partner websites the province registered, kept by the gateway.
 //! - [`staff`]: dashboard staff accounts, kept by the gateway (argon2id password hashes).
