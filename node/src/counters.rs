@@ -14,7 +14,12 @@ pub(crate) fn last(store: &dyn Store, batch: &Batch, key: &[u8]) -> Result<u64, 
 }
 
 /// Raises the counter at `key` to `n` (numbers seen out of order never lower it).
-pub(crate) fn raise(store: &dyn Store, batch: &mut Batch, key: Vec<u8>, n: u64) -> Result<(), StoreError> {
+pub(crate) fn raise(
+    store: &dyn Store,
+    batch: &mut Batch,
+    key: Vec<u8>,
+    n: u64,
+) -> Result<(), StoreError> {
     if n > last(store, batch, &key)? {
         batch.insert(TREE, key, n.to_be_bytes().to_vec());
     }
@@ -44,6 +49,10 @@ pub(crate) fn next_item_id(
 }
 
 /// Records that the item `id` exists, so [`next_item_id`] moves past it.
-pub(crate) fn raise_item(store: &dyn Store, batch: &mut Batch, id: &ItemId<'_>) -> Result<(), StoreError> {
+pub(crate) fn raise_item(
+    store: &dyn Store,
+    batch: &mut Batch,
+    id: &ItemId<'_>,
+) -> Result<(), StoreError> {
     raise(store, batch, item_key(id.unit, id.kind), id.number)
 }

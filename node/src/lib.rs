@@ -23,7 +23,8 @@
 //!   snapshot types) and the checks every entry passes, local or received.
 //! - [`counters`]: the numbering of risks, items and outbox messages.
 //!
-//! **Areas** — each with `command` (validate, produce events), `view` (apply events) and its
+//! **Areas** — each with `command` (validate, produce events), `view` (apply events),
+//! `read` (read models as plain structs: what pages, gRPC and webhooks show) and its
 //! records; none imports another:
 //! - [`register`]: the risk register; [`comms`]: alerts, reports, directives and
 //!   consultations; [`disposal`]: disposal requests to partner websites; [`overview`]: the
@@ -47,7 +48,8 @@
 //! - [`api`]: gRPC handlers, authentication from the certificate, error mapping.
 //! - [`web`]: web pages for any node over HTTPS: sign-in, sessions, CSRF, tables, charts,
 //!   exports.
-//! - [`cli`]: the `fenghuo` command-line tool.
+//! - [`cli`]: the `fenghuo` command-line tool; [`wire`]: conversions between domain values
+//!   and their proto enums, shared by the gRPC server and the CLI client.
 //! - [`server`]: the mTLS accept loop and the tonic server; [`start`]: opening and running a
 //!   node from its config; [`logging`]: tracing set-up.
 #![forbid(unsafe_code)]
@@ -78,6 +80,6 @@ pub mod state;
 pub mod store;
 pub mod sync;
 pub mod timespec;
-
 pub mod web;
+pub mod wire;
 pub mod writer;

@@ -109,7 +109,7 @@ const FLOORS: &[Floor] = &[
         name: "edges",
         // gRPC, pages, the CLI, the accept loop, opening a node, and tracing set-up
         // for the servers (the binary's job; it reads the config's log format).
-        modules: &["api", "web", "cli", "server", "start", "logging"],
+        modules: &["api", "web", "cli", "wire", "server", "start", "logging"],
     },
     // 7
     Floor {

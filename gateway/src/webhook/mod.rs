@@ -15,12 +15,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fenghuo_node::disposal::attempts::{self, Attempt};
+use fenghuo_node::disposal::read::{self, DeliveryMessage};
 use fenghuo_node::disposal::{signature, view, Command};
 use fenghuo_node::partner::{self, Partner};
 use fenghuo_node::services::relay::Changes;
 use fenghuo_node::state::NodeState;
 use fenghuo_node::timespec::now_ms;
-use fenghuo_proto::v1;
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
@@ -36,21 +36,21 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 const PAGE: usize = 50;
 
 /// The JSON body a webhook receives for one outbox message (documented in docs/partners.md).
-pub fn body(m: &v1::PartnerMessage) -> Value {
+pub fn body(m: &DeliveryMessage) -> Value {
     use base64::Engine as _;
-    let r = m.request.clone().unwrap_or_default();
+    let r = &m.request;
     json!({
-        "type": m.kind,
+        "type": m.kind(),
         "cursor": m.cursor,
         "request": {
             "id": r.id,
             "requester": r.requester,
             "urls": r.urls,
-            "action": r.action,
+            "action": r.action.as_str(),
             "reason": r.reason,
             "legal_basis": r.legal_basis,
             "deadline": fenghuo_node::timespec::format_ms(r.deadline_ms),
-            "risk": (!r.risk.is_empty()).then_some(&r.risk),
+            "risk": r.risk.as_deref().filter(|risk| !risk.is_empty()),
             "case": r.case_id,
             "linked": r.linked,
         },
@@ -232,7 +232,7 @@ async fn deliver(
         id: pm.id.clone(),
         withdrawal: pm.withdrawal,
     };
-    let message = match fenghuo_node::api::disposal::message(store, seq, &m) {
+    let message = match read::message(store, seq, &m, now_ms()) {
         Ok(Some(msg)) => msg,
         Ok(None) => return Settled::Yes,
         Err(e) => {
@@ -240,8 +240,8 @@ async fn deliver(
             return Settled::RetryAt(now_ms() + MAX_BACKOFF.as_millis() as i64);
         }
     };
-    let deadline = message.request.as_ref().map(|r| r.deadline_ms).unwrap_or(0);
-    let kind = message.kind.clone();
+    let deadline = message.request.deadline_ms;
+    let kind = message.kind();
     let body = body(&message).to_string();
     let id = format!("{}:{kind}", m.id);
     let keys = p.secrets(now_ms());
@@ -265,7 +265,7 @@ async fn deliver(
     let record = |status: u16, error: String, last: bool| {
         let attempt = Attempt {
             at_ms: now_ms(),
-            kind: kind.clone(),
+            kind: kind.to_owned(),
             status,
             error,
             last,
@@ -314,6 +314,72 @@ async fn deliver(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fenghuo_node::disposal::read::{Evidence, RequestDetails};
+    use fenghuo_node::disposal::State;
+    use fenghuo_node::domain::disposal::Action;
+
+    /// docs/partners.md's example message, as the read model holds it. (The docs show the
+    /// deadline without its milliseconds; `timespec::format_ms` always writes them.)
+    fn documented(withdrawal: bool, risk: Option<&str>) -> DeliveryMessage {
+        let file = |content: &[u8]| Evidence {
+            name: "screenshot.png".into(),
+            sha256: "9f2c".into(),
+            size: 48213,
+            content: content.to_vec(),
+        };
+        DeliveryMessage {
+            cursor: 42,
+            withdrawal,
+            request: RequestDetails {
+                id: "510104-x3".into(),
+                requester: "510104".into(),
+                partner: "weibo".into(),
+                urls: vec!["https://weibo.example/status/1".into()],
+                action: Action::TakeDown,
+                reason: "Fabricated casualty figures".into(),
+                legal_basis: "art. 6".into(),
+                deadline_ms: 1_795_766_400_000,
+                evidence: vec![file(b"")],
+                risk: risk.map(str::to_owned),
+                filed_at_ms: 1_795_000_000_000,
+                filed_by: "staff/510104/zhang".into(),
+                state: State::Relayed,
+                overdue: false,
+                case_id: "510104-x3".into(),
+                linked: vec![],
+                delivered_at_ms: None,
+                acknowledged_at_ms: None,
+                outcome: None,
+                history: vec![],
+                escalated_report: None,
+            },
+            evidence: if withdrawal {
+                vec![]
+            } else {
+                vec![file(b"PNG")]
+            },
+        }
+    }
+
+    #[test]
+    fn the_body_is_the_documented_json() {
+        let expected = json!({
+            "type": "request", "cursor": 42,
+            "request": {"id": "510104-x3", "requester": "510104",
+                        "urls": ["https://weibo.example/status/1"], "action": "take-down",
+                        "reason": "Fabricated casualty figures", "legal_basis": "art. 6",
+                        "deadline": "2026-11-27T08:00:00.000Z", "risk": "510104-17",
+                        "case": "510104-x3", "linked": []},
+            "evidence": [{"name": "screenshot.png", "sha256": "9f2c", "size": 48213,
+                          "content_base64": "UE5H"}],
+        });
+        assert_eq!(body(&documented(false, Some("510104-17"))), expected);
+
+        let withdrawal = body(&documented(true, None));
+        assert_eq!(withdrawal["type"], "withdrawal");
+        assert_eq!(withdrawal["request"]["risk"], Value::Null);
+        assert_eq!(withdrawal["evidence"], json!([]));
+    }
 
     #[test]
     fn backoff_doubles_with_jitter_up_to_a_cap() {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use fenghuo_proto::v1::{self, admin_server::Admin};
 use tonic::{Request, Response, Status};
 
-use super::auth::{caller, require_gateway_staff};
+use super::auth::{caller, require_gateway_staff, require_node_itself};
 use super::stream_end;
 use crate::feed::Audience;
 use crate::identity::DivisionCode;
@@ -128,13 +128,7 @@ impl Admin for AdminService {
         &self,
         req: Request<v1::BackupRequest>,
     ) -> Result<Response<Self::BackupStream>, Status> {
-        let c = caller(&req)?;
-        if c.identity != self.state.identity {
-            return Err(Status::permission_denied(format!(
-                "backups are taken with the node's own certificate ({}), not {}",
-                self.state.identity, c.identity
-            )));
-        }
+        require_node_itself(&caller(&req)?, &self.state.identity, "backups are taken")?;
         let state = self.state.clone();
         let staged = tokio::task::spawn_blocking(move || {
             let file = tempfile::Builder::new()

@@ -9,15 +9,14 @@ use tonic::{Request, Response, Status};
 
 use super::auth::{caller, require_own, require_reader};
 use super::stream_end;
-use crate::comms::cap::{CapMessage, CapReference};
 use crate::comms::command::AlertChanges;
+use crate::comms::read::{self, AlertDetails, Receipt};
 use crate::comms::record::AlertRecord;
-use crate::comms::{self, view, ItemKind};
+use crate::comms::{self, ItemKind};
 use crate::domain::alert::{AlertAudience, NewAlert};
-use crate::identity::{DivisionCode, Identity};
 use crate::services::journal::{self, JournalItem};
 use crate::state::NodeState;
-use crate::store::{Batch, Store};
+use crate::store::Store;
 use crate::timespec::now_ms;
 
 /// Items sent per read of the journal.
@@ -49,21 +48,16 @@ impl AlertsService {
     fn alert(&self, id: &str, cap: bool) -> Result<Response<v1::Alert>, Status> {
         comms::parse_id(id, ItemKind::Alert)?;
         let store = self.state.store.as_ref();
-        let record = view::alert(store, &Batch::new(), id)?
+        let record = read::find_alert(store, id)?
             .ok_or_else(|| Status::not_found(format!("no alert {id} has reached this node")))?;
         let unit = self.state.unit();
-        // A county holding an alert for named counties it is not among is not shown it.
-        if unit.len() == 6 && record.issuer != unit && !view::addressed_to(&record, unit) {
+        if !read::shown_to(&record, unit) {
             return Err(Status::not_found(format!(
                 "no alert {id} is addressed to {unit}"
             )));
         }
-        Ok(Response::new(alert_to_proto(
-            store,
-            &record,
-            now_ms(),
-            cap,
-        )?))
+        let details = read::alert(store, &record, now_ms(), cap)?;
+        Ok(Response::new(details_to_proto(&details)))
     }
 }
 
@@ -116,94 +110,26 @@ fn content_to_proto(a: &NewAlert) -> v1::AlertContent {
     }
 }
 
-/// The identity URI of a unit's node: `fenghuo://county/510104` or `fenghuo://province/51`.
-fn sender_uri(unit: &str) -> String {
-    match DivisionCode::parse(unit) {
-        Ok(c) if c.is_county() => Identity::County(c).uri(),
-        Ok(c) => Identity::Province(c).uri(),
-        Err(_) => unit.to_owned(),
-    }
-}
-
-/// CAP identifier of message `version` of alert `id`: the id for the issue, then `id.v2`…
-fn cap_identifier(id: &str, version: u32) -> String {
-    if version <= 1 {
-        id.to_owned()
-    } else {
-        format!("{id}.v{version}")
-    }
-}
-
-/// The alert as CAP 1.2 XML: its latest message, referencing the one before.
-pub fn cap_xml(record: &AlertRecord) -> String {
-    let sender = sender_uri(&record.issuer);
-    let last = record.chain.last();
-    let version = last.map_or(1, |m| m.version);
-    let references: Vec<CapReference> = record
-        .chain
-        .iter()
-        .rev()
-        .nth(1)
-        .map(|prev| CapReference {
-            sender: sender.clone(),
-            identifier: cap_identifier(&record.id, prev.version),
-            sent_ms: prev.at_ms,
-        })
-        .into_iter()
-        .collect();
-    let name = if record.issuer.len() == 2 {
-        format!("Province {}", record.issuer)
-    } else {
-        format!("County {}", record.issuer)
-    };
-    CapMessage {
-        identifier: &cap_identifier(&record.id, version),
-        sender: &sender,
-        sender_name: &name,
-        sent_ms: last.map_or(record.issued_at_ms, |m| m.at_ms),
-        kind: last.map_or(comms::cap::MessageKind::Alert, |m| m.kind),
-        references: &references,
-        alert: &record.alert,
-    }
-    .to_xml()
-}
-
 /// An alert with its chain and a receipt per recipient county, overdue flags computed at
-/// `now`.
+/// `now`. Kept for the web pages, which are to call [`read::alert`] and present
+/// [`AlertDetails`] themselves.
 pub fn alert_to_proto(
     store: &dyn Store,
     record: &AlertRecord,
     now: i64,
     cap: bool,
 ) -> Result<v1::Alert, crate::store::StoreError> {
-    let responses = view::responses(store, &Batch::new(), &record.id)?;
-    let mut counties = view::recipients(store, record)?;
-    counties.extend(responses.keys().filter(|k| k.len() == 6).cloned());
-    let status = record.status(now);
-    let due = record.issued_at_ms + (record.ack_within_s as i64) * 1000;
-    let receipts = counties
-        .iter()
-        .map(|county| {
-            let r = responses.get(county);
-            let acknowledged = r.and_then(|r| r.acknowledged_at_ms);
-            v1::Receipt {
-                county: county.clone(),
-                delivered_at_ms: r.and_then(|r| r.delivered_at_ms).unwrap_or(0),
-                acknowledged_at_ms: acknowledged.unwrap_or(0),
-                acknowledged_by: r.map(|r| r.by.clone()).unwrap_or_default(),
-                note: r.map(|r| r.note.clone()).unwrap_or_default(),
-                overdue: record.alert.severity.needs_prompt_acknowledgment()
-                    && status == "active"
-                    && acknowledged.is_none()
-                    && now > due,
-            }
-        })
-        .collect();
-    Ok(v1::Alert {
+    Ok(details_to_proto(&read::alert(store, record, now, cap)?))
+}
+
+/// An alert's read model as the API gives it.
+fn details_to_proto(d: &AlertDetails) -> v1::Alert {
+    let record = &d.record;
+    v1::Alert {
         id: record.id.clone(),
         issuer: record.issuer.clone(),
         content: Some(content_to_proto(&record.alert)),
-        status: status.to_owned(),
+        status: d.status.to_owned(),
         issued_at_ms: record.issued_at_ms,
         ack_within_s: record.ack_within_s,
         chain: record
@@ -217,10 +143,21 @@ pub fn alert_to_proto(
                 summary: m.summary.clone(),
             })
             .collect(),
-        receipts,
-        cap_xml: if cap { cap_xml(record) } else { String::new() },
-        sender: sender_uri(&record.issuer),
-    })
+        receipts: d.receipts.iter().map(receipt_to_proto).collect(),
+        cap_xml: d.cap_xml.clone().unwrap_or_default(),
+        sender: d.sender.clone(),
+    }
+}
+
+fn receipt_to_proto(r: &Receipt) -> v1::Receipt {
+    v1::Receipt {
+        county: r.county.clone(),
+        delivered_at_ms: r.delivered_at_ms.unwrap_or(0),
+        acknowledged_at_ms: r.acknowledged_at_ms.unwrap_or(0),
+        acknowledged_by: r.acknowledged_by.clone(),
+        note: r.note.clone(),
+        overdue: r.overdue,
+    }
 }
 
 fn journal_to_proto(item: JournalItem) -> v1::WatchEvent {
@@ -331,19 +268,10 @@ impl Alerts for AlertsService {
     ) -> Result<Response<v1::ListAlertsResponse>, Status> {
         require_reader(&caller(&req)?, self.state.unit(), "alerts")?;
         let all = req.into_inner().all;
-        let store = self.state.store.as_ref();
-        let unit = self.state.unit();
-        let now = now_ms();
-        let mut records: Vec<AlertRecord> = view::alerts(store)?
-            .into_iter()
-            .filter(|a| unit.len() == 2 || a.issuer == unit || view::addressed_to(a, unit))
-            .filter(|a| all || a.status(now) == "active")
-            .collect();
-        records.sort_by_key(|a| std::cmp::Reverse(a.issued_at_ms));
-        let alerts = records
+        let alerts = read::alerts(self.state.store.as_ref(), self.state.unit(), now_ms(), all)?
             .iter()
-            .map(|a| alert_to_proto(store, a, now, false))
-            .collect::<Result<_, _>>()?;
+            .map(details_to_proto)
+            .collect();
         Ok(Response::new(v1::ListAlertsResponse { alerts }))
     }
 

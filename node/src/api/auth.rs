@@ -5,6 +5,7 @@ use tonic::{Request, Status};
 
 use crate::identity::Identity;
 use crate::pki::standing::PeerInfo;
+use crate::sync::entitlement::{status_view, StatusView};
 
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]
@@ -84,6 +85,69 @@ pub fn require_gateway_staff(c: &Caller, node: &Identity, what: &str) -> Result<
     }
 }
 
+/// Refuses anything but the node's own certificate (`node`), which only its operator holds;
+/// `what` says what is done with it, e.g. `backups are taken`.
+#[allow(clippy::result_large_err)]
+pub fn require_node_itself(c: &Caller, node: &Identity, what: &str) -> Result<(), Status> {
+    if c.identity == *node {
+        Ok(())
+    } else {
+        Err(Status::permission_denied(format!(
+            "{what} with the node's own certificate ({node}), not {}",
+            c.identity
+        )))
+    }
+}
+
+/// Refuses anything but county nodes and the gateway of `province`: who sync with a node.
+/// Staff and partners never sync, and no node of another province.
+#[allow(clippy::result_large_err)]
+pub fn require_sync_peer(c: &Caller, province: &str) -> Result<(), Status> {
+    let same_province = c
+        .identity
+        .unit()
+        .is_some_and(|u| u.province_code() == province);
+    if matches!(c.identity, Identity::County(_) | Identity::Province(_)) && same_province {
+        Ok(())
+    } else {
+        Err(Status::permission_denied(format!(
+            "only county nodes and the gateway of province {province} sync; you are {}",
+            c.identity
+        )))
+    }
+}
+
+/// How much of the federation status of `node` the caller sees ([`status_view`]); refuses
+/// anyone outside its province (partners, other provinces).
+#[allow(clippy::result_large_err)]
+pub fn require_federation_member(c: &Caller, node: &Identity) -> Result<StatusView, Status> {
+    status_view(&c.identity, node).ok_or_else(|| {
+        Status::permission_denied(format!(
+            "federation status is for members of province {}; you are {}",
+            node.unit().map_or("", |u| u.province_code()),
+            c.identity
+        ))
+    })
+}
+
+/// The calling partner's name; refuses every other certificate, and any node but a
+/// provincial gateway (`node`), the only one partners are served by.
+#[allow(clippy::result_large_err)]
+pub fn require_partner<'a>(c: &'a Caller, node: &Identity) -> Result<&'a str, Status> {
+    let Identity::Partner(name) = &c.identity else {
+        return Err(Status::permission_denied(format!(
+            "PartnerService is for partner websites' certificates; you are {}",
+            c.identity
+        )));
+    };
+    if !matches!(node, Identity::Province(_)) {
+        return Err(Status::failed_precondition(
+            "partners talk to the provincial gateway only",
+        ));
+    }
+    Ok(name)
+}
+
 /// Interceptor: requires a verified peer whose certificate still stands (not revoked or
 /// expired since the handshake) and attaches its [`Caller`].
 #[allow(clippy::result_large_err)]
@@ -124,6 +188,65 @@ mod tests {
         Caller {
             identity: uri.parse().unwrap(),
         }
+    }
+
+    #[test]
+    fn each_helper_lets_in_only_whom_it_names() {
+        let county: Identity = "fenghuo://county/510104".parse().unwrap();
+        let gateway: Identity = "fenghuo://province/51".parse().unwrap();
+        assert!(
+            require_node_itself(&c("fenghuo://county/510104"), &county, "backups are taken")
+                .is_ok()
+        );
+        let refused = require_node_itself(
+            &c("fenghuo://staff/510104/zhang"),
+            &county,
+            "backups are taken",
+        )
+        .unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+        assert!(refused
+            .message()
+            .starts_with("backups are taken with the node's own certificate"));
+
+        assert!(require_sync_peer(&c("fenghuo://county/510105"), "51").is_ok());
+        assert!(require_sync_peer(&c("fenghuo://province/51"), "51").is_ok());
+        for other in [
+            "fenghuo://staff/510104/zhang",
+            "fenghuo://partner/weibo",
+            "fenghuo://county/520102",
+        ] {
+            assert_eq!(
+                require_sync_peer(&c(other), "51").unwrap_err().code(),
+                tonic::Code::PermissionDenied,
+                "{other}"
+            );
+        }
+
+        assert!(matches!(
+            require_federation_member(&c("fenghuo://staff/51/wang"), &county),
+            Ok(StatusView::Everything)
+        ));
+        let refused =
+            require_federation_member(&c("fenghuo://partner/weibo"), &county).unwrap_err();
+        assert!(
+            refused.message().contains("members of province 51"),
+            "{}",
+            refused.message()
+        );
+
+        let partner = c("fenghuo://partner/weibo");
+        assert_eq!(require_partner(&partner, &gateway).ok(), Some("weibo"));
+        assert_eq!(
+            require_partner(&partner, &county).unwrap_err().code(),
+            tonic::Code::FailedPrecondition
+        );
+        assert_eq!(
+            require_partner(&c("fenghuo://county/510104"), &gateway)
+                .unwrap_err()
+                .code(),
+            tonic::Code::PermissionDenied
+        );
     }
 
     #[test]

@@ -1,103 +1,10 @@
-//! Protobuf ↔ domain conversions for the API.
+//! Protobuf conversions only the server makes: whole records to messages. The enum
+//! conversions the CLI shares live in [`crate::wire`].
 
 use fenghuo_proto::v1;
 
-use crate::domain::{FocusPoint, Level, MeasureStatus, RiskStatus};
 use crate::register::record::RiskRecord;
-
-/// Focus point from protobuf; `None` when unspecified or unknown.
-pub fn focus_from_proto(v: i32) -> Option<FocusPoint> {
-    use v1::FocusPoint as P;
-    Some(match P::try_from(v).ok()? {
-        P::KeyWork => FocusPoint::KeyWork,
-        P::MajorEvent => FocusPoint::MajorEvent,
-        P::ActivityConcentration => FocusPoint::ActivityConcentration,
-        P::EmergencyTrigger => FocusPoint::EmergencyTrigger,
-        P::ReformMeasure => FocusPoint::ReformMeasure,
-        P::PolicyAdjustment => FocusPoint::PolicyAdjustment,
-        P::Unspecified => return None,
-    })
-}
-
-/// Focus point to protobuf.
-pub fn focus_to_proto(f: FocusPoint) -> v1::FocusPoint {
-    use v1::FocusPoint as P;
-    match f {
-        FocusPoint::KeyWork => P::KeyWork,
-        FocusPoint::MajorEvent => P::MajorEvent,
-        FocusPoint::ActivityConcentration => P::ActivityConcentration,
-        FocusPoint::EmergencyTrigger => P::EmergencyTrigger,
-        FocusPoint::ReformMeasure => P::ReformMeasure,
-        FocusPoint::PolicyAdjustment => P::PolicyAdjustment,
-    }
-}
-
-/// Level from protobuf; `None` when unspecified or unknown.
-pub fn level_from_proto(v: i32) -> Option<Level> {
-    Some(match v1::Level::try_from(v).ok()? {
-        v1::Level::I => Level::I,
-        v1::Level::Ii => Level::II,
-        v1::Level::Iii => Level::III,
-        v1::Level::Iv => Level::IV,
-        v1::Level::Unspecified => return None,
-    })
-}
-
-/// Level to protobuf.
-pub fn level_to_proto(l: Level) -> v1::Level {
-    match l {
-        Level::I => v1::Level::I,
-        Level::II => v1::Level::Ii,
-        Level::III => v1::Level::Iii,
-        Level::IV => v1::Level::Iv,
-    }
-}
-
-/// Risk status from protobuf; `None` when unspecified or unknown.
-pub fn status_from_proto(v: i32) -> Option<RiskStatus> {
-    use v1::RiskStatus as P;
-    Some(match P::try_from(v).ok()? {
-        P::Identified => RiskStatus::Identified,
-        P::Graded => RiskStatus::Graded,
-        P::MeasuresSet => RiskStatus::MeasuresSet,
-        P::Monitoring => RiskStatus::Monitoring,
-        P::Resolved => RiskStatus::Resolved,
-        P::Unspecified => return None,
-    })
-}
-
-/// Risk status to protobuf.
-pub fn status_to_proto(s: RiskStatus) -> v1::RiskStatus {
-    use v1::RiskStatus as P;
-    match s {
-        RiskStatus::Identified => P::Identified,
-        RiskStatus::Graded => P::Graded,
-        RiskStatus::MeasuresSet => P::MeasuresSet,
-        RiskStatus::Monitoring => P::Monitoring,
-        RiskStatus::Resolved => P::Resolved,
-    }
-}
-
-/// Measure status from protobuf; `None` when unspecified or unknown.
-pub fn measure_status_from_proto(v: i32) -> Option<MeasureStatus> {
-    use v1::MeasureStatus as P;
-    Some(match P::try_from(v).ok()? {
-        P::Planned => MeasureStatus::Planned,
-        P::InProgress => MeasureStatus::InProgress,
-        P::Done => MeasureStatus::Done,
-        P::Unspecified => return None,
-    })
-}
-
-/// Measure status to protobuf.
-pub fn measure_status_to_proto(s: MeasureStatus) -> v1::MeasureStatus {
-    use v1::MeasureStatus as P;
-    match s {
-        MeasureStatus::Planned => P::Planned,
-        MeasureStatus::InProgress => P::InProgress,
-        MeasureStatus::Done => P::Done,
-    }
-}
+use crate::wire::{focus_to_proto, level_to_proto, measure_status_to_proto, status_to_proto};
 
 /// A stored risk record as the API returns it.
 pub fn risk_to_proto(r: &RiskRecord) -> v1::Risk {

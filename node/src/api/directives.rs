@@ -6,12 +6,12 @@ use fenghuo_proto::v1::{self, directives_server::Directives};
 use tonic::{Request, Response, Status};
 
 use super::auth::{caller, require_own, require_reader};
+use crate::comms;
+use crate::comms::read::{self, DirectiveDetails, ResponseLine};
 use crate::comms::record::DirectiveRecord;
-use crate::comms::{self, view};
 use crate::domain::directive::{DirectiveKind, ResponseStatus};
 use crate::state::NodeState;
-use crate::store::{Batch, Store, StoreError};
-use crate::sync::directory;
+use crate::store::{Store, StoreError};
 use crate::timespec::now_ms;
 
 /// Handlers of the `Directives` service.
@@ -29,64 +29,49 @@ impl DirectivesService {
     #[allow(clippy::result_large_err)]
     fn directive(&self, id: &str) -> Result<Response<v1::Directive>, Status> {
         let store = self.state.store.as_ref();
-        let record = view::directive(store, &Batch::new(), id)?
+        let record = read::find_directive(store, id)?
             .ok_or_else(|| Status::not_found(format!("no directive {id} has reached this node")))?;
-        Ok(Response::new(directive_to_proto(
-            store,
-            &record,
-            self.state.unit(),
-            now_ms(),
-        )?))
+        let details = read::directive(store, &record, self.state.unit(), now_ms())?;
+        Ok(Response::new(details_to_proto(&details)))
     }
 }
 
 /// A directive with a response line per target county (at a county: its own only), overdue
-/// flags computed at `now`.
+/// flags computed at `now`. Kept for the web pages, which are to call [`read::directive`] (or
+/// [`read::directives`]) and present [`DirectiveDetails`] themselves.
 pub fn directive_to_proto(
     store: &dyn Store,
     d: &DirectiveRecord,
     unit: &str,
     now: i64,
 ) -> Result<v1::Directive, StoreError> {
-    let responses = view::responses(store, &Batch::new(), &d.id)?;
-    let mut counties: std::collections::BTreeSet<String> = if unit.len() == 6 {
-        std::iter::once(unit.to_owned()).collect()
-    } else if d.targets.is_empty() {
-        directory::known_counties(store)?
-            .into_iter()
-            .filter(|c| c.starts_with(unit))
-            .collect()
-    } else {
-        d.targets.iter().cloned().collect()
-    };
-    if unit.len() == 2 {
-        counties.extend(responses.keys().cloned());
+    Ok(details_to_proto(&read::directive(store, d, unit, now)?))
+}
+
+/// A directive's read model as the API gives it.
+fn details_to_proto(d: &DirectiveDetails) -> v1::Directive {
+    let r = &d.record;
+    v1::Directive {
+        id: r.id.clone(),
+        kind: r.kind.as_str().to_owned(),
+        text: r.text.clone(),
+        deadline_ms: r.deadline_ms,
+        targets: r.targets.clone(),
+        issued_at_ms: r.issued_at_ms,
+        issued_by: r.issued_by.clone(),
+        responses: d.responses.iter().map(response_to_proto).collect(),
     }
-    let lines = counties
-        .into_iter()
-        .map(|county| {
-            let r = responses.get(&county);
-            let status = r.and_then(|r| r.status);
-            v1::DirectiveResponse {
-                status: status.map(|s| s.as_str().to_owned()).unwrap_or_default(),
-                text: r.map(|r| r.text.clone()).unwrap_or_default(),
-                responded_at_ms: r.and_then(|r| r.responded_at_ms).unwrap_or(0),
-                responded_by: r.map(|r| r.by.clone()).unwrap_or_default(),
-                overdue: now > d.deadline_ms && !status.is_some_and(|s| d.kind.satisfied_by(s)),
-                county,
-            }
-        })
-        .collect();
-    Ok(v1::Directive {
-        id: d.id.clone(),
-        kind: d.kind.as_str().to_owned(),
-        text: d.text.clone(),
-        deadline_ms: d.deadline_ms,
-        targets: d.targets.clone(),
-        issued_at_ms: d.issued_at_ms,
-        issued_by: d.issued_by.clone(),
-        responses: lines,
-    })
+}
+
+fn response_to_proto(l: &ResponseLine) -> v1::DirectiveResponse {
+    v1::DirectiveResponse {
+        county: l.county.clone(),
+        status: l.status.map(|s| s.as_str().to_owned()).unwrap_or_default(),
+        text: l.text.clone(),
+        responded_at_ms: l.responded_at_ms.unwrap_or(0),
+        responded_by: l.responded_by.clone(),
+        overdue: l.overdue,
+    }
 }
 
 #[tonic::async_trait]
@@ -130,18 +115,10 @@ impl Directives for DirectivesService {
             ),
         };
         let store = self.state.store.as_ref();
-        let unit = self.state.unit();
-        let now = now_ms();
-        let mut records: Vec<DirectiveRecord> = view::directives(store)?
-            .into_iter()
-            .filter(|d| kind.is_none_or(|k| k == d.kind))
-            .filter(|d| unit.len() == 2 || d.targets(unit))
-            .collect();
-        records.sort_by_key(|d| std::cmp::Reverse(d.issued_at_ms));
-        let directives = records
+        let directives = read::directives(store, self.state.unit(), kind, now_ms())?
             .iter()
-            .map(|d| directive_to_proto(store, d, unit, now))
-            .collect::<Result<_, _>>()?;
+            .map(details_to_proto)
+            .collect();
         Ok(Response::new(v1::ListDirectivesResponse { directives }))
     }
 

@@ -6,131 +6,76 @@ use std::sync::Arc;
 use fenghuo_proto::v1::{self, disposal_server::Disposal, partner_service_server::PartnerService};
 use tonic::{Request, Response, Status};
 
-use super::auth::{caller, require_own, require_reader, Caller};
+use super::auth::{caller, require_own, require_partner, require_reader, Caller};
 use super::stream_end;
-use crate::disposal::record::DisposalRecord;
+use crate::disposal::read::{self, DeliveryMessage, Evidence, RequestDetails, ShownTo};
 use crate::disposal::{view, Command};
 use crate::domain::disposal::{Action, Outcome};
-use crate::identity::Identity;
 use crate::partner;
 use crate::state::NodeState;
-use crate::store::{Batch, Store, StoreError};
 use crate::timespec::now_ms;
 
 /// Messages a subscription reads from the outbox at a time.
 const OUTBOX_PAGE: usize = 100;
 
-/// Whom a request is shown to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ShownTo {
-    /// Requesters and provincial staff: the history (with webhook attempts) and escalation,
-    /// no evidence content.
-    Staff,
-    /// The partner: its own case only, nothing of the review, relay or escalation; the
-    /// evidence content when `evidence` (with a request, not with a withdrawal).
-    Partner {
-        /// Load the evidence files' content.
-        evidence: bool,
-    },
-}
-
-/// A request as the API shows it to `to`.
-pub fn request_to_proto(
-    store: &dyn Store,
-    r: &DisposalRecord,
-    now: i64,
-    to: ShownTo,
-) -> Result<v1::DisposalRequest, StoreError> {
-    let (case_id, members) = view::case(store, r)?;
-    let content = if to == (ShownTo::Partner { evidence: true }) {
-        view::evidence(store, &r.id)?
-    } else {
-        Vec::new()
-    };
-    let staff = to == ShownTo::Staff;
-    Ok(v1::DisposalRequest {
-        id: r.id.clone(),
-        requester: r.requester.clone(),
-        partner: r.partner.clone(),
-        urls: r.urls.clone(),
-        action: r.action.as_str().to_owned(),
-        reason: r.reason.clone(),
-        legal_basis: r.legal_basis.clone(),
-        deadline_ms: r.deadline_ms,
-        evidence: r
-            .evidence
-            .iter()
-            .map(|e| v1::Evidence {
-                name: e.name.clone(),
-                sha256: e.sha256.clone(),
-                size: e.size,
-                content: content
-                    .iter()
-                    .find(|c| c.sha256 == e.sha256 && c.name == e.name)
-                    .and_then(|c| {
-                        use base64::Engine as _;
-                        base64::engine::general_purpose::STANDARD
-                            .decode(&c.content)
-                            .ok()
-                    })
-                    .unwrap_or_default(),
-            })
-            .collect(),
-        risk: r.risk.clone().unwrap_or_default(),
-        filed_at_ms: r.filed_at_ms,
-        filed_by: r.filed_by.clone(),
-        state: r.state.as_str().to_owned(),
-        overdue: r.overdue(now),
-        case_id,
-        linked: members.into_iter().filter(|m| *m != r.id).collect(),
-        delivered_at_ms: r.delivered_at_ms.unwrap_or(0),
-        acknowledged_at_ms: r.acknowledged_at_ms.unwrap_or(0),
-        outcome: r.outcome.as_ref().map(|o| v1::PartnerOutcome {
+/// A request's read model as the API gives it.
+pub fn request_to_proto(d: &RequestDetails) -> v1::DisposalRequest {
+    v1::DisposalRequest {
+        id: d.id.clone(),
+        requester: d.requester.clone(),
+        partner: d.partner.clone(),
+        urls: d.urls.clone(),
+        action: d.action.as_str().to_owned(),
+        reason: d.reason.clone(),
+        legal_basis: d.legal_basis.clone(),
+        deadline_ms: d.deadline_ms,
+        evidence: d.evidence.iter().map(evidence_to_proto).collect(),
+        risk: d.risk.clone().unwrap_or_default(),
+        filed_at_ms: d.filed_at_ms,
+        filed_by: d.filed_by.clone(),
+        state: d.state.as_str().to_owned(),
+        overdue: d.overdue,
+        case_id: d.case_id.clone(),
+        linked: d.linked.clone(),
+        delivered_at_ms: d.delivered_at_ms.unwrap_or(0),
+        acknowledged_at_ms: d.acknowledged_at_ms.unwrap_or(0),
+        outcome: d.outcome.as_ref().map(|o| v1::PartnerOutcome {
             outcome: o.outcome.as_str().to_owned(),
             reason: o.reason.clone(),
             reference: o.reference.clone(),
             at_ms: o.at_ms,
         }),
-        history: if staff {
-            history(store, r)?
-        } else {
-            Vec::new()
-        },
-        escalated_report: match &r.escalated {
-            Some(report) if staff => report.clone(),
-            _ => String::new(),
-        },
-    })
+        history: d
+            .history
+            .iter()
+            .map(|h| v1::DisposalEvent {
+                at_ms: h.at_ms,
+                kind: h.kind.clone(),
+                by: h.by.clone(),
+                note: h.note.clone(),
+            })
+            .collect(),
+        escalated_report: d.escalated_report.clone().unwrap_or_default(),
+    }
 }
 
-/// The request's steps, with the gateway's webhook attempts among them.
-fn history(store: &dyn Store, r: &DisposalRecord) -> Result<Vec<v1::DisposalEvent>, StoreError> {
-    let mut h: Vec<v1::DisposalEvent> = r
-        .history
-        .iter()
-        .map(|s| v1::DisposalEvent {
-            at_ms: s.at_ms,
-            kind: s.kind.clone(),
-            by: s.by.clone(),
-            note: s.note.clone(),
-        })
-        .collect();
-    for a in crate::disposal::attempts::list(store, &r.id)? {
-        h.push(v1::DisposalEvent {
-            at_ms: a.at_ms,
-            // The last attempt of a message the partner refused for good (or that outlived
-            // its deadline) says so in the history's kind, for staff scanning it.
-            kind: if a.last { "delivery failed" } else { "attempt" }.into(),
-            by: "webhook".into(),
-            note: match (a.status, a.error.is_empty()) {
-                (0, _) => format!("{}: {}", a.kind, a.error),
-                (s, true) => format!("{}: HTTP {s}", a.kind),
-                (s, false) => format!("{}: HTTP {s}: {}", a.kind, a.error),
-            },
-        });
+fn evidence_to_proto(e: &Evidence) -> v1::Evidence {
+    v1::Evidence {
+        name: e.name.clone(),
+        sha256: e.sha256.clone(),
+        size: e.size,
+        content: e.content.clone(),
     }
-    h.sort_by_key(|e| e.at_ms);
-    Ok(h)
+}
+
+/// A partner's message as its gRPC stream carries it.
+pub fn message_to_proto(m: &DeliveryMessage) -> v1::PartnerMessage {
+    v1::PartnerMessage {
+        cursor: m.cursor,
+        kind: m.kind().to_owned(),
+        request: Some(request_to_proto(&m.request)),
+        evidence: m.evidence.iter().map(evidence_to_proto).collect(),
+    }
 }
 
 #[allow(clippy::result_large_err)]
@@ -156,14 +101,10 @@ impl DisposalService {
     #[allow(clippy::result_large_err)]
     fn show(&self, id: &str) -> Result<Response<v1::DisposalRequest>, Status> {
         let store = self.state.store.as_ref();
-        let r = view::get(store, &Batch::new(), id)?
+        let r = read::find(store, id)?
             .ok_or_else(|| Status::not_found(format!("no disposal request {id} at this node")))?;
-        Ok(Response::new(request_to_proto(
-            store,
-            &r,
-            now_ms(),
-            ShownTo::Staff,
-        )?))
+        let details = read::request(store, &r, now_ms(), ShownTo::Staff)?;
+        Ok(Response::new(request_to_proto(&details)))
     }
 }
 
@@ -203,20 +144,16 @@ impl Disposal for DisposalService {
     ) -> Result<Response<v1::ListDisposalResponse>, Status> {
         require_reader(&caller(&req)?, self.state.unit(), "disposal requests")?;
         let r = req.into_inner();
-        let (store, now) = (self.state.store.as_ref(), now_ms());
-        let mut requests = Vec::new();
-        for rec in view::list(store)? {
-            let p = request_to_proto(store, &rec, now, ShownTo::Staff)?;
-            let state_ok = match r.state.trim() {
+        let requests = read::requests(self.state.store.as_ref(), now_ms())?
+            .iter()
+            .filter(|d| match r.state.trim() {
                 "" => true,
-                "overdue" => p.overdue,
-                s => p.state == s,
-            };
-            if state_ok && (r.partner.is_empty() || p.partner == r.partner) {
-                requests.push(p);
-            }
-        }
-        requests.sort_by_key(|p| std::cmp::Reverse(p.filed_at_ms));
+                "overdue" => d.overdue,
+                s => d.state.as_str() == s,
+            })
+            .filter(|d| r.partner.is_empty() || d.partner == r.partner)
+            .map(request_to_proto)
+            .collect();
         Ok(Response::new(v1::ListDisposalResponse { requests }))
     }
 
@@ -283,19 +220,9 @@ impl PartnerGatewayService {
     /// The calling partner, registered here and not disabled.
     #[allow(clippy::result_large_err)]
     fn partner(&self, c: &Caller) -> Result<String, Status> {
-        let Identity::Partner(name) = &c.identity else {
-            return Err(Status::permission_denied(format!(
-                "PartnerService is for partner websites' certificates; you are {}",
-                c.identity
-            )));
-        };
-        if !matches!(self.state.identity, Identity::Province(_)) {
-            return Err(Status::failed_precondition(
-                "partners talk to the provincial gateway only",
-            ));
-        }
+        let name = require_partner(c, &self.state.identity)?;
         match partner::get(self.state.store.as_ref(), name)? {
-            Some(p) if !p.disabled => Ok(name.clone()),
+            Some(p) if !p.disabled => Ok(name.to_owned()),
             Some(_) => Err(Status::permission_denied(format!(
                 "partner {name} is disabled by the province"
             ))),
@@ -312,51 +239,17 @@ impl PartnerGatewayService {
         id: &str,
     ) -> Result<v1::PartnerReceipt, Status> {
         let written = self.state.writer.submit(c.author(), cmd).await?;
-        let r = view::get(self.state.store.as_ref(), &Batch::new(), id)?
+        let state = read::state(self.state.store.as_ref(), id)?
             .ok_or_else(|| Status::not_found(format!("no disposal request {id}")))?;
         Ok(v1::PartnerReceipt {
             id: id.to_owned(),
-            state: r.state.as_str().to_owned(),
+            state: state.as_str().to_owned(),
             unchanged: written.seq == 0,
         })
     }
 }
 
 type MessageStream = stream_end::Boxed<v1::PartnerMessage>;
-
-/// The partner message for outbox entry `seq` (what the gRPC stream and webhooks carry).
-pub fn message(
-    store: &dyn Store,
-    seq: u64,
-    m: &view::OutboxMessage,
-) -> Result<Option<v1::PartnerMessage>, StoreError> {
-    let Some(r) = view::get(store, &Batch::new(), &m.id)? else {
-        return Ok(None);
-    };
-    let to = ShownTo::Partner {
-        evidence: !m.withdrawal,
-    };
-    let mut request = request_to_proto(store, &r, now_ms(), to)?;
-    let evidence = std::mem::take(&mut request.evidence);
-    request.evidence = evidence
-        .iter()
-        .map(|e| v1::Evidence {
-            content: Vec::new(),
-            ..e.clone()
-        })
-        .collect();
-    Ok(Some(v1::PartnerMessage {
-        cursor: seq,
-        kind: if m.withdrawal {
-            "withdrawal"
-        } else {
-            "request"
-        }
-        .to_owned(),
-        request: Some(request),
-        evidence: if m.withdrawal { Vec::new() } else { evidence },
-    }))
-}
 
 #[tonic::async_trait]
 impl PartnerService for PartnerGatewayService {
@@ -386,8 +279,8 @@ impl PartnerService for PartnerGatewayService {
                 let caught_up = page.len() < OUTBOX_PAGE;
                 for (seq, m) in page {
                     cursor = seq;
-                    let msg = match message(state.store.as_ref(), seq, &m) {
-                        Ok(Some(msg)) => msg,
+                    let msg = match read::message(state.store.as_ref(), seq, &m, now_ms()) {
+                        Ok(Some(msg)) => message_to_proto(&msg),
                         Ok(None) => continue,
                         Err(e) => {
                             let _ = tx.send(Err(e.into())).await;

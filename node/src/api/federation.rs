@@ -8,13 +8,13 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::auth::caller;
+use super::auth::{caller, require_federation_member, require_sync_peer};
 use super::stream_end;
 use crate::feed::FeedId;
 use crate::identity::Identity;
 use crate::pki::standing::PeerInfo;
 use crate::state::NodeState;
-use crate::sync::entitlement::{status_view, StatusView};
+use crate::sync::entitlement::StatusView;
 use crate::sync::session::{self, SyncContext, SyncError};
 use crate::sync::status::{LinkKey, LinkStatus};
 
@@ -32,20 +32,6 @@ impl FederationService {
 
     fn province(&self) -> &str {
         self.state.unit().get(..2).unwrap_or_default()
-    }
-
-    /// How much of this node's status `c` sees ([`status_view`]): everything for its own
-    /// node and staff and for the province; what another county's node is entitled to for
-    /// that county; nothing for anyone else.
-    #[allow(clippy::result_large_err)]
-    fn view(&self, c: &super::auth::Caller) -> Result<StatusView, Status> {
-        status_view(&c.identity, &self.state.sync.me).ok_or_else(|| {
-            Status::permission_denied(format!(
-                "federation status is for members of province {}; you are {}",
-                self.province(),
-                c.identity
-            ))
-        })
     }
 }
 
@@ -138,17 +124,7 @@ impl Federation for FederationService {
         req: Request<Streaming<SyncFrame>>,
     ) -> Result<Response<SyncStream>, Status> {
         let c = caller(&req)?;
-        let same_province = c
-            .identity
-            .unit()
-            .is_some_and(|u| u.province_code() == self.province());
-        if !matches!(c.identity, Identity::County(_) | Identity::Province(_)) || !same_province {
-            return Err(Status::permission_denied(format!(
-                "only county nodes and the gateway of province {} sync; you are {}",
-                self.province(),
-                c.identity
-            )));
-        }
+        require_sync_peer(&c, self.province())?;
         let cert = req
             .extensions()
             .get::<PeerInfo>()
@@ -199,7 +175,7 @@ impl Federation for FederationService {
         &self,
         req: Request<v1::FeedsRequest>,
     ) -> Result<Response<v1::FeedsResponse>, Status> {
-        let view = self.view(&caller(&req)?)?;
+        let view = require_federation_member(&caller(&req)?, &self.state.sync.me)?;
         let store = self.state.store.as_ref();
         let heads = crate::feed::log::heads(store)?
             .into_iter()
@@ -221,7 +197,7 @@ impl Federation for FederationService {
         &self,
         req: Request<v1::PeersRequest>,
     ) -> Result<Response<v1::PeersResponse>, Status> {
-        let view = self.view(&caller(&req)?)?;
+        let view = require_federation_member(&caller(&req)?, &self.state.sync.me)?;
         let ctx = &self.state.sync;
         let status = &ctx.status;
         let mut peers: Vec<v1::PeerStatus> = status.snapshot().into_iter().map(to_proto).collect();

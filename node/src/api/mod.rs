@@ -1,6 +1,8 @@
-//! The gRPC edge: who is calling ([`auth`]), one module per service (thin handlers that
-//! convert protobuf ↔ domain and call the domain), and the one mapping from domain errors to
-//! `tonic::Status` ([`status`]); how long-lived response streams end ([`stream_end`]).
+//! The gRPC edge: who is calling ([`auth`]: every handler checks its caller through a
+//! `require_*` helper), one module per service (thin handlers that convert protobuf ↔ domain,
+//! call the domain, and present the areas' read models), and the one mapping from domain
+//! errors to `tonic::Status` ([`errors`]); how long-lived response streams end
+//! ([`stream_end`]). Enum conversions the CLI shares live in [`crate::wire`].
 
 pub mod admin;
 pub mod alerts;
@@ -8,11 +10,11 @@ pub mod auth;
 pub mod convert;
 pub mod directives;
 pub mod disposal;
+pub mod errors;
 pub mod federation;
 pub mod overview;
 pub mod partners;
 pub mod registry;
 pub mod reports;
 pub mod staff;
-pub mod status;
 pub mod stream_end;

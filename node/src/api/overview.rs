@@ -6,12 +6,12 @@ use fenghuo_proto::v1::{self, overview_server::Overview};
 use tonic::{Request, Response, Status};
 
 use super::auth::{caller, require_reader};
-use super::convert::{focus_from_proto, level_from_proto};
 use crate::domain::Level;
 use crate::identity::DivisionCode;
 use crate::overview::{self, Filter};
 use crate::state::NodeState;
 use crate::timespec::now_ms;
+use crate::wire::{focus_from_proto, level_from_proto};
 
 /// Days shown when the request gives no start.
 const DEFAULT_DAYS: i64 = 30;
@@ -134,7 +134,7 @@ impl Overview for OverviewService {
             counties.dedup();
             let mut risks = Vec::with_capacity(g.risks.len());
             for (county, id) in &g.risks {
-                let r = crate::register::view::load(store, &crate::store::Batch::new(), id)?;
+                let r = crate::register::read::find(store, id)?;
                 risks.push(v1::LinkedRisk {
                     id: id.clone(),
                     county: county.clone(),

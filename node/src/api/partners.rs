@@ -7,7 +7,7 @@ use tonic::{Request, Response, Status};
 
 use super::auth::{caller, require_gateway_staff, Caller};
 use crate::disposal::view::{self, PartnerFigures};
-use crate::partner::{self, NewPartner, Partner, PartnerError};
+use crate::partner::{self, NewPartner, Partner};
 use crate::state::NodeState;
 use crate::timespec::now_ms;
 
@@ -15,17 +15,6 @@ use crate::timespec::now_ms;
 #[derive(Debug, Clone)]
 pub struct PartnersService {
     state: Arc<NodeState>,
-}
-
-impl From<PartnerError> for Status {
-    fn from(e: PartnerError) -> Self {
-        match &e {
-            PartnerError::Field { .. } => Status::invalid_argument(e.to_string()),
-            PartnerError::Exists(_) => Status::already_exists(e.to_string()),
-            PartnerError::NotFound(_) => Status::not_found(e.to_string()),
-            PartnerError::Store(s) => s.clone().into(),
-        }
-    }
 }
 
 impl PartnersService {

@@ -5,14 +5,16 @@ use std::sync::Arc;
 use fenghuo_proto::v1::{self, registry_server::Registry};
 use tonic::{Request, Response, Status};
 
-use super::auth::{caller, Caller};
-use super::convert::*;
+use super::auth::{caller, require_own, require_reader, Caller};
+use super::convert::risk_to_proto;
 use crate::domain::Scores;
 use crate::feed::Audience;
 use crate::identity::DivisionCode;
-use crate::register::{query, view, Command};
+use crate::register::{read, view, Command};
 use crate::state::NodeState;
-use crate::store::Batch;
+use crate::wire::{
+    focus_from_proto, level_from_proto, measure_status_from_proto, status_from_proto,
+};
 
 /// Handlers of the `Registry` service.
 #[derive(Debug, Clone)]
@@ -26,57 +28,24 @@ impl RegistryService {
         Self { state }
     }
 
-    #[allow(clippy::result_large_err)]
-    fn may_write(&self, c: &Caller) -> Result<(), Status> {
-        let unit = self.state.unit();
-        if c.acts_for(unit) {
-            Ok(())
-        } else {
-            Err(Status::permission_denied(format!(
-                "only {unit}'s own staff may change its register; you are {}",
-                c.identity
-            )))
-        }
-    }
-
-    #[allow(clippy::result_large_err)]
-    fn may_read(&self, c: &Caller) -> Result<(), Status> {
-        let unit = self.state.unit();
-        let province = unit.get(..2).unwrap_or_default();
-        if c.acts_for(unit) || c.is_province(province) {
-            Ok(())
-        } else {
-            Err(Status::permission_denied(format!(
-                "the register of {unit} is readable by its own staff and the province; you are {}",
-                c.identity
-            )))
-        }
-    }
-
     /// Runs `command` for the caller and returns the risk as it now stands.
     async fn write(&self, c: Caller, command: Command) -> Result<Response<v1::Risk>, Status> {
-        self.may_write(&c)?;
+        require_own(&c, self.state.unit(), "change its register")?;
+        let store = self.state.store.as_ref();
         // The answer carries the changes from here on, not the whole history.
         let before = match command.risk_id() {
-            Some(id) => {
-                view::load(self.state.store.as_ref(), &Batch::new(), id)?.map_or(0, |r| r.revs)
-            }
+            Some(id) => read::revision(store, id)?,
             None => 0,
         };
         let written = self.state.writer.submit(c.author(), command).await?;
         tracing::info!(risk = %written.id, seq = written.seq, author = %c.author(), "register changed");
-        let r = view::load_since(
-            self.state.store.as_ref(),
-            &Batch::new(),
-            &written.id,
-            before,
-        )?;
+        let r = read::risk_since(store, &written.id, before)?;
         Ok(Response::new(risk_to_proto(&r)))
     }
 
     #[allow(clippy::result_large_err)]
     fn risk(&self, id: &str) -> Result<Response<v1::Risk>, Status> {
-        let r = view::load_full(self.state.store.as_ref(), &Batch::new(), id)?;
+        let r = read::risk(self.state.store.as_ref(), id)?;
         Ok(Response::new(risk_to_proto(&r)))
     }
 }
@@ -207,7 +176,7 @@ impl Registry for RegistryService {
         &self,
         req: Request<v1::GetRiskRequest>,
     ) -> Result<Response<v1::Risk>, Status> {
-        self.may_read(&caller(&req)?)?;
+        require_reader(&caller(&req)?, self.state.unit(), "risk items")?;
         let id = req.into_inner().id;
         if view::parse_risk_id(&id).is_none() {
             return Err(Status::invalid_argument(format!(
@@ -223,7 +192,7 @@ impl Registry for RegistryService {
         &self,
         req: Request<v1::ListRisksRequest>,
     ) -> Result<Response<v1::ListRisksResponse>, Status> {
-        self.may_read(&caller(&req)?)?;
+        require_reader(&caller(&req)?, self.state.unit(), "risk items")?;
         let r = req.into_inner();
         let cursor = (!r.cursor.is_empty()).then_some(r.cursor);
         if let Some(c) = &cursor {
@@ -233,13 +202,13 @@ impl Registry for RegistryService {
                 )));
             }
         }
-        if r.limit as usize > query::MAX_LIMIT {
+        if r.limit as usize > read::MAX_LIMIT {
             return Err(Status::invalid_argument(format!(
                 "limit: at most {}",
-                query::MAX_LIMIT
+                read::MAX_LIMIT
             )));
         }
-        let filter = query::Filter {
+        let filter = read::Filter {
             level: level_from_proto(r.level),
             focus: focus_from_proto(r.focus),
             status: status_from_proto(r.status),
@@ -254,7 +223,7 @@ impl Registry for RegistryService {
                 ),
             },
         };
-        let page = query::list(
+        let page = read::list(
             self.state.store.as_ref(),
             &filter,
             r.limit as usize,
@@ -271,6 +240,8 @@ impl Registry for RegistryService {
         &self,
         req: Request<v1::GetGradingStandardRequest>,
     ) -> Result<Response<v1::GradingStandardInfo>, Status> {
+        // Any certificate of the provincial CA: the province publishes the standard to every
+        // node, and it says nothing about this county.
         caller(&req)?;
         Ok(Response::new(v1::GradingStandardInfo {
             version: self.state.standard.version.clone(),

@@ -6,10 +6,11 @@ use fenghuo_proto::v1::{self, reports_server::Reports};
 use tonic::{Request, Response, Status};
 
 use super::auth::{caller, require_own, require_reader};
+use crate::comms::read::{self, ReportDetails};
 use crate::comms::record::ReportRecord;
-use crate::comms::{self, view, ItemKind};
+use crate::comms::{self, ItemKind};
 use crate::state::NodeState;
-use crate::store::{Batch, Store, StoreError};
+use crate::store::{Store, StoreError};
 
 /// Handlers of the `Reports` service.
 #[derive(Debug, Clone)]
@@ -27,18 +28,25 @@ impl ReportsService {
     fn report(&self, id: &str) -> Result<Response<v1::Report>, Status> {
         comms::parse_id(id, ItemKind::Report)?;
         let store = self.state.store.as_ref();
-        let record = view::report(store, &Batch::new(), id)?
+        let record = read::find_report(store, id)?
             .ok_or_else(|| Status::not_found(format!("no report {id} has reached this node")))?;
-        Ok(Response::new(report_to_proto(store, &record)?))
+        Ok(Response::new(details_to_proto(&read::report(
+            store, &record,
+        )?)))
     }
 }
 
-/// A report with the province's acknowledgment, if any.
+/// A report with the province's acknowledgment, if any. Kept for the web pages, which are to
+/// call [`read::report`] (or [`read::reports`]) and present [`ReportDetails`] themselves.
 pub fn report_to_proto(store: &dyn Store, r: &ReportRecord) -> Result<v1::Report, StoreError> {
-    let ack = view::responses(store, &Batch::new(), &r.id)?
-        .into_values()
-        .find(|resp| resp.responder.len() == 2 && resp.acknowledged_at_ms.is_some());
-    Ok(v1::Report {
+    Ok(details_to_proto(&read::report(store, r)?))
+}
+
+/// A report's read model as the API gives it.
+fn details_to_proto(d: &ReportDetails) -> v1::Report {
+    let r = &d.record;
+    let ack = d.acknowledged.as_ref();
+    v1::Report {
         id: r.id.clone(),
         origin: r.origin.clone(),
         risk: r.risk.clone().unwrap_or_default(),
@@ -47,11 +55,11 @@ pub fn report_to_proto(store: &dyn Store, r: &ReportRecord) -> Result<v1::Report
         automatic: r.automatic,
         filed_at_ms: r.filed_at_ms,
         filed_by: r.filed_by.clone(),
-        acknowledged_at_ms: ack.as_ref().and_then(|a| a.acknowledged_at_ms).unwrap_or(0),
-        acknowledged_by: ack.as_ref().map(|a| a.by.clone()).unwrap_or_default(),
-        note: ack.map(|a| a.note).unwrap_or_default(),
+        acknowledged_at_ms: ack.map_or(0, |a| a.at_ms),
+        acknowledged_by: ack.map(|a| a.by.clone()).unwrap_or_default(),
+        note: ack.map(|a| a.note.clone()).unwrap_or_default(),
         disposal: r.disposal.clone().unwrap_or_default(),
-    })
+    }
 }
 
 #[tonic::async_trait]
@@ -80,13 +88,10 @@ impl Reports for ReportsService {
     ) -> Result<Response<v1::ListReportsResponse>, Status> {
         require_reader(&caller(&req)?, self.state.unit(), "reports")?;
         let awaiting = req.into_inner().awaiting;
-        let store = self.state.store.as_ref();
-        let mut reports = view::reports(store)?
+        let reports = read::reports(self.state.store.as_ref(), awaiting)?
             .iter()
-            .map(|r| report_to_proto(store, r))
-            .collect::<Result<Vec<_>, _>>()?;
-        reports.retain(|r| !awaiting || r.acknowledged_at_ms == 0);
-        reports.sort_by_key(|r| std::cmp::Reverse(r.filed_at_ms));
+            .map(details_to_proto)
+            .collect();
         Ok(Response::new(v1::ListReportsResponse { reports }))
     }
 

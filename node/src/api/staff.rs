@@ -6,8 +6,9 @@ use fenghuo_proto::v1::{self, staff_server::Staff};
 use tonic::{Request, Response, Status};
 
 use super::auth::{caller, require_gateway_staff, Caller};
-use crate::staff::{self, Account, Role};
+use crate::staff::{self, Account};
 use crate::state::NodeState;
+use crate::wire::{role_from_proto, role_to_proto};
 
 /// Handlers of the `Staff` service.
 #[derive(Debug, Clone)]
@@ -30,15 +31,6 @@ impl StaffService {
     }
 }
 
-/// The protobuf role of `r`.
-pub fn role_to_proto(r: Role) -> v1::StaffRole {
-    match r {
-        Role::Viewer => v1::StaffRole::Viewer,
-        Role::Analyst => v1::StaffRole::Analyst,
-        Role::Admin => v1::StaffRole::Admin,
-    }
-}
-
 fn account_to_proto(a: &Account) -> v1::StaffAccount {
     v1::StaffAccount {
         name: a.name.clone(),
@@ -57,16 +49,8 @@ impl Staff for StaffService {
     ) -> Result<Response<v1::StaffAccount>, Status> {
         let c = self.require_province(&req)?;
         let r = req.into_inner();
-        let role = match v1::StaffRole::try_from(r.role) {
-            Ok(v1::StaffRole::Viewer) => Role::Viewer,
-            Ok(v1::StaffRole::Analyst) => Role::Analyst,
-            Ok(v1::StaffRole::Admin) => Role::Admin,
-            _ => {
-                return Err(Status::invalid_argument(
-                    "role: give viewer, analyst or admin",
-                ))
-            }
-        };
+        let role = role_from_proto(r.role)
+            .ok_or_else(|| Status::invalid_argument("role: give viewer, analyst or admin"))?;
         let store = self.state.store.clone();
         let by = c.identity.uri();
         let account = tokio::task::spawn_blocking(move || {

@@ -9,7 +9,7 @@ use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 use fenghuo_proto::v1;
 use serde_json::{json, Value};
 
-use crate::api::convert::{
+use crate::wire::{
     focus_from_proto, level_from_proto, measure_status_from_proto, status_from_proto,
 };
 

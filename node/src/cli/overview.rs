@@ -7,9 +7,9 @@ use serde_json::{json, Value};
 use super::connect::ConnectArgs;
 use super::output::{short_time, table, time_text};
 use super::risk::{status_message, Output};
-use crate::api::convert::{focus_to_proto, level_to_proto};
 use crate::domain::{FocusPoint, Level};
 use crate::timespec::{now_ms, parse_time_from_now};
+use crate::wire::{focus_to_proto, level_to_proto};
 
 /// `fenghuo overview` options.
 #[derive(Debug, clap::Args)]

@@ -7,10 +7,10 @@ use tonic::transport::Channel;
 
 use super::connect::ConnectArgs;
 use super::output;
-use crate::api::convert::{
-    focus_to_proto, level_to_proto, measure_status_to_proto, status_to_proto,
-};
 use crate::domain::{FocusPoint, Level, MeasureStatus, RiskStatus};
+use crate::wire::{
+    focus_to_proto, level_from_proto, level_to_proto, measure_status_to_proto, status_to_proto,
+};
 
 /// JSON output switch shared by every risk command.
 #[derive(Debug, Clone, clap::Args)]
@@ -324,10 +324,7 @@ pub async fn run(connect: ConnectArgs, cmd: RiskCommand) -> anyhow::Result<()> {
             if out.json {
                 print_risk(&r, &out)?;
             } else {
-                let level = r
-                    .grade
-                    .as_ref()
-                    .and_then(|g| crate::api::convert::level_from_proto(g.level));
+                let level = r.grade.as_ref().and_then(|g| level_from_proto(g.level));
                 match level {
                     Some(l) => outln!(
                         "{} graded: level {} {} ({})",

@@ -10,6 +10,7 @@ use super::connect::ConnectArgs;
 use super::output::{emit, short_time, table};
 use super::risk::{status_message, Output};
 use crate::staff::{Role, MIN_PASSWORD_CHARS};
+use crate::wire::{role_from_proto, role_to_proto};
 
 /// `fenghuo staff` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -53,12 +54,7 @@ fn parse_role(s: &str) -> Result<Role, String> {
 }
 
 fn role_text(r: i32) -> &'static str {
-    match v1::StaffRole::try_from(r) {
-        Ok(v1::StaffRole::Viewer) => "viewer",
-        Ok(v1::StaffRole::Analyst) => "analyst",
-        Ok(v1::StaffRole::Admin) => "admin",
-        _ => "unknown",
-    }
+    role_from_proto(r).map_or("unknown", Role::as_str)
 }
 
 fn account_json(a: &v1::StaffAccount) -> Value {
@@ -125,7 +121,7 @@ pub async fn run(connect: ConnectArgs, cmd: StaffCommand) -> anyhow::Result<()> 
             let a = client
                 .add_staff(v1::AddStaffRequest {
                     name,
-                    role: crate::api::staff::role_to_proto(role) as i32,
+                    role: role_to_proto(role) as i32,
                     password,
                     replace,
                 })

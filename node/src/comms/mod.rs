@@ -10,6 +10,7 @@
 
 pub mod cap;
 pub mod command;
+pub mod read;
 pub mod record;
 pub mod view;
 

@@ -179,7 +179,10 @@ fn respond(
 
 /// The counties an alert is addressed to, as far as this node knows: the issuer's declared
 /// neighbours, every county of the province, or the named ones (never the issuer).
-pub(crate) fn recipients(store: &dyn Store, alert: &AlertRecord) -> Result<BTreeSet<String>, StoreError> {
+pub(crate) fn recipients(
+    store: &dyn Store,
+    alert: &AlertRecord,
+) -> Result<BTreeSet<String>, StoreError> {
     let mut out = match &alert.alert.audience {
         AlertAudience::Neighbours => directory::declared(store, &alert.issuer)?.unwrap_or_default(),
         AlertAudience::Province => directory::known_counties(store)?
@@ -205,7 +208,11 @@ pub(crate) fn addressed_to(alert: &AlertRecord, unit: &str) -> bool {
 }
 
 /// Refuses an item whose id names another origin than the entry's, or another kind.
-pub(crate) fn require_origin(id: &ItemId<'_>, meta: &EntryMeta, kind: ItemKind) -> Result<(), CommsError> {
+pub(crate) fn require_origin(
+    id: &ItemId<'_>,
+    meta: &EntryMeta,
+    kind: ItemKind,
+) -> Result<(), CommsError> {
     match id.refuse_writer(&meta.unit, kind) {
         Some(why) => Err(CommsError::Precondition(why)),
         None => Ok(()),

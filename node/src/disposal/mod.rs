@@ -11,6 +11,7 @@
 
 pub mod attempts;
 pub mod command;
+pub mod read;
 pub mod record;
 pub mod signature;
 pub mod view;

@@ -172,7 +172,10 @@ pub fn outbox(
 }
 
 /// The partner `name` as the province declared it, if it did.
-pub(crate) fn directory(store: &dyn Store, name: &str) -> Result<Option<DirectoryEntry>, StoreError> {
+pub(crate) fn directory(
+    store: &dyn Store,
+    name: &str,
+) -> Result<Option<DirectoryEntry>, StoreError> {
     store
         .get(DIRECTORY_TREE, name.as_bytes())?
         .map(|v| decode("partner directory entry", &v))

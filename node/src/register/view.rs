@@ -60,7 +60,11 @@ fn counter_key(unit: &str) -> Vec<u8> {
 }
 
 /// The number the next risk created by `unit` gets.
-pub(crate) fn next_risk_number(store: &dyn Store, batch: &Batch, unit: &str) -> Result<u64, StoreError> {
+pub(crate) fn next_risk_number(
+    store: &dyn Store,
+    batch: &Batch,
+    unit: &str,
+) -> Result<u64, StoreError> {
     Ok(counters::last(store, batch, &counter_key(unit))? + 1)
 }
 

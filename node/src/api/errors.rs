@@ -4,6 +4,7 @@ use tonic::Status;
 
 use crate::comms::CommsError;
 use crate::disposal::DisposalError;
+use crate::partner::PartnerError;
 use crate::register::RegisterError;
 use crate::staff::StaffError;
 use crate::store::StoreError;
@@ -46,6 +47,17 @@ impl From<DisposalError> for Status {
             DisposalError::NotYours(_) => Status::permission_denied(e.to_string()),
             DisposalError::Precondition(_) => Status::failed_precondition(e.to_string()),
             DisposalError::Store(s) => s.clone().into(),
+        }
+    }
+}
+
+impl From<PartnerError> for Status {
+    fn from(e: PartnerError) -> Self {
+        match &e {
+            PartnerError::Field { .. } => Status::invalid_argument(e.to_string()),
+            PartnerError::Exists(_) => Status::already_exists(e.to_string()),
+            PartnerError::NotFound(_) => Status::not_found(e.to_string()),
+            PartnerError::Store(s) => s.clone().into(),
         }
     }
 }

@@ -1,10 +1,35 @@
-//! Listing the register: filters and paging over `riskid_risk` in id order.
+//! Reading the register: one risk with its history (whole, or the part a write added), and
+//! filtered, paged listing over `riskid_risk` in id order. The read model of a risk is its
+//! stored [`RiskRecord`] with the history filled in; the gRPC `api` and the web pages only
+//! present it.
 
 use crate::domain::{FocusPoint, Level, RiskStatus};
-use crate::store::{Store, StoreError};
+use crate::store::{Batch, Store, StoreError};
 
 use super::record::RiskRecord;
-use super::view::{risk_key, RISKS_TREE};
+use super::view::{self, risk_key, RISKS_TREE};
+use super::RegisterError;
+
+/// The risk `id` without its history, if this node holds it.
+pub fn find(store: &dyn Store, id: &str) -> Result<Option<RiskRecord>, RegisterError> {
+    view::load(store, &Batch::new(), id)
+}
+
+/// The risk `id` with its whole history, or `RiskNotFound`.
+pub fn risk(store: &dyn Store, id: &str) -> Result<RiskRecord, RegisterError> {
+    view::load_full(store, &Batch::new(), id)
+}
+
+/// The risk `id` with only the history after revision `after` (what a write answers with:
+/// the changes it made, at a cost that does not grow with the history), or `RiskNotFound`.
+pub fn risk_since(store: &dyn Store, id: &str, after: u64) -> Result<RiskRecord, RegisterError> {
+    view::load_since(store, &Batch::new(), id, after)
+}
+
+/// The latest revision of risk `id`, 0 when this node does not hold it.
+pub fn revision(store: &dyn Store, id: &str) -> Result<u64, RegisterError> {
+    Ok(find(store, id)?.map_or(0, |r| r.revs))
+}
 
 /// Default page size.
 pub const DEFAULT_LIMIT: usize = 50;
@@ -99,7 +124,7 @@ pub fn list(
             break;
         }
         let mut r = r;
-        super::view::fill_history(store, &crate::store::Batch::new(), &mut r)
+        view::fill_history(store, &Batch::new(), &mut r)
             .map_err(|e| StoreError::Backend(e.to_string()))?;
         risks.push(r);
     }
