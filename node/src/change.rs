@@ -35,7 +35,8 @@ impl<'a> Risks<'a> {
 
 impl RiskLookup for Risks<'_> {
     fn risk(&self, id: &str) -> Result<Option<RiskRef>, String> {
-        let record = register::view::load(self.store, self.batch, id).map_err(|e| e.to_string())?;
+        let record =
+            register::view::load(&self.batch.over(self.store), id).map_err(|e| e.to_string())?;
         Ok(record.map(|r| RiskRef {
             level: r.level(),
             origin: r.origin,
@@ -64,7 +65,7 @@ impl Change for register::Command {
         for (audience, event) in planned {
             let previous = match &event {
                 Event::RiskGraded { id, .. } => {
-                    register::view::load(staging.store(), batch, id)?.and_then(|r| r.level())
+                    register::view::load(&batch.over(staging.store()), id)?.and_then(|r| r.level())
                 }
                 _ => None,
             };

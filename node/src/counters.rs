@@ -3,14 +3,14 @@
 //! and applying the entries again raises them back to where they were.
 
 use crate::domain::item::{ItemId, ItemKind};
-use crate::store::{read_u64, Batch, Store, StoreError};
+use crate::store::{read_u64, Batch, Read, Store, StoreError};
 
 /// The tree counters share with the views' bookkeeping (`view_meta`).
 pub(crate) const TREE: &str = "view_meta";
 
 /// The counter at `key`: 0 before its first use.
-pub(crate) fn last(store: &dyn Store, batch: &Batch, key: &[u8]) -> Result<u64, StoreError> {
-    Ok(read_u64(batch.get(store, TREE, key)?))
+pub(crate) fn last(src: &(impl Read + ?Sized), key: &[u8]) -> Result<u64, StoreError> {
+    Ok(read_u64(src.value(TREE, key)?))
 }
 
 /// Raises the counter at `key` to `n` (numbers seen out of order never lower it).
@@ -20,7 +20,7 @@ pub(crate) fn raise(
     key: Vec<u8>,
     n: u64,
 ) -> Result<(), StoreError> {
-    if n > last(store, batch, &key)? {
+    if n > last(&batch.over(store), &key)? {
         batch.insert(TREE, key, n.to_be_bytes().to_vec());
     }
     Ok(())
@@ -28,7 +28,7 @@ pub(crate) fn raise(
 
 /// Takes the next number at `key` and stages it.
 pub(crate) fn take(store: &dyn Store, batch: &mut Batch, key: Vec<u8>) -> Result<u64, StoreError> {
-    let n = last(store, batch, &key)? + 1;
+    let n = last(&batch.over(store), &key)? + 1;
     batch.insert(TREE, key, n.to_be_bytes().to_vec());
     Ok(n)
 }
@@ -39,12 +39,11 @@ fn item_key(unit: &str, kind: ItemKind) -> Vec<u8> {
 
 /// The id the next item of `kind` written by `unit` gets (`510104-a4`).
 pub(crate) fn next_item_id(
-    store: &dyn Store,
-    batch: &Batch,
+    src: &(impl Read + ?Sized),
     unit: &str,
     kind: ItemKind,
 ) -> Result<String, StoreError> {
-    let n = last(store, batch, &item_key(unit, kind))? + 1;
+    let n = last(src, &item_key(unit, kind))? + 1;
     Ok(format!("{unit}-{}{n}", kind.letter()))
 }
 

@@ -687,14 +687,14 @@ impl Staging<'_> {
         check::payload_size(payload.len(), event)?;
         check::event(event, &self.ctx.origin, self.now)?;
         if !check::county_codes_named(event).is_empty() {
-            let listed = crate::sync::directory::listed_counties(store, batch)
+            let listed = crate::sync::directory::listed_counties(&batch.over(store))
                 .map_err(RegisterError::from)?;
             check::listed_codes(event, listed.as_ref())?;
         }
         let (prev_seq, prev_hash, prev_ms) = match self.feeds.get(&feed).and_then(|v| v.last()) {
             Some(last) => (last.seq, last.hash.clone(), last.timestamp_ms),
             None => {
-                let h = feed::log::head(store, batch, &feed).map_err(RegisterError::from)?;
+                let h = feed::log::head(&batch.over(store), &feed).map_err(RegisterError::from)?;
                 (h.seq, h.hash, h.timestamp_ms.unwrap_or(0))
             }
         };
@@ -917,7 +917,7 @@ mod tests {
                 return Err(StoreError::Backend("disk full".into()));
             }
             // Everything applied before the flush starts is durable once it returns.
-            let applied = head(&self.inner, &Batch::new(), &self.feed)?.seq;
+            let applied = head(&self.inner, &self.feed)?.seq;
             self.inner.flush()?;
             self.flushed_to.fetch_max(applied, Ordering::SeqCst);
             self.flushes.fetch_add(1, Ordering::SeqCst);

@@ -94,7 +94,7 @@ async fn concurrent_writes_form_one_verified_chain_and_views_rebuild() {
 
     // Every risk is graded I in the view.
     for id in &ids {
-        let r = view::load_full(store.as_ref(), &Default::default(), id).unwrap();
+        let r = view::load_full(store.as_ref(), id).unwrap();
         assert_eq!(r.level(), Some(Level::I));
         assert_eq!(r.status, RiskStatus::Graded);
         // Level I is reported upward in the same write: the risk now lives in `upstream`.

@@ -31,7 +31,7 @@ fn store_as_an_older_build_would(node: &mut TestNode, title: &str, description: 
     {
         let store = SledStore::open(node.data_dir()).unwrap();
         let feed = FeedId::new("county/510104", Audience::Local);
-        let head = log::head(&store, &Batch::new(), &feed).unwrap();
+        let head = log::head(&store, &feed).unwrap();
         let event = Event::RiskCreated {
             id: "510104-2".into(),
             title: title.into(),

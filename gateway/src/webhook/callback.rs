@@ -14,7 +14,6 @@ use axum::{Json, Router};
 use fenghuo_node::disposal::{signature, view, Command};
 use fenghuo_node::partner;
 use fenghuo_node::state::NodeState;
-use fenghuo_node::store::Batch;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -98,7 +97,7 @@ async fn run(node: &NodeState, name: &str, body: &[u8], answer: bool) -> Respons
                 let author = format!("partner/{name}");
                 fenghuo_node::services::relay::share_outcome(node, &author, &b.id).await;
             }
-            let state = view::get(node.store.as_ref(), &Batch::new(), &b.id)
+            let state = view::get(node.store.as_ref(), &b.id)
                 .ok()
                 .flatten()
                 .map(|r| r.state.as_str())

@@ -12,7 +12,6 @@ use super::stream_end;
 use crate::feed::Audience;
 use crate::identity::DivisionCode;
 use crate::state::NodeState;
-use crate::store::Batch;
 use crate::sync::rekey;
 
 /// Bytes per streamed chunk.
@@ -102,7 +101,7 @@ impl Admin for AdminService {
                 },
             )
             .await?;
-        let record = rekey::record(store, &Batch::new(), &origin)?
+        let record = rekey::record(store, &origin)?
             .ok_or_else(|| Status::internal("the re-key was written but is not recorded"))?;
         let set_aside = (rekey::evidence_count(store) as u64).saturating_sub(before);
         tracing::warn!(%origin, seq = written.seq, set_aside, author = %c.author(), "county re-keyed");

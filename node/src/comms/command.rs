@@ -202,7 +202,7 @@ fn existing_alert(
     id: &str,
 ) -> Result<super::record::AlertRecord, CommsError> {
     parse_id(id, ItemKind::Alert)?;
-    view::alert(store, batch, id)?
+    view::alert(&batch.over(store), id)?
         .ok_or_else(|| CommsError::NotFound(format!("no alert {id} has reached this node")))
 }
 
@@ -270,7 +270,7 @@ pub fn prepare(
                 }
             }
             let feed = alert_feed(store, unit, &alert.audience)?;
-            let id = counters::next_item_id(store, batch, unit, ItemKind::Alert)?;
+            let id = counters::next_item_id(&batch.over(store), unit, ItemKind::Alert)?;
             (
                 feed,
                 Event::AlertIssued {
@@ -338,7 +338,8 @@ pub fn prepare(
             if !view::addressed_to(&record, unit) {
                 return Ok(None);
             }
-            if view::response(store, batch, id, unit)?.is_some_and(|r| r.delivered_at_ms.is_some())
+            if view::response(&batch.over(store), id, unit)?
+                .is_some_and(|r| r.delivered_at_ms.is_some())
             {
                 return Ok(None);
             }
@@ -361,7 +362,7 @@ pub fn prepare(
                 )));
             }
             if let Some(at) =
-                view::response(store, batch, id, unit)?.and_then(|r| r.acknowledged_at_ms)
+                view::response(&batch.over(store), id, unit)?.and_then(|r| r.acknowledged_at_ms)
             {
                 return Err(CommsError::Precondition(format!(
                     "alert {id} was already acknowledged by {unit} at {}",
@@ -406,7 +407,7 @@ pub fn prepare(
             (
                 Audience::Upstream,
                 Event::ReportFiled {
-                    id: counters::next_item_id(store, batch, unit, ItemKind::Report)?,
+                    id: counters::next_item_id(&batch.over(store), unit, ItemKind::Report)?,
                     risk: risk.clone(),
                     level,
                     summary,
@@ -422,11 +423,11 @@ pub fn prepare(
                 ));
             }
             parse_id(id, ItemKind::Report)?;
-            let report = view::report(store, batch, id)?.ok_or_else(|| {
+            let report = view::report(&batch.over(store), id)?.ok_or_else(|| {
                 CommsError::NotFound(format!("no report {id} has reached this node"))
             })?;
             if let Some(at) =
-                view::response(store, batch, id, unit)?.and_then(|r| r.acknowledged_at_ms)
+                view::response(&batch.over(store), id, unit)?.and_then(|r| r.acknowledged_at_ms)
             {
                 return Err(CommsError::Precondition(format!(
                     "report {id} was already acknowledged at {}",
@@ -476,7 +477,7 @@ pub fn prepare(
             (
                 Audience::Province,
                 Event::DirectiveIssued {
-                    id: counters::next_item_id(store, batch, unit, item)?,
+                    id: counters::next_item_id(&batch.over(store), unit, item)?,
                     kind: *kind,
                     text: body,
                     deadline_ms: *deadline_ms,
@@ -497,7 +498,7 @@ pub fn prepare(
                         format!("{id:?} is not a directive or consultation id (e.g. 51-d1)"),
                     )
                 })?;
-            let record = view::directive(store, batch, id.trim())?.ok_or_else(|| {
+            let record = view::directive(&batch.over(store), id.trim())?.ok_or_else(|| {
                 CommsError::NotFound(format!(
                     "no {} {id} has reached this node",
                     parsed.kind.name()
@@ -514,7 +515,7 @@ pub fn prepare(
                 return Err(CommsError::field("text", "a response needs its text"));
             }
             if let Some(prev) =
-                view::response(store, batch, id.trim(), unit)?.and_then(|r| r.status)
+                view::response(&batch.over(store), id.trim(), unit)?.and_then(|r| r.status)
             {
                 if *status < prev || (*status == prev && body.is_empty()) {
                     return Err(CommsError::Precondition(format!(
@@ -563,7 +564,7 @@ pub fn report_on_grading(
     Ok(Some((
         Audience::Upstream,
         Event::ReportFiled {
-            id: counters::next_item_id(store, batch, unit, ItemKind::Report)?,
+            id: counters::next_item_id(&batch.over(store), unit, ItemKind::Report)?,
             risk: Some(id.clone()),
             level: Some(*level),
             summary: format!(

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 
 use crate::domain::directive::{DirectiveKind, ResponseStatus};
 use crate::identity::{DivisionCode, Identity};
-use crate::store::{Batch, Store, StoreError};
+use crate::store::{Store, StoreError};
 use crate::sync::directory;
 
 use super::cap::{CapMessage, CapReference, MessageKind};
@@ -98,17 +98,17 @@ pub struct ResponseLine {
 
 /// The alert `id`, if this node holds it.
 pub fn find_alert(store: &dyn Store, id: &str) -> Result<Option<AlertRecord>, StoreError> {
-    view::alert(store, &Batch::new(), id)
+    view::alert(store, id)
 }
 
 /// The report `id`, if this node holds it.
 pub fn find_report(store: &dyn Store, id: &str) -> Result<Option<ReportRecord>, StoreError> {
-    view::report(store, &Batch::new(), id)
+    view::report(store, id)
 }
 
 /// The directive or consultation `id`, if this node holds it.
 pub fn find_directive(store: &dyn Store, id: &str) -> Result<Option<DirectiveRecord>, StoreError> {
-    view::directive(store, &Batch::new(), id)
+    view::directive(store, id)
 }
 
 /// Whether the node of `unit` shows the alert: the province every one it holds, a county
@@ -125,7 +125,7 @@ pub fn alert(
     now: i64,
     cap: bool,
 ) -> Result<AlertDetails, StoreError> {
-    let responses = view::responses(store, &Batch::new(), &record.id)?;
+    let responses = view::responses(store, &record.id)?;
     let mut counties = view::recipients(store, record)?;
     // A county that answered is shown even where this node does not count it a recipient:
     // the issuer's declared neighbours may have changed, or not reached this node yet.
@@ -231,7 +231,7 @@ pub fn cap_xml(record: &AlertRecord) -> String {
 
 /// `r` with the province's acknowledgment, if it gave one.
 pub fn report(store: &dyn Store, r: &ReportRecord) -> Result<ReportDetails, StoreError> {
-    let acknowledged = view::responses(store, &Batch::new(), &r.id)?
+    let acknowledged = view::responses(store, &r.id)?
         .into_values()
         .find_map(|resp| {
             let at_ms = resp
@@ -269,7 +269,7 @@ pub fn directive(
     unit: &str,
     now: i64,
 ) -> Result<DirectiveDetails, StoreError> {
-    let responses = view::responses(store, &Batch::new(), &d.id)?;
+    let responses = view::responses(store, &d.id)?;
     let mut counties: BTreeSet<String> = if unit.len() == 6 {
         std::iter::once(unit.to_owned()).collect()
     } else if d.targets.is_empty() {
@@ -332,6 +332,7 @@ mod tests {
     use crate::event::EntryMeta;
     use crate::event::Event;
     use crate::feed::Audience;
+    use crate::store::Batch;
     use crate::store::SledStore;
 
     /// A store the test applies events to, as the views would.

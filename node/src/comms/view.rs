@@ -15,7 +15,7 @@ use serde::Serialize;
 use crate::counters;
 use crate::domain::alert::AlertAudience;
 use crate::event::{EntryMeta, Event};
-use crate::store::{Batch, Store, StoreError};
+use crate::store::{Batch, Read, Store, StoreError};
 use crate::sync::directory;
 
 use super::cap::MessageKind;
@@ -50,8 +50,7 @@ fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
 }
 
 fn load<T: DeserializeOwned>(
-    store: &dyn Store,
-    batch: &Batch,
+    src: &(impl Read + ?Sized),
     id: &str,
 ) -> Result<Option<T>, StoreError> {
     let Some(parsed) = ItemId::parse(id) else {
@@ -60,37 +59,33 @@ fn load<T: DeserializeOwned>(
     let Some(tree) = tree_of(parsed.kind) else {
         return Ok(None);
     };
-    batch
-        .get(store, tree, &parsed.key())?
+    src.value(tree, &parsed.key())?
         .map(|v| decode(id, &v))
         .transpose()
 }
 
 /// The alert `id`, if this node holds it.
 pub(crate) fn alert(
-    store: &dyn Store,
-    batch: &Batch,
+    src: &(impl Read + ?Sized),
     id: &str,
 ) -> Result<Option<AlertRecord>, StoreError> {
-    load(store, batch, id)
+    load(src, id)
 }
 
 /// The report `id`, if this node holds it.
 pub(crate) fn report(
-    store: &dyn Store,
-    batch: &Batch,
+    src: &(impl Read + ?Sized),
     id: &str,
 ) -> Result<Option<ReportRecord>, StoreError> {
-    load(store, batch, id)
+    load(src, id)
 }
 
 /// The directive or consultation `id`, if this node holds it.
 pub(crate) fn directive(
-    store: &dyn Store,
-    batch: &Batch,
+    src: &(impl Read + ?Sized),
     id: &str,
 ) -> Result<Option<DirectiveRecord>, StoreError> {
-    load(store, batch, id)
+    load(src, id)
 }
 
 fn all<T: DeserializeOwned>(store: &dyn Store, tree: &str) -> Result<Vec<T>, StoreError> {
@@ -123,15 +118,13 @@ fn response_prefix(id: &ItemId<'_>) -> Vec<u8> {
 
 /// The responses to item `id` this node holds, by responder.
 pub(crate) fn responses(
-    store: &dyn Store,
-    batch: &Batch,
+    src: &(impl Read + ?Sized),
     id: &str,
 ) -> Result<BTreeMap<String, ResponseRecord>, StoreError> {
     let Some(parsed) = ItemId::parse(id) else {
         return Ok(BTreeMap::new());
     };
-    batch
-        .scan_prefix(store, RESPONSES_TREE, &response_prefix(&parsed))?
+    src.with_prefix(RESPONSES_TREE, &response_prefix(&parsed))?
         .into_iter()
         .map(|(_, v)| decode::<ResponseRecord>(id, &v).map(|r| (r.responder.clone(), r)))
         .collect()
@@ -139,8 +132,7 @@ pub(crate) fn responses(
 
 /// The response of `responder` to `id`, if any.
 pub(crate) fn response(
-    store: &dyn Store,
-    batch: &Batch,
+    src: &(impl Read + ?Sized),
     id: &str,
     responder: &str,
 ) -> Result<Option<ResponseRecord>, StoreError> {
@@ -149,8 +141,7 @@ pub(crate) fn response(
     };
     let mut key = response_prefix(&parsed);
     key.extend_from_slice(responder.as_bytes());
-    batch
-        .get(store, RESPONSES_TREE, &key)?
+    src.value(RESPONSES_TREE, &key)?
         .map(|v| decode(id, &v))
         .transpose()
 }
@@ -238,7 +229,7 @@ pub(crate) fn apply(
         } => {
             let parsed = parse(id)?;
             require_origin(&parsed, meta, ItemKind::Alert)?;
-            if self::alert(store, batch, id)?.is_some() {
+            if self::alert(&batch.over(store), id)?.is_some() {
                 return Ok(()); // the same entry by another path
             }
             let record = AlertRecord {
@@ -263,7 +254,7 @@ pub(crate) fn apply(
         Event::AlertUpdated { id, version, alert } => {
             let parsed = parse(id)?;
             require_origin(&parsed, meta, ItemKind::Alert)?;
-            let mut record = existing_alert(store, batch, id)?;
+            let mut record = existing_alert(&batch.over(store), id)?;
             if (*version as usize) <= record.chain.len() {
                 return Ok(());
             }
@@ -291,7 +282,7 @@ pub(crate) fn apply(
         } => {
             let parsed = parse(id)?;
             require_origin(&parsed, meta, ItemKind::Alert)?;
-            let mut record = existing_alert(store, batch, id)?;
+            let mut record = existing_alert(&batch.over(store), id)?;
             if (*version as usize) <= record.chain.len() || record.cancelled_at_ms.is_some() {
                 return Ok(());
             }
@@ -336,7 +327,7 @@ pub(crate) fn apply(
         } => {
             let parsed = parse(id)?;
             require_origin(&parsed, meta, ItemKind::Report)?;
-            if self::report(store, batch, id)?.is_some() {
+            if self::report(&batch.over(store), id)?.is_some() {
                 return Ok(());
             }
             let record = ReportRecord {
@@ -388,7 +379,7 @@ pub(crate) fn apply(
                     meta.unit
                 )));
             }
-            if self::directive(store, batch, id)?.is_some() {
+            if self::directive(&batch.over(store), id)?.is_some() {
                 return Ok(());
             }
             let record = DirectiveRecord {
@@ -419,9 +410,8 @@ pub(crate) fn apply(
     Ok(())
 }
 
-fn existing_alert(store: &dyn Store, batch: &Batch, id: &str) -> Result<AlertRecord, CommsError> {
-    alert(store, batch, id)?
-        .ok_or_else(|| CommsError::NotFound(format!("no alert {id} at this node")))
+fn existing_alert(src: &(impl Read + ?Sized), id: &str) -> Result<AlertRecord, CommsError> {
+    alert(src, id)?.ok_or_else(|| CommsError::NotFound(format!("no alert {id} at this node")))
 }
 
 /// For people: which fields an update changed.

@@ -119,7 +119,7 @@ fn request_feed(unit: &str) -> Audience {
 
 fn existing(store: &dyn Store, batch: &Batch, id: &str) -> Result<DisposalRecord, DisposalError> {
     parse_id(id)?;
-    view::get(store, batch, id)?
+    view::get(&batch.over(store), id)?
         .ok_or_else(|| DisposalError::NotFound(format!("no disposal request {id} at this node")))
 }
 
@@ -142,7 +142,7 @@ fn for_partner(
     id: &str,
 ) -> Result<DisposalRecord, DisposalError> {
     parse_id(id)?;
-    match view::get(store, batch, id)? {
+    match view::get(&batch.over(store), id)? {
         Some(r) if r.partner == partner && r.relayed => Ok(r),
         _ => Err(DisposalError::NotFound(format!(
             "no disposal request {id} for partner {partner}"
@@ -240,7 +240,7 @@ pub fn prepare(
             (
                 request_feed(unit),
                 Event::DisposalFiled {
-                    id: counters::next_item_id(store, batch, unit, ItemKind::Disposal)?,
+                    id: counters::next_item_id(&batch.over(store), unit, ItemKind::Disposal)?,
                     partner: partner.to_owned(),
                     urls,
                     action: *action,
@@ -400,7 +400,7 @@ pub fn prepare(
                 // The province's report list is the gateway's own: escalations stay with it.
                 Audience::Local,
                 Event::ReportFiled {
-                    id: counters::next_item_id(store, batch, unit, ItemKind::Report)?,
+                    id: counters::next_item_id(&batch.over(store), unit, ItemKind::Report)?,
                     risk: r.risk.clone(),
                     level,
                     summary: format!(

@@ -10,7 +10,7 @@
 //! copied, and those shown to staff alone are empty for the partner.
 
 use crate::domain::disposal::Action;
-use crate::store::{Batch, Store, StoreError};
+use crate::store::{Store, StoreError};
 
 use super::record::{DisposalRecord, OutcomeRecord, State};
 use super::view::{self, OutboxMessage};
@@ -129,7 +129,7 @@ impl DeliveryMessage {
 
 /// The request `id`, if this node holds it.
 pub fn find(store: &dyn Store, id: &str) -> Result<Option<DisposalRecord>, StoreError> {
-    view::get(store, &Batch::new(), id)
+    view::get(store, id)
 }
 
 /// Where request `id` stands, if this node holds it.
@@ -276,6 +276,7 @@ mod tests {
     use crate::event::EntryMeta;
     use crate::event::{Event, EvidenceFile};
     use crate::feed::Audience;
+    use crate::store::Batch;
     use crate::store::SledStore;
 
     fn store() -> (tempfile::TempDir, SledStore) {

@@ -16,7 +16,7 @@ use crate::counters;
 use crate::domain::item::{ItemId, ItemKind};
 use crate::domain::risk::source_key;
 use crate::event::{EntryMeta, Event, EvidenceFile};
-use crate::store::{Batch, Store, StoreError};
+use crate::store::{Batch, Read, Store, StoreError};
 
 use super::record::{DisposalRecord, EvidenceMeta, OutcomeRecord, State, Step};
 use super::DisposalError;
@@ -68,16 +68,11 @@ fn joined(a: &str, b: &[u8]) -> Vec<u8> {
 }
 
 /// The request `id`, if this node holds it.
-pub fn get(
-    store: &dyn Store,
-    batch: &Batch,
-    id: &str,
-) -> Result<Option<DisposalRecord>, StoreError> {
+pub fn get(src: &(impl Read + ?Sized), id: &str) -> Result<Option<DisposalRecord>, StoreError> {
     let Some(parsed) = ItemId::parse(id).filter(|p| p.kind == ItemKind::Disposal) else {
         return Ok(None);
     };
-    batch
-        .get(store, REQUESTS_TREE, &parsed.key())?
+    src.value(REQUESTS_TREE, &parsed.key())?
         .map(|v| decode(id, &v))
         .transpose()
 }
@@ -108,7 +103,7 @@ pub(crate) fn case(
     store: &dyn Store,
     record: &DisposalRecord,
 ) -> Result<(String, Vec<String>), StoreError> {
-    let case_id = case_of(store, &Batch::new(), record)?.unwrap_or_else(|| record.id.clone());
+    let case_id = case_of(store, record)?.unwrap_or_else(|| record.id.clone());
     let members = store
         .scan_prefix(CASE_MEMBERS_TREE, &joined(&case_id, b""))
         .map(|kv| kv.map(|(k, _)| String::from_utf8_lossy(&k[case_id.len() + 1..]).into_owned()))
@@ -139,13 +134,9 @@ fn case_key(r: &DisposalRecord) -> Vec<u8> {
     k
 }
 
-fn case_of(
-    store: &dyn Store,
-    batch: &Batch,
-    r: &DisposalRecord,
-) -> Result<Option<String>, StoreError> {
-    Ok(batch
-        .get(store, CASES_TREE, &case_key(r))?
+fn case_of(src: &(impl Read + ?Sized), r: &DisposalRecord) -> Result<Option<String>, StoreError> {
+    Ok(src
+        .value(CASES_TREE, &case_key(r))?
         .map(|v| String::from_utf8_lossy(&v).into_owned()))
 }
 
@@ -252,7 +243,7 @@ pub(crate) fn apply(
         if let Some(why) = parsed.refuse_writer(&meta.unit, ItemKind::Disposal) {
             return Err(DisposalError::Precondition(why));
         }
-        if get(store, batch, id)?.is_some() {
+        if get(&batch.over(store), id)?.is_some() {
             return Ok(());
         }
         let mut record = DisposalRecord {
@@ -286,7 +277,7 @@ pub(crate) fn apply(
         record.history.push(step(meta, "filed", reason));
         // One case per partner, action and set of URLs: a later request asking the same
         // joins the first one's case.
-        let case_id = match case_of(store, batch, &record)? {
+        let case_id = match case_of(&batch.over(store), &record)? {
             Some(c) => c,
             None => {
                 batch.insert(CASES_TREE, case_key(&record), id.as_bytes().to_vec());
@@ -314,7 +305,7 @@ pub(crate) fn apply(
     } = event
     {
         require_province(meta, "an escalation")?;
-        let Some(mut r) = get(store, batch, id)? else {
+        let Some(mut r) = get(&batch.over(store), id)? else {
             return Ok(());
         };
         if r.escalated.is_some() {
@@ -331,7 +322,7 @@ pub(crate) fn apply(
     let Some(id) = event.disposal_id() else {
         return Ok(());
     };
-    let Some(mut r) = get(store, batch, id)? else {
+    let Some(mut r) = get(&batch.over(store), id)? else {
         return Ok(());
     };
     match event {

@@ -15,7 +15,7 @@ use fenghuo_proto::v1::Entry;
 use prost::Message;
 
 use super::entry::{FeedId, GENESIS_HASH};
-use crate::store::{Batch, Store, StoreError};
+use crate::store::{Batch, Read, Store, StoreError};
 
 /// Tree of feed entries.
 pub const ENTRIES_TREE: &str = "feed_entries";
@@ -127,8 +127,8 @@ fn parse_feed_key(k: &[u8]) -> Option<FeedId> {
 }
 
 /// The head of `feed`, seeing `batch`'s pending writes first.
-pub fn head(store: &dyn Store, batch: &Batch, feed: &FeedId) -> Result<Head, StoreError> {
-    match batch.get(store, HEADS_TREE, &feed_key(feed))? {
+pub fn head(src: &(impl Read + ?Sized), feed: &FeedId) -> Result<Head, StoreError> {
+    match src.value(HEADS_TREE, &feed_key(feed))? {
         Some(v) => decode_head(&v),
         None => Ok(Head::empty()),
     }
@@ -314,7 +314,7 @@ mod tests {
         let other = FeedId::new("county/510104", Audience::Province);
         let mut batch = Batch::new();
         for i in 0..3u64 {
-            let h = head(&store, &batch, &feed).unwrap();
+            let h = head(&batch.over(&store), &feed).unwrap();
             assert_eq!(h.seq, i);
             let e = next_entry(&feed, h.seq, &h.hash, 0, "a", vec![i as u8]);
             stage(&mut batch, &feed, &e);
@@ -368,7 +368,7 @@ mod tests {
             removed.iter().map(|e| e.seq).collect::<Vec<_>>(),
             vec![8, 9, 10, 11, 12]
         );
-        let h = head(&store, &Batch::new(), &feed).unwrap();
+        let h = head(&store, &feed).unwrap();
         assert_eq!(
             (h.seq, h.hash.clone(), h.timestamp_ms),
             (7, entries[6].hash.clone(), Some(1007))
@@ -387,7 +387,7 @@ mod tests {
         let mut all = Batch::new();
         assert_eq!(stage_truncate(&store, &mut all, &feed, 0).unwrap().len(), 8);
         store.commit(&all).unwrap();
-        assert_eq!(head(&store, &Batch::new(), &feed).unwrap(), Head::empty());
+        assert_eq!(head(&store, &feed).unwrap(), Head::empty());
         assert!(read(&store, &feed, 1, 10).unwrap().is_empty());
     }
 
@@ -426,7 +426,7 @@ mod tests {
             vec![9]
         );
         assert!(get(&store, &feed, 9).unwrap().is_none());
-        assert_eq!(head(&store, &staged, &feed).unwrap().seq, 10);
-        assert_eq!(head(&store, &Batch::new(), &feed).unwrap().seq, 7);
+        assert_eq!(head(&staged.over(&store), &feed).unwrap().seq, 10);
+        assert_eq!(head(&store, &feed).unwrap().seq, 7);
     }
 }

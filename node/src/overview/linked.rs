@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::risk::source_key;
 use crate::event::EntryMeta;
-use crate::store::{Batch, Store, StoreError};
+use crate::store::{Batch, Read, Store, StoreError};
 
 use super::RiskFacts;
 
@@ -75,13 +75,9 @@ fn member_key(source: &str, origin: &str, id: &str) -> Vec<u8> {
     k
 }
 
-fn origins(
-    store: &dyn Store,
-    batch: &Batch,
-    source: &str,
-) -> Result<BTreeMap<String, u64>, StoreError> {
-    Ok(batch
-        .get(store, ORIGINS_TREE, source.as_bytes())?
+fn origins(src: &(impl Read + ?Sized), source: &str) -> Result<BTreeMap<String, u64>, StoreError> {
+    Ok(src
+        .value(ORIGINS_TREE, source.as_bytes())?
         .and_then(|v| serde_json::from_slice(&v).ok())
         .unwrap_or_default())
 }
@@ -93,7 +89,7 @@ fn count(
     origin: &str,
     delta: i64,
 ) -> Result<(), StoreError> {
-    let mut o = origins(store, batch, source)?;
+    let mut o = origins(&batch.over(store), source)?;
     let n = o.get(origin).copied().unwrap_or(0) as i64 + delta;
     if n <= 0 {
         o.remove(origin);

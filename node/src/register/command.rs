@@ -142,7 +142,7 @@ pub fn prepare(
     cmd: &Command,
 ) -> Result<Vec<(Audience, Event)>, RegisterError> {
     let scope = match cmd.risk_id() {
-        Some(id) => view::load(store, batch, id)?.map(|r| r.scope),
+        Some(id) => view::load(&batch.over(store), id)?.map(|r| r.scope),
         None => None,
     };
     let event = prepare_event(store, batch, unit, standard, cmd)?;
@@ -168,11 +168,11 @@ pub fn follow_up(
     if !matches!(level, Level::I | Level::II) {
         return Ok(None);
     }
-    let risk = view::load_existing(store, batch, id)?;
+    let risk = view::load_existing(&batch.over(store), id)?;
     if risk.scope != Audience::Local {
         return Ok(None);
     }
-    let risk = view::load_full(store, batch, id)?;
+    let risk = view::load_full(&batch.over(store), id)?;
     Ok(Some((
         Audience::Upstream,
         Event::RiskShared {
@@ -216,7 +216,10 @@ fn prepare_event(
             behaviours: b,
             department,
         } => Event::RiskCreated {
-            id: format!("{unit}-{}", view::next_risk_number(store, batch, unit)?),
+            id: format!(
+                "{unit}-{}",
+                view::next_risk_number(&batch.over(store), unit)?
+            ),
             title: check::typed_required("title", title, MAX_TITLE, Lines::One)?,
             description: check::typed("description", description, MAX_TEXT, Lines::Many)?,
             focus: focus.ok_or_else(|| {
@@ -241,7 +244,7 @@ fn prepare_event(
             behaviours: b,
             department,
         } => {
-            let risk = view::load_existing(store, batch, id)?;
+            let risk = view::load_existing(&batch.over(store), id)?;
             // Only what really changes is recorded: a field given its current value is no
             // change (and an update of nothing but such fields is refused below).
             fn differs<T: PartialEq>(new: Option<T>, old: &T) -> Option<T> {
@@ -298,7 +301,7 @@ fn prepare_event(
             event
         }
         Command::Grade { id, scores } => {
-            let risk = view::load_existing(store, batch, id)?;
+            let risk = view::load_existing(&batch.over(store), id)?;
             let level = standard.grade(*scores, risk.focus)?;
             Event::RiskGraded {
                 id: id.clone(),
@@ -313,7 +316,7 @@ fn prepare_event(
             owner,
             due,
         } => {
-            let risk = view::load_existing(store, batch, id)?;
+            let risk = view::load_existing(&batch.over(store), id)?;
             Event::MeasureAdded {
                 id: id.clone(),
                 measure_id: format!("m{}", risk.measures.len() + 1),
@@ -336,7 +339,7 @@ fn prepare_event(
             status: *status,
         },
         Command::Share { id, scope } => {
-            let risk = view::load_full(store, batch, id)?;
+            let risk = view::load_full(&batch.over(store), id)?;
             if !matches!(scope, Audience::Neighbours | Audience::Province) {
                 return Err(RegisterError::field(
                     "scope",

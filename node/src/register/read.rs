@@ -4,7 +4,7 @@
 //! present it.
 
 use crate::domain::{FocusPoint, Level, RiskStatus};
-use crate::store::{Batch, Store, StoreError};
+use crate::store::{Store, StoreError};
 
 use super::record::RiskRecord;
 use super::view::{self, risk_key, RISKS_TREE};
@@ -12,18 +12,18 @@ use super::RegisterError;
 
 /// The risk `id` without its history, if this node holds it.
 pub fn find(store: &dyn Store, id: &str) -> Result<Option<RiskRecord>, RegisterError> {
-    view::load(store, &Batch::new(), id)
+    view::load(store, id)
 }
 
 /// The risk `id` with its whole history, or `RiskNotFound`.
 pub fn risk(store: &dyn Store, id: &str) -> Result<RiskRecord, RegisterError> {
-    view::load_full(store, &Batch::new(), id)
+    view::load_full(store, id)
 }
 
 /// The risk `id` with only the history after revision `after` (what a write answers with:
 /// the changes it made, at a cost that does not grow with the history), or `RiskNotFound`.
 pub fn risk_since(store: &dyn Store, id: &str, after: u64) -> Result<RiskRecord, RegisterError> {
-    view::load_since(store, &Batch::new(), id, after)
+    view::load_since(store, id, after)
 }
 
 /// The latest revision of risk `id`, 0 when this node does not hold it.
@@ -124,8 +124,7 @@ pub fn list(
             break;
         }
         let mut r = r;
-        view::fill_history(store, &Batch::new(), &mut r)
-            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        view::fill_history(store, &mut r).map_err(|e| StoreError::Backend(e.to_string()))?;
         risks.push(r);
     }
     let next_cursor = if more {

@@ -15,7 +15,7 @@ use crate::counters;
 use crate::domain::risk::{check_transition, TransitionFacts};
 use crate::domain::RiskStatus;
 use crate::event::{EntryMeta, Event};
-use crate::store::{Batch, Store, StoreError};
+use crate::store::{Batch, Read, Store, StoreError};
 
 use super::record::{GradeRecord, HistoryItem, MeasureRecord, RiskRecord, RECORD_FORMAT};
 use super::RegisterError;
@@ -60,24 +60,16 @@ fn counter_key(unit: &str) -> Vec<u8> {
 }
 
 /// The number the next risk created by `unit` gets.
-pub(crate) fn next_risk_number(
-    store: &dyn Store,
-    batch: &Batch,
-    unit: &str,
-) -> Result<u64, StoreError> {
-    Ok(counters::last(store, batch, &counter_key(unit))? + 1)
+pub(crate) fn next_risk_number(src: &(impl Read + ?Sized), unit: &str) -> Result<u64, StoreError> {
+    Ok(counters::last(src, &counter_key(unit))? + 1)
 }
 
 /// The record of `id`, if the view has it.
-pub fn load(
-    store: &dyn Store,
-    batch: &Batch,
-    id: &str,
-) -> Result<Option<RiskRecord>, RegisterError> {
+pub fn load(src: &(impl Read + ?Sized), id: &str) -> Result<Option<RiskRecord>, RegisterError> {
     let Some(key) = risk_key(id) else {
         return Ok(None);
     };
-    match batch.get(store, RISKS_TREE, &key)? {
+    match src.value(RISKS_TREE, &key)? {
         None => Ok(None),
         Some(v) => decode(id, v).map(Some),
     }
@@ -108,17 +100,16 @@ fn decode(id: &str, bytes: Vec<u8>) -> Result<RiskRecord, RegisterError> {
 
 /// The record of `id` (without history), or `RiskNotFound`.
 pub(crate) fn load_existing(
-    store: &dyn Store,
-    batch: &Batch,
+    src: &(impl Read + ?Sized),
     id: &str,
 ) -> Result<RiskRecord, RegisterError> {
-    load(store, batch, id)?.ok_or_else(|| RegisterError::RiskNotFound(id.to_owned()))
+    load(src, id)?.ok_or_else(|| RegisterError::RiskNotFound(id.to_owned()))
 }
 
 /// The record of `id` with its whole history, or `RiskNotFound`.
-pub fn load_full(store: &dyn Store, batch: &Batch, id: &str) -> Result<RiskRecord, RegisterError> {
-    let mut r = load_existing(store, batch, id)?;
-    fill_history(store, batch, &mut r)?;
+pub fn load_full(src: &(impl Read + ?Sized), id: &str) -> Result<RiskRecord, RegisterError> {
+    let mut r = load_existing(src, id)?;
+    fill_history(src, &mut r)?;
     Ok(r)
 }
 
@@ -126,17 +117,16 @@ pub fn load_full(store: &dyn Store, batch: &Batch, id: &str) -> Result<RiskRecor
 /// answer with: the changes the write made, at a cost that does not grow with the history),
 /// or `RiskNotFound`.
 pub(crate) fn load_since(
-    store: &dyn Store,
-    batch: &Batch,
+    src: &(impl Read + ?Sized),
     id: &str,
     after: u64,
 ) -> Result<RiskRecord, RegisterError> {
-    let mut r = load_existing(store, batch, id)?;
+    let mut r = load_existing(src, id)?;
     for rev in after + 1..=r.revs {
         let Some(key) = history_key(&r.id, rev) else {
             break;
         };
-        if let Some(v) = batch.get(store, HISTORY_TREE, &key)? {
+        if let Some(v) = src.value(HISTORY_TREE, &key)? {
             let item: HistoryItem = serde_json::from_slice(&v).map_err(|e| {
                 StoreError::Backend(format!("corrupt history item of {}: {e}", r.id))
             })?;
@@ -148,8 +138,7 @@ pub(crate) fn load_since(
 
 /// Reads `r`'s history into it.
 pub(crate) fn fill_history(
-    store: &dyn Store,
-    batch: &Batch,
+    src: &(impl Read + ?Sized),
     r: &mut RiskRecord,
 ) -> Result<(), RegisterError> {
     let Some(mut prefix) = risk_key(&r.id) else {
@@ -157,7 +146,7 @@ pub(crate) fn fill_history(
     };
     prefix.push(0);
     let mut history = Vec::new();
-    for (_, v) in batch.scan_prefix(store, HISTORY_TREE, &prefix)? {
+    for (_, v) in src.with_prefix(HISTORY_TREE, &prefix)? {
         let item: HistoryItem = serde_json::from_slice(&v)
             .map_err(|e| StoreError::Backend(format!("corrupt history item of {}: {e}", r.id)))?;
         history.push(item);
@@ -252,7 +241,7 @@ pub(crate) fn apply(
         snapshot,
     } = event
     {
-        let existing = load(store, batch, id)?;
+        let existing = load(&batch.over(store), id)?;
         if existing
             .as_ref()
             .is_some_and(|r| r.scope.breadth() >= scope.breadth())
@@ -295,7 +284,7 @@ pub(crate) fn apply(
             after: record,
         }));
     }
-    let before = load(store, batch, id)?;
+    let before = load(&batch.over(store), id)?;
     if let Some(existing) = &before {
         if meta.audience.breadth() < existing.scope.breadth() {
             // Older than the snapshot that widened the risk, and included in it.
@@ -335,7 +324,7 @@ pub(crate) fn apply(
             behaviours,
             department,
         } => {
-            if load(store, batch, id)?.is_some() {
+            if load(&batch.over(store), id)?.is_some() {
                 return Err(RegisterError::Precondition(format!(
                     "risk {id} already exists"
                 )));
@@ -372,7 +361,7 @@ pub(crate) fn apply(
             behaviours,
             department,
         } => {
-            let mut r = load_existing(store, batch, id)?;
+            let mut r = load_existing(&batch.over(store), id)?;
             let mut changes = Vec::new();
             change(&mut changes, "title", &mut r.title, title.clone());
             change(
@@ -412,7 +401,7 @@ pub(crate) fn apply(
             level,
             standard_version,
         } => {
-            let mut r = load_existing(store, batch, id)?;
+            let mut r = load_existing(&batch.over(store), id)?;
             not_resolved(&r, "re-grading")?;
             let mut summary = format!(
                 "graded influence {} / attention {} / diffusion {} → level {level} (standard {standard_version})",
@@ -443,7 +432,7 @@ pub(crate) fn apply(
             owner,
             due,
         } => {
-            let mut r = load_existing(store, batch, id)?;
+            let mut r = load_existing(&batch.over(store), id)?;
             not_resolved(&r, "adding measures")?;
             if r.measures.iter().any(|m| m.id == *measure_id) {
                 return Err(RegisterError::Precondition(format!(
@@ -469,7 +458,7 @@ pub(crate) fn apply(
             measure_id,
             status,
         } => {
-            let mut r = load_existing(store, batch, id)?;
+            let mut r = load_existing(&batch.over(store), id)?;
             let m = r
                 .measures
                 .iter_mut()
@@ -489,7 +478,7 @@ pub(crate) fn apply(
             (r, "measure-updated", summary)
         }
         Event::StatusSet { id, status } => {
-            let mut r = load_existing(store, batch, id)?;
+            let mut r = load_existing(&batch.over(store), id)?;
             check_transition(
                 r.status,
                 *status,
@@ -557,31 +546,20 @@ mod tests {
         let mut batch = Batch::new();
         save(&mut batch, &record).unwrap();
         store.commit(&batch).unwrap();
-        let empty = Batch::new();
-        assert_eq!(
-            load_existing(&store, &empty, "510104-1").unwrap().title,
-            "first"
-        );
-        assert_eq!(
-            load_existing(&store, &empty, "510104-1").unwrap().title,
-            "first"
-        );
+        assert_eq!(load_existing(&store, "510104-1").unwrap().title, "first");
+        assert_eq!(load_existing(&store, "510104-1").unwrap().title, "first");
         // Changed in a batch, then in the store: each read sees the change.
         record.title = "second".into();
         let mut batch = Batch::new();
         save(&mut batch, &record).unwrap();
         assert_eq!(
-            load_existing(&store, &batch, "510104-1").unwrap().title,
+            load_existing(&batch.over(&store), "510104-1")
+                .unwrap()
+                .title,
             "second"
         );
-        assert_eq!(
-            load_existing(&store, &empty, "510104-1").unwrap().title,
-            "first"
-        );
+        assert_eq!(load_existing(&store, "510104-1").unwrap().title, "first");
         store.commit(&batch).unwrap();
-        assert_eq!(
-            load_existing(&store, &empty, "510104-1").unwrap().title,
-            "second"
-        );
+        assert_eq!(load_existing(&store, "510104-1").unwrap().title, "second");
     }
 }

@@ -107,7 +107,7 @@ fn consider(
         title,
         severity,
     };
-    let alert_of = |id: &str| view::alert(store, &Batch::new(), id);
+    let alert_of = |id: &str| view::alert(store, id);
     Ok(match event {
         Event::AlertIssued { id, alert, .. } => {
             let record = alert_of(id)?;

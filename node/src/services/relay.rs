@@ -138,7 +138,7 @@ impl Changes {
 /// still waiting for one, so each requester sees the shared outcome; returns how many.
 pub async fn share_outcome(state: &NodeState, author: &str, id: &str) -> usize {
     let store = state.store.as_ref();
-    let Ok(Some(r)) = view::get(store, &crate::store::Batch::new(), id) else {
+    let Ok(Some(r)) = view::get(store, id) else {
         return 0;
     };
     let (Some(o), Ok((case_id, members))) = (r.outcome.clone(), view::case(store, &r)) else {

@@ -5,9 +5,11 @@
 //! the schema version, checked at open.
 
 mod batch;
+mod read;
 mod sled_store;
 
 pub use batch::Batch;
+pub use read::{Read, Staged};
 pub use sled_store::SledStore;
 
 /// The on-disk schema this build reads and writes.

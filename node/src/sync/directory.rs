@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 
 use crate::feed::keys::KeyError;
-use crate::store::{Batch, Store, StoreError};
+use crate::store::{Batch, Read, Store, StoreError};
 
 /// Tree of declared neighbours.
 pub const NEIGHBOURS_TREE: &str = "origin_neighbours";
@@ -31,13 +31,10 @@ pub fn apply_listed(batch: &mut Batch, certificate_b64: &str) {
 
 /// The county codes in the province's certificate directory, seeing `batch`; `None` while
 /// the province has published none (codes are then checked for form only).
-pub fn listed_counties(
-    store: &dyn Store,
-    batch: &Batch,
-) -> Result<Option<BTreeSet<String>>, StoreError> {
+pub fn listed_counties(src: &(impl Read + ?Sized)) -> Result<Option<BTreeSet<String>>, StoreError> {
     let mut out = BTreeSet::new();
     let mut any = false;
-    for (k, _) in batch.scan_prefix(store, LISTED_TREE, b"")? {
+    for (k, _) in src.with_prefix(LISTED_TREE, b"")? {
         any = true;
         if let Some(code) = String::from_utf8_lossy(&k).strip_prefix("county/") {
             out.insert(code.to_owned());

@@ -104,7 +104,7 @@ pub fn stage_run(
         .ok_or_else(|| IngestError::Malformed("empty run".into()))?;
     let feed =
         FeedId::of(first).ok_or_else(|| IngestError::Malformed("unknown audience".into()))?;
-    let head = feed::log::head(store, batch, &feed)?;
+    let head = feed::log::head(&batch.over(store), &feed)?;
     let duplicates = entries.iter().take_while(|e| e.seq <= head.seq).count();
     // Entries are hash-chained: if the last one already held is identical, so is every one
     // before it, and one lookup settles the whole prefix (the common case of a relayed run).
@@ -169,7 +169,7 @@ pub fn stage_run(
         let named = match &checked {
             Ok(event) if !check::county_codes_named(event).is_empty() => {
                 if listed.is_none() {
-                    listed = Some(super::directory::listed_counties(store, batch)?);
+                    listed = Some(super::directory::listed_counties(&batch.over(store))?);
                 }
                 check::listed_codes(event, listed.as_ref().and_then(|l| l.as_ref()))
             }
@@ -201,7 +201,7 @@ pub fn stage_run(
                 since_ms: now_ms,
                 transient: reason.is_transient(),
             };
-            let known = quarantine::get(store, batch, &feed)?;
+            let known = quarantine::get(&batch.over(store), &feed)?;
             let new = known
                 .as_ref()
                 .is_none_or(|k| k.seq != record.seq || k.hash != record.hash);
@@ -218,7 +218,7 @@ pub fn stage_run(
     let new_head = kept.last().map(|e| e.seq).unwrap_or(head.seq);
     let mut released = false;
     if quarantined.is_none() {
-        if let Some(q) = quarantine::get(store, batch, &feed)? {
+        if let Some(q) = quarantine::get(&batch.over(store), &feed)? {
             if new_head >= q.seq {
                 quarantine::stage_clear(batch, &feed);
                 released = true;
@@ -257,7 +257,7 @@ fn verify_new(
     new: &[Entry],
     key: &VerifyingKey,
 ) -> Result<(), IngestError> {
-    let Some(r) = super::rekey::retired(store, batch, feed)? else {
+    let Some(r) = super::rekey::retired(&batch.over(store), feed)? else {
         return Ok(verify_run(feed, head.seq, &head.hash, new, key)?);
     };
     let split = new.iter().take_while(|e| e.seq <= r.seq).count();

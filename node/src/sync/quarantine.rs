@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::feed::FeedId;
-use crate::store::{Batch, Store, StoreError};
+use crate::store::{Batch, Read, Store, StoreError};
 
 /// Tree of quarantined feeds.
 pub const TREE: &str = "feed_quarantine";
@@ -76,13 +76,9 @@ pub fn stage(batch: &mut Batch, feed: &FeedId, record: &Quarantined) {
 }
 
 /// The record of `feed`, seeing `batch`'s pending writes.
-pub fn get(
-    store: &dyn Store,
-    batch: &Batch,
-    feed: &FeedId,
-) -> Result<Option<Quarantined>, StoreError> {
-    Ok(batch
-        .get(store, TREE, &key(feed))?
+pub fn get(src: &(impl Read + ?Sized), feed: &FeedId) -> Result<Option<Quarantined>, StoreError> {
+    Ok(src
+        .value(TREE, &key(feed))?
         .and_then(|v| serde_json::from_slice(&v).ok()))
 }
 

@@ -20,7 +20,7 @@ use super::directory;
 use crate::event::check::ContentError;
 use crate::event::{Event, TrustedHead};
 use crate::feed::{self, Audience, Entry, FeedId};
-use crate::store::{Batch, Store, StoreError};
+use crate::store::{Batch, Read, Store, StoreError};
 
 /// Tree of re-key records.
 pub const TREE: &str = "origin_rekey";
@@ -45,19 +45,15 @@ fn b64(s: &str) -> Option<Vec<u8>> {
 }
 
 /// The re-key record of `origin`, seeing `batch`.
-pub fn record(
-    store: &dyn Store,
-    batch: &Batch,
-    origin: &str,
-) -> Result<Option<RekeyRecord>, StoreError> {
-    Ok(batch
-        .get(store, TREE, origin.as_bytes())?
+pub fn record(src: &(impl Read + ?Sized), origin: &str) -> Result<Option<RekeyRecord>, StoreError> {
+    Ok(src
+        .value(TREE, origin.as_bytes())?
         .and_then(|v| serde_json::from_slice(&v).ok()))
 }
 
 /// Whether `der` is the certificate a re-key of `origin` retired.
 pub fn is_retired(store: &dyn Store, origin: &str, der: &[u8]) -> bool {
-    record(store, &Batch::new(), origin)
+    record(store, origin)
         .ok()
         .flatten()
         .and_then(|r| b64(&r.previous))
@@ -79,12 +75,8 @@ pub struct Retired {
 }
 
 /// The retired key and trusted head of `feed`, if its origin was re-keyed.
-pub fn retired(
-    store: &dyn Store,
-    batch: &Batch,
-    feed: &FeedId,
-) -> Result<Option<Retired>, StoreError> {
-    let Some(r) = record(store, batch, &feed.origin)? else {
+pub fn retired(src: &(impl Read + ?Sized), feed: &FeedId) -> Result<Option<Retired>, StoreError> {
+    let Some(r) = record(src, &feed.origin)? else {
         return Ok(None);
     };
     let head = r.heads.iter().find(|h| h.audience == feed.audience);
@@ -170,7 +162,7 @@ pub fn apply(
             Some(h) => (h.seq, hex::decode(&h.hash).unwrap_or_default()),
             None => (0, feed::entry::GENESIS_HASH.to_vec()),
         };
-        let held = feed::log::head(store, batch, &feed)?;
+        let held = feed::log::head(&batch.over(store), &feed)?;
         if held.seq <= seq {
             continue;
         }
@@ -257,7 +249,7 @@ pub fn prepare(
     let mut heads = Vec::new();
     for audience in [Audience::Neighbours, Audience::Province, Audience::Upstream] {
         let feed = FeedId::new(origin.clone(), audience);
-        let held = feed::log::head(store, batch, &feed).map_err(store_err)?;
+        let held = feed::log::head(&batch.over(store), &feed).map_err(store_err)?;
         let seq = cmd
             .trust
             .iter()

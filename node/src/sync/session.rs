@@ -786,7 +786,7 @@ async fn send_refused(
     out: &mpsc::Sender<SyncFrame>,
     feed: &FeedId,
 ) -> Result<(), SyncError> {
-    let head = feed::log::head(ctx.store.as_ref(), &crate::store::Batch::new(), feed)?;
+    let head = feed::log::head(ctx.store.as_ref(), feed)?;
     out.send(frame(Frame::Heads(v1::Heads {
         heads: vec![v1::FeedHead {
             origin: feed.origin.clone(),

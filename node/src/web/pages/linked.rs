@@ -10,7 +10,6 @@ use maud::{html, Markup};
 use super::{filtered, PageError};
 use crate::overview::linked;
 use crate::register::view as register_view;
-use crate::store::Batch;
 use crate::web::filters::{Filters, RawFilters};
 use crate::web::session::Staffer;
 use crate::web::table::{Cell, Table};
@@ -30,8 +29,8 @@ pub fn table_of(app: &App, groups: &[linked::Group], f: &Filters) -> Result<Tabl
         let mut counties: Vec<&str> = g.risks.iter().map(|(c, _)| c.as_str()).collect();
         counties.dedup();
         for (county, id) in &g.risks {
-            let r = register_view::load(store, &Batch::new(), id)
-                .map_err(|e| PageError::Internal(e.to_string()))?;
+            let r =
+                register_view::load(store, id).map_err(|e| PageError::Internal(e.to_string()))?;
             let level = r.as_ref().and_then(|r| r.level());
             if f.level.is_some() && level != f.level {
                 continue;

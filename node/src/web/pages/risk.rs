@@ -11,7 +11,6 @@ use super::{when, PageError};
 use crate::overview::linked;
 use crate::register::record::RiskRecord;
 use crate::register::{view as register_view, RegisterError};
-use crate::store::Batch;
 use crate::web::labels;
 use crate::web::layout;
 use crate::web::session::Staffer;
@@ -20,7 +19,7 @@ use crate::web::App;
 
 /// The risk `id` with its history.
 fn load(app: &App, id: &str) -> Result<RiskRecord, PageError> {
-    register_view::load_full(app.node.store.as_ref(), &Batch::new(), id).map_err(|e| match e {
+    register_view::load_full(app.node.store.as_ref(), id).map_err(|e| match e {
         RegisterError::RiskNotFound(_) => PageError::NotFound(format!(
             "no risk {id} has reached this gateway (only shared risks do)"
         )),

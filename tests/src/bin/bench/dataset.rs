@@ -221,7 +221,7 @@ impl CountyWriter {
         for (audience, event) in planned {
             let previous = match &event {
                 Event::RiskGraded { id, .. } => {
-                    view::load(&self.store, &batch, id)?.and_then(|r| r.level())
+                    view::load(&batch.over(&self.store), id)?.and_then(|r| r.level())
                 }
                 _ => None,
             };

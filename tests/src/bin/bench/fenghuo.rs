@@ -14,7 +14,6 @@ use fenghuo_node::identity::Identity;
 use fenghuo_node::pki::ca::{CertificateAuthority, IssueOptions};
 use fenghuo_node::register::Command;
 use fenghuo_node::start::{self, Running};
-use fenghuo_node::store::Batch;
 use fenghuo_proto::v1 as pb;
 use fenghuo_tests::Credentials;
 use serde_json::json;
@@ -180,7 +179,7 @@ impl Bench {
 }
 
 fn head(node: &Running, feed: &FeedId) -> u64 {
-    feed::log::head(node.state.store.as_ref(), &Batch::new(), feed)
+    feed::log::head(node.state.store.as_ref(), feed)
         .map(|h| h.seq)
         .unwrap_or(0)
 }
@@ -421,7 +420,7 @@ pub async fn fan_out(receivers: usize, rate: u64, records: u64) -> anyhow::Resul
             let mut arrivals = Vec::new();
             while seen < base + records {
                 let _ = tokio::time::timeout(Duration::from_millis(20), commits.changed()).await;
-                let h = feed::log::head(state.store.as_ref(), &Batch::new(), &feed)
+                let h = feed::log::head(state.store.as_ref(), &feed)
                     .map(|h| h.seq)
                     .unwrap_or(0);
                 let now = Instant::now();

@@ -32,7 +32,7 @@ use fenghuo_node::overview::{self, linked, Filter};
 use fenghuo_node::pki::cert;
 use fenghuo_node::register::view as register_view;
 use fenghuo_node::state::NodeState;
-use fenghuo_node::store::{Batch, Store};
+use fenghuo_node::store::Store;
 use fenghuo_node::sync::directory;
 use fenghuo_node::timespec::now_ms;
 use futures_util::stream::{FuturesOrdered, StreamExt};
@@ -658,11 +658,7 @@ fn measure(
             codes[rng.usize(..codes.len())],
             rng.u64(1..=o.risks)
         );
-        lengths.push(
-            register_view::load_full(s, &Batch::new(), &id)?
-                .history
-                .len(),
-        );
+        lengths.push(register_view::load_full(s, &id)?.history.len());
     }
     let history = json!({
         "sample": lengths.len(),
