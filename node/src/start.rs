@@ -219,16 +219,18 @@ impl Node {
         });
         let workers = Workers::new();
         let (passes, views_applied) = tokio::sync::watch::channel(0);
-        let applier = (
-            views_lock,
-            store.clone(),
-            writer.commits(),
-            writer.urgent(),
-            identity.path(),
-        );
+        let (applied_store, commits, urgent) = (store.clone(), writer.commits(), writer.urgent());
+        let origin = identity.path();
+        // The applier ignores the stop signal, as it always has: it ends with the writer.
         worker::spawn(&workers, "view-applier", stop.subscribe(), move |_| {
-            let (lock, store, commits, urgent, origin) = applier;
-            crate::services::applier::run(lock, store, commits, urgent, origin, passes)
+            crate::services::applier::run(
+                views_lock,
+                applied_store,
+                commits,
+                urgent,
+                origin,
+                passes,
+            )
         });
         let journal = crate::services::journal::spawn(
             &workers,
