@@ -14,6 +14,7 @@ use crate::identity::Identity;
 use crate::pki::cert;
 use crate::pki::tls::{TlsError, TlsPaths, TlsReloader};
 use crate::register::Command;
+use crate::services::worker::{self, Workers};
 use crate::state::NodeState;
 use crate::store::{SledStore, StoreError};
 use crate::sync::directory;
@@ -216,16 +217,23 @@ impl Node {
             sessions: Default::default(),
             budget: crate::sync::budget::RunBudget::new(cfg.sync.runs_in_flight_bytes()),
         });
+        let workers = Workers::new();
         let (passes, views_applied) = tokio::sync::watch::channel(0);
-        crate::services::applier::spawn(
-            views_lock,
-            store.clone(),
-            writer.commits(),
-            writer.urgent(),
-            identity.path(),
-            passes,
-        );
+        let (applied_store, commits, urgent) = (store.clone(), writer.commits(), writer.urgent());
+        let origin = identity.path();
+        // The applier ignores the stop signal, as it always has: it ends with the writer.
+        worker::spawn(&workers, "view-applier", stop.subscribe(), move |_| {
+            crate::services::applier::run(
+                views_lock,
+                applied_store,
+                commits,
+                urgent,
+                origin,
+                passes,
+            )
+        });
         let journal = crate::services::journal::spawn(
+            &workers,
             store.clone(),
             writer.clone(),
             identity.path(),
@@ -235,19 +243,20 @@ impl Node {
         // The gateway publishes each newer CRL, and the CA's certificate directory, in its
         // province feed: giving the files to the gateway alone reaches every node.
         if matches!(identity, Identity::Province(_)) {
-            crate::sync::publish::spawn(
-                identity.path(),
-                writer.clone(),
-                store.clone(),
-                crate::sync::publish::Sources {
-                    ca: paths.ca.clone(),
-                    crl: paths.crl.clone(),
-                    directory: cfg.tls.directory.as_ref().map(|d| cfg.resolve(d)),
-                },
-                stop.subscribe(),
-            );
+            let (author, writer, store) = (identity.path(), writer.clone(), store.clone());
+            let sources = crate::sync::publish::Sources {
+                ca: paths.ca.clone(),
+                crl: paths.crl.clone(),
+                directory: cfg.tls.directory.as_ref().map(|d| cfg.resolve(d)),
+            };
+            worker::spawn(&workers, "publish", stop.subscribe(), move |stop| {
+                crate::sync::publish::run(author, writer, store, sources, stop)
+            });
         }
-        crate::sync::health::spawn_alarm_log(tls.subscribe(), store.clone(), stop.subscribe());
+        let (alarm_tls, alarm_store) = (tls.subscribe(), store.clone());
+        worker::spawn(&workers, "alarm-log", stop.subscribe(), move |stop| {
+            crate::sync::health::run_alarm_log(alarm_tls, alarm_store, stop)
+        });
         let state = Arc::new(NodeState {
             identity,
             store,
@@ -260,6 +269,7 @@ impl Node {
             ack_within: cfg.alerts.acknowledge_within(),
             data_dir: cfg.resolve(&cfg.data_dir),
             stop: stop.subscribe(),
+            workers,
         });
         Ok(Self { state, tls, stop })
     }
@@ -366,9 +376,21 @@ pub async fn launch(
     if cfg.province.is_some() && !node.state.writer.is_read_only() {
         crate::services::relay::spawn(node.state.clone(), cfg.disposal.review, stop_rx.clone());
     }
-    for target in link_targets(cfg, &node.state.identity) {
+    let targets = link_targets(cfg, &node.state.identity);
+    for target in &targets {
         tracing::info!(peer = %target.peer, address = %target.address, "link configured");
-        tokio::spawn(link::run(node.state.sync.clone(), target, stop_rx.clone()));
+        let ctx = node.state.sync.clone();
+        let target = target.clone();
+        let name = link_worker_name(&target, &targets);
+        worker::spawn(
+            &node.state.workers,
+            name,
+            stop_rx.clone(),
+            move |stop| async move {
+                link::run(ctx, target, stop).await;
+                Ok::<_, std::convert::Infallible>(())
+            },
+        );
     }
     let state = node.state.clone();
     let tls = node.tls;
@@ -423,6 +445,17 @@ pub fn link_targets(cfg: &NodeConfig, me: &Identity) -> Vec<LinkTarget> {
         }
     }
     out
+}
+
+/// The worker name of the link to `target`: `sync-link <peer>`, with the address too when
+/// several of `all` go to that peer (a county links to each gateway replica).
+fn link_worker_name(target: &LinkTarget, all: &[LinkTarget]) -> String {
+    let peer = target.peer.path();
+    if all.iter().filter(|t| t.peer.path() == peer).count() > 1 {
+        format!("sync-link {peer} {}", target.address)
+    } else {
+        format!("sync-link {peer}")
+    }
 }
 
 /// Publishes the configured neighbours in the province feed when they differ from what this

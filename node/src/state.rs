@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::domain::GradingStandard;
 use crate::identity::Identity;
+use crate::services::worker::Workers;
 use crate::store::Store;
 use crate::sync::session::SyncContext;
 use crate::writer::Writer;
@@ -33,6 +34,9 @@ pub struct NodeState {
     pub data_dir: std::path::PathBuf,
     /// Turns true when the node shuts down: every long-lived response stream ends then.
     pub stop: tokio::sync::watch::Receiver<bool>,
+    /// The statuses of the node's workers (journal, sync links, …), for the health views;
+    /// whoever starts a worker later (the gateway's webhook delivery) registers it here too.
+    pub workers: Arc<Workers>,
 }
 
 impl NodeState {

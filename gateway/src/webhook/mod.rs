@@ -72,44 +72,57 @@ pub fn backoff(n: u32) -> Duration {
     base.mul_f64(0.8 + fastrand::f64() * 0.4)
 }
 
-/// Starts the supervisor: a worker per enabled webhook partner, restarted when its webhook
-/// changes, stopped when it is disabled. Ends when `stop` turns true.
-pub fn spawn(state: Arc<NodeState>, client: WebhookClient, mut stop: watch::Receiver<bool>) {
-    tokio::spawn(async move {
-        let mut workers: HashMap<String, (String, tokio::task::JoinHandle<()>)> = HashMap::new();
-        loop {
-            let partners = partner::list(state.store.as_ref()).unwrap_or_else(|e| {
-                tracing::error!(error = %e, "webhooks: cannot read partners");
-                Vec::new()
-            });
-            let wanted: HashMap<String, Partner> = partners
-                .into_iter()
-                .filter(|p| !p.disabled && !p.webhook_url.is_empty())
-                .map(|p| (p.name.clone(), p))
-                .collect();
-            workers.retain(|name, (url, task)| {
-                let keep = wanted.get(name).is_some_and(|p| p.webhook_url == *url);
-                if !keep {
-                    task.abort();
-                }
-                keep
-            });
-            for (name, p) in wanted {
-                if let std::collections::hash_map::Entry::Vacant(slot) = workers.entry(name) {
-                    tracing::info!(partner = %p.name, url = %p.webhook_url, "webhook delivery started");
-                    let task = tokio::spawn(worker(state.clone(), client.clone(), p.name.clone()));
-                    slot.insert((p.webhook_url, task));
-                }
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(REGISTRY_POLL) => {}
-                _ = stop.wait_for(|s| *s) => break,
-            }
-        }
-        for (_, (_, task)) in workers {
-            task.abort();
-        }
+/// Starts the supervisor as the worker `webhook-delivery` in `state.workers` (see
+/// [`fenghuo_node::services::worker`]). Ends when `stop` turns true.
+pub fn spawn(state: Arc<NodeState>, client: WebhookClient, stop: watch::Receiver<bool>) {
+    let workers = state.workers.clone();
+    fenghuo_node::services::worker::spawn(&workers, "webhook-delivery", stop, move |stop| {
+        run(state, client, stop)
     });
+}
+
+/// The supervisor: a delivery task per enabled webhook partner, restarted when its webhook
+/// changes, stopped when it is disabled. Ends when `stop` turns true; it logs what it cannot
+/// read and tries again, so it never fails.
+pub async fn run(
+    state: Arc<NodeState>,
+    client: WebhookClient,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), std::convert::Infallible> {
+    let mut workers: HashMap<String, (String, tokio::task::JoinHandle<()>)> = HashMap::new();
+    loop {
+        let partners = partner::list(state.store.as_ref()).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "webhooks: cannot read partners");
+            Vec::new()
+        });
+        let wanted: HashMap<String, Partner> = partners
+            .into_iter()
+            .filter(|p| !p.disabled && !p.webhook_url.is_empty())
+            .map(|p| (p.name.clone(), p))
+            .collect();
+        workers.retain(|name, (url, task)| {
+            let keep = wanted.get(name).is_some_and(|p| p.webhook_url == *url);
+            if !keep {
+                task.abort();
+            }
+            keep
+        });
+        for (name, p) in wanted {
+            if let std::collections::hash_map::Entry::Vacant(slot) = workers.entry(name) {
+                tracing::info!(partner = %p.name, url = %p.webhook_url, "webhook delivery started");
+                let task = tokio::spawn(worker(state.clone(), client.clone(), p.name.clone()));
+                slot.insert((p.webhook_url, task));
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(REGISTRY_POLL) => {}
+            _ = stop.wait_for(|s| *s) => break,
+        }
+    }
+    for (_, (_, task)) in workers {
+        task.abort();
+    }
+    Ok(())
 }
 
 /// What one attempt came to.

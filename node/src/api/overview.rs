@@ -160,7 +160,7 @@ impl Overview for OverviewService {
         Ok(Response::new(v1::LinkedRisks { groups: out }))
     }
 
-    /// GetHealth: federation health per county.
+    /// GetHealth: federation health per county, node-wide alarms and the node's workers.
     async fn get_health(
         &self,
         req: Request<v1::HealthRequest>,
@@ -181,9 +181,21 @@ impl Overview for OverviewService {
             now_ms(),
         )?;
         let tls = self.state.sync.tls.borrow().clone();
-        let alarms = crate::sync::health::alarms(&tls, self.state.store.as_ref(), now_ms())?;
+        let mut alarms = crate::sync::health::alarms(&tls, self.state.store.as_ref(), now_ms())?;
+        let workers = self.state.workers.snapshot();
+        alarms.extend(crate::sync::health::worker_alarms(&workers));
         Ok(Response::new(v1::FederationHealth {
             alarms,
+            workers: workers
+                .into_iter()
+                .map(|w| v1::WorkerStatus {
+                    state: w.state.as_str().to_owned(),
+                    reason: w.state.reason().to_owned(),
+                    name: w.name,
+                    started_at_ms: w.started_at_ms,
+                    stopped_at_ms: w.stopped_at_ms.unwrap_or_default(),
+                })
+                .collect(),
             counties: counties
                 .into_iter()
                 .map(|h| v1::CountyHealth {

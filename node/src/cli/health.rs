@@ -1,4 +1,5 @@
-//! `fenghuo health`: federation health per county, from the gateway (or a county's peers).
+//! `fenghuo health`: federation health per county, from the gateway (or a county's peers),
+//! the node's alarms, and its workers.
 
 use crate::cli::output::outln;
 use fenghuo_proto::v1::{self, overview_client::OverviewClient};
@@ -37,7 +38,36 @@ pub fn health_json(h: &v1::FederationHealth) -> Value {
             "certificate_expires": optional_time(c.certificate_expires_ms),
             "quarantined": c.quarantined.iter().map(super::peers::quarantine_json).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
+        "workers": h.workers.iter().map(|w| json!({
+            "name": w.name,
+            "state": w.state,
+            "reason": (!w.reason.is_empty()).then_some(&w.reason),
+            "started_at": optional_time(w.started_at_ms),
+            "stopped_at": optional_time(w.stopped_at_ms),
+        })).collect::<Vec<_>>(),
     })
+}
+
+/// One line per worker: `worker journal: running since …`, a failed one with its reason.
+fn worker_lines(h: &v1::FederationHealth) -> String {
+    let mut out = String::new();
+    for w in &h.workers {
+        let since = if w.stopped_at_ms != 0 {
+            w.stopped_at_ms
+        } else {
+            w.started_at_ms
+        };
+        out.push_str(&format!(
+            "\nworker {}: {} since {}",
+            w.name,
+            w.state,
+            short_time(since)
+        ));
+        if !w.reason.is_empty() {
+            out.push_str(&format!(" ({})", w.reason));
+        }
+    }
+    out
 }
 
 fn text(h: &v1::FederationHealth) -> String {
@@ -88,6 +118,7 @@ fn text(h: &v1::FederationHealth) -> String {
         h.counties.len(),
         h.silent_after_s
     );
+    out.push_str(&worker_lines(h));
     for a in &h.alarms {
         out.push_str("\nALARM ");
         out.push_str(a);

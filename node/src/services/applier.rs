@@ -2,6 +2,7 @@
 //! writer thread, gathering commits under sustained traffic and yielding to sync while it
 //! stores a backlog. Applying itself is [`crate::dispatch`]'s.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -70,73 +71,73 @@ fn next_after(applied: u64, busy: Duration, sync_active: bool) -> Next {
 /// otherwise find an entry of this node stored but not yet marked applied). Bumps `passes`
 /// after every pass that applied something. Lets commits gather under sustained traffic,
 /// not after a quiet spell nor when `urgent` says communications arrived. Ends when the
-/// writer stops.
-pub fn spawn(
+/// writer stops; it does not watch the stop signal. Runs as the worker `view-applier` (see
+/// [`super::worker`]); it logs its errors and goes on, so it never fails.
+pub async fn run(
     lock: Arc<std::sync::Mutex<()>>,
     store: Arc<dyn Store>,
     mut commits: watch::Receiver<u64>,
     urgent: Urgent,
     origin: String,
     passes: watch::Sender<u64>,
-) {
-    tokio::spawn(async move {
-        // When a pass last applied received entries: the traffic the gathering is for
-        // (this node's own commits wake the applier too, but give it nothing to apply).
-        let mut last_applied = Instant::now();
-        loop {
-            let s = store.clone();
-            let own = origin.clone();
-            let lock = lock.clone();
-            commits.borrow_and_update();
-            let started = Instant::now();
-            // In slices, so a large backlog never holds up shutdown for long.
-            let applied = match tokio::task::spawn_blocking(move || {
-                // Not while the writer rebuilds the views after a re-key.
-                let _views = lock.lock().unwrap_or_else(|p| p.into_inner());
-                let n = apply_pending(s.as_ref(), APPLY_SLICE, Some(&own))?;
-                // This task alone writes the linked-risk index (see `overview::linked`).
-                overview::linked::fold_pending(s.as_ref())?;
-                Ok::<_, StoreError>(n)
-            })
-            .await
-            {
-                Ok(Ok(n)) => n,
-                Ok(Err(e)) => {
-                    tracing::error!(error = %e, "applying received entries to the views failed");
-                    0
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "view applier panicked");
-                    0
-                }
-            };
-            if applied > 0 {
-                passes.send_modify(|n| *n += 1);
-                last_applied = Instant::now();
+) -> Result<(), Infallible> {
+    // When a pass last applied received entries: the traffic the gathering is for
+    // (this node's own commits wake the applier too, but give it nothing to apply).
+    let mut last_applied = Instant::now();
+    loop {
+        let s = store.clone();
+        let own = origin.clone();
+        let lock = lock.clone();
+        commits.borrow_and_update();
+        let started = Instant::now();
+        // In slices, so a large backlog never holds up shutdown for long.
+        let applied = match tokio::task::spawn_blocking(move || {
+            // Not while the writer rebuilds the views after a re-key.
+            let _views = lock.lock().unwrap_or_else(|p| p.into_inner());
+            let n = apply_pending(s.as_ref(), APPLY_SLICE, Some(&own))?;
+            // This task alone writes the linked-risk index (see `overview::linked`).
+            overview::linked::fold_pending(s.as_ref())?;
+            Ok::<_, StoreError>(n)
+        })
+        .await
+        {
+            Ok(Ok(n)) => n,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "applying received entries to the views failed");
+                0
             }
-            let sync_active = commits.has_changed().unwrap_or(false);
-            match next_after(applied, started.elapsed(), sync_active) {
-                Next::Apply => continue,
-                Next::Rest(d) => {
-                    tokio::time::sleep(d).await;
-                    continue;
-                }
-                Next::Wait => {}
+            Err(e) => {
+                tracing::error!(error = %e, "view applier panicked");
+                0
             }
-            if commits.changed().await.is_err() {
-                break;
-            }
-            let gather = gather_after(last_applied.elapsed(), urgent.take());
-            if !gather.is_zero() {
-                // Communications arriving meanwhile end the gathering.
-                tokio::select! {
-                    _ = tokio::time::sleep(gather) => {}
-                    _ = urgent.wait() => {}
-                }
-                urgent.take();
-            }
+        };
+        if applied > 0 {
+            passes.send_modify(|n| *n += 1);
+            last_applied = Instant::now();
         }
-    });
+        let sync_active = commits.has_changed().unwrap_or(false);
+        match next_after(applied, started.elapsed(), sync_active) {
+            Next::Apply => continue,
+            Next::Rest(d) => {
+                tokio::time::sleep(d).await;
+                continue;
+            }
+            Next::Wait => {}
+        }
+        if commits.changed().await.is_err() {
+            break;
+        }
+        let gather = gather_after(last_applied.elapsed(), urgent.take());
+        if !gather.is_zero() {
+            // Communications arriving meanwhile end the gathering.
+            tokio::select! {
+                _ = tokio::time::sleep(gather) => {}
+                _ = urgent.wait() => {}
+            }
+            urgent.take();
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

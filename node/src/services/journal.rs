@@ -16,6 +16,7 @@
 //! alone, so cursors stay valid.
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -29,6 +30,8 @@ use crate::store::{read_u64, Batch, Store, StoreError};
 use crate::writer::Writer;
 
 use crate::comms::view;
+
+use super::worker::{self, Workers};
 
 /// Tree of journal items.
 pub const JOURNAL_TREE: &str = "comms_journal";
@@ -283,12 +286,15 @@ fn pass(store: &dyn Store, unit: &str, target: &HashMap<FeedId, u64>) -> Result<
 /// of the newest cursor, which changes whenever items are added. It reads feeds while the
 /// writer's flushes of communications are not all journalled, on each commit and each pass
 /// of the view applier (`views_applied`), which it must follow. Ends when `stop` turns true.
+/// Runs as the worker `journal` in `workers` (see [`super::worker`]); it logs its errors and
+/// goes on, so it never fails.
 pub fn spawn(
+    workers: &Arc<Workers>,
     store: Arc<dyn Store>,
     writer: Writer,
     identity_path: String,
     mut views_applied: watch::Receiver<u64>,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) -> Result<watch::Receiver<u64>, StoreError> {
     let (tx, rx) = watch::channel(last(store.as_ref())?);
     let unit = identity_path
@@ -301,7 +307,7 @@ pub fn spawn(
     // At start, whatever is held may not be journalled yet (a crash, a rebuilt store).
     let mut target = Some(heads_now(store.as_ref())?);
     let mut comms_seen = *comms.borrow();
-    tokio::spawn(async move {
+    worker::spawn(workers, "journal", stop, move |mut stop| async move {
         let span = tracing::info_span!("journal", node = %identity_path);
         loop {
             commits.borrow_and_update();
@@ -343,7 +349,7 @@ pub fn spawn(
                             Ok(_) => {
                                 tracing::info!(parent: &span, alert = %id, "alert delivered; receipt recorded")
                             }
-                            Err(crate::writer::WriteError::Stopped) => return,
+                            Err(crate::writer::WriteError::Stopped) => return Ok(()),
                             // A reading replica: the writing one records the receipt.
                             Err(crate::writer::WriteError::ReadOnly { .. }) => {}
                             Err(crate::writer::WriteError::CatchingUp) => {
@@ -392,6 +398,7 @@ pub fn spawn(
                 _ = stop.wait_for(|s| *s) => break,
             }
         }
+        Ok::<_, Infallible>(())
     });
     Ok(rx)
 }

@@ -4,8 +4,12 @@
 //! - [`applier`]: applies entries received from peers to the views;
 //! - [`journal`]: what arrived for this node's staff, numbered for `Watch` streams; it also
 //!   records each alert's delivery;
-//! - [`relay`]: the gateway's review and relay of disposal requests to partners' outboxes.
+//! - [`relay`]: the gateway's review and relay of disposal requests to partners' outboxes;
+//! - [`worker`]: how each of them (and the sync links, the publisher, the alarm log, the
+//!   gateway's webhook delivery) is started: a name, a span, a stop signal and a status the
+//!   health views read.
 
 pub mod applier;
 pub mod journal;
 pub mod relay;
+pub mod worker;

@@ -4,12 +4,15 @@
 //! a restart resumes where it stopped. A request past its deadline without an outcome is
 //! escalated to the gateway's report list, once; the relay wakes at the next deadline for it.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
 
 use crate::state::NodeState;
+
+use super::worker;
 
 use crate::disposal::record::{DisposalRecord, State};
 use crate::disposal::{view, Command};
@@ -86,24 +89,37 @@ pub async fn pass(state: &NodeState, review: Review) -> Pass {
     done
 }
 
-/// Runs the relay at the gateway until `stop` turns true.
-pub fn spawn(state: Arc<NodeState>, review: Review, mut stop: watch::Receiver<bool>) {
-    tokio::spawn(async move {
-        let mut changes = Changes::new(&state);
-        loop {
-            let span = tracing::info_span!("disposal_relay", node = %state.identity.path());
-            let done = tracing::Instrument::instrument(pass(&state, review), span).await;
-            // Overdue means strictly past the deadline: wake just after it.
-            let wake = done.next_deadline_ms.map(|d| {
-                Duration::from_millis(u64::try_from(d + 1 - crate::timespec::now_ms()).unwrap_or(0))
-            });
-            tokio::select! {
-                r = changes.next() => if !r { break },
-                _ = tokio::time::sleep(wake.unwrap_or_default()), if wake.is_some() => {}
-                _ = stop.wait_for(|s| *s) => break,
-            }
-        }
+/// Starts the relay at the gateway as the worker `disposal-relay` in `state.workers` (see
+/// [`super::worker`]); it runs until `stop` turns true.
+pub fn spawn(state: Arc<NodeState>, review: Review, stop: watch::Receiver<bool>) {
+    let workers = state.workers.clone();
+    worker::spawn(&workers, "disposal-relay", stop, move |stop| {
+        run(state, review, stop)
     });
+}
+
+/// Runs the relay at the gateway until `stop` turns true (or the node is gone); step errors
+/// are logged per request, so it never fails.
+pub async fn run(
+    state: Arc<NodeState>,
+    review: Review,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), Infallible> {
+    let mut changes = Changes::new(&state);
+    loop {
+        let span = tracing::info_span!("disposal_relay", node = %state.identity.path());
+        let done = tracing::Instrument::instrument(pass(&state, review), span).await;
+        // Overdue means strictly past the deadline: wake just after it.
+        let wake = done.next_deadline_ms.map(|d| {
+            Duration::from_millis(u64::try_from(d + 1 - crate::timespec::now_ms()).unwrap_or(0))
+        });
+        tokio::select! {
+            r = changes.next() => if !r { break },
+            _ = tokio::time::sleep(wake.unwrap_or_default()), if wake.is_some() => {}
+            _ = stop.wait_for(|s| *s) => break,
+        }
+    }
+    Ok(())
 }
 
 /// Wakes whoever follows requests: the view applier took received entries, or the writer

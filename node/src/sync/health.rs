@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::pki::cert;
+use crate::services::worker::{WorkerState, WorkerStatus};
 use crate::store::{Store, StoreError};
 
 use super::directory;
@@ -177,27 +178,67 @@ pub fn alarms(
     Ok(out)
 }
 
-/// Logs the node-wide [`alarms`] at start and then every hour, until `stop`.
-pub fn spawn_alarm_log(
+/// Logs the node-wide [`alarms`] at start and then every hour, until `stop`. Runs as the
+/// worker `alarm-log` (see [`crate::services::worker`]); it logs what it cannot read, so it
+/// never fails.
+pub async fn run_alarm_log(
     tls: tokio::sync::watch::Receiver<std::sync::Arc<crate::pki::tls::TlsState>>,
     store: std::sync::Arc<dyn Store>,
     mut stop: tokio::sync::watch::Receiver<bool>,
-) {
-    tokio::spawn(async move {
-        loop {
-            let state = tls.borrow().clone();
-            match alarms(&state, store.as_ref(), crate::timespec::now_ms()) {
-                Ok(list) => {
-                    for a in list {
-                        tracing::warn!(alarm = "certificate", "ALARM: {a}");
-                    }
+) -> Result<(), std::convert::Infallible> {
+    loop {
+        let state = tls.borrow().clone();
+        match alarms(&state, store.as_ref(), crate::timespec::now_ms()) {
+            Ok(list) => {
+                for a in list {
+                    tracing::warn!(alarm = "certificate", "ALARM: {a}");
                 }
-                Err(e) => tracing::error!(error = %e, "cannot read certificates for the alarms"),
             }
-            tokio::select! {
-                _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
-                _ = stop.wait_for(|s| *s) => break,
-            }
+            Err(e) => tracing::error!(error = %e, "cannot read certificates for the alarms"),
         }
-    });
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            _ = stop.wait_for(|s| *s) => break,
+        }
+    }
+    Ok(())
+}
+
+/// An alarm for each worker that failed (see [`crate::services::worker`]): the node goes on
+/// without what it did until it is restarted.
+pub fn worker_alarms(workers: &[WorkerStatus]) -> Vec<String> {
+    workers
+        .iter()
+        .filter_map(|w| match &w.state {
+            WorkerState::Failed(reason) => Some(format!(
+                "the worker {} failed at {}: {reason}; the node goes on without it until it is restarted (see its log)",
+                w.name,
+                crate::timespec::format_ms(w.stopped_at_ms.unwrap_or_default()),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_worker_raises_an_alarm_naming_it() {
+        let w = |name: &str, state| WorkerStatus {
+            name: name.into(),
+            state,
+            started_at_ms: 1,
+            stopped_at_ms: Some(2),
+        };
+        let alarms = worker_alarms(&[
+            w("journal", WorkerState::Running),
+            w("alarm-log", WorkerState::Stopped),
+            w("publish", WorkerState::Failed("disk full".into())),
+        ]);
+        assert_eq!(alarms.len(), 1, "{alarms:?}");
+        assert!(alarms[0].contains("worker publish failed"), "{alarms:?}");
+        assert!(alarms[0].contains("disk full"), "{alarms:?}");
+    }
 }

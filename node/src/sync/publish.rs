@@ -3,11 +3,13 @@
 //! see [`super::directory`]). Workers that look at the files every two seconds, so handing a
 //! file to the gateway is all an operator does.
 
+use std::convert::Infallible;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
+use tracing::Instrument;
 
 use super::{crl as crl_view, directory};
 use crate::pki::{cert, crl};
@@ -28,17 +30,19 @@ pub struct Sources {
     pub directory: Option<PathBuf>,
 }
 
-/// Starts the gateway's publisher: writes as `author` until `stop`.
-pub fn spawn(
+/// The gateway's publisher: writes as `author` until `stop`. Runs as the worker `publish`
+/// (see [`crate::services::worker`]); what it cannot publish it logs and tries again, so it
+/// never fails.
+pub async fn run(
     author: String,
     writer: Writer,
     store: Arc<dyn Store>,
     sources: Sources,
     mut stop: watch::Receiver<bool>,
-) {
-    tokio::spawn(async move {
-        let span = tracing::info_span!("publisher", crl = %sources.crl.display());
-        let _enter = span.enter();
+) -> Result<(), Infallible> {
+    let span = tracing::info_span!("publisher", crl = %sources.crl.display());
+    // Instrumented, not entered: a guard held across awaits would tag other tasks' lines.
+    async move {
         let mut published = 0u64;
         loop {
             // What is published must be signed by the CA: read it once a pass, for both.
@@ -67,7 +71,10 @@ pub fn spawn(
                 _ = stop.wait_for(|s| *s) => break,
             }
         }
-    });
+    }
+    .instrument(span)
+    .await;
+    Ok(())
 }
 
 /// One look at `crl.pem`; the number published (or already held), if any.

@@ -2,6 +2,7 @@
 //! colours of the levels.
 
 use crate::domain::{FocusPoint, Level, RiskStatus};
+use crate::services::worker::WorkerState;
 
 /// `I 特别重大 · extremely serious`.
 pub fn level(l: Level) -> String {
@@ -61,6 +62,16 @@ pub fn status(s: RiskStatus) -> String {
         RiskStatus::MeasuresSet => "制定措施",
         RiskStatus::Monitoring => "动态管理",
         RiskStatus::Resolved => "化解",
+    };
+    format!("{zh} · {}", s.as_str())
+}
+
+/// `运行中 · running`: where a worker is in its life.
+pub fn worker_state(s: &WorkerState) -> String {
+    let zh = match s {
+        WorkerState::Running => "运行中",
+        WorkerState::Stopped => "已停止",
+        WorkerState::Failed(_) => "故障",
     };
     format!("{zh} · {}", s.as_str())
 }

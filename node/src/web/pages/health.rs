@@ -1,6 +1,7 @@
 //! Federation health (联邦状态) per county: link, last contact, entries behind per feed,
 //! refusals and errors, equivocation evidence, certificate expiry; silent counties and
-//! certificates about to expire stand out.
+//! certificates about to expire stand out. Below, the node's workers (后台任务) and their
+//! states; a failed one is an alarm.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,8 +11,11 @@ use axum::Extension;
 use maud::{html, Markup};
 
 use super::{filtered, when, PageError};
+use crate::event::check::visible;
+use crate::services::worker::{WorkerState, WorkerStatus};
 use crate::sync::health::{self, CountyHealth};
 use crate::web::filters::{Filters, RawFilters};
+use crate::web::labels;
 use crate::web::session::Staffer;
 use crate::web::table::{Cell, Table};
 use crate::web::App;
@@ -119,7 +123,9 @@ pub fn body(app: &App, f: &Filters) -> Result<Markup, PageError> {
     let alarms: u64 = rows.iter().map(|h| h.equivocations).sum();
     let quarantined: usize = rows.iter().map(|h| h.quarantined.len()).sum();
     let tls = app.node.sync.tls.borrow().clone();
-    let node_alarms = health::alarms(&tls, app.node.store.as_ref(), crate::timespec::now_ms())?;
+    let mut node_alarms = health::alarms(&tls, app.node.store.as_ref(), crate::timespec::now_ms())?;
+    let workers = app.node.workers.snapshot();
+    node_alarms.extend(health::worker_alarms(&workers));
     let query = f.query();
     Ok(html! {
         div.cards {
@@ -137,7 +143,34 @@ pub fn body(app: &App, f: &Filters) -> Result<Markup, PageError> {
             }
         }
         (table_of(&rows).html(&query))
+        (workers_table(&workers))
     })
+}
+
+/// The node's workers: name, state, since when. Not an exported [`Table`]: it describes
+/// this process, not the federation.
+fn workers_table(workers: &[WorkerStatus]) -> Markup {
+    html! {
+        section.workers #workers {
+            h2 { "后台任务 Workers" }
+            table {
+                thead { tr { th { "名称 name" } th { "状态 state" } th { "自 since" } } }
+                tbody {
+                    @for w in workers {
+                        @let failed = matches!(w.state, WorkerState::Failed(_));
+                        tr data-worker=(w.name) {
+                            td { (w.name) }
+                            td.alarm[failed] {
+                                (labels::worker_state(&w.state))
+                                @if failed { ": " (visible(w.state.reason())) }
+                            }
+                            td { (when(w.stopped_at_ms.unwrap_or(w.started_at_ms))) }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// GET /health.
