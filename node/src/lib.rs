@@ -38,7 +38,8 @@
 //!   means durable); [`change`]: each area's command as the writer runs it, with follow-ups.
 //!
 //! **Services** — long-running tasks above the writer:
-//! - [`services`]: the view applier, the journal `Watch` streams read, the gateway's relay.
+//! - [`services`]: the view applier, the journal `Watch` streams read, the gateway's relay,
+//!   each started through one worker helper (name, span, stop signal, a status health reads).
 //! - [`sync`]: federation — entitlement, verification, sessions, links, health.
 //! - [`partner`]: partner websites the province registered; [`staff`]: dashboard staff
 //!   accounts (argon2id); [`backup`]: online backups; [`config`]: `node.toml`, typed and
