@@ -252,8 +252,6 @@ fn the_gateways_overview_equals_a_recount_and_follows_every_change() {
 #[test]
 fn health_shows_each_countys_link_and_a_silent_county_stands_out() {
     let mut p = TestProvince::abc();
-    let h = json(&p, GATEWAY, &["health"]);
-    let now = std::time::SystemTime::now();
     let row = |h: &Value, c: &str| {
         h["counties"]
             .as_array()
@@ -263,6 +261,26 @@ fn health_shows_each_countys_link_and_a_silent_county_stands_out() {
             .unwrap()
             .clone()
     };
+    // The gateway learns a county's certificate with the first run of its feeds, which may
+    // arrive a moment after the links are up: wait for that, not only for the links.
+    let h = wait::until(
+        "every county's link and certificate to be known",
+        SYNC_TIMEOUT,
+        Duration::from_millis(200),
+        || {
+            let h = json(&p, GATEWAY, &["health"]);
+            let known = [A, B, C].iter().all(|c| {
+                let r = row(&h, c);
+                r["link"] == "connected" && r["certificate_expires"].as_str().is_some()
+            });
+            if known {
+                Ok(h)
+            } else {
+                Err(h.to_string())
+            }
+        },
+    );
+    let now = std::time::SystemTime::now();
     for c in [A, B, C] {
         let r = row(&h, c);
         assert_eq!(r["link"], "connected", "{r:#}");
