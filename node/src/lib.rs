@@ -41,8 +41,7 @@
 //! - [`services`]: the view applier, the journal `Watch` streams read, the gateway's relay,
 //!   each started through one worker helper (name, span, stop signal, a status health reads).
 //! - [`sync`]: federation — entitlement, verification, sessions, links, health.
-//! - [`partner`]: partner websites the province registered; [`staff`]: dashboard staff
-//!   accounts (argon2id); [`backup`]: online backups; [`config`]: `node.toml`, typed and
+//! - [`partner`]: partner websites the province registered; [`backup`]: online backups; [`config`]: `node.toml`, typed and
 //!   checked; [`state`]: what handlers and workers share.
 //!
 //! **Edges.**
@@ -75,7 +74,6 @@ pub mod pki;
 pub mod register;
 pub mod server;
 pub mod services;
-pub mod staff;
 pub mod start;
 pub mod state;
 pub mod store;

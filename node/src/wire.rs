@@ -9,7 +9,7 @@
 use fenghuo_proto::v1;
 
 use crate::domain::{FocusPoint, Level, MeasureStatus, RiskStatus};
-use crate::staff::Role;
+use crate::web::accounts::Role;
 
 /// Focus point from protobuf; `None` when unspecified or unknown.
 pub fn focus_from_proto(v: i32) -> Option<FocusPoint> {

@@ -6,8 +6,8 @@ use crate::comms::CommsError;
 use crate::disposal::DisposalError;
 use crate::partner::PartnerError;
 use crate::register::RegisterError;
-use crate::staff::StaffError;
 use crate::store::StoreError;
+use crate::web::accounts::AccountError;
 use crate::writer::WriteError;
 
 impl From<RegisterError> for Status {
@@ -62,16 +62,16 @@ impl From<PartnerError> for Status {
     }
 }
 
-impl From<StaffError> for Status {
-    fn from(e: StaffError) -> Self {
+impl From<AccountError> for Status {
+    fn from(e: AccountError) -> Self {
         match &e {
-            StaffError::Name(_) | StaffError::Role(_) | StaffError::Password => {
+            AccountError::Name(_) | AccountError::Role(_) | AccountError::Password => {
                 Status::invalid_argument(e.to_string())
             }
-            StaffError::Exists(_) => Status::already_exists(e.to_string()),
-            StaffError::NotFound(_) => Status::not_found(e.to_string()),
-            StaffError::Hash(_) => Status::internal(e.to_string()),
-            StaffError::Store(s) => s.clone().into(),
+            AccountError::Exists(_) => Status::already_exists(e.to_string()),
+            AccountError::NotFound(_) => Status::not_found(e.to_string()),
+            AccountError::Hash(_) => Status::internal(e.to_string()),
+            AccountError::Store(s) => s.clone().into(),
         }
     }
 }

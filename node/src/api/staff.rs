@@ -6,8 +6,8 @@ use fenghuo_proto::v1::{self, staff_server::Staff};
 use tonic::{Request, Response, Status};
 
 use super::auth::{caller, require_gateway_staff, Caller};
-use crate::staff::{self, Account};
 use crate::state::NodeState;
+use crate::web::accounts::{self, Account};
 use crate::wire::{role_from_proto, role_to_proto};
 
 /// Handlers of the `Staff` service.
@@ -54,7 +54,7 @@ impl Staff for StaffService {
         let store = self.state.store.clone();
         let by = c.identity.uri();
         let account = tokio::task::spawn_blocking(move || {
-            staff::add(store.as_ref(), &r.name, role, &r.password, r.replace, &by)
+            accounts::add(store.as_ref(), &r.name, role, &r.password, r.replace, &by)
         })
         .await
         .map_err(|e| Status::internal(format!("hashing task failed: {e}")))??;
@@ -68,7 +68,7 @@ impl Staff for StaffService {
         req: Request<v1::ListStaffRequest>,
     ) -> Result<Response<v1::ListStaffResponse>, Status> {
         self.require_province(&req)?;
-        let accounts = staff::list(self.state.store.as_ref())?
+        let accounts = accounts::list(self.state.store.as_ref())?
             .iter()
             .map(account_to_proto)
             .collect();
@@ -82,7 +82,7 @@ impl Staff for StaffService {
     ) -> Result<Response<v1::StaffAccount>, Status> {
         let c = self.require_province(&req)?;
         let name = req.into_inner().name;
-        let account = staff::remove(self.state.store.as_ref(), name.trim())?;
+        let account = accounts::remove(self.state.store.as_ref(), name.trim())?;
         tracing::info!(staff = %account.name, by = %c.identity, "staff account removed");
         Ok(Response::new(account_to_proto(&account)))
     }

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use tracing::Instrument;
 
 use super::App;
-use crate::staff::{self, Role};
+use crate::web::accounts::{self, Role};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "fenghuo_session";
@@ -204,7 +204,7 @@ pub async fn require(State(app): State<Arc<App>>, mut req: Request, next: Next) 
     let staffer = cookie(req.headers(), SESSION_COOKIE)
         .and_then(|token| app.sessions.touch(token).map(|s| (token.to_owned(), s)));
     let staffer = match staffer {
-        Some((token, (name, csrf))) => match staff::get(app.node.store.as_ref(), &name) {
+        Some((token, (name, csrf))) => match accounts::get(app.node.store.as_ref(), &name) {
             Ok(Some(account)) => Some(Staffer {
                 name,
                 role: account.role,

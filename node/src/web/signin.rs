@@ -18,7 +18,7 @@ use super::layout;
 use super::password_checks::CheckError;
 use super::session::{cookie, set_cookie, Csrf, SESSION_COOKIE};
 use super::{App, Remote};
-use crate::staff;
+use crate::web::accounts;
 
 /// The sign-in form's cookie.
 const FORM_COOKIE: &str = "fenghuo_signin";
@@ -139,7 +139,7 @@ pub async fn submit(
         }
     };
     // Nobody types more; refused before argon2 spends time on it (still a failure).
-    if f.password.chars().count() > staff::MAX_PASSWORD_CHARS {
+    if f.password.chars().count() > accounts::MAX_PASSWORD_CHARS {
         attempt.failed();
         tracing::warn!(staff = %name, %ip, "sign-in failed: password longer than any account's");
         return wrong_password(&app, &name);
@@ -149,7 +149,7 @@ pub async fn submit(
     let verified = app
         .password_checks
         .run(CHECK_SLOT_WAIT, move || {
-            staff::verify(store.as_ref(), &n, &p)
+            accounts::verify(store.as_ref(), &n, &p)
         })
         .await;
     match verified {

@@ -21,9 +21,9 @@ use super::filters::{Filters, RawFilters};
 use super::layout::error_page;
 use super::table::Table;
 use super::App;
-use crate::staff::StaffError;
 use crate::store::StoreError;
 use crate::sync::directory;
+use crate::web::accounts::AccountError;
 
 /// Why a page could not be shown.
 #[derive(Debug, thiserror::Error)]
@@ -45,12 +45,12 @@ pub enum PageError {
     Internal(String),
 }
 
-impl From<StaffError> for PageError {
-    fn from(e: StaffError) -> Self {
+impl From<AccountError> for PageError {
+    fn from(e: AccountError) -> Self {
         match e {
-            StaffError::Store(s) => Self::Store(s),
-            StaffError::Hash(h) => Self::Internal(h),
-            StaffError::NotFound(_) => Self::NotFound(e.to_string()),
+            AccountError::Store(s) => Self::Store(s),
+            AccountError::Hash(h) => Self::Internal(h),
+            AccountError::NotFound(_) => Self::NotFound(e.to_string()),
             _ => Self::Bad(e.to_string()),
         }
     }

@@ -9,7 +9,7 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::{when, PageError};
-use crate::staff::{self, Role};
+use crate::web::accounts::{self, Role};
 use crate::web::layout;
 use crate::web::session::{Csrf, Staffer};
 use crate::web::table::{Cell, Table};
@@ -33,7 +33,7 @@ pub fn tables(app: &App) -> Result<Vec<Table>, PageError> {
         "账户 Staff accounts",
         vec!["name", "role", "since", "by"],
     );
-    for a in staff::list(app.node.store.as_ref())? {
+    for a in accounts::list(app.node.store.as_ref())? {
         t.row(vec![
             Cell::text(a.name),
             Cell::text(a.role.as_str()),
@@ -50,7 +50,7 @@ pub async fn page(
     Extension(staffer): Extension<Staffer>,
 ) -> Result<Markup, PageError> {
     require_admin(&staffer)?;
-    let accounts = staff::list(app.node.store.as_ref())?;
+    let accounts = accounts::list(app.node.store.as_ref())?;
     let body = html! {
         @for t in tables(&app)? { (t.html("")) }
         h2 { "添加 Add an account" }
@@ -104,7 +104,7 @@ pub async fn add(
     let name = form.name.trim().to_owned();
     let replace = form.replace.is_some();
     let account = tokio::task::spawn_blocking(move || {
-        staff::add(store.as_ref(), &name, role, &form.password, replace, &by)
+        accounts::add(store.as_ref(), &name, role, &form.password, replace, &by)
     })
     .await
     .map_err(|e| PageError::Internal(format!("hashing task failed: {e}")))??;
@@ -128,7 +128,7 @@ pub async fn remove(
             "you cannot remove your own account while signed in with it".into(),
         ));
     }
-    let account = staff::remove(app.node.store.as_ref(), &name)?;
+    let account = accounts::remove(app.node.store.as_ref(), &name)?;
     app.sessions.end_all(&account.name);
     tracing::info!(account = %account.name, by = %staffer.name, "staff account removed on the dashboard");
     Ok(Redirect::to("/staff").into_response())

@@ -1,5 +1,5 @@
-//! Dashboard staff accounts (工作人员账户), kept by the provincial gateway in its own store (they
-//! are not federated: no feed carries them). Passwords are hashed with argon2id; only the
+//! Staff accounts for the web pages (工作人员账户): who may sign in to this node's pages, kept
+//! in the node's own store (not federated: no feed carries them). Passwords are hashed with argon2id; only the
 //! PHC string is stored.
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
@@ -53,13 +53,13 @@ impl Role {
 }
 
 impl std::str::FromStr for Role {
-    type Err = StaffError;
+    type Err = AccountError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Role::ALL
             .into_iter()
             .find(|r| r.as_str() == s)
-            .ok_or_else(|| StaffError::Role(s.to_owned()))
+            .ok_or_else(|| AccountError::Role(s.to_owned()))
     }
 }
 
@@ -86,7 +86,7 @@ pub struct Account {
 
 /// Why an account operation failed.
 #[derive(Debug, thiserror::Error)]
-pub enum StaffError {
+pub enum AccountError {
     /// The name is not acceptable.
     #[error(
         "staff name {0:?}: use 1–64 of a–z, 0–9, '.', '_', '-', starting with a letter or digit"
@@ -113,7 +113,7 @@ pub enum StaffError {
 }
 
 /// Checks a sign-in name.
-pub fn check_name(name: &str) -> Result<(), StaffError> {
+pub fn check_name(name: &str) -> Result<(), AccountError> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name
@@ -126,25 +126,25 @@ pub fn check_name(name: &str) -> Result<(), StaffError> {
     if ok {
         Ok(())
     } else {
-        Err(StaffError::Name(name.to_owned()))
+        Err(AccountError::Name(name.to_owned()))
     }
 }
 
-fn hash(password: &str) -> Result<String, StaffError> {
+fn hash(password: &str) -> Result<String, AccountError> {
     let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| StaffError::Hash(e.to_string()))
+        .map_err(|e| AccountError::Hash(e.to_string()))
 }
 
-fn decode(v: &[u8]) -> Result<Account, StaffError> {
+fn decode(v: &[u8]) -> Result<Account, AccountError> {
     serde_json::from_slice(v)
         .map_err(|e| StoreError::Backend(format!("corrupt staff account: {e}")).into())
 }
 
 /// The account `name`, if any.
-pub fn get(store: &dyn Store, name: &str) -> Result<Option<Account>, StaffError> {
+pub fn get(store: &dyn Store, name: &str) -> Result<Option<Account>, AccountError> {
     store
         .get(STAFF_TREE, name.as_bytes())?
         .map(|v| decode(&v))
@@ -152,7 +152,7 @@ pub fn get(store: &dyn Store, name: &str) -> Result<Option<Account>, StaffError>
 }
 
 /// Every account, by name.
-pub fn list(store: &dyn Store) -> Result<Vec<Account>, StaffError> {
+pub fn list(store: &dyn Store) -> Result<Vec<Account>, AccountError> {
     store
         .scan_prefix(STAFF_TREE, b"")
         .map(|item| decode(&item?.1))
@@ -167,14 +167,14 @@ pub fn add(
     password: &str,
     replace: bool,
     by: &str,
-) -> Result<Account, StaffError> {
+) -> Result<Account, AccountError> {
     check_name(name)?;
     let chars = password.chars().count();
     if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&chars) {
-        return Err(StaffError::Password);
+        return Err(AccountError::Password);
     }
     if !replace && get(store, name)?.is_some() {
-        return Err(StaffError::Exists(name.to_owned()));
+        return Err(AccountError::Exists(name.to_owned()));
     }
     let account = Account {
         name: name.to_owned(),
@@ -193,8 +193,8 @@ pub fn add(
 }
 
 /// Deletes `name`; durable on return.
-pub fn remove(store: &dyn Store, name: &str) -> Result<Account, StaffError> {
-    let account = get(store, name)?.ok_or_else(|| StaffError::NotFound(name.to_owned()))?;
+pub fn remove(store: &dyn Store, name: &str) -> Result<Account, AccountError> {
+    let account = get(store, name)?.ok_or_else(|| AccountError::NotFound(name.to_owned()))?;
     let mut batch = Batch::new();
     batch.remove(STAFF_TREE, name.as_bytes().to_vec());
     store.commit(&batch)?;
@@ -215,7 +215,7 @@ pub fn verify(
     store: &dyn Store,
     name: &str,
     password: &str,
-) -> Result<Option<Account>, StaffError> {
+) -> Result<Option<Account>, AccountError> {
     let account = get(store, name)?;
     let stored = account
         .as_ref()
@@ -345,7 +345,7 @@ mod tests {
         );
         assert!(matches!(
             add(&store, "wang", Role::Admin, "another password", false, "t"),
-            Err(StaffError::Exists(_))
+            Err(AccountError::Exists(_))
         ));
         let b = add(&store, "wang", Role::Admin, "another password", true, "t").unwrap();
         assert_eq!(b.role, Role::Admin);
@@ -354,7 +354,7 @@ mod tests {
         assert!(list(&store).unwrap().is_empty());
         assert!(matches!(
             remove(&store, "wang"),
-            Err(StaffError::NotFound(_))
+            Err(AccountError::NotFound(_))
         ));
     }
 
@@ -372,12 +372,12 @@ mod tests {
                     false,
                     "t"
                 ),
-                Err(StaffError::Name(_))
+                Err(AccountError::Name(_))
             ));
         }
         assert!(matches!(
             add(&store, "li", Role::Viewer, "short", false, "t"),
-            Err(StaffError::Password)
+            Err(AccountError::Password)
         ));
         assert_eq!("analyst".parse::<Role>().unwrap(), Role::Analyst);
         assert!("root".parse::<Role>().is_err());
