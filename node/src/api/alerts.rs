@@ -11,12 +11,10 @@ use super::auth::{caller, require_own, require_reader};
 use super::stream_end;
 use crate::comms::command::AlertChanges;
 use crate::comms::read::{self, AlertDetails, Receipt};
-use crate::comms::record::AlertRecord;
 use crate::comms::{self, ItemKind};
 use crate::domain::alert::{AlertAudience, NewAlert};
 use crate::services::journal::{self, JournalItem};
 use crate::state::NodeState;
-use crate::store::Store;
 use crate::timespec::now_ms;
 
 /// Items sent per read of the journal.
@@ -108,18 +106,6 @@ fn content_to_proto(a: &NewAlert) -> v1::AlertContent {
         risk: a.risk.clone().unwrap_or_default(),
         audience: a.audience.to_string(),
     }
-}
-
-/// An alert with its chain and a receipt per recipient county, overdue flags computed at
-/// `now`. Kept for the web pages, which are to call [`read::alert`] and present
-/// [`AlertDetails`] themselves.
-pub fn alert_to_proto(
-    store: &dyn Store,
-    record: &AlertRecord,
-    now: i64,
-    cap: bool,
-) -> Result<v1::Alert, crate::store::StoreError> {
-    Ok(details_to_proto(&read::alert(store, record, now, cap)?))
 }
 
 /// An alert's read model as the API gives it.

@@ -8,10 +8,8 @@ use tonic::{Request, Response, Status};
 use super::auth::{caller, require_own, require_reader};
 use crate::comms;
 use crate::comms::read::{self, DirectiveDetails, ResponseLine};
-use crate::comms::record::DirectiveRecord;
 use crate::domain::directive::{DirectiveKind, ResponseStatus};
 use crate::state::NodeState;
-use crate::store::{Store, StoreError};
 use crate::timespec::now_ms;
 
 /// Handlers of the `Directives` service.
@@ -34,18 +32,6 @@ impl DirectivesService {
         let details = read::directive(store, &record, self.state.unit(), now_ms())?;
         Ok(Response::new(details_to_proto(&details)))
     }
-}
-
-/// A directive with a response line per target county (at a county: its own only), overdue
-/// flags computed at `now`. Kept for the web pages, which are to call [`read::directive`] (or
-/// [`read::directives`]) and present [`DirectiveDetails`] themselves.
-pub fn directive_to_proto(
-    store: &dyn Store,
-    d: &DirectiveRecord,
-    unit: &str,
-    now: i64,
-) -> Result<v1::Directive, StoreError> {
-    Ok(details_to_proto(&read::directive(store, d, unit, now)?))
 }
 
 /// A directive's read model as the API gives it.

@@ -8,7 +8,7 @@ use tonic::{Request, Response, Status};
 use super::auth::{caller, require_reader};
 use crate::domain::Level;
 use crate::identity::DivisionCode;
-use crate::overview::{self, Filter};
+use crate::overview::{self, day_text, Filter};
 use crate::state::NodeState;
 use crate::timespec::now_ms;
 use crate::wire::{focus_from_proto, level_from_proto};
@@ -30,14 +30,6 @@ impl OverviewService {
     pub fn new(state: Arc<NodeState>) -> Self {
         Self { state }
     }
-}
-
-/// A day number as `YYYY-MM-DD`.
-pub fn day_text(day: u32) -> String {
-    crate::timespec::format_ms(i64::from(day) * DAY_MS)
-        .get(..10)
-        .unwrap_or_default()
-        .to_owned()
 }
 
 fn named(name: &str, count: u64) -> v1::NamedCount {

@@ -7,10 +7,8 @@ use tonic::{Request, Response, Status};
 
 use super::auth::{caller, require_own, require_reader};
 use crate::comms::read::{self, ReportDetails};
-use crate::comms::record::ReportRecord;
 use crate::comms::{self, ItemKind};
 use crate::state::NodeState;
-use crate::store::{Store, StoreError};
 
 /// Handlers of the `Reports` service.
 #[derive(Debug, Clone)]
@@ -34,12 +32,6 @@ impl ReportsService {
             store, &record,
         )?)))
     }
-}
-
-/// A report with the province's acknowledgment, if any. Kept for the web pages, which are to
-/// call [`read::report`] (or [`read::reports`]) and present [`ReportDetails`] themselves.
-pub fn report_to_proto(store: &dyn Store, r: &ReportRecord) -> Result<v1::Report, StoreError> {
-    Ok(details_to_proto(&read::report(store, r)?))
 }
 
 /// A report's read model as the API gives it.

@@ -6,6 +6,7 @@
 //!   in the feed that reaches exactly its recipients;
 //! - [`view`]: applying those events to stored records, in any order they arrive;
 //! - [`record`]: the stored alert, report, directive and response records;
+//! - [`read`]: read models: alerts with receipts, reports, directives with response lines;
 //! - [`cap`]: alerts as OASIS CAP 1.2 XML.
 
 pub mod cap;

@@ -8,6 +8,7 @@
 //! the partner outboxes; [`command`]: checking what staff and partners ask (the gateway's task that reviews
 //! or relays what arrives is [`crate::services::relay`]); [`signature`]: how webhooks and
 //! partners' callbacks are signed.
+//! [`read`]: read models: a request as staff or its partner see it, a partner's message.
 
 pub mod attempts;
 pub mod command;

@@ -4,7 +4,7 @@
 //! - [`view`]: applying events to the stored records (`riskid_risk`), incrementally, and
 //!   rebuilding them from the feeds;
 //! - [`record`]: the stored risk record with its history;
-//! - [`query`]: filtered, paged listing.
+//! - [`read`]: read models: one risk with its history, filtered, paged listing.
 
 pub mod command;
 pub mod read;
@@ -12,8 +12,6 @@ pub mod record;
 pub mod view;
 
 pub use command::Command;
-// The name `read` replaced: the gateway's county page lists through it until it moves.
-pub use read as query;
 pub use record::RiskRecord;
 
 use crate::domain::{GradingError, TransitionError};

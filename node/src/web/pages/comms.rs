@@ -7,18 +7,15 @@ use std::sync::Arc;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
-use fenghuo_proto::v1;
 use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::{filtered, when, PageError};
-use crate::api::alerts::alert_to_proto;
-use crate::api::directives::directive_to_proto;
-use crate::api::reports::report_to_proto;
+use crate::comms::read::{self, AlertDetails, DirectiveDetails, ReportDetails};
 use crate::comms::{self, view};
 use crate::disposal::view::{self as disposal_view, PartnerFigures};
 use crate::disposal::DisposalRecord;
-use crate::domain::directive::DirectiveKind;
+use crate::domain::directive::{DirectiveKind, ResponseStatus};
 use crate::partner;
 use crate::timespec;
 use crate::web::filters::{Filters, RawFilters};
@@ -29,9 +26,9 @@ use crate::web::App;
 
 /// What the page shows: open alerts, reports awaiting acknowledgment, directives.
 struct Items {
-    alerts: Vec<v1::Alert>,
-    reports: Vec<v1::Report>,
-    directives: Vec<v1::Directive>,
+    alerts: Vec<AlertDetails>,
+    reports: Vec<ReportDetails>,
+    directives: Vec<DirectiveDetails>,
     /// Disposal requests to partner websites.
     requests: Vec<DisposalRecord>,
     /// Per partner: display name and delivery figures.
@@ -41,37 +38,35 @@ struct Items {
 fn items(app: &App, f: &Filters) -> Result<Items, PageError> {
     let store = app.node.store.as_ref();
     let now = timespec::now_ms();
+    // Every alert and directive this node holds, each through its read model: at a county,
+    // `read::alerts` and `read::directives` would leave out those not addressed to it.
     let mut alerts = Vec::new();
     for a in view::alerts(store)? {
-        let a = alert_to_proto(store, &a, now, false)?;
-        let concerns = f.county_ok(&a.issuer) || a.receipts.iter().any(|r| f.county_ok(&r.county));
-        if a.status == "active" && concerns && f.in_asked_range(a.issued_at_ms) {
+        let a = read::alert(store, &a, now, false)?;
+        let concerns =
+            f.county_ok(&a.record.issuer) || a.receipts.iter().any(|r| f.county_ok(&r.county));
+        if a.status == "active" && concerns && f.in_asked_range(a.record.issued_at_ms) {
             alerts.push(a);
         }
     }
-    alerts.sort_by_key(|a| std::cmp::Reverse(a.issued_at_ms));
-    let mut reports = Vec::new();
-    for r in view::reports(store)? {
-        let r = report_to_proto(store, &r)?;
-        let level_ok = f.level.is_none_or(|l| r.level == l.as_str());
-        if r.acknowledged_at_ms == 0
-            && f.county_ok(&r.origin)
-            && level_ok
-            && f.in_asked_range(r.filed_at_ms)
-        {
-            reports.push(r);
-        }
-    }
-    reports.sort_by_key(|r| std::cmp::Reverse(r.filed_at_ms));
+    alerts.sort_by_key(|a| std::cmp::Reverse(a.record.issued_at_ms));
+    let reports = read::reports(store, true)?
+        .into_iter()
+        .filter(|r| {
+            f.level.is_none_or(|l| r.record.level == Some(l))
+                && f.county_ok(&r.record.origin)
+                && f.in_asked_range(r.record.filed_at_ms)
+        })
+        .collect();
     let mut directives = Vec::new();
     for d in view::directives(store)? {
-        let d = directive_to_proto(store, &d, app.node.unit(), now)?;
+        let d = read::directive(store, &d, app.node.unit(), now)?;
         let concerns = f.county.is_none() || d.responses.iter().any(|r| f.county_ok(&r.county));
-        if concerns && f.in_asked_range(d.issued_at_ms) {
+        if concerns && f.in_asked_range(d.record.issued_at_ms) {
             directives.push(d);
         }
     }
-    directives.sort_by_key(|d| std::cmp::Reverse(d.issued_at_ms));
+    directives.sort_by_key(|d| std::cmp::Reverse(d.record.issued_at_ms));
     let all_requests = disposal_view::list(store)?;
     let figures = disposal_view::figures(&all_requests, now);
     let partners = partner::list(store)
@@ -125,11 +120,11 @@ fn tables_of(i: &Items) -> Vec<Table> {
         ],
     );
     for a in &i.alerts {
-        let content = a.content.clone().unwrap_or_default();
+        let (id, content) = (&a.record.id, &a.record.alert);
         let acked = a
             .receipts
             .iter()
-            .filter(|r| r.acknowledged_at_ms != 0)
+            .filter(|r| r.acknowledged_at_ms.is_some())
             .count() as u64;
         let overdue: Vec<&str> = a
             .receipts
@@ -138,21 +133,21 @@ fn tables_of(i: &Items) -> Vec<Table> {
             .map(|r| r.county.as_str())
             .collect();
         alerts.row(vec![
-            Cell::text(a.id.clone()),
-            Cell::text(a.issuer.clone()),
-            Cell::text(content.severity.clone()),
+            Cell::text(id.clone()),
+            Cell::text(a.record.issuer.clone()),
+            Cell::text(content.severity.as_str()),
             Cell::text(content.headline.clone()),
-            Cell::text(when(a.issued_at_ms)),
+            Cell::text(when(a.record.issued_at_ms)),
             Cell::number(a.receipts.len() as u64),
             Cell::number(acked),
             Cell::text(overdue.join(" ")).alarm(!overdue.is_empty()),
         ]);
         for r in &a.receipts {
             receipts.row(vec![
-                Cell::text(a.id.clone()),
+                Cell::text(id.clone()),
                 Cell::text(r.county.clone()).link(format!("/county/{}", r.county)),
-                Cell::text(when(r.delivered_at_ms)),
-                Cell::text(when(r.acknowledged_at_ms)),
+                Cell::text(when_given(r.delivered_at_ms)),
+                Cell::text(when_given(r.acknowledged_at_ms)),
                 Cell::text(r.acknowledged_by.clone()),
                 Cell::text(r.note.clone()),
                 Cell::text(if r.overdue { "overdue 超时" } else { "" }).alarm(r.overdue),
@@ -174,21 +169,23 @@ fn tables_of(i: &Items) -> Vec<Table> {
             "disposal",
         ],
     );
-    for r in &i.reports {
+    for r in i.reports.iter().map(|r| &r.record) {
+        let risk = r.risk.as_deref().unwrap_or_default();
+        let disposal = r.disposal.as_deref().unwrap_or_default();
         reports.row(vec![
             Cell::text(r.id.clone()),
             Cell::text(r.origin.clone()).link(format!("/county/{}", r.origin)),
-            if r.risk.is_empty() {
+            if risk.is_empty() {
                 Cell::text("")
             } else {
-                Cell::text(r.risk.clone()).link(format!("/risk/{}", r.risk))
+                Cell::text(risk).link(format!("/risk/{risk}"))
             },
-            Cell::text(r.level.clone()),
+            Cell::text(r.level.map_or("", |l| l.as_str())),
             Cell::text(r.summary.clone()),
             Cell::text(when(r.filed_at_ms)),
             Cell::text(r.filed_by.clone()),
             Cell::text(if r.automatic { "yes" } else { "no" }),
-            Cell::text(r.disposal.clone()).alarm(!r.disposal.is_empty()),
+            Cell::text(disposal).alarm(!disposal.is_empty()),
         ]);
     }
     let mut directives = Table::new(
@@ -210,9 +207,13 @@ fn tables_of(i: &Items) -> Vec<Table> {
         let done = d
             .responses
             .iter()
-            .filter(|r| !r.status.is_empty() && (d.kind == "consultation" || r.status == "done"))
+            .filter(|r| {
+                r.status.is_some_and(|s| {
+                    d.record.kind == DirectiveKind::Consultation || s == ResponseStatus::Done
+                })
+            })
             .count() as u64;
-        let answered = d.responses.iter().filter(|r| !r.status.is_empty()).count() as u64;
+        let answered = d.responses.iter().filter(|r| r.status.is_some()).count() as u64;
         let total = d.responses.len() as u64;
         let overdue: Vec<&str> = d
             .responses
@@ -221,11 +222,11 @@ fn tables_of(i: &Items) -> Vec<Table> {
             .map(|r| r.county.as_str())
             .collect();
         directives.row(vec![
-            Cell::text(d.id.clone()),
-            Cell::text(d.kind.clone()),
-            Cell::text(d.text.clone()),
-            Cell::text(when(d.issued_at_ms)),
-            Cell::text(when(d.deadline_ms)),
+            Cell::text(d.record.id.clone()),
+            Cell::text(d.record.kind.as_str()),
+            Cell::text(d.record.text.clone()),
+            Cell::text(when(d.record.issued_at_ms)),
+            Cell::text(when(d.record.deadline_ms)),
             Cell::number(total),
             Cell::number(answered),
             Cell::text(
@@ -302,6 +303,11 @@ fn tables_of(i: &Items) -> Vec<Table> {
     vec![alerts, receipts, reports, directives, requests, partners]
 }
 
+/// A time that may not have come yet, as [`when`] shows none: `—`.
+fn when_given(ms: Option<i64>) -> String {
+    when(ms.unwrap_or(0))
+}
+
 /// A mean time for people: `—` for none, else seconds, minutes or hours.
 fn duration_text(ms: i64) -> String {
     match ms {
@@ -317,7 +323,7 @@ pub fn tables(app: &App, f: &Filters) -> Result<Vec<Table>, PageError> {
     Ok(tables_of(&items(app, f)?))
 }
 
-fn forms(staffer: &Staffer, reports: &[v1::Report]) -> Markup {
+fn forms(staffer: &Staffer, reports: &[ReportDetails]) -> Markup {
     html! {
         @if staffer.role.can_act() {
             @if !reports.is_empty() {
@@ -326,7 +332,7 @@ fn forms(staffer: &Staffer, reports: &[v1::Report]) -> Markup {
                     strong { "签收报告 Acknowledge" }
                     label { "报告 Report"
                         select name="report" {
-                            @for r in reports { option value=(r.id) { (r.id) " · " (r.origin) " · " (crate::event::check::visible(&r.summary.chars().take(40).collect::<String>())) } }
+                            @for r in reports.iter().map(|r| &r.record) { option value=(r.id) { (r.id) " · " (r.origin) " · " (crate::event::check::visible(&r.summary.chars().take(40).collect::<String>())) } }
                         }
                     }
                     label { "备注 Note" input name="note" maxlength="500"; }

@@ -12,7 +12,7 @@ use super::{counties, filters, when, PageError};
 use crate::domain::Level;
 use crate::identity::DivisionCode;
 use crate::overview::linked;
-use crate::register::query;
+use crate::register::read;
 use crate::web::filters::{Filters, RawFilters};
 use crate::web::labels;
 use crate::web::layout;
@@ -32,11 +32,11 @@ pub fn risks_table(
     after: Option<&str>,
     limit: usize,
 ) -> Result<(Table, Option<String>), PageError> {
-    let filter = query::Filter {
+    let filter = read::Filter {
         level: f.level,
         focus: f.focus,
         origin: Some(county.to_owned()),
-        ..query::Filter::default()
+        ..read::Filter::default()
     };
     let mut t = Table::new(
         "county-risks",
@@ -48,8 +48,8 @@ pub fn risks_table(
     let mut cursor = after.map(str::to_owned);
     let mut next = None;
     while t.rows.len() < limit {
-        let want = (limit - t.rows.len()).min(query::MAX_LIMIT);
-        let page = query::list(app.node.store.as_ref(), &filter, want, cursor.as_deref())?;
+        let want = (limit - t.rows.len()).min(read::MAX_LIMIT);
+        let page = read::list(app.node.store.as_ref(), &filter, want, cursor.as_deref())?;
         for r in &page.risks {
             let level = r.level();
             t.row(vec![

@@ -9,9 +9,8 @@ use axum::Extension;
 use maud::{html, Markup};
 
 use super::{counties, filters, when, PageError};
-use crate::api::overview::day_text;
 use crate::domain::{FocusPoint, Level, RiskStatus};
-use crate::overview::{self, Overview};
+use crate::overview::{self, day_text, Overview};
 use crate::web::chart::{self, Bar, Day};
 use crate::web::filters::{Filters, RawFilters};
 use crate::web::labels;
