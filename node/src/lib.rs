@@ -41,8 +41,9 @@
 //! - [`services`]: the view applier, the journal `Watch` streams read, the gateway's relay,
 //!   each started through one worker helper (name, span, stop signal, a status health reads).
 //! - [`sync`]: federation — entitlement, verification, sessions, links, health.
-//! - [`partner`]: partner websites the province registered; [`backup`]: online backups; [`config`]: `node.toml`, typed and
-//!   checked; [`state`]: what handlers and workers share.
+//! - [`partner`]: partner websites the province registered; [`accounts`]: the staff
+//!   accounts that sign in to the web pages (argon2id); [`backup`]: online backups;
+//!   [`config`]: `node.toml`, typed and checked; [`state`]: what handlers and workers share.
 //!
 //! **Edges.**
 //! - [`api`]: gRPC handlers, authentication from the certificate, error mapping.
@@ -54,6 +55,7 @@
 //!   node from its config; [`logging`]: tracing set-up.
 #![forbid(unsafe_code)]
 
+pub mod accounts;
 pub mod api;
 pub mod backup;
 pub mod change;

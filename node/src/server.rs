@@ -38,7 +38,7 @@ use crate::api::disposal::{DisposalService, PartnerGatewayService};
 use crate::api::federation::FederationService;
 use crate::api::overview::OverviewService;
 use crate::api::partners::PartnersService;
-use crate::api::registry::RegistryService;
+use crate::api::register::RegistryService;
 use crate::api::reports::ReportsService;
 use crate::api::staff::StaffService;
 use crate::pki::standing::PeerInfo;

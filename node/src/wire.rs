@@ -8,8 +8,8 @@
 
 use fenghuo_proto::v1;
 
+use crate::accounts::Role;
 use crate::domain::{FocusPoint, Level, MeasureStatus, RiskStatus};
-use crate::web::accounts::Role;
 
 /// Focus point from protobuf; `None` when unspecified or unknown.
 pub fn focus_from_proto(v: i32) -> Option<FocusPoint> {

@@ -101,7 +101,7 @@ const FLOORS: &[Floor] = &[
         // typed config they are started from, and the state handlers and workers share (the
         // writer, the store, the sync context: it is built from services and handed to both).
         modules: &[
-            "state", "sync", "services", "partner", "staff", "backup", "config",
+            "state", "sync", "services", "partner", "accounts", "backup", "config",
         ],
     },
     // 6

@@ -118,18 +118,11 @@ impl NodeBuilder<'_> {
             let store = fenghuo_node::store::SledStore::open(&data)
                 .unwrap_or_else(|e| panic!("opening {}: {e}", data.display()));
             for (name, role, password) in &self.staff {
-                let role: fenghuo_node::web::accounts::Role = role
+                let role: fenghuo_node::accounts::Role = role
                     .parse()
                     .unwrap_or_else(|e| panic!("staff role {role:?}: {e}"));
-                fenghuo_node::web::accounts::add(
-                    &store,
-                    name,
-                    role,
-                    password,
-                    false,
-                    "test harness",
-                )
-                .unwrap_or_else(|e| panic!("adding staff account {name}: {e}"));
+                fenghuo_node::accounts::add(&store, name, role, password, false, "test harness")
+                    .unwrap_or_else(|e| panic!("adding staff account {name}: {e}"));
             }
         }
         let daemon = Daemon::start_with(

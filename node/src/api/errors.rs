@@ -2,12 +2,12 @@
 
 use tonic::Status;
 
+use crate::accounts::AccountError;
 use crate::comms::CommsError;
 use crate::disposal::DisposalError;
 use crate::partner::PartnerError;
 use crate::register::RegisterError;
 use crate::store::StoreError;
-use crate::web::accounts::AccountError;
 use crate::writer::WriteError;
 
 impl From<RegisterError> for Status {

@@ -14,7 +14,7 @@ pub mod errors;
 pub mod federation;
 pub mod overview;
 pub mod partners;
-pub mod registry;
+pub mod register;
 pub mod reports;
 pub mod staff;
 pub mod stream_end;

@@ -6,8 +6,8 @@ use fenghuo_proto::v1::{self, staff_server::Staff};
 use tonic::{Request, Response, Status};
 
 use super::auth::{caller, require_gateway_staff, Caller};
+use crate::accounts::{self, Account};
 use crate::state::NodeState;
-use crate::web::accounts::{self, Account};
 use crate::wire::{role_from_proto, role_to_proto};
 
 /// Handlers of the `Staff` service.

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use super::connect::ConnectArgs;
 use super::output::{emit, short_time, table};
 use super::risk::{status_message, Output};
-use crate::web::accounts::{Role, MIN_PASSWORD_CHARS};
+use crate::accounts::{Role, MIN_PASSWORD_CHARS};
 use crate::wire::{role_from_proto, role_to_proto};
 
 /// `fenghuo staff` subcommands.
@@ -50,7 +50,7 @@ pub enum StaffCommand {
 
 fn parse_role(s: &str) -> Result<Role, String> {
     s.parse()
-        .map_err(|e: crate::web::accounts::AccountError| e.to_string())
+        .map_err(|e: crate::accounts::AccountError| e.to_string())
 }
 
 fn role_text(r: i32) -> &'static str {

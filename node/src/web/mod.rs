@@ -3,14 +3,13 @@
 //! gateway, and the same layer on a county node. Pages are rendered on the server (HTML from
 //! [`layout`] and [`pages`], SVG charts from [`chart`]); every table exports as CSV and JSON
 //! ([`table`]); pages reload when the views change ([`live`]). Staff sign in with accounts
-//! the node keeps ([`accounts`]; `fenghuo staff add` at the gateway); [`session`] holds sessions and CSRF
+//! the node keeps ([`crate::accounts`]; `fenghuo staff add` at the gateway); [`session`] holds sessions and CSRF
 //! tokens, [`signin`] the sign-in page, [`throttle`] its progressive delays,
 //! [`password_checks`] the threads passwords are checked on per account and address,
 //! [`client_addr`] whose address a request is (behind a trusted proxy too), [`filters`] the
 //! query every view takes. A binary may serve routes of its own on the same listener (the
 //! gateway's partner callbacks): [`router`] and [`start`] take them as `extra_routes`.
 
-pub mod accounts;
 pub mod chart;
 pub mod client_addr;
 pub mod filters;

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use tracing::Instrument;
 
 use super::App;
-use crate::web::accounts::{self, Role};
+use crate::accounts::{self, Role};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "fenghuo_session";

@@ -18,7 +18,7 @@ use super::layout;
 use super::password_checks::CheckError;
 use super::session::{cookie, set_cookie, Csrf, SESSION_COOKIE};
 use super::{App, Remote};
-use crate::web::accounts;
+use crate::accounts;
 
 /// The sign-in form's cookie.
 const FORM_COOKIE: &str = "fenghuo_signin";

@@ -21,9 +21,9 @@ use super::filters::{Filters, RawFilters};
 use super::layout::error_page;
 use super::table::Table;
 use super::App;
+use crate::accounts::AccountError;
 use crate::store::StoreError;
 use crate::sync::directory;
-use crate::web::accounts::AccountError;
 
 /// Why a page could not be shown.
 #[derive(Debug, thiserror::Error)]

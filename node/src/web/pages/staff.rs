@@ -9,7 +9,7 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::{when, PageError};
-use crate::web::accounts::{self, Role};
+use crate::accounts::{self, Role};
 use crate::web::layout;
 use crate::web::session::{Csrf, Staffer};
 use crate::web::table::{Cell, Table};

@@ -126,7 +126,7 @@ fn page_render(node: &Arc<NodeState>, now_ms: i64) -> Option<Render<'_>> {
     let app = web::App::new(node.clone(), std::time::Duration::from_secs(3600));
     let staffer = Staffer {
         name: "bench".into(),
-        role: fenghuo_node::web::accounts::Role::Viewer,
+        role: fenghuo_node::accounts::Role::Viewer,
         csrf: "bench".into(),
     };
     let filters = RawFilters::default().check(now_ms).ok()?;
