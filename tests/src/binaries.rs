@@ -5,9 +5,10 @@
 //! `cargo build -p fenghuo-node -p fenghuo-gateway --bins` runs once per test process, with
 //! the same profile and target directory.
 //!
-//! `cargo test -p fenghuo-tests` does not rebuild the binaries when only their sources
-//! changed: run `cargo build --workspace` first, or set `FENGHUO_TESTS_REBUILD=1` to make
-//! the harness build them once before the first test.
+//! `cargo test --workspace` builds all three (the node's and the gateway's own integration
+//! tests need them), but `cargo test -p fenghuo-tests` alone does not rebuild them when only
+//! their sources changed: run `cargo build --workspace` first, or set
+//! `FENGHUO_TESTS_REBUILD=1` to make the harness build them once before the first test.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
