@@ -170,6 +170,31 @@ fn a_risk_goes_from_identified_to_resolved_and_its_history_says_who_did_what() {
     assert_eq!(low["level"], "IV", "{low:#}");
     assert_eq!(low["status"], "graded");
 
+    // In words, grading says where the risk's status went and what the next step is (a
+    // measure, not `set-status`, which is refused until one exists).
+    add(&node, &pki, "Rumours about a bus route", "key-work", &[]);
+    let text = node
+        .cli(&pki, ZHANG)
+        .args([
+            "risk",
+            "grade",
+            "510104-3",
+            "--influence",
+            "2",
+            "--attention",
+            "2",
+            "--diffusion",
+            "2",
+        ])
+        .run()
+        .ok()
+        .stdout;
+    assert!(text.contains("status: graded 风险定级"), "{text}");
+    assert!(
+        text.contains("next: add a preventive measure (`fenghuo risk measure add 510104-3`)"),
+        "{text}"
+    );
+
     // A measure moves it to "measures-set"; the measure is then worked through.
     let measured = risk(
         &node,

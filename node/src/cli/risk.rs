@@ -9,7 +9,8 @@ use super::connect::ConnectArgs;
 use super::output;
 use crate::domain::{FocusPoint, Level, MeasureStatus, RiskStatus};
 use crate::wire::{
-    focus_to_proto, level_from_proto, level_to_proto, measure_status_to_proto, status_to_proto,
+    focus_to_proto, level_from_proto, level_to_proto, measure_status_to_proto, status_from_proto,
+    status_to_proto,
 };
 
 /// JSON output switch shared by every risk command.
@@ -334,6 +335,18 @@ pub async fn run(connect: ConnectArgs, cmd: RiskCommand) -> anyhow::Result<()> {
                         l.colour()
                     ),
                     None => outln!("{} graded", r.id),
+                }
+                // Grading moves an identified risk on by itself: say so, and what comes next,
+                // so `set-status` is not tried for a step that needs a measure first.
+                if let Some(status) = status_from_proto(r.status) {
+                    outln!("status: {} {}", status, status.label_zh());
+                    if status == RiskStatus::Graded {
+                        outln!(
+                            "next: add a preventive measure (`fenghuo risk measure add {}`); the risk then moves to measures-set {}",
+                            r.id,
+                            RiskStatus::MeasuresSet.label_zh()
+                        );
+                    }
                 }
             }
         }

@@ -123,6 +123,16 @@ impl RiskStatus {
             Self::Resolved => "resolved",
         }
     }
+    /// The Chinese label officers know it by, e.g. `制定措施`.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Self::Identified => "发现识别",
+            Self::Graded => "风险定级",
+            Self::MeasuresSet => "制定措施",
+            Self::Monitoring => "动态管理",
+            Self::Resolved => "化解",
+        }
+    }
 }
 
 impl fmt::Display for RiskStatus {
