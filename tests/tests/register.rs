@@ -172,7 +172,9 @@ fn a_risk_goes_from_identified_to_resolved_and_its_history_says_who_did_what() {
 
     // In words, grading says where the risk's status went and what the next step is (a
     // measure, not `set-status`, which is refused until one exists).
-    add(&node, &pki, "Rumours about a bus route", "key-work", &[]);
+    // Officers type the Chinese words: a focus point by its label.
+    let r3 = add(&node, &pki, "Rumours about a bus route", "活动集中点", &[]);
+    assert_eq!(r3["focus"], "activity-concentration", "{r3:#}");
     let text = node
         .cli(&pki, ZHANG)
         .args([

@@ -76,12 +76,18 @@ impl FromStr for Level {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if let Some(level) = Self::ALL.into_iter().find(|l| l.label_zh() == s) {
+            return Ok(level);
+        }
         match s.to_ascii_uppercase().as_str() {
             "I" | "1" => Ok(Self::I),
             "II" | "2" => Ok(Self::II),
             "III" | "3" => Ok(Self::III),
             "IV" | "4" => Ok(Self::IV),
-            _ => Err(format!("unknown level {s:?}: expected I, II, III or IV")),
+            _ => Err(format!(
+                "unknown level {s:?}: expected I, II, III or IV (or 特别重大, 重大, 较大, 一般)"
+            )),
         }
     }
 }

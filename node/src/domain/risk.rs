@@ -19,6 +19,28 @@ pub(crate) fn parse_named<T: Copy>(
     })
 }
 
+/// [`parse_named`], also taking each value's Chinese label (`活动集中点` for `activity-
+/// concentration`): officers type the words they use.
+pub(crate) fn parse_named_or_label<T: Copy>(
+    all: &[T],
+    name: fn(T) -> &'static str,
+    label: fn(T) -> &'static str,
+    s: &str,
+    what: &str,
+) -> Result<T, String> {
+    let s = s.trim();
+    all.iter()
+        .copied()
+        .find(|v| name(*v) == s || label(*v) == s)
+        .ok_or_else(|| {
+            let names: Vec<String> = all
+                .iter()
+                .map(|v| format!("{} ({})", name(*v), label(*v)))
+                .collect();
+            format!("unknown {what} {s:?}: expected one of {}", names.join(", "))
+        })
+}
+
 /// The six focus points (重点).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -83,7 +105,7 @@ impl FromStr for FocusPoint {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        parse_named(&Self::ALL, Self::as_str, s, "focus point")
+        parse_named_or_label(&Self::ALL, Self::as_str, Self::label_zh, s, "focus point")
     }
 }
 
@@ -145,7 +167,7 @@ impl FromStr for RiskStatus {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        parse_named(&Self::ALL, Self::as_str, s, "status")
+        parse_named_or_label(&Self::ALL, Self::as_str, Self::label_zh, s, "status")
     }
 }
 
@@ -394,5 +416,34 @@ mod tests {
             assert_eq!(s.as_str().parse::<RiskStatus>().unwrap(), s);
         }
         assert!("key work".parse::<FocusPoint>().is_err());
+    }
+
+    #[test]
+    fn vocabularies_take_the_chinese_labels_too() {
+        assert_eq!(
+            "活动集中点".parse::<FocusPoint>(),
+            Ok(FocusPoint::ActivityConcentration)
+        );
+        assert_eq!(
+            " 制定措施 ".parse::<RiskStatus>(),
+            Ok(RiskStatus::MeasuresSet)
+        );
+        assert_eq!(
+            "重大".parse::<crate::domain::Level>(),
+            Ok(crate::domain::Level::II)
+        );
+        assert_eq!(
+            "ii".parse::<crate::domain::Level>(),
+            Ok(crate::domain::Level::II)
+        );
+        for focus in FocusPoint::ALL {
+            assert_eq!(focus.label_zh().parse::<FocusPoint>(), Ok(focus));
+            assert_eq!(focus.as_str().parse::<FocusPoint>(), Ok(focus));
+        }
+        for status in RiskStatus::ALL {
+            assert_eq!(status.label_zh().parse::<RiskStatus>(), Ok(status));
+        }
+        let err = "活动".parse::<FocusPoint>().err().unwrap_or_default();
+        assert!(err.contains("activity-concentration (活动集中点)"), "{err}");
     }
 }
