@@ -32,6 +32,20 @@ pub fn short_time(ms: i64) -> String {
     t.get(..16).map(|s| s.replace('T', " ")).unwrap_or(t)
 }
 
+/// The calendar date (`YYYY-MM-DD`) of `ms` where the node's people are. Fixed at UTC+08:00
+/// (China Standard Time) until the display zone becomes configurable (issue 17).
+pub fn local_date(ms: i64) -> String {
+    const OFFSET_MS: i64 = 8 * 3_600_000;
+    let t = format_ms(ms.saturating_add(OFFSET_MS));
+    t.get(..10).map(str::to_owned).unwrap_or(t)
+}
+
+/// Today's date where the node's people are ([`local_date`] of now): due dates are compared
+/// with it.
+pub fn today() -> String {
+    local_date(now_ms())
+}
+
 /// A duration written `90s`, `30m`, `6h` or `2d`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
@@ -87,5 +101,7 @@ mod tests {
         assert!(parse_time("tomorrow", 0).unwrap_err().contains("RFC 3339"));
         assert_eq!(format_ms(1_500), "1970-01-01T00:00:01.500Z");
         assert_eq!(short_time(61_500), "1970-01-01 00:01");
+        // 23:30 UTC is already the next day in China.
+        assert_eq!(local_date(23 * 3_600_000 + 1_800_000), "1970-01-02");
     }
 }
