@@ -105,22 +105,26 @@ pub fn measure_status_to_proto(s: MeasureStatus) -> v1::MeasureStatus {
     }
 }
 
-/// Dashboard staff role from protobuf; `None` when unspecified or unknown.
+/// Web staff role from protobuf; `None` when unspecified or unknown.
 pub fn role_from_proto(v: i32) -> Option<Role> {
     match v1::StaffRole::try_from(v).ok()? {
         v1::StaffRole::Viewer => Some(Role::Viewer),
         v1::StaffRole::Analyst => Some(Role::Analyst),
         v1::StaffRole::Admin => Some(Role::Admin),
+        v1::StaffRole::Officer => Some(Role::Officer),
+        v1::StaffRole::Leader => Some(Role::Leader),
         v1::StaffRole::Unspecified => None,
     }
 }
 
-/// Dashboard staff role to protobuf.
+/// Web staff role to protobuf.
 pub fn role_to_proto(r: Role) -> v1::StaffRole {
     match r {
         Role::Viewer => v1::StaffRole::Viewer,
         Role::Analyst => v1::StaffRole::Analyst,
         Role::Admin => v1::StaffRole::Admin,
+        Role::Officer => v1::StaffRole::Officer,
+        Role::Leader => v1::StaffRole::Leader,
     }
 }
 

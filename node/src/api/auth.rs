@@ -85,6 +85,23 @@ pub fn require_gateway_staff(c: &Caller, node: &Identity, what: &str) -> Result<
     }
 }
 
+/// Refuses anyone who may not manage the web accounts of `node`: at the gateway its own
+/// certificate and provincial staff ([`require_gateway_staff`]); at a county node its own
+/// certificate and the county's staff. Anyone else (another county's staff, the province)
+/// gets `PERMISSION_DENIED` naming who may.
+#[allow(clippy::result_large_err)]
+pub fn require_account_manager(c: &Caller, node: &Identity) -> Result<(), Status> {
+    match node {
+        Identity::County(county) if c.acts_for(county.as_str()) => Ok(()),
+        Identity::County(county) => Err(Status::permission_denied(format!(
+            "the web accounts of county {county} are managed with its node's certificate \
+             (county/{county}) or its staff's (staff/{county}/…); you are {}",
+            c.identity
+        ))),
+        _ => require_gateway_staff(c, node, "dashboard accounts"),
+    }
+}
+
 /// Refuses anything but the node's own certificate (`node`), which only its operator holds;
 /// `what` says what is done with it, e.g. `backups are taken`.
 #[allow(clippy::result_large_err)]
@@ -243,6 +260,38 @@ mod tests {
         );
         assert_eq!(
             require_partner(&c("fenghuo://county/510104"), &gateway)
+                .unwrap_err()
+                .code(),
+            tonic::Code::PermissionDenied
+        );
+    }
+
+    #[test]
+    fn a_countys_accounts_are_its_own_and_the_gateways_the_provinces() {
+        let county: Identity = "fenghuo://county/510104".parse().unwrap();
+        let gateway: Identity = "fenghuo://province/51".parse().unwrap();
+        for ok in ["fenghuo://county/510104", "fenghuo://staff/510104/lin"] {
+            assert!(require_account_manager(&c(ok), &county).is_ok(), "{ok}");
+        }
+        for other in [
+            "fenghuo://staff/510105/li",
+            "fenghuo://county/510105",
+            "fenghuo://staff/51/wang",
+            "fenghuo://province/51",
+        ] {
+            let refused = require_account_manager(&c(other), &county).unwrap_err();
+            assert_eq!(refused.code(), tonic::Code::PermissionDenied, "{other}");
+            assert!(
+                refused
+                    .message()
+                    .contains("county/510104) or its staff's (staff/510104/…)"),
+                "{}",
+                refused.message()
+            );
+        }
+        assert!(require_account_manager(&c("fenghuo://staff/51/wang"), &gateway).is_ok());
+        assert_eq!(
+            require_account_manager(&c("fenghuo://staff/510104/lin"), &gateway)
                 .unwrap_err()
                 .code(),
             tonic::Code::PermissionDenied

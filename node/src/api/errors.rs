@@ -65,9 +65,11 @@ impl From<PartnerError> for Status {
 impl From<AccountError> for Status {
     fn from(e: AccountError) -> Self {
         match &e {
-            AccountError::Name(_) | AccountError::Role(_) | AccountError::Password => {
-                Status::invalid_argument(e.to_string())
-            }
+            AccountError::Name(_)
+            | AccountError::Role(_)
+            | AccountError::RoleNotHere { .. }
+            | AccountError::Password
+            | AccountError::Text { .. } => Status::invalid_argument(e.to_string()),
             AccountError::Exists(_) => Status::already_exists(e.to_string()),
             AccountError::NotFound(_) => Status::not_found(e.to_string()),
             AccountError::Hash(_) => Status::internal(e.to_string()),

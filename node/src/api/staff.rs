@@ -1,12 +1,13 @@
-//! The `Staff` service: dashboard accounts at the provincial gateway.
+//! The `Staff` service: the web accounts of the node it runs on (the gateway's dashboard, or a
+//! county node's pages), managed by that node's own people.
 
 use std::sync::Arc;
 
 use fenghuo_proto::v1::{self, staff_server::Staff};
 use tonic::{Request, Response, Status};
 
-use super::auth::{caller, require_gateway_staff, Caller};
-use crate::accounts::{self, Account};
+use super::auth::{caller, require_account_manager, Caller};
+use crate::accounts::{self, Account, NewAccount};
 use crate::state::NodeState;
 use crate::wire::{role_from_proto, role_to_proto};
 
@@ -22,11 +23,12 @@ impl StaffService {
         Self { state }
     }
 
-    /// Only the gateway keeps accounts, and only the province manages them.
+    /// Each node's accounts are managed by its own people: the gateway's by the province, a
+    /// county's by the county.
     #[allow(clippy::result_large_err)]
-    fn require_province<T>(&self, req: &Request<T>) -> Result<Caller, Status> {
+    fn require_manager<T>(&self, req: &Request<T>) -> Result<Caller, Status> {
         let c = caller(req)?;
-        require_gateway_staff(&c, &self.state.identity, "dashboard accounts")?;
+        require_account_manager(&c, &self.state.identity)?;
         Ok(c)
     }
 }
@@ -37,6 +39,8 @@ fn account_to_proto(a: &Account) -> v1::StaffAccount {
         role: role_to_proto(a.role) as i32,
         created_at_ms: a.created_at_ms,
         created_by: a.created_by.clone(),
+        display_name: a.display_name.clone(),
+        department: a.department.clone(),
     }
 }
 
@@ -47,17 +51,35 @@ impl Staff for StaffService {
         &self,
         req: Request<v1::AddStaffRequest>,
     ) -> Result<Response<v1::StaffAccount>, Status> {
-        let c = self.require_province(&req)?;
+        let c = self.require_manager(&req)?;
+        let unit = self
+            .state
+            .identity
+            .unit()
+            .cloned()
+            .ok_or_else(|| Status::internal("this node has no division code"))?;
         let r = req.into_inner();
-        let role = role_from_proto(r.role)
-            .ok_or_else(|| Status::invalid_argument("role: give viewer, analyst or admin"))?;
+        let role = role_from_proto(r.role).ok_or_else(|| {
+            let roles: Vec<String> = accounts::Role::at(&unit)
+                .iter()
+                .map(|r| r.labelled())
+                .collect();
+            Status::invalid_argument(format!("role: give one of {}", roles.join(", ")))
+        })?;
         let store = self.state.store.clone();
-        let by = c.identity.uri();
-        let account = tokio::task::spawn_blocking(move || {
-            accounts::add(store.as_ref(), &r.name, role, &r.password, r.replace, &by)
-        })
-        .await
-        .map_err(|e| Status::internal(format!("hashing task failed: {e}")))??;
+        let new = NewAccount {
+            name: r.name,
+            role,
+            password: r.password,
+            display_name: r.display_name,
+            department: r.department,
+            replace: r.replace,
+            by: c.identity.uri(),
+        };
+        let account =
+            tokio::task::spawn_blocking(move || accounts::save(store.as_ref(), &unit, new))
+                .await
+                .map_err(|e| Status::internal(format!("hashing task failed: {e}")))??;
         tracing::info!(staff = %account.name, role = %account.role, by = %c.identity, "staff account saved");
         Ok(Response::new(account_to_proto(&account)))
     }
@@ -67,7 +89,7 @@ impl Staff for StaffService {
         &self,
         req: Request<v1::ListStaffRequest>,
     ) -> Result<Response<v1::ListStaffResponse>, Status> {
-        self.require_province(&req)?;
+        self.require_manager(&req)?;
         let accounts = accounts::list(self.state.store.as_ref())?
             .iter()
             .map(account_to_proto)
@@ -75,12 +97,12 @@ impl Staff for StaffService {
         Ok(Response::new(v1::ListStaffResponse { accounts }))
     }
 
-    /// RemoveStaff: the dashboard checks the account on every request, so its sessions end.
+    /// RemoveStaff: the pages check the account on every request, so its sessions end.
     async fn remove_staff(
         &self,
         req: Request<v1::RemoveStaffRequest>,
     ) -> Result<Response<v1::StaffAccount>, Status> {
-        let c = self.require_province(&req)?;
+        let c = self.require_manager(&req)?;
         let name = req.into_inner().name;
         let account = accounts::remove(self.state.store.as_ref(), name.trim())?;
         tracing::info!(staff = %account.name, by = %c.identity, "staff account removed");

@@ -31,6 +31,11 @@ pub enum InitCommand {
         /// A neighbouring county, CODE=host:port (repeat for several).
         #[arg(long = "neighbour", value_name = "CODE=ADDR")]
         neighbours: Vec<String>,
+        /// Serve the county's web pages to its staff over HTTPS on this address, e.g.
+        /// 0.0.0.0:8443, with the certificate `fenghuo ca issue web <CODE>` makes (add
+        /// accounts with `fenghuo staff add`).
+        #[arg(long, visible_alias = "dashboard", value_name = "ADDR")]
+        web: Option<SocketAddr>,
     },
     /// Write gateway.toml for the provincial gateway.
     #[command(
@@ -197,39 +202,7 @@ fn render(
     )?;
     writeln!(s, "# before it shows as overdue (default 30m).")?;
     writeln!(s, "# acknowledge_within = \"30m\"")?;
-    if kind_key == "province" {
-        writeln!(s)?;
-        writeln!(
-            s,
-            "# The web dashboard for provincial staff: HTTPS with this gateway's certificate."
-        )?;
-        writeln!(
-            s,
-            "# Accounts: `fenghuo staff add <name> --role viewer|analyst|admin`."
-        )?;
-        match dashboard {
-            Some(addr) => {
-                writeln!(s, "[dashboard]")?;
-                writeln!(s, "listen = \"{addr}\"")?;
-                writeln!(
-                    s,
-                    "# ECDSA P-256, from `fenghuo ca issue web`: browsers accept no Ed25519."
-                )?;
-                let web = crate::pki::web::web_stem(code);
-                writeln!(s, "cert = {}", quote(&pki.join(format!("{web}.crt"))))?;
-                writeln!(s, "key = {}", quote(&pki.join(format!("{web}.key"))))?;
-                writeln!(s, "# A session idle this long ends (default 8h).")?;
-                writeln!(s, "# session_idle = \"8h\"")?;
-            }
-            None => {
-                writeln!(s, "# [dashboard]")?;
-                writeln!(s, "# listen = \"127.0.0.1:8443\"")?;
-                writeln!(s, "# cert = \"pki/province-{code}-web.crt\"")?;
-                writeln!(s, "# key = \"pki/province-{code}-web.key\"")?;
-                writeln!(s, "# session_idle = \"8h\"")?;
-            }
-        }
-    }
+    dashboard_section(&mut s, identity, &pki, dashboard)?;
     if kind_key == "county" {
         writeln!(s)?;
         writeln!(
@@ -250,6 +223,79 @@ fn render(
         }
     }
     Ok(s)
+}
+
+/// The file stem of the web certificate of the node `identity`: `province-51-web` (what
+/// `fenghuo ca issue web` makes for the gateway), `county-510104-web` (`fenghuo ca issue web
+/// 510104`).
+fn web_stem(identity: &Identity) -> String {
+    format!("{}-web", identity.file_stem())
+}
+
+/// Writes the `[dashboard]` section of either kind of node: the pages served at `addr` with
+/// the node's web certificate, or the section commented out without `addr`.
+fn dashboard_section(
+    s: &mut String,
+    identity: &Identity,
+    pki: &Path,
+    addr: Option<SocketAddr>,
+) -> anyhow::Result<()> {
+    let (who, roles) = match identity {
+        Identity::County(_) => (
+            "The county's web pages for its staff",
+            "viewer|officer|leader (查看人员|经办人员|分管领导)",
+        ),
+        _ => (
+            "The web dashboard for provincial staff",
+            "viewer|analyst|admin",
+        ),
+    };
+    let web = web_stem(identity);
+    writeln!(s)?;
+    writeln!(s, "# {who}: HTTPS with this node's web certificate.")?;
+    writeln!(s, "# Accounts: `fenghuo staff add <name> --role {roles}`.")?;
+    match addr {
+        Some(addr) => {
+            writeln!(s, "[dashboard]")?;
+            writeln!(s, "listen = \"{addr}\"")?;
+            writeln!(
+                s,
+                "# ECDSA P-256, from `fenghuo ca issue web`: browsers accept no Ed25519."
+            )?;
+            writeln!(s, "cert = {}", quote(&pki.join(format!("{web}.crt"))))?;
+            writeln!(s, "key = {}", quote(&pki.join(format!("{web}.key"))))?;
+            writeln!(s, "# A session idle this long ends (default 8h).")?;
+            writeln!(s, "# session_idle = \"8h\"")?;
+        }
+        None => {
+            writeln!(s, "# [dashboard]")?;
+            writeln!(s, "# listen = \"127.0.0.1:8443\"")?;
+            writeln!(s, "# cert = \"pki/{web}.crt\"")?;
+            writeln!(s, "# key = \"pki/{web}.key\"")?;
+            writeln!(s, "# session_idle = \"8h\"")?;
+        }
+    }
+    Ok(())
+}
+
+/// What to do after `init node --web`: issue the pages' certificate, then make the first
+/// account (a leader, who can then make the others on the Staff page).
+fn web_next_steps(identity: &Identity, common: &CommonInit, addr: SocketAddr) -> String {
+    let code = identity.unit().map_or("", |u| u.as_str());
+    let stem = identity.file_stem();
+    let pki = common.pki.display();
+    let grpc = common.listen;
+    format!(
+        "next, for the pages on {addr}:\n\
+         1. issue their certificate (P-256, for browsers), on the CA machine:\n   \
+            fenghuo ca issue web {code} --dir {pki} [--dns pages.example] [--ip 10.0.0.5]\n   \
+            (it writes {pki}/{web}.crt and .key, which this config names; staff browsers trust {pki}/ca-web.crt)\n\
+         2. start the node, then make the first account, a leader (分管领导), with the node's own certificate:\n   \
+            fenghuo --node https://{grpc} --cert {pki}/{stem}.crt --key {pki}/{stem}.key --ca {pki}/ca.crt \\\n     \
+            staff add <name> --role leader --display-name <姓名> --password-stdin\n   \
+            a leader adds the others (officer 经办人员, viewer 查看人员) on the Staff page (账户) or with `fenghuo staff add`",
+        web = web_stem(identity),
+    )
 }
 
 fn parse_neighbour(s: &str) -> anyhow::Result<(String, String)> {
@@ -304,14 +350,19 @@ pub fn run(cmd: InitCommand) -> anyhow::Result<()> {
             common,
             gateway,
             neighbours,
+            web,
         } => {
             let identity = Identity::county(&county).context("--county")?;
             let neighbours = neighbours
                 .iter()
                 .map(|n| parse_neighbour(n))
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            let text = render(&identity, &common, gateway.as_deref(), &neighbours, None)?;
-            write_out(&text, &common, &identity)
+            let text = render(&identity, &common, gateway.as_deref(), &neighbours, web)?;
+            write_out(&text, &common, &identity)?;
+            if let Some(addr) = web {
+                eprintln!("{}", web_next_steps(&identity, &common, addr));
+            }
+            Ok(())
         }
         InitCommand::Gateway {
             province,
@@ -321,6 +372,77 @@ pub fn run(cmd: InitCommand) -> anyhow::Result<()> {
             let identity = Identity::province(&province).context("--province")?;
             let text = render(&identity, &common, None, &[], dashboard)?;
             write_out(&text, &common, &identity)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn common(dir: &Path) -> CommonInit {
+        CommonInit {
+            pki: dir.join("pki"),
+            listen: "127.0.0.1:7401".parse().unwrap(),
+            data: dir.join("data"),
+            out: None,
+            force: false,
+        }
+    }
+
+    #[test]
+    fn both_kinds_of_node_get_the_same_dashboard_section_with_their_own_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let common = common(dir.path());
+        let pki = absolute(&common.pki).unwrap();
+        let web: SocketAddr = "0.0.0.0:8443".parse().unwrap();
+        for (identity, stem, roles) in [
+            (
+                Identity::county("510104").unwrap(),
+                "county-510104-web",
+                "officer",
+            ),
+            (
+                Identity::province("51").unwrap(),
+                "province-51-web",
+                "analyst",
+            ),
+        ] {
+            let text = render(&identity, &common, None, &[], Some(web)).unwrap();
+            let cfg = NodeConfig::parse(&text, "generated", Path::new(".")).unwrap();
+            let d = cfg.dashboard.expect("a [dashboard] section");
+            assert_eq!(d.listen, web);
+            assert_eq!(d.cert, pki.join(format!("{stem}.crt")), "{text}");
+            assert_eq!(d.key, pki.join(format!("{stem}.key")), "{text}");
+            assert!(text.contains(roles), "{text}");
+            // Without the address: commented out, and nothing served.
+            let text = render(&identity, &common, None, &[], None).unwrap();
+            let cfg = NodeConfig::parse(&text, "generated", Path::new(".")).unwrap();
+            assert!(cfg.dashboard.is_none());
+            assert!(
+                text.contains(&format!("# cert = \"pki/{stem}.crt\"")),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_next_steps_name_the_certificate_and_the_first_account() {
+        let dir = tempfile::tempdir().unwrap();
+        let county = Identity::county("510104").unwrap();
+        let steps = web_next_steps(
+            &county,
+            &common(dir.path()),
+            "0.0.0.0:8443".parse().unwrap(),
+        );
+        for step in [
+            "fenghuo ca issue web 510104",
+            "county-510104-web.crt",
+            "--node https://127.0.0.1:7401",
+            "county-510104.crt",
+            "staff add <name> --role leader",
+        ] {
+            assert!(steps.contains(step), "{step}: {steps}");
         }
     }
 }

@@ -1,4 +1,5 @@
-//! `fenghuo staff`: dashboard accounts at the provincial gateway.
+//! `fenghuo staff`: the web accounts of the node `--node` points at (the gateway's dashboard,
+//! or a county node's pages).
 
 use std::io::{BufRead, IsTerminal};
 
@@ -15,16 +16,26 @@ use crate::wire::{role_from_proto, role_to_proto};
 /// `fenghuo staff` subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum StaffCommand {
-    /// Create a dashboard account (or, with --replace, give an existing one a new role and
-    /// password). The password is read from the terminal, twice, or from stdin with
-    /// --password-stdin; the gateway stores only its argon2id hash.
+    /// Create a web account at this node (or, with --replace, give an existing one a new
+    /// role, password and names). The password is read from the terminal, twice, or from
+    /// stdin with --password-stdin; the node stores only its argon2id hash.
     Add {
-        /// Sign-in name: a–z, 0–9, '.', '_', '-'.
+        /// Sign-in name: a–z, 0–9, '_', '-' (recorded as staff/<unit>/<name>; a Chinese name
+        /// goes in --display-name).
         name: String,
-        /// viewer: reads every view; analyst: also acknowledges reports and issues
-        /// directives; admin: also manages staff.
+        /// At a county: viewer (查看人员) reads; officer (经办人员) also does the register
+        /// work, alerts, answers and disposal requests; leader (分管领导) also signs off and
+        /// manages accounts. At the gateway: viewer; analyst (研判人员) also acknowledges
+        /// reports and issues directives; admin (管理员) also manages accounts. The Chinese
+        /// label is accepted too.
         #[arg(long, value_parser = parse_role)]
         role: Role,
+        /// The person's name as colleagues write it, e.g. 林晓: shown on the pages.
+        #[arg(long, value_name = "NAME")]
+        display_name: Option<String>,
+        /// The person's department, e.g. 县委网信办.
+        #[arg(long)]
+        department: Option<String>,
         /// Read the password from the first line of stdin (for scripts).
         #[arg(long)]
         password_stdin: bool,
@@ -34,12 +45,12 @@ pub enum StaffCommand {
         #[command(flatten)]
         out: Output,
     },
-    /// Every dashboard account.
+    /// Every web account of this node.
     List {
         #[command(flatten)]
         out: Output,
     },
-    /// Delete an account; its dashboard sessions end at their next request.
+    /// Delete an account; its sessions end at their next request.
     Remove {
         /// Sign-in name.
         name: String,
@@ -53,14 +64,21 @@ fn parse_role(s: &str) -> Result<Role, String> {
         .map_err(|e: crate::accounts::AccountError| e.to_string())
 }
 
-fn role_text(r: i32) -> &'static str {
+fn role_name(r: i32) -> &'static str {
     role_from_proto(r).map_or("unknown", Role::as_str)
+}
+
+/// `officer (经办人员)`, as people read a role.
+fn role_text(r: i32) -> String {
+    role_from_proto(r).map_or_else(|| "unknown".to_owned(), Role::labelled)
 }
 
 fn account_json(a: &v1::StaffAccount) -> Value {
     json!({
         "name": a.name,
-        "role": role_text(a.role),
+        "role": role_name(a.role),
+        "display_name": a.display_name,
+        "department": a.department,
         "created_at": super::output::time_text(a.created_at_ms),
         "created_by": a.created_by,
     })
@@ -68,19 +86,28 @@ fn account_json(a: &v1::StaffAccount) -> Value {
 
 fn accounts_text(accounts: &[v1::StaffAccount]) -> String {
     if accounts.is_empty() {
-        return "no staff accounts (add one with `fenghuo staff add <name> --role admin`)".into();
+        return "no staff accounts (add one with `fenghuo staff add <name> --role leader` at a \
+                county, `--role admin` at the gateway)"
+            .into();
     }
     let mut t = table();
-    t.set_header(["name", "role", "since", "by"]);
+    t.set_header(["name", "display name", "department", "role", "since", "by"]);
     for a in accounts {
         t.add_row([
             a.name.clone(),
-            role_text(a.role).to_owned(),
+            a.display_name.clone(),
+            a.department.clone(),
+            role_text(a.role),
             short_time(a.created_at_ms),
             a.created_by.clone(),
         ]);
     }
     t.to_string()
+}
+
+/// `林晓 (lin)`, or `lin` without a display name.
+fn who(a: &v1::StaffAccount) -> String {
+    crate::accounts::label(&a.name, &a.display_name)
 }
 
 /// The password from stdin's first line, or typed twice at the terminal.
@@ -112,6 +139,8 @@ pub async fn run(connect: ConnectArgs, cmd: StaffCommand) -> anyhow::Result<()> 
         StaffCommand::Add {
             name,
             role,
+            display_name,
+            department,
             password_stdin,
             replace,
             out,
@@ -124,6 +153,8 @@ pub async fn run(connect: ConnectArgs, cmd: StaffCommand) -> anyhow::Result<()> 
                     role: role_to_proto(role) as i32,
                     password,
                     replace,
+                    display_name: display_name.unwrap_or_default(),
+                    department: department.unwrap_or_default(),
                 })
                 .await
                 .map_err(status_message)?
@@ -131,7 +162,7 @@ pub async fn run(connect: ConnectArgs, cmd: StaffCommand) -> anyhow::Result<()> 
             emit(
                 out.json,
                 || account_json(&a),
-                || format!("staff account {} saved ({})", a.name, role_text(a.role)),
+                || format!("staff account {} saved ({})", who(&a), role_text(a.role)),
             )
         }
         StaffCommand::List { out } => {
@@ -157,7 +188,7 @@ pub async fn run(connect: ConnectArgs, cmd: StaffCommand) -> anyhow::Result<()> 
             emit(
                 out.json,
                 || account_json(&a),
-                || format!("staff account {} removed", a.name),
+                || format!("staff account {} removed", who(&a)),
             )
         }
     }

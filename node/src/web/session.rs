@@ -1,5 +1,5 @@
 //! Sessions and CSRF tokens. A session is a random token in a `Secure; HttpOnly;
-//! SameSite=Strict` cookie, kept in memory (a gateway restart signs everyone out); every
+//! SameSite=Strict` cookie, kept in memory (a restart of the node signs everyone out); every
 //! request re-reads the account, so a removed account or a changed role takes effect at once.
 //! Every form carries the session's CSRF token, checked by [`Csrf`].
 
@@ -30,16 +30,24 @@ const FORM_LIFETIME: Duration = Duration::from_secs(30 * 60);
 pub struct Staffer {
     /// Account name.
     pub name: String,
-    /// Its role now.
+    /// Its role now (re-read on every request): what the pages let it do.
     pub role: Role,
+    /// The person's name (林晓), empty when the account has none: what the pages show.
+    pub display_name: String,
     /// The session's CSRF token, put in every form.
     pub csrf: String,
 }
 
 impl Staffer {
-    /// The identity path written as author of what this person does on the dashboard.
-    pub fn author(&self, province: &str) -> String {
-        format!("staff/{province}/{}", self.name)
+    /// The identity path written as author of what this person does on the pages of the
+    /// node of `unit` (its county, or the province at the gateway): `staff/510104/lin`.
+    pub fn author(&self, unit: &str) -> String {
+        format!("staff/{unit}/{}", self.name)
+    }
+
+    /// `林晓 (lin)`, or `lin` without a display name: how the pages name the person.
+    pub fn label(&self) -> String {
+        accounts::label(&self.name, &self.display_name)
     }
 }
 
@@ -208,6 +216,7 @@ pub async fn require(State(app): State<Arc<App>>, mut req: Request, next: Next) 
             Ok(Some(account)) => Some(Staffer {
                 name,
                 role: account.role,
+                display_name: account.display_name,
                 csrf,
             }),
             Ok(None) => {
@@ -218,7 +227,7 @@ pub async fn require(State(app): State<Arc<App>>, mut req: Request, next: Next) 
                 tracing::error!(error = %e, "reading staff accounts");
                 return (
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    "the gateway could not read its store",
+                    "the node could not read its store",
                 )
                     .into_response();
             }
@@ -236,7 +245,7 @@ pub async fn require(State(app): State<Arc<App>>, mut req: Request, next: Next) 
         } else {
             (
                 StatusCode::UNAUTHORIZED,
-                "sign in first: this dashboard is for provincial staff",
+                "sign in first: these pages are for this node's staff",
             )
                 .into_response()
         };

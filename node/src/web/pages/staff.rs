@@ -1,4 +1,5 @@
-//! Staff accounts (账户), for admins: who may sign in, with which role; add and remove.
+//! Staff accounts (账户), for those who manage them (a county's leaders, the gateway's
+//! admins): who may sign in, with which role; add and remove.
 
 use std::sync::Arc;
 
@@ -9,20 +10,42 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::{when, PageError};
-use crate::accounts::{self, Role};
+use crate::accounts::{self, NewAccount, Role};
+use crate::identity::DivisionCode;
 use crate::web::layout;
 use crate::web::session::{Csrf, Staffer};
 use crate::web::table::{Cell, Table};
 use crate::web::App;
 
-fn require_admin(staffer: &Staffer) -> Result<(), PageError> {
+fn require_manager(staffer: &Staffer) -> Result<(), PageError> {
     if staffer.role.can_manage_staff() {
         Ok(())
     } else {
         Err(PageError::Forbidden(format!(
-            "{} is a {}: only admins manage staff accounts",
-            staffer.name, staffer.role
+            "{} is {}: only leaders (分管领导) at a county and admins (管理员) at the gateway \
+             manage accounts",
+            staffer.label(),
+            staffer.role.labelled()
         )))
+    }
+}
+
+/// The division code of the node the pages serve.
+fn unit(app: &App) -> Result<&DivisionCode, PageError> {
+    app.node
+        .identity
+        .unit()
+        .ok_or_else(|| PageError::Internal("this node has no division code".into()))
+}
+
+/// Who saved an account, as people read it: `dashboard:lin` becomes `林晓 (lin)`.
+fn saved_by(app: &App, by: &str) -> String {
+    match by.strip_prefix("dashboard:") {
+        Some(name) => match accounts::get(app.node.store.as_ref(), name) {
+            Ok(Some(a)) => a.label(),
+            _ => by.to_owned(),
+        },
+        None => by.to_owned(),
     }
 }
 
@@ -31,14 +54,16 @@ pub fn tables(app: &App) -> Result<Vec<Table>, PageError> {
     let mut t = Table::new(
         "staff",
         "账户 Staff accounts",
-        vec!["name", "role", "since", "by"],
+        vec!["name", "display name", "department", "role", "since", "by"],
     );
     for a in accounts::list(app.node.store.as_ref())? {
         t.row(vec![
-            Cell::text(a.name),
-            Cell::text(a.role.as_str()),
+            Cell::text(a.name.clone()),
+            Cell::text(a.display_name.clone()),
+            Cell::text(a.department.clone()),
+            Cell::text(format!("{} {}", a.role.label_zh(), a.role.as_str())),
             Cell::text(when(a.created_at_ms)),
-            Cell::text(a.created_by),
+            Cell::text(saved_by(app, &a.created_by)),
         ]);
     }
     Ok(vec![t])
@@ -49,16 +74,21 @@ pub async fn page(
     State(app): State<Arc<App>>,
     Extension(staffer): Extension<Staffer>,
 ) -> Result<Markup, PageError> {
-    require_admin(&staffer)?;
+    require_manager(&staffer)?;
+    let roles = Role::at(unit(&app)?);
     let accounts = accounts::list(app.node.store.as_ref())?;
     let body = html! {
         @for t in tables(&app)? { (t.html("")) }
         h2 { "添加 Add an account" }
         form.inline #add-staff method="post" action="/staff" {
             (layout::csrf(&staffer))
-            label { "用户名 Name" input name="name" required pattern="[a-z0-9][a-z0-9._-]{0,63}"; }
+            label { "用户名 Name (a–z 0–9 - _)" input name="name" required pattern="[a-z0-9][a-z0-9_-]{0,62}" autocomplete="off"; }
+            label { "姓名 Display name" input name="display_name" maxlength=(accounts::MAX_LABEL_CHARS) placeholder="林晓"; }
+            label { "部门 Department" input name="department" maxlength=(accounts::MAX_LABEL_CHARS) placeholder="县委网信办"; }
             label { "角色 Role"
-                select name="role" { @for r in Role::ALL { option value=(r.as_str()) { (r.as_str()) } } }
+                select name="role" {
+                    @for r in roles { option value=(r.as_str()) { (r.label_zh()) " " (r.as_str()) } }
+                }
             }
             label { "密码 Password (≥ 12)" input name="password" type="password" required minlength="12" autocomplete="new-password"; }
             label { "替换 Replace existing" input name="replace" type="checkbox" value="yes"; }
@@ -68,7 +98,7 @@ pub async fn page(
         @for a in accounts.iter().filter(|a| a.name != staffer.name) {
             form.inline method="post" action={ "/staff/" (a.name) "/remove" } {
                 (layout::csrf(&staffer))
-                span { (a.name) " (" (a.role) ")" }
+                span { (a.label()) " (" (a.role.label_zh()) " " (a.role) ")" }
                 button type="submit" { "删除 Remove" }
             }
         }
@@ -89,26 +119,34 @@ pub struct AddForm {
     role: String,
     password: String,
     #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    department: String,
+    #[serde(default)]
     replace: Option<String>,
 }
 
-/// POST /staff.
+/// POST /staff: a role of the other kind of node is refused (400) naming this node's roles.
 pub async fn add(
     State(app): State<Arc<App>>,
     Csrf(staffer, form): Csrf<AddForm>,
 ) -> Result<Response, PageError> {
-    require_admin(&staffer)?;
-    let role: Role = form.role.parse()?;
+    require_manager(&staffer)?;
+    let unit = unit(&app)?.clone();
+    let new = NewAccount {
+        name: form.name.trim().to_owned(),
+        role: form.role.parse()?,
+        password: form.password,
+        display_name: form.display_name,
+        department: form.department,
+        replace: form.replace.is_some(),
+        by: format!("dashboard:{}", staffer.name),
+    };
     let store = app.node.store.clone();
-    let by = format!("dashboard:{}", staffer.name);
-    let name = form.name.trim().to_owned();
-    let replace = form.replace.is_some();
-    let account = tokio::task::spawn_blocking(move || {
-        accounts::add(store.as_ref(), &name, role, &form.password, replace, &by)
-    })
-    .await
-    .map_err(|e| PageError::Internal(format!("hashing task failed: {e}")))??;
-    tracing::info!(account = %account.name, role = %account.role, by = %staffer.name, "staff account saved on the dashboard");
+    let account = tokio::task::spawn_blocking(move || accounts::save(store.as_ref(), &unit, new))
+        .await
+        .map_err(|e| PageError::Internal(format!("hashing task failed: {e}")))??;
+    tracing::info!(account = %account.name, role = %account.role, by = %staffer.name, "staff account saved on the pages");
     Ok(Redirect::to("/staff").into_response())
 }
 
@@ -122,7 +160,7 @@ pub async fn remove(
     Path(name): Path<String>,
     Csrf(staffer, _): Csrf<RemoveForm>,
 ) -> Result<Response, PageError> {
-    require_admin(&staffer)?;
+    require_manager(&staffer)?;
     if name == staffer.name {
         return Err(PageError::Bad(
             "you cannot remove your own account while signed in with it".into(),
@@ -130,6 +168,6 @@ pub async fn remove(
     }
     let account = accounts::remove(app.node.store.as_ref(), &name)?;
     app.sessions.end_all(&account.name);
-    tracing::info!(account = %account.name, by = %staffer.name, "staff account removed on the dashboard");
+    tracing::info!(account = %account.name, by = %staffer.name, "staff account removed on the pages");
     Ok(Redirect::to("/staff").into_response())
 }
