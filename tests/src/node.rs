@@ -40,6 +40,8 @@ pub struct NodeBuilder<'a> {
     dashboard: bool,
     /// Staff accounts (name, role, password) written into the store before the node starts.
     staff: Vec<(String, String, String)>,
+    /// Staff accounts (name, role, password) made with `fenghuo staff add` once it serves.
+    staff_by_cli: Vec<(String, String, String)>,
 }
 
 impl NodeBuilder<'_> {
@@ -62,10 +64,20 @@ impl NodeBuilder<'_> {
         self
     }
 
-    /// Writes a staff account (`viewer`, `analyst` or `admin`) into the node's store before it
-    /// starts: `fenghuo staff add` manages accounts at the gateway only.
+    /// Writes a staff account of any role into the node's store before it starts, as a tool
+    /// filling a store would (no check of the role against the kind of node). Prefer
+    /// [`NodeBuilder::staff`], which goes through `fenghuo staff add` as a county does.
     pub fn staff_account(mut self, name: &str, role: &str, password: &str) -> Self {
         self.staff
+            .push((name.to_owned(), role.to_owned(), password.to_owned()));
+        self
+    }
+
+    /// Makes a web account (`viewer`, `officer` or `leader`, or the Chinese label) once the
+    /// node serves, with `fenghuo staff add NAME --role ROLE --password-stdin` and the
+    /// county's own node certificate; panics if the CLI refuses.
+    pub fn staff(mut self, name: &str, role: &str, password: &str) -> Self {
+        self.staff_by_cli
             .push((name.to_owned(), role.to_owned(), password.to_owned()));
         self
     }
@@ -83,7 +95,7 @@ impl NodeBuilder<'_> {
             .expect("cannot create a temporary folder for the node");
         let config = dir.path().join("node.toml");
         let data = dir.path().join("data");
-        Cli::new()
+        let mut init = Cli::new()
             .args([
                 "init",
                 "node",
@@ -97,22 +109,13 @@ impl NodeBuilder<'_> {
             .arg("--data")
             .arg(&data)
             .arg("--out")
-            .arg(&config)
-            .run()
-            .ok();
+            .arg(&config);
         if self.dashboard {
-            let stem = format!("province-{}-web", self.pki.province());
-            if !self.pki.cert(&stem).is_file() {
-                self.pki.issue_web();
-            }
-            let mut text = std::fs::read_to_string(&config).expect("reading a config just written");
-            text.push_str(&format!(
-                "\n[dashboard]\nlisten = \"127.0.0.1:0\"\ncert = {:?}\nkey = {:?}\n",
-                self.pki.cert(&stem),
-                self.pki.key(&stem),
-            ));
-            std::fs::write(&config, text).expect("writing a config");
+            // The `[dashboard]` section as `init node --web` writes it.
+            init = init.args(["--web", "127.0.0.1:0"]);
+            self.pki.ensure_county_web(&self.county);
         }
+        init.run().ok();
         if !self.staff.is_empty() {
             // The store is closed again (dropped) before the node opens it.
             let store = fenghuo_node::store::SledStore::open(&data)
@@ -132,12 +135,17 @@ impl NodeBuilder<'_> {
             self.rust_log.as_deref(),
             self.ready_timeout,
         );
-        TestNode {
+        let node = TestNode {
             county: self.county,
             data,
             daemon,
             dir,
+        };
+        for (name, role, password) in &self.staff_by_cli {
+            let stem = format!("county-{}", node.county);
+            node.add_staff(self.pki, &stem, name, role, password).ok();
         }
+        node
     }
 }
 
@@ -172,6 +180,7 @@ impl TestNode {
             ready_timeout: READY_TIMEOUT,
             dashboard: false,
             staff: Vec::new(),
+            staff_by_cli: Vec::new(),
         }
     }
 
@@ -264,6 +273,36 @@ impl TestNode {
         } else {
             cli.server_identity(format!("county/{}", self.county))
         }
+    }
+
+    /// `fenghuo staff add NAME --role ROLE --password-stdin` (then `extra` arguments, e.g.
+    /// `--display-name 林晓`) against this node as `stem` of `pki`; the output, to judge.
+    pub fn add_staff_with(
+        &self,
+        pki: &TestPki,
+        stem: &str,
+        name: &str,
+        role: &str,
+        password: &str,
+        extra: &[&str],
+    ) -> CliOutput {
+        self.cli(pki, stem)
+            .args(["staff", "add", name, "--role", role, "--password-stdin"])
+            .args(extra)
+            .stdin(format!("{password}\n"))
+            .run()
+    }
+
+    /// [`TestNode::add_staff_with`] without extra arguments.
+    pub fn add_staff(
+        &self,
+        pki: &TestPki,
+        stem: &str,
+        name: &str,
+        role: &str,
+        password: &str,
+    ) -> CliOutput {
+        self.add_staff_with(pki, stem, name, role, password, &[])
     }
 
     /// A gRPC channel to this node over mutual TLS as `stem` of `pki`.

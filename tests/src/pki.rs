@@ -126,6 +126,37 @@ impl TestPki {
         self.run_ca(["issue", "web"])
     }
 
+    /// Makes sure the web certificate `county-<code>-web` that `fenghuo init node --web` names
+    /// exists: `fenghuo ca issue web <code>` where the CLI has it; otherwise a copy of the
+    /// province's (`province-<p>-web`, issued if missing), from the same web CA and naming
+    /// `localhost` and `127.0.0.1` too, so browsers of the tests accept it all the same.
+    pub fn ensure_county_web(&self, code: &str) -> &Self {
+        let stem = format!("county-{code}-web");
+        if self.cert(&stem).is_file() {
+            return self;
+        }
+        let issued = Cli::new()
+            .args(["ca", "issue", "web", code])
+            .arg("--dir")
+            .arg(self.dir())
+            .run();
+        if issued.status.success() && self.cert(&stem).is_file() {
+            return self;
+        }
+        let province = format!("province-{}-web", self.province());
+        if !self.cert(&province).is_file() {
+            self.issue_web();
+        }
+        for (from, to) in [
+            (self.cert(&province), self.cert(&stem)),
+            (self.key(&province), self.key(&stem)),
+        ] {
+            std::fs::copy(&from, &to)
+                .unwrap_or_else(|e| panic!("copying {} to {}: {e}", from.display(), to.display()));
+        }
+        self
+    }
+
     /// The web CA's certificate, which browsers of the dashboard trust.
     pub fn web_ca_cert(&self) -> PathBuf {
         self.dir().join("ca-web.crt")

@@ -125,7 +125,7 @@ fn staff_sign_in_with_csrf_rate_limits_and_roles_and_nothing_is_served_without_a
         !list.to_string().contains("argon2"),
         "hashes never leave the gateway"
     );
-    // Bad input is refused at once with the reason; a county keeps no accounts.
+    // Bad input is refused at once with the reason.
     let e = p
         .gateway_cli()
         .args(["staff", "add", "x", "--role", "viewer", "--password-stdin"])
@@ -147,8 +147,34 @@ fn staff_sign_in_with_csrf_rate_limits_and_roles_and_nothing_is_served_without_a
         .run()
         .err();
     assert!(e.contains("already exists"), "{e}");
-    let e = p.cli(A).args(["staff", "list"]).run().err();
-    assert!(e.contains("gateway"), "{e}");
+    // A county's staff manage their own county's accounts (county_pages.rs), not the gateway's.
+    let e = p
+        .cli_as(GATEWAY, &p.staff(A))
+        .args(["staff", "list"])
+        .run()
+        .err();
+    assert!(
+        e.contains("permission denied") && e.contains("provincial staff"),
+        "{e}"
+    );
+    // A county role is refused at the gateway, naming the gateway's roles.
+    let e = p
+        .gateway_cli()
+        .args([
+            "staff",
+            "add",
+            "lin",
+            "--role",
+            "officer",
+            "--password-stdin",
+        ])
+        .stdin(format!("{PASSWORD}\n"))
+        .run()
+        .err();
+    assert!(
+        e.contains("viewer (查看人员), analyst (研判人员) or admin (管理员)"),
+        "{e}"
+    );
 
     // Without a session: every page, export, stream and form is refused.
     let mut anon = web(&p);

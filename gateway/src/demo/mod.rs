@@ -173,6 +173,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
                 role: v1::StaffRole::Admin as i32,
                 password: DEMO_PASSWORD.into(),
                 replace: true,
+                ..Default::default()
             })
             .await
             .context("adding the dashboard account")?;

@@ -284,7 +284,11 @@ fn web_next_steps(identity: &Identity, common: &CommonInit, addr: SocketAddr) ->
     let code = identity.unit().map_or("", |u| u.as_str());
     let stem = identity.file_stem();
     let pki = common.pki.display();
-    let grpc = common.listen;
+    // A node listening on every address is reached on this machine at loopback.
+    let mut grpc = common.listen;
+    if grpc.ip().is_unspecified() {
+        grpc.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
     format!(
         "next, for the pages on {addr}:\n\
          1. issue their certificate (P-256, for browsers), on the CA machine:\n   \

@@ -39,7 +39,7 @@ pub enum StaffCommand {
         /// Read the password from the first line of stdin (for scripts).
         #[arg(long)]
         password_stdin: bool,
-        /// Replace the role and password of an existing account.
+        /// Replace the role, password and names of an existing account.
         #[arg(long)]
         replace: bool,
         #[command(flatten)]

@@ -127,6 +127,7 @@ fn page_render(node: &Arc<NodeState>, now_ms: i64) -> Option<Render<'_>> {
     let staffer = Staffer {
         name: "bench".into(),
         role: fenghuo_node::accounts::Role::Viewer,
+        display_name: String::new(),
         csrf: "bench".into(),
     };
     let filters = RawFilters::default().check(now_ms).ok()?;
