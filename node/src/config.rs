@@ -605,7 +605,10 @@ crl = "pki/crl.pem"
         let e = NodeConfig::parse(&bad, "node.toml", Path::new("."))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("`time_zone`") && e.contains("Asia/Beijing"), "{e}");
+        assert!(
+            e.contains("`time_zone`") && e.contains("Asia/Beijing"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -40,7 +40,7 @@ pub fn name_of(code: &str) -> Option<&'static str> {
         // `510000` is Sichuan and `510100` Chengdu in the six-digit form of the standard.
         6 => t.get(code).copied().or_else(|| {
             let short = code.trim_end_matches("00");
-            (short.len() < 6 && short.len() % 2 == 0)
+            matches!(short.len(), 2 | 4)
                 .then(|| t.get(short).copied())
                 .flatten()
         }),
@@ -77,7 +77,9 @@ pub enum UnitNameError {
     TooLong,
     /// A control, line-break or bidirectional formatting character, which would let a name
     /// rewrite the terminal or page it is shown on.
-    #[error("a unit name must not contain control or bidirectional formatting characters (U+{0:04X})")]
+    #[error(
+        "a unit name must not contain control or bidirectional formatting characters (U+{0:04X})"
+    )]
     Control(u32),
 }
 
@@ -127,10 +129,16 @@ mod tests {
     fn unit_names_are_checked() {
         assert_eq!(check_unit_name(" 锦江区 "), Ok("锦江区"));
         assert_eq!(check_unit_name(""), Err(UnitNameError::Empty));
-        assert_eq!(check_unit_name(&"区".repeat(41)), Err(UnitNameError::TooLong));
+        assert_eq!(
+            check_unit_name(&"区".repeat(41)),
+            Err(UnitNameError::TooLong)
+        );
         assert!(check_unit_name(&"区".repeat(40)).is_ok());
         for bad in ["锦江\n区", "锦江\u{1b}[2J", "\u{202e}区江锦", "a\u{7f}"] {
-            assert!(matches!(check_unit_name(bad), Err(UnitNameError::Control(_))), "{bad:?}");
+            assert!(
+                matches!(check_unit_name(bad), Err(UnitNameError::Control(_))),
+                "{bad:?}"
+            );
         }
     }
 

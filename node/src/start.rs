@@ -96,8 +96,7 @@ const VIEWS_ZONE_KEY: &[u8] = b"views_time_zone";
 /// in). A process that opens several nodes (the demo) keeps the first node's zone.
 pub fn use_display_zone(cfg: &NodeConfig) {
     let zone = cfg.display_zone();
-    if !crate::timespec::set_display_zone(zone.clone())
-        && crate::timespec::display_zone() != &zone
+    if !crate::timespec::set_display_zone(zone.clone()) && crate::timespec::display_zone() != &zone
     {
         tracing::warn!(
             time_zone = %cfg.time_zone,
@@ -108,13 +107,19 @@ pub fn use_display_zone(cfg: &NodeConfig) {
 
 /// Per-day counts are kept by local day: when the node's zone differs from the one its views
 /// were built in (or they were built before days were local), rebuild them from the feeds.
-pub fn rebuild_if_zone_changed(store: &dyn crate::store::Store, zone: &str) -> Result<(), StoreError> {
+pub fn rebuild_if_zone_changed(
+    store: &dyn crate::store::Store,
+    zone: &str,
+) -> Result<(), StoreError> {
     let built = store.get(SETTINGS_TREE, VIEWS_ZONE_KEY)?;
     if built.as_deref() == Some(zone.as_bytes()) {
         return Ok(());
     }
     if built.is_some() || !crate::feed::log::heads(store)?.is_empty() {
-        tracing::info!(time_zone = zone, "display zone changed: rebuilding the views' per-day counts");
+        tracing::info!(
+            time_zone = zone,
+            "display zone changed: rebuilding the views' per-day counts"
+        );
         dispatch::rebuild(store)?;
     }
     mark_views_zone(store, zone)
@@ -123,7 +128,11 @@ pub fn rebuild_if_zone_changed(store: &dyn crate::store::Store, zone: &str) -> R
 /// Records that the views were (re)built in `zone` (after `fenghuo-node rebuild-views`).
 pub fn mark_views_zone(store: &dyn crate::store::Store, zone: &str) -> Result<(), StoreError> {
     let mut b = crate::store::Batch::new();
-    b.insert(SETTINGS_TREE, VIEWS_ZONE_KEY.to_vec(), zone.as_bytes().to_vec());
+    b.insert(
+        SETTINGS_TREE,
+        VIEWS_ZONE_KEY.to_vec(),
+        zone.as_bytes().to_vec(),
+    );
     store.commit(&b)
 }
 

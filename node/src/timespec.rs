@@ -51,8 +51,7 @@ pub fn set_display_zone(zone: TimeZone) -> bool {
 /// even the bundled database lack it, which it does not).
 pub fn display_zone() -> &'static TimeZone {
     DISPLAY_ZONE.get_or_init(|| {
-        zone_named(DEFAULT_ZONE)
-            .unwrap_or_else(|_| TimeZone::fixed(jiff::tz::offset(8)))
+        zone_named(DEFAULT_ZONE).unwrap_or_else(|_| TimeZone::fixed(jiff::tz::offset(8)))
     })
 }
 
@@ -249,7 +248,11 @@ mod tests {
     fn local_times_are_read_in_the_zone() {
         let z = shanghai();
         let want = parse_time("2026-12-07T11:36:00+08:00", 0).unwrap();
-        for s in ["2026-12-07 11:36", "2026-12-07 11:36:00", "2026-12-07T11:36"] {
+        for s in [
+            "2026-12-07 11:36",
+            "2026-12-07 11:36:00",
+            "2026-12-07T11:36",
+        ] {
             assert_eq!(parse_time_in(s, 0, &z), Ok(want), "{s}");
         }
         assert_eq!(

@@ -33,12 +33,23 @@ fn a_county_named_in_its_certificate_is_shown_by_that_name_and_times_carry_their
     // OpenSSL (any client, any stack) reads the name in the subject.
     let cert = p.pki().cert(&format!("county-{A}"));
     let out = Command::new("openssl")
-        .args(["x509", "-noout", "-subject", "-nameopt", "utf8,sep_comma_plus", "-in"])
+        .args([
+            "x509",
+            "-noout",
+            "-subject",
+            "-nameopt",
+            "utf8,sep_comma_plus",
+            "-in",
+        ])
         .arg(&cert)
         .output()
         .expect("running openssl");
     let subject = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "openssl: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "openssl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(subject.contains(&format!("O={A_NAME}")), "{subject}");
     assert!(subject.contains(&format!("CN=county/{A}")), "{subject}");
 
@@ -109,7 +120,16 @@ fn a_county_named_in_its_certificate_is_shown_by_that_name_and_times_carry_their
     );
 
     // Times: tables in the display zone with the offset, --json in UTC.
-    let id = p.risk(A, &["add", "--title", "Crowd at the station", "--focus", "major-event"])["id"]
+    let id = p.risk(
+        A,
+        &[
+            "add",
+            "--title",
+            "Crowd at the station",
+            "--focus",
+            "major-event",
+        ],
+    )["id"]
         .as_str()
         .unwrap()
         .to_owned();

@@ -151,7 +151,9 @@ impl Overview for OverviewService {
             });
         }
         let names = crate::sync::directory::unit_names(store)?;
-        let county_names = names.of(out.iter().flat_map(|g| g.counties.iter().map(String::as_str)));
+        let county_names = names.of(out
+            .iter()
+            .flat_map(|g| g.counties.iter().map(String::as_str)));
         Ok(Response::new(v1::LinkedRisks {
             groups: out,
             county_names,
@@ -272,12 +274,11 @@ impl Overview for OverviewService {
         .await
         .map_err(|e| Status::internal(format!("overview task failed: {e}")))??;
         let mut reply = overview_to_proto(&o, &filter);
-        reply.county_names = names.of(
-            o.counties
-                .keys()
-                .chain(o.rises.iter().map(|r| &r.origin))
-                .map(String::as_str),
-        );
+        reply.county_names = names.of(o
+            .counties
+            .keys()
+            .chain(o.rises.iter().map(|r| &r.origin))
+            .map(String::as_str));
         Ok(Response::new(reply))
     }
 }

@@ -203,14 +203,24 @@ mod tests {
 
     #[test]
     fn the_time_zone_is_found_before_clap_parses() {
-        let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>().into_iter();
+        let args = |v: &[&str]| {
+            v.iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .into_iter()
+        };
         assert_eq!(requested_zone(args(&["fenghuo", "overview"])), None);
         assert_eq!(
             requested_zone(args(&["fenghuo", "--time-zone", "UTC", "overview"])),
             Some("UTC".into())
         );
         assert_eq!(
-            requested_zone(args(&["fenghuo", "risk", "list", "--time-zone=Asia/Urumqi"])),
+            requested_zone(args(&[
+                "fenghuo",
+                "risk",
+                "list",
+                "--time-zone=Asia/Urumqi"
+            ])),
             Some("Asia/Urumqi".into())
         );
         assert_eq!(

@@ -1071,7 +1071,12 @@ mod tests {
             }
         };
         event(&listed("锦江区"), "province/51", 0).unwrap();
-        for bad in ["锦江\u{1b}[31m区", "锦江\n区", "\u{202e}区江锦", &"区".repeat(41)] {
+        for bad in [
+            "锦江\u{1b}[31m区",
+            "锦江\n区",
+            "\u{202e}区江锦",
+            &"区".repeat(41),
+        ] {
             let e = event(&listed(bad), "province/51", 0).unwrap_err();
             assert!(e.to_string().contains("unit name"), "{bad:?}: {e}");
         }

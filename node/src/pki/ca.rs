@@ -1479,7 +1479,10 @@ mod tests {
         let county = Identity::county("510104").unwrap();
         let issued = ca.issue(&county, &named(" 锦江区 ")).unwrap();
         let der = der_of(&issued.cert_path);
-        assert_eq!(crate::pki::cert::unit_name_of(&der).as_deref(), Some("锦江区"));
+        assert_eq!(
+            crate::pki::cert::unit_name_of(&der).as_deref(),
+            Some("锦江区")
+        );
         assert_eq!(crate::pki::cert::identity_of(&der).unwrap(), county);
         // Refused: control characters, and a name for a partner.
         let other = Identity::county("510105").unwrap();
@@ -1489,7 +1492,10 @@ mod tests {
         assert!(ca.issue(&partner, &named("新华网")).is_err());
         // Without a name, none is written.
         let plain = ca.issue(&other, &IssueOptions::default()).unwrap();
-        assert_eq!(crate::pki::cert::unit_name_of(&der_of(&plain.cert_path)), None);
+        assert_eq!(
+            crate::pki::cert::unit_name_of(&der_of(&plain.cert_path)),
+            None
+        );
     }
 
     #[test]

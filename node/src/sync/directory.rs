@@ -289,13 +289,18 @@ mod tests {
                 },
             )
             .unwrap();
-        let der = crate::pki::cert::read_cert_pem(&issued.cert_path).unwrap().remove(0);
+        let der = crate::pki::cert::read_cert_pem(&issued.cert_path)
+            .unwrap()
+            .remove(0);
         let store = crate::store::SledStore::open(&dir.path().join("db")).unwrap();
         let none = unit_names(&store).unwrap();
         assert_eq!(none.display("510104"), "锦江区 510104");
         let mut b = Batch::new();
         use base64::Engine;
-        apply_listed(&mut b, &base64::engine::general_purpose::STANDARD.encode(&der));
+        apply_listed(
+            &mut b,
+            &base64::engine::general_purpose::STANDARD.encode(&der),
+        );
         store.commit(&b).unwrap();
         let names = unit_names(&store).unwrap();
         assert_eq!(names.display("510104"), "锦江 510104");

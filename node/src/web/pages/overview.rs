@@ -206,7 +206,10 @@ pub fn render(app: &App, staffer: &Staffer, f: &Filters) -> Result<Markup, PageE
     let counties = counties(app)?;
     Ok(layout::page(
         staffer,
-        &format!("全省概览 Province {} overview", names.display(app.node.unit())),
+        &format!(
+            "全省概览 Province {} overview",
+            names.display(app.node.unit())
+        ),
         "/",
         Some((f, &counties)),
         html! {
