@@ -291,6 +291,10 @@ impl SyncConfig {
     }
 }
 
+fn default_time_zone() -> String {
+    crate::timespec::DEFAULT_ZONE.to_owned()
+}
+
 /// The whole `node.toml` (and, with `province` instead of `county`, `gateway.toml`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -338,6 +342,10 @@ pub struct NodeConfig {
     /// Sync sessions.
     #[serde(default)]
     pub sync: SyncConfig,
+    /// The zone times are shown in and calendar days follow (per-day counts, due dates): an
+    /// IANA name, `Asia/Shanghai` by default. Stored times stay UTC.
+    #[serde(default = "default_time_zone")]
+    pub time_zone: String,
     /// Directory relative paths are resolved against (the config file's own).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -452,6 +460,8 @@ impl NodeConfig {
                 ));
             }
         }
+        crate::timespec::zone_named(&self.time_zone)
+            .map_err(|e| field("time_zone", e.to_string()))?;
         if self.data_dir.as_os_str().is_empty() {
             return Err(field("data_dir", "must not be empty".into()));
         }
@@ -491,6 +501,12 @@ impl NodeConfig {
             ),
             (None, None) => unreachable!("validated"),
         }
+    }
+
+    /// The display zone `time_zone` names (checked at load).
+    pub fn display_zone(&self) -> jiff::tz::TimeZone {
+        crate::timespec::zone_named(&self.time_zone)
+            .unwrap_or_else(|_| crate::timespec::display_zone().clone())
     }
 
     /// `path` resolved against the config file's folder.
@@ -576,6 +592,23 @@ crl = "pki/crl.pem"
             };
             assert_eq!(here.reader_of(), None);
         }
+    }
+
+    #[test]
+    fn the_time_zone_defaults_to_china_and_an_unknown_one_is_refused() {
+        let cfg = NodeConfig::parse(GOOD, "node.toml", Path::new(".")).unwrap();
+        assert_eq!(cfg.time_zone, "Asia/Shanghai");
+        let urumqi = format!("time_zone = \"Asia/Urumqi\"\n{GOOD}");
+        let cfg = NodeConfig::parse(&urumqi, "node.toml", Path::new(".")).unwrap();
+        assert_eq!(cfg.display_zone().iana_name(), Some("Asia/Urumqi"));
+        let bad = format!("time_zone = \"Asia/Beijing\"\n{GOOD}");
+        let e = NodeConfig::parse(&bad, "node.toml", Path::new("."))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`time_zone`") && e.contains("Asia/Beijing"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -10,7 +10,8 @@
 //! **Foundations.**
 //! - [`store`]: the narrow storage trait, its sled implementation, write batches.
 //! - [`identity`]: division codes and certificate identities (`fenghuo://county/510104`).
-//! - [`timespec`]: times and durations as people write them.
+//! - [`timespec`]: times and durations as people write them, in the display zone.
+//! - [`places`]: names of administrative divisions by GB/T 2260 code (`锦江区 510104`).
 //!
 //! **Domain, feeds and PKI.**
 //! - [`domain`]: pure rules — focus points, levels, grading, the three-step mechanism,
@@ -73,6 +74,7 @@ pub mod logging;
 pub mod overview;
 pub mod partner;
 pub mod pki;
+pub mod places;
 pub mod register;
 pub mod server;
 pub mod services;

@@ -87,6 +87,55 @@ pub struct Node {
     pub stop: tokio::sync::watch::Sender<bool>,
 }
 
+/// Tree of node-local settings the views were built under (not a view: a rebuild keeps it).
+const SETTINGS_TREE: &str = "node_settings";
+/// Key of the display zone the per-day counts were last built in.
+const VIEWS_ZONE_KEY: &[u8] = b"views_time_zone";
+
+/// Makes `cfg.time_zone` the process's display zone (what the daemons print and count days
+/// in). A process that opens several nodes (the demo) keeps the first node's zone.
+pub fn use_display_zone(cfg: &NodeConfig) {
+    let zone = cfg.display_zone();
+    if !crate::timespec::set_display_zone(zone.clone()) && crate::timespec::display_zone() != &zone
+    {
+        tracing::warn!(
+            time_zone = %cfg.time_zone,
+            "another node of this process set the display zone first; showing its times"
+        );
+    }
+}
+
+/// Per-day counts are kept by local day: when the node's zone differs from the one its views
+/// were built in (or they were built before days were local), rebuild them from the feeds.
+pub fn rebuild_if_zone_changed(
+    store: &dyn crate::store::Store,
+    zone: &str,
+) -> Result<(), StoreError> {
+    let built = store.get(SETTINGS_TREE, VIEWS_ZONE_KEY)?;
+    if built.as_deref() == Some(zone.as_bytes()) {
+        return Ok(());
+    }
+    if built.is_some() || !crate::feed::log::heads(store)?.is_empty() {
+        tracing::info!(
+            time_zone = zone,
+            "display zone changed: rebuilding the views' per-day counts"
+        );
+        dispatch::rebuild(store)?;
+    }
+    mark_views_zone(store, zone)
+}
+
+/// Records that the views were (re)built in `zone` (after `fenghuo-node rebuild-views`).
+pub fn mark_views_zone(store: &dyn crate::store::Store, zone: &str) -> Result<(), StoreError> {
+    let mut b = crate::store::Batch::new();
+    b.insert(
+        SETTINGS_TREE,
+        VIEWS_ZONE_KEY.to_vec(),
+        zone.as_bytes().to_vec(),
+    );
+    store.commit(&b)
+}
+
 /// The TLS file paths of `cfg`, resolved against its folder.
 pub fn tls_paths(cfg: &NodeConfig) -> TlsPaths {
     TlsPaths {
@@ -144,6 +193,8 @@ impl Node {
         let published: crate::pki::tls::PublishedCrl =
             Arc::new(move || crate::sync::crl::current(crl_store.as_ref()).ok().flatten());
         let tls = TlsReloader::start(paths.clone(), identity.clone(), Some(published))?;
+        use_display_zone(cfg);
+        rebuild_if_zone_changed(store.as_ref(), &cfg.time_zone)?;
         let applied = dispatch::catch_up(store.as_ref())?;
         if applied > 0 {
             tracing::info!(entries = applied, "views caught up with the feeds");

@@ -41,8 +41,9 @@ const FLOORS: &[Floor] = &[
     // 0
     Floor {
         name: "foundations",
-        // Storage behind its trait, who is who, times as people write them.
-        modules: &["store", "identity", "timespec"],
+        // Storage behind its trait, who is who, times as people write them, the names of
+        // division codes (pure data).
+        modules: &["store", "identity", "timespec", "places"],
     },
     // 1
     Floor {

@@ -83,6 +83,8 @@ pub struct TestProvince {
     county_crl_copies: bool,
     /// Certificates of the kind issued before TLS keys were ECDSA: one Ed25519 key each.
     legacy_keys: bool,
+    /// Unit names given to `fenghuo ca issue county --name`, by county code.
+    names: BTreeMap<String, String>,
 }
 
 impl TestProvince {
@@ -111,6 +113,7 @@ impl TestProvince {
             dashboard_extra: String::new(),
             county_crl_copies: false,
             legacy_keys: false,
+            names: BTreeMap::new(),
         }
     }
 
@@ -122,6 +125,13 @@ impl TestProvince {
         );
         self.counties.push(code.to_owned());
         self
+    }
+
+    /// Adds a county node whose certificate names it `name` (`fenghuo ca issue county CODE
+    /// --name NAME`).
+    pub fn county_named(mut self, code: &str, name: &str) -> Self {
+        self.names.insert(code.to_owned(), name.to_owned());
+        self.county(code)
     }
 
     /// Makes two counties neighbours (configured on both sides).
@@ -196,7 +206,11 @@ impl TestProvince {
             pki.issue_province(&self.province)
                 .issue_staff(&self.province, "p");
             for c in &self.counties {
-                pki.issue_county(c).issue_staff(c, "s");
+                match self.names.get(c) {
+                    Some(name) => pki.run_ca(["issue", "county", c, "--name", name]),
+                    None => pki.issue_county(c),
+                }
+                .issue_staff(c, "s");
             }
         }
         let dir = tempfile::Builder::new()

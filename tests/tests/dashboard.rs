@@ -418,7 +418,16 @@ fn exports_equal_the_grpc_overview_and_every_table_exports() {
             .iter()
             .find(|c| c["county"] == row["county"])
             .unwrap();
-        for k in ["I", "II", "III", "IV", "ungraded", "active", "resolved"] {
+        for k in [
+            "I",
+            "II",
+            "III",
+            "IV",
+            "ungraded",
+            "active",
+            "resolved",
+            "county_name",
+        ] {
             assert_eq!(row[k], grpc[k], "{k} of {}: {row} vs {grpc}", row["county"]);
         }
     }
@@ -436,7 +445,7 @@ fn exports_equal_the_grpc_overview_and_every_table_exports() {
     assert!(csv.header("content-type").unwrap().starts_with("text/csv"));
     assert!(
         csv.body
-            .starts_with("county,I,II,III,IV,ungraded,active,resolved,worst\n"),
+            .starts_with("county_name,county,I,II,III,IV,ungraded,active,resolved,worst\n"),
         "{}",
         csv.body
     );

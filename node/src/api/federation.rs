@@ -217,7 +217,11 @@ impl Federation for FederationService {
             }
             (equivocations, refused) = (0, 0);
         }
+        // The unit of each peer identity path (`county/510104` → `510104`).
+        let unit_names = crate::sync::directory::unit_names(self.state.store.as_ref())?
+            .of(peers.iter().filter_map(|p| p.peer.split('/').nth(1)));
         Ok(Response::new(v1::PeersResponse {
+            unit_names,
             peers,
             equivocations,
             refused,

@@ -96,6 +96,7 @@ pub fn overview_to_proto(o: &overview::Overview, filter: &Filter) -> v1::Provinc
         active: o.active(),
         from_ms: filter.from_ms,
         to_ms: filter.to_ms,
+        county_names: Default::default(),
     }
 }
 
@@ -149,7 +150,14 @@ impl Overview for OverviewService {
                 risks,
             });
         }
-        Ok(Response::new(v1::LinkedRisks { groups: out }))
+        let names = crate::sync::directory::unit_names(store)?;
+        let county_names = names.of(out
+            .iter()
+            .flat_map(|g| g.counties.iter().map(String::as_str)));
+        Ok(Response::new(v1::LinkedRisks {
+            groups: out,
+            county_names,
+        }))
     }
 
     /// GetHealth: federation health per county, node-wide alarms and the node's workers.
@@ -176,7 +184,10 @@ impl Overview for OverviewService {
         let mut alarms = crate::sync::health::alarms(&tls, self.state.store.as_ref(), now_ms())?;
         let workers = self.state.workers.snapshot();
         alarms.extend(crate::sync::health::worker_alarms(&workers));
+        let county_names = crate::sync::directory::unit_names(self.state.store.as_ref())?
+            .of(counties.iter().map(|h| h.county.as_str()));
         Ok(Response::new(v1::FederationHealth {
+            county_names,
             alarms,
             workers: workers
                 .into_iter()
@@ -254,9 +265,20 @@ impl Overview for OverviewService {
         };
         let store = self.state.store.clone();
         let f = filter.clone();
-        let o = tokio::task::spawn_blocking(move || overview::overview(store.as_ref(), &f))
-            .await
-            .map_err(|e| Status::internal(format!("overview task failed: {e}")))??;
-        Ok(Response::new(overview_to_proto(&o, &filter)))
+        let (o, names) = tokio::task::spawn_blocking(move || {
+            Ok::<_, crate::store::StoreError>((
+                overview::overview(store.as_ref(), &f)?,
+                crate::sync::directory::unit_names(store.as_ref())?,
+            ))
+        })
+        .await
+        .map_err(|e| Status::internal(format!("overview task failed: {e}")))??;
+        let mut reply = overview_to_proto(&o, &filter);
+        reply.county_names = names.of(o
+            .counties
+            .keys()
+            .chain(o.rises.iter().map(|r| &r.origin))
+            .map(String::as_str));
+        Ok(Response::new(reply))
     }
 }

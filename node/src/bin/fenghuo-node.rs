@@ -109,7 +109,10 @@ fn main() -> anyhow::Result<()> {
             let cfg = NodeConfig::load(&config)?;
             logging::init(cfg.log.format, cfg.log.filter.as_deref());
             let store = store::SledStore::open(&cfg.resolve(&cfg.data_dir))?;
+            // Per-day counts follow the node's zone.
+            start::use_display_zone(&cfg);
             let n = dispatch::rebuild(&store)?;
+            start::mark_views_zone(&store, &cfg.time_zone)?;
             eprintln!("rebuilt the views from {n} feed entries");
             Ok(())
         }

@@ -114,6 +114,10 @@ pub enum IssueCommand {
         /// Six-digit county code (GB/T 2260) in the CA's province, e.g. 510104.
         #[arg(value_name = "CODE")]
         code: String,
+        /// The county's name for people (e.g. 锦江区), written in the certificate's subject
+        /// (O) and shown beside the code everywhere; default: the GB/T 2260 table's name.
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
         #[command(flatten)]
         opts: IssueArgs,
     },
@@ -122,6 +126,10 @@ pub enum IssueCommand {
         /// Two-digit province code, the CA's own, e.g. 51.
         #[arg(value_name = "CODE")]
         code: String,
+        /// The province's name for people (e.g. 四川省), written in the certificate's
+        /// subject (O); default: the GB/T 2260 table's name.
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
         #[command(flatten)]
         opts: IssueArgs,
     },
@@ -283,12 +291,12 @@ fn issue_web(opts: IssueArgs) -> anyhow::Result<()> {
 
 /// `fenghuo ca issue …`.
 fn issue(what: IssueCommand) -> anyhow::Result<()> {
-    let (identity, opts) = match what {
+    let (identity, unit_name, opts) = match what {
         IssueCommand::Web { opts } => return issue_web(opts),
-        IssueCommand::County { code, opts } => (Identity::county(&code), opts),
-        IssueCommand::Province { code, opts } => (Identity::province(&code), opts),
-        IssueCommand::Partner { name, opts } => (Identity::partner(&name), opts),
-        IssueCommand::Staff { code, name, opts } => (Identity::staff(&code, &name), opts),
+        IssueCommand::County { code, name, opts } => (Identity::county(&code), name, opts),
+        IssueCommand::Province { code, name, opts } => (Identity::province(&code), name, opts),
+        IssueCommand::Partner { name, opts } => (Identity::partner(&name), None, opts),
+        IssueCommand::Staff { code, name, opts } => (Identity::staff(&code, &name), None, opts),
     };
     let identity = identity?;
     let mut ca = CertificateAuthority::open(&opts.args.dir)?;
@@ -306,6 +314,7 @@ fn issue(what: IssueCommand) -> anyhow::Result<()> {
             force: opts.force,
             renew: opts.renew,
             legacy_ed25519: false,
+            unit_name,
         },
     )?;
     if opts.args.json {
@@ -507,17 +516,27 @@ mod tests {
         ])
         .unwrap();
         let CaCommand::Issue {
-            what: IssueCommand::County { code, opts },
+            what: IssueCommand::County { code, name, opts },
         } = cmd
         else {
             panic!("parsed as {cmd:?}");
         };
         assert_eq!(code, "510104");
+        assert_eq!(name, None);
         assert_eq!(opts.dns, ["a.example", "b.example"]);
         assert_eq!(opts.ip, ["10.0.0.1".parse::<IpAddr>().unwrap()]);
         assert_eq!(opts.days, 30);
         assert!(opts.force && opts.args.json);
         assert_eq!(opts.args.dir, PathBuf::from("/tmp/x"));
+
+        let cmd = parse(&["issue", "county", "510104", "--name", "锦江区"]).unwrap();
+        let CaCommand::Issue {
+            what: IssueCommand::County { name, .. },
+        } = cmd
+        else {
+            panic!("parsed as {cmd:?}");
+        };
+        assert_eq!(name.as_deref(), Some("锦江区"));
 
         let cmd = parse(&["issue", "staff", "510104", "zhang"]).unwrap();
         let CaCommand::Issue {

@@ -6,7 +6,7 @@ use fenghuo_proto::v1::{self, overview_client::OverviewClient};
 use serde_json::{json, Value};
 
 use super::connect::ConnectArgs;
-use super::output::{optional_time, short_time, table};
+use super::output::{optional_time, short_time, table, unit_name, unit_text};
 use super::risk::{status_message, Output};
 use crate::timespec::parse_duration;
 
@@ -27,6 +27,7 @@ pub fn health_json(h: &v1::FederationHealth) -> Value {
         "alarms": h.alarms,
         "counties": h.counties.iter().map(|c| json!({
             "county": c.county,
+            "county_name": unit_name(&c.county, &h.county_names),
             "link": c.link,
             "last_contact": optional_time(c.last_contact_ms),
             "silent": c.silent,
@@ -91,9 +92,9 @@ fn text(h: &v1::FederationHealth) -> String {
         let behind: u64 = c.behind.iter().map(|l| l.behind).sum();
         t.add_row(vec![
             if c.silent {
-                format!("{} SILENT", c.county)
+                format!("{} SILENT", unit_text(&c.county, &h.county_names))
             } else {
-                c.county.clone()
+                unit_text(&c.county, &h.county_names)
             },
             c.link.clone(),
             contact,

@@ -5,7 +5,7 @@ use fenghuo_proto::v1::{self, overview_client::OverviewClient};
 use serde_json::{json, Value};
 
 use super::connect::ConnectArgs;
-use super::output::table;
+use super::output::{table, unit_name, unit_text};
 use super::risk::{status_message, Output};
 
 /// `fenghuo linked` options.
@@ -27,7 +27,8 @@ pub fn linked_json(l: &v1::LinkedRisks) -> Value {
             "source": g.source,
             "counties": g.counties,
             "risks": g.risks.iter().map(|r| json!({
-                "id": r.id, "county": r.county, "title": r.title,
+                "id": r.id, "county": r.county,
+                "county_name": unit_name(&r.county, &l.county_names), "title": r.title,
                 "level": (!r.level.is_empty()).then_some(&r.level),
                 "status": r.status, "source": r.source,
             })).collect::<Vec<_>>(),
@@ -62,7 +63,11 @@ pub async fn run(connect: ConnectArgs, args: LinkedArgs) -> anyhow::Result<()> {
                     String::new()
                 },
                 if i == 0 {
-                    g.counties.join(", ")
+                    g.counties
+                        .iter()
+                        .map(|c| unit_text(c, &l.county_names))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 } else {
                     String::new()
                 },

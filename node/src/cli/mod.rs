@@ -47,12 +47,24 @@ use clap::{Parser, Subcommand};
     one meant (by default your own unit's node; --server-identity county/510104 or \
     province/51 for another) and its certificate must not be on the CRL (by default crl.pem \
     beside the CA certificate). \
-    Tables are printed by default; --json prints JSON for scripts."
+    Tables are printed by default, times in them in the zone of --time-zone \
+    (FENGHUO_TIME_ZONE, default Asia/Shanghai) with their offset; --json prints JSON for \
+    scripts, times in RFC 3339 UTC."
 )]
 pub struct Cli {
     /// How to reach a node (for commands that talk to one).
     #[command(flatten)]
     pub connect: connect::ConnectArgs,
+    /// The zone tables show times in, with their offset (--json stays RFC 3339 UTC), and
+    /// local times such as `--since "2026-12-07 08:00"` are read in: an IANA name.
+    #[arg(
+        long,
+        global = true,
+        env = "FENGHUO_TIME_ZONE",
+        value_name = "ZONE",
+        default_value = crate::timespec::DEFAULT_ZONE
+    )]
+    pub time_zone: String,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -111,6 +123,21 @@ pub enum Command {
 
 /// Runs the CLI; returns the process exit code.
 pub fn main() -> std::process::ExitCode {
+    // Set before parsing: options such as --since read local times in the zone as clap parses
+    // them. `Cli::parse` then takes the same value (and shows it in --help).
+    let zone = requested_zone(std::env::args())
+        .or_else(|| std::env::var("FENGHUO_TIME_ZONE").ok())
+        .unwrap_or_else(|| crate::timespec::DEFAULT_ZONE.to_owned());
+    match crate::timespec::zone_named(&zone) {
+        Ok(zone) => {
+            crate::timespec::set_display_zone(zone);
+        }
+        Err(e) => {
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr(), "error: --time-zone: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Ca(cmd) => ca::run(cmd),
@@ -149,9 +176,58 @@ pub fn main() -> std::process::ExitCode {
     }
 }
 
+/// The value of `--time-zone ZONE` or `--time-zone=ZONE` among `args`, if given (the last).
+fn requested_zone(args: impl Iterator<Item = String>) -> Option<String> {
+    let mut found = None;
+    let mut args = args.take_while(|a| a != "--");
+    while let Some(a) = args.next() {
+        if a == "--time-zone" {
+            found = args.next();
+        } else if let Some(v) = a.strip_prefix("--time-zone=") {
+            found = Some(v.to_owned());
+        }
+    }
+    found
+}
+
 fn tokio_main(fut: impl std::future::Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?
         .block_on(fut)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_time_zone_is_found_before_clap_parses() {
+        let args = |v: &[&str]| {
+            v.iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .into_iter()
+        };
+        assert_eq!(requested_zone(args(&["fenghuo", "overview"])), None);
+        assert_eq!(
+            requested_zone(args(&["fenghuo", "--time-zone", "UTC", "overview"])),
+            Some("UTC".into())
+        );
+        assert_eq!(
+            requested_zone(args(&[
+                "fenghuo",
+                "risk",
+                "list",
+                "--time-zone=Asia/Urumqi"
+            ])),
+            Some("Asia/Urumqi".into())
+        );
+        assert_eq!(
+            requested_zone(args(&["fenghuo", "x", "--", "--time-zone=UTC"])),
+            None
+        );
+        let cli = Cli::try_parse_from(["fenghuo", "--time-zone", "UTC", "peers"]).unwrap();
+        assert_eq!(cli.time_zone, "UTC");
+    }
 }

@@ -73,8 +73,25 @@ pub fn optional_time(ms: i64) -> Value {
     }
 }
 
-/// A time to the minute, for tables (see [`crate::timespec::short_time`]).
+/// A time to the minute in the display zone with its offset, for tables (see
+/// [`crate::timespec::short_time`]).
 pub use crate::timespec::short_time;
+
+/// A division code as people read it, `锦江区 510104`: the name a reply's `county_names`
+/// gives, else the GB/T 2260 table's, else the bare code.
+pub fn unit_text(code: &str, names: &std::collections::HashMap<String, String>) -> String {
+    crate::places::display(code, names.get(code).map(String::as_str))
+}
+
+/// The name of `code` for a JSON `county_name` field beside the bare code (null when nobody
+/// names it).
+pub fn unit_name(code: &str, names: &std::collections::HashMap<String, String>) -> Value {
+    names
+        .get(code)
+        .map(String::as_str)
+        .or_else(|| crate::places::name_of(code))
+        .map_or(Value::Null, |n| Value::String(n.to_owned()))
+}
 
 fn level_text(r: &v1::Risk) -> Option<&'static str> {
     r.grade
@@ -268,6 +285,17 @@ mod tests {
         assert!(shown.is_ascii(), "{shown}");
         let back: Value = serde_json::from_str(&shown).unwrap();
         assert_eq!(back["t"], "\u{202e}x\u{9b}");
+    }
+
+    #[test]
+    fn units_are_shown_by_name_and_code() {
+        let mut names = std::collections::HashMap::new();
+        names.insert("510105".to_owned(), "青羊".to_owned());
+        assert_eq!(unit_text("510104", &names), "锦江区 510104");
+        assert_eq!(unit_text("510105", &names), "青羊 510105");
+        assert_eq!(unit_text("519999", &names), "519999");
+        assert_eq!(unit_name("510104", &names), json!("锦江区"));
+        assert_eq!(unit_name("519999", &names), Value::Null);
     }
 
     #[test]

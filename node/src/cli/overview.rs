@@ -5,7 +5,7 @@ use fenghuo_proto::v1::{self, overview_client::OverviewClient};
 use serde_json::{json, Value};
 
 use super::connect::ConnectArgs;
-use super::output::{short_time, table, time_text};
+use super::output::{short_time, table, time_text, unit_name, unit_text};
 use super::risk::{status_message, Output};
 use crate::domain::{FocusPoint, Level};
 use crate::timespec::{now_ms, parse_time_from_now};
@@ -26,10 +26,11 @@ pub struct OverviewArgs {
     /// New and resolved risks per day over this many days (default 30).
     #[arg(long, conflicts_with = "since")]
     days: Option<i64>,
-    /// Days and rises from this time (RFC 3339).
+    /// Days and rises from this time: RFC 3339, or a local time in --time-zone
+    /// (`2026-12-01 08:00`).
     #[arg(long, value_parser = parse_time_from_now)]
     since: Option<i64>,
-    /// Days and rises until this time (RFC 3339; default now).
+    /// Days and rises until this time (RFC 3339 or local; default now).
     #[arg(long, value_parser = parse_time_from_now)]
     until: Option<i64>,
     #[command(flatten)]
@@ -53,6 +54,7 @@ pub fn overview_json(o: &v1::ProvinceOverview) -> Value {
         "by_status": counts(&o.by_status),
         "counties": o.counties.iter().map(|c| json!({
             "county": c.county,
+            "county_name": unit_name(&c.county, &o.county_names),
             "I": c.level_i, "II": c.level_ii, "III": c.level_iii, "IV": c.level_iv,
             "ungraded": c.ungraded,
             "active": c.active,
@@ -61,7 +63,8 @@ pub fn overview_json(o: &v1::ProvinceOverview) -> Value {
         })).collect::<Vec<_>>(),
         "days": o.days.iter().map(|d| json!({"day": d.day, "new": d.new, "resolved": d.resolved})).collect::<Vec<_>>(),
         "rises": o.rises.iter().map(|r| json!({
-            "risk": r.risk, "county": r.county, "title": r.title,
+            "risk": r.risk, "county": r.county, "county_name": unit_name(&r.county, &o.county_names),
+            "title": r.title,
             "from": r.from, "to": r.to, "at": time_text(r.at_ms),
         })).collect::<Vec<_>>(),
     })
@@ -106,7 +109,7 @@ fn text(o: &v1::ProvinceOverview) -> String {
     ]);
     for c in &o.counties {
         counties.add_row(vec![
-            c.county.clone(),
+            unit_text(&c.county, &o.county_names),
             c.level_i.to_string(),
             c.level_ii.to_string(),
             c.level_iii.to_string(),
@@ -147,7 +150,7 @@ fn text(o: &v1::ProvinceOverview) -> String {
     for r in &o.rises {
         rises.add_row(vec![
             r.risk.clone(),
-            r.county.clone(),
+            unit_text(&r.county, &o.county_names),
             format!("{} → {}", r.from, r.to),
             short_time(r.at_ms),
             r.title.clone(),

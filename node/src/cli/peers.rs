@@ -7,7 +7,7 @@ use fenghuo_proto::v1::{self, federation_client::FederationClient};
 use serde_json::json;
 
 use super::connect::ConnectArgs;
-use super::output::time_text;
+use super::output::{short_time, time_text, unit_name, unit_text};
 use super::risk::status_message;
 
 /// Options of `fenghuo peers` and `fenghuo feeds`.
@@ -91,6 +91,7 @@ pub async fn run(connect: ConnectArgs, args: PeersArgs) -> anyhow::Result<()> {
             .map(|p| {
                 json!({
                     "peer": p.peer,
+                    "unit_name": peer_unit(&p.peer).map(|u| unit_name(u, &r.unit_names)),
                     "address": p.address,
                     "direction": p.direction,
                     "state": p.state,
@@ -131,11 +132,11 @@ pub async fn run(connect: ConnectArgs, args: PeersArgs) -> anyhow::Result<()> {
         ]);
     for p in &r.peers {
         t.add_row(vec![
-            p.peer.clone(),
+            peer_text(&p.peer, &r.unit_names),
             p.direction.clone(),
             p.state.clone(),
             if p.last_contact_ms > 0 {
-                time_text(p.last_contact_ms)
+                short_time(p.last_contact_ms)
             } else {
                 "never".into()
             },
@@ -178,14 +179,50 @@ pub fn quarantine_json(q: &v1::Quarantine) -> serde_json::Value {
     })
 }
 
+/// The division code of a peer's identity path (`county/510104` → `510104`), if it has one.
+fn peer_unit(peer: &str) -> Option<&str> {
+    let mut parts = peer.split('/');
+    match (parts.next(), parts.next()) {
+        (Some("county" | "province" | "staff"), Some(code)) => Some(code),
+        _ => None,
+    }
+}
+
+/// A peer as people read it: `county/510104 锦江区` (the path, then its unit's name).
+fn peer_text(peer: &str, names: &std::collections::HashMap<String, String>) -> String {
+    match peer_unit(peer).map(|u| unit_text(u, names)) {
+        Some(shown) if shown.contains(' ') => {
+            let name = shown.rsplit_once(' ').map(|(n, _)| n).unwrap_or_default();
+            format!("{peer} {name}")
+        }
+        _ => peer.to_owned(),
+    }
+}
+
 /// A quarantined feed as an alarm line for people.
 pub fn quarantine_text(q: &v1::Quarantine) -> String {
     format!(
         "ALARM quarantined {} at #{} since {} ({} refusals): {}",
         q.feed,
         q.seq,
-        time_text(q.since_ms),
+        crate::timespec::long_time(q.since_ms),
         q.refusals,
         q.advice
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peers_are_shown_with_their_units_name() {
+        let mut names = std::collections::HashMap::new();
+        names.insert("510105".to_owned(), "青羊".to_owned());
+        assert_eq!(peer_text("county/510104", &names), "county/510104 锦江区");
+        assert_eq!(peer_text("county/510105", &names), "county/510105 青羊");
+        assert_eq!(peer_text("province/51", &names), "province/51 四川省");
+        assert_eq!(peer_text("partner/xinhua", &names), "partner/xinhua");
+        assert_eq!(peer_text("county/519999", &names), "county/519999");
+    }
 }

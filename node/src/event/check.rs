@@ -672,7 +672,13 @@ pub fn event(event: &Event, origin: &str, at_ms: i64) -> Result<(), ContentError
                 .map_err(|e| field("certificate", e.to_string()))?
             {
                 Identity::County(c) | Identity::Province(c) if c.province_code() == province => {
-                    Ok(())
+                    // The unit's name people will read: as checked as any typed text.
+                    match crate::pki::cert::unit_name_of(&der) {
+                        Some(name) => crate::places::check_unit_name(&name)
+                            .map(|_| ())
+                            .map_err(|e| field("certificate", format!("its unit name: {e}"))),
+                        None => Ok(()),
+                    }
                 }
                 other => Err(field(
                     "certificate",
@@ -1043,6 +1049,37 @@ mod tests {
             entry(&at(500), Some(600), 1_000),
             Err(ContentError::BeforePrevious { .. })
         ));
+    }
+
+    #[test]
+    fn a_listed_certificate_whose_unit_name_has_control_characters_is_refused() {
+        use base64::Engine;
+        // Only the name matters here (the CA's signature is checked elsewhere).
+        let listed = |name: &str| {
+            let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+            p.subject_alt_names = vec![rcgen::SanType::URI(
+                "fenghuo://county/510104".try_into().unwrap(),
+            )];
+            p.distinguished_name.push(
+                rcgen::DnType::OrganizationName,
+                rcgen::DnValue::Utf8String(name.into()),
+            );
+            let key = rcgen::KeyPair::generate().unwrap();
+            let der = p.self_signed(&key).unwrap().der().to_vec();
+            Event::CertificateListed {
+                certificate: base64::engine::general_purpose::STANDARD.encode(der),
+            }
+        };
+        event(&listed("锦江区"), "province/51", 0).unwrap();
+        for bad in [
+            "锦江\u{1b}[31m区",
+            "锦江\n区",
+            "\u{202e}区江锦",
+            &"区".repeat(41),
+        ] {
+            let e = event(&listed(bad), "province/51", 0).unwrap_err();
+            assert!(e.to_string().contains("unit name"), "{bad:?}: {e}");
+        }
     }
 
     #[test]

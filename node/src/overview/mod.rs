@@ -117,13 +117,10 @@ impl Overview {
     }
 }
 
-/// A day number of [`Overview::days`] (days since 1970-01-01 UTC, as [`view::day_of`] counts
-/// them) as `YYYY-MM-DD`.
+/// A day number of [`Overview::days`] (local days since 1970-01-01, as [`view::day_of`]
+/// counts them) as `YYYY-MM-DD`.
 pub fn day_text(day: u32) -> String {
-    crate::timespec::format_ms(i64::from(day) * 86_400_000)
-        .get(..10)
-        .unwrap_or_default()
-        .to_owned()
+    crate::timespec::day_text(i64::from(day))
 }
 
 /// The overview this node's views give for `filter`.

@@ -6,8 +6,8 @@
 //! thousand keys however many risks there are:
 //! - `overview_count`: `<origin>` → [`BUCKETS`] counts, u32 BE each, one per (level or
 //!   ungraded, focus point, status): a county's whole row in one value;
-//! - `overview_day`: u32 BE(day since 1970) ‖ `<origin>` → u64 BE identified ‖ u64 BE
-//!   resolved that day;
+//! - `overview_day`: u32 BE(local day since 1970, see [`day_of`]) ‖ `<origin>` → u64 BE
+//!   identified ‖ u64 BE resolved that day;
 //! - `overview_rise`: u64 BE(at ms) ‖ risk id ‖ 0x00 ‖ level index → JSON [`Rise`] (the key
 //!   names county and new level, so filters skip without decoding; read newest first);
 //! - `overview_rise_by_county`: `<origin>` ‖ 0x00 ‖ the rise's key → nothing, and
@@ -42,8 +42,6 @@ pub(crate) fn county_prefix(origin: &str) -> Vec<u8> {
     k.push(0);
     k
 }
-
-const DAY_MS: i64 = 86_400_000;
 
 /// A risk whose level rose (became graver).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -155,9 +153,11 @@ fn move_count(
     Ok(())
 }
 
-/// The day number (since 1970-01-01 UTC) of `ms`.
+/// The day number of `ms` on the local calendar (days since 1970-01-01 in the display zone,
+/// [`crate::timespec::local_day`]): a risk found at 07:00 in Beijing counts on that day, not
+/// on the UTC day before. The node rebuilds its views when its zone changes (`start`).
 pub fn day_of(ms: i64) -> u32 {
-    ms.div_euclid(DAY_MS).clamp(0, u32::MAX as i64) as u32
+    crate::timespec::local_day(ms).clamp(0, i64::from(u32::MAX)) as u32
 }
 
 /// The key of `origin`'s counts on `day`.
@@ -287,5 +287,13 @@ mod layout_tests {
         assert_eq!(decode_row(&encode_row(&row)), row);
         assert_eq!(decode_row(b"junk"), [0; BUCKETS]);
         assert_eq!(decode_day(&[]), (0, 0));
+    }
+
+    #[test]
+    fn a_risk_found_early_in_the_morning_counts_on_its_local_day() {
+        // 2026-12-07 07:00 in Beijing is 2026-12-06 23:00 UTC (the default display zone).
+        let at = crate::timespec::parse_time("2026-12-07T07:00:00+08:00", 0).unwrap();
+        assert_eq!(super::super::day_text(day_of(at)), "2026-12-07");
+        assert_eq!(day_of(-5), 0);
     }
 }

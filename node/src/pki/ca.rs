@@ -71,6 +71,9 @@ const DIR_MODE: u32 = 0o700;
 /// Why a CA operation was refused or failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CaError {
+    /// `--name` is not acceptable.
+    #[error("--name: {0}")]
+    BadUnitName(String),
     /// `init` found a CA already there.
     #[error("a certificate authority already exists in {} ({} or {} is present); pass --force to replace it, after which every certificate it issued stops validating", dir.display(), CA_CERT_FILE, CA_KEY_FILE)]
     CaExists {
@@ -258,6 +261,10 @@ pub struct IssueOptions {
     /// Issue the old kind of certificate: one Ed25519 key for TLS and feeds, no feed-key
     /// extension. Only for tests of the migration; no command offers it.
     pub legacy_ed25519: bool,
+    /// The unit's name for people (`锦江区`), written in the subject's organization (O) as a
+    /// UTF8String, for a county or the province; checked with
+    /// [`crate::places::check_unit_name`]. None: people see the GB/T 2260 table's name.
+    pub unit_name: Option<String>,
 }
 
 impl Default for IssueOptions {
@@ -269,6 +276,7 @@ impl Default for IssueOptions {
             force: false,
             renew: false,
             legacy_ed25519: false,
+            unit_name: None,
         }
     }
 }
@@ -575,8 +583,26 @@ impl CertificateAuthority {
                 ca_not_after: rfc3339::text(self.not_after),
             })?;
 
+        let unit_name = match (&opts.unit_name, identity) {
+            (None, _) => None,
+            (Some(n), Identity::County(_) | Identity::Province(_)) => Some(
+                crate::places::check_unit_name(n)
+                    .map_err(|e| CaError::BadUnitName(e.to_string()))?
+                    .to_owned(),
+            ),
+            (Some(_), _) => {
+                return Err(CaError::BadUnitName(
+                    "only a county's or the province's certificate carries a unit name".into(),
+                ))
+            }
+        };
         let mut params = CertificateParams::default();
         params.distinguished_name = distinguished_name(&identity.path());
+        if let Some(n) = unit_name {
+            params
+                .distinguished_name
+                .push(DnType::OrganizationName, rcgen::DnValue::Utf8String(n));
+        }
         params.subject_alt_names = subject_alt_names(identity, &dns, &ips)?;
         params.is_ca = IsCa::ExplicitNoCa;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
@@ -1444,6 +1470,35 @@ mod tests {
     }
 
     #[test]
+    fn a_unit_name_goes_into_the_subject() {
+        let (_dir, mut ca) = new_ca();
+        let named = |n: &str| IssueOptions {
+            unit_name: Some(n.into()),
+            ..IssueOptions::default()
+        };
+        let county = Identity::county("510104").unwrap();
+        let issued = ca.issue(&county, &named(" 锦江区 ")).unwrap();
+        let der = der_of(&issued.cert_path);
+        assert_eq!(
+            crate::pki::cert::unit_name_of(&der).as_deref(),
+            Some("锦江区")
+        );
+        assert_eq!(crate::pki::cert::identity_of(&der).unwrap(), county);
+        // Refused: control characters, and a name for a partner.
+        let other = Identity::county("510105").unwrap();
+        let e = ca.issue(&other, &named("锦江\u{1b}[2J")).unwrap_err();
+        assert!(e.to_string().contains("--name"), "{e}");
+        let partner = Identity::partner("xinhua").unwrap();
+        assert!(ca.issue(&partner, &named("新华网")).is_err());
+        // Without a name, none is written.
+        let plain = ca.issue(&other, &IssueOptions::default()).unwrap();
+        assert_eq!(
+            crate::pki::cert::unit_name_of(&der_of(&plain.cert_path)),
+            None
+        );
+    }
+
+    #[test]
     fn names_and_days_are_honoured() {
         let (_dir, mut ca) = new_ca();
         let opts = IssueOptions {
@@ -1453,6 +1508,7 @@ mod tests {
             force: false,
             renew: false,
             legacy_ed25519: false,
+            unit_name: None,
         };
         let issued = ca
             .issue(&Identity::county("510104").unwrap(), &opts)

@@ -116,6 +116,24 @@ pub fn identity_of(cert_der: &[u8]) -> Result<Identity, CertError> {
     identity_of_parsed(&cert)
 }
 
+/// The unit's name for people the CA wrote in the subject's organization (O), e.g. `锦江区`
+/// (`fenghuo ca issue county 510104 --name 锦江区`); `None` when it wrote none or the
+/// certificate does not parse. Not checked here: callers check it with
+/// [`crate::places::check_unit_name`] before they show or keep it.
+pub fn unit_name_of(cert_der: &[u8]) -> Option<String> {
+    let cert = parse(cert_der).ok()?;
+    unit_name_of_parsed(&cert)
+}
+
+/// [`unit_name_of`] for a certificate already parsed by the caller.
+pub fn unit_name_of_parsed(cert: &X509Certificate<'_>) -> Option<String> {
+    cert.subject()
+        .iter_organization()
+        .next()
+        .and_then(|a| a.as_str().ok())
+        .map(str::to_owned)
+}
+
 /// [`identity_of`] for a certificate already parsed by the caller.
 pub fn identity_of_parsed(cert: &X509Certificate<'_>) -> Result<Identity, CertError> {
     let subject = cert.subject().to_string();

@@ -144,6 +144,68 @@ pub fn member_counties(store: &dyn Store) -> Result<BTreeSet<String>, StoreError
     Ok(out)
 }
 
+/// The names units are shown by (`锦江区 510104`): the name the province's CA wrote in each
+/// county's or province's certificate, else the GB/T 2260 table's ([`crate::places`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UnitNames {
+    /// Division code → the name in its certificate (checked).
+    given: std::collections::BTreeMap<String, String>,
+}
+
+impl UnitNames {
+    /// The name people read for `code`: its certificate's, else the table's.
+    pub fn name<'a>(&'a self, code: &str) -> Option<&'a str> {
+        self.given
+            .get(code)
+            .map(String::as_str)
+            .or_else(|| crate::places::name_of(code))
+    }
+
+    /// `code` as people see it: `锦江区 510104` (the bare code when nobody names it).
+    pub fn display(&self, code: &str) -> String {
+        crate::places::display(code, self.name(code))
+    }
+
+    /// The names of `codes` (those that have one), for a reply's `county_names`.
+    pub fn of<'a>(
+        &self,
+        codes: impl IntoIterator<Item = &'a str>,
+    ) -> std::collections::HashMap<String, String> {
+        codes
+            .into_iter()
+            .filter_map(|c| Some((c.to_owned(), self.name(c)?.to_owned())))
+            .collect()
+    }
+}
+
+/// The units' names this node knows from certificates: the province's directory first, then
+/// the certificates its peers presented. A name that fails [`crate::places::check_unit_name`]
+/// is ignored (the table's is shown).
+pub fn unit_names(store: &dyn Store) -> Result<UnitNames, StoreError> {
+    let mut given = std::collections::BTreeMap::new();
+    for tree in [LISTED_TREE, CERTS_TREE] {
+        for kv in store.scan_prefix(tree, b"") {
+            let (k, der) = kv?;
+            let key = String::from_utf8_lossy(&k);
+            let Some(code) = key
+                .strip_prefix("county/")
+                .or_else(|| key.strip_prefix("province/"))
+            else {
+                continue;
+            };
+            if given.contains_key(code) {
+                continue;
+            }
+            if let Some(name) = crate::pki::cert::unit_name_of(&der) {
+                if let Ok(name) = crate::places::check_unit_name(&name) {
+                    given.insert(code.to_owned(), name.to_owned());
+                }
+            }
+        }
+    }
+    Ok(UnitNames { given })
+}
+
 /// The certificate (DER) `origin` signs with, if known.
 pub fn certificate(store: &dyn Store, origin: &str) -> Result<Option<Vec<u8>>, StoreError> {
     store.get(CERTS_TREE, origin.as_bytes())
@@ -205,5 +267,48 @@ impl KeyCache {
             }
         }
         key
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::Identity;
+    use crate::pki::ca::{CertificateAuthority, IssueOptions};
+
+    #[test]
+    fn units_are_shown_by_the_name_in_their_certificate_else_the_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ca = CertificateAuthority::init(&dir.path().join("pki"), "51", false).unwrap();
+        let issued = ca
+            .issue(
+                &Identity::county("510104").unwrap(),
+                &IssueOptions {
+                    unit_name: Some("锦江".into()),
+                    ..IssueOptions::default()
+                },
+            )
+            .unwrap();
+        let der = crate::pki::cert::read_cert_pem(&issued.cert_path)
+            .unwrap()
+            .remove(0);
+        let store = crate::store::SledStore::open(&dir.path().join("db")).unwrap();
+        let none = unit_names(&store).unwrap();
+        assert_eq!(none.display("510104"), "锦江区 510104");
+        let mut b = Batch::new();
+        use base64::Engine;
+        apply_listed(
+            &mut b,
+            &base64::engine::general_purpose::STANDARD.encode(&der),
+        );
+        store.commit(&b).unwrap();
+        let names = unit_names(&store).unwrap();
+        assert_eq!(names.display("510104"), "锦江 510104");
+        assert_eq!(names.display("510105"), "青羊区 510105");
+        assert_eq!(names.display("519999"), "519999");
+        let map = names.of(["510104", "51", "519999"]);
+        assert_eq!(map.get("510104").map(String::as_str), Some("锦江"));
+        assert_eq!(map.get("51").map(String::as_str), Some("四川省"));
+        assert!(!map.contains_key("519999"));
     }
 }

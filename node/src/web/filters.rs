@@ -56,10 +56,15 @@ fn given(v: &Option<String>) -> Option<&str> {
 /// the end of a date's day.
 fn parse_when(field: &str, s: &str, now: i64, end: bool) -> Result<i64, String> {
     if s.len() == 10 {
-        let t = format!("{s}T00:00:00Z");
+        // A date is a local day (the display zone's), from its first to its last millisecond.
+        let t = if end {
+            format!("{s} 23:59:59")
+        } else {
+            format!("{s} 00:00")
+        };
         let ms = timespec::parse_time(&t, now)
             .map_err(|_| format!("{field}: {s:?} is not a date (YYYY-MM-DD)"))?;
-        return Ok(if end { ms + DAY_MS - 1 } else { ms });
+        return Ok(if end { ms + 999 } else { ms });
     }
     timespec::parse_time(s, now).map_err(|e| format!("{field}: {e}"))
 }

@@ -132,7 +132,7 @@ fn filter_bar(action: &str, f: &Filters, counties: &[String]) -> Markup {
                 select name="county" {
                     option value="" { "全部 all" }
                     @for c in counties {
-                        option value=(c) selected[f.county.as_deref() == Some(c.as_str())] { (c) }
+                        option value=(c) selected[f.county.as_deref() == Some(c.as_str())] { (crate::places::display(c, None)) }
                     }
                 }
             }

@@ -133,9 +133,10 @@ pub async fn page(
             "county {code} has not synced with this gateway"
         )));
     }
+    let names = crate::sync::directory::unit_names(app.node.store.as_ref())?;
     Ok(layout::page(
         &staffer,
-        &format!("县 {code}"),
+        &format!("县 {}", names.display(&code)),
         &format!("/county/{code}"),
         Some((&f, &counties)),
         body(&app, &code, &f, paging.after.as_deref())?,

@@ -42,16 +42,18 @@ pub fn rows(app: &App, f: &Filters, county: Option<&str>) -> Result<Vec<CountyHe
 
 /// The health table for `f` (or only `county`).
 pub fn tables(app: &App, f: &Filters, county: Option<&str>) -> Result<Vec<Table>, PageError> {
-    Ok(vec![table_of(&rows(app, f, county)?)])
+    let names = crate::sync::directory::unit_names(app.node.store.as_ref())?;
+    Ok(vec![table_of(&rows(app, f, county)?, &names)])
 }
 
 /// The health table of `rows`.
-fn table_of(rows: &[CountyHealth]) -> Table {
+fn table_of(rows: &[CountyHealth], names: &crate::sync::directory::UnitNames) -> Table {
     let now = crate::timespec::now_ms();
     let mut t = Table::new(
         "health",
         "联邦状态 Federation health",
         vec![
+            "county_name",
             "county",
             "link",
             "last contact",
@@ -76,6 +78,8 @@ fn table_of(rows: &[CountyHealth]) -> Table {
         let expiring =
             h.certificate_expires_ms != 0 && h.certificate_expires_ms - now < EXPIRY_WARNING_MS;
         t.row(vec![
+            Cell::text(names.name(&h.county).unwrap_or_default())
+                .link(format!("/county/{}", h.county)),
             Cell::text(h.county.clone()).link(format!("/county/{}", h.county)),
             Cell::text(h.link),
             Cell::text(when(h.last_contact_ms)),
@@ -127,6 +131,7 @@ pub fn body(app: &App, f: &Filters) -> Result<Markup, PageError> {
     let workers = app.node.workers.snapshot();
     node_alarms.extend(health::worker_alarms(&workers));
     let query = f.query();
+    let names = crate::sync::directory::unit_names(app.node.store.as_ref())?;
     Ok(html! {
         div.cards {
             div.card { div { "县 Counties" } div.n #counties-total { (rows.len()) } }
@@ -142,7 +147,7 @@ pub fn body(app: &App, f: &Filters) -> Result<Markup, PageError> {
                 p.alarm.quarantine { "隔离 Quarantined: " (q.record.advice()) }
             }
         }
-        (table_of(&rows).html(&query))
+        (table_of(&rows, &names).html(&query))
         (workers_table(&workers))
     })
 }

@@ -225,7 +225,7 @@ pub async fn export(
     }
 }
 
-/// `ms` as `YYYY-MM-DD HH:MM` UTC, or `—` for 0.
+/// `ms` as `YYYY-MM-DD HH:MM +08:00` in the display zone, or `—` for 0.
 pub fn when(ms: i64) -> String {
     if ms == 0 {
         "—".into()

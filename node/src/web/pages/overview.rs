@@ -11,6 +11,7 @@ use maud::{html, Markup};
 use super::{counties, filters, when, PageError};
 use crate::domain::{FocusPoint, Level, RiskStatus};
 use crate::overview::{self, day_text, Overview};
+use crate::sync::directory::{self, UnitNames};
 use crate::web::chart::{self, Bar, Day};
 use crate::web::filters::{Filters, RawFilters};
 use crate::web::labels;
@@ -25,7 +26,7 @@ pub fn figures(app: &App, f: &Filters) -> Result<Overview, PageError> {
 }
 
 /// The overview's tables: levels, focus, status, counties, days, rises.
-pub fn tables_of(o: &Overview, f: &Filters) -> Vec<Table> {
+pub fn tables_of(o: &Overview, names: &UnitNames, f: &Filters) -> Vec<Table> {
     let mut levels = Table::new(
         "levels",
         "按等级 Active risks by level",
@@ -74,18 +75,30 @@ pub fn tables_of(o: &Overview, f: &Filters) -> Vec<Table> {
         "counties",
         "县 × 等级 Counties by level",
         vec![
-            "county", "I", "II", "III", "IV", "ungraded", "active", "resolved", "worst",
+            "county_name",
+            "county",
+            "I",
+            "II",
+            "III",
+            "IV",
+            "ungraded",
+            "active",
+            "resolved",
+            "worst",
         ],
     );
     for (c, row) in &o.counties {
         let worst = row.worst();
-        let mut county =
-            Cell::text(c.clone()).link(format!("/county/{c}{}", f.query_with(Some(c))));
+        // People read the name then the code (`锦江区 | 510104`); exports keep the bare code in
+        // `county`, the name beside it.
+        let mut name = Cell::text(names.name(c).unwrap_or_default())
+            .link(format!("/county/{c}{}", f.query_with(Some(c))));
         if let Some(l) = worst {
-            // The row's colour: its worst level, as a bar down the county's cell.
-            county = county.style(format!("border-left:8px solid {}", labels::level_colour(l)));
+            // The row's colour: its worst level, as a bar down the county's first cell.
+            name = name.style(format!("border-left:8px solid {}", labels::level_colour(l)));
         }
-        let mut cells = vec![county];
+        let county = Cell::text(c.clone()).link(format!("/county/{c}{}", f.query_with(Some(c))));
+        let mut cells = vec![name, county];
         cells.extend(row.levels.iter().map(|n| Cell::number(*n)));
         cells.push(Cell::number(row.ungraded));
         cells.push(Cell::number(row.active()));
@@ -113,11 +126,12 @@ pub fn tables_of(o: &Overview, f: &Filters) -> Vec<Table> {
     let mut rises = Table::new(
         "rises",
         "等级上升 Levels that rose",
-        vec!["risk", "county", "title", "from", "to", "at"],
+        vec!["risk", "county_name", "county", "title", "from", "to", "at"],
     );
     for r in &o.rises {
         rises.row(vec![
             Cell::text(r.id.clone()).link(format!("/risk/{}", r.id)),
+            Cell::text(names.name(&r.origin).unwrap_or_default()),
             Cell::text(r.origin.clone()),
             Cell::text(r.title.clone()),
             Cell::level(Some(r.from)),
@@ -130,7 +144,8 @@ pub fn tables_of(o: &Overview, f: &Filters) -> Vec<Table> {
 
 /// The overview's tables for `f`.
 pub fn tables(app: &App, f: &Filters) -> Result<Vec<Table>, PageError> {
-    Ok(tables_of(&figures(app, f)?, f))
+    let names = directory::unit_names(app.node.store.as_ref())?;
+    Ok(tables_of(&figures(app, f)?, &names, f))
 }
 
 /// The cards and charts above the tables.
@@ -186,11 +201,15 @@ fn summary(o: &Overview) -> Markup {
 pub fn render(app: &App, staffer: &Staffer, f: &Filters) -> Result<Markup, PageError> {
     let o = figures(app, f)?;
     let query = f.query();
-    let tables = tables_of(&o, f);
+    let names = directory::unit_names(app.node.store.as_ref())?;
+    let tables = tables_of(&o, &names, f);
     let counties = counties(app)?;
     Ok(layout::page(
         staffer,
-        &format!("全省概览 Province {} overview", app.node.unit()),
+        &format!(
+            "全省概览 Province {} overview",
+            names.display(app.node.unit())
+        ),
         "/",
         Some((f, &counties)),
         html! {
