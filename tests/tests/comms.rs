@@ -302,7 +302,8 @@ fn an_alert_to_neighbours_is_delivered_acknowledged_updated_and_cancelled() {
             "neighbours",
         ],
     );
-    assert!(err.contains("extreme, severe"), "{err}");
+    // The refusal lists each value with its Chinese label.
+    assert!(err.contains("extreme (特别严重), severe (严重)"), "{err}");
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(heads(&p), before_refusals, "a refusal wrote something");
     drop(before);

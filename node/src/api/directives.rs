@@ -34,7 +34,7 @@ impl DirectivesService {
         // A county sees what is addressed to it, as its list does.
         if unit.len() == 6 && !record.targets(unit) {
             return Err(Status::not_found(format!(
-                "no directive {id} is addressed to {unit}"
+                "{id} is not addressed to {unit}"
             )));
         }
         let details = read::directive(store, &record, unit, now_ms())?;
