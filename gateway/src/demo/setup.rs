@@ -257,9 +257,9 @@ pub fn county_config(layout: &Layout, ports: &Ports, code: &str) -> anyhow::Resu
     write(&layout.dir.join(format!("county-{code}.toml")), &text)
 }
 
-/// Makes the page account `name` (an admin) in county `code`'s store, unless it has one:
-/// before the node starts, since the store is the node's once it runs. (`fenghuo staff add`
-/// makes accounts at the gateway; at a county it is not enabled yet.)
+/// Makes the page account `name` (a leader, 分管领导: all a county's roles allow) in county
+/// `code`'s store, unless it has one: before the node starts, since the store is the node's
+/// once it runs (`fenghuo staff add` at the running node would do the same over gRPC).
 pub fn county_account(
     layout: &Layout,
     code: &str,
@@ -276,7 +276,7 @@ pub fn county_account(
         accounts::add(
             &store,
             name,
-            Role::Admin,
+            Role::Leader,
             password,
             false,
             "fenghuo-gateway demo",
