@@ -24,7 +24,7 @@ use crate::sync::directory;
 /// Tree of view bookkeeping.
 pub(crate) const META_TREE: &str = crate::counters::TREE;
 /// Bump to make every node rebuild its views from the feeds at start.
-const VIEW_FORMAT: u64 = 11;
+const VIEW_FORMAT: u64 = 12;
 const FORMAT_KEY: &[u8] = b"format";
 const CATCH_UP_CHUNK: usize = 1000;
 
@@ -119,7 +119,26 @@ pub fn apply_event(
             // The overview counts risks: it follows each change the register applies.
             if let Some(change) = register_view::apply(store, batch, meta, event)? {
                 let before = change.before.as_ref().map(risk_facts);
-                let after = risk_facts(&change.after);
+                // The gradings of the history the change carries (all of them when the record
+                // arrived whole, in a shared snapshot): the overview reads rises from them.
+                let gradings: Vec<overview::rise::Grading> = change
+                    .after
+                    .history
+                    .iter()
+                    .filter_map(|h| {
+                        overview::rise::grading_in(&h.action, &h.summary).map(|level| {
+                            overview::rise::Grading {
+                                level,
+                                at_ms: h.at_ms,
+                            }
+                        })
+                    })
+                    .collect();
+                let after = RiskFacts {
+                    gradings: &gradings,
+                    from_start: change.after.history.first().is_some_and(|h| h.rev == 1),
+                    ..risk_facts(&change.after)
+                };
                 overview::view::record_change(store, batch, before.as_ref(), &after, meta.at_ms)
                     .map_err(RegisterError::from)?;
                 overview::linked::note_change(batch, meta, before.as_ref(), &after)
@@ -141,6 +160,8 @@ fn risk_facts(r: &RiskRecord) -> RiskFacts<'_> {
         focus: r.focus,
         status: r.status,
         created_at_ms: r.created_at_ms,
+        gradings: &[],
+        from_start: false,
     }
 }
 

@@ -40,6 +40,9 @@ pub struct Partner {
     /// Receives nothing and may call nothing.
     #[serde(default)]
     pub disabled: bool,
+    /// What it handles, for the counties that address it.
+    #[serde(default)]
+    pub handles: String,
     /// When it was added or last replaced, Unix ms.
     pub added_at_ms: i64,
     /// Who added or replaced it.
@@ -138,6 +141,8 @@ pub struct NewPartner {
     pub name: String,
     /// For people.
     pub display_name: String,
+    /// What it handles (may be empty).
+    pub handles: String,
     /// HTTPS webhook, or empty.
     pub webhook_url: String,
     /// The webhook secret file's content (required with a webhook): `whsec_<base64>`, or
@@ -167,6 +172,21 @@ pub fn add(
         crate::event::check::refused_char(display_name, crate::event::check::Lines::One)
     {
         return Err(field("display-name", refused.to_string()));
+    }
+    let handles = new.handles.trim();
+    if handles.chars().count() > crate::domain::disposal::MAX_HANDLES_CHARS {
+        return Err(field(
+            "handles",
+            format!(
+                "at most {} characters",
+                crate::domain::disposal::MAX_HANDLES_CHARS
+            ),
+        ));
+    }
+    if let Some(refused) =
+        crate::event::check::refused_char(handles, crate::event::check::Lines::One)
+    {
+        return Err(field("handles", refused.to_string()));
     }
     let url = new.webhook_url.trim();
     if !url.is_empty() {
@@ -225,6 +245,7 @@ pub fn add(
         previous_secret_hex,
         previous_secret_until_ms,
         disabled: existing.is_some_and(|p| p.disabled),
+        handles: handles.to_owned(),
         added_at_ms: now,
         added_by: by.to_owned(),
     };
@@ -249,6 +270,7 @@ mod tests {
         NewPartner {
             name: name.into(),
             display_name: "Weibo".into(),
+            handles: "posts and comments".into(),
             webhook_url: url.into(),
             webhook_secret: secret.to_vec(),
         }

@@ -302,7 +302,8 @@ fn an_alert_to_neighbours_is_delivered_acknowledged_updated_and_cancelled() {
             "neighbours",
         ],
     );
-    assert!(err.contains("extreme, severe"), "{err}");
+    // The refusal lists each value with its Chinese label.
+    assert!(err.contains("extreme (特别严重), severe (严重)"), "{err}");
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(heads(&p), before_refusals, "a refusal wrote something");
     drop(before);
@@ -480,7 +481,8 @@ fn reports_go_up_and_directives_and_consultations_collect_responses() {
                 "respond",
                 &d,
                 "--status",
-                "done",
+                // Officers may answer in Chinese: 办结 is done.
+                if c == C { "办结" } else { "done" },
                 "--text",
                 &format!("{c} checked"),
             ],
@@ -501,6 +503,49 @@ fn reports_go_up_and_directives_and_consultations_collect_responses() {
     );
     assert_eq!(at_gw["asked"], 3);
     assert!(at_gw["overdue"].as_array().unwrap().is_empty());
+    // `directive show`: the directive, whom it asked, each county's answer.
+    let shown = json(&p, GATEWAY, &["directive", "show", &d]);
+    assert_eq!(shown["text"], "Check every gathering notice", "{shown:#}");
+    let answers: Vec<(&str, &str, &str)> = shown["responses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            assert!(r["responded_at"].is_string(), "{r:#}");
+            (
+                r["county"].as_str().unwrap(),
+                r["status"].as_str().unwrap(),
+                r["text"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        answers,
+        [
+            (A, "done", "510104 checked"),
+            (B, "done", "510105 checked"),
+            (C, "done", "510106 checked")
+        ]
+    );
+    let text = p
+        .cli(GATEWAY)
+        .args(["directive", "show", &d])
+        .run()
+        .ok()
+        .stdout;
+    for want in [
+        "工作指令",
+        "every county",
+        "逐县答复",
+        "done 已办结",
+        "510106 checked",
+    ] {
+        assert!(text.contains(want), "{want:?} in {text}");
+    }
+    // At a county: the same directive, with its own answer only.
+    let at_c = json(&p, C, &["directive", "show", &d]);
+    assert_eq!(at_c["responses"].as_array().unwrap().len(), 1, "{at_c:#}");
+    assert_eq!(at_c["responses"][0]["county"], C);
     assert!(refused(
         &p,
         B,
@@ -563,6 +608,36 @@ fn reports_go_up_and_directives_and_consultations_collect_responses() {
         },
     );
     assert_eq!(at_gw["responses"][0]["text"], "about 200 people");
+    // `consult show`: A's answer, B overdue; C, not asked, does not see it; a consultation
+    // is not shown as a directive (the refusal names the command that fits).
+    let shown = json(&p, GATEWAY, &["consult", "show", &c1]);
+    assert_eq!(shown["targets"], serde_json::json!([A, B]), "{shown:#}");
+    assert_eq!(shown["responses"][0]["status"], "responded", "{shown:#}");
+    assert_eq!(shown["responses"][1]["overdue"], true, "{shown:#}");
+    assert_eq!(shown["responses"][1]["status"], Value::Null, "{shown:#}");
+    let text = p
+        .cli(GATEWAY)
+        .args(["consult", "show", &c1])
+        .run()
+        .ok()
+        .stdout;
+    for want in [
+        "会商",
+        "responded 已答复",
+        "未答复",
+        "超期",
+        "about 200 people",
+    ] {
+        assert!(text.contains(want), "{want:?} in {text}");
+    }
+    assert!(refused(&p, C, &["consult", "show", &c1]).contains("not addressed"));
+    let wrong = refused(&p, GATEWAY, &["directive", "show", &c1]);
+    assert!(
+        wrong.contains(&format!("fenghuo consult show {c1}")),
+        "{wrong}"
+    );
+    assert!(refused(&p, GATEWAY, &["directive", "show", "51-a1"]).contains("not a directive"));
+    assert!(refused(&p, GATEWAY, &["directive", "show", "51-d99"]).contains("no directive"));
 
     // Bad input, nothing written.
     let before = heads(&p);
@@ -707,4 +782,116 @@ fn watch_resumes_after_a_reconnect_with_no_gap_and_no_repeat() {
     assert_eq!(ids.len(), 6);
     // A cursor beyond the journal is refused.
     assert!(refused(&p, B, &["alert", "watch", "--after", "999999"]).contains("beyond"));
+}
+
+#[test]
+fn a_risk_a_neighbour_shares_is_a_watch_event_too() {
+    let p = TestProvince::abc();
+    let a1 = json(
+        &p,
+        A,
+        &[
+            "risk",
+            "add",
+            "--title",
+            "Bridge closure anger",
+            "--focus",
+            "key-work",
+        ],
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    json(
+        &p,
+        A,
+        &[
+            "risk",
+            "grade",
+            &a1,
+            "--influence",
+            "1",
+            "--attention",
+            "1",
+            "--diffusion",
+            "1",
+        ],
+    );
+    json(&p, A, &["risk", "share", &a1, "--scope", "neighbours"]);
+    // Then an alert to the whole province, in Chinese words: every county's journal has it.
+    let alert = json(
+        &p,
+        A,
+        &[
+            "alert",
+            "issue",
+            "--headline",
+            "Bridge protest called",
+            "--severity",
+            "严重",
+            "--urgency",
+            "预期",
+            "--certainty",
+            "很可能",
+            "--audience",
+            "province",
+        ],
+    );
+    assert_eq!(alert["severity"], "severe", "{alert:#}");
+    let alert = alert["id"].as_str().unwrap().to_owned();
+    let first_two = |name: &str| -> Vec<Value> {
+        p.cli(name)
+            .args(["alert", "watch", "--json", "--from-start", "--count", "2"])
+            .timeout(SYNC_TIMEOUT)
+            .run()
+            .ok()
+            .stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    // B, A's neighbour: the shared risk, with its county, id, title, level and scope.
+    let at_b = first_two(B);
+    let shared = at_b
+        .iter()
+        .find(|e| e["kind"] == "risk-shared")
+        .unwrap_or_else(|| panic!("no risk-shared at B: {at_b:?}"));
+    assert_eq!(shared["id"], a1.as_str());
+    assert_eq!(shared["origin"], A);
+    assert_eq!(shared["title"], "Bridge closure anger");
+    assert_eq!(shared["level"], "IV");
+    assert_eq!(shared["scope"], "neighbours");
+    assert!(at_b.iter().any(|e| e["id"] == alert.as_str()), "{at_b:?}");
+    let text = p
+        .cli(B)
+        .args(["alert", "watch", "--from-start", "--count", "2"])
+        .timeout(SYNC_TIMEOUT)
+        .run()
+        .ok()
+        .stdout;
+    for want in [
+        "risk-shared",
+        "level IV 一般",
+        "shared with neighbours",
+        "severe 严重",
+    ] {
+        assert!(text.contains(want), "{want:?} in {text}");
+    }
+    // The gateway hears of it too.
+    assert!(first_two(GATEWAY)
+        .iter()
+        .any(|e| e["kind"] == "risk-shared" && e["id"] == a1.as_str()));
+    // C, not A's neighbour, never holds it: its first event is the alert. A does not notify
+    // itself of its own share.
+    for name in [C, A] {
+        let first = p
+            .cli(name)
+            .args(["alert", "watch", "--json", "--from-start", "--count", "1"])
+            .timeout(SYNC_TIMEOUT)
+            .run()
+            .ok()
+            .stdout;
+        let first: Value = serde_json::from_str(first.trim()).unwrap();
+        assert_eq!(first["id"], alert.as_str(), "at {name}: {first:#}");
+    }
 }

@@ -40,6 +40,7 @@ const TABLES: &[&str] = &[
     "receipts",
     "reports",
     "directives",
+    "answers",
     "health",
     "linked",
     "county-risks",
@@ -274,6 +275,59 @@ fn staff_sign_in_with_csrf_rate_limits_and_roles_and_nothing_is_served_without_a
         "{directives:#}"
     );
     assert_eq!(directives[0]["issued_by"], "staff/51/ann", "{directives:#}");
+    // A answers (in Chinese words); its answer shows on the comms page, per county.
+    let d1 = directives[0]["id"].as_str().unwrap().to_owned();
+    wait::until(
+        "the directive at A",
+        SYNC_TIMEOUT,
+        Duration::from_millis(100),
+        || {
+            let list = json(&p, A, &["directive", "list"]);
+            if list[0]["id"] == d1.as_str() {
+                Ok(())
+            } else {
+                Err(list.to_string())
+            }
+        },
+    );
+    json(
+        &p,
+        A,
+        &[
+            "directive",
+            "respond",
+            &d1,
+            "--status",
+            "签收",
+            "--text",
+            "seen at A",
+        ],
+    );
+    let answers = wait::until(
+        "A's answer on the comms page",
+        SYNC_TIMEOUT,
+        Duration::from_millis(100),
+        || {
+            let rows: Value = serde_json::from_str(&ann.get("/export/answers.json").body).unwrap();
+            let a = rows
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["directive"] == d1.as_str() && r["county"] == A)
+                .cloned();
+            match a {
+                Some(r) if r["text"] == "seen at A" => Ok(r),
+                _ => Err(rows.to_string()),
+            }
+        },
+    );
+    assert!(
+        answers["status"].as_str().unwrap().contains("已签收"),
+        "{answers:#}"
+    );
+    let comms = ann.get("/comms");
+    assert!(comms.body.contains("逐县答复"), "{}", comms.body);
+    assert!(comms.body.contains("href=\"#answers\""), "{}", comms.body);
     // A bad deadline names the field.
     let mut bad = good.clone();
     bad[2] = ("deadline", "whenever");

@@ -1,6 +1,8 @@
 //! The README's first command: `fenghuo-gateway demo` runs a whole province (a gateway, five
-//! districts, a partner simulator, each its own process), seeds it through the APIs, prints
-//! what to paste; Ctrl-C stops every process; the next run continues with the same data.
+//! districts with their own pages, a partner simulator, each its own process), seeds it
+//! through the APIs, prints what to paste (installed `fenghuo` commands, an env file and a
+//! sign-in per district); Ctrl-C stops every process; the next run continues with the same
+//! data.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -10,6 +12,7 @@ use std::time::Duration;
 
 use fenghuo_tests::binaries;
 use fenghuo_tests::cli::run_command;
+use fenghuo_tests::web::Web;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde_json::Value;
@@ -102,6 +105,21 @@ fn cli(dir: &Path, env: &str, args: &[&str]) -> Value {
     run_command(cmd, Duration::from_secs(30)).ok().json()
 }
 
+/// Each district's pages as the demo printed them: (code, URL).
+fn district_pages(printed: &str) -> Vec<(String, String)> {
+    printed
+        .lines()
+        .filter_map(|l| {
+            let l = l.trim_start();
+            let code = l
+                .get(..6)
+                .filter(|c| c.bytes().all(|b| b.is_ascii_digit()))?;
+            let url = l.split_whitespace().find(|w| w.starts_with("https://"))?;
+            Some((code.to_owned(), url.trim_end_matches('/').to_owned()))
+        })
+        .collect()
+}
+
 fn pids(dir: &Path) -> Vec<(String, i32)> {
     std::fs::read_to_string(dir.join("pids"))
         .expect("the demo's pids file")
@@ -179,6 +197,35 @@ fn the_demo_runs_a_whole_province_stops_on_ctrl_c_and_continues_the_next_time() 
         linked.to_string().contains("video.example/v/88213"),
         "one incident across two districts: {linked:#}"
     );
+
+    // The commands printed are the installed programs', not cargo's.
+    assert!(
+        demo.printed.contains("    fenghuo risk list"),
+        "{}",
+        demo.printed
+    );
+    assert!(!demo.printed.contains("cargo run"), "{}", demo.printed);
+    // Every district: an env file the CLI works with, and its own pages with a sign-in.
+    let pages = district_pages(&demo.printed);
+    let codes: Vec<&str> = pages.iter().map(|(c, _)| c.as_str()).collect();
+    assert_eq!(
+        codes,
+        ["510104", "510105", "510106", "510107", "510108"],
+        "{}",
+        demo.printed
+    );
+    let web_ca = dir.join("pki").join("ca-web.crt");
+    for (code, url) in &pages {
+        let env = format!("env-{code}");
+        assert!(demo.printed.contains(&env), "{}", demo.printed);
+        let own = cli(&dir, &env, &["risk", "list", "--origin", code]);
+        assert!(own.is_array(), "{code}: {own:#}");
+        let mut web = Web::new(url, &web_ca);
+        let r = web.sign_in("demo", "fenghuo-demo-2026");
+        assert_eq!(r.status, 303, "{code} signs in at {url}: {}", r.body);
+        let home = web.get("/");
+        assert_eq!(home.status, 200, "{code}: {}", home.body);
+    }
 
     demo.interrupt();
     for (name, pid) in &running {

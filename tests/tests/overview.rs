@@ -250,6 +250,75 @@ fn the_gateways_overview_equals_a_recount_and_follows_every_change() {
 }
 
 #[test]
+fn a_rise_the_gateway_first_saw_already_risen_is_read_from_the_risks_history() {
+    let p = TestProvince::abc();
+    // Graded III while local, then II: the report brings it to the province at II, with a
+    // history that shows III then II. The gateway never saw it at III, yet it rose.
+    let c1 = add(&p, C, "Petition over a closed market", "key-work");
+    assert_eq!(grade(&p, C, &c1, "3"), "III");
+    let graded_ii = json(
+        &p,
+        C,
+        &[
+            "risk",
+            "grade",
+            &c1,
+            "--influence",
+            "4",
+            "--attention",
+            "4",
+            "--diffusion",
+            "4",
+        ],
+    );
+    assert_eq!(graded_ii["level"], "II", "{graded_ii:#}");
+    let o = wait::until(
+        "the rise at the gateway",
+        SYNC_TIMEOUT,
+        Duration::from_millis(100),
+        || {
+            let o = json(&p, GATEWAY, &["overview", "--county", C]);
+            match o["rises"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["risk"] == c1.as_str())
+            {
+                Some(r) => Ok(r.clone()),
+                None => Err(o.to_string()),
+            }
+        },
+    );
+    assert_eq!(
+        (&o["from"], &o["to"]),
+        (&"III".into(), &"II".into()),
+        "{o:#}"
+    );
+    // When it rose: at C's second grading, not when the gateway learnt of it.
+    let shown = json(&p, C, &["risk", "show", &c1]);
+    let graded_at: Vec<&Value> = shown["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["action"] == "graded")
+        .map(|h| &h["at"])
+        .collect();
+    assert_eq!(graded_at.len(), 2, "{shown:#}");
+    assert_eq!(&o["at"], graded_at[1], "{o:#} {shown:#}");
+    // Once only, whatever the paths it came by.
+    p.wait_converged();
+    let count = |o: &Value| {
+        o["rises"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["risk"] == c1.as_str())
+            .count()
+    };
+    assert_eq!(count(&json(&p, GATEWAY, &["overview"])), 1);
+}
+
+#[test]
 fn health_shows_each_countys_link_and_a_silent_county_stands_out() {
     let mut p = TestProvince::abc();
     let row = |h: &Value, c: &str| {

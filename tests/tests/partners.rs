@@ -1,9 +1,12 @@
 //! Partner websites registered at the gateway (`fenghuo partner`): checked input, replace,
-//! disable, and only the province manages them.
+//! disable, and only the province manages them; a county lists whom it may address.
 
 #![allow(clippy::unwrap_used)]
 
-use fenghuo_tests::province::{TestProvince, GATEWAY};
+use std::time::Duration;
+
+use fenghuo_tests::province::{TestProvince, GATEWAY, SYNC_TIMEOUT};
+use fenghuo_tests::wait;
 
 const A: &str = "510104";
 
@@ -30,6 +33,7 @@ fn the_province_registers_partners_and_nobody_else_does() {
     std::fs::write(&secret, [9u8; 32]).unwrap();
     let hooked = gw()
         .args(["partner", "add", "douyin", "--display-name", "Douyin"])
+        .args(["--handles", "抖音 videos, comments and live streams"])
         .args([
             "--webhook",
             "https://hooks.douyin.example/fenghuo",
@@ -146,13 +150,52 @@ fn the_province_registers_partners_and_nobody_else_does() {
         .json();
     assert_eq!(shown["disabled"], true);
 
-    // Only the province manages partners: a county node keeps none, a county's staff and the
-    // partner itself are refused at the gateway.
-    let e = p.cli(A).args(["partner", "list"]).run().err();
+    // A county lists the enabled partners it may address, at its node (the province feed
+    // brought the declarations) or at the gateway: names, display names, what they handle;
+    // never a webhook or a figure.
+    let at_a = wait::until(
+        "the declarations at A",
+        SYNC_TIMEOUT,
+        Duration::from_millis(100),
+        || {
+            let list = p
+                .cli(A)
+                .args(["partner", "list", "--json"])
+                .run()
+                .ok()
+                .json();
+            if list.as_array().unwrap().len() == 1 {
+                Ok(list)
+            } else {
+                Err(list.to_string())
+            }
+        },
+    );
+    let want = serde_json::json!([{
+        "name": "douyin",
+        "display_name": "Douyin",
+        "handles": "抖音 videos, comments and live streams",
+    }]);
+    assert_eq!(at_a, want, "weibo is disabled: not addressable");
+    let for_a = p
+        .cli_as(GATEWAY, &p.staff(A))
+        .args(["partner", "list", "--json"])
+        .run()
+        .ok()
+        .json();
+    assert_eq!(for_a, want);
+    let text = p.cli(A).args(["partner", "list"]).run().ok().stdout;
+    for want in ["douyin", "抖音 videos", "--partner"] {
+        assert!(text.contains(want), "{want:?} in {text}");
+    }
+    assert!(!text.contains("hooks.douyin.example"), "{text}");
+    // Only the province manages partners: a county's staff may not add or show one, the
+    // partner itself may not list them.
+    let e = p.cli(A).args(["partner", "show", "douyin"]).run().err();
     assert!(e.contains("gateway"), "{e}");
     let e = p
         .cli_as(GATEWAY, &p.staff(A))
-        .args(["partner", "list"])
+        .args(["partner", "add", "x", "--display-name", "X"])
         .run()
         .err();
     assert!(e.contains("permission denied"), "{e}");

@@ -2,10 +2,11 @@
 //!
 //! Creates (or reuses) a folder with a provincial CA, certificates and configs; starts the
 //! gateway (with its dashboard), five Chengdu districts with their real borders as neighbour
-//! links, and a webhook partner simulator — each its own process with its own store, on ports
-//! chosen at start; seeds sample data through the same gRPC APIs staff use; and prints what
-//! to open and paste. Ctrl-C stops every process; running it again continues with the same
-//! data; `--reset` starts fresh.
+//! links (each with its own web pages and a page account), and a webhook partner simulator —
+//! each its own process with its own store, on ports chosen at start; seeds sample data
+//! through the same gRPC APIs staff use; and prints what to open and paste (an env file per
+//! district and for the province, for the installed `fenghuo` CLI). Ctrl-C stops every
+//! process; running it again continues with the same data; `--reset` starts fresh.
 
 mod processes;
 mod seed;
@@ -22,7 +23,8 @@ use fenghuo_proto::v1::{self, partners_client::PartnersClient, staff_client::Sta
 use processes::Processes;
 use setup::{Layout, Ports, COUNTIES, PARTNER, PROVINCE, STAFF};
 
-/// The demo's dashboard password: a local demo on loopback, never a real deployment.
+/// The demo's password for the dashboard and every district's pages: a local demo on
+/// loopback, never a real deployment.
 const DEMO_PASSWORD: &str = "fenghuo-demo-2026";
 
 /// Options of `fenghuo-gateway demo`.
@@ -61,6 +63,27 @@ fn write_env(path: &std::path::Path, purpose: &str, who: &NodeConnection) -> any
     std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
 }
 
+/// How to get the `fenghuo` and `fenghuo-node` commands the lines above use: already on
+/// PATH, built next to this program, or to be installed.
+fn cli_hint() -> String {
+    let on_path = std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|d| d.join("fenghuo").is_file()));
+    if on_path {
+        return "(`fenghuo` is on your PATH; `fenghuo-node` runs a county of your own.)".into();
+    }
+    let built = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(std::path::Path::to_path_buf))
+        .filter(|d| d.join("fenghuo").is_file());
+    match built {
+        Some(dir) => format!(
+            "(`fenghuo` is built but not on your PATH: export PATH=\"{}:$PATH\")",
+            dir.display()
+        ),
+        None => "(no `fenghuo` on your PATH: `cargo install --path node` installs `fenghuo` and `fenghuo-node`)".into(),
+    }
+}
+
 /// Runs the demo until Ctrl-C (or SIGTERM).
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     if args.reset && args.dir.exists() {
@@ -94,11 +117,12 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         &layout.dir,
     )?;
     for (code, _) in COUNTIES {
+        setup::county_account(&layout, code, STAFF, DEMO_PASSWORD)?;
         let cfg = setup::county_config(&layout, &ports, code)?;
         children.spawn(
             code,
             &["node", "--config", &path(&cfg)],
-            vec![ports.county(code)],
+            vec![ports.county(code), ports.county_pages(code)],
             &layout.log(code),
             &layout.dir,
         )?;
@@ -186,6 +210,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
                 webhook_url: format!("https://{}/hooks/fenghuo", Ports::addr(ports.partner)),
                 webhook_secret: secret,
                 replace: true,
+                handles: "微博 posts, comments and accounts".into(),
             })
             .await
             .context("registering the partner")?;
@@ -201,6 +226,14 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     })?;
     eprint!("\r\x1b[2K");
 
+    for (code, name) in COUNTIES {
+        write_env(
+            &layout.env_file(code),
+            &format!("act as the demo staff member of {code} ({name})"),
+            &connect(code),
+        )?;
+    }
+    // `env`: the first district's, as earlier demos wrote it.
     let env = layout.dir.join("env");
     write_env(
         &env,
@@ -208,7 +241,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         &connect("510104"),
     )?;
     write_env(
-        &layout.dir.join("env-province"),
+        &layout.env_file(PROVINCE),
         "act as provincial staff against the gateway",
         &connect(PROVINCE),
     )?;
@@ -238,15 +271,27 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         shown(&web_ca)
     );
     println!();
-    println!("  As staff of 510104 (锦江区 Jinjiang), in another terminal:");
-    println!("    source {}", shown(&env));
-    println!("    cargo run -q -p fenghuo-node --bin fenghuo -- risk list");
-    println!("    cargo run -q -p fenghuo-node --bin fenghuo -- alert list");
-    println!("    cargo run -q -p fenghuo-node --bin fenghuo -- disposal list");
     println!(
-        "  (source {} instead to act at the gateway.)",
-        shown(&layout.dir.join("env-province"))
+        "  Each district's own pages (sign in as {STAFF} / {DEMO_PASSWORD}) and CLI env file:"
     );
+    for (code, name) in COUNTIES {
+        println!(
+            "    {code} {name:<16} https://{}/   source {}",
+            Ports::addr(ports.county_pages(code)),
+            shown(&layout.env_file(code))
+        );
+    }
+    println!();
+    println!("  As staff of 510104 (锦江区 Jinjiang), in another terminal:");
+    println!("    source {}", shown(&layout.env_file("510104")));
+    println!("    fenghuo risk list");
+    println!("    fenghuo alert list");
+    println!("    fenghuo disposal list");
+    println!(
+        "  (source {} instead to act at the gateway: fenghuo overview.)",
+        shown(&layout.env_file(PROVINCE))
+    );
+    println!("  {}", cli_hint());
     println!();
     println!(
         "  Logs in {}. Ctrl-C stops every process.",

@@ -1,6 +1,6 @@
 //! The demo's folder: a provincial CA and certificates, the partner simulator's own TLS and
-//! webhook secret, and a configuration per process, written anew at each start because the
-//! ports are chosen then.
+//! webhook secret, a configuration per process, written anew at each start because the
+//! ports are chosen then, and each district's page account.
 
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
@@ -64,6 +64,20 @@ impl Layout {
         self.dir.join("logs").join(format!("{name}.log"))
     }
 
+    /// County `code`'s store (the node's `data_dir`).
+    pub fn county_data(&self, code: &str) -> PathBuf {
+        self.dir.join("data").join(code)
+    }
+
+    /// The env file that sets the `fenghuo` CLI up as `unit`'s demo staff member.
+    pub fn env_file(&self, unit: &str) -> PathBuf {
+        if unit == PROVINCE {
+            self.dir.join("env-province")
+        } else {
+            self.dir.join(format!("env-{unit}"))
+        }
+    }
+
     /// A staff member's certificate and key of `unit`.
     pub fn staff_cert(&self, unit: &str) -> (PathBuf, PathBuf) {
         let stem = format!("staff-{unit}-{STAFF}");
@@ -83,6 +97,8 @@ pub struct Ports {
     pub dashboard: u16,
     /// Each county's, in [`COUNTIES`] order.
     pub counties: Vec<u16>,
+    /// Each county's web pages, in [`COUNTIES`] order.
+    pub county_pages: Vec<u16>,
     /// The partner simulator's.
     pub partner: u16,
 }
@@ -104,6 +120,10 @@ impl Ports {
                 .iter()
                 .map(|_| free_port())
                 .collect::<Result<_, _>>()?,
+            county_pages: COUNTIES
+                .iter()
+                .map(|_| free_port())
+                .collect::<Result<_, _>>()?,
             partner: free_port()?,
         })
     }
@@ -115,10 +135,19 @@ impl Ports {
 
     /// County `code`'s port.
     pub fn county(&self, code: &str) -> u16 {
+        Self::of(&self.counties, code)
+    }
+
+    /// County `code`'s web pages' port.
+    pub fn county_pages(&self, code: &str) -> u16 {
+        Self::of(&self.county_pages, code)
+    }
+
+    fn of(ports: &[u16], code: &str) -> u16 {
         COUNTIES
             .iter()
             .position(|(c, _)| *c == code)
-            .and_then(|i| self.counties.get(i).copied())
+            .and_then(|i| ports.get(i).copied())
             .unwrap_or(0)
     }
 }
@@ -199,8 +228,11 @@ pub fn gateway_config(layout: &Layout, ports: &Ports) -> anyhow::Result<PathBuf>
     write(&layout.dir.join("gateway.toml"), &text)
 }
 
-/// Writes county `code`'s configuration for `ports`, with its bordering districts.
+/// Writes county `code`'s configuration for `ports`, with its bordering districts and its
+/// web pages. The pages use the provincial web CA's certificate of the gateway's dashboard:
+/// on loopback it names the same host (`localhost`, `127.0.0.1`) for every port.
 pub fn county_config(layout: &Layout, ports: &Ports, code: &str) -> anyhow::Result<PathBuf> {
+    let web = web::web_stem(PROVINCE);
     let mut text = format!(
         "# Written by `fenghuo-gateway demo` at each start (the ports change); see docs/configuration.md.\n\
          county = \"{code}\"\n\
@@ -208,10 +240,12 @@ pub fn county_config(layout: &Layout, ports: &Ports, code: &str) -> anyhow::Resu
          data_dir = \"data/{code}\"\n\
          gateway = \"{}\"\n\n\
          {}\n\
-         [log]\nformat = \"json\"\nfilter = \"info\"\n",
+         [log]\nformat = \"json\"\nfilter = \"info\"\n\n\
+         [dashboard]\nlisten = \"{}\"\ncert = \"pki/{web}.crt\"\nkey = \"pki/{web}.key\"\n",
         Ports::addr(ports.county(code)),
         Ports::addr(ports.gateway),
         tls_block(&format!("county-{code}")),
+        Ports::addr(ports.county_pages(code)),
     );
     for other in neighbours(code) {
         let _ = write!(
@@ -221,6 +255,35 @@ pub fn county_config(layout: &Layout, ports: &Ports, code: &str) -> anyhow::Resu
         );
     }
     write(&layout.dir.join(format!("county-{code}.toml")), &text)
+}
+
+/// Makes the page account `name` (a leader, 分管领导: all a county's roles allow) in county
+/// `code`'s store, unless it has one: before the node starts, since the store is the node's
+/// once it runs (`fenghuo staff add` at the running node would do the same over gRPC).
+pub fn county_account(
+    layout: &Layout,
+    code: &str,
+    name: &str,
+    password: &str,
+) -> anyhow::Result<()> {
+    use fenghuo_node::accounts::{self, Role};
+    let data = layout.county_data(code);
+    std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
+    // Closed again (dropped) before the node opens it.
+    let store = fenghuo_node::store::SledStore::open(&data)
+        .with_context(|| format!("opening {}", data.display()))?;
+    if accounts::get(&store, name)?.is_none() {
+        accounts::add(
+            &store,
+            name,
+            Role::Leader,
+            password,
+            false,
+            "fenghuo-gateway demo",
+        )
+        .with_context(|| format!("making {code}'s page account {name}"))?;
+    }
+    Ok(())
 }
 
 /// The districts bordering `code`.

@@ -155,6 +155,8 @@ fn journal_to_proto(item: JournalItem) -> v1::WatchEvent {
         at_ms: item.at_ms,
         title: item.title,
         severity: item.severity,
+        level: item.level,
+        scope: item.scope,
     }
 }
 

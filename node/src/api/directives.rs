@@ -9,6 +9,7 @@ use super::auth::{caller, require_own, require_reader};
 use crate::comms;
 use crate::comms::read::{self, DirectiveDetails, ResponseLine};
 use crate::domain::directive::{DirectiveKind, ResponseStatus};
+use crate::domain::item::ItemKind;
 use crate::state::NodeState;
 use crate::timespec::now_ms;
 
@@ -29,7 +30,14 @@ impl DirectivesService {
         let store = self.state.store.as_ref();
         let record = read::find_directive(store, id)?
             .ok_or_else(|| Status::not_found(format!("no directive {id} has reached this node")))?;
-        let details = read::directive(store, &record, self.state.unit(), now_ms())?;
+        let unit = self.state.unit();
+        // A county sees what is addressed to it, as its list does.
+        if unit.len() == 6 && !record.targets(unit) {
+            return Err(Status::not_found(format!(
+                "{id} is not addressed to {unit}"
+            )));
+        }
+        let details = read::directive(store, &record, unit, now_ms())?;
         Ok(Response::new(details_to_proto(&details)))
     }
 }
@@ -106,6 +114,23 @@ impl Directives for DirectivesService {
             .map(details_to_proto)
             .collect();
         Ok(Response::new(v1::ListDirectivesResponse { directives }))
+    }
+
+    /// GetDirective: one directive or consultation with each county's answer.
+    async fn get_directive(
+        &self,
+        req: Request<v1::GetDirectiveRequest>,
+    ) -> Result<Response<v1::Directive>, Status> {
+        require_reader(&caller(&req)?, self.state.unit(), "directives")?;
+        let id = req.into_inner().id.trim().to_owned();
+        if crate::domain::item::ItemId::parse(&id)
+            .is_none_or(|i| !matches!(i.kind, ItemKind::Directive | ItemKind::Consultation))
+        {
+            return Err(Status::invalid_argument(format!(
+                "id: {id:?} is not a directive or consultation id (e.g. 51-d1, 51-c1)"
+            )));
+        }
+        self.directive(&id)
     }
 
     /// RespondDirective: a target county's staff.

@@ -9,6 +9,7 @@ use super::connect::ConnectArgs;
 use super::output::{emit, optional_time, short_time, table, time_text};
 use super::risk::{status_message, Output};
 use crate::domain::alert::{AlertAudience, Certainty, Severity, Urgency};
+use crate::domain::Level;
 use crate::timespec::parse_time_from_now;
 
 /// `fenghuo alert …` commands.
@@ -19,14 +20,15 @@ pub enum AlertCommand {
         /// One line, at most 160 characters.
         #[arg(long)]
         headline: String,
-        /// extreme, severe, moderate, minor or unknown. Extreme and severe alerts must be
-        /// acknowledged in time (the node's `alerts.acknowledge_within`) or show as overdue.
+        /// extreme 特别严重, severe 严重, moderate 较重, minor 一般 or unknown 未知 (either
+        /// word). Extreme and severe alerts must be acknowledged in time (the node's
+        /// `alerts.acknowledge_within`) or show as overdue.
         #[arg(long)]
         severity: Severity,
-        /// immediate, expected, future, past or unknown.
+        /// immediate 立即, expected 预期, future 将来, past 过去 or unknown 未知.
         #[arg(long)]
         urgency: Urgency,
-        /// observed, likely, possible, unlikely or unknown.
+        /// observed 已发生, likely 很可能, possible 可能, unlikely 不太可能 or unknown 未知.
         #[arg(long)]
         certainty: Certainty,
         /// neighbours, province, or county codes separated by commas (510105,510106).
@@ -128,8 +130,9 @@ pub enum AlertCommand {
         #[command(flatten)]
         out: Output,
     },
-    /// Stream alerts, updates, cancels, receipts, directives and reports as they arrive. Each
-    /// line carries a cursor: pass it to --after to resume with nothing missed or repeated.
+    /// Stream alerts, updates, cancels, receipts, directives, reports and risks other counties
+    /// shared with this one (risk-shared) as they arrive. Each line carries a cursor: pass it
+    /// to --after to resume with nothing missed or repeated.
     Watch {
         /// Resume after this cursor.
         #[arg(long, conflicts_with = "from_start")]
@@ -185,6 +188,19 @@ pub fn alert_json(a: &v1::Alert) -> Value {
     })
 }
 
+/// A vocabulary's value as the node sends it (`severe`) with its Chinese label beside it
+/// (`severe 严重`); a value this build does not know as it came.
+fn labelled<T: std::str::FromStr>(value: &str, label: fn(&T) -> &'static str) -> String {
+    match value.parse::<T>() {
+        Ok(v) => format!("{value} {}", label(&v)),
+        Err(_) => value.to_owned(),
+    }
+}
+
+fn severity_text(value: &str) -> String {
+    labelled::<Severity>(value, |s| s.label_zh())
+}
+
 fn receipt_text(r: &v1::Receipt) -> String {
     if r.acknowledged_at_ms != 0 {
         format!("acknowledged {}", short_time(r.acknowledged_at_ms))
@@ -214,7 +230,12 @@ fn alert_detail(a: &v1::Alert) -> String {
         ("headline", c.headline),
         (
             "severity / urgency / certainty",
-            format!("{} / {} / {}", c.severity, c.urgency, c.certainty),
+            format!(
+                "{} / {} / {}",
+                severity_text(&c.severity),
+                labelled::<Urgency>(&c.urgency, |u| u.label_zh()),
+                labelled::<Certainty>(&c.certainty, |x| x.label_zh())
+            ),
         ),
         ("event", c.event),
         ("audience", c.audience),
@@ -283,7 +304,7 @@ fn alert_table(alerts: &[v1::Alert]) -> String {
         t.add_row(vec![
             a.id.clone(),
             a.issuer.clone(),
-            c.severity,
+            severity_text(&c.severity),
             a.status.clone(),
             ack,
             c.headline,
@@ -307,6 +328,8 @@ pub fn event_json(e: &v1::WatchEvent) -> Value {
         "at": time_text(e.at_ms),
         "title": e.title,
         "severity": (!e.severity.is_empty()).then_some(&e.severity),
+        "level": (!e.level.is_empty()).then_some(&e.level),
+        "scope": (!e.scope.is_empty()).then_some(&e.scope),
     })
 }
 
@@ -352,9 +375,10 @@ pub async fn run(connect: ConnectArgs, cmd: AlertCommand) -> anyhow::Result<()> 
                 .into_inner();
             print(&a, &out, || {
                 format!(
-                    "issued alert {} ({}) to {}: {} recipient(s)",
+                    "issued alert {} ({} {}) to {}: {} recipient(s)",
                     a.id,
                     severity,
+                    severity.label_zh(),
                     audience,
                     a.receipts.len()
                 )
@@ -472,10 +496,17 @@ pub async fn run(connect: ConnectArgs, cmd: AlertCommand) -> anyhow::Result<()> 
                 if out.json {
                     outln!("{}", serde_json::to_string(&event_json(&e))?);
                 } else {
-                    let severity = if e.severity.is_empty() {
-                        String::new()
+                    let severity = if !e.severity.is_empty() {
+                        format!(" [{}]", severity_text(&e.severity))
+                    } else if e.kind == "risk-shared" {
+                        // A shared risk: its level and whom it is shared with.
+                        let level = match e.level.parse::<Level>() {
+                            Ok(l) => format!("level {} {}", l.as_str(), l.label_zh()),
+                            Err(_) => "not graded 未定级".to_owned(),
+                        };
+                        format!(" [{level}; shared with {}]", e.scope)
                     } else {
-                        format!(" [{}]", e.severity)
+                        String::new()
                     };
                     outln!(
                         "{:>6}  {}  {:<19} {} from {}{}: {}",

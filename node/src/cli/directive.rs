@@ -32,12 +32,20 @@ pub enum DirectiveCommand {
         #[command(flatten)]
         out: Output,
     },
-    /// Respond to a directive (a target county's staff): acknowledged, responded (with
-    /// --text) or done.
+    /// One directive: its text, who it was addressed to and each county's answer (status,
+    /// text, when).
+    Show {
+        /// Directive id, e.g. 51-d1.
+        id: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Respond to a directive (a target county's staff): acknowledged 已签收, responded 已答复
+    /// (with --text) or done 已办结.
     Respond {
         /// Directive id, e.g. 51-d1.
         id: String,
-        /// acknowledged, responded or done.
+        /// acknowledged (签收), responded (答复) or done (办结).
         #[arg(long)]
         status: ResponseStatus,
         /// What you say.
@@ -70,6 +78,14 @@ pub enum ConsultCommand {
         #[command(flatten)]
         out: Output,
     },
+    /// One consultation: its question, who was asked and each county's answer (status, text,
+    /// when).
+    Show {
+        /// Consultation id, e.g. 51-c1.
+        id: String,
+        #[command(flatten)]
+        out: Output,
+    },
     /// Answer a consultation (a county's staff).
     Respond {
         /// Consultation id, e.g. 51-c1.
@@ -77,7 +93,7 @@ pub enum ConsultCommand {
         /// Your answer.
         #[arg(long)]
         text: String,
-        /// acknowledged, responded (default) or done.
+        /// acknowledged (签收), responded (答复, the default) or done (办结).
         #[arg(long, default_value = "responded")]
         status: ResponseStatus,
         #[command(flatten)]
@@ -112,7 +128,14 @@ pub fn directive_json(d: &v1::Directive) -> Value {
 
 fn directive_table(list: &[v1::Directive]) -> String {
     let mut t = table();
-    t.set_header(vec!["id", "deadline", "responded", "overdue", "text"]);
+    t.set_header(vec![
+        "id",
+        "kind",
+        "deadline",
+        "responded",
+        "overdue",
+        "text",
+    ]);
     for d in list {
         let responded = d.responses.iter().filter(|r| !r.status.is_empty()).count();
         let overdue: Vec<&str> = d
@@ -123,6 +146,7 @@ fn directive_table(list: &[v1::Directive]) -> String {
             .collect();
         t.add_row(vec![
             d.id.clone(),
+            kind_text(&d.kind),
             short_time(d.deadline_ms),
             format!("{responded}/{}", d.responses.len()),
             if overdue.is_empty() {
@@ -134,6 +158,79 @@ fn directive_table(list: &[v1::Directive]) -> String {
         ]);
     }
     t.to_string()
+}
+
+/// `done 已办结` for people; `—` for no answer yet; the raw word if this build does not know it.
+fn status_text(status: &str) -> String {
+    match status.parse::<ResponseStatus>() {
+        _ if status.is_empty() => "— 未答复".to_owned(),
+        Ok(s) => format!("{} {}", s.as_str(), s.label_zh()),
+        Err(_) => status.to_owned(),
+    }
+}
+
+/// `directive 工作指令` for people.
+fn kind_text(kind: &str) -> String {
+    match kind.parse::<DirectiveKind>() {
+        Ok(k) => format!("{} {}", k.as_str(), k.label_zh()),
+        Err(_) => kind.to_owned(),
+    }
+}
+
+/// A directive with who it was addressed to and each county's answer, for people.
+fn directive_detail(d: &v1::Directive) -> String {
+    let answered = d.responses.iter().filter(|r| !r.status.is_empty()).count();
+    let overdue: Vec<&str> = d
+        .responses
+        .iter()
+        .filter(|r| r.overdue)
+        .map(|r| r.county.as_str())
+        .collect();
+    let addressed = if d.targets.is_empty() {
+        format!("every county 全省各县 ({})", d.responses.len())
+    } else {
+        d.targets.join(", ")
+    };
+    let mut head = table();
+    for (k, v) in [
+        ("id", d.id.clone()),
+        ("kind", kind_text(&d.kind)),
+        ("text", d.text.clone()),
+        (
+            "issued",
+            format!("{} by {}", short_time(d.issued_at_ms), d.issued_by),
+        ),
+        ("deadline", short_time(d.deadline_ms)),
+        ("addressed to", addressed),
+        ("answered", format!("{answered}/{}", d.responses.len())),
+        (
+            "overdue",
+            if overdue.is_empty() {
+                "-".to_owned()
+            } else {
+                overdue.join(", ")
+            },
+        ),
+    ] {
+        head.add_row(vec![k.to_owned(), v]);
+    }
+    let mut answers = table();
+    answers.set_header(vec!["county", "status", "when", "by", "text", "overdue"]);
+    for r in &d.responses {
+        answers.add_row(vec![
+            r.county.clone(),
+            status_text(&r.status),
+            if r.responded_at_ms == 0 {
+                "-".to_owned()
+            } else {
+                short_time(r.responded_at_ms)
+            },
+            r.responded_by.clone(),
+            r.text.clone(),
+            if r.overdue { "overdue 超期" } else { "" }.to_owned(),
+        ]);
+    }
+    format!("{head}\n\nAnswers per county 逐县答复\n{answers}")
 }
 
 fn print(d: &v1::Directive, out: &Output, line: String) -> anyhow::Result<()> {
@@ -163,7 +260,8 @@ async fn issue(
         &d,
         &out,
         format!(
-            "{kind} {} sent to {} county(ies), due {}",
+            "{kind} {} {} sent to {} county(ies), due {}",
+            kind.label_zh(),
             d.id,
             d.responses.len(),
             short_time(d.deadline_ms)
@@ -205,7 +303,40 @@ async fn respond(
         .await
         .map_err(status_message)?
         .into_inner();
-    print(&d, &out, format!("{}: {status}", d.id))
+    print(
+        &d,
+        &out,
+        format!("{}: {status} {}", d.id, status.label_zh()),
+    )
+}
+
+async fn show(
+    connect: ConnectArgs,
+    kind: DirectiveKind,
+    id: String,
+    out: Output,
+) -> anyhow::Result<()> {
+    let mut client = DirectivesClient::new(connect.channel().await?);
+    let d = client
+        .get_directive(v1::GetDirectiveRequest { id })
+        .await
+        .map_err(status_message)?
+        .into_inner();
+    // `directive show 51-c1` would work, but names the wrong thing: say which command fits.
+    if d.kind != kind.as_str() {
+        let command = match kind {
+            DirectiveKind::Directive => "consult",
+            DirectiveKind::Consultation => "directive",
+        };
+        anyhow::bail!(
+            "{} is a {} ({}), not a {kind}: fenghuo {command} show {}",
+            d.id,
+            d.kind,
+            kind_text(&d.kind),
+            d.id
+        );
+    }
+    emit(out.json, || directive_json(&d), || directive_detail(&d))
 }
 
 /// Runs a directive command.
@@ -218,6 +349,9 @@ pub async fn run(connect: ConnectArgs, cmd: DirectiveCommand) -> anyhow::Result<
             out,
         } => issue(connect, DirectiveKind::Directive, text, deadline, to, out).await,
         DirectiveCommand::List { out } => list(connect, DirectiveKind::Directive, out).await,
+        DirectiveCommand::Show { id, out } => {
+            show(connect, DirectiveKind::Directive, id, out).await
+        }
         DirectiveCommand::Respond {
             id,
             status,
@@ -247,6 +381,9 @@ pub async fn run_consult(connect: ConnectArgs, cmd: ConsultCommand) -> anyhow::R
             .await
         }
         ConsultCommand::List { out } => list(connect, DirectiveKind::Consultation, out).await,
+        ConsultCommand::Show { id, out } => {
+            show(connect, DirectiveKind::Consultation, id, out).await
+        }
         ConsultCommand::Respond {
             id,
             text,

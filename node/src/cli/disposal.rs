@@ -26,13 +26,14 @@ const INBOX_QUIET: Duration = Duration::from_secs(2);
 pub enum DisposalCommand {
     /// File a request to a partner website (at a county node, or at the gateway).
     Request {
-        /// The partner (`fenghuo partner list` at the gateway).
+        /// The partner (`fenghuo partner list` shows whom your county may address).
         #[arg(long)]
         partner: String,
         /// An exact URL (repeat for several).
         #[arg(long = "url", value_name = "URL", required = true)]
         urls: Vec<String>,
-        /// What to ask.
+        /// What to ask: correct 更正, label 标注, respond 回应, limit 限流 or take-down 删除
+        /// (either word).
         #[arg(long, value_parser = parse_action)]
         action: Action,
         /// Why.
@@ -129,7 +130,8 @@ pub enum DisposalCommand {
     Respond {
         /// The request.
         id: String,
-        /// removed, disabled, limited, labelled, corrected, responded, partial or no-action.
+        /// removed 已删除, disabled 已屏蔽, limited 已限流, labelled 已标注, corrected 已更正,
+        /// responded 已回应, partial 部分处置 or no-action 未处置 (either word).
         #[arg(long, value_parser = parse_outcome)]
         outcome: Outcome,
         /// Why, in a sentence.
@@ -182,9 +184,25 @@ pub fn request_json(r: &v1::DisposalRequest) -> Value {
     })
 }
 
+/// An action as the node sends it, with its Chinese label: `take-down 删除`.
+fn action_text(action: &str) -> String {
+    match action.parse::<Action>() {
+        Ok(a) => format!("{action} {}", a.label_zh()),
+        Err(_) => action.to_owned(),
+    }
+}
+
+/// An outcome as the node sends it, with its Chinese label: `removed 已删除`.
+fn outcome_text(outcome: &str) -> String {
+    match outcome.parse::<Outcome>() {
+        Ok(o) => format!("{outcome} {}", o.label_zh()),
+        Err(_) => outcome.to_owned(),
+    }
+}
+
 fn state_text(r: &v1::DisposalRequest) -> String {
     match (&r.outcome, r.overdue) {
-        (Some(o), _) => format!("{} ({})", r.state, o.outcome),
+        (Some(o), _) => format!("{} ({})", r.state, outcome_text(&o.outcome)),
         (None, true) if !r.escalated_report.is_empty() => {
             format!("{} — OVERDUE, report {}", r.state, r.escalated_report)
         }
@@ -205,7 +223,7 @@ fn requests_text(list: &[v1::DisposalRequest]) -> String {
         t.add_row([
             r.id.clone(),
             r.partner.clone(),
-            r.action.clone(),
+            action_text(&r.action),
             r.urls.join("\n"),
             state_text(r),
             short_time(r.deadline_ms),
@@ -224,7 +242,7 @@ fn request_text(r: &v1::DisposalRequest) -> String {
         "{} → {}: {} {}\n  state: {}\n  reason: {}\n  legal basis: {}\n  deadline: {}\n",
         r.id,
         r.partner,
-        r.action,
+        action_text(&r.action),
         r.urls.join(" "),
         state_text(r),
         r.reason,
@@ -247,7 +265,9 @@ fn request_text(r: &v1::DisposalRequest) -> String {
     if let Some(o) = &r.outcome {
         s.push_str(&format!(
             "  outcome: {} — {} (partner ref {})\n",
-            o.outcome, o.reason, o.reference
+            outcome_text(&o.outcome),
+            o.reason,
+            o.reference
         ));
     }
     for h in &r.history {
@@ -526,8 +546,10 @@ pub async fn run(connect: ConnectArgs, cmd: DisposalCommand) -> anyhow::Result<(
                 || receipt_json(&r),
                 || {
                     format!(
-                        "{} answered{}",
+                        "{} answered {} {}{}",
                         r.id,
+                        outcome.as_str(),
+                        outcome.label_zh(),
                         if r.unchanged {
                             " (already, unchanged)"
                         } else {

@@ -1,4 +1,5 @@
-//! `fenghuo partner`: the partner websites the province registers, at the gateway.
+//! `fenghuo partner`: the partner websites the province registers, at the gateway; `list` at
+//! (or for) a county shows whom it may address with `fenghuo disposal request --partner`.
 
 use std::path::PathBuf;
 
@@ -21,6 +22,10 @@ pub enum PartnerCommand {
         /// For people, e.g. "Sina Weibo".
         #[arg(long)]
         display_name: String,
+        /// What it handles, for the counties that address it, e.g. "微博 posts, comments and
+        /// accounts" (one line, at most 200 characters).
+        #[arg(long, default_value = "")]
+        handles: String,
         /// Deliver requests by HTTPS POST to this URL (signed; see docs/partners.md)
         /// instead of waiting for the partner to subscribe over gRPC.
         #[arg(long, value_name = "URL", requires = "secret_file")]
@@ -37,7 +42,8 @@ pub enum PartnerCommand {
         #[command(flatten)]
         out: Output,
     },
-    /// Every partner, with delivery figures.
+    /// Every partner, with delivery figures (provincial staff at the gateway); for a county's
+    /// staff, the enabled partners it may address and what they handle.
     List {
         #[command(flatten)]
         out: Output,
@@ -62,6 +68,7 @@ fn partner_json(p: &v1::Partner) -> Value {
     json!({
         "name": p.name,
         "display_name": p.display_name,
+        "handles": p.handles,
         "webhook": (!p.webhook_url.is_empty()).then_some(&p.webhook_url),
         "disabled": p.disabled,
         "added_at": time_text(p.added_at_ms),
@@ -73,16 +80,45 @@ fn partner_json(p: &v1::Partner) -> Value {
     })
 }
 
+/// A partner a county may address, as scripts read it.
+fn addressable_json(p: &v1::Partner) -> Value {
+    json!({
+        "name": p.name,
+        "display_name": p.display_name,
+        "handles": p.handles,
+    })
+}
+
+fn addressable_text(partners: &[v1::Partner]) -> String {
+    if partners.is_empty() {
+        return "no partner websites to address yet: the province has declared none".into();
+    }
+    let mut t = table();
+    t.set_header(["partner (--partner)", "display name", "handles"]);
+    for p in partners {
+        t.add_row([p.name.clone(), p.display_name.clone(), p.handles.clone()]);
+    }
+    format!("{t}\nfile a request with `fenghuo disposal request --partner NAME --url … --action …`")
+}
+
 fn partners_text(partners: &[v1::Partner]) -> String {
     if partners.is_empty() {
         return "no partners (add one with `fenghuo partner add <name> --display-name …`)".into();
     }
     let mut t = table();
-    t.set_header(["name", "display name", "delivery", "state", "since"]);
+    t.set_header([
+        "name",
+        "display name",
+        "handles",
+        "delivery",
+        "state",
+        "since",
+    ]);
     for p in partners {
         t.add_row([
             p.name.clone(),
             p.display_name.clone(),
+            p.handles.clone(),
             if p.webhook_url.is_empty() {
                 "gRPC subscribe".to_owned()
             } else {
@@ -102,6 +138,7 @@ pub async fn run(connect: ConnectArgs, cmd: PartnerCommand) -> anyhow::Result<()
         PartnerCommand::Add {
             name,
             display_name,
+            handles,
             webhook,
             secret_file,
             replace,
@@ -119,6 +156,7 @@ pub async fn run(connect: ConnectArgs, cmd: PartnerCommand) -> anyhow::Result<()
                     webhook_url: webhook.unwrap_or_default(),
                     webhook_secret,
                     replace,
+                    handles,
                 })
                 .await
                 .map_err(status_message)?
@@ -135,11 +173,19 @@ pub async fn run(connect: ConnectArgs, cmd: PartnerCommand) -> anyhow::Result<()
                 .await
                 .map_err(status_message)?
                 .into_inner();
-            emit(
-                out.json,
-                || list.partners.iter().map(partner_json).collect(),
-                || partners_text(&list.partners),
-            )
+            if list.addressable {
+                emit(
+                    out.json,
+                    || list.partners.iter().map(addressable_json).collect(),
+                    || addressable_text(&list.partners),
+                )
+            } else {
+                emit(
+                    out.json,
+                    || list.partners.iter().map(partner_json).collect(),
+                    || partners_text(&list.partners),
+                )
+            }
         }
         PartnerCommand::Show { name, out } => {
             let p = client

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use super::connect::ConnectArgs;
 use super::output::{emit, optional_time, short_time, table, time_text};
 use super::risk::{status_message, Output};
+use crate::domain::Level;
 
 /// `fenghuo report …` commands.
 #[derive(Debug, clap::Subcommand)]
@@ -75,24 +76,24 @@ fn report_table(reports: &[v1::Report]) -> String {
         t.add_row(vec![
             r.id.clone(),
             r.origin.clone(),
-            if r.level.is_empty() {
-                "-".into()
-            } else {
-                r.level.clone()
+            match r.level.parse::<Level>() {
+                Ok(l) => format!("{} {}", l.as_str(), l.label_zh()),
+                Err(_) if r.level.is_empty() => "-".into(),
+                Err(_) => r.level.clone(),
             },
             if !r.disposal.is_empty() {
-                format!("overdue {}", r.disposal)
+                format!("overdue 处置超期 {}", r.disposal)
             } else if r.automatic {
-                "automatic".to_owned()
+                "automatic 自动报告".to_owned()
             } else {
-                "by hand".to_owned()
+                "by hand 人工报告".to_owned()
             },
             r.summary.clone(),
             short_time(r.filed_at_ms),
             if r.acknowledged_at_ms == 0 {
-                "awaiting".to_owned()
+                "awaiting 待签收".to_owned()
             } else {
-                short_time(r.acknowledged_at_ms)
+                format!("{} 已签收", short_time(r.acknowledged_at_ms))
             },
         ]);
     }

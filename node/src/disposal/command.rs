@@ -104,6 +104,8 @@ pub enum Command {
         display_name: String,
         /// Receives nothing any more.
         disabled: bool,
+        /// What it handles.
+        handles: String,
     },
 }
 
@@ -421,6 +423,7 @@ pub fn prepare(
             name,
             display_name,
             disabled,
+            handles,
         } => {
             require_gateway(unit, "declaring partners")?;
             (
@@ -429,6 +432,7 @@ pub fn prepare(
                     name: name.clone(),
                     display_name: display_name.clone(),
                     disabled: *disabled,
+                    handles: handles.clone(),
                 },
             )
         }

@@ -41,6 +41,9 @@ pub(crate) struct DirectoryEntry {
     pub display_name: String,
     /// Receives nothing any more.
     pub disabled: bool,
+    /// What it handles.
+    #[serde(default)]
+    pub handles: String,
 }
 
 /// One message for a partner.
@@ -173,6 +176,23 @@ pub(crate) fn directory(
         .transpose()
 }
 
+/// Every partner the province declared, by name: what a county may address (those not
+/// disabled).
+pub(crate) fn directory_all(
+    store: &dyn Store,
+) -> Result<Vec<(String, DirectoryEntry)>, StoreError> {
+    store
+        .scan_prefix(DIRECTORY_TREE, b"")
+        .map(|kv| {
+            let (k, v) = kv?;
+            Ok((
+                String::from_utf8_lossy(&k).into_owned(),
+                decode("partner directory entry", &v)?,
+            ))
+        })
+        .collect()
+}
+
 fn outbox_counter(partner: &str) -> Vec<u8> {
     format!("next_outbox/{partner}").into_bytes()
 }
@@ -216,12 +236,14 @@ pub(crate) fn apply(
         name,
         display_name,
         disabled,
+        handles,
     } = event
     {
         require_province(meta, "a partner")?;
         let entry = DirectoryEntry {
             display_name: display_name.clone(),
             disabled: *disabled,
+            handles: handles.clone(),
         };
         batch.insert(DIRECTORY_TREE, name.as_bytes().to_vec(), encode(&entry)?);
         return Ok(());

@@ -9,12 +9,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::identity::DivisionCode;
 
-use super::risk::parse_named;
+use super::risk::parse_named_or_label;
 
-/// Defines a CAP vocabulary: variants with their CLI name and CAP name, `ALL`, `as_str`,
-/// `cap_name`, `Display` and `FromStr`.
+/// Defines a CAP vocabulary: variants with their CLI name, CAP name and Chinese label, `ALL`,
+/// `as_str`, `cap_name`, `label_zh`, `Display` and `FromStr` (which takes the name or the label).
 macro_rules! cap_vocabulary {
-    ($(#[$doc:meta])* $name:ident, $what:literal, { $($(#[$vdoc:meta])* $variant:ident => $cli:literal, $cap:literal;)+ }) => {
+    ($(#[$doc:meta])* $name:ident, $what:literal, { $($(#[$vdoc:meta])* $variant:ident => $cli:literal, $cap:literal, $zh:literal;)+ }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(rename_all = "kebab-case")]
@@ -39,6 +39,13 @@ macro_rules! cap_vocabulary {
                     $(Self::$variant => $cap,)+
                 }
             }
+
+            /// The Chinese label, e.g. `严重`.
+            pub fn label_zh(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $zh,)+
+                }
+            }
         }
 
         impl fmt::Display for $name {
@@ -51,25 +58,27 @@ macro_rules! cap_vocabulary {
             type Err = String;
 
             fn from_str(s: &str) -> Result<Self, Self::Err> {
-                parse_named(Self::ALL, Self::as_str, s, $what)
+                parse_named_or_label(Self::ALL, Self::as_str, Self::label_zh, s, $what)
             }
         }
     };
 }
 
+// The Chinese labels are those of China's national early-warning publication (预警信息发布),
+// which also follows CAP: severities 特别严重 / 严重 / 较重 / 一般 match the four colours.
 cap_vocabulary!(
     /// How soon action is needed (CAP `urgency`).
     Urgency, "urgency", {
         /// Act now.
-        Immediate => "immediate", "Immediate";
+        Immediate => "immediate", "Immediate", "立即";
         /// Act soon, within the next hour.
-        Expected => "expected", "Expected";
+        Expected => "expected", "Expected", "预期";
         /// Act in the near future.
-        Future => "future", "Future";
+        Future => "future", "Future", "将来";
         /// No longer needed.
-        Past => "past", "Past";
+        Past => "past", "Past", "过去";
         /// Not known.
-        Unknown => "unknown", "Unknown";
+        Unknown => "unknown", "Unknown", "未知";
     }
 );
 
@@ -77,15 +86,15 @@ cap_vocabulary!(
     /// How much harm is expected (CAP `severity`).
     Severity, "severity", {
         /// Extraordinary threat.
-        Extreme => "extreme", "Extreme";
+        Extreme => "extreme", "Extreme", "特别严重";
         /// Significant threat.
-        Severe => "severe", "Severe";
+        Severe => "severe", "Severe", "严重";
         /// Possible threat.
-        Moderate => "moderate", "Moderate";
+        Moderate => "moderate", "Moderate", "较重";
         /// Minimal to no known threat.
-        Minor => "minor", "Minor";
+        Minor => "minor", "Minor", "一般";
         /// Not known.
-        Unknown => "unknown", "Unknown";
+        Unknown => "unknown", "Unknown", "未知";
     }
 );
 
@@ -93,15 +102,15 @@ cap_vocabulary!(
     /// How sure the issuer is (CAP `certainty`).
     Certainty, "certainty", {
         /// Determined to have occurred or to be ongoing.
-        Observed => "observed", "Observed";
+        Observed => "observed", "Observed", "已发生";
         /// Likely (more than even odds).
-        Likely => "likely", "Likely";
+        Likely => "likely", "Likely", "很可能";
         /// Possible but not likely.
-        Possible => "possible", "Possible";
+        Possible => "possible", "Possible", "可能";
         /// Not expected to occur.
-        Unlikely => "unlikely", "Unlikely";
+        Unlikely => "unlikely", "Unlikely", "不太可能";
         /// Not known.
-        Unknown => "unknown", "Unknown";
+        Unknown => "unknown", "Unknown", "未知";
     }
 );
 
@@ -290,11 +299,35 @@ mod tests {
         assert_eq!(Certainty::Observed.cap_name(), "Observed");
         let err = "dire".parse::<Severity>().unwrap_err();
         assert!(
-            err.contains("extreme, severe, moderate, minor, unknown"),
+            err.contains(
+                "extreme (特别严重), severe (严重), moderate (较重), minor (一般), unknown (未知)"
+            ),
             "{err}"
         );
         assert!(Severity::Severe.needs_prompt_acknowledgment());
         assert!(!Severity::Moderate.needs_prompt_acknowledgment());
+    }
+
+    #[test]
+    fn vocabularies_take_their_chinese_labels_too() {
+        for u in Urgency::ALL {
+            assert_eq!(u.label_zh().parse::<Urgency>(), Ok(*u));
+        }
+        for s in Severity::ALL {
+            assert_eq!(s.label_zh().parse::<Severity>(), Ok(*s));
+        }
+        for c in Certainty::ALL {
+            assert_eq!(c.label_zh().parse::<Certainty>(), Ok(*c));
+        }
+        assert_eq!(" 严重 ".parse(), Ok(Severity::Severe));
+        assert_eq!("较重".parse(), Ok(Severity::Moderate));
+        assert_eq!("立即".parse(), Ok(Urgency::Immediate));
+        assert_eq!("很可能".parse(), Ok(Certainty::Likely));
+        // Each value's label is its own within a vocabulary.
+        let labels: std::collections::BTreeSet<_> =
+            Severity::ALL.iter().map(|s| s.label_zh()).collect();
+        assert_eq!(labels.len(), Severity::ALL.len());
+        assert!("很严重".parse::<Severity>().is_err());
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::risk::parse_named;
+use super::risk::parse_named_or_label;
 
 /// What the province sends down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -27,6 +27,14 @@ impl DirectiveKind {
         match self {
             Self::Directive => "directive",
             Self::Consultation => "consultation",
+        }
+    }
+
+    /// The Chinese label (the glossary's).
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Self::Directive => "工作指令",
+            Self::Consultation => "会商",
         }
     }
 
@@ -58,7 +66,11 @@ impl FromStr for DirectiveKind {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        parse_named(Self::ALL, Self::as_str, s, "kind")
+        // 督办 (supervision) is the other word officers use for a directive.
+        if s.trim() == "督办" {
+            return Ok(Self::Directive);
+        }
+        parse_named_or_label(Self::ALL, Self::as_str, Self::label_zh, s, "kind")
     }
 }
 
@@ -86,6 +98,15 @@ impl ResponseStatus {
             Self::Done => "done",
         }
     }
+
+    /// The Chinese label, e.g. `已签收`.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Self::Acknowledged => "已签收",
+            Self::Responded => "已答复",
+            Self::Done => "已办结",
+        }
+    }
 }
 
 impl fmt::Display for ResponseStatus {
@@ -98,7 +119,22 @@ impl FromStr for ResponseStatus {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        parse_named(Self::ALL, Self::as_str, s, "response status")
+        // Typed as a verb too: 签收, 答复, 办结.
+        let s = s.trim();
+        let bare = Self::ALL
+            .iter()
+            .copied()
+            .find(|v| v.label_zh().strip_prefix('已') == Some(s));
+        match bare {
+            Some(v) => Ok(v),
+            None => parse_named_or_label(
+                Self::ALL,
+                Self::as_str,
+                Self::label_zh,
+                s,
+                "response status",
+            ),
+        }
     }
 }
 
@@ -117,7 +153,27 @@ mod tests {
         assert!("finished"
             .parse::<ResponseStatus>()
             .unwrap_err()
-            .contains("acknowledged, responded, done"));
+            .contains("acknowledged (已签收), responded (已答复), done (已办结)"));
         assert_eq!("consultation".parse(), Ok(DirectiveKind::Consultation));
+    }
+
+    #[test]
+    fn chinese_labels_are_taken_too() {
+        for s in ResponseStatus::ALL {
+            assert_eq!(s.label_zh().parse(), Ok(*s));
+            assert_eq!(s.as_str().parse(), Ok(*s));
+        }
+        for k in DirectiveKind::ALL {
+            assert_eq!(k.label_zh().parse(), Ok(*k));
+        }
+        assert_eq!("签收".parse(), Ok(ResponseStatus::Acknowledged));
+        assert_eq!(" 办结".parse(), Ok(ResponseStatus::Done));
+        assert_eq!("督办".parse(), Ok(DirectiveKind::Directive));
+        assert_eq!("会商".parse(), Ok(DirectiveKind::Consultation));
+        assert!("已".parse::<ResponseStatus>().is_err());
+        assert!("会议"
+            .parse::<DirectiveKind>()
+            .unwrap_err()
+            .contains("directive (工作指令), consultation (会商)"));
     }
 }

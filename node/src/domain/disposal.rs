@@ -10,8 +10,10 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::risk::parse_named;
+use super::risk::parse_named_or_label;
 
+/// Longest description of what a partner handles, in characters.
+pub const MAX_HANDLES_CHARS: usize = 200;
 /// Most URLs in one request.
 pub const MAX_URLS: usize = 50;
 /// Longest URL accepted.
@@ -88,6 +90,17 @@ impl Action {
             Self::TakeDown => "take-down",
         }
     }
+
+    /// The Chinese label, e.g. `删除`.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Self::Correct => "更正",
+            Self::Label => "标注",
+            Self::Respond => "回应",
+            Self::Limit => "限流",
+            Self::TakeDown => "删除",
+        }
+    }
 }
 
 /// What the partner decided.
@@ -149,6 +162,20 @@ impl Outcome {
             Self::NoAction => "no-action",
         }
     }
+
+    /// The Chinese label, e.g. `已删除`.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Self::Removed => "已删除",
+            Self::Disabled => "已屏蔽",
+            Self::Limited => "已限流",
+            Self::Labelled => "已标注",
+            Self::Corrected => "已更正",
+            Self::Responded => "已回应",
+            Self::Partial => "部分处置",
+            Self::NoAction => "未处置",
+        }
+    }
 }
 
 macro_rules! named {
@@ -163,7 +190,7 @@ macro_rules! named {
             type Err = String;
 
             fn from_str(s: &str) -> Result<Self, Self::Err> {
-                parse_named(&Self::ALL, Self::as_str, s, $what)
+                parse_named_or_label(&Self::ALL, Self::as_str, Self::label_zh, s, $what)
             }
         }
     };
@@ -213,6 +240,20 @@ mod tests {
             serde_json::to_string(&Outcome::NoAction).unwrap(),
             "\"no-action\""
         );
+    }
+
+    #[test]
+    fn chinese_labels_are_taken_too() {
+        for a in Action::ALL {
+            assert_eq!(a.label_zh().parse::<Action>(), Ok(a));
+        }
+        for o in Outcome::ALL {
+            assert_eq!(o.label_zh().parse::<Outcome>(), Ok(o));
+        }
+        assert_eq!("删除".parse(), Ok(Action::TakeDown));
+        assert_eq!("未处置".parse(), Ok(Outcome::NoAction));
+        let err = "封号".parse::<Action>().unwrap_err();
+        assert!(err.contains("take-down (删除)"), "{err}");
     }
 
     #[test]

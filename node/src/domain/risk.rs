@@ -6,21 +6,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-/// The value of `all` whose name is `s`, or an error that lists the names.
-pub(crate) fn parse_named<T: Copy>(
-    all: &[T],
-    name: fn(T) -> &'static str,
-    s: &str,
-    what: &str,
-) -> Result<T, String> {
-    all.iter().copied().find(|v| name(*v) == s).ok_or_else(|| {
-        let names: Vec<&str> = all.iter().map(|v| name(*v)).collect();
-        format!("unknown {what} {s:?}: expected one of {}", names.join(", "))
-    })
-}
-
-/// [`parse_named`], also taking each value's Chinese label (`活动集中点` for `activity-
-/// concentration`): officers type the words they use.
+/// The value of `all` whose name or Chinese label (`活动集中点` for `activity-concentration`)
+/// is `s`, or an error that lists each name with its label: officers type the words they use.
 pub(crate) fn parse_named_or_label<T: Copy>(
     all: &[T],
     name: fn(T) -> &'static str,

@@ -654,11 +654,19 @@ pub fn event(event: &Event, origin: &str, at_ms: i64) -> Result<(), ContentError
             r.text("text", body, MAX_TEXT)
         }
         Event::PartnerDeclared {
-            name, display_name, ..
+            name,
+            display_name,
+            handles,
+            ..
         } => {
             province_only(is_province, "a partner declaration")?;
             validate_name(name).map_err(|e| field("name", e.to_string()))?;
-            r.line("display-name", display_name, MAX_NAME)
+            r.line("display-name", display_name, MAX_NAME)?;
+            r.line(
+                "handles",
+                handles,
+                crate::domain::disposal::MAX_HANDLES_CHARS,
+            )
         }
         Event::CertificateListed { certificate } => {
             province_only(is_province, "a certificate directory entry")?;
@@ -1016,6 +1024,29 @@ mod tests {
             entry(&e, None, 0),
             Err(ContentError::TooLarge { .. })
         ));
+    }
+
+    #[test]
+    fn a_partner_declaration_says_what_it_handles_in_one_short_line() {
+        let declared = |handles: &str| Event::PartnerDeclared {
+            name: "weibo".into(),
+            display_name: "新浪微博".into(),
+            disabled: false,
+            handles: handles.into(),
+        };
+        // Under today's rules (entries written before them were checked more loosely).
+        let now = crate::timespec::now_ms();
+        event(&declared("微博帖子、评论与账号"), "province/51", now).unwrap();
+        event(&declared(""), "province/51", now).unwrap();
+        for bad in [
+            "x".repeat(crate::domain::disposal::MAX_HANDLES_CHARS + 1),
+            "posts\ncomments".to_owned(),
+            "posts \u{202e}stnemmoc".to_owned(),
+        ] {
+            let err = event(&declared(&bad), "province/51", now).unwrap_err();
+            assert!(err.to_string().starts_with("handles"), "{err}");
+        }
+        assert!(event(&declared("posts"), "county/510104", now).is_err());
     }
 
     #[test]

@@ -18,14 +18,16 @@ use crate::domain::disposal::{Action, Outcome};
 use crate::domain::{FocusPoint, Level, MeasureStatus, RiskStatus, Scores};
 use crate::feed::Audience;
 
-/// Whether a payload may be an alert, report or directive event: a cheap test before
-/// decoding: payloads are `{"v":1,"type":"…"` and only these types matter.
+/// Whether a payload may be an alert, report or directive event, or a risk shared (which
+/// the journal tells the staff of the counties it reaches, as it tells them of alerts): a
+/// cheap test before decoding: payloads are `{"v":1,"type":"…"` and only these types matter.
 pub fn may_concern_comms(payload: &[u8]) -> bool {
     let head = &payload[..payload.len().min(48)];
     [
         &b"\"type\":\"alert-"[..],
         b"\"type\":\"report-",
         b"\"type\":\"directive-",
+        b"\"type\":\"risk-shared\"",
     ]
     .iter()
     .any(|needle| head.windows(needle.len()).any(|w| w == *needle))
@@ -243,6 +245,9 @@ pub enum Event {
         /// Receives nothing any more.
         #[serde(default)]
         disabled: bool,
+        /// What it handles, for the counties that address it.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        handles: String,
     },
     /// The province published a certificate revocation list: every node adopts the newest by
     /// CRL number (never an older one) for TLS and for checking feeds.

@@ -5,6 +5,7 @@
 //! counties that point at the same source.
 
 pub mod linked;
+pub mod rise;
 pub mod view;
 
 use std::collections::BTreeMap;
@@ -33,6 +34,12 @@ pub struct RiskFacts<'a> {
     pub status: RiskStatus,
     /// When identified, Unix ms.
     pub created_at_ms: i64,
+    /// The gradings the change brings, oldest first (read with [`rise::grading_in`]): every
+    /// one of the risk's history when `from_start`, else the one this change made, if any.
+    pub gradings: &'a [rise::Grading],
+    /// Whether the record arrived with its whole history (a shared snapshot), so `gradings`
+    /// starts at the risk's creation rather than where the record before the change stood.
+    pub from_start: bool,
 }
 
 use view::{day_of, level_index, Rise, COUNT_TREE, DAY_TREE, RISE_TREE};

@@ -229,32 +229,28 @@ pub(crate) fn record_change(
     if after.status == RiskStatus::Resolved && !was_resolved {
         count_day(store, batch, day_of(at_ms), after.origin, true)?;
     }
-    if let (Some(from), Some(to)) = (before.and_then(|b| b.level), after.level) {
-        // Levels order I < II < III < IV: a lower level is graver.
-        if to < from {
-            let rise = Rise {
-                id: after.id.to_owned(),
-                origin: after.origin.to_owned(),
-                title: after.title.to_owned(),
-                from,
-                to,
-                at_ms,
-            };
-            let mut key = (at_ms.max(0) as u64).to_be_bytes().to_vec();
-            key.extend_from_slice(after.id.as_bytes());
-            key.push(0);
-            key.push(level_index(to) as u8);
-            let value = serde_json::to_vec(&rise)
-                .map_err(|e| StoreError::Backend(format!("encoding a rise: {e}")))?;
-            let mut by_county = county_prefix(after.origin);
-            by_county.extend_from_slice(&key);
-            batch.insert(RISE_BY_COUNTY_TREE, by_county, Vec::new());
-            let mut by_level = vec![level_index(to) as u8];
-            by_level.extend_from_slice(&key);
-            batch.insert(RISE_BY_LEVEL_TREE, by_level, Vec::new());
-            batch.insert(RISE_TREE, key, value);
-        }
+    for rise in super::rise::rises(before, after, at_ms) {
+        stage_rise(batch, &rise)?;
     }
+    Ok(())
+}
+
+/// Stages `rise` under its key and in both indexes. The key is the same however often the
+/// rise is seen (again in a wider snapshot, or on a rebuild): staging it twice is harmless.
+fn stage_rise(batch: &mut Batch, rise: &Rise) -> Result<(), StoreError> {
+    let mut key = (rise.at_ms.max(0) as u64).to_be_bytes().to_vec();
+    key.extend_from_slice(rise.id.as_bytes());
+    key.push(0);
+    key.push(level_index(rise.to) as u8);
+    let value = serde_json::to_vec(rise)
+        .map_err(|e| StoreError::Backend(format!("encoding a rise: {e}")))?;
+    let mut by_county = county_prefix(&rise.origin);
+    by_county.extend_from_slice(&key);
+    batch.insert(RISE_BY_COUNTY_TREE, by_county, Vec::new());
+    let mut by_level = vec![level_index(rise.to) as u8];
+    by_level.extend_from_slice(&key);
+    batch.insert(RISE_BY_LEVEL_TREE, by_level, Vec::new());
+    batch.insert(RISE_TREE, key, value);
     Ok(())
 }
 

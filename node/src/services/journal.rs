@@ -1,6 +1,7 @@
 //! The journal: what arrived for this node's staff — alerts addressed to it or issued by it,
 //! their updates and cancels, receipts of its own alerts, directives for it, its reports and
-//! their acknowledgments (at the gateway: all of them) — numbered in the order this node
+//! their acknowledgments, risks other counties shared with it (a shared risk is a mutual
+//! notification too) (at the gateway: all of them) — numbered in the order this node
 //! learnt them. `Watch` streams it; its number is the cursor a client resumes after, so a
 //! reconnect misses and repeats nothing.
 //!
@@ -61,6 +62,13 @@ pub struct JournalItem {
     /// The alert's severity, for alert events.
     #[serde(default)]
     pub severity: String,
+    /// The risk's level (`I`–`IV`, empty if ungraded), for a shared risk.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub level: String,
+    /// Whom the risk is now shared with (`neighbours`, `province`, `upstream`), for a shared
+    /// risk.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub scope: String,
 }
 
 fn read_key(feed: &FeedId) -> Vec<u8> {
@@ -109,6 +117,8 @@ fn consider(
         at_ms: meta.at_ms,
         title,
         severity,
+        level: String::new(),
+        scope: String::new(),
     };
     let alert_of = |id: &str| view::alert(store, id);
     Ok(match event {
@@ -192,6 +202,25 @@ fn consider(
                     format!("{status}: {text}")
                 };
                 item("directive-response", id, title, String::new())
+            }),
+            false,
+        ),
+        // Another county's risk reached this node: a neighbour's, or one shared with the
+        // whole province (at the gateway, every county's). Its own shares it knows of.
+        Event::RiskShared {
+            id,
+            scope,
+            snapshot,
+            ..
+        } => (
+            (!mine).then(|| JournalItem {
+                level: snapshot
+                    .grade
+                    .as_ref()
+                    .map(|g| g.level.as_str().to_owned())
+                    .unwrap_or_default(),
+                scope: scope.as_str().to_owned(),
+                ..item("risk-shared", id, snapshot.title.clone(), String::new())
             }),
             false,
         ),
@@ -413,6 +442,9 @@ mod tests {
         let risk = br#"{"v":1,"type":"risk-created","id":"510104-1","title":"alert-issued"}"#;
         assert!(may_concern_comms(alert));
         assert!(may_concern_comms(br#"{"v":1,"type":"directive-issued"}"#));
+        assert!(may_concern_comms(
+            br#"{"v":1,"type":"risk-shared","id":"510104-1"}"#
+        ));
         assert!(!may_concern_comms(risk));
         assert!(!may_concern_comms(b""));
     }

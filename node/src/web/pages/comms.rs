@@ -1,6 +1,6 @@
 //! Communications (通报): open alerts with each recipient's acknowledgment, reports awaiting
 //! the province's acknowledgment, directives and consultations with response rates and who is
-//! overdue. Analysts acknowledge reports and issue directives here.
+//! overdue, and each county's answer to them. Analysts acknowledge reports and issue directives here.
 
 use std::sync::Arc;
 
@@ -135,7 +135,11 @@ fn tables_of(i: &Items) -> Vec<Table> {
         alerts.row(vec![
             Cell::text(id.clone()),
             Cell::text(a.record.issuer.clone()),
-            Cell::text(content.severity.as_str()),
+            Cell::text(format!(
+                "{} {}",
+                content.severity.as_str(),
+                content.severity.label_zh()
+            )),
             Cell::text(content.headline.clone()),
             Cell::text(when(a.record.issued_at_ms)),
             Cell::number(a.receipts.len() as u64),
@@ -203,7 +207,34 @@ fn tables_of(i: &Items) -> Vec<Table> {
             "overdue",
         ],
     );
+    let mut answers = Table::new(
+        "answers",
+        "逐县答复 Answers per county",
+        vec![
+            "directive",
+            "county",
+            "status",
+            "answered",
+            "by",
+            "text",
+            "overdue",
+        ],
+    );
     for d in &i.directives {
+        for r in &d.responses {
+            answers.row(vec![
+                Cell::text(d.record.id.clone()),
+                Cell::text(r.county.clone()).link(format!("/county/{}", r.county)),
+                Cell::text(r.status.map_or_else(
+                    || "未答复 no answer".to_owned(),
+                    |s| format!("{} {}", s.label_zh(), s.as_str()),
+                )),
+                Cell::text(when_given(r.responded_at_ms)),
+                Cell::text(r.responded_by.clone()),
+                Cell::text(r.text.clone()),
+                Cell::text(if r.overdue { "overdue 超期" } else { "" }).alarm(r.overdue),
+            ]);
+        }
         let done = d
             .responses
             .iter()
@@ -222,8 +253,13 @@ fn tables_of(i: &Items) -> Vec<Table> {
             .map(|r| r.county.as_str())
             .collect();
         directives.row(vec![
-            Cell::text(d.record.id.clone()),
-            Cell::text(d.record.kind.as_str()),
+            // Each county's answer is in the table below.
+            Cell::text(d.record.id.clone()).link("#answers"),
+            Cell::text(format!(
+                "{} {}",
+                d.record.kind.label_zh(),
+                d.record.kind.as_str()
+            )),
             Cell::text(d.record.text.clone()),
             Cell::text(when(d.record.issued_at_ms)),
             Cell::text(when(d.record.deadline_ms)),
@@ -259,7 +295,7 @@ fn tables_of(i: &Items) -> Vec<Table> {
             Cell::text(r.id.clone()),
             Cell::text(r.requester.clone()).link(format!("/county/{}", r.requester)),
             Cell::text(r.partner.clone()),
-            Cell::text(r.action.as_str()),
+            Cell::text(format!("{} {}", r.action.label_zh(), r.action.as_str())),
             Cell::text(r.urls.join(" ")),
             Cell::text(r.state.as_str()),
             Cell::text(when(r.deadline_ms)),
@@ -267,7 +303,15 @@ fn tables_of(i: &Items) -> Vec<Table> {
             Cell::text(
                 r.outcome
                     .as_ref()
-                    .map(|o| format!("{}: {} ({})", o.outcome, o.reason, o.reference))
+                    .map(|o| {
+                        format!(
+                            "{} {}: {} ({})",
+                            o.outcome.label_zh(),
+                            o.outcome,
+                            o.reason,
+                            o.reference
+                        )
+                    })
                     .unwrap_or_default(),
             ),
         ]);
@@ -300,7 +344,9 @@ fn tables_of(i: &Items) -> Vec<Table> {
             Cell::text(duration_text(f.mean_ms_to_outcome)),
         ]);
     }
-    vec![alerts, receipts, reports, directives, requests, partners]
+    vec![
+        alerts, receipts, reports, directives, answers, requests, partners,
+    ]
 }
 
 /// A time that may not have come yet, as [`when`] shows none: `—`.

@@ -147,7 +147,7 @@ fn tables_with(
 ) -> Result<Vec<Table>, PageError> {
     Ok(match id {
         "levels" | "focus" | "status" | "counties" | "days" | "rises" => overview::tables(app, f)?,
-        "alerts" | "receipts" | "reports" | "directives" | "disposal" | "partners" => {
+        "alerts" | "receipts" | "reports" | "directives" | "answers" | "disposal" | "partners" => {
             comms::tables(app, f)?
         }
         "health" => health::tables(app, f, None)?,

@@ -53,6 +53,7 @@ pub async fn delivery(via: Via, requests: u64, concurrency: usize) -> anyhow::Re
         &NewPartner {
             name: PARTNER.into(),
             display_name: "Bench partner".into(),
+            handles: String::new(),
             webhook_url: sim.as_ref().map(|s| s.url()).unwrap_or_default(),
             webhook_secret: SECRET.to_vec(),
         },
@@ -63,6 +64,7 @@ pub async fn delivery(via: Via, requests: u64, concurrency: usize) -> anyhow::Re
         name: PARTNER.into(),
         display_name: "Bench partner".into(),
         disabled: false,
+        handles: String::new(),
     };
     gateway
         .state
