@@ -435,14 +435,70 @@ fn snapshot(
         r.required("action", &m.action, MAX_TEXT)?;
         r.required_line("owner", &m.owner, MAX_SHORT)?;
         date("due", &m.due)?;
+        measure_note(r, m.status, &m.note)?;
     }
     if let Some(g) = &risk.grade {
         g.scores
             .validate()
             .map_err(|e| field("scores", e.to_string()))?;
         r.line("standard", &g.standard_version, 64)?;
+        grade_override(r, g.level, g.override_level, &g.reason)?;
+    }
+    if let Some(c) = &risk.closure {
+        closing_text(r, c.closure, &c.text)?;
+        if risk.status != c.closure.status() {
+            return Err(field(
+                "closure",
+                format!("the risk is {}, not {}", risk.status, c.closure.as_str()),
+            ));
+        }
     }
     Ok(())
+}
+
+/// An officer's level override (综合研判): a different level than computed, with a reason;
+/// no reason without an override.
+fn grade_override(
+    r: Rules,
+    computed: crate::domain::Level,
+    override_level: Option<crate::domain::Level>,
+    reason: &str,
+) -> Result<(), ContentError> {
+    match override_level {
+        Some(l) if l == computed => Err(field(
+            "level",
+            format!("{l} is the computed level: no override to record"),
+        )),
+        Some(_) => r.required("reason", reason, MAX_NOTE),
+        None if !reason.is_empty() => Err(field("reason", "given without a level to set")),
+        None => Ok(()),
+    }
+}
+
+/// A measure's note: at most [`MAX_NOTE`], required when it was cancelled.
+fn measure_note(
+    r: Rules,
+    status: crate::domain::MeasureStatus,
+    note: &str,
+) -> Result<(), ContentError> {
+    if status == crate::domain::MeasureStatus::Cancelled {
+        r.required("reason", note, MAX_NOTE)
+    } else {
+        r.text("note", note, MAX_NOTE)
+    }
+}
+
+/// The text a risk is closed with: a summary of how it was resolved (up to [`MAX_TEXT`]) or
+/// the reason it was ruled out (up to [`MAX_NOTE`]); required either way.
+fn closing_text(
+    r: Rules,
+    closure: crate::domain::risk::Closure,
+    text: &str,
+) -> Result<(), ContentError> {
+    match closure {
+        crate::domain::risk::Closure::Resolved => r.required("summary", text, MAX_TEXT),
+        crate::domain::risk::Closure::RuledOut => r.required("reason", text, MAX_NOTE),
+    }
 }
 
 fn province_only(is_province: bool, what: &'static str) -> Result<(), ContentError> {
@@ -533,13 +589,25 @@ pub fn event(event: &Event, origin: &str, at_ms: i64) -> Result<(), ContentError
             id,
             scores,
             standard_version,
-            level: _,
+            level,
+            override_level,
+            reason,
+            note,
         } => {
             id_of("id", id, RISK, own)?;
             scores
                 .validate()
                 .map_err(|e| field("scores", e.to_string()))?;
-            r.required_line("standard", standard_version, 64)
+            r.required_line("standard", standard_version, 64)?;
+            grade_override(r, *level, *override_level, reason)?;
+            match note {
+                Some(n) => r.required("note", n, MAX_NOTE),
+                None => Ok(()),
+            }
+        }
+        Event::RiskNoted { id, note } => {
+            id_of("id", id, RISK, own)?;
+            r.required("note", note, MAX_NOTE)
         }
         Event::MeasureAdded {
             id,
@@ -554,11 +622,44 @@ pub fn event(event: &Event, origin: &str, at_ms: i64) -> Result<(), ContentError
             r.required_line("owner", owner, MAX_SHORT)?;
             date("due", due)
         }
-        Event::MeasureUpdated { id, measure_id, .. } => {
+        Event::MeasureUpdated {
+            id,
+            measure_id,
+            status,
+            note,
+        } => {
             id_of("id", id, RISK, own)?;
-            measure(measure_id)
+            measure(measure_id)?;
+            measure_note(r, *status, note)
+        }
+        Event::MeasureEdited {
+            id,
+            measure_id,
+            action,
+            owner,
+            due,
+        } => {
+            id_of("id", id, RISK, own)?;
+            measure(measure_id)?;
+            if action.is_none() && owner.is_none() && due.is_none() {
+                return Err(field("measure", "an edit that changes nothing"));
+            }
+            if let Some(a) = action {
+                r.required("action", a, MAX_TEXT)?;
+            }
+            if let Some(o) = owner {
+                r.required_line("owner", o, MAX_SHORT)?;
+            }
+            match due {
+                Some(d) => date("due", d),
+                None => Ok(()),
+            }
         }
         Event::StatusSet { id, .. } => id_of("id", id, RISK, own),
+        Event::RiskClosed { id, closure, text } => {
+            id_of("id", id, RISK, own)?;
+            closing_text(r, *closure, text)
+        }
         Event::RiskShared {
             id,
             scope,
