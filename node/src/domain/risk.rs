@@ -526,6 +526,59 @@ mod tests {
     }
 
     #[test]
+    fn closing_resolves_without_open_measures_or_rules_out_from_anywhere() {
+        use Closure::*;
+        let none: Vec<String> = Vec::new();
+        for from in [MeasuresSet, Monitoring] {
+            assert_eq!(check_close(from, Resolved, &none), Ok(()), "{from}");
+        }
+        for from in [Identified, Graded] {
+            assert!(
+                matches!(
+                    check_close(from, Resolved, &none),
+                    Err(TransitionError::NotAllowed { .. })
+                ),
+                "{from}"
+            );
+        }
+        let open = vec!["m2".to_owned()];
+        assert_eq!(
+            check_close(Monitoring, Resolved, &open),
+            Err(TransitionError::OpenMeasures(open.clone()))
+        );
+        for from in [Identified, Graded, MeasuresSet, Monitoring, RiskStatus::Resolved] {
+            assert_eq!(check_close(from, RuledOut, &open), Ok(()), "{from}");
+        }
+        assert_eq!(
+            check_close(RiskStatus::RuledOut, RuledOut, &none),
+            Err(TransitionError::Unchanged(RiskStatus::RuledOut))
+        );
+        // Reopening from either closed status, and ruled-out is reached by closing only.
+        for from in [RiskStatus::Resolved, RiskStatus::RuledOut] {
+            assert_eq!(check_transition(from, Monitoring, BOTH), Ok(()), "{from}");
+        }
+        assert!(check_transition(Monitoring, RiskStatus::RuledOut, BOTH).is_err());
+        let e = TransitionError::OpenMeasures(vec!["m1".into(), "m3".into()]).to_string();
+        assert!(e.contains("m1, m3 still open"), "{e}");
+    }
+
+    #[test]
+    fn measure_statuses_have_chinese_labels_and_take_them() {
+        for s in MeasureStatus::ALL {
+            assert_eq!(s.as_str().parse::<MeasureStatus>(), Ok(s));
+            assert_eq!(s.label_zh().parse::<MeasureStatus>(), Ok(s));
+        }
+        assert_eq!(
+            "取消".parse::<MeasureStatus>(),
+            Ok(MeasureStatus::Cancelled)
+        );
+        assert!(MeasureStatus::InProgress.is_open() && !MeasureStatus::Cancelled.is_open());
+        assert_eq!(RiskStatus::RuledOut.label_zh(), "排除");
+        assert_eq!("排除".parse::<RiskStatus>(), Ok(RiskStatus::RuledOut));
+        assert!(RiskStatus::RuledOut.is_closed() && !RiskStatus::Monitoring.is_closed());
+    }
+
+    #[test]
     fn vocabularies_take_the_chinese_labels_too() {
         assert_eq!(
             "活动集中点".parse::<FocusPoint>(),

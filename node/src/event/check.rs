@@ -1303,6 +1303,111 @@ mod tests {
         assert!(typed("title", "one\r\ntwo", 100, Lines::One).is_err());
     }
 
+    /// What a peer sends of the new register operations passes the checks local input does:
+    /// a note or reason over [`MAX_NOTE`], an override without its reason (or at the computed
+    /// level), a cancellation or a closing without its why are refused on receipt.
+    #[test]
+    fn received_notes_overrides_and_closings_are_held_to_the_local_limits() {
+        use crate::domain::risk::Closure;
+        use crate::domain::{Level, MeasureStatus, Scores};
+        let at = RULES_OF_ISSUE_15_MS + 1_000;
+        let received = |e: &Event| {
+            entry(
+                &entry_of("county/510104", "staff/510104/zhang", at, e),
+                None,
+                at,
+            )
+        };
+        let long = "长".repeat(MAX_NOTE + 1);
+        let graded = |set: Option<Level>, reason: &str, note: Option<&str>| Event::RiskGraded {
+            id: "510104-1".into(),
+            scores: Scores {
+                influence: 3,
+                attention: 3,
+                diffusion: 3,
+            },
+            level: Level::III,
+            standard_version: "2025-1".into(),
+            override_level: set,
+            reason: reason.into(),
+            note: note.map(Into::into),
+        };
+        received(&graded(Some(Level::II), "两地同时发生", Some("转发上升"))).unwrap();
+        for (bad, field) in [
+            (graded(Some(Level::II), "", None), "reason:"),
+            (graded(Some(Level::II), &long, None), "reason:"),
+            (graded(Some(Level::III), "same as computed", None), "level:"),
+            (graded(None, "a reason for nothing", None), "reason:"),
+            (graded(None, "", Some(&long)), "note:"),
+            (graded(None, "", Some("")), "note:"),
+            (
+                Event::RiskNoted {
+                    id: "510104-1".into(),
+                    note: long.clone(),
+                },
+                "note:",
+            ),
+            (
+                Event::MeasureUpdated {
+                    id: "510104-1".into(),
+                    measure_id: "m1".into(),
+                    status: MeasureStatus::Cancelled,
+                    note: String::new(),
+                },
+                "reason:",
+            ),
+            (
+                Event::MeasureUpdated {
+                    id: "510104-1".into(),
+                    measure_id: "m1".into(),
+                    status: MeasureStatus::Done,
+                    note: long.clone(),
+                },
+                "note:",
+            ),
+            (
+                Event::MeasureEdited {
+                    id: "510104-1".into(),
+                    measure_id: "m1".into(),
+                    action: None,
+                    owner: None,
+                    due: Some("someday".into()),
+                },
+                "due:",
+            ),
+            (
+                Event::MeasureEdited {
+                    id: "510104-1".into(),
+                    measure_id: "m1".into(),
+                    action: None,
+                    owner: None,
+                    due: None,
+                },
+                "measure:",
+            ),
+            (
+                Event::RiskClosed {
+                    id: "510104-1".into(),
+                    closure: Closure::RuledOut,
+                    text: long.clone(),
+                },
+                "reason:",
+            ),
+            (
+                Event::RiskClosed {
+                    id: "510104-1".into(),
+                    closure: Closure::Resolved,
+                    text: String::new(),
+                },
+                "summary:",
+            ),
+        ] {
+            let err = received(&bad).unwrap_err();
+            assert!(err.to_string().starts_with(field), "{bad:?}: {err}");
+            assert!(!err.is_transient(), "{err}");
+        }
+    }
+
     #[test]
     fn received_entries_with_refused_characters_are_refused() {
         let e = created("510104-1", "\u{202e}evil");
