@@ -546,7 +546,13 @@ mod tests {
             check_close(Monitoring, Resolved, &open),
             Err(TransitionError::OpenMeasures(open.clone()))
         );
-        for from in [Identified, Graded, MeasuresSet, Monitoring, RiskStatus::Resolved] {
+        for from in [
+            Identified,
+            Graded,
+            MeasuresSet,
+            Monitoring,
+            RiskStatus::Resolved,
+        ] {
             assert_eq!(check_close(from, RuledOut, &open), Ok(()), "{from}");
         }
         assert_eq!(
