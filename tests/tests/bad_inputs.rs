@@ -153,7 +153,7 @@ fn an_unknown_focus_point_is_refused() {
 fn an_unknown_risk_id_is_not_found() {
     let (pki, node) = register_with_three_risks();
     let before = baseline(&node, &pki);
-    let commands: [&[&str]; 6] = [
+    let commands: [&[&str]; 7] = [
         &["show", "510104-99"],
         &[
             "grade",
