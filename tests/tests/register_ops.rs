@@ -342,6 +342,35 @@ fn a_false_alarm_is_ruled_out_straight_from_identified_and_can_be_reopened() {
         .to_owned();
     let err = refused(&node, &pki, &["close", &id, "--ruled-out"]);
     assert!(err.contains("--reason"), "{err}");
+    // Another county's staff may neither note, grade, edit measures nor close here.
+    pki.issue_staff("510105", "li");
+    for args in [
+        &["note", id.as_str(), "not mine"][..],
+        &["close", &id, "--ruled-out", "--reason", "not mine"],
+        &["measure", "edit", &id, "m1", "--owner", "x"],
+        &[
+            "grade",
+            &id,
+            "--influence",
+            "1",
+            "--attention",
+            "1",
+            "--diffusion",
+            "1",
+            "--level",
+            "I",
+            "--reason",
+            "x",
+        ],
+    ] {
+        let err = node
+            .cli(&pki, "staff-510105-li")
+            .arg("risk")
+            .args(args)
+            .run()
+            .err();
+        assert!(err.contains("permission denied"), "{args:?}: {err}");
+    }
     let err = refused(&node, &pki, &["close", &id, "--resolved", "--summary", "x"]);
     assert!(
         err.contains("identified") && err.contains("resolved"),
