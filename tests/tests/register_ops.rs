@@ -406,7 +406,7 @@ fn a_false_alarm_is_ruled_out_straight_from_identified_and_can_be_reopened() {
             .json();
         assert_eq!(
             fenghuo_tests::register::ids(&list),
-            [id.clone()],
+            std::slice::from_ref(&id),
             "{status}"
         );
     }
@@ -558,4 +558,120 @@ fn a_risk_shared_with_the_province_carries_its_notes_judgement_and_closing_to_th
             .any(|s| s.starts_with("note: Quiet for a week; re-graded")),
         "{at_gateway:#}"
     );
+}
+
+/// Over gRPC: the standard's thresholds and weights come as fields, and a client that skips
+/// the CLI's checks gets `INVALID_ARGUMENT` naming the field, with nothing written.
+#[tokio::test]
+async fn the_new_calls_refuse_what_the_cli_would_not_send() {
+    use fenghuo_proto::v1;
+    let (pki, node) = county_with_zhang();
+    let mut client = node.registry(&pki, ZHANG).await;
+    let std = client
+        .get_grading_standard(v1::GetGradingStandardRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let shipped =
+        fenghuo_node::domain::GradingStandard::from_toml(&std.toml).expect("the TOML it gives");
+    assert_eq!(
+        (
+            std.threshold_level_i,
+            std.threshold_level_ii,
+            std.threshold_level_iii
+        ),
+        (
+            shipped.thresholds.level_i,
+            shipped.thresholds.level_ii,
+            shipped.thresholds.level_iii
+        )
+    );
+    assert_eq!(
+        (
+            std.weight_influence,
+            std.weight_attention,
+            std.weight_diffusion
+        ),
+        (
+            shipped.weights.influence,
+            shipped.weights.attention,
+            shipped.weights.diffusion
+        )
+    );
+
+    let id = client
+        .create_risk(v1::CreateRiskRequest {
+            title: "gRPC only".into(),
+            focus: v1::FocusPoint::KeyWork as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    let before = show(&node, &pki, ZHANG, &id);
+    let code = |r: Result<tonic::Response<v1::Risk>, tonic::Status>, field: &str| {
+        let s = r.unwrap_err();
+        assert_eq!(s.code(), tonic::Code::InvalidArgument, "{s:?}");
+        assert!(s.message().contains(field), "{field}: {s:?}");
+    };
+    code(
+        client
+            .add_note(v1::AddNoteRequest {
+                id: id.clone(),
+                note: "only one score".into(),
+                influence: Some(3),
+                ..Default::default()
+            })
+            .await,
+        "diffusion",
+    );
+    code(
+        client
+            .close_risk(v1::CloseRiskRequest {
+                id: id.clone(),
+                status: v1::RiskStatus::Monitoring as i32,
+                text: "x".into(),
+            })
+            .await,
+        "status",
+    );
+    code(
+        client
+            .grade_risk(v1::GradeRiskRequest {
+                id: id.clone(),
+                influence: 3,
+                attention: 3,
+                diffusion: 3,
+                override_level: 99,
+                reason: "x".into(),
+            })
+            .await,
+        "override_level",
+    );
+    code(
+        client
+            .grade_risk(v1::GradeRiskRequest {
+                id: id.clone(),
+                influence: 3,
+                attention: 3,
+                diffusion: 3,
+                override_level: v1::Level::I as i32,
+                reason: String::new(),
+            })
+            .await,
+        "reason",
+    );
+    code(
+        client
+            .update_measure(v1::UpdateMeasureRequest {
+                id: id.clone(),
+                measure_id: "m1".into(),
+                status: 42,
+                note: String::new(),
+            })
+            .await,
+        "status",
+    );
+    assert_eq!(show(&node, &pki, ZHANG, &id), before, "nothing was written");
 }
