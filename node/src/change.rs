@@ -52,11 +52,14 @@ impl Change for register::Command {
         batch: &mut Batch,
         author: &str,
     ) -> Result<Written, WriteError> {
+        // Due dates are compared with the write's date where the people are.
+        let today = crate::timespec::local_date(staging.now_ms());
         let planned = register::command::prepare(
             staging.store(),
             batch,
             staging.unit(),
             staging.standard(),
+            &today,
             self,
         )?;
         let mut written = nothing();

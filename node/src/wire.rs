@@ -68,6 +68,7 @@ pub fn status_from_proto(v: i32) -> Option<RiskStatus> {
         P::MeasuresSet => RiskStatus::MeasuresSet,
         P::Monitoring => RiskStatus::Monitoring,
         P::Resolved => RiskStatus::Resolved,
+        P::RuledOut => RiskStatus::RuledOut,
         P::Unspecified => return None,
     })
 }
@@ -81,6 +82,7 @@ pub fn status_to_proto(s: RiskStatus) -> v1::RiskStatus {
         RiskStatus::MeasuresSet => P::MeasuresSet,
         RiskStatus::Monitoring => P::Monitoring,
         RiskStatus::Resolved => P::Resolved,
+        RiskStatus::RuledOut => P::RuledOut,
     }
 }
 
@@ -91,6 +93,7 @@ pub fn measure_status_from_proto(v: i32) -> Option<MeasureStatus> {
         P::Planned => MeasureStatus::Planned,
         P::InProgress => MeasureStatus::InProgress,
         P::Done => MeasureStatus::Done,
+        P::Cancelled => MeasureStatus::Cancelled,
         P::Unspecified => return None,
     })
 }
@@ -102,6 +105,7 @@ pub fn measure_status_to_proto(s: MeasureStatus) -> v1::MeasureStatus {
         MeasureStatus::Planned => P::Planned,
         MeasureStatus::InProgress => P::InProgress,
         MeasureStatus::Done => P::Done,
+        MeasureStatus::Cancelled => P::Cancelled,
     }
 }
 
@@ -143,11 +147,7 @@ mod tests {
         for s in RiskStatus::ALL {
             assert_eq!(status_from_proto(status_to_proto(s) as i32), Some(s));
         }
-        for s in [
-            MeasureStatus::Planned,
-            MeasureStatus::InProgress,
-            MeasureStatus::Done,
-        ] {
+        for s in MeasureStatus::ALL {
             assert_eq!(
                 measure_status_from_proto(measure_status_to_proto(s) as i32),
                 Some(s)

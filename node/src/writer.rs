@@ -959,6 +959,8 @@ mod tests {
             focus: None,
             source: None,
             behaviours: None,
+            add_behaviours: Vec::new(),
+            remove_behaviours: Vec::new(),
             department: None,
         }
     }

@@ -69,6 +69,8 @@ async fn concurrent_writes_form_one_verified_chain_and_views_rebuild() {
                 Command::Grade {
                     id: r.id.clone(),
                     scores,
+                    override_level: None,
+                    reason: String::new(),
                 },
             )
             .await
@@ -164,6 +166,8 @@ async fn refused_commands_write_nothing_and_batches_stay_consistent() {
             focus: Some(FocusPoint::MajorEvent),
             source: None,
             behaviours: None,
+            add_behaviours: Vec::new(),
+            remove_behaviours: Vec::new(),
             department: None,
         },
         Command::SetStatus {
@@ -177,6 +181,8 @@ async fn refused_commands_write_nothing_and_batches_stay_consistent() {
                 attention: 1,
                 diffusion: 1,
             },
+            override_level: None,
+            reason: String::new(),
         },
         Command::Grade {
             id: "510104-99".into(),
@@ -185,6 +191,8 @@ async fn refused_commands_write_nothing_and_batches_stay_consistent() {
                 attention: 1,
                 diffusion: 1,
             },
+            override_level: None,
+            reason: String::new(),
         },
         Command::Grade {
             id: "510105-1".into(),
@@ -193,6 +201,8 @@ async fn refused_commands_write_nothing_and_batches_stay_consistent() {
                 attention: 1,
                 diffusion: 1,
             },
+            override_level: None,
+            reason: String::new(),
         },
         Command::AddMeasure {
             id: r.id.clone(),

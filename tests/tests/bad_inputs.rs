@@ -153,7 +153,7 @@ fn an_unknown_focus_point_is_refused() {
 fn an_unknown_risk_id_is_not_found() {
     let (pki, node) = register_with_three_risks();
     let before = baseline(&node, &pki);
-    let commands: [&[&str]; 6] = [
+    let commands: [&[&str]; 7] = [
         &["show", "510104-99"],
         &[
             "grade",
@@ -178,7 +178,8 @@ fn an_unknown_risk_id_is_not_found() {
             "2030-01-01",
         ],
         &["measure", "update", "510104-99", "m1", "--status", "done"],
-        &["set-status", "510104-99", "resolved"],
+        &["close", "510104-99", "--resolved", "--summary", "s"],
+        &["note", "510104-99", "a note on no risk"],
     ];
     for args in commands {
         let stderr = refused(&node, &pki, &before, args, &["510104-99"]);
@@ -242,8 +243,16 @@ fn an_impossible_transition_is_refused_with_the_reason() {
         &node,
         &pki,
         &before,
-        &["set-status", "510104-3", "resolved"],
+        &["close", "510104-3", "--resolved", "--summary", "s"],
         &["graded", "resolved"],
+    );
+    // Resolving has its own command, which asks how.
+    refused(
+        &node,
+        &pki,
+        &before,
+        &["set-status", "510104-3", "resolved"],
+        &["risk close", "--summary"],
     );
     refused(
         &node,
@@ -287,6 +296,7 @@ async fn the_node_itself_refuses_bad_fields_over_grpc() {
         influence,
         attention,
         diffusion,
+        ..Default::default()
     };
     for (req, field) in [
         (grade(0, 3, 3), "influence"),
@@ -330,6 +340,7 @@ async fn the_node_itself_refuses_bad_fields_over_grpc() {
             id: "510104-2".into(),
             measure_id: "m1".into(),
             status: v1::MeasureStatus::Unspecified as i32,
+            ..Default::default()
         })
         .await
         .unwrap_err();

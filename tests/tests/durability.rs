@@ -161,7 +161,17 @@ fn rebuilding_the_views_from_the_feeds_changes_nothing() {
         &pki,
         &["measure", "update", "510104-1", "m1", "--status", "done"],
     );
-    risk(&node, &pki, &["set-status", "510104-1", "resolved"]);
+    risk(
+        &node,
+        &pki,
+        &[
+            "close",
+            "510104-1",
+            "--resolved",
+            "--summary",
+            "Hearing held",
+        ],
+    );
     risk(
         &node,
         &pki,

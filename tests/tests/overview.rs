@@ -64,7 +64,7 @@ fn recount(p: &Province, name: &str) -> Value {
         *by_status
             .entry(r["status"].as_str().unwrap().to_owned())
             .or_default() += 1;
-        if r["status"] == "resolved" {
+        if r["status"] == "resolved" || r["status"] == "ruled-out" {
             continue;
         }
         let level = r["level"].as_str().unwrap_or("ungraded").to_owned();
@@ -140,8 +140,47 @@ fn the_gateways_overview_equals_a_recount_and_follows_every_change() {
             "2026-12-31",
         ],
     );
-    json(&p, B, &["risk", "set-status", &b2, "resolved"]);
+    json(
+        &p,
+        B,
+        &[
+            "risk",
+            "measure",
+            "done",
+            &b2,
+            "m1",
+            "--note",
+            "Stewards on duty",
+        ],
+    );
+    json(
+        &p,
+        B,
+        &[
+            "risk",
+            "close",
+            &b2,
+            "--resolved",
+            "--summary",
+            "The concert passed quietly",
+        ],
+    );
     add(&p, C, "Local only", "key-work"); // never leaves C
+                                          // A false alarm the province saw: counted by status, never as an open risk.
+    let c2 = add(&p, C, "Rumoured factory closure", "reform-measure");
+    json(&p, C, &["risk", "share", &c2, "--scope", "province"]);
+    json(
+        &p,
+        C,
+        &[
+            "risk",
+            "close",
+            &c2,
+            "--ruled-out",
+            "--reason",
+            "The factory denied it",
+        ],
+    );
 
     p.wait_converged();
     let o = json(&p, GATEWAY, &["overview"]);
@@ -150,6 +189,7 @@ fn the_gateways_overview_equals_a_recount_and_follows_every_change() {
     assert_eq!(o["by_level"]["I"], 1);
     assert_eq!(o["by_level"]["ungraded"], 1);
     assert_eq!(o["by_status"]["resolved"], 1);
+    assert_eq!(o["by_status"]["ruled-out"], 1, "{o:#}");
     let row = |o: &Value, c: &str| {
         o["counties"]
             .as_array()
@@ -171,7 +211,7 @@ fn the_gateways_overview_equals_a_recount_and_follows_every_change() {
             .map(|d| d[k].as_u64().unwrap())
             .sum()
     };
-    assert_eq!(sum(&o, "new"), 4, "{o:#}");
+    assert_eq!(sum(&o, "new"), 5, "{o:#}");
     assert_eq!(sum(&o, "resolved"), 1, "{o:#}");
     assert_eq!(o["days"].as_array().unwrap().len(), 30);
 
@@ -237,7 +277,8 @@ fn the_gateways_overview_equals_a_recount_and_follows_every_change() {
         "{a_at_high:#}"
     );
 
-    // A county's own node counts what it holds: C sees its local risk.
+    // A county's own node counts what it holds: C sees its local risk (the ruled-out one is
+    // no open risk).
     let at_c = json(&p, C, &["overview", "--county", C]);
     assert_eq!(at_c["active"], 1);
     // Bad input is refused with the field named.

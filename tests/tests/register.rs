@@ -246,8 +246,23 @@ fn a_risk_goes_from_identified_to_resolved_and_its_history_says_who_did_what() {
     // Dynamic management.
     let monitoring = risk(&node, &pki, &["set-status", "510104-1", "monitoring"]);
     assert_eq!(monitoring["status"], "monitoring");
-    let resolved = risk(&node, &pki, &["set-status", "510104-1", "resolved"]);
+    // Resolving is `close`, with a summary (every measure is done).
+    let resolved = risk(
+        &node,
+        &pki,
+        &[
+            "close",
+            "510104-1",
+            "--resolved",
+            "--summary",
+            "Water tests published; no gathering",
+        ],
+    );
     assert_eq!(resolved["status"], "resolved");
+    assert_eq!(
+        resolved["closure"]["text"],
+        "Water tests published; no gathering"
+    );
 
     // A descriptive change is recorded with who and what.
     let updated = risk(
@@ -294,7 +309,7 @@ fn a_risk_goes_from_identified_to_resolved_and_its_history_says_who_did_what() {
         "measure-updated",
         "measure-updated",
         "status-set",
-        "status-set",
+        "closed",
         "updated",
     ];
     assert!(
@@ -326,12 +341,10 @@ fn a_risk_goes_from_identified_to_resolved_and_its_history_says_who_did_what() {
         .filter(|h| h["action"] == "status-set")
         .map(|h| h["summary"].as_str().unwrap())
         .collect();
+    assert_eq!(statuses, ["status measures-set → monitoring"]);
     assert_eq!(
-        statuses,
-        [
-            "status measures-set → monitoring",
-            "status monitoring → resolved"
-        ]
+        last_entry(&shown, "closed")["summary"],
+        "resolved 化解: Water tests published; no gathering; status monitoring → resolved"
     );
 
     // The other risk was not touched by any of this; its own steps are numbered in order.

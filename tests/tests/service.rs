@@ -132,6 +132,7 @@ async fn the_node_tells_which_grading_standard_it_grades_with() {
             influence: 5,
             attention: 5,
             diffusion: 5,
+            ..Default::default()
         })
         .await
         .unwrap()

@@ -252,6 +252,7 @@ pub async fn seed(connect: &Connect, mut progress: impl FnMut(&str)) -> anyhow::
                 influence,
                 attention,
                 diffusion,
+                ..Default::default()
             })
             .await?;
             reg.add_measure(v1::AddMeasureRequest {

@@ -22,10 +22,12 @@ pub fn risk_to_proto(r: &RiskRecord) -> v1::Risk {
             influence: g.scores.influence,
             attention: g.scores.attention,
             diffusion: g.scores.diffusion,
-            level: level_to_proto(g.level) as i32,
+            level: level_to_proto(g.effective_level()) as i32,
             standard_version: g.standard_version.clone(),
             graded_at_ms: g.graded_at_ms,
             graded_by: g.graded_by.clone(),
+            computed_level: level_to_proto(g.level) as i32,
+            override_reason: g.reason.clone(),
         }),
         measures: r
             .measures
@@ -36,6 +38,8 @@ pub fn risk_to_proto(r: &RiskRecord) -> v1::Risk {
                 owner: m.owner.clone(),
                 due: m.due.clone(),
                 status: measure_status_to_proto(m.status) as i32,
+                overdue: m.overdue,
+                note: m.note.clone(),
             })
             .collect(),
         history: r
@@ -54,5 +58,11 @@ pub fn risk_to_proto(r: &RiskRecord) -> v1::Risk {
         created_at_ms: r.created_at_ms,
         updated_at_ms: r.updated_at_ms,
         scope: r.scope.to_proto() as i32,
+        closure: r.closure.as_ref().map(|c| v1::Closure {
+            status: status_to_proto(c.closure.status()) as i32,
+            text: c.text.clone(),
+            at_ms: c.at_ms,
+            by: c.by.clone(),
+        }),
     }
 }

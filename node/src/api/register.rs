@@ -7,6 +7,7 @@ use tonic::{Request, Response, Status};
 
 use super::auth::{caller, require_own, require_reader, Caller};
 use super::convert::risk_to_proto;
+use crate::domain::risk::Closure;
 use crate::domain::Scores;
 use crate::feed::Audience;
 use crate::identity::DivisionCode;
@@ -84,12 +85,14 @@ impl Registry for RegistryService {
             focus: focus_from_proto(r.focus),
             source: r.source,
             behaviours: r.replace_behaviours.then_some(r.behaviours),
+            add_behaviours: r.add_behaviours,
+            remove_behaviours: r.remove_behaviours,
             department: r.department,
         };
         self.write(c, command).await
     }
 
-    /// GradeRisk: grades with the node's standard.
+    /// GradeRisk: grades with the node's standard; an override level needs a reason.
     async fn grade_risk(
         &self,
         req: Request<v1::GradeRiskRequest>,
@@ -101,7 +104,43 @@ impl Registry for RegistryService {
             attention: r.attention,
             diffusion: r.diffusion,
         };
-        self.write(c, Command::Grade { id: r.id, scores }).await
+        let command = Command::Grade {
+            id: r.id,
+            scores,
+            override_level: override_level(r.override_level)?,
+            reason: r.reason,
+        };
+        self.write(c, command).await
+    }
+
+    /// AddNote: a dated situation note, with a re-grade when the three scores are given.
+    async fn add_note(
+        &self,
+        req: Request<v1::AddNoteRequest>,
+    ) -> Result<Response<v1::Risk>, Status> {
+        let c = caller(&req)?;
+        let r = req.into_inner();
+        let scores = match (r.influence, r.attention, r.diffusion) {
+            (None, None, None) => None,
+            (Some(influence), Some(attention), Some(diffusion)) => Some(Scores {
+                influence,
+                attention,
+                diffusion,
+            }),
+            _ => {
+                return Err(Status::invalid_argument(
+                    "influence, attention, diffusion: give all three to re-grade, or none",
+                ))
+            }
+        };
+        let command = Command::Note {
+            id: r.id,
+            note: r.note,
+            scores,
+            override_level: override_level(r.override_level)?,
+            reason: r.reason,
+        };
+        self.write(c, command).await
     }
 
     /// AddMeasure: adds a preventive measure.
@@ -128,12 +167,32 @@ impl Registry for RegistryService {
         let c = caller(&req)?;
         let r = req.into_inner();
         let status = measure_status_from_proto(r.status).ok_or_else(|| {
-            Status::invalid_argument("status: required, one of planned, in-progress, done")
+            Status::invalid_argument(
+                "status: required, one of planned, in-progress, done, cancelled",
+            )
         })?;
         let command = Command::UpdateMeasure {
             id: r.id,
             measure_id: r.measure_id,
             status,
+            note: r.note,
+        };
+        self.write(c, command).await
+    }
+
+    /// EditMeasure: changes a measure's action, owner or due date.
+    async fn edit_measure(
+        &self,
+        req: Request<v1::EditMeasureRequest>,
+    ) -> Result<Response<v1::Risk>, Status> {
+        let c = caller(&req)?;
+        let r = req.into_inner();
+        let command = Command::EditMeasure {
+            id: r.id,
+            measure_id: r.measure_id,
+            action: r.action,
+            owner: r.owner,
+            due: r.due,
         };
         self.write(c, command).await
     }
@@ -147,10 +206,35 @@ impl Registry for RegistryService {
         let r = req.into_inner();
         let status = status_from_proto(r.status).ok_or_else(|| {
             Status::invalid_argument(
-                "status: required, one of identified, graded, measures-set, monitoring, resolved",
+                "status: required, one of identified, graded, measures-set, monitoring (resolving and ruling out are CloseRisk)",
             )
         })?;
         self.write(c, Command::SetStatus { id: r.id, status }).await
+    }
+
+    /// CloseRisk: resolves a risk with a summary, or rules it out (a false alarm) with a
+    /// reason.
+    async fn close_risk(
+        &self,
+        req: Request<v1::CloseRiskRequest>,
+    ) -> Result<Response<v1::Risk>, Status> {
+        let c = caller(&req)?;
+        let r = req.into_inner();
+        let closure = match status_from_proto(r.status) {
+            Some(crate::domain::RiskStatus::Resolved) => Closure::Resolved,
+            Some(crate::domain::RiskStatus::RuledOut) => Closure::RuledOut,
+            _ => {
+                return Err(Status::invalid_argument(
+                    "status: RISK_STATUS_RESOLVED (with the summary) or RISK_STATUS_RULED_OUT (with the reason)",
+                ))
+            }
+        };
+        let command = Command::Close {
+            id: r.id,
+            closure,
+            text: r.text,
+        };
+        self.write(c, command).await
     }
 
     /// ShareRisk: widens who the risk is shared with.
@@ -243,9 +327,28 @@ impl Registry for RegistryService {
         // Any certificate of the provincial CA: the province publishes the standard to every
         // node, and it says nothing about this county.
         caller(&req)?;
+        let standard = &self.state.standard;
         Ok(Response::new(v1::GradingStandardInfo {
-            version: self.state.standard.version.clone(),
-            toml: self.state.standard.to_toml(),
+            version: standard.version.clone(),
+            toml: standard.to_toml(),
+            threshold_level_i: standard.thresholds.level_i,
+            threshold_level_ii: standard.thresholds.level_ii,
+            threshold_level_iii: standard.thresholds.level_iii,
+            weight_influence: standard.weights.influence,
+            weight_attention: standard.weights.attention,
+            weight_diffusion: standard.weights.diffusion,
         }))
     }
+}
+
+/// The override level of a request: unset is none; a value this build does not know is
+/// refused rather than read as none.
+#[allow(clippy::result_large_err)]
+fn override_level(v: i32) -> Result<Option<crate::domain::Level>, Status> {
+    if v == 0 {
+        return Ok(None);
+    }
+    level_from_proto(v)
+        .map(Some)
+        .ok_or_else(|| Status::invalid_argument("override_level: one of I, II, III, IV"))
 }

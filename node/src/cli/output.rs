@@ -108,6 +108,29 @@ fn status_text(v: i32) -> &'static str {
     status_from_proto(v).map(|s| s.as_str()).unwrap_or("?")
 }
 
+/// A risk's level for people: `II 重大 (orange)`, and when the officer set it, the computed
+/// level and the reason beside it; `not graded` before grading.
+pub fn level_line(r: &v1::Risk) -> String {
+    let Some(g) = r.grade.as_ref() else {
+        return "not graded".into();
+    };
+    let Some(l) = level_from_proto(g.level) else {
+        return "?".into();
+    };
+    let mut text = format!("level {} {} ({})", l.as_str(), l.label_zh(), l.colour());
+    if !g.override_reason.is_empty() {
+        if let Some(c) = level_from_proto(g.computed_level) {
+            text.push_str(&format!(
+                ", set by the officer (computed {} {}): {}",
+                c.as_str(),
+                c.label_zh(),
+                g.override_reason
+            ));
+        }
+    }
+    text
+}
+
 /// The name of a scope (feed audience) value.
 pub fn scope_text(v: i32) -> &'static str {
     crate::feed::Audience::from_proto(v)
@@ -134,6 +157,10 @@ pub fn risk_json(r: &v1::Risk) -> Value {
             "attention": g.attention,
             "diffusion": g.diffusion,
             "level": level_from_proto(g.level).map(|l| l.as_str()),
+            "computed_level": level_from_proto(g.computed_level)
+                .or(level_from_proto(g.level))
+                .map(|l| l.as_str()),
+            "override_reason": (!g.override_reason.is_empty()).then_some(&g.override_reason),
             "standard_version": g.standard_version,
             "graded_at": time_text(g.graded_at_ms),
             "graded_by": g.graded_by,
@@ -144,7 +171,15 @@ pub fn risk_json(r: &v1::Risk) -> Value {
             "owner": m.owner,
             "due": m.due,
             "status": measure_status_from_proto(m.status).map(|s| s.as_str()),
+            "overdue": m.overdue,
+            "note": m.note,
         })).collect::<Vec<_>>(),
+        "closure": r.closure.as_ref().map(|c| json!({
+            "status": status_text(c.status),
+            "text": c.text,
+            "at": time_text(c.at_ms),
+            "by": c.by,
+        })),
         "history": r.history.iter().map(|h| json!({
             "rev": h.rev,
             "feed": scope_text(h.feed),
@@ -170,10 +205,7 @@ pub fn table() -> Table {
 /// A risk with its measures and history, for people.
 pub fn risk_detail(r: &v1::Risk) -> String {
     let mut t = table();
-    let level = match r.grade.as_ref().and_then(|g| level_from_proto(g.level)) {
-        Some(l) => format!("{} {} ({})", l.as_str(), l.label_zh(), l.colour()),
-        None => "not graded".into(),
-    };
+    let level = level_line(r);
     let focus = focus_from_proto(r.focus)
         .map(|f| format!("{} {}", f.as_str(), f.label_zh()))
         .unwrap_or_default();
@@ -192,12 +224,29 @@ pub fn risk_detail(r: &v1::Risk) -> String {
             )
         })
         .unwrap_or_default();
+    let status = status_from_proto(r.status)
+        .map(|s| format!("{} {}", s.as_str(), s.label_zh()))
+        .unwrap_or_else(|| "?".into());
+    let closure = r
+        .closure
+        .as_ref()
+        .map(|c| {
+            format!(
+                "{}: {} (by {} at {})",
+                status_text(c.status),
+                c.text,
+                c.by,
+                short_time(c.at_ms)
+            )
+        })
+        .unwrap_or_default();
     for (k, v) in [
         ("id", r.id.clone()),
         ("origin", r.origin.clone()),
         ("title", r.title.clone()),
         ("level", level),
-        ("status", status_text(r.status).to_owned()),
+        ("status", status),
+        ("closed", closure),
         ("shared with", scope_text(r.scope).to_owned()),
         ("focus", focus),
         ("grade", grade),
@@ -213,17 +262,22 @@ pub fn risk_detail(r: &v1::Risk) -> String {
     let mut out = t.to_string();
     if !r.measures.is_empty() {
         let mut m = table();
-        m.set_header(vec!["measure", "action", "owner", "due", "status"]);
+        m.set_header(vec!["measure", "action", "owner", "due", "status", "note"]);
         for x in &r.measures {
+            let due = if x.overdue {
+                format!("{} OVERDUE 逾期", x.due)
+            } else {
+                x.due.clone()
+            };
             m.add_row(vec![
                 x.id.clone(),
                 x.action.clone(),
                 x.owner.clone(),
-                x.due.clone(),
+                due,
                 measure_status_from_proto(x.status)
-                    .map(|s| s.as_str())
-                    .unwrap_or("?")
-                    .to_owned(),
+                    .map(|s| format!("{} {}", s.as_str(), s.label_zh()))
+                    .unwrap_or_else(|| "?".into()),
+                x.note.clone(),
             ]);
         }
         out.push_str("\n\nPreventive measures\n");

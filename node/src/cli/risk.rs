@@ -9,8 +9,7 @@ use super::connect::ConnectArgs;
 use super::output;
 use crate::domain::{FocusPoint, Level, MeasureStatus, RiskStatus};
 use crate::wire::{
-    focus_to_proto, level_from_proto, level_to_proto, measure_status_to_proto, status_from_proto,
-    status_to_proto,
+    focus_to_proto, level_to_proto, measure_status_to_proto, status_from_proto, status_to_proto,
 };
 
 /// JSON output switch shared by every risk command.
@@ -73,9 +72,21 @@ pub enum RiskCommand {
         /// New source.
         #[arg(long)]
         source: Option<String>,
-        /// Risk behaviours, replacing the current ones (repeat for several).
-        #[arg(long = "behaviour", value_name = "TEXT")]
+        /// Risk behaviours replacing ALL the current ones (repeat for several; `--behaviour`
+        /// is the older spelling). To change one at a time, use --add-behaviour and
+        /// --remove-behaviour.
+        #[arg(
+            long = "set-behaviour",
+            visible_alias = "behaviour",
+            value_name = "TEXT"
+        )]
         behaviours: Vec<String>,
+        /// Add one risk behaviour to the current ones (repeat for several).
+        #[arg(long = "add-behaviour", value_name = "TEXT")]
+        add_behaviours: Vec<String>,
+        /// Remove one risk behaviour, written as it is shown (repeat for several).
+        #[arg(long = "remove-behaviour", value_name = "TEXT")]
+        remove_behaviours: Vec<String>,
         /// New responsible department.
         #[arg(long)]
         department: Option<String>,
@@ -83,7 +94,8 @@ pub enum RiskCommand {
         out: Output,
     },
     /// Grade a risk from the three dimensions, each 1-5; the node computes the level I-IV
-    /// with its grading standard.
+    /// with its grading standard. With --level and --reason the officer sets another level
+    /// (综合研判): the computed level is kept and shown beside it.
     Grade {
         /// Risk id, e.g. 510104-1.
         id: String,
@@ -97,17 +109,63 @@ pub enum RiskCommand {
         #[arg(long, value_parser = score)]
         diffusion: u32,
         #[command(flatten)]
+        judgement: Judgement,
+        #[command(flatten)]
         out: Output,
     },
-    /// Preventive measures: add, update.
+    /// Record a dated situation note (动态管理) in the risk's history; with the three scores
+    /// it re-grades the risk in the same entry, with the standard in force.
+    Note {
+        /// Risk id, e.g. 510104-1.
+        id: String,
+        /// What was observed.
+        text: String,
+        /// Influence (影响力), 1-5: re-grade (give all three).
+        #[arg(long, value_parser = score, requires_all = ["attention", "diffusion"])]
+        influence: Option<u32>,
+        /// Attention (关注度), 1-5.
+        #[arg(long, value_parser = score, requires_all = ["influence", "diffusion"])]
+        attention: Option<u32>,
+        /// Diffusion (扩散度), 1-5.
+        #[arg(long, value_parser = score, requires_all = ["influence", "attention"])]
+        diffusion: Option<u32>,
+        #[command(flatten)]
+        judgement: Judgement,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Preventive measures: add, edit, update, done, cancel.
     #[command(subcommand)]
     Measure(MeasureCommand),
-    /// Move a risk along identified → graded → measures-set → monitoring → resolved.
+    /// Move a risk along identified → graded → measures-set → monitoring, or reopen a
+    /// resolved or ruled-out risk (monitoring). Resolving and ruling out: `risk close`.
     SetStatus {
         /// Risk id, e.g. 510104-1.
         id: String,
-        /// identified, graded, measures-set, monitoring or resolved.
+        /// identified, graded, measures-set or monitoring (or the Chinese label).
         status: RiskStatus,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Close a risk: --resolved --summary "…" (化解: every measure done or cancelled), or
+    /// --ruled-out --reason "…" (排除: a false alarm, from any status). Reopen with
+    /// `set-status ID monitoring`.
+    #[command(group(clap::ArgGroup::new("how").required(true).args(["resolved", "ruled_out"])))]
+    Close {
+        /// Risk id, e.g. 510104-1.
+        id: String,
+        /// Resolved (化解): needs --summary.
+        #[arg(long, requires = "summary", conflicts_with = "reason")]
+        resolved: bool,
+        /// Ruled out (排除), a false alarm (误报): needs --reason.
+        #[arg(long, requires = "reason", conflicts_with = "summary")]
+        ruled_out: bool,
+        /// How the risk was defused (with --resolved).
+        #[arg(long)]
+        summary: Option<String>,
+        /// Why it is a false alarm (with --ruled-out).
+        #[arg(long)]
+        reason: Option<String>,
         #[command(flatten)]
         out: Output,
     },
@@ -161,6 +219,18 @@ pub enum RiskCommand {
     },
 }
 
+/// The officer's own level (综合研判), beside the computed one.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Judgement {
+    /// Set this level instead of the computed one: I-IV or 特别重大, 重大, 较大, 一般
+    /// (needs --reason).
+    #[arg(long, requires = "reason")]
+    pub level: Option<Level>,
+    /// Why the level differs from the computed one.
+    #[arg(long, requires = "level")]
+    pub reason: Option<String>,
+}
+
 /// `fenghuo risk measure …` commands.
 #[derive(Debug, clap::Subcommand)]
 pub enum MeasureCommand {
@@ -186,9 +256,54 @@ pub enum MeasureCommand {
         id: String,
         /// Measure id, e.g. m1.
         measure: String,
-        /// planned, in-progress or done.
+        /// planned, in-progress, done or cancelled (or 计划, 进行中, 完成, 取消).
         #[arg(long)]
         status: MeasureStatus,
+        /// How it was done, or why it was cancelled (required then).
+        #[arg(long, default_value = "")]
+        note: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Change a measure's action, owner or due date (only those given).
+    Edit {
+        /// Risk id, e.g. 510104-1.
+        id: String,
+        /// Measure id, e.g. m1.
+        measure: String,
+        /// What will be done.
+        #[arg(long)]
+        action: Option<String>,
+        /// Who does it.
+        #[arg(long)]
+        owner: Option<String>,
+        /// Due date, YYYY-MM-DD, today or later.
+        #[arg(long)]
+        due: Option<String>,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Mark a measure done (完成), with a note on how it was carried out.
+    Done {
+        /// Risk id, e.g. 510104-1.
+        id: String,
+        /// Measure id, e.g. m1.
+        measure: String,
+        /// How it was carried out.
+        #[arg(long)]
+        note: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Cancel a measure (取消), with the reason.
+    Cancel {
+        /// Risk id, e.g. 510104-1.
+        id: String,
+        /// Measure id, e.g. m1.
+        measure: String,
+        /// Why it is dropped.
+        #[arg(long)]
+        reason: String,
         #[command(flatten)]
         out: Output,
     },
@@ -227,6 +342,26 @@ pub fn status_message(s: tonic::Status) -> anyhow::Error {
         _ => "failed",
     };
     anyhow::anyhow!("{code}: {}", s.message())
+}
+
+/// Sets a measure's status (with its note) and returns the risk.
+async fn update_measure(
+    client: &mut RegistryClient<Channel>,
+    id: String,
+    measure: &str,
+    status: MeasureStatus,
+    note: String,
+) -> anyhow::Result<v1::Risk> {
+    Ok(client
+        .update_measure(v1::UpdateMeasureRequest {
+            id,
+            measure_id: measure.to_owned(),
+            status: measure_status_to_proto(status) as i32,
+            note,
+        })
+        .await
+        .map_err(status_message)?
+        .into_inner())
 }
 
 /// Prints the risk as JSON with `--json`, else the one line `line` makes.
@@ -285,6 +420,8 @@ pub async fn run(connect: ConnectArgs, cmd: RiskCommand) -> anyhow::Result<()> {
             description,
             source,
             behaviours,
+            add_behaviours,
+            remove_behaviours,
             department,
             out,
         } => {
@@ -299,6 +436,8 @@ pub async fn run(connect: ConnectArgs, cmd: RiskCommand) -> anyhow::Result<()> {
                     behaviours,
                     replace_behaviours: replace,
                     department,
+                    add_behaviours,
+                    remove_behaviours,
                 })
                 .await
                 .map_err(status_message)?
@@ -310,6 +449,7 @@ pub async fn run(connect: ConnectArgs, cmd: RiskCommand) -> anyhow::Result<()> {
             influence,
             attention,
             diffusion,
+            judgement,
             out,
         } => {
             let r = client
@@ -318,6 +458,11 @@ pub async fn run(connect: ConnectArgs, cmd: RiskCommand) -> anyhow::Result<()> {
                     influence,
                     attention,
                     diffusion,
+                    override_level: judgement
+                        .level
+                        .map(|l| level_to_proto(l) as i32)
+                        .unwrap_or(0),
+                    reason: judgement.reason.unwrap_or_default(),
                 })
                 .await
                 .map_err(status_message)?
@@ -325,17 +470,7 @@ pub async fn run(connect: ConnectArgs, cmd: RiskCommand) -> anyhow::Result<()> {
             if out.json {
                 print_risk(&r, &out)?;
             } else {
-                let level = r.grade.as_ref().and_then(|g| level_from_proto(g.level));
-                match level {
-                    Some(l) => outln!(
-                        "{} graded: level {} {} ({})",
-                        r.id,
-                        l,
-                        l.label_zh(),
-                        l.colour()
-                    ),
-                    None => outln!("{} graded", r.id),
-                }
+                outln!("{} graded: {}", r.id, output::level_line(&r));
                 // Grading moves an identified risk on by itself: say so, and what comes next,
                 // so `set-status` is not tried for a step that needs a measure first.
                 if let Some(status) = status_from_proto(r.status) {
@@ -380,23 +515,139 @@ pub async fn run(connect: ConnectArgs, cmd: RiskCommand) -> anyhow::Result<()> {
                 );
             }
         }
-        RiskCommand::Measure(MeasureCommand::Update {
+        RiskCommand::Note {
             id,
-            measure,
-            status,
+            text,
+            influence,
+            attention,
+            diffusion,
+            judgement,
             out,
-        }) => {
+        } => {
+            let regrade = influence.is_some();
             let r = client
-                .update_measure(v1::UpdateMeasureRequest {
+                .add_note(v1::AddNoteRequest {
                     id,
-                    measure_id: measure.clone(),
-                    status: measure_status_to_proto(status) as i32,
+                    note: text,
+                    influence,
+                    attention,
+                    diffusion,
+                    override_level: judgement
+                        .level
+                        .map(|l| level_to_proto(l) as i32)
+                        .unwrap_or(0),
+                    reason: judgement.reason.unwrap_or_default(),
                 })
                 .await
                 .map_err(status_message)?
                 .into_inner();
             report(&r, &out, || {
-                format!("{}: measure {} is now {}", r.id, measure, status.as_str())
+                if regrade {
+                    format!(
+                        "{}: note recorded and re-graded: {}",
+                        r.id,
+                        output::level_line(&r)
+                    )
+                } else {
+                    format!("{}: note recorded", r.id)
+                }
+            })?;
+        }
+        RiskCommand::Measure(MeasureCommand::Update {
+            id,
+            measure,
+            status,
+            note,
+            out,
+        }) => {
+            let r = update_measure(&mut client, id, &measure, status, note).await?;
+            report(&r, &out, || {
+                format!(
+                    "{}: measure {} is now {} {}",
+                    r.id,
+                    measure,
+                    status.as_str(),
+                    status.label_zh()
+                )
+            })?;
+        }
+        RiskCommand::Measure(MeasureCommand::Done {
+            id,
+            measure,
+            note,
+            out,
+        }) => {
+            let r = update_measure(&mut client, id, &measure, MeasureStatus::Done, note).await?;
+            report(&r, &out, || {
+                format!("{}: measure {} is done 完成", r.id, measure)
+            })?;
+        }
+        RiskCommand::Measure(MeasureCommand::Cancel {
+            id,
+            measure,
+            reason,
+            out,
+        }) => {
+            let r =
+                update_measure(&mut client, id, &measure, MeasureStatus::Cancelled, reason).await?;
+            report(&r, &out, || {
+                format!("{}: measure {} is cancelled 取消", r.id, measure)
+            })?;
+        }
+        RiskCommand::Measure(MeasureCommand::Edit {
+            id,
+            measure,
+            action,
+            owner,
+            due,
+            out,
+        }) => {
+            let r = client
+                .edit_measure(v1::EditMeasureRequest {
+                    id,
+                    measure_id: measure.clone(),
+                    action,
+                    owner,
+                    due,
+                })
+                .await
+                .map_err(status_message)?
+                .into_inner();
+            report(&r, &out, || {
+                let m = r.measures.iter().find(|m| m.id == measure);
+                match m {
+                    Some(m) => format!(
+                        "{}: measure {}: {} (owner {}, due {})",
+                        r.id, m.id, m.action, m.owner, m.due
+                    ),
+                    None => format!("{}: measure {} edited", r.id, measure),
+                }
+            })?;
+        }
+        RiskCommand::Close {
+            id,
+            resolved,
+            ruled_out: _,
+            summary,
+            reason,
+            out,
+        } => {
+            let (status, text) = if resolved {
+                (RiskStatus::Resolved, summary.unwrap_or_default())
+            } else {
+                (RiskStatus::RuledOut, reason.unwrap_or_default())
+            };
+            let r = client
+                .close_risk(v1::CloseRiskRequest {
+                    id,
+                    status: status_to_proto(status) as i32,
+                    text,
+                })
+                .await
+                .map_err(status_message)?
+                .into_inner();
+            report(&r, &out, || {
+                format!("{} is now {} {}", r.id, status, status.label_zh())
             })?;
         }
         RiskCommand::SetStatus { id, status, out } => {
@@ -408,7 +659,9 @@ pub async fn run(connect: ConnectArgs, cmd: RiskCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(status_message)?
                 .into_inner();
-            report(&r, &out, || format!("{} is now {}", r.id, status))?;
+            report(&r, &out, || {
+                format!("{} is now {} {}", r.id, status, status.label_zh())
+            })?;
         }
         RiskCommand::Share { id, scope, out } => {
             let scope = match scope.as_str() {

@@ -546,9 +546,11 @@ pub fn report_on_grading(
     event: &Event,
     risks: &dyn RiskLookup,
 ) -> Result<Option<(Audience, Event)>, CommsError> {
-    let Event::RiskGraded { id, level, .. } = event else {
+    // The level the grading leaves: an officer's override counts, not the computed one.
+    let (Event::RiskGraded { id, .. }, Some(level)) = (event, event.graded_level()) else {
         return Ok(None);
     };
+    let level = &level;
     if !matches!(level, Level::I | Level::II) || is_province(unit) {
         return Ok(None);
     }

@@ -261,10 +261,17 @@ impl GradingStandard {
 
     /// The level of `scores` under `focus`; refuses scores outside 1-5.
     pub fn grade(&self, scores: Scores, focus: FocusPoint) -> Result<Level, GradingError> {
+        Ok(self.assess(scores, focus)?.level)
+    }
+
+    /// How `scores` under `focus` come to their level: the weighted score, the focus point's
+    /// adjustment, the thresholds compared with and any escalation (what a page shows beside
+    /// "the three scores → the level"). Refuses scores outside 1-5.
+    pub fn assess(&self, scores: Scores, focus: FocusPoint) -> Result<Assessment, GradingError> {
         scores.validate()?;
         let score = self.score(scores, focus);
         let t = &self.thresholds;
-        let mut level = if score >= t.level_i {
+        let by_score = if score >= t.level_i {
             Level::I
         } else if score >= t.level_ii {
             Level::II
@@ -273,14 +280,53 @@ impl GradingStandard {
         } else {
             Level::IV
         };
+        let mut level = by_score;
         if let Some(e) = &self.escalation {
             let max = scores.influence.max(scores.attention).max(scores.diffusion);
             if max >= e.at && e.to < level {
                 level = e.to;
             }
         }
-        Ok(level)
+        Ok(Assessment {
+            standard_version: self.version.clone(),
+            scores,
+            focus,
+            focus_adjustment: self
+                .focus_adjustment
+                .get(focus.as_str())
+                .copied()
+                .unwrap_or(0),
+            score,
+            thresholds: self.thresholds.clone(),
+            by_score,
+            escalated: level != by_score,
+            level,
+        })
     }
+}
+
+/// One grading worked through: the three scores, the weighted score against the
+/// thresholds, and the level that results (see [`GradingStandard::assess`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Assessment {
+    /// The standard used.
+    pub standard_version: String,
+    /// The three dimensions.
+    pub scores: Scores,
+    /// The risk's focus point.
+    pub focus: FocusPoint,
+    /// What the focus point adds to the score.
+    pub focus_adjustment: i64,
+    /// The weighted score, adjustment included.
+    pub score: i64,
+    /// The thresholds the score is compared with.
+    pub thresholds: Thresholds,
+    /// The level the score alone reaches.
+    pub by_score: Level,
+    /// One extreme dimension lifted the level above `by_score`.
+    pub escalated: bool,
+    /// The resulting level.
+    pub level: Level,
 }
 
 #[cfg(test)]
@@ -363,6 +409,32 @@ mod tests {
         let unknown = format!("{DEFAULT_STANDARD_TOML}\nsurprise = 1\n");
         let e = GradingStandard::from_toml(&unknown).unwrap_err();
         assert!(e.to_string().contains("surprise"), "{e}");
+    }
+
+    #[test]
+    fn an_assessment_shows_the_score_against_the_thresholds() {
+        let std = GradingStandard::default_standard();
+        for (i, a, d) in [(1, 1, 1), (3, 4, 2), (5, 5, 5)] {
+            let a = std
+                .assess(s(i, a, d), FocusPoint::EmergencyTrigger)
+                .unwrap();
+            assert_eq!(a.level, std.grade(a.scores, a.focus).unwrap());
+            assert_eq!(a.score, std.score(a.scores, a.focus));
+            assert_eq!(a.thresholds, std.thresholds);
+            let t = &a.thresholds;
+            let expected = if a.score >= t.level_i {
+                Level::I
+            } else if a.score >= t.level_ii {
+                Level::II
+            } else if a.score >= t.level_iii {
+                Level::III
+            } else {
+                Level::IV
+            };
+            assert_eq!(a.by_score, expected);
+            assert_eq!(a.escalated, a.level != a.by_score);
+        }
+        assert!(std.assess(s(0, 1, 1), FocusPoint::KeyWork).is_err());
     }
 
     #[test]

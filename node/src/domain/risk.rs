@@ -110,16 +110,19 @@ pub enum RiskStatus {
     Monitoring,
     /// 化解: defused.
     Resolved,
+    /// 排除: a false alarm (误报), closed from any status without grade or measure.
+    RuledOut,
 }
 
 impl RiskStatus {
     /// Every status, in order.
-    pub const ALL: [RiskStatus; 5] = [
+    pub const ALL: [RiskStatus; 6] = [
         Self::Identified,
         Self::Graded,
         Self::MeasuresSet,
         Self::Monitoring,
         Self::Resolved,
+        Self::RuledOut,
     ];
 
     /// The CLI name, e.g. `measures-set`.
@@ -130,6 +133,7 @@ impl RiskStatus {
             Self::MeasuresSet => "measures-set",
             Self::Monitoring => "monitoring",
             Self::Resolved => "resolved",
+            Self::RuledOut => "ruled-out",
         }
     }
     /// The Chinese label officers know it by, e.g. `制定措施`.
@@ -140,7 +144,13 @@ impl RiskStatus {
             Self::MeasuresSet => "制定措施",
             Self::Monitoring => "动态管理",
             Self::Resolved => "化解",
+            Self::RuledOut => "排除",
         }
+    }
+
+    /// Closed (resolved or ruled out): no longer an open risk, counted apart from the active.
+    pub fn is_closed(self) -> bool {
+        matches!(self, Self::Resolved | Self::RuledOut)
     }
 }
 
@@ -162,22 +172,50 @@ impl FromStr for RiskStatus {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum MeasureStatus {
-    /// Agreed, not started.
+    /// 计划: agreed, not started.
     Planned,
-    /// Under way.
+    /// 进行中: under way.
     InProgress,
-    /// Carried out.
+    /// 完成: carried out.
     Done,
+    /// 取消: dropped, with a reason (no longer needed, replaced by another).
+    Cancelled,
 }
 
 impl MeasureStatus {
+    /// Every measure status, in order.
+    pub const ALL: [MeasureStatus; 4] =
+        [Self::Planned, Self::InProgress, Self::Done, Self::Cancelled];
+
     /// The CLI name.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Planned => "planned",
             Self::InProgress => "in-progress",
             Self::Done => "done",
+            Self::Cancelled => "cancelled",
         }
+    }
+
+    /// The Chinese label, e.g. `取消`.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Self::Planned => "计划",
+            Self::InProgress => "进行中",
+            Self::Done => "完成",
+            Self::Cancelled => "取消",
+        }
+    }
+
+    /// Still to be carried out: planned or in progress (a risk is not resolved while one is).
+    pub fn is_open(self) -> bool {
+        matches!(self, Self::Planned | Self::InProgress)
+    }
+}
+
+impl fmt::Display for MeasureStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -185,14 +223,44 @@ impl FromStr for MeasureStatus {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "planned" => Ok(Self::Planned),
-            "in-progress" => Ok(Self::InProgress),
-            "done" => Ok(Self::Done),
-            _ => Err(format!(
-                "unknown measure status {s:?}: expected planned, in-progress or done"
-            )),
+        parse_named_or_label(
+            &Self::ALL,
+            Self::as_str,
+            Self::label_zh,
+            s,
+            "measure status",
+        )
+    }
+}
+
+/// Whether `due` (YYYY-MM-DD) lies before `today` (YYYY-MM-DD, where the people are): the
+/// dates are written with fixed widths, so they compare as text.
+pub fn due_before(due: &str, today: &str) -> bool {
+    due < today
+}
+
+/// How a risk is closed (`fenghuo risk close`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Closure {
+    /// 化解: defused, every measure done or cancelled, with a summary.
+    Resolved,
+    /// 排除: a false alarm (误报), from any status, with a reason.
+    RuledOut,
+}
+
+impl Closure {
+    /// The status the risk is left in.
+    pub fn status(self) -> RiskStatus {
+        match self {
+            Self::Resolved => RiskStatus::Resolved,
+            Self::RuledOut => RiskStatus::RuledOut,
         }
+    }
+
+    /// The CLI name.
+    pub fn as_str(self) -> &'static str {
+        self.status().as_str()
     }
 }
 
@@ -208,6 +276,12 @@ pub enum TransitionError {
     /// A measure comes before `measures-set`.
     #[error("cannot move to measures-set: the risk has no preventive measure yet (use `risk measure add` first)")]
     NoMeasures,
+    /// A risk is resolved only once its measures are carried out or cancelled.
+    #[error("cannot resolve: measure(s) {} still open (mark each done with `risk measure done` or cancel it with `risk measure cancel`)", .0.join(", "))]
+    OpenMeasures(Vec<String>),
+    /// Resolving and ruling out have their own command, which asks for the why.
+    #[error("use `fenghuo risk close ID --resolved --summary \"…\"` (or `--ruled-out --reason \"…\"` for a false alarm) to move a risk to {0}: closing records why")]
+    UseClose(RiskStatus),
     /// Steps cannot be skipped or walked back.
     #[error("cannot move from {from} to {to}: allowed from {from} is {allowed}")]
     NotAllowed {
@@ -237,8 +311,8 @@ pub fn next_statuses(from: RiskStatus) -> &'static [RiskStatus] {
         Graded => &[MeasuresSet],
         MeasuresSet => &[Monitoring, Resolved],
         Monitoring => &[Resolved],
-        // Reopening a resolved risk puts it back under dynamic management.
-        Resolved => &[Monitoring],
+        // Reopening a closed risk puts it back under dynamic management.
+        Resolved | RuledOut => &[Monitoring],
     }
 }
 
@@ -272,6 +346,39 @@ pub fn check_transition(
                 .join(" or "),
         })
     }
+}
+
+/// Checks closing a risk in status `from` as `closure`: resolving needs measures-set or
+/// monitoring and no open measure (`open` names those still planned or in progress); ruling
+/// out (a false alarm) is possible from any status but ruled-out itself.
+pub fn check_close(
+    from: RiskStatus,
+    closure: Closure,
+    open: &[String],
+) -> Result<(), TransitionError> {
+    let to = closure.status();
+    if from == to {
+        return Err(TransitionError::Unchanged(from));
+    }
+    if closure == Closure::Resolved {
+        if !matches!(from, RiskStatus::MeasuresSet | RiskStatus::Monitoring) {
+            return Err(TransitionError::NotAllowed {
+                from,
+                to,
+                allowed: next_statuses(from)
+                    .iter()
+                    .filter(|s| **s != RiskStatus::Resolved)
+                    .map(|s| s.as_str())
+                    .chain([RiskStatus::RuledOut.as_str()])
+                    .collect::<Vec<_>>()
+                    .join(" or "),
+            });
+        }
+        if !open.is_empty() {
+            return Err(TransitionError::OpenMeasures(open.to_vec()));
+        }
+    }
+    Ok(())
 }
 
 /// What the commands of other areas learn of a risk they name (the register answers).
@@ -403,6 +510,65 @@ mod tests {
             assert_eq!(s.as_str().parse::<RiskStatus>().unwrap(), s);
         }
         assert!("key work".parse::<FocusPoint>().is_err());
+    }
+
+    #[test]
+    fn closing_resolves_without_open_measures_or_rules_out_from_anywhere() {
+        use Closure::*;
+        let none: Vec<String> = Vec::new();
+        for from in [MeasuresSet, Monitoring] {
+            assert_eq!(check_close(from, Resolved, &none), Ok(()), "{from}");
+        }
+        for from in [Identified, Graded] {
+            assert!(
+                matches!(
+                    check_close(from, Resolved, &none),
+                    Err(TransitionError::NotAllowed { .. })
+                ),
+                "{from}"
+            );
+        }
+        let open = vec!["m2".to_owned()];
+        assert_eq!(
+            check_close(Monitoring, Resolved, &open),
+            Err(TransitionError::OpenMeasures(open.clone()))
+        );
+        for from in [
+            Identified,
+            Graded,
+            MeasuresSet,
+            Monitoring,
+            RiskStatus::Resolved,
+        ] {
+            assert_eq!(check_close(from, RuledOut, &open), Ok(()), "{from}");
+        }
+        assert_eq!(
+            check_close(RiskStatus::RuledOut, RuledOut, &none),
+            Err(TransitionError::Unchanged(RiskStatus::RuledOut))
+        );
+        // Reopening from either closed status, and ruled-out is reached by closing only.
+        for from in [RiskStatus::Resolved, RiskStatus::RuledOut] {
+            assert_eq!(check_transition(from, Monitoring, BOTH), Ok(()), "{from}");
+        }
+        assert!(check_transition(Monitoring, RiskStatus::RuledOut, BOTH).is_err());
+        let e = TransitionError::OpenMeasures(vec!["m1".into(), "m3".into()]).to_string();
+        assert!(e.contains("m1, m3 still open"), "{e}");
+    }
+
+    #[test]
+    fn measure_statuses_have_chinese_labels_and_take_them() {
+        for s in MeasureStatus::ALL {
+            assert_eq!(s.as_str().parse::<MeasureStatus>(), Ok(s));
+            assert_eq!(s.label_zh().parse::<MeasureStatus>(), Ok(s));
+        }
+        assert_eq!(
+            "取消".parse::<MeasureStatus>(),
+            Ok(MeasureStatus::Cancelled)
+        );
+        assert!(MeasureStatus::InProgress.is_open() && !MeasureStatus::Cancelled.is_open());
+        assert_eq!(RiskStatus::RuledOut.label_zh(), "排除");
+        assert_eq!("排除".parse::<RiskStatus>(), Ok(RiskStatus::RuledOut));
+        assert!(RiskStatus::RuledOut.is_closed() && !RiskStatus::Monitoring.is_closed());
     }
 
     #[test]

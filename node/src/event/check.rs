@@ -435,14 +435,70 @@ fn snapshot(
         r.required("action", &m.action, MAX_TEXT)?;
         r.required_line("owner", &m.owner, MAX_SHORT)?;
         date("due", &m.due)?;
+        measure_note(r, m.status, &m.note)?;
     }
     if let Some(g) = &risk.grade {
         g.scores
             .validate()
             .map_err(|e| field("scores", e.to_string()))?;
         r.line("standard", &g.standard_version, 64)?;
+        grade_override(r, g.level, g.override_level, &g.reason)?;
+    }
+    if let Some(c) = &risk.closure {
+        closing_text(r, c.closure, &c.text)?;
+        if risk.status != c.closure.status() {
+            return Err(field(
+                "closure",
+                format!("the risk is {}, not {}", risk.status, c.closure.as_str()),
+            ));
+        }
     }
     Ok(())
+}
+
+/// An officer's level override (综合研判): a different level than computed, with a reason;
+/// no reason without an override.
+fn grade_override(
+    r: Rules,
+    computed: crate::domain::Level,
+    override_level: Option<crate::domain::Level>,
+    reason: &str,
+) -> Result<(), ContentError> {
+    match override_level {
+        Some(l) if l == computed => Err(field(
+            "level",
+            format!("{l} is the computed level: no override to record"),
+        )),
+        Some(_) => r.required("reason", reason, MAX_NOTE),
+        None if !reason.is_empty() => Err(field("reason", "given without a level to set")),
+        None => Ok(()),
+    }
+}
+
+/// A measure's note: at most [`MAX_NOTE`], required when it was cancelled.
+fn measure_note(
+    r: Rules,
+    status: crate::domain::MeasureStatus,
+    note: &str,
+) -> Result<(), ContentError> {
+    if status == crate::domain::MeasureStatus::Cancelled {
+        r.required("reason", note, MAX_NOTE)
+    } else {
+        r.text("note", note, MAX_NOTE)
+    }
+}
+
+/// The text a risk is closed with: a summary of how it was resolved (up to [`MAX_TEXT`]) or
+/// the reason it was ruled out (up to [`MAX_NOTE`]); required either way.
+fn closing_text(
+    r: Rules,
+    closure: crate::domain::risk::Closure,
+    text: &str,
+) -> Result<(), ContentError> {
+    match closure {
+        crate::domain::risk::Closure::Resolved => r.required("summary", text, MAX_TEXT),
+        crate::domain::risk::Closure::RuledOut => r.required("reason", text, MAX_NOTE),
+    }
 }
 
 fn province_only(is_province: bool, what: &'static str) -> Result<(), ContentError> {
@@ -533,13 +589,25 @@ pub fn event(event: &Event, origin: &str, at_ms: i64) -> Result<(), ContentError
             id,
             scores,
             standard_version,
-            level: _,
+            level,
+            override_level,
+            reason,
+            note,
         } => {
             id_of("id", id, RISK, own)?;
             scores
                 .validate()
                 .map_err(|e| field("scores", e.to_string()))?;
-            r.required_line("standard", standard_version, 64)
+            r.required_line("standard", standard_version, 64)?;
+            grade_override(r, *level, *override_level, reason)?;
+            match note {
+                Some(n) => r.required("note", n, MAX_NOTE),
+                None => Ok(()),
+            }
+        }
+        Event::RiskNoted { id, note } => {
+            id_of("id", id, RISK, own)?;
+            r.required("note", note, MAX_NOTE)
         }
         Event::MeasureAdded {
             id,
@@ -554,11 +622,44 @@ pub fn event(event: &Event, origin: &str, at_ms: i64) -> Result<(), ContentError
             r.required_line("owner", owner, MAX_SHORT)?;
             date("due", due)
         }
-        Event::MeasureUpdated { id, measure_id, .. } => {
+        Event::MeasureUpdated {
+            id,
+            measure_id,
+            status,
+            note,
+        } => {
             id_of("id", id, RISK, own)?;
-            measure(measure_id)
+            measure(measure_id)?;
+            measure_note(r, *status, note)
+        }
+        Event::MeasureEdited {
+            id,
+            measure_id,
+            action,
+            owner,
+            due,
+        } => {
+            id_of("id", id, RISK, own)?;
+            measure(measure_id)?;
+            if action.is_none() && owner.is_none() && due.is_none() {
+                return Err(field("measure", "an edit that changes nothing"));
+            }
+            if let Some(a) = action {
+                r.required("action", a, MAX_TEXT)?;
+            }
+            if let Some(o) = owner {
+                r.required_line("owner", o, MAX_SHORT)?;
+            }
+            match due {
+                Some(d) => date("due", d),
+                None => Ok(()),
+            }
         }
         Event::StatusSet { id, .. } => id_of("id", id, RISK, own),
+        Event::RiskClosed { id, closure, text } => {
+            id_of("id", id, RISK, own)?;
+            closing_text(r, *closure, text)
+        }
         Event::RiskShared {
             id,
             scope,
@@ -1268,6 +1369,111 @@ mod tests {
             "one\ntwo\nthree"
         );
         assert!(typed("title", "one\r\ntwo", 100, Lines::One).is_err());
+    }
+
+    /// What a peer sends of the new register operations passes the checks local input does:
+    /// a note or reason over [`MAX_NOTE`], an override without its reason (or at the computed
+    /// level), a cancellation or a closing without its why are refused on receipt.
+    #[test]
+    fn received_notes_overrides_and_closings_are_held_to_the_local_limits() {
+        use crate::domain::risk::Closure;
+        use crate::domain::{Level, MeasureStatus, Scores};
+        let at = RULES_OF_ISSUE_15_MS + 1_000;
+        let received = |e: &Event| {
+            entry(
+                &entry_of("county/510104", "staff/510104/zhang", at, e),
+                None,
+                at,
+            )
+        };
+        let long = "长".repeat(MAX_NOTE + 1);
+        let graded = |set: Option<Level>, reason: &str, note: Option<&str>| Event::RiskGraded {
+            id: "510104-1".into(),
+            scores: Scores {
+                influence: 3,
+                attention: 3,
+                diffusion: 3,
+            },
+            level: Level::III,
+            standard_version: "2025-1".into(),
+            override_level: set,
+            reason: reason.into(),
+            note: note.map(Into::into),
+        };
+        received(&graded(Some(Level::II), "两地同时发生", Some("转发上升"))).unwrap();
+        for (bad, field) in [
+            (graded(Some(Level::II), "", None), "reason:"),
+            (graded(Some(Level::II), &long, None), "reason:"),
+            (graded(Some(Level::III), "same as computed", None), "level:"),
+            (graded(None, "a reason for nothing", None), "reason:"),
+            (graded(None, "", Some(&long)), "note:"),
+            (graded(None, "", Some("")), "note:"),
+            (
+                Event::RiskNoted {
+                    id: "510104-1".into(),
+                    note: long.clone(),
+                },
+                "note:",
+            ),
+            (
+                Event::MeasureUpdated {
+                    id: "510104-1".into(),
+                    measure_id: "m1".into(),
+                    status: MeasureStatus::Cancelled,
+                    note: String::new(),
+                },
+                "reason:",
+            ),
+            (
+                Event::MeasureUpdated {
+                    id: "510104-1".into(),
+                    measure_id: "m1".into(),
+                    status: MeasureStatus::Done,
+                    note: long.clone(),
+                },
+                "note:",
+            ),
+            (
+                Event::MeasureEdited {
+                    id: "510104-1".into(),
+                    measure_id: "m1".into(),
+                    action: None,
+                    owner: None,
+                    due: Some("someday".into()),
+                },
+                "due:",
+            ),
+            (
+                Event::MeasureEdited {
+                    id: "510104-1".into(),
+                    measure_id: "m1".into(),
+                    action: None,
+                    owner: None,
+                    due: None,
+                },
+                "measure:",
+            ),
+            (
+                Event::RiskClosed {
+                    id: "510104-1".into(),
+                    closure: Closure::RuledOut,
+                    text: long.clone(),
+                },
+                "reason:",
+            ),
+            (
+                Event::RiskClosed {
+                    id: "510104-1".into(),
+                    closure: Closure::Resolved,
+                    text: String::new(),
+                },
+                "summary:",
+            ),
+        ] {
+            let err = received(&bad).unwrap_err();
+            assert!(err.to_string().starts_with(field), "{bad:?}: {err}");
+            assert!(!err.is_transient(), "{err}");
+        }
     }
 
     #[test]

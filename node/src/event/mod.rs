@@ -8,13 +8,16 @@ mod meta;
 mod snapshot;
 
 pub use meta::EntryMeta;
-pub use snapshot::{GradeSnapshot, HistorySnapshot, MeasureSnapshot, RiskSnapshot};
+pub use snapshot::{
+    ClosureSnapshot, GradeSnapshot, HistorySnapshot, MeasureSnapshot, RiskSnapshot,
+};
 
 use serde::{Deserialize, Serialize};
 
 use crate::domain::alert::NewAlert;
 use crate::domain::directive::{DirectiveKind, ResponseStatus};
 use crate::domain::disposal::{Action, Outcome};
+use crate::domain::risk::Closure;
 use crate::domain::{FocusPoint, Level, MeasureStatus, RiskStatus, Scores};
 use crate::feed::Audience;
 
@@ -85,15 +88,33 @@ pub enum Event {
         department: Option<String>,
     },
     /// The risk was graded; the level was computed by the origin with `standard_version`.
+    /// The officer may set another level with a written reason (综合研判); a grade made with a
+    /// situation note (动态管理) carries the note.
     RiskGraded {
         /// The risk.
         id: String,
         /// The three dimensions.
         scores: Scores,
-        /// The resulting level.
+        /// The level the standard computed (kept and shown even when overridden).
         level: Level,
         /// Version of the grading standard used.
         standard_version: String,
+        /// The level the officer set instead of the computed one: the risk's level from here.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        override_level: Option<Level>,
+        /// Why the officer set `override_level` (required with it).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        reason: String,
+        /// The situation note this re-grade was made with (`risk note … --influence …`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+    /// A dated situation note (动态管理): how the risk is developing, without a re-grade.
+    RiskNoted {
+        /// The risk.
+        id: String,
+        /// What was observed.
+        note: String,
     },
     /// A preventive measure was added.
     MeasureAdded {
@@ -116,6 +137,25 @@ pub enum Event {
         measure_id: String,
         /// New status.
         status: MeasureStatus,
+        /// How it was carried out (done) or why it was dropped (cancelled, required then).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        note: String,
+    },
+    /// A measure's action, owner or due date changed; `None` means unchanged.
+    MeasureEdited {
+        /// The risk.
+        id: String,
+        /// The measure.
+        measure_id: String,
+        /// New action.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        action: Option<String>,
+        /// New owner.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        owner: Option<String>,
+        /// New due date, YYYY-MM-DD.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        due: Option<String>,
     },
     /// The risk's status was set explicitly.
     StatusSet {
@@ -123,6 +163,16 @@ pub enum Event {
         id: String,
         /// New status.
         status: RiskStatus,
+    },
+    /// The risk was closed: resolved (化解, with a summary of how) or ruled out (排除, a
+    /// false alarm, with the reason).
+    RiskClosed {
+        /// The risk.
+        id: String,
+        /// Resolved or ruled out.
+        closure: Closure,
+        /// The summary (resolved) or the reason (ruled out).
+        text: String,
     },
     /// The risk was widened to `scope`: from here on its events go to that feed, which starts
     /// with this full snapshot (receivers of the wider feed never saw the narrower one).
@@ -425,7 +475,23 @@ impl Event {
             | Self::MeasureAdded { id, .. }
             | Self::MeasureUpdated { id, .. }
             | Self::StatusSet { id, .. }
-            | Self::RiskShared { id, .. } => Some(id),
+            | Self::RiskShared { id, .. }
+            | Self::RiskNoted { id, .. }
+            | Self::MeasureEdited { id, .. }
+            | Self::RiskClosed { id, .. } => Some(id),
+            _ => None,
+        }
+    }
+
+    /// The level a grading leaves the risk at: the officer's override, else the computed
+    /// level; `None` for any other event.
+    pub fn graded_level(&self) -> Option<Level> {
+        match self {
+            Self::RiskGraded {
+                level,
+                override_level,
+                ..
+            } => Some(override_level.unwrap_or(*level)),
             _ => None,
         }
     }
@@ -483,5 +549,50 @@ mod tests {
             Event::decode(newer.as_bytes()),
             Err(PayloadError::Version(99))
         ));
+    }
+
+    /// Entries written before overrides, notes and measure notes existed still read, and
+    /// what this build writes without them is byte for byte what older builds wrote (their
+    /// signatures and hashes cover those bytes).
+    #[test]
+    fn older_payloads_read_and_unused_new_fields_are_left_out() {
+        let graded = br#"{"v":1,"type":"risk-graded","id":"510104-1","scores":{"influence":3,"attention":3,"diffusion":3},"level":"III","standard_version":"2025-1"}"#;
+        let e = Event::decode(graded).unwrap();
+        assert_eq!(
+            e,
+            Event::RiskGraded {
+                id: "510104-1".into(),
+                scores: Scores {
+                    influence: 3,
+                    attention: 3,
+                    diffusion: 3
+                },
+                level: Level::III,
+                standard_version: "2025-1".into(),
+                override_level: None,
+                reason: String::new(),
+                note: None,
+            }
+        );
+        assert_eq!(e.encode(), graded.to_vec());
+        assert_eq!(e.graded_level(), Some(Level::III));
+        let updated = br#"{"v":1,"type":"measure-updated","id":"510104-1","measure_id":"m1","status":"done"}"#;
+        let e = Event::decode(updated).unwrap();
+        assert_eq!(e.encode(), updated.to_vec());
+        let overridden = Event::RiskGraded {
+            id: "510104-1".into(),
+            scores: Scores {
+                influence: 3,
+                attention: 3,
+                diffusion: 3,
+            },
+            level: Level::III,
+            standard_version: "2025-1".into(),
+            override_level: Some(Level::II),
+            reason: "a second incident nearby".into(),
+            note: None,
+        };
+        assert_eq!(overridden.graded_level(), Some(Level::II));
+        assert_eq!(Event::decode(&overridden.encode()).unwrap(), overridden);
     }
 }

@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::risk::Closure;
 use crate::domain::{FocusPoint, Level, MeasureStatus, RiskStatus, Scores};
 use crate::feed::Audience;
 
@@ -21,6 +22,12 @@ pub struct GradeSnapshot {
     pub graded_at_ms: i64,
     /// Who graded it.
     pub graded_by: String,
+    /// The level the officer set instead of the computed one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub override_level: Option<Level>,
+    /// Why the officer set it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
 }
 
 /// A preventive measure as the snapshot carries it.
@@ -36,6 +43,22 @@ pub struct MeasureSnapshot {
     pub due: String,
     /// Progress.
     pub status: MeasureStatus,
+    /// How it was carried out, or why it was cancelled.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub note: String,
+}
+
+/// How a closed risk was closed, as the snapshot carries it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClosureSnapshot {
+    /// Resolved or ruled out.
+    pub closure: Closure,
+    /// The summary (resolved) or the reason (ruled out).
+    pub text: String,
+    /// When, Unix ms.
+    pub at_ms: i64,
+    /// Who closed it.
+    pub by: String,
 }
 
 /// One change of the risk's history as the snapshot carries it.
@@ -99,6 +122,9 @@ pub struct RiskSnapshot {
     pub created_at_ms: i64,
     /// Last change, Unix ms.
     pub updated_at_ms: i64,
+    /// How it was closed, while it is resolved or ruled out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closure: Option<ClosureSnapshot>,
 }
 
 fn local() -> Audience {

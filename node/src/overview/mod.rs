@@ -71,6 +71,8 @@ pub struct CountyRow {
     pub ungraded: u64,
     /// Resolved risks.
     pub resolved: u64,
+    /// Risks ruled out as false alarms (neither active nor resolved).
+    pub ruled_out: u64,
 }
 
 impl CountyRow {
@@ -107,7 +109,7 @@ pub struct Overview {
     pub ungraded: u64,
     /// Active risks by focus point.
     pub by_focus: BTreeMap<FocusPoint, u64>,
-    /// Risks by status (resolved included).
+    /// Risks by status (resolved and ruled out included).
     pub by_status: BTreeMap<RiskStatus, u64>,
     /// Every county known, with its row.
     pub counties: BTreeMap<String, CountyRow>,
@@ -162,9 +164,17 @@ pub fn overview(store: &dyn Store, filter: &Filter) -> Result<Overview, StoreErr
                 continue;
             }
             *o.by_status.entry(status).or_default() += n;
-            if status == RiskStatus::Resolved {
-                row.resolved += n;
-                continue;
+            // Closed risks are no open risks: counted by status only.
+            match status {
+                RiskStatus::Resolved => {
+                    row.resolved += n;
+                    continue;
+                }
+                RiskStatus::RuledOut => {
+                    row.ruled_out += n;
+                    continue;
+                }
+                _ => {}
             }
             *o.by_focus.entry(focus).or_default() += n;
             match level {

@@ -100,7 +100,11 @@ impl<'a> Bucket<'a> {
 }
 
 /// Counts in a county's row: (I–IV or ungraded) × focus points × statuses.
-pub(crate) const BUCKETS: usize = 5 * 6 * 5;
+pub(crate) const BUCKETS: usize = 5 * 6 * RiskStatus::ALL.len();
+
+/// Statuses in a row written before `ruled-out` existed: the first five of
+/// [`RiskStatus::ALL`], in the same order.
+const OLD_STATUSES: usize = 5;
 
 /// The position of `l` among I–IV.
 pub(crate) fn level_index(l: Level) -> usize {
@@ -116,14 +120,22 @@ pub(crate) fn bucket_at(i: usize) -> (Option<Level>, FocusPoint, RiskStatus) {
     (level, focus, status)
 }
 
-/// Reads a county's row of counts; a value of the wrong size reads as zeros.
+/// Reads a county's row of counts; a row of the size written before `ruled-out` existed is
+/// read into the places of today's row (so the figures survive an upgrade without a rebuild);
+/// a value of any other size reads as zeros.
 pub(crate) fn decode_row(v: &[u8]) -> [u32; BUCKETS] {
     let mut row = [0u32; BUCKETS];
-    if v.len() != BUCKETS * 4 {
-        return row;
-    }
+    let statuses = match v.len() / 4 {
+        n if n * 4 == v.len() && n == BUCKETS => RiskStatus::ALL.len(),
+        n if n * 4 == v.len() && n == BUCKETS / RiskStatus::ALL.len() * OLD_STATUSES => {
+            OLD_STATUSES
+        }
+        _ => return row,
+    };
     for (i, chunk) in v.chunks_exact(4).enumerate() {
-        row[i] = u32::from_be_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+        let (group, status) = (i / statuses, i % statuses);
+        row[group * RiskStatus::ALL.len() + status] =
+            u32::from_be_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
     }
     row
 }
@@ -282,6 +294,22 @@ mod layout_tests {
         row[BUCKETS - 1] = 1;
         assert_eq!(decode_row(&encode_row(&row)), row);
         assert_eq!(decode_row(b"junk"), [0; BUCKETS]);
+        // A row written with five statuses (before ruled-out) keeps its counts in place.
+        let old_buckets = BUCKETS / RiskStatus::ALL.len() * OLD_STATUSES;
+        let old: Vec<u8> = (0..old_buckets as u32)
+            .flat_map(|n| (n + 1).to_be_bytes())
+            .collect();
+        let read = decode_row(&old);
+        for i in 0..old_buckets {
+            let (group, status) = (i / OLD_STATUSES, i % OLD_STATUSES);
+            let b = group * RiskStatus::ALL.len() + status;
+            assert_eq!(read[b], i as u32 + 1, "{:?}", bucket_at(b));
+            assert_ne!(bucket_at(b).2, RiskStatus::RuledOut);
+        }
+        assert_eq!(
+            read.iter().filter(|n| **n == 0).count(),
+            BUCKETS - old_buckets
+        );
         assert_eq!(decode_day(&[]), (0, 0));
     }
 

@@ -1,29 +1,58 @@
 //! Reading the register: one risk with its history (whole, or the part a write added), and
 //! filtered, paged listing over `riskid_risk` in id order. The read model of a risk is its
-//! stored [`RiskRecord`] with the history filled in; the gRPC `api` and the web pages only
-//! present it.
+//! stored [`RiskRecord`] with the history filled in and each measure's `overdue` set for
+//! today where the people are; the gRPC `api` and the web pages only present it.
 
-use crate::domain::{FocusPoint, Level, RiskStatus};
+use crate::domain::grading::Assessment;
+use crate::domain::{FocusPoint, GradingError, GradingStandard, Level, RiskStatus, Scores};
 use crate::store::{Store, StoreError};
 
 use super::record::RiskRecord;
 use super::view::{self, risk_key, RISKS_TREE};
 use super::RegisterError;
 
+/// `r` as people read it: each measure marked overdue or not on today's date.
+fn presented(mut r: RiskRecord) -> RiskRecord {
+    r.mark_overdue(&crate::timespec::today());
+    r
+}
+
 /// The risk `id` without its history, if this node holds it.
 pub fn find(store: &dyn Store, id: &str) -> Result<Option<RiskRecord>, RegisterError> {
-    view::load(store, id)
+    Ok(view::load(store, id)?.map(presented))
 }
 
 /// The risk `id` with its whole history, or `RiskNotFound`.
 pub fn risk(store: &dyn Store, id: &str) -> Result<RiskRecord, RegisterError> {
-    view::load_full(store, id)
+    view::load_full(store, id).map(presented)
 }
 
 /// The risk `id` with only the history after revision `after` (what a write answers with:
 /// the changes it made, at a cost that does not grow with the history), or `RiskNotFound`.
 pub fn risk_since(store: &dyn Store, id: &str, after: u64) -> Result<RiskRecord, RegisterError> {
-    view::load_since(store, id, after)
+    view::load_since(store, id, after).map(presented)
+}
+
+/// How `scores` would grade a risk of `focus` under `standard`: the three scores, the
+/// weighted score against the thresholds, the resulting level (for a page that shows the
+/// standard at work before an officer grades). Refuses scores outside 1-5.
+pub fn grading_preview(
+    standard: &GradingStandard,
+    scores: Scores,
+    focus: FocusPoint,
+) -> Result<Assessment, GradingError> {
+    standard.assess(scores, focus)
+}
+
+/// How `r`'s current grade came about under `standard` (the one in force), if it is graded
+/// and `standard` is the version it was graded with; with the officer's override beside it
+/// in `r.grade`.
+pub fn grade_explained(standard: &GradingStandard, r: &RiskRecord) -> Option<Assessment> {
+    let g = r.grade.as_ref()?;
+    if g.standard_version != standard.version {
+        return None;
+    }
+    standard.assess(g.scores, r.focus).ok()
 }
 
 /// The latest revision of risk `id`, 0 when this node does not hold it.
@@ -85,7 +114,8 @@ pub struct Page {
     pub next_cursor: Option<String>,
 }
 
-/// Lists risks matching `filter`, `limit` per page, after the risk id `cursor`.
+/// Lists risks matching `filter`, `limit` per page, after the risk id `cursor`; each measure
+/// marked overdue or not on today's date.
 pub fn list(
     store: &dyn Store,
     filter: &Filter,
@@ -110,6 +140,7 @@ pub fn list(
     if let (Some(o), None) = (&filter.origin, cursor) {
         start = format!("{o}-").into_bytes();
     }
+    let today = crate::timespec::today();
     let mut risks = Vec::new();
     let mut more = false;
     for item in store.range(RISKS_TREE, &start, end.as_deref()) {
@@ -125,6 +156,7 @@ pub fn list(
         }
         let mut r = r;
         view::fill_history(store, &mut r).map_err(|e| StoreError::Backend(e.to_string()))?;
+        r.mark_overdue(&today);
         risks.push(r);
     }
     let next_cursor = if more {

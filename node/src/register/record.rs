@@ -3,8 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::risk::Closure;
 use crate::domain::{FocusPoint, Level, MeasureStatus, RiskStatus, Scores};
-use crate::event::{GradeSnapshot, HistorySnapshot, MeasureSnapshot, RiskSnapshot};
+use crate::event::{
+    ClosureSnapshot, GradeSnapshot, HistorySnapshot, MeasureSnapshot, RiskSnapshot,
+};
 use crate::feed::Audience;
 
 /// The record format this build writes.
@@ -23,6 +26,19 @@ pub struct GradeRecord {
     pub graded_at_ms: i64,
     /// Who graded it.
     pub graded_by: String,
+    /// The level the officer set instead of the computed one (综合研判): the risk's level.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub override_level: Option<Level>,
+    /// Why the officer set it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+}
+
+impl GradeRecord {
+    /// The risk's level: the officer's override if any, else the computed level.
+    pub fn effective_level(&self) -> Level {
+        self.override_level.unwrap_or(self.level)
+    }
 }
 
 /// A preventive measure.
@@ -38,6 +54,33 @@ pub struct MeasureRecord {
     pub due: String,
     /// Progress.
     pub status: MeasureStatus,
+    /// How it was carried out, or why it was cancelled.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub note: String,
+    /// Due before today and neither done nor cancelled. Not stored: the read functions
+    /// ([`super::read`]) fill it in with today's date where the people are.
+    #[serde(skip)]
+    pub overdue: bool,
+}
+
+impl MeasureRecord {
+    /// Whether the measure is overdue on `today` (YYYY-MM-DD): due before it and still open.
+    pub fn is_overdue(&self, today: &str) -> bool {
+        self.status.is_open() && crate::domain::risk::due_before(&self.due, today)
+    }
+}
+
+/// How a closed risk was closed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClosureRecord {
+    /// Resolved or ruled out.
+    pub closure: Closure,
+    /// The summary (resolved) or the reason (ruled out).
+    pub text: String,
+    /// When, Unix ms.
+    pub at_ms: i64,
+    /// Who closed it.
+    pub by: String,
 }
 
 /// One change in the history: who, when, what.
@@ -103,6 +146,10 @@ pub struct RiskRecord {
     pub created_at_ms: i64,
     /// Last change, Unix ms.
     pub updated_at_ms: i64,
+    /// How it was closed, while it is resolved or ruled out (reopening clears it; the
+    /// history keeps it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closure: Option<ClosureRecord>,
 }
 
 fn local() -> Audience {
@@ -110,9 +157,25 @@ fn local() -> Audience {
 }
 
 impl RiskRecord {
-    /// The current level, if graded.
+    /// The current level, if graded: the officer's override if any, else the computed one.
     pub fn level(&self) -> Option<Level> {
-        self.grade.as_ref().map(|g| g.level)
+        self.grade.as_ref().map(GradeRecord::effective_level)
+    }
+
+    /// The ids of the measures still planned or in progress.
+    pub fn open_measures(&self) -> Vec<String> {
+        self.measures
+            .iter()
+            .filter(|m| m.status.is_open())
+            .map(|m| m.id.clone())
+            .collect()
+    }
+
+    /// Marks each measure overdue or not on `today` (YYYY-MM-DD).
+    pub fn mark_overdue(&mut self, today: &str) {
+        for m in &mut self.measures {
+            m.overdue = m.is_overdue(today);
+        }
     }
 }
 
@@ -136,6 +199,8 @@ impl From<&RiskRecord> for RiskSnapshot {
                 standard_version: g.standard_version.clone(),
                 graded_at_ms: g.graded_at_ms,
                 graded_by: g.graded_by.clone(),
+                override_level: g.override_level,
+                reason: g.reason.clone(),
             }),
             measures: r
                 .measures
@@ -146,6 +211,7 @@ impl From<&RiskRecord> for RiskSnapshot {
                     owner: m.owner.clone(),
                     due: m.due.clone(),
                     status: m.status,
+                    note: m.note.clone(),
                 })
                 .collect(),
             history: r
@@ -164,6 +230,12 @@ impl From<&RiskRecord> for RiskSnapshot {
             revs: r.revs,
             created_at_ms: r.created_at_ms,
             updated_at_ms: r.updated_at_ms,
+            closure: r.closure.as_ref().map(|c| ClosureSnapshot {
+                closure: c.closure,
+                text: c.text.clone(),
+                at_ms: c.at_ms,
+                by: c.by.clone(),
+            }),
         }
     }
 }
@@ -188,6 +260,8 @@ impl From<&RiskSnapshot> for RiskRecord {
                 standard_version: g.standard_version.clone(),
                 graded_at_ms: g.graded_at_ms,
                 graded_by: g.graded_by.clone(),
+                override_level: g.override_level,
+                reason: g.reason.clone(),
             }),
             measures: s
                 .measures
@@ -198,6 +272,8 @@ impl From<&RiskSnapshot> for RiskRecord {
                     owner: m.owner.clone(),
                     due: m.due.clone(),
                     status: m.status,
+                    note: m.note.clone(),
+                    overdue: false,
                 })
                 .collect(),
             history: s
@@ -216,6 +292,12 @@ impl From<&RiskSnapshot> for RiskRecord {
             revs: s.revs,
             created_at_ms: s.created_at_ms,
             updated_at_ms: s.updated_at_ms,
+            closure: s.closure.as_ref().map(|c| ClosureRecord {
+                closure: c.closure,
+                text: c.text.clone(),
+                at_ms: c.at_ms,
+                by: c.by.clone(),
+            }),
         }
     }
 }
@@ -251,6 +333,8 @@ mod tests {
                 standard_version: "2025-1".into(),
                 graded_at_ms: 1_700_000_000_000,
                 graded_by: "staff/510104/zhang".into(),
+                override_level: None,
+                reason: String::new(),
             }),
             measures: vec![MeasureRecord {
                 id: "m1".into(),
@@ -258,6 +342,8 @@ mod tests {
                 owner: "李".into(),
                 due: "2026-12-31".into(),
                 status: MeasureStatus::Planned,
+                note: String::new(),
+                overdue: false,
             }],
             history: vec![HistoryItem {
                 rev: 1,
@@ -271,6 +357,7 @@ mod tests {
             revs: 2,
             created_at_ms: 1_700_000_000_000,
             updated_at_ms: 1_700_000_000_500,
+            closure: None,
         };
         let snapshot = RiskSnapshot::from(&record);
         let (Ok(as_record), Ok(as_snapshot)) =
@@ -280,6 +367,34 @@ mod tests {
         };
         assert_eq!(as_record, as_snapshot);
         assert_eq!(RiskRecord::from(&snapshot), record);
+        // What older builds wrote has no override, measure note or closure: the new fields
+        // are left out, so the bytes are those a snapshot always had.
+        let text = String::from_utf8(as_snapshot).unwrap_or_default();
+        for absent in ["override_level", "reason", "note", "overdue", "closure"] {
+            assert!(!text.contains(absent), "{absent} in {text}");
+        }
+        // With them, both carry them alike, and they come back.
+        let mut closed = record.clone();
+        if let Some(g) = closed.grade.as_mut() {
+            g.override_level = Some(Level::I);
+            g.reason = "两地同时发生".into();
+        }
+        closed.measures[0].status = MeasureStatus::Cancelled;
+        closed.measures[0].note = "不再需要".into();
+        closed.status = RiskStatus::RuledOut;
+        closed.closure = Some(ClosureRecord {
+            closure: Closure::RuledOut,
+            text: "误报".into(),
+            at_ms: 1_700_000_000_900,
+            by: "staff/510104/zhang".into(),
+        });
+        let snapshot = RiskSnapshot::from(&closed);
+        assert_eq!(
+            serde_json::to_vec(&closed).ok(),
+            serde_json::to_vec(&snapshot).ok()
+        );
+        assert_eq!(RiskRecord::from(&snapshot), closed);
+        assert_eq!(closed.level(), Some(Level::I));
         // Without history, both leave the field out.
         let bare = RiskRecord {
             history: Vec::new(),
@@ -289,5 +404,26 @@ mod tests {
             serde_json::to_vec(&bare).ok(),
             serde_json::to_vec(&RiskSnapshot::from(&bare)).ok()
         );
+    }
+
+    #[test]
+    fn a_measure_is_overdue_when_due_before_today_and_still_open() {
+        let mut m = MeasureRecord {
+            id: "m1".into(),
+            action: "约谈".into(),
+            owner: "李".into(),
+            due: "2026-03-01".into(),
+            status: MeasureStatus::Planned,
+            note: String::new(),
+            overdue: false,
+        };
+        assert!(m.is_overdue("2026-03-02"));
+        assert!(!m.is_overdue("2026-03-01"), "due today is not overdue yet");
+        m.status = MeasureStatus::InProgress;
+        assert!(m.is_overdue("2027-01-01"));
+        for closed in [MeasureStatus::Done, MeasureStatus::Cancelled] {
+            m.status = closed;
+            assert!(!m.is_overdue("2027-01-01"), "{closed}");
+        }
     }
 }

@@ -12,12 +12,14 @@
 use std::fmt::Write as _;
 
 use crate::counters;
-use crate::domain::risk::{check_transition, TransitionFacts};
+use crate::domain::risk::{check_close, check_transition, Closure, TransitionFacts};
 use crate::domain::RiskStatus;
 use crate::event::{EntryMeta, Event};
 use crate::store::{Batch, Read, Store, StoreError};
 
-use super::record::{GradeRecord, HistoryItem, MeasureRecord, RiskRecord, RECORD_FORMAT};
+use super::record::{
+    ClosureRecord, GradeRecord, HistoryItem, MeasureRecord, RiskRecord, RECORD_FORMAT,
+};
 use super::RegisterError;
 
 /// Tree of risk records (without their history).
@@ -205,13 +207,27 @@ fn change<T: PartialEq + std::fmt::Display>(
 }
 
 fn not_resolved(risk: &RiskRecord, what: &str) -> Result<(), RegisterError> {
-    if risk.status == RiskStatus::Resolved {
+    if risk.status.is_closed() {
         return Err(RegisterError::Precondition(format!(
-            "risk {} is resolved; reopen it (set-status monitoring) before {what}",
-            risk.id
+            "risk {} is {}; reopen it (set-status monitoring) before {what}",
+            risk.id, risk.status
         )));
     }
     Ok(())
+}
+
+fn find_measure<'a>(
+    r: &'a mut RiskRecord,
+    measure_id: &str,
+) -> Result<&'a mut MeasureRecord, RegisterError> {
+    let id = r.id.clone();
+    r.measures
+        .iter_mut()
+        .find(|m| m.id == measure_id)
+        .ok_or_else(|| RegisterError::MeasureNotFound {
+            risk: id,
+            measure: measure_id.to_owned(),
+        })
 }
 
 /// Applies `event` to the view in `batch`. Checks first and stages nothing on error, so a
@@ -347,6 +363,7 @@ pub(crate) fn apply(
                 revs: 0,
                 created_at_ms: meta.at_ms,
                 updated_at_ms: meta.at_ms,
+                closure: None,
             };
             bump_counter(store, batch, &meta.unit, id)?;
             let summary = format!("identified: {title} (focus {focus})");
@@ -400,16 +417,32 @@ pub(crate) fn apply(
             scores,
             level,
             standard_version,
+            override_level,
+            reason,
+            note,
         } => {
             let mut r = load_existing(&batch.over(store), id)?;
             not_resolved(&r, "re-grading")?;
-            let mut summary = format!(
-                "graded influence {} / attention {} / diffusion {} → level {level} (standard {standard_version})",
+            let mut summary = match note {
+                Some(n) => format!("note: {n}; re-graded "),
+                None => "graded ".to_owned(),
+            };
+            let _ = write!(
+                summary,
+                "influence {} / attention {} / diffusion {} → level {level} (standard {standard_version})",
                 scores.influence, scores.attention, scores.diffusion
             );
+            let effective = override_level.unwrap_or(*level);
+            if let Some(set) = override_level {
+                let _ = write!(
+                    summary,
+                    "; set to level {set} {} by the officer (computed {level}): {reason}",
+                    set.label_zh()
+                );
+            }
             if let Some(old) = r.level() {
-                if old != *level {
-                    let _ = write!(summary, "; level {old} → {level}");
+                if old != effective {
+                    let _ = write!(summary, "; level {old} → {effective}");
                 }
             }
             r.grade = Some(GradeRecord {
@@ -418,12 +451,21 @@ pub(crate) fn apply(
                 standard_version: standard_version.clone(),
                 graded_at_ms: meta.at_ms,
                 graded_by: meta.author.clone(),
+                override_level: *override_level,
+                reason: reason.clone(),
             });
             if r.status == RiskStatus::Identified {
                 r.status = RiskStatus::Graded;
                 summary.push_str("; status identified → graded");
             }
-            (r, "graded", summary)
+            let action = if note.is_some() { "noted" } else { "graded" };
+            (r, action, summary)
+        }
+        Event::RiskNoted { id, note } => {
+            // A note is kept whatever the status: what happens after a risk is closed is
+            // worth writing down too.
+            let r = load_existing(&batch.over(store), id)?;
+            (r, "noted", format!("note: {note}"))
         }
         Event::MeasureAdded {
             id,
@@ -445,6 +487,8 @@ pub(crate) fn apply(
                 owner: owner.clone(),
                 due: due.clone(),
                 status: crate::domain::MeasureStatus::Planned,
+                note: String::new(),
+                overdue: false,
             });
             let mut summary = format!("{measure_id}: {action} (owner {owner}, due {due})");
             if r.status == RiskStatus::Graded {
@@ -457,25 +501,54 @@ pub(crate) fn apply(
             id,
             measure_id,
             status,
+            note,
         } => {
             let mut r = load_existing(&batch.over(store), id)?;
-            let m = r
-                .measures
-                .iter_mut()
-                .find(|m| m.id == *measure_id)
-                .ok_or_else(|| RegisterError::MeasureNotFound {
-                    risk: id.clone(),
-                    measure: measure_id.clone(),
-                })?;
+            let m = find_measure(&mut r, measure_id)?;
             if m.status == *status {
                 return Err(RegisterError::Precondition(format!(
                     "measure {measure_id} is already {}",
                     status.as_str()
                 )));
             }
-            let summary = format!("{measure_id}: {} → {}", m.status.as_str(), status.as_str());
+            let mut summary = format!(
+                "{measure_id}: {} → {} {}",
+                m.status.as_str(),
+                status.as_str(),
+                status.label_zh()
+            );
+            if !note.is_empty() {
+                let what = if *status == crate::domain::MeasureStatus::Cancelled {
+                    "reason"
+                } else {
+                    "note"
+                };
+                let _ = write!(summary, "; {what}: {note}");
+            }
             m.status = *status;
+            m.note = note.clone();
             (r, "measure-updated", summary)
+        }
+        Event::MeasureEdited {
+            id,
+            measure_id,
+            action,
+            owner,
+            due,
+        } => {
+            let mut r = load_existing(&batch.over(store), id)?;
+            not_resolved(&r, "editing a measure")?;
+            let m = find_measure(&mut r, measure_id)?;
+            let mut changes = Vec::new();
+            change(&mut changes, "action", &mut m.action, action.clone());
+            change(&mut changes, "owner", &mut m.owner, owner.clone());
+            change(&mut changes, "due", &mut m.due, due.clone());
+            let summary = if changes.is_empty() {
+                format!("{measure_id}: no change")
+            } else {
+                format!("{measure_id}: {}", changes.join("; "))
+            };
+            (r, "measure-edited", summary)
         }
         Event::StatusSet { id, status } => {
             let mut r = load_existing(&batch.over(store), id)?;
@@ -487,9 +560,34 @@ pub(crate) fn apply(
                     has_measures: !r.measures.is_empty(),
                 },
             )?;
-            let summary = format!("status {} → {}", r.status, status);
+            let mut summary = format!("status {} → {}", r.status, status);
+            if r.status.is_closed() {
+                // Reopened: the closure stays in the history, not on the record.
+                summary.push_str(" (reopened)");
+                r.closure = None;
+            }
             r.status = *status;
             (r, "status-set", summary)
+        }
+        Event::RiskClosed { id, closure, text } => {
+            let mut r = load_existing(&batch.over(store), id)?;
+            check_close(r.status, *closure, &r.open_measures())?;
+            let to = closure.status();
+            let what = match closure {
+                Closure::Resolved => format!("resolved {}: {text}", to.label_zh()),
+                Closure::RuledOut => {
+                    format!("ruled out {} (false alarm 误报): {text}", to.label_zh())
+                }
+            };
+            let summary = format!("{what}; status {} → {to}", r.status);
+            r.status = to;
+            r.closure = Some(ClosureRecord {
+                closure: *closure,
+                text: text.clone(),
+                at_ms: meta.at_ms,
+                by: meta.author.clone(),
+            });
+            (r, "closed", summary)
         }
     };
     let mut record = record;
@@ -542,6 +640,7 @@ mod tests {
             revs: 1,
             created_at_ms: 0,
             updated_at_ms: 0,
+            closure: None,
         };
         let mut batch = Batch::new();
         save(&mut batch, &record).unwrap();

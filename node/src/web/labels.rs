@@ -62,6 +62,7 @@ pub fn status(s: RiskStatus) -> String {
         RiskStatus::MeasuresSet => "制定措施",
         RiskStatus::Monitoring => "动态管理",
         RiskStatus::Resolved => "化解",
+        RiskStatus::RuledOut => "排除",
     };
     format!("{zh} · {}", s.as_str())
 }

@@ -27,7 +27,8 @@ use ed25519_dalek::SigningKey;
 use fenghuo_node::change::Risks;
 use fenghuo_node::comms;
 use fenghuo_node::dispatch;
-use fenghuo_node::domain::{FocusPoint, GradingStandard, Level, RiskStatus, Scores};
+use fenghuo_node::domain::risk::Closure;
+use fenghuo_node::domain::{FocusPoint, GradingStandard, Level, MeasureStatus, RiskStatus, Scores};
 use fenghuo_node::event::EntryMeta;
 use fenghuo_node::event::Event;
 use fenghuo_node::feed::entry::{next_entry, sign_head, GENESIS_HASH};
@@ -35,7 +36,7 @@ use fenghuo_node::feed::{Audience, Entry, FeedId};
 use fenghuo_node::register::view;
 use fenghuo_node::register::{self, Command};
 use fenghuo_node::store::{Batch, ExportSink, KeyValue, Store, StoreError};
-use fenghuo_node::timespec::format_ms;
+use fenghuo_node::timespec::{format_ms, local_date};
 
 /// Milliseconds in a day.
 pub const DAY_MS: i64 = 86_400_000;
@@ -214,9 +215,15 @@ impl CountyWriter {
     fn command(&mut self, at_ms: i64, author: &str, command: &Command) -> anyhow::Result<String> {
         let mut batch = Batch::new();
         let mut staged: BTreeMap<Audience, Vec<Entry>> = BTreeMap::new();
-        let planned =
-            register::command::prepare(&self.store, &batch, &self.unit, &self.standard, command)
-                .with_context(|| format!("{}: {command:?}", self.unit))?;
+        let planned = register::command::prepare(
+            &self.store,
+            &batch,
+            &self.unit,
+            &self.standard,
+            &local_date(at_ms),
+            command,
+        )
+        .with_context(|| format!("{}: {command:?}", self.unit))?;
         let mut id = String::new();
         for (audience, event) in planned {
             let previous = match &event {
@@ -312,7 +319,11 @@ enum Step {
     Grade(Scores),
     Share(Audience),
     Measure,
+    /// The risk's first measure (m1) carried out.
+    MeasureDone,
     Status(RiskStatus),
+    /// Closed as resolved (every measure done).
+    Resolve,
     Update,
 }
 
@@ -428,7 +439,8 @@ fn plan_risk(
     let resolved = RESOLVED_MAX * (age as f64 / (RESOLVED_AGE_DAYS * DAY_MS as f64)).min(1.0);
     if rng.f64() < resolved {
         steps.push((later(&mut t, rng), Step::Measure));
-        steps.push((later(&mut t, rng), Step::Status(RiskStatus::Resolved)));
+        steps.push((later(&mut t, rng), Step::MeasureDone));
+        steps.push((later(&mut t, rng), Step::Resolve));
         return steps;
     }
     let x = rng.f64();
@@ -554,7 +566,12 @@ pub fn county(
                     department: DEPARTMENTS[rng.usize(..DEPARTMENTS.len())].to_owned(),
                 }
             }
-            Step::Grade(scores) => Command::Grade { id, scores },
+            Step::Grade(scores) => Command::Grade {
+                id,
+                scores,
+                override_level: None,
+                reason: String::new(),
+            },
             Step::Share(scope) => Command::Share { id, scope },
             Step::Measure => Command::AddMeasure {
                 id,
@@ -562,7 +579,18 @@ pub fn county(
                 owner: DEPARTMENTS[rng.usize(..DEPARTMENTS.len())].into(),
                 due: format_ms(at + 14 * DAY_MS).get(..10).unwrap_or_default().to_owned(),
             },
+            Step::MeasureDone => Command::UpdateMeasure {
+                id,
+                measure_id: "m1".into(),
+                status: MeasureStatus::Done,
+                note: "Carried out as planned".into(),
+            },
             Step::Status(status) => Command::SetStatus { id, status },
+            Step::Resolve => Command::Close {
+                id,
+                closure: Closure::Resolved,
+                text: "The facts were published and the residents' representatives met; reposts stopped".into(),
+            },
             Step::Update => Command::Update {
                 id,
                 title: None,
@@ -573,6 +601,8 @@ pub fn county(
                 focus: None,
                 source: None,
                 behaviours: None,
+                add_behaviours: Vec::new(),
+                remove_behaviours: Vec::new(),
                 department: None,
             },
         };

@@ -244,6 +244,8 @@ fn update(id: &str, i: u64) -> Command {
         focus: None,
         source: None,
         behaviours: None,
+        add_behaviours: Vec::new(),
+        remove_behaviours: Vec::new(),
         department: None,
     }
 }
