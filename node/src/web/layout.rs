@@ -168,7 +168,7 @@ impl Unread {
 fn unread_badges(u: &Unread, lang: Lang) -> Markup {
     let item = |id: &'static str, n: usize, zh: &'static str, en: &'static str| {
         html! {
-            span.unread id=(id) data-n=(n) class=[(n > 0).then_some("some")] {
+            span.unread.some[n > 0] id=(id) data-n=(n) {
                 (lang.pick(zh, en)) " " (n)
             }
         }

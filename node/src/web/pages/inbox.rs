@@ -368,7 +368,7 @@ struct Refused {
 fn refused_here(refused: Option<&Refused>, id: &str) -> Markup {
     html! {
         @if let Some(r) = refused.filter(|r| r.id == id) {
-            p.error role="alert" id={ "error-" (id) } { (r.message) }
+            p.error role="alert" data-stay id={ "error-" (id) } { (r.message) }
         }
     }
 }

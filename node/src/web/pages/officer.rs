@@ -63,7 +63,7 @@ impl Refusal {
     pub fn show(refusal: Option<&Refusal>, form: &str) -> Markup {
         html! {
             @if let Some(r) = refusal.filter(|r| r.form == form) {
-                p.error role="alert" id={ "error-" (form) } { (r.message) }
+                p.error role="alert" data-stay id={ "error-" (form) } { (r.message) }
             }
         }
     }

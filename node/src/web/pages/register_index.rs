@@ -456,4 +456,135 @@ mod tests {
         assert_eq!(others.total, 1);
         assert_eq!(others.rows[0].origin, "510105");
     }
+
+    /// The county pages' budget at 100,000 risks: every query the pages make, p99 ≤ 50 ms.
+    /// Figures in docs/benchmarks.md: `cargo test --release -p fenghuo-node
+    /// register_index::tests::queries_at_100k -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "a measurement: run in release"]
+    fn queries_at_100k() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let mut b = Batch::new();
+        for n in 1..=100_000u64 {
+            let mut r = record(
+                n,
+                "510104",
+                &format!("第{n}号 拆迁补偿 视频 demolition video"),
+            );
+            r.description =
+                "群众反映补偿标准不一，视频在微博、抖音扩散，评论区情绪激烈。".repeat(3);
+            r.status = RiskStatus::ALL[(n % 5) as usize];
+            if n % 2 == 0 {
+                r.grade = Some(GradeRecord {
+                    scores: Scores {
+                        influence: 3,
+                        attention: 3,
+                        diffusion: 3,
+                    },
+                    level: Level::ALL[(n % 4) as usize],
+                    standard_version: "1".into(),
+                    graded_at_ms: 0,
+                    graded_by: "staff/510104/lin".into(),
+                });
+            }
+            r.measures.push(MeasureRecord {
+                id: "m1".into(),
+                action: "约谈".into(),
+                owner: "信访办".into(),
+                due: if n % 10 == 0 {
+                    "2020-01-01"
+                } else {
+                    "2999-01-01"
+                }
+                .into(),
+                status: MeasureStatus::Planned,
+            });
+            b.insert(
+                view::RISKS_TREE,
+                view::risk_key(&r.id).unwrap(),
+                serde_json::to_vec(&r).unwrap(),
+            );
+            if n % 10_000 == 0 {
+                store.commit(&b).unwrap();
+                b = Batch::new();
+            }
+        }
+        let index = RegisterIndex::default();
+        let t = std::time::Instant::now();
+        index.refresh(&store).unwrap();
+        eprintln!("build: {:?}", t.elapsed());
+        let queries: Vec<(&str, Query)> = vec![
+            (
+                "first page",
+                Query {
+                    limit: 50,
+                    ..Query::default()
+                },
+            ),
+            (
+                "page 1000",
+                Query {
+                    limit: 50,
+                    offset: 49_950,
+                    ..Query::default()
+                },
+            ),
+            (
+                "search",
+                Query {
+                    text: Some("第4242号".into()),
+                    limit: 50,
+                    ..Query::default()
+                },
+            ),
+            (
+                "search, common word",
+                Query {
+                    text: Some("DEMOLITION".into()),
+                    limit: 50,
+                    ..Query::default()
+                },
+            ),
+            (
+                "status + level + focus",
+                Query {
+                    status: Some(RiskStatus::Graded),
+                    level: Some(Level::II),
+                    focus: Some(FocusPoint::MajorEvent),
+                    sort: Sort::Level,
+                    limit: 50,
+                    ..Query::default()
+                },
+            ),
+            (
+                "overdue by due",
+                Query {
+                    overdue: true,
+                    sort: Sort::Due,
+                    limit: 50,
+                    ..Query::default()
+                },
+            ),
+            (
+                "shared since (header)",
+                Query {
+                    whose: Whose::Others,
+                    changed_after_ms: Some(0),
+                    ..Query::default()
+                },
+            ),
+        ];
+        for (name, q) in &queries {
+            let mut times: Vec<std::time::Duration> = (0..200)
+                .map(|_| {
+                    let t = std::time::Instant::now();
+                    index.find(&store, "510104", "2026-06-01", q).unwrap();
+                    t.elapsed()
+                })
+                .collect();
+            times.sort();
+            eprintln!("{name}: p50 {:?} p99 {:?}", times[100], times[198]);
+        }
+    }
 }
