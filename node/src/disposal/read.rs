@@ -445,3 +445,36 @@ mod tests {
         assert_eq!(message(&store, 9, &gone, 0).unwrap(), None);
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Added for a county's web pages (issue 17): the partners a request may name, as the
+// province declared them (`PartnerDeclared`), for the disposal form's choice.
+
+/// A partner as every node knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartnerListing {
+    /// Its name, as requests name it.
+    pub name: String,
+    /// For people.
+    pub display_name: String,
+    /// The province relays nothing to it any more.
+    pub disabled: bool,
+}
+
+/// Every partner the province has declared, in name order.
+pub fn partners(store: &dyn Store) -> Result<Vec<PartnerListing>, StoreError> {
+    store
+        .scan_prefix(view::DIRECTORY_TREE, b"")
+        .map(|kv| {
+            let (k, v) = kv?;
+            let entry: view::DirectoryEntry = serde_json::from_slice(&v).map_err(|e| {
+                StoreError::Backend(format!("corrupt partner directory entry: {e}"))
+            })?;
+            Ok(PartnerListing {
+                name: String::from_utf8_lossy(&k).into_owned(),
+                display_name: entry.display_name,
+                disabled: entry.disabled,
+            })
+        })
+        .collect()
+}

@@ -1,7 +1,11 @@
 //! Chinese and English labels for what the dashboard shows (GLOSSARY.md's names), and the
 //! colours of the levels.
 
-use crate::domain::{FocusPoint, Level, RiskStatus};
+use super::lang::Lang;
+use crate::disposal::record::State as DisposalState;
+use crate::domain::directive::ResponseStatus;
+use crate::domain::disposal::{Action, Outcome};
+use crate::domain::{FocusPoint, Level, MeasureStatus, RiskStatus};
 use crate::services::worker::WorkerState;
 
 /// `I 特别重大 · extremely serious`.
@@ -75,4 +79,91 @@ pub fn worker_state(s: &WorkerState) -> String {
         WorkerState::Failed(_) => "故障",
     };
     format!("{zh} · {}", s.as_str())
+}
+
+// Labels in the page's language (county pages): Chinese from the domain's `label_zh()`
+// where it has one, the English names otherwise.
+
+/// A level in `lang`: `I 特别重大` or `I extremely serious`.
+pub fn level_in(lang: Lang, l: Level) -> String {
+    format!("{} {}", l.as_str(), lang.pick(l.label_zh(), level_en(l)))
+}
+
+/// A focus point in `lang`.
+pub fn focus_in(lang: Lang, f: FocusPoint) -> &'static str {
+    match lang {
+        Lang::Zh => f.label_zh(),
+        Lang::En => focus_en(f),
+    }
+}
+
+/// A risk status in `lang`.
+pub fn status_in(lang: Lang, s: RiskStatus) -> &'static str {
+    match lang {
+        Lang::Zh => s.label_zh(),
+        Lang::En => s.as_str(),
+    }
+}
+
+/// A measure's status in `lang`.
+// The register work adds `MeasureStatus::label_zh`; these are the same words until it lands.
+pub fn measure_status_in(lang: Lang, s: MeasureStatus) -> &'static str {
+    match (lang, s) {
+        (Lang::Zh, MeasureStatus::Planned) => "未开始",
+        (Lang::Zh, MeasureStatus::InProgress) => "进行中",
+        (Lang::Zh, MeasureStatus::Done) => "已完成",
+        (Lang::En, s) => s.as_str(),
+    }
+}
+
+/// A directive's answer in `lang`.
+pub fn response_in(lang: Lang, s: ResponseStatus) -> &'static str {
+    match (lang, s) {
+        (Lang::Zh, ResponseStatus::Acknowledged) => "已签收",
+        (Lang::Zh, ResponseStatus::Responded) => "已答复",
+        (Lang::Zh, ResponseStatus::Done) => "已办结",
+        (Lang::En, s) => s.as_str(),
+    }
+}
+
+/// What a disposal request asks, in `lang`.
+pub fn action_in(lang: Lang, a: Action) -> &'static str {
+    match (lang, a) {
+        (Lang::Zh, Action::Correct) => "更正",
+        (Lang::Zh, Action::Label) => "标注",
+        (Lang::Zh, Action::Respond) => "回应",
+        (Lang::Zh, Action::Limit) => "限流",
+        (Lang::Zh, Action::TakeDown) => "删除",
+        (Lang::En, a) => a.as_str(),
+    }
+}
+
+/// Where a disposal request stands, in `lang`.
+pub fn disposal_state_in(lang: Lang, s: DisposalState) -> &'static str {
+    match (lang, s) {
+        (Lang::Zh, DisposalState::Filed) => "已提交",
+        (Lang::Zh, DisposalState::InReview) => "省级审核中",
+        (Lang::Zh, DisposalState::Relayed) => "已转交",
+        (Lang::Zh, DisposalState::Delivered) => "已送达",
+        (Lang::Zh, DisposalState::Acknowledged) => "已签收",
+        (Lang::Zh, DisposalState::Answered) => "已反馈",
+        (Lang::Zh, DisposalState::Rejected) => "省级驳回",
+        (Lang::Zh, DisposalState::Withdrawn) => "已撤回",
+        (Lang::En, s) => s.as_str(),
+    }
+}
+
+/// A partner's outcome, in `lang`.
+pub fn outcome_in(lang: Lang, o: Outcome) -> &'static str {
+    match (lang, o) {
+        (Lang::Zh, Outcome::Removed) => "已删除",
+        (Lang::Zh, Outcome::Disabled) => "已屏蔽",
+        (Lang::Zh, Outcome::Limited) => "已限流",
+        (Lang::Zh, Outcome::Labelled) => "已标注",
+        (Lang::Zh, Outcome::Corrected) => "已更正",
+        (Lang::Zh, Outcome::Responded) => "已回应",
+        (Lang::Zh, Outcome::Partial) => "部分处置",
+        (Lang::Zh, Outcome::NoAction) => "未处置",
+        (Lang::En, o) => o.as_str(),
+    }
 }

@@ -1,4 +1,6 @@
-//! The page shell: head, navigation, who is signed in, the filter bar, and the style sheet.
+//! The page shell: head, navigation (the province's, or a county's with its inbox's unread
+//! counts), who is signed in, the language switch, the filter bar, error pages and the style
+//! sheet (responsive down to a phone's 390 px, visible keyboard focus).
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -6,6 +8,7 @@ use maud::{html, Markup, DOCTYPE};
 
 use super::filters::Filters;
 use super::labels;
+use super::lang::{self, context, Lang};
 use super::session::Staffer;
 use crate::domain::{FocusPoint, Level};
 
@@ -43,14 +46,53 @@ main.signin label{display:flex;flex-direction:column;gap:.2em}
 .sub{color:#666}
 dl.fields{display:grid;grid-template-columns:12em 1fr;gap:.3em 1em;background:#fff;padding:.8em;border:1px solid #d8dbe0;border-radius:6px}
 dl.fields dt{font-weight:600}
+a.skip{position:absolute;left:-999px;top:0;background:#fff;color:#000;padding:.4em .8em;z-index:9}
+a.skip:focus{left:.5em}
+:focus-visible{outline:3px solid #1a5fb4;outline-offset:2px}
+header :focus-visible{outline-color:#ffd54f}
+main:focus{outline:none}
+header nav{display:flex;gap:.3em;flex-wrap:wrap}
+.badge{background:#ffd54f;color:#000;border-radius:9px;padding:0 .45em;font-size:.8em;font-weight:700}
+.unreads{display:flex;gap:.5em;font-size:.8em;flex-wrap:wrap}
+.unread{opacity:.75}
+.unread.some{opacity:1;font-weight:700}
+.langswitch{text-align:right;margin:.5em 1em}
+section.table{overflow-x:auto;max-width:100%}
+figure.chart svg{max-width:100%;height:auto}
+form.stack{display:grid;grid-template-columns:minmax(8em,14em) minmax(0,1fr);gap:.5em .8em;align-items:start;background:#fff;border:1px solid #d8dbe0;border-radius:6px;padding:.8em;max-width:52em}
+form.stack label{font-weight:600;padding-top:.3em}
+form.stack .hint{grid-column:2;color:#555;font-size:.85em;margin-top:-.3em}
+form.stack .actions{grid-column:2}
+form.stack .error{grid-column:1/-1}
+input,select,textarea,button{font:inherit;max-width:100%}
+input:not([type]),input[type=text],input[type=search],input[type=date],input[type=url],textarea,select{border:1px solid #9aa1ad;border-radius:3px;padding:.25em .4em}
+textarea{width:100%;min-height:5em}
+form.stack input:not([type=hidden]),form.stack select,form.stack textarea{width:100%;box-sizing:border-box}
+button{background:#8b1a1a;color:#fff;border:0;border-radius:3px;padding:.35em .9em;cursor:pointer}
+button.secondary{background:#555}
+.forms{display:grid;grid-template-columns:repeat(auto-fit,minmax(20em,1fr));gap:1em;margin:1em 0}
+.forms > section{background:#fff;border:1px solid #d8dbe0;border-radius:6px;padding:.6em .9em}
+.forms h2{margin-top:.2em}
+.pending{border:1px dashed #9aa1ad;color:#555;padding:.5em .8em;border-radius:4px}
+nav.pages{display:flex;gap:1em;margin:.6em 0}
+.overdue{color:#b00020;font-weight:700}
+@media (max-width:700px){
+ header{gap:.5em;padding:.4em .6em}
+ header .who{margin-left:0}
+ main{padding:.6em}
+ form.stack{grid-template-columns:1fr}
+ form.stack .hint,form.stack .actions{grid-column:1}
+ dl.fields{grid-template-columns:1fr}
+ dl.fields dd{margin:0 0 .4em}
+}
 "#;
 
-fn head(title: &str) -> Markup {
+fn head(title: &str, lang: Lang) -> Markup {
     html! {
         head {
             meta charset="utf-8";
             meta name="viewport" content="width=device-width, initial-scale=1";
-            title { (title) " · 烽火 Fenghuo" }
+            title { (title) " · " (lang.pick("烽火", "Fenghuo")) }
             style { (maud::PreEscaped(STYLE)) }
         }
     }
@@ -58,11 +100,15 @@ fn head(title: &str) -> Markup {
 
 /// A page without navigation (the sign-in page, errors before sign-in).
 pub fn bare(title: &str, body: Markup) -> Markup {
+    let lang = Lang::current();
     html! {
         (DOCTYPE)
-        html lang="zh-Hans" {
-            (head(title))
-            body { (body) }
+        html lang=(lang.html_lang()) {
+            (head(title, lang))
+            body {
+                p.langswitch { (language_switch(lang)) }
+                (body)
+            }
         }
     }
 }
@@ -72,7 +118,7 @@ pub fn csrf(staffer: &Staffer) -> Markup {
     html! { input type="hidden" name="csrf" value=(staffer.csrf); }
 }
 
-/// Navigation entries: path, label.
+/// Navigation entries of the province: path, label.
 const NAV: &[(&str, &str)] = &[
     ("/", "概览 Overview"),
     ("/comms", "通报 Communications"),
@@ -80,8 +126,91 @@ const NAV: &[(&str, &str)] = &[
     ("/linked", "关联风险 Linked risks"),
 ];
 
+/// Navigation entries of a county: path, Chinese, English.
+const COUNTY_NAV: &[(&str, &str, &str)] = &[
+    ("/register", "台账", "Register"),
+    ("/inbox", "收件箱", "Inbox"),
+    ("/", "概况", "At a glance"),
+    ("/disposal", "处置", "Disposal"),
+];
+
+/// The link to the same page in the other language.
+fn language_switch(lang: Lang) -> Markup {
+    let path_query = context().map_or_else(|| "/".to_owned(), |c| c.path_query);
+    let other = lang.other();
+    html! {
+        a #lang-switch href=(lang::switch_href(&path_query, other)) lang=(other.html_lang()) hreflang=(other.html_lang()) {
+            (other.pick("中文", "English"))
+        }
+    }
+}
+
+/// What the inbox holds that the signed-in person has not dealt with (a county's header).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Unread {
+    /// Alerts addressed to the county, not acknowledged.
+    pub alerts: usize,
+    /// Directives and consultations not answered.
+    pub directives: usize,
+    /// Risks neighbours shared, new or changed since the person last opened the inbox.
+    pub shared: usize,
+    /// Partners' outcomes of the county's disposal requests since then.
+    pub outcomes: usize,
+}
+
+impl Unread {
+    /// Everything waiting.
+    pub fn total(&self) -> usize {
+        self.alerts + self.directives + self.shared + self.outcomes
+    }
+}
+
+fn unread_badges(u: &Unread, lang: Lang) -> Markup {
+    let item = |id: &'static str, n: usize, zh: &'static str, en: &'static str| {
+        html! {
+            span.unread.some[n > 0] id=(id) data-n=(n) {
+                (lang.pick(zh, en)) " " (n)
+            }
+        }
+    };
+    html! {
+        span.unreads aria-label=(lang.pick("待办", "Waiting")) {
+            (item("unread-alerts", u.alerts, "预警", "alerts"))
+            (item("unread-directives", u.directives, "指令", "directives"))
+            (item("unread-shared", u.shared, "共享", "shared"))
+            (item("unread-outcomes", u.outcomes, "处置结果", "outcomes"))
+        }
+    }
+}
+
+fn nav(staffer: &Staffer, here: &str, lang: Lang, county: Option<&Unread>) -> Markup {
+    html! {
+        nav aria-label=(lang.pick("导航", "Navigation")) {
+            @if let Some(u) = county {
+                @for (path, zh, en) in COUNTY_NAV {
+                    @let current = *path == here;
+                    a class=[current.then_some("here")] aria-current=[current.then_some("page")] href=(path) {
+                        (lang.pick(zh, en))
+                        @if *path == "/inbox" && u.total() > 0 {
+                            " " span.badge #unread-total { (u.total()) }
+                        }
+                    }
+                }
+            } @else {
+                @for (path, label) in NAV {
+                    a class=[(*path == here).then_some("here")] href=(path) { (label) }
+                }
+            }
+            @if staffer.role.can_manage_staff() {
+                a class=[("/staff" == here).then_some("here")] href="/staff" { (lang.pick("账户", "Staff")) }
+            }
+        }
+    }
+}
+
 /// A signed-in page: navigation (`here` marks the current entry), the filter bar when
-/// `filters` is given (with `counties` to choose from), then `body`.
+/// `filters` is given (with `counties` to choose from), then `body`. At a county, the
+/// county's navigation with the inbox's unread counts.
 pub fn page(
     staffer: &Staffer,
     title: &str,
@@ -89,30 +218,32 @@ pub fn page(
     filters: Option<(&Filters, &[String])>,
     body: Markup,
 ) -> Markup {
+    let lang = Lang::current();
+    let ctx = context();
+    let unread = ctx.as_ref().filter(|c| c.county).map(|c| match &c.app {
+        Some(app) => super::pages::inbox::unread(app, staffer),
+        None => Unread::default(),
+    });
     html! {
         (DOCTYPE)
-        html lang="zh-Hans" {
-            (head(title))
+        html lang=(lang.html_lang()) {
+            (head(title, lang))
             body {
+                a.skip href="#main" { (lang.pick("跳到正文", "Skip to content")) }
                 header {
-                    span.brand { "烽火 Fenghuo" }
-                    nav {
-                        @for (path, label) in NAV {
-                            a class=[(*path == here).then_some("here")] href=(path) { (label) }
-                        }
-                        @if staffer.role.can_manage_staff() {
-                            a class=[("/staff" == here).then_some("here")] href="/staff" { "账户 Staff" }
-                        }
-                    }
+                    span.brand { (lang.pick("烽火", "Fenghuo")) }
+                    (nav(staffer, here, lang, unread.as_ref()))
+                    @if let Some(u) = &unread { (unread_badges(u, lang)) }
                     span.who {
+                        (language_switch(lang))
                         span #who { (staffer.name) " (" (staffer.role) ")" }
                         form method="post" action="/logout" {
                             (csrf(staffer))
-                            button type="submit" { "退出 Sign out" }
+                            button type="submit" { (lang.pick("退出", "Sign out")) }
                         }
                     }
                 }
-                main {
+                main #main tabindex="-1" {
                     h1 { (title) }
                     @if let Some((f, counties)) = filters {
                         (filter_bar(here, f, counties))
@@ -169,12 +300,27 @@ fn filter_bar(action: &str, f: &Filters, counties: &[String]) -> Markup {
 
 /// An error page with `status`; the message says what to do.
 pub fn error_page(status: StatusCode, message: &str) -> Response {
+    let lang = Lang::current();
+    let home = if context().is_some_and(|c| c.county) {
+        lang.pick("← 概况", "← At a glance")
+    } else {
+        lang.pick("← 概览", "← Overview")
+    };
+    let reason = match (lang, status.as_u16()) {
+        (Lang::Zh, 400) => "请求有误",
+        (Lang::Zh, 401) => "请先登录",
+        (Lang::Zh, 403) => "无权操作",
+        (Lang::Zh, 404) => "未找到",
+        (Lang::Zh, 429) => "请求过多",
+        (Lang::Zh, 500..=599) => "服务出错",
+        _ => status.canonical_reason().unwrap_or("error"),
+    };
     let body = html! {
         main {
-            h1 { (status.as_u16()) " " (status.canonical_reason().unwrap_or("error")) }
-            p.error { (message) }
-            p { a href="/" { "← 概览 Overview" } }
+            h1 { (status.as_u16()) " " (reason) }
+            p.error role="alert" { (message) }
+            p { a href="/" { (home) } }
         }
     };
-    (status, bare("Error", body)).into_response()
+    (status, bare(lang.pick("出错", "Error"), body)).into_response()
 }

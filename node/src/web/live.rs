@@ -1,6 +1,7 @@
 //! Live pages: `/events` sends a server-sent event whenever the gateway's views have taken
 //! new entries or communications (at most one a second); `/assets/live.js` reloads the
-//! page on it, unless someone is typing in a form.
+//! page on it, unless someone is typing in a form or the page shows a refused form
+//! (`data-stay`: reloading would post it again).
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -20,6 +21,8 @@ const THROTTLE: Duration = Duration::from_secs(1);
 const SCRIPT: &str = r#"// Fenghuo dashboard: reload when the gateway's figures change (server-sent events).
 (function () {
   if (!window.EventSource) return;
+  // A form sent back refused stays as it is: reloading would send it again.
+  if (document.querySelector("[data-stay]")) return;
   var typing = function () {
     var a = document.activeElement;
     return a && /^(INPUT|TEXTAREA|SELECT)$/.test(a.tagName) && a.type !== "submit";

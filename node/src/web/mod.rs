@@ -14,6 +14,7 @@ pub mod chart;
 pub mod client_addr;
 pub mod filters;
 pub mod labels;
+pub mod lang;
 pub mod layout;
 pub mod live;
 pub mod pages;
@@ -61,6 +62,10 @@ pub struct App {
     pub password_checks: PasswordChecks,
     /// How a request's client address is found (the TCP peer, or behind a trusted proxy).
     pub client_address: ClientAddress,
+    /// The register as a county's pages search it.
+    pub register: pages::register_index::RegisterIndex,
+    /// When each person last opened the inbox (Unix ms), for the header's unread counts.
+    pub inbox_seen: pages::inbox::Seen,
 }
 
 impl App {
@@ -73,6 +78,8 @@ impl App {
             throttle: Throttle::default(),
             password_checks: PasswordChecks::default(),
             client_address: ClientAddress::default(),
+            register: Default::default(),
+            inbox_seen: Default::default(),
         })
     }
 
@@ -84,6 +91,8 @@ impl App {
             throttle: Throttle::new(cfg.signin_delay()),
             password_checks: PasswordChecks::default(),
             client_address: ClientAddress::from_config(cfg),
+            register: Default::default(),
+            inbox_seen: Default::default(),
         })
     }
 }
@@ -97,7 +106,7 @@ pub struct Remote(pub SocketAddr);
 /// ([`session::require`]).
 pub fn router(app: Arc<App>, extra_routes: Router) -> Router {
     let signed_in = Router::new()
-        .route("/", get(pages::overview::page))
+        .route("/", get(pages::glance::home))
         .route("/comms", get(pages::comms::page))
         .route("/health", get(pages::health::page))
         .route("/linked", get(pages::linked::page))
@@ -111,6 +120,24 @@ pub fn router(app: Arc<App>, extra_routes: Router) -> Router {
         .route("/events", get(live::events))
         .route("/assets/live.js", get(live::script))
         .route("/logout", post(signin::logout))
+        // A county's pages (the province's answer 404 at the gateway).
+        .route("/register", get(pages::register::list))
+        .route(
+            "/register/new",
+            get(pages::register::new_form).post(pages::register::create),
+        )
+        .route("/register/{id}", get(pages::register_risk::page))
+        .route("/register/{id}/{form}", post(pages::register_risk::submit))
+        .route("/inbox", get(pages::inbox::page))
+        .route("/inbox/alerts/ack", post(pages::inbox::acknowledge_alert))
+        .route(
+            "/inbox/directives/respond",
+            post(pages::inbox::respond_directive),
+        )
+        .route(
+            "/disposal",
+            get(pages::disposal::page).post(pages::disposal::file),
+        )
         .layer(middleware::from_fn_with_state(
             app.clone(),
             session::require,
@@ -118,8 +145,9 @@ pub fn router(app: Arc<App>, extra_routes: Router) -> Router {
     Router::new()
         .route("/login", get(signin::form).post(signin::submit))
         .merge(signed_in)
-        .with_state(app)
+        .with_state(app.clone())
         .merge(extra_routes)
+        .layer(middleware::from_fn_with_state(app.clone(), lang::remember))
         .layer(middleware::map_response(security_headers))
 }
 
@@ -194,6 +222,16 @@ pub async fn start(
         })?;
     tracing::info!(url = %format!("https://{addr}/"), %addr, "dashboard listening (HTTPS)");
     let app = App::configured(node, cfg);
+    if matches!(app.node.identity, crate::identity::Identity::County(_)) {
+        // The county's register pages search an index built from the whole register: build
+        // it now rather than on the first person's request.
+        let warm = app.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = warm.register.refresh(warm.node.store.as_ref()) {
+                tracing::warn!(error = %e, "building the register's search index");
+            }
+        });
+    }
     let task = tokio::spawn(serve(
         listener,
         app,

@@ -14,6 +14,7 @@ use axum::{Extension, Form};
 use maud::{html, Markup};
 use serde::Deserialize;
 
+use super::lang::Lang;
 use super::layout;
 use super::password_checks::CheckError;
 use super::session::{cookie, set_cookie, Csrf, SESSION_COOKIE};
@@ -57,22 +58,28 @@ fn page(
     name: &str,
 ) -> Response {
     let (token, csrf) = app.sessions.form(form_cookie);
+    let l = Lang::current();
+    let what = if matches!(app.node.identity, crate::identity::Identity::County(_)) {
+        l.pick("县级风险台账", "County risk register")
+    } else {
+        l.pick("全省风险概览", "Provincial dashboard")
+    };
     let body: Markup = html! {
         main.signin {
-            h1 { "烽火 Fenghuo" }
-            p.sub { "全省风险概览 · Provincial dashboard · " (app.node.unit()) }
+            h1 { (l.pick("烽火", "Fenghuo")) }
+            p.sub { (what) " · " (app.node.unit()) }
             @if let Some(m) = message {
                 p.error role="alert" { (m) }
             }
             form method="post" action="/login" {
                 input type="hidden" name="csrf" value=(csrf);
-                label { "用户名 Name" input name="username" autocomplete="username" required value=(name); }
-                label { "密码 Password" input name="password" type="password" autocomplete="current-password" required; }
-                button type="submit" { "登录 Sign in" }
+                label { (l.pick("用户名", "Name")) input name="username" autocomplete="username" required value=(name); }
+                label { (l.pick("密码", "Password")) input name="password" type="password" autocomplete="current-password" required; }
+                button type="submit" { (l.pick("登录", "Sign in")) }
             }
         }
     };
-    let mut res = (status, layout::bare("Sign in · 登录", body)).into_response();
+    let mut res = (status, layout::bare(l.pick("登录", "Sign in"), body)).into_response();
     if let Ok(v) = set_cookie(FORM_COOKIE, &token, Some(1800)).parse() {
         res.headers_mut().insert(header::SET_COOKIE, v);
     }

@@ -10,6 +10,15 @@ pub mod overview;
 pub mod risk;
 pub mod staff;
 
+// A county's pages (issue 17): its register, inbox, at-a-glance and disposal.
+pub mod disposal;
+pub mod glance;
+pub mod inbox;
+pub mod officer;
+pub mod register;
+pub mod register_index;
+pub mod register_risk;
+
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
@@ -177,17 +186,22 @@ pub async fn export(
     Path(file): Path<String>,
     Query(raw): Query<RawFilters>,
     Query(extra): Query<ExportExtra>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
 ) -> Result<Response, PageError> {
     let (id, format) = file.rsplit_once('.').ok_or_else(|| {
         PageError::NotFound(format!("{file:?}: ask for <table>.csv or <table>.json"))
     })?;
+    // A county's tables take their own query (search, status, sort…).
+    let county_tables = officer::export_tables(&app, &staffer, id, query.as_deref())?;
     if id == "staff" && !staffer.role.can_manage_staff() {
         return Err(PageError::Forbidden(
             "only admins see staff accounts".into(),
         ));
     }
-    let f = filters(&raw)?;
-    let tables = tables_with(&app, id, &f, &extra)?;
+    let tables = match county_tables {
+        Some(tables) => tables,
+        None => tables_with(&app, id, &filters(&raw)?, &extra)?,
+    };
     let table = tables
         .into_iter()
         .find(|t| t.id == id)

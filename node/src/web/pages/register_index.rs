@@ -1,0 +1,590 @@
+//! The register as the county's pages search it: a summary of every risk the node holds
+//! (what a list shows and filters on, with its searchable text in lower case), kept in
+//! memory so a search, a filter, a sort or a count over 100,000 risks costs milliseconds
+//! instead of decoding every stored record per request (`docs/benchmarks.md`, county pages).
+//!
+//! It follows the views the way the journal does: it remembers how far it has read each feed
+//! behind the views (`dispatch::applied`), and before answering reads the entries applied
+//! since, reloading only the risks they name. Built from the register view at first use (the
+//! web layer starts it in the background); rebuilt whole when a feed went backwards (a
+//! re-key cut it) or jumped far (a large catch-up), which is cheaper than replaying it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+
+use crate::dispatch;
+use crate::domain::{FocusPoint, Level, MeasureStatus, RiskStatus};
+use crate::event::Event;
+use crate::feed::{self, FeedId};
+use crate::register::record::RiskRecord;
+use crate::register::{read, view};
+use crate::store::{Store, StoreError};
+
+/// Entries read per chunk while catching up.
+const CHUNK: usize = 500;
+/// More new entries than this in one feed and the index is rebuilt instead of replayed.
+const REBUILD_AFTER: u64 = 20_000;
+
+/// What a list shows of one risk, and what it is filtered and sorted on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// `<county>-<n>`.
+    pub id: String,
+    /// Division code of its county.
+    pub origin: String,
+    /// Short title.
+    pub title: String,
+    /// Where the opinion lives.
+    pub source: String,
+    /// Responsible department.
+    pub department: String,
+    /// Current level, if graded.
+    pub level: Option<Level>,
+    /// Focus point.
+    pub focus: FocusPoint,
+    /// Where it stands.
+    pub status: RiskStatus,
+    /// Who it is shared with (`local`, `neighbours`…).
+    pub scope: String,
+    /// Preventive measures in all.
+    pub measures: usize,
+    /// The earliest due date (`YYYY-MM-DD`) of a measure not done, if any.
+    pub open_due: Option<String>,
+    /// When identified, Unix ms.
+    pub created_at_ms: i64,
+    /// Last change, Unix ms.
+    pub updated_at_ms: i64,
+    /// Title, description, source and department in lower case, for the search.
+    text: String,
+}
+
+impl Summary {
+    /// The summary of `r`.
+    pub fn of(r: &RiskRecord) -> Self {
+        let open_due = r
+            .measures
+            .iter()
+            .filter(|m| m.status != MeasureStatus::Done)
+            .map(|m| m.due.clone())
+            .min();
+        Self {
+            id: r.id.clone(),
+            origin: r.origin.clone(),
+            title: r.title.clone(),
+            source: r.source.clone(),
+            department: r.department.clone(),
+            level: r.level(),
+            focus: r.focus,
+            status: r.status,
+            scope: r.scope.to_string(),
+            measures: r.measures.len(),
+            open_due,
+            created_at_ms: r.created_at_ms,
+            updated_at_ms: r.updated_at_ms,
+            text: [&r.title, &r.description, &r.source, &r.department]
+                .iter()
+                .map(|t| t.to_lowercase())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        }
+    }
+
+    /// A measure not done is past its due date on `today` (`YYYY-MM-DD`, local).
+    pub fn overdue(&self, today: &str) -> bool {
+        self.open_due.as_deref().is_some_and(|d| d < today)
+    }
+}
+
+/// Whose risks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Whose {
+    /// The county's own register.
+    #[default]
+    Own,
+    /// What other counties (and the province) shared with it.
+    Others,
+}
+
+/// How a list is ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sort {
+    /// Last changed first.
+    #[default]
+    Updated,
+    /// Last identified first.
+    Created,
+    /// Gravest level first (ungraded last), then last changed.
+    Level,
+    /// Earliest open due date first (risks without one last).
+    Due,
+}
+
+impl Sort {
+    /// Every order, as the form offers them.
+    pub const ALL: [Sort; 4] = [Sort::Updated, Sort::Created, Sort::Level, Sort::Due];
+
+    /// Its name in the query string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sort::Updated => "updated",
+            Sort::Created => "created",
+            Sort::Level => "level",
+            Sort::Due => "due",
+        }
+    }
+
+    /// The order named `s`.
+    pub fn parse(s: &str) -> Option<Sort> {
+        Sort::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+}
+
+/// What to find.
+#[derive(Debug, Clone, Default)]
+pub struct Query {
+    /// This unit's risks, or the others'.
+    pub whose: Whose,
+    /// Words the title, description, source or department contain (any case).
+    pub text: Option<String>,
+    /// Only this status.
+    pub status: Option<RiskStatus>,
+    /// Only this level.
+    pub level: Option<Level>,
+    /// Only this focus point.
+    pub focus: Option<FocusPoint>,
+    /// Only risks with a measure past its due date.
+    pub overdue: bool,
+    /// Changed after this time, Unix ms.
+    pub changed_after_ms: Option<i64>,
+    /// The order.
+    pub sort: Sort,
+    /// Skip this many.
+    pub offset: usize,
+    /// At most this many.
+    pub limit: usize,
+}
+
+/// What a query found.
+#[derive(Debug, Clone, Default)]
+pub struct Found {
+    /// How many match in all.
+    pub total: usize,
+    /// The page asked for.
+    pub rows: Vec<Summary>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    /// Built from the view at least once.
+    built: bool,
+    /// How far each feed has been read.
+    read: BTreeMap<FeedId, u64>,
+    /// Every risk by its store key (origin, then number).
+    risks: BTreeMap<Vec<u8>, Summary>,
+}
+
+/// The register's summaries, current as of the last query.
+#[derive(Debug, Default)]
+pub struct RegisterIndex {
+    inner: Mutex<Inner>,
+}
+
+/// Each feed with how far the views applied it.
+fn applied(store: &dyn Store) -> Result<BTreeMap<FeedId, u64>, StoreError> {
+    feed::log::heads(store)?
+        .into_iter()
+        .map(|(f, _)| dispatch::applied(store, &f).map(|n| (f, n)))
+        .collect()
+}
+
+impl Inner {
+    fn rebuild(&mut self, store: &dyn Store) -> Result<(), StoreError> {
+        // Positions first: the records read after them are at least that new.
+        let read = applied(store)?;
+        let mut risks = BTreeMap::new();
+        for kv in store.scan_prefix(view::RISKS_TREE, b"") {
+            let (k, v) = kv?;
+            let r: RiskRecord = serde_json::from_slice(&v)
+                .map_err(|e| StoreError::Backend(format!("corrupt risk record: {e}")))?;
+            risks.insert(k, Summary::of(&r));
+        }
+        *self = Inner {
+            built: true,
+            read,
+            risks,
+        };
+        Ok(())
+    }
+
+    fn refresh(&mut self, store: &dyn Store) -> Result<(), StoreError> {
+        if !self.built {
+            return self.rebuild(store);
+        }
+        let now = applied(store)?;
+        let mut ids = BTreeSet::new();
+        for (feed, &to) in &now {
+            let from = self.read.get(feed).copied().unwrap_or(0);
+            if to < from || to - from > REBUILD_AFTER {
+                return self.rebuild(store);
+            }
+            let mut next = from + 1;
+            while next <= to {
+                let entries = feed::log::read(store, feed, next, CHUNK)?;
+                let Some(last) = entries.last().map(|e| e.seq) else {
+                    break;
+                };
+                for e in entries.iter().filter(|e| e.seq <= to) {
+                    if let Some(id) = Event::decode(&e.payload)
+                        .ok()
+                        .and_then(|ev| ev.risk_id().map(str::to_owned))
+                    {
+                        ids.insert(id);
+                    }
+                }
+                next = last + 1;
+            }
+        }
+        for id in ids {
+            let Some(key) = view::risk_key(&id) else {
+                continue;
+            };
+            match read::find(store, &id).map_err(|e| StoreError::Backend(e.to_string()))? {
+                Some(r) => {
+                    self.risks.insert(key, Summary::of(&r));
+                }
+                None => {
+                    self.risks.remove(&key);
+                }
+            }
+        }
+        self.read = now;
+        Ok(())
+    }
+}
+
+impl RegisterIndex {
+    /// Brings the index up to the views (building it the first time).
+    pub fn refresh(&self, store: &dyn Store) -> Result<(), StoreError> {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.refresh(store)
+    }
+
+    /// The risks of `unit` (or the others') matching `q`, `today` (`YYYY-MM-DD`) deciding
+    /// what is overdue; current with the views.
+    pub fn find(
+        &self,
+        store: &dyn Store,
+        unit: &str,
+        today: &str,
+        q: &Query,
+    ) -> Result<Found, StoreError> {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.refresh(store)?;
+        let prefix = format!("{unit}-");
+        let text = q
+            .text
+            .as_deref()
+            .map(|t| t.trim().to_lowercase())
+            .filter(|t| !t.is_empty());
+        let rows: Box<dyn Iterator<Item = &Summary>> = match q.whose {
+            // A unit's keys are contiguous: read only those.
+            Whose::Own => Box::new(
+                inner
+                    .risks
+                    .range(prefix.clone().into_bytes()..)
+                    .take_while(|(k, _)| k.starts_with(prefix.as_bytes()))
+                    .map(|(_, s)| s),
+            ),
+            Whose::Others => Box::new(inner.risks.values().filter(|s| s.origin != unit)),
+        };
+        let mut hits: Vec<&Summary> = rows
+            .filter(|s| q.status.is_none_or(|x| x == s.status))
+            .filter(|s| q.level.is_none_or(|x| Some(x) == s.level))
+            .filter(|s| q.focus.is_none_or(|x| x == s.focus))
+            .filter(|s| !q.overdue || s.overdue(today))
+            .filter(|s| q.changed_after_ms.is_none_or(|t| s.updated_at_ms > t))
+            .filter(|s| text.as_deref().is_none_or(|t| s.text.contains(t)))
+            .collect();
+        let total = hits.len();
+        let key_level = |s: &Summary| s.level.map_or(4, |l| l as u8);
+        match q.sort {
+            Sort::Updated => hits
+                .sort_unstable_by(|a, b| (b.updated_at_ms, &b.id).cmp(&(a.updated_at_ms, &a.id))),
+            Sort::Created => hits
+                .sort_unstable_by(|a, b| (b.created_at_ms, &b.id).cmp(&(a.created_at_ms, &a.id))),
+            Sort::Level => hits.sort_unstable_by(|a, b| {
+                (key_level(a), b.updated_at_ms, &b.id).cmp(&(key_level(b), a.updated_at_ms, &a.id))
+            }),
+            Sort::Due => hits.sort_unstable_by(|a, b| {
+                let due = |s: &Summary| (s.open_due.is_none(), s.open_due.clone());
+                (due(a), &a.id).cmp(&(due(b), &b.id))
+            }),
+        }
+        let rows = hits
+            .into_iter()
+            .skip(q.offset)
+            .take(q.limit)
+            .cloned()
+            .collect();
+        Ok(Found { total, rows })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Scores;
+    use crate::feed::Audience;
+    use crate::register::record::{GradeRecord, MeasureRecord, RECORD_FORMAT};
+    use crate::store::{Batch, SledStore};
+
+    fn record(n: u64, origin: &str, title: &str) -> RiskRecord {
+        RiskRecord {
+            format: RECORD_FORMAT,
+            id: format!("{origin}-{n}"),
+            origin: origin.into(),
+            title: title.into(),
+            description: String::new(),
+            focus: FocusPoint::ALL[(n % 6) as usize],
+            source: format!("https://weibo.com/u/{n}"),
+            behaviours: vec![],
+            department: "街道办".into(),
+            status: RiskStatus::Identified,
+            scope: Audience::Local,
+            grade: None,
+            measures: vec![],
+            history: vec![],
+            revs: 1,
+            created_at_ms: n as i64,
+            updated_at_ms: n as i64,
+        }
+    }
+
+    fn put(store: &SledStore, r: &RiskRecord) {
+        let mut b = Batch::new();
+        b.insert(
+            view::RISKS_TREE,
+            view::risk_key(&r.id).unwrap(),
+            serde_json::to_vec(r).unwrap(),
+        );
+        store.commit(&b).unwrap();
+    }
+
+    /// Filters, search, sort and paging over a register whose records were written to the
+    /// view directly (no feed: the index reads them at its first build).
+    #[test]
+    fn finds_filters_sorts_and_pages() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        for n in 1..=30 {
+            let mut r = record(n, "510104", &format!("拆迁补偿 Demolition {n}"));
+            if n % 3 == 0 {
+                r.grade = Some(GradeRecord {
+                    scores: Scores {
+                        influence: 3,
+                        attention: 3,
+                        diffusion: 3,
+                    },
+                    level: if n == 9 { Level::I } else { Level::III },
+                    standard_version: "1".into(),
+                    graded_at_ms: 0,
+                    graded_by: "x".into(),
+                });
+                r.status = RiskStatus::Graded;
+            }
+            if n == 7 {
+                r.measures.push(MeasureRecord {
+                    id: "m1".into(),
+                    action: "约谈".into(),
+                    owner: "李".into(),
+                    due: "2020-01-01".into(),
+                    status: MeasureStatus::Planned,
+                });
+            }
+            put(&store, &r);
+        }
+        put(&store, &record(1, "510105", "邻县 shared"));
+        let index = RegisterIndex::default();
+        let find = |q: Query| index.find(&store, "510104", "2026-01-01", &q).unwrap();
+        let all = find(Query {
+            limit: 10,
+            ..Query::default()
+        });
+        assert_eq!(all.total, 30);
+        assert_eq!(all.rows.len(), 10);
+        assert_eq!(all.rows[0].id, "510104-30", "last changed first");
+        let page3 = find(Query {
+            limit: 10,
+            offset: 20,
+            ..Query::default()
+        });
+        assert_eq!(page3.rows.last().map(|r| r.id.as_str()), Some("510104-1"));
+        let graded = find(Query {
+            status: Some(RiskStatus::Graded),
+            sort: Sort::Level,
+            limit: 50,
+            ..Query::default()
+        });
+        assert_eq!(graded.total, 10);
+        assert_eq!(graded.rows[0].id, "510104-9", "gravest first");
+        let text = find(Query {
+            text: Some("DEMOLITION 2".into()),
+            limit: 50,
+            ..Query::default()
+        });
+        // 2, 20-29
+        assert_eq!(text.total, 11);
+        let overdue = find(Query {
+            overdue: true,
+            limit: 50,
+            ..Query::default()
+        });
+        assert_eq!(overdue.rows.len(), 1);
+        assert_eq!(overdue.rows[0].id, "510104-7");
+        let others = index
+            .find(
+                &store,
+                "510104",
+                "2026-01-01",
+                &Query {
+                    whose: Whose::Others,
+                    limit: 50,
+                    ..Query::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(others.total, 1);
+        assert_eq!(others.rows[0].origin, "510105");
+    }
+
+    /// The county pages' budget at 100,000 risks: every query the pages make, p99 ≤ 50 ms.
+    /// Figures in docs/benchmarks.md: `cargo test --release -p fenghuo-node
+    /// register_index::tests::queries_at_100k -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "a measurement: run in release"]
+    fn queries_at_100k() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let mut b = Batch::new();
+        for n in 1..=100_000u64 {
+            let mut r = record(
+                n,
+                "510104",
+                &format!("第{n}号 拆迁补偿 视频 demolition video"),
+            );
+            r.description =
+                "群众反映补偿标准不一，视频在微博、抖音扩散，评论区情绪激烈。".repeat(3);
+            r.status = RiskStatus::ALL[(n % 5) as usize];
+            if n % 2 == 0 {
+                r.grade = Some(GradeRecord {
+                    scores: Scores {
+                        influence: 3,
+                        attention: 3,
+                        diffusion: 3,
+                    },
+                    level: Level::ALL[(n % 4) as usize],
+                    standard_version: "1".into(),
+                    graded_at_ms: 0,
+                    graded_by: "staff/510104/lin".into(),
+                });
+            }
+            r.measures.push(MeasureRecord {
+                id: "m1".into(),
+                action: "约谈".into(),
+                owner: "信访办".into(),
+                due: if n % 10 == 0 {
+                    "2020-01-01"
+                } else {
+                    "2999-01-01"
+                }
+                .into(),
+                status: MeasureStatus::Planned,
+            });
+            b.insert(
+                view::RISKS_TREE,
+                view::risk_key(&r.id).unwrap(),
+                serde_json::to_vec(&r).unwrap(),
+            );
+            if n % 10_000 == 0 {
+                store.commit(&b).unwrap();
+                b = Batch::new();
+            }
+        }
+        let index = RegisterIndex::default();
+        let t = std::time::Instant::now();
+        index.refresh(&store).unwrap();
+        eprintln!("build: {:?}", t.elapsed());
+        let queries: Vec<(&str, Query)> = vec![
+            (
+                "first page",
+                Query {
+                    limit: 50,
+                    ..Query::default()
+                },
+            ),
+            (
+                "page 1000",
+                Query {
+                    limit: 50,
+                    offset: 49_950,
+                    ..Query::default()
+                },
+            ),
+            (
+                "search",
+                Query {
+                    text: Some("第4242号".into()),
+                    limit: 50,
+                    ..Query::default()
+                },
+            ),
+            (
+                "search, common word",
+                Query {
+                    text: Some("DEMOLITION".into()),
+                    limit: 50,
+                    ..Query::default()
+                },
+            ),
+            (
+                "status + level + focus",
+                Query {
+                    status: Some(RiskStatus::Graded),
+                    level: Some(Level::II),
+                    focus: Some(FocusPoint::MajorEvent),
+                    sort: Sort::Level,
+                    limit: 50,
+                    ..Query::default()
+                },
+            ),
+            (
+                "overdue by due",
+                Query {
+                    overdue: true,
+                    sort: Sort::Due,
+                    limit: 50,
+                    ..Query::default()
+                },
+            ),
+            (
+                "shared since (header)",
+                Query {
+                    whose: Whose::Others,
+                    changed_after_ms: Some(0),
+                    ..Query::default()
+                },
+            ),
+        ];
+        for (name, q) in &queries {
+            let mut times: Vec<std::time::Duration> = (0..200)
+                .map(|_| {
+                    let t = std::time::Instant::now();
+                    index.find(&store, "510104", "2026-06-01", q).unwrap();
+                    t.elapsed()
+                })
+                .collect();
+            times.sort();
+            eprintln!("{name}: p50 {:?} p99 {:?}", times[100], times[198]);
+        }
+    }
+}
