@@ -106,35 +106,26 @@ pub fn status_in(lang: Lang, s: RiskStatus) -> &'static str {
 }
 
 /// A measure's status in `lang`.
-// The register work adds `MeasureStatus::label_zh`; these are the same words until it lands.
 pub fn measure_status_in(lang: Lang, s: MeasureStatus) -> &'static str {
-    match (lang, s) {
-        (Lang::Zh, MeasureStatus::Planned) => "未开始",
-        (Lang::Zh, MeasureStatus::InProgress) => "进行中",
-        (Lang::Zh, MeasureStatus::Done) => "已完成",
-        (Lang::En, s) => s.as_str(),
+    match lang {
+        Lang::Zh => s.label_zh(),
+        Lang::En => s.as_str(),
     }
 }
 
 /// A directive's answer in `lang`.
 pub fn response_in(lang: Lang, s: ResponseStatus) -> &'static str {
-    match (lang, s) {
-        (Lang::Zh, ResponseStatus::Acknowledged) => "已签收",
-        (Lang::Zh, ResponseStatus::Responded) => "已答复",
-        (Lang::Zh, ResponseStatus::Done) => "已办结",
-        (Lang::En, s) => s.as_str(),
+    match lang {
+        Lang::Zh => s.label_zh(),
+        Lang::En => s.as_str(),
     }
 }
 
 /// What a disposal request asks, in `lang`.
 pub fn action_in(lang: Lang, a: Action) -> &'static str {
-    match (lang, a) {
-        (Lang::Zh, Action::Correct) => "更正",
-        (Lang::Zh, Action::Label) => "标注",
-        (Lang::Zh, Action::Respond) => "回应",
-        (Lang::Zh, Action::Limit) => "限流",
-        (Lang::Zh, Action::TakeDown) => "删除",
-        (Lang::En, a) => a.as_str(),
+    match lang {
+        Lang::Zh => a.label_zh(),
+        Lang::En => a.as_str(),
     }
 }
 
@@ -155,15 +146,8 @@ pub fn disposal_state_in(lang: Lang, s: DisposalState) -> &'static str {
 
 /// A partner's outcome, in `lang`.
 pub fn outcome_in(lang: Lang, o: Outcome) -> &'static str {
-    match (lang, o) {
-        (Lang::Zh, Outcome::Removed) => "已删除",
-        (Lang::Zh, Outcome::Disabled) => "已屏蔽",
-        (Lang::Zh, Outcome::Limited) => "已限流",
-        (Lang::Zh, Outcome::Labelled) => "已标注",
-        (Lang::Zh, Outcome::Corrected) => "已更正",
-        (Lang::Zh, Outcome::Responded) => "已回应",
-        (Lang::Zh, Outcome::Partial) => "部分处置",
-        (Lang::Zh, Outcome::NoAction) => "未处置",
-        (Lang::En, o) => o.as_str(),
+    match lang {
+        Lang::Zh => o.label_zh(),
+        Lang::En => o.as_str(),
     }
 }

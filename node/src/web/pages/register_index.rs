@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 use crate::dispatch;
-use crate::domain::{FocusPoint, Level, MeasureStatus, RiskStatus};
+use crate::domain::{FocusPoint, Level, RiskStatus};
 use crate::event::Event;
 use crate::feed::{self, FeedId};
 use crate::register::record::RiskRecord;
@@ -64,7 +64,7 @@ impl Summary {
         let open_due = r
             .measures
             .iter()
-            .filter(|m| m.status != MeasureStatus::Done)
+            .filter(|m| m.status.is_open())
             .map(|m| m.due.clone())
             .min();
         Self {
@@ -333,7 +333,7 @@ impl RegisterIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Scores;
+    use crate::domain::{MeasureStatus, Scores};
     use crate::feed::Audience;
     use crate::register::record::{GradeRecord, MeasureRecord, RECORD_FORMAT};
     use crate::store::{Batch, SledStore};
@@ -353,6 +353,7 @@ mod tests {
             scope: Audience::Local,
             grade: None,
             measures: vec![],
+            closure: None,
             history: vec![],
             revs: 1,
             created_at_ms: n as i64,
@@ -389,6 +390,8 @@ mod tests {
                     standard_version: "1".into(),
                     graded_at_ms: 0,
                     graded_by: "x".into(),
+                    override_level: None,
+                    reason: String::new(),
                 });
                 r.status = RiskStatus::Graded;
             }
@@ -399,6 +402,8 @@ mod tests {
                     owner: "李".into(),
                     due: "2020-01-01".into(),
                     status: MeasureStatus::Planned,
+                    note: String::new(),
+                    overdue: false,
                 });
             }
             put(&store, &r);
@@ -486,6 +491,8 @@ mod tests {
                     standard_version: "1".into(),
                     graded_at_ms: 0,
                     graded_by: "staff/510104/lin".into(),
+                    override_level: None,
+                    reason: String::new(),
                 });
             }
             r.measures.push(MeasureRecord {
@@ -499,6 +506,8 @@ mod tests {
                 }
                 .into(),
                 status: MeasureStatus::Planned,
+                note: String::new(),
+                overdue: false,
             });
             b.insert(
                 view::RISKS_TREE,

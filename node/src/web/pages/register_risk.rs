@@ -18,7 +18,7 @@ use serde::Deserialize;
 use super::officer::{self, may_write, require_county, require_write, Refusal};
 use super::PageError;
 use crate::domain::risk::next_statuses;
-use crate::domain::{GradingStandard, MeasureStatus, RiskStatus, Scores};
+use crate::domain::{GradingStandard, MeasureStatus, Scores};
 use crate::feed::Audience;
 use crate::register::record::RiskRecord;
 use crate::register::{self, read, view, RegisterError};
@@ -146,7 +146,7 @@ fn tables(r: &RiskRecord, today: &str, l: Lang) -> (Table, Table) {
     );
     measures.empty = l.pick("暂无措施", "no measures yet");
     for m in &r.measures {
-        let overdue = m.status != MeasureStatus::Done && m.due.as_str() < today;
+        let overdue = m.is_overdue(today);
         measures.row(vec![
             Cell::text(m.id.clone()),
             Cell::text(m.action.clone()),
@@ -197,16 +197,12 @@ fn forms(
             }
         }
     };
-    let open: Vec<_> = r
-        .measures
-        .iter()
-        .filter(|m| m.status != MeasureStatus::Done)
-        .collect();
+    let open: Vec<_> = r.measures.iter().filter(|m| m.status.is_open()).collect();
     let wider: Vec<Audience> = [Audience::Neighbours, Audience::Province]
         .into_iter()
         .filter(|a| a.breadth() > r.scope.breadth())
         .collect();
-    let resolved = r.status == RiskStatus::Resolved;
+    let resolved = r.status.is_closed();
     html! {
         div.forms {
             @if !resolved {
@@ -395,6 +391,8 @@ fn command(id: &str, form: &str, f: &RiskForms) -> Result<register::Command, Str
                 attention: score("attention", &f.attention)?,
                 diffusion: score("diffusion", &f.diffusion)?,
             },
+            override_level: None,
+            reason: String::new(),
         },
         "measure" => {
             let due = register::command::check_date("due", &f.due).map_err(|e| e.to_string())?;
@@ -419,6 +417,7 @@ fn command(id: &str, form: &str, f: &RiskForms) -> Result<register::Command, Str
             id,
             measure_id: f.measure.trim().to_owned(),
             status: f.measure_status.trim().parse()?,
+            note: String::new(),
         },
         "share" => register::Command::Share {
             id,
