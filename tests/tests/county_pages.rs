@@ -22,6 +22,36 @@ fn a_county_node_serves_its_sign_in_page_over_https_and_its_staff_sign_in() {
         .start();
     let url = node.dashboard_url();
     assert_ne!(url, node.url(), "the pages have their own listener");
+    // The pages' certificate is the county's own (`fenghuo ca issue web 510104`), from the
+    // provincial web CA: OpenSSL verifies it, and it names the county.
+    let own = pki.cert(&format!("county-{COUNTY}-web"));
+    let verify = std::process::Command::new("openssl")
+        .arg("verify")
+        .arg("-CAfile")
+        .arg(pki.web_ca_cert())
+        .arg(&own)
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    let text = std::process::Command::new("openssl")
+        .args([
+            "x509",
+            "-noout",
+            "-subject",
+            "-ext",
+            "subjectAltName",
+            "-in",
+        ])
+        .arg(&own)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("county/510104"), "{text}");
+    assert!(text.contains("127.0.0.1"), "{text}");
 
     // The sign-in page, over HTTPS with the web CA's certificate (Web refuses anything else).
     let mut anon = Web::new(&url, &pki.web_ca_cert());

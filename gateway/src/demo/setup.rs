@@ -183,6 +183,16 @@ pub fn pki(layout: &Layout) -> anyhow::Result<()> {
     {
         web::issue(&ca, &[], &[], 365, false).context("issuing the dashboard certificate")?;
     }
+    for (code, _) in COUNTIES {
+        let county = Identity::county(code)?;
+        if !pki
+            .join(format!("{}.crt", web::web_stem_of(&county)))
+            .exists()
+        {
+            web::issue_for(&ca, &county, &[], &[], 365, false)
+                .with_context(|| format!("issuing the pages' certificate of {code}"))?;
+        }
+    }
     partner_sim::ensure_tls(
         &layout.partner_tls(),
         &["localhost".to_owned(), "127.0.0.1".to_owned()],
@@ -229,10 +239,10 @@ pub fn gateway_config(layout: &Layout, ports: &Ports) -> anyhow::Result<PathBuf>
 }
 
 /// Writes county `code`'s configuration for `ports`, with its bordering districts and its
-/// web pages. The pages use the provincial web CA's certificate of the gateway's dashboard:
-/// on loopback it names the same host (`localhost`, `127.0.0.1`) for every port.
+/// web pages, served with the county's own certificate from the provincial web CA
+/// (`county-<code>-web`, as `fenghuo ca issue web <code>` makes it).
 pub fn county_config(layout: &Layout, ports: &Ports, code: &str) -> anyhow::Result<PathBuf> {
-    let web = web::web_stem(PROVINCE);
+    let web = web::web_stem_of(&Identity::county(code)?);
     let mut text = format!(
         "# Written by `fenghuo-gateway demo` at each start (the ports change); see docs/configuration.md.\n\
          county = \"{code}\"\n\

@@ -141,10 +141,15 @@ pub enum IssueCommand {
         #[command(flatten)]
         opts: IssueArgs,
     },
-    /// The gateway's dashboard (HTTPS for browsers): <stem> province-<CODE>-web, an ECDSA
-    /// P-256 certificate from the CA folder's web CA (ca-web.crt, made on first use), since
-    /// browsers accept no Ed25519. Give staff browsers ca-web.crt to trust.
+    /// A node's pages (HTTPS for browsers): <stem> province-<CODE>-web for the gateway, or
+    /// county-<CODE>-web with a county's code; an ECDSA P-256 certificate from the CA folder's
+    /// web CA (ca-web.crt, made on first use), since browsers accept no Ed25519. Give staff
+    /// browsers ca-web.crt to trust.
     Web {
+        /// A county of this province (six digits) whose pages it is for; without it, the
+        /// gateway's.
+        #[arg(value_name = "COUNTY")]
+        code: Option<String>,
         #[command(flatten)]
         opts: IssueArgs,
     },
@@ -258,18 +263,23 @@ fn init(province: &str, force: bool, args: &CaArgs) -> anyhow::Result<()> {
     }
 }
 
-/// `fenghuo ca issue web`.
-fn issue_web(opts: IssueArgs) -> anyhow::Result<()> {
+/// `fenghuo ca issue web [COUNTY]`.
+fn issue_web(code: Option<String>, opts: IssueArgs) -> anyhow::Result<()> {
     if opts.renew {
-        anyhow::bail!("--renew keeps a node's signing key; the dashboard's certificate signs nothing: replace it with --force");
+        anyhow::bail!("--renew keeps a node's signing key; the pages' certificate signs nothing: replace it with --force");
     }
     let ca = CertificateAuthority::open(&opts.args.dir)?;
-    let stem = crate::pki::web::web_stem(ca.province().as_str());
+    let identity = match &code {
+        Some(code) => Identity::county(code)?,
+        None => Identity::Province(ca.province().clone()),
+    };
+    let stem = crate::pki::web::web_stem_of(&identity);
     let cert = ca.dir().join(format!("{stem}.crt"));
     if opts.keep && cert.exists() && ca.dir().join(format!("{stem}.key")).exists() {
         return kept(&opts.args, &cert);
     }
-    let issued = crate::pki::web::issue(&ca, &opts.dns, &opts.ip, opts.days, opts.force)?;
+    let issued =
+        crate::pki::web::issue_for(&ca, &identity, &opts.dns, &opts.ip, opts.days, opts.force)?;
     if opts.args.json {
         print_json(&json!({
             "cert": issued.cert_path,
@@ -279,7 +289,7 @@ fn issue_web(opts: IssueArgs) -> anyhow::Result<()> {
         }))
     } else {
         outln!(
-            "issued the dashboard certificate → {}, {} (valid until {}); browsers trust {}",
+            "issued the pages' certificate of {identity} → {}, {} (valid until {}); browsers trust {}",
             issued.cert_path.display(),
             issued.key_path.display(),
             date(issued.not_after),
@@ -292,7 +302,7 @@ fn issue_web(opts: IssueArgs) -> anyhow::Result<()> {
 /// `fenghuo ca issue …`.
 fn issue(what: IssueCommand) -> anyhow::Result<()> {
     let (identity, unit_name, opts) = match what {
-        IssueCommand::Web { opts } => return issue_web(opts),
+        IssueCommand::Web { code, opts } => return issue_web(code, opts),
         IssueCommand::County { code, name, opts } => (Identity::county(&code), name, opts),
         IssueCommand::Province { code, name, opts } => (Identity::province(&code), name, opts),
         IssueCommand::Partner { name, opts } => (Identity::partner(&name), None, opts),

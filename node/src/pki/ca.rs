@@ -802,7 +802,7 @@ impl CertificateAuthority {
     }
 
     /// Refuses identities outside the CA's province (partners belong to none).
-    fn check_in_province(&self, identity: &Identity) -> Result<(), CaError> {
+    pub(crate) fn check_in_province(&self, identity: &Identity) -> Result<(), CaError> {
         let Some(unit) = identity.unit() else {
             return Ok(());
         };

@@ -44,6 +44,12 @@ pub fn web_stem(province: &str) -> String {
     format!("province-{province}-web")
 }
 
+/// The file stem of the pages' certificate of the node `identity`: `province-51-web`,
+/// `county-510104-web`.
+pub fn web_stem_of(identity: &Identity) -> String {
+    format!("{}-web", identity.file_stem())
+}
+
 fn p256() -> Result<KeyPair, CaError> {
     KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(|source| CaError::Sign {
         action: "generate an ECDSA P-256 key",
@@ -109,10 +115,25 @@ pub fn issue(
     days: u32,
     force: bool,
 ) -> Result<WebIssued, CaError> {
+    let identity = Identity::Province(ca.province().clone());
+    issue_for(ca, &identity, dns, ips, days, force)
+}
+
+/// Issues the pages' certificate of the node `identity` (the gateway, or a county of the CA's
+/// province: its officers' browsers trust the same web CA), as [`issue`] does.
+pub fn issue_for(
+    ca: &CertificateAuthority,
+    identity: &Identity,
+    dns: &[String],
+    ips: &[IpAddr],
+    days: u32,
+    force: bool,
+) -> Result<WebIssued, CaError> {
     if days == 0 {
         return Err(CaError::BadDays { days });
     }
-    let stem = web_stem(ca.province().as_str());
+    ca.check_in_province(identity)?;
+    let stem = web_stem_of(identity);
     let cert_path = ca.dir().join(format!("{stem}.crt"));
     let key_path = ca.dir().join(format!("{stem}.key"));
     if !force && exists(&cert_path)? {
@@ -130,10 +151,9 @@ pub fn issue(
             days,
             ca_not_after: super::ca::rfc3339_text(ca.not_after()),
         })?;
-    let identity = Identity::Province(ca.province().clone());
     let mut params = CertificateParams::default();
     params.distinguished_name = distinguished_name(&format!("{} dashboard", identity.path()));
-    params.subject_alt_names = subject_alt_names(&identity, &dns_names(dns)?, ips)?;
+    params.subject_alt_names = subject_alt_names(identity, &dns_names(dns)?, ips)?;
     params.is_ca = IsCa::ExplicitNoCa;
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
@@ -212,5 +232,28 @@ mod tests {
         let before = std::fs::read(&issued.ca_path).unwrap();
         issue(&ca, &[], &[], 30, true).unwrap();
         assert_eq!(std::fs::read(&issued.ca_path).unwrap(), before);
+    }
+
+    #[test]
+    fn a_county_gets_its_own_pages_certificate_from_the_same_web_ca() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = CertificateAuthority::init(dir.path(), "51", false).unwrap();
+        let county = Identity::county("510104").unwrap();
+        let issued = issue_for(&ca, &county, &[], &[], 30, false).unwrap();
+        assert_eq!(
+            issued.cert_path,
+            dir.path().join("county-510104-web.crt"),
+            "the stem `fenghuo init node --web` names"
+        );
+        // The gateway's is another file, from the same web CA.
+        let gateway = issue(&ca, &[], &[], 30, false).unwrap();
+        assert_ne!(gateway.cert_path, issued.cert_path);
+        assert_eq!(gateway.ca_path, issued.ca_path);
+        // A county of another province is not this CA's to certify.
+        let other = Identity::county("440104").unwrap();
+        assert!(matches!(
+            issue_for(&ca, &other, &[], &[], 30, false),
+            Err(CaError::OutsideProvince { .. })
+        ));
     }
 }
