@@ -9,7 +9,8 @@
 //! web layer starts it in the background); rebuilt whole when a feed went backwards (a
 //! re-key cut it) or jumped far (a large catch-up), which is cheaper than replaying it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 
 use crate::dispatch;
@@ -173,14 +174,136 @@ pub struct Found {
     pub rows: Vec<Summary>,
 }
 
+/// What filters and orders look at, packed small so a scan of 100,000 stays in cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Key {
+    /// Index into [`Inner::origins`].
+    origin: u16,
+    status: RiskStatus,
+    /// 0 for I … 3 for IV, 4 when ungraded.
+    level: u8,
+    focus: FocusPoint,
+    /// The earliest open due date as `yyyymmdd`, `u32::MAX` when none.
+    due: u32,
+    /// The risk's number within its origin.
+    number: u64,
+    created_at_ms: i64,
+    updated_at_ms: i64,
+}
+
+/// `YYYY-MM-DD` as `yyyymmdd` (`u32::MAX` for anything else), so dates compare as numbers.
+fn day_number(date: &str) -> u32 {
+    let digits: String = date.chars().filter(char::is_ascii_digit).collect();
+    match (date.len(), digits.len()) {
+        (10, 8) => digits.parse().unwrap_or(u32::MAX),
+        _ => u32::MAX,
+    }
+}
+
+fn level_index(l: Option<Level>) -> u8 {
+    l.map_or(4, |l| l as u8)
+}
+
 #[derive(Debug, Default)]
 struct Inner {
     /// Built from the view at least once.
     built: bool,
     /// How far each feed has been read.
     read: BTreeMap<FeedId, u64>,
-    /// Every risk by its store key (origin, then number).
-    risks: BTreeMap<Vec<u8>, Summary>,
+    /// Each risk's key, at the same position as its summary in `rows`.
+    keys: Vec<Key>,
+    /// Each risk's summary.
+    rows: Vec<Summary>,
+    /// Where each risk id is in `keys` and `rows`.
+    slots: HashMap<String, usize>,
+    /// The origins met, by index (a handful at a county: itself, its neighbours, the province).
+    origins: Vec<String>,
+    /// Every searchable text end to end, for one pass of the search over all of them (a
+    /// scan of 100,000 separate strings is mostly cache misses); dropped on any change and
+    /// made again by the next search.
+    haystack: Option<Haystack>,
+}
+
+/// A slot no text belongs to any more.
+const DEAD: u32 = u32::MAX;
+
+/// The searchable texts end to end, each followed by a 0 byte (which no search contains, so
+/// a match never spans two risks). A changed risk's text is appended and its old one left
+/// dead; the whole is laid out again once the dead outnumber the live.
+#[derive(Debug, Default)]
+struct Haystack {
+    bytes: Vec<u8>,
+    /// Each text's start and its slot ([`DEAD`] once replaced), in order of start.
+    segments: Vec<(usize, u32)>,
+    /// Each slot's segment.
+    at: Vec<usize>,
+    /// Segments replaced or removed.
+    dead: usize,
+}
+
+impl Haystack {
+    fn of(rows: &[Summary]) -> Self {
+        let mut h = Haystack {
+            bytes: Vec::with_capacity(rows.iter().map(|r| r.text.len() + 1).sum()),
+            segments: Vec::with_capacity(rows.len()),
+            at: Vec::with_capacity(rows.len()),
+            dead: 0,
+        };
+        for (slot, r) in rows.iter().enumerate() {
+            h.put(slot, &r.text);
+        }
+        h
+    }
+
+    /// Sets the text of `slot` (a new slot is the next one).
+    fn put(&mut self, slot: usize, text: &str) {
+        let segment = self.segments.len();
+        self.segments.push((self.bytes.len(), slot as u32));
+        self.bytes.extend_from_slice(text.as_bytes());
+        self.bytes.push(0);
+        match self.at.get_mut(slot) {
+            Some(old) => {
+                self.segments[*old].1 = DEAD;
+                self.dead += 1;
+                *old = segment;
+            }
+            None => self.at.push(segment),
+        }
+    }
+
+    /// Removes `slot`; the last slot takes its place (as `Vec::swap_remove` does).
+    fn swap_remove(&mut self, slot: usize) {
+        if slot >= self.at.len() {
+            return;
+        }
+        self.segments[self.at[slot]].1 = DEAD;
+        self.dead += 1;
+        self.at.swap_remove(slot);
+        if let Some(&moved) = self.at.get(slot) {
+            self.segments[moved].1 = slot as u32;
+        }
+    }
+
+    /// Too much of it is dead: lay it out again.
+    fn worn(&self) -> bool {
+        self.dead > self.at.len().max(1024)
+    }
+
+    /// Which of `slots` slots contain `finder`'s needle.
+    fn matches(&self, finder: &memchr::memmem::Finder<'_>, slots: usize) -> Vec<bool> {
+        let mut hit = vec![false; slots];
+        for pos in finder.find_iter(&self.bytes) {
+            let segment = self
+                .segments
+                .partition_point(|s| s.0 <= pos)
+                .saturating_sub(1);
+            let slot = self.segments.get(segment).map_or(DEAD, |s| s.1);
+            if let Some(h) = hit.get_mut(slot as usize) {
+                *h = true;
+            }
+        }
+        hit
+    }
 }
 
 /// The register's summaries, current as of the last query.
@@ -198,21 +321,76 @@ fn applied(store: &dyn Store) -> Result<BTreeMap<FeedId, u64>, StoreError> {
 }
 
 impl Inner {
+    fn origin_index(&mut self, origin: &str) -> u16 {
+        match self.origins.iter().position(|o| o == origin) {
+            Some(i) => i as u16,
+            None => {
+                self.origins.push(origin.to_owned());
+                (self.origins.len() - 1) as u16
+            }
+        }
+    }
+
+    fn put(&mut self, r: &RiskRecord) {
+        let key = Key {
+            origin: self.origin_index(&r.origin),
+            status: r.status,
+            level: level_index(r.level()),
+            focus: r.focus,
+            due: 0,
+            number: view::parse_risk_id(&r.id).map_or(0, |(_, n)| n),
+            created_at_ms: r.created_at_ms,
+            updated_at_ms: r.updated_at_ms,
+        };
+        let summary = Summary::of(r);
+        let key = Key {
+            due: summary.open_due.as_deref().map_or(u32::MAX, day_number),
+            ..key
+        };
+        let slot = self.slots.get(&r.id).copied().unwrap_or(self.rows.len());
+        if let Some(h) = &mut self.haystack {
+            h.put(slot, &summary.text);
+        }
+        match self.slots.get(&r.id) {
+            Some(&i) => {
+                self.keys[i] = key;
+                self.rows[i] = summary;
+            }
+            None => {
+                self.slots.insert(r.id.clone(), self.rows.len());
+                self.keys.push(key);
+                self.rows.push(summary);
+            }
+        }
+    }
+
+    fn remove(&mut self, id: &str) {
+        let Some(i) = self.slots.remove(id) else {
+            return;
+        };
+        if let Some(h) = &mut self.haystack {
+            h.swap_remove(i);
+        }
+        self.keys.swap_remove(i);
+        self.rows.swap_remove(i);
+        if let Some(moved) = self.rows.get(i) {
+            self.slots.insert(moved.id.clone(), i);
+        }
+    }
+
     fn rebuild(&mut self, store: &dyn Store) -> Result<(), StoreError> {
         // Positions first: the records read after them are at least that new.
         let read = applied(store)?;
-        let mut risks = BTreeMap::new();
+        *self = Inner::default();
         for kv in store.scan_prefix(view::RISKS_TREE, b"") {
-            let (k, v) = kv?;
+            let (_, v) = kv?;
             let r: RiskRecord = serde_json::from_slice(&v)
                 .map_err(|e| StoreError::Backend(format!("corrupt risk record: {e}")))?;
-            risks.insert(k, Summary::of(&r));
+            self.put(&r);
         }
-        *self = Inner {
-            built: true,
-            read,
-            risks,
-        };
+        self.haystack = Some(Haystack::of(&self.rows));
+        self.read = read;
+        self.built = true;
         Ok(())
     }
 
@@ -245,20 +423,35 @@ impl Inner {
             }
         }
         for id in ids {
-            let Some(key) = view::risk_key(&id) else {
-                continue;
-            };
             match read::find(store, &id).map_err(|e| StoreError::Backend(e.to_string()))? {
-                Some(r) => {
-                    self.risks.insert(key, Summary::of(&r));
-                }
-                None => {
-                    self.risks.remove(&key);
-                }
+                Some(r) => self.put(&r),
+                None => self.remove(&id),
             }
         }
         self.read = now;
         Ok(())
+    }
+
+    /// The order `sort` puts two risks in (by position).
+    fn compare(&self, sort: Sort, a: u32, b: u32) -> Ordering {
+        let (x, y) = (&self.keys[a as usize], &self.keys[b as usize]);
+        let newest = |x: &Key, y: &Key| (y.origin, y.number).cmp(&(x.origin, x.number));
+        match sort {
+            Sort::Updated => y
+                .updated_at_ms
+                .cmp(&x.updated_at_ms)
+                .then_with(|| newest(x, y)),
+            Sort::Created => y
+                .created_at_ms
+                .cmp(&x.created_at_ms)
+                .then_with(|| newest(x, y)),
+            Sort::Level => x
+                .level
+                .cmp(&y.level)
+                .then(y.updated_at_ms.cmp(&x.updated_at_ms))
+                .then_with(|| newest(x, y)),
+            Sort::Due => (x.due, x.origin, x.number).cmp(&(y.due, y.origin, y.number)),
+        }
     }
 }
 
@@ -270,7 +463,8 @@ impl RegisterIndex {
     }
 
     /// The risks of `unit` (or the others') matching `q`, `today` (`YYYY-MM-DD`) deciding
-    /// what is overdue; current with the views.
+    /// what is overdue; current with the views. Only the page asked for is put in order
+    /// (a selection, then a sort of that page), not every match.
     pub fn find(
         &self,
         store: &dyn Store,
@@ -280,52 +474,65 @@ impl RegisterIndex {
     ) -> Result<Found, StoreError> {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         inner.refresh(store)?;
-        let prefix = format!("{unit}-");
         let text = q
             .text
             .as_deref()
-            .map(|t| t.trim().to_lowercase())
+            .map(|t| t.trim().to_lowercase().replace('\0', ""))
             .filter(|t| !t.is_empty());
-        let rows: Box<dyn Iterator<Item = &Summary>> = match q.whose {
-            // A unit's keys are contiguous: read only those.
-            Whose::Own => Box::new(
-                inner
-                    .risks
-                    .range(prefix.clone().into_bytes()..)
-                    .take_while(|(k, _)| k.starts_with(prefix.as_bytes()))
-                    .map(|(_, s)| s),
-            ),
-            Whose::Others => Box::new(inner.risks.values().filter(|s| s.origin != unit)),
+        if text.is_some() && inner.haystack.as_ref().is_none_or(Haystack::worn) {
+            inner.haystack = Some(Haystack::of(&inner.rows));
+        }
+        let inner = &*inner;
+        // An origin never met matches nothing of "own" and everything of "others".
+        let unit_ix = inner
+            .origins
+            .iter()
+            .position(|o| o == unit)
+            .map_or(u16::MAX, |i| i as u16);
+        let today = day_number(today);
+        let level = q.level.map(|l| level_index(Some(l)));
+        // One SIMD pass over every text (memchr), several times std's search here.
+        let matched = match (&text, &inner.haystack) {
+            (Some(t), Some(h)) => {
+                Some(h.matches(&memchr::memmem::Finder::new(t), inner.rows.len()))
+            }
+            _ => None,
         };
-        let mut hits: Vec<&Summary> = rows
-            .filter(|s| q.status.is_none_or(|x| x == s.status))
-            .filter(|s| q.level.is_none_or(|x| Some(x) == s.level))
-            .filter(|s| q.focus.is_none_or(|x| x == s.focus))
-            .filter(|s| !q.overdue || s.overdue(today))
-            .filter(|s| q.changed_after_ms.is_none_or(|t| s.updated_at_ms > t))
-            .filter(|s| text.as_deref().is_none_or(|t| s.text.contains(t)))
+        let mut hits: Vec<u32> = inner
+            .keys
+            .iter()
+            .enumerate()
+            .filter(|(_, k)| match q.whose {
+                Whose::Own => k.origin == unit_ix,
+                Whose::Others => k.origin != unit_ix,
+            })
+            .filter(|(_, k)| q.status.is_none_or(|x| x == k.status))
+            .filter(|(_, k)| level.is_none_or(|x| x == k.level))
+            .filter(|(_, k)| q.focus.is_none_or(|x| x == k.focus))
+            .filter(|(_, k)| !q.overdue || k.due < today)
+            .filter(|(_, k)| q.changed_after_ms.is_none_or(|t| k.updated_at_ms > t))
+            .filter(|(i, _)| matched.as_ref().is_none_or(|m| m[*i]))
+            .map(|(i, _)| i as u32)
             .collect();
         let total = hits.len();
-        let key_level = |s: &Summary| s.level.map_or(4, |l| l as u8);
-        match q.sort {
-            Sort::Updated => hits
-                .sort_unstable_by(|a, b| (b.updated_at_ms, &b.id).cmp(&(a.updated_at_ms, &a.id))),
-            Sort::Created => hits
-                .sort_unstable_by(|a, b| (b.created_at_ms, &b.id).cmp(&(a.created_at_ms, &a.id))),
-            Sort::Level => hits.sort_unstable_by(|a, b| {
-                (key_level(a), b.updated_at_ms, &b.id).cmp(&(key_level(b), a.updated_at_ms, &a.id))
-            }),
-            Sort::Due => hits.sort_unstable_by(|a, b| {
-                let due = |s: &Summary| (s.open_due.is_none(), s.open_due.clone());
-                (due(a), &a.id).cmp(&(due(b), &b.id))
-            }),
+        let end = q.offset.saturating_add(q.limit).min(total);
+        let mut rows = Vec::new();
+        if q.offset < end {
+            let cmp = |a: &u32, b: &u32| inner.compare(q.sort, *a, *b);
+            if end < total {
+                hits.select_nth_unstable_by(end - 1, cmp);
+            }
+            let top = &mut hits[..end];
+            if q.offset > 0 {
+                top.select_nth_unstable_by(q.offset, cmp);
+            }
+            let page = &mut top[q.offset..];
+            page.sort_unstable_by(cmp);
+            rows = page
+                .iter()
+                .map(|&i| inner.rows[i as usize].clone())
+                .collect();
         }
-        let rows = hits
-            .into_iter()
-            .skip(q.offset)
-            .take(q.limit)
-            .cloned()
-            .collect();
         Ok(Found { total, rows })
     }
 }
@@ -460,6 +667,26 @@ mod tests {
             .unwrap();
         assert_eq!(others.total, 1);
         assert_eq!(others.rows[0].origin, "510105");
+        // A change and a removal, as a refresh applies them: the search follows both.
+        {
+            let mut inner = index.inner.lock().unwrap();
+            inner.put(&record(2, "510104", "改名 renamed"));
+            inner.remove("510104-20");
+        }
+        let text = find(Query {
+            text: Some("demolition 2".into()),
+            limit: 50,
+            ..Query::default()
+        });
+        assert_eq!(text.total, 9, "21-29");
+        let renamed = find(Query {
+            text: Some("改名".into()),
+            limit: 50,
+            ..Query::default()
+        });
+        assert_eq!(renamed.rows.len(), 1);
+        assert_eq!(renamed.rows[0].id, "510104-2");
+        assert_eq!(find(Query::default()).total, 29);
     }
 
     /// The county pages' budget at 100,000 risks: every query the pages make, p99 ≤ 50 ms.
@@ -595,5 +822,29 @@ mod tests {
             times.sort();
             eprintln!("{name}: p50 {:?} p99 {:?}", times[100], times[198]);
         }
+        // Searches while risks change: each change appends a text.
+        let q = Query {
+            text: Some("第4242号".into()),
+            limit: 50,
+            ..Query::default()
+        };
+        let mut times: Vec<std::time::Duration> = (0..50)
+            .map(|_| {
+                let mut r = record(4242, "510104", "第4242号 改过 changed");
+                r.updated_at_ms = 1 << 40;
+                index.inner.lock().unwrap().put(&r);
+                let t = std::time::Instant::now();
+                index.find(&store, "510104", "2026-06-01", &q).unwrap();
+                t.elapsed()
+            })
+            .collect();
+        times.sort();
+        eprintln!(
+            "search after a change: p50 {:?} max {:?}",
+            times[25], times[49]
+        );
+        let found = index.find(&store, "510104", "2026-06-01", &q).unwrap();
+        assert_eq!(found.total, 1);
+        assert_eq!(found.rows[0].title, "第4242号 改过 changed");
     }
 }
