@@ -195,19 +195,6 @@ pub fn label(name: &str, display_name: &str) -> String {
     }
 }
 
-/// How pages show the author of an entry (`staff/510104/lin`): `林晓 (lin)` when it is an
-/// account of this node's `unit` with a display name, the author path otherwise.
-pub fn author_label(store: &dyn Store, unit: &str, author: &str) -> String {
-    let name = author
-        .strip_prefix("staff/")
-        .and_then(|rest| rest.strip_prefix(unit))
-        .and_then(|rest| rest.strip_prefix('/'));
-    match name.map(|n| get(store, n)) {
-        Some(Ok(Some(a))) if !a.display_name.is_empty() => a.label(),
-        _ => author.to_owned(),
-    }
-}
-
 /// An account to save with [`save`].
 #[derive(Debug, Clone)]
 pub struct NewAccount {
@@ -677,19 +664,6 @@ mod tests {
         );
         assert_eq!(a.label(), "林晓 (lin)");
         assert_eq!(get(&store, "lin").unwrap(), Some(a));
-        assert_eq!(
-            author_label(&store, "510104", "staff/510104/lin"),
-            "林晓 (lin)"
-        );
-        // Another unit's person of the same name, or a node, is shown as written.
-        assert_eq!(
-            author_label(&store, "510104", "staff/510105/lin"),
-            "staff/510105/lin"
-        );
-        assert_eq!(
-            author_label(&store, "510104", "county/510104"),
-            "county/510104"
-        );
         // A province role at a county, a Chinese sign-in name, a label with a control
         // character or too long: refused, nothing saved.
         assert!(matches!(

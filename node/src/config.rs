@@ -214,6 +214,20 @@ fn is_header_name(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
+/// What needs a county leader's (分管领导) sign-off at a county node. Off by default: officers
+/// close risks and file reports themselves.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignOffConfig {
+    /// Closing a risk (resolved or ruled out): an officer's closure waits for a leader on the
+    /// pages, and over gRPC only a leader's certificate or the node's own closes.
+    #[serde(default)]
+    pub closures: bool,
+    /// Filing a report to the province: only a leader's certificate or the node's own files.
+    #[serde(default)]
+    pub reports: bool,
+}
+
 /// Disposal requests to partner websites (the gateway).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -336,6 +350,9 @@ pub struct NodeConfig {
     /// Disposal requests (review matters at the gateway only).
     #[serde(default)]
     pub disposal: DisposalConfig,
+    /// What needs a leader's sign-off (a county only).
+    #[serde(default)]
+    pub sign_off: SignOffConfig,
     /// Gateway replicas (the gateway only).
     #[serde(default)]
     pub replication: ReplicationConfig,

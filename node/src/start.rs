@@ -318,6 +318,7 @@ impl Node {
             views: views_applied,
             disposal_review: cfg.disposal.review,
             ack_within: cfg.alerts.acknowledge_within(),
+            sign_off: cfg.sign_off,
             data_dir: cfg.resolve(&cfg.data_dir),
             stop: stop.subscribe(),
             workers,

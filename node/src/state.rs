@@ -30,6 +30,8 @@ pub struct NodeState {
     pub disposal_review: crate::domain::disposal::Review,
     /// How long recipients have to acknowledge this node's extreme and severe alerts.
     pub ack_within: std::time::Duration,
+    /// What needs a county leader's sign-off.
+    pub sign_off: crate::config::SignOffConfig,
     /// The store's folder (backups are staged beside the store in it).
     pub data_dir: std::path::PathBuf,
     /// Turns true when the node shuts down: every long-lived response stream ends then.

@@ -331,68 +331,90 @@ impl Browser {
 
     /// The rendered text of the first element matching `css` (empty for a hidden element).
     pub async fn text(&self, css: &str) -> anyhow::Result<String> {
-        let element = self.find(css).await?;
-        element
-            .text()
-            .await
-            .with_context(|| format!("cannot read the text of {css}"))
+        for attempt in 1.. {
+            let element = self.find(css).await?;
+            match element.text().await {
+                Err(e) if reloaded(&e, attempt) => continue,
+                other => return other.with_context(|| format!("cannot read the text of {css}")),
+            }
+        }
+        unreachable!("the loop returns")
     }
 
     /// The rendered text of every element matching `css`, in document order.
     pub async fn texts(&self, css: &str) -> anyhow::Result<Vec<String>> {
-        let elements = self
-            .client
-            .find_all(Locator::Css(css))
-            .await
-            .with_context(|| format!("cannot look for {css}"))?;
-        let mut texts = Vec::with_capacity(elements.len());
-        for element in elements {
-            texts.push(
-                element
-                    .text()
-                    .await
-                    .with_context(|| format!("cannot read the text of {css}"))?,
-            );
+        'again: for attempt in 1.. {
+            let elements = self
+                .client
+                .find_all(Locator::Css(css))
+                .await
+                .with_context(|| format!("cannot look for {css}"))?;
+            let mut texts = Vec::with_capacity(elements.len());
+            for element in elements {
+                match element.text().await {
+                    Ok(t) => texts.push(t),
+                    Err(e) if reloaded(&e, attempt) => continue 'again,
+                    Err(e) => {
+                        return Err(e).with_context(|| format!("cannot read the text of {css}"))
+                    }
+                }
+            }
+            return Ok(texts);
         }
-        Ok(texts)
+        unreachable!("the loop returns")
     }
 
     /// Clears the field matching `css` and types `value` into it.
     pub async fn fill(&self, css: &str, value: &str) -> anyhow::Result<()> {
-        let element = self.find(css).await?;
-        element
-            .clear()
-            .await
-            .with_context(|| format!("cannot clear {css}"))?;
-        element
-            .send_keys(value)
-            .await
-            .with_context(|| format!("cannot type into {css}"))
+        for attempt in 1.. {
+            let element = self.find(css).await?;
+            match element.clear().await {
+                Err(e) if reloaded(&e, attempt) => continue,
+                other => other.with_context(|| format!("cannot clear {css}"))?,
+            }
+            match element.send_keys(value).await {
+                Err(e) if reloaded(&e, attempt) => continue,
+                other => return other.with_context(|| format!("cannot type into {css}")),
+            }
+        }
+        unreachable!("the loop returns")
     }
 
     /// Clicks the first element matching `css`, as a pointer would (it must be visible).
     pub async fn click(&self, css: &str) -> anyhow::Result<()> {
-        let element = self.find(css).await?;
-        element
-            .click()
-            .await
-            .with_context(|| format!("cannot click {css}"))
+        for attempt in 1.. {
+            let element = self.find(css).await?;
+            match element.click().await {
+                Err(e) if reloaded(&e, attempt) => continue,
+                other => return other.with_context(|| format!("cannot click {css}")),
+            }
+        }
+        unreachable!("the loop returns")
     }
 
     /// Submits the form matching `form_css` by clicking its first submit button, so the
     /// page's own validation and handlers run as for a person.
     pub async fn submit(&self, form_css: &str) -> anyhow::Result<()> {
-        let form = self.find(form_css).await?;
-        let button = form
-            .find(Locator::Css(
-                "button[type=submit], input[type=submit], button:not([type])",
-            ))
-            .await
-            .with_context(|| format!("{form_css} has no submit button"))?;
-        button
-            .click()
-            .await
-            .with_context(|| format!("cannot click the submit button of {form_css}"))
+        for attempt in 1.. {
+            let form = self.find(form_css).await?;
+            let button = match form
+                .find(Locator::Css(
+                    "button[type=submit], input[type=submit], button:not([type])",
+                ))
+                .await
+            {
+                Err(e) if reloaded(&e, attempt) => continue,
+                other => other.with_context(|| format!("{form_css} has no submit button"))?,
+            };
+            match button.click().await {
+                Err(e) if reloaded(&e, attempt) => continue,
+                other => {
+                    return other
+                        .with_context(|| format!("cannot click the submit button of {form_css}"))
+                }
+            }
+        }
+        unreachable!("the loop returns")
     }
 
     /// Saves a PNG of the viewport as `<output dir>/<name>.png` and returns its path.
@@ -598,4 +620,10 @@ async fn drain(
         }
     }
     // Dropping `ready` unsent tells the waiter that chromedriver is gone.
+}
+
+/// Whether `e` says the element went away because the page reloaded between finding it and
+/// using it (pages reload themselves when the views change), and `attempt` may try again.
+fn reloaded(e: &fantoccini::error::CmdError, attempt: u32) -> bool {
+    e.is_stale_element_reference() && attempt < 10
 }

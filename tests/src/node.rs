@@ -42,6 +42,8 @@ pub struct NodeBuilder<'a> {
     staff: Vec<(String, String, String)>,
     /// Staff accounts (name, role, password) made with `fenghuo staff add` once it serves.
     staff_by_cli: Vec<(String, String, String)>,
+    /// Sections appended to the config `init node` writes.
+    extra_config: String,
 }
 
 impl NodeBuilder<'_> {
@@ -82,6 +84,13 @@ impl NodeBuilder<'_> {
         self
     }
 
+    /// Appends `toml` (whole sections, e.g. `[sign_off]\nclosures = true\n`) to the config
+    /// `fenghuo init node` writes.
+    pub fn config(mut self, toml: &str) -> Self {
+        self.extra_config.push_str(toml);
+        self
+    }
+
     /// Issues `county-<code>` if the CA has not yet, writes the config and starts the node;
     /// returns once it is listening.
     pub fn start(self) -> TestNode {
@@ -116,6 +125,14 @@ impl NodeBuilder<'_> {
             self.pki.ensure_county_web(&self.county);
         }
         init.run().ok();
+        if !self.extra_config.is_empty() {
+            let mut text = std::fs::read_to_string(&config)
+                .unwrap_or_else(|e| panic!("reading {}: {e}", config.display()));
+            text.push('\n');
+            text.push_str(&self.extra_config);
+            std::fs::write(&config, text)
+                .unwrap_or_else(|e| panic!("writing {}: {e}", config.display()));
+        }
         if !self.staff.is_empty() {
             // The store is closed again (dropped) before the node opens it.
             let store = fenghuo_node::store::SledStore::open(&data)
@@ -181,6 +198,7 @@ impl TestNode {
             dashboard: false,
             staff: Vec::new(),
             staff_by_cli: Vec::new(),
+            extra_config: String::new(),
         }
     }
 

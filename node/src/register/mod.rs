@@ -4,11 +4,13 @@
 //! - [`view`]: applying events to the stored records (`riskid_risk`), incrementally, and
 //!   rebuilding them from the feeds;
 //! - [`record`]: the stored risk record with its history;
-//! - [`read`]: read models: one risk with its history, filtered, paged listing.
+//! - [`read`]: read models: one risk with its history, filtered, paged listing;
+//! - [`sign_off`]: closures waiting for a county leader, where the county requires it.
 
 pub mod command;
 pub mod read;
 pub mod record;
+pub mod sign_off;
 pub mod view;
 
 pub use command::Command;

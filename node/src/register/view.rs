@@ -24,6 +24,8 @@ use super::RegisterError;
 
 /// Tree of risk records (without their history).
 pub const RISKS_TREE: &str = "riskid_risk";
+/// The history action of a closure (resolved or ruled out).
+pub const CLOSED: &str = "closed";
 /// Tree of history items: risk key ‖ u64be(rev) → JSON [`HistoryItem`].
 pub(crate) const HISTORY_TREE: &str = "riskid_history";
 
@@ -587,7 +589,7 @@ pub(crate) fn apply(
                 at_ms: meta.at_ms,
                 by: meta.author.clone(),
             });
-            (r, "closed", summary)
+            (r, CLOSED, summary)
         }
     };
     let mut record = record;

@@ -51,6 +51,7 @@ pub struct RequestForm {
 pub fn table(app: &App) -> Result<Table, PageError> {
     let l = Lang::current();
     let unit = app.node.unit();
+    let people = officer::People::of(app)?;
     let mut t = Table::new(
         "county-disposal",
         l.pick("本县的处置请求", "The county's disposal requests"),
@@ -76,7 +77,7 @@ pub fn table(app: &App) -> Result<Table, PageError> {
                 Cell::text(risk.clone()).link(format!("/register/{risk}"))
             },
             Cell::text(labels::disposal_state_in(l, r.state)),
-            Cell::text(officer::local_time(r.deadline_ms)),
+            Cell::text(super::when(r.deadline_ms)),
             Cell::text(if r.overdue {
                 l.pick("超期", "overdue")
             } else {
@@ -95,8 +96,8 @@ pub fn table(app: &App) -> Result<Table, PageError> {
                     .map(|o| o.reason.clone())
                     .unwrap_or_default(),
             ),
-            Cell::text(officer::local_time(r.filed_at_ms)),
-            Cell::text(officer::who(&r.filed_by)),
+            Cell::text(super::when(r.filed_at_ms)),
+            Cell::text(people.who(&r.filed_by)),
         ]);
     }
     Ok(t)

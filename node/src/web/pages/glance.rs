@@ -9,7 +9,7 @@ use axum::extract::{Query, State};
 use axum::Extension;
 use maud::{html, Markup};
 
-use super::officer::{self, may_write};
+use super::officer::may_write;
 use super::register_index::{Query as IndexQuery, Sort, Whose};
 use super::PageError;
 use crate::domain::{FocusPoint, Level};
@@ -164,7 +164,7 @@ fn page(app: &App, staffer: &Staffer) -> Result<Markup, PageError> {
             p { a href="/register?overdue=1&sort=due" { (l.pick("查看全部超期风险 →", "All risks with overdue measures →")) } }
         }
         (linked.html(""))
-        p.sub { (l.pick("更新于", "As of")) " " (officer::local_time(now)) }
+        p.sub { (l.pick("更新于", "As of")) " " (super::when(now)) }
     };
     Ok(layout::page(
         staffer,

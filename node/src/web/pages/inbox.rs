@@ -157,6 +157,7 @@ pub fn unread(app: &App, staffer: &Staffer) -> Unread {
 
 fn tables_of(app: &App, i: &Items, seen_ms: i64, l: Lang) -> Result<Vec<Table>, PageError> {
     let unit = app.node.unit();
+    let people = officer::People::of(app)?;
     let mut alerts = Table::new(
         "inbox-alerts",
         l.pick("预警通报", "Alerts"),
@@ -177,15 +178,15 @@ fn tables_of(app: &App, i: &Items, seen_ms: i64, l: Lang) -> Result<Vec<Table>, 
         let overdue = r.is_some_and(|r| r.overdue);
         alerts.row(vec![
             Cell::text(a.record.id.clone()),
-            Cell::text(a.record.issuer.clone()),
+            Cell::text(people.unit(&a.record.issuer)),
             Cell::text(a.record.alert.severity.as_str()),
             Cell::text(a.record.alert.headline.clone()),
-            Cell::text(officer::local_time(a.record.issued_at_ms)),
-            Cell::text(officer::local_time(
+            Cell::text(super::when(a.record.issued_at_ms)),
+            Cell::text(super::when(
                 r.and_then(|r| r.acknowledged_at_ms).unwrap_or(0),
             )),
             Cell::text(
-                r.map(|r| officer::who(&r.acknowledged_by))
+                r.map(|r| people.who(&r.acknowledged_by))
                     .unwrap_or_default(),
             ),
             Cell::text(r.map(|r| r.note.clone()).unwrap_or_default()),
@@ -221,8 +222,8 @@ fn tables_of(app: &App, i: &Items, seen_ms: i64, l: Lang) -> Result<Vec<Table>, 
                 DirectiveKind::Consultation => l.pick("会商", "consultation"),
             }),
             Cell::text(d.record.text.clone()),
-            Cell::text(officer::local_time(d.record.issued_at_ms)),
-            Cell::text(officer::local_time(d.record.deadline_ms)),
+            Cell::text(super::when(d.record.issued_at_ms)),
+            Cell::text(super::when(d.record.deadline_ms)),
             Cell::text(
                 line.and_then(|r| r.status)
                     .map_or(l.pick("未答复", "not answered"), |s| {
@@ -264,13 +265,13 @@ fn tables_of(app: &App, i: &Items, seen_ms: i64, l: Lang) -> Result<Vec<Table>, 
             },
             Cell::level(r.record.level),
             Cell::text(r.record.summary.clone()),
-            Cell::text(officer::local_time(r.record.filed_at_ms)),
+            Cell::text(super::when(r.record.filed_at_ms)),
             Cell::text(match ack {
-                Some(a) => officer::local_time(a.at_ms),
+                Some(a) => super::when(a.at_ms),
                 None => l.pick("省级未签收", "not yet").to_owned(),
             })
             .alarm(ack.is_none()),
-            Cell::text(ack.map(|a| officer::who(&a.by)).unwrap_or_default()),
+            Cell::text(ack.map(|a| people.who(&a.by)).unwrap_or_default()),
             Cell::text(ack.map(|a| a.note.clone()).unwrap_or_default()),
         ]);
     }
@@ -300,12 +301,12 @@ fn tables_of(app: &App, i: &Items, seen_ms: i64, l: Lang) -> Result<Vec<Table>, 
         let new = s.updated_at_ms > seen_ms;
         shared.row(vec![
             Cell::text(s.id.clone()).link(format!("/register/{}", s.id)),
-            Cell::text(s.origin.clone()),
+            Cell::text(people.unit(&s.origin)),
             Cell::text(s.title.clone()),
             Cell::level(s.level),
             Cell::text(labels::focus_in(l, s.focus)),
             Cell::text(labels::status_in(l, s.status)),
-            Cell::text(officer::local_time(s.updated_at_ms)),
+            Cell::text(super::when(s.updated_at_ms)),
             Cell::text(if new { l.pick("新", "new") } else { "" }).alarm(new),
         ]);
     }
@@ -333,7 +334,7 @@ fn tables_of(app: &App, i: &Items, seen_ms: i64, l: Lang) -> Result<Vec<Table>, 
             Cell::text(labels::outcome_in(l, o.outcome)),
             Cell::text(o.reason.clone()),
             Cell::text(o.reference.clone()),
-            Cell::text(officer::local_time(o.at_ms)),
+            Cell::text(super::when(o.at_ms)),
             Cell::text(if new { l.pick("新", "new") } else { "" }).alarm(new),
         ]);
     }
@@ -412,7 +413,7 @@ fn forms(app: &App, staffer: &Staffer, i: &Items, refused: Option<&Refused>, l: 
                             " " (id)
                         }
                         p { (d.record.text) }
-                        p.sub { (l.pick("期限", "Due")) " " (officer::local_time(d.record.deadline_ms)) }
+                        p.sub { (l.pick("期限", "Due")) " " (super::when(d.record.deadline_ms)) }
                         form.stack id={ "answer-" (id) } method="post" action="/inbox/directives/respond" {
                             (layout::csrf(staffer))
                             (refused_here(refused, id))

@@ -16,6 +16,7 @@ pub mod glance;
 pub mod inbox;
 pub mod officer;
 pub mod register;
+pub mod register_forms;
 pub mod register_index;
 pub mod register_risk;
 

@@ -1,21 +1,24 @@
 //! What a county's pages share: who may write ([`may_write`], the one place the role rule
-//! lives), that a page is a county's, the exports of the county's tables, and how a refused
-//! form comes back (its values kept, the reason beside it).
+//! lives), that a page is a county's, the exports of the county's tables, how a refused
+//! form comes back (its values kept, the reason beside it), and who wrote what ([`People`]).
 
 use maud::{html, Markup};
 
+use std::collections::HashMap;
+
 use super::PageError;
+use crate::accounts::{self, Account};
 use crate::identity::Identity;
+use crate::sync::directory::{self, UnitNames};
 use crate::web::lang::Lang;
 use crate::web::session::Staffer;
 use crate::web::table::Table;
 use crate::web::App;
 
 /// Whether `staffer` may change anything at the county (identify, grade, acknowledge,
-/// answer, file). Viewers read only.
-// The accounts work adds officer/leader/viewer with `Role::can_write()`: switch here then.
+/// answer, file): officers and leaders. Viewers read only.
 pub fn may_write(staffer: &Staffer) -> bool {
-    staffer.role.can_act()
+    staffer.role.can_write()
 }
 
 /// Refuses (403) a person who may not write.
@@ -100,27 +103,53 @@ pub fn export_tables(
     })
 }
 
-/// Who wrote something, for people: `lin · 510104` for `staff/510104/lin`, the unit for a
-/// node (`county/510104` → `510104`).
-pub fn who(author: &str) -> String {
-    let parts: Vec<&str> = author.split('/').collect();
-    match parts.as_slice() {
-        ["staff", unit, name] => format!("{name} · {unit}"),
-        [_, unit] => (*unit).to_owned(),
-        _ => author.to_owned(),
-    }
+/// How pages name the people and units behind entries, looked up once per page: the
+/// county's accounts (display name and department) and the units' names.
+pub struct People {
+    unit: String,
+    names: UnitNames,
+    accounts: HashMap<String, Account>,
 }
 
-/// `ms` in the county's local time (UTC+08:00, as due dates are), to the minute, or `—`.
-pub fn local_time(ms: i64) -> String {
-    if ms == 0 {
-        return "—".into();
+impl People {
+    /// The lookups of `app`'s node.
+    pub fn of(app: &App) -> Result<People, PageError> {
+        let store = app.node.store.as_ref();
+        let accounts = accounts::list(store)?
+            .into_iter()
+            .map(|a| (a.name.clone(), a))
+            .collect();
+        Ok(People {
+            unit: app.node.unit().to_owned(),
+            names: directory::unit_names(store)?,
+            accounts,
+        })
     }
-    // Fixed at UTC+08:00 like timespec::local_date, until the zone is configurable.
-    let t = crate::timespec::format_ms(ms.saturating_add(8 * 3_600_000));
-    match t.get(..16) {
-        Some(s) => s.replacen('T', " ", 1),
-        None => t,
+
+    /// A unit as people see it: `锦江区 510104`.
+    pub fn unit(&self, code: &str) -> String {
+        self.names.display(code)
+    }
+
+    /// Who wrote something (`staff/510104/lin`), for people: `林晓 (lin) · 县委网信办 ·
+    /// 锦江区 510104` for an account of this county with a display name and department,
+    /// `lin · 锦江区 510104` otherwise; a node is its unit (`county/510104` → `锦江区 510104`).
+    pub fn who(&self, author: &str) -> String {
+        let parts: Vec<&str> = author.split('/').collect();
+        match parts.as_slice() {
+            ["staff", unit, name] => {
+                let unit_label = self.names.display(unit);
+                match self.accounts.get(*name).filter(|_| *unit == self.unit) {
+                    Some(a) if !a.department.is_empty() => {
+                        format!("{} · {} · {unit_label}", a.label(), a.department)
+                    }
+                    Some(a) => format!("{} · {unit_label}", a.label()),
+                    None => format!("{name} · {unit_label}"),
+                }
+            }
+            [_, unit] => self.names.display(unit),
+            _ => author.to_owned(),
+        }
     }
 }
 
@@ -129,12 +158,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn people_and_times_for_people() {
-        assert_eq!(who("staff/510104/lin"), "lin · 510104");
-        assert_eq!(who("county/510104"), "510104");
-        assert_eq!(who("odd"), "odd");
-        assert_eq!(local_time(0), "—");
-        // 2026-01-01T00:00Z is 08:00 in the county.
-        assert_eq!(local_time(1_767_225_600_000), "2026-01-01 08:00");
+    fn people_by_name_department_and_unit() {
+        let lin = Account {
+            name: "lin".into(),
+            role: crate::accounts::Role::Officer,
+            password_hash: String::new(),
+            created_at_ms: 0,
+            created_by: String::new(),
+            display_name: "林晓".into(),
+            department: "县委网信办".into(),
+        };
+        let people = People {
+            unit: "510104".into(),
+            names: UnitNames::default(),
+            accounts: HashMap::from([("lin".to_owned(), lin)]),
+        };
+        assert_eq!(
+            people.who("staff/510104/lin"),
+            "林晓 (lin) · 县委网信办 · 锦江区 510104"
+        );
+        assert_eq!(people.who("staff/510105/lin"), "lin · 青羊区 510105");
+        assert_eq!(people.who("county/510104"), "锦江区 510104");
+        assert_eq!(people.who("odd"), "odd");
     }
 }

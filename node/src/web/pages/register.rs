@@ -11,7 +11,7 @@ use axum::Extension;
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use super::officer::{self, may_write, require_county, require_write, Refusal};
+use super::officer::{may_write, require_county, require_write, Refusal};
 use super::register_index::{Found, Query as IndexQuery, Sort, Summary, Whose};
 use super::PageError;
 use crate::domain::{FocusPoint, Level, RiskStatus};
@@ -199,7 +199,7 @@ pub fn table_of(id: &'static str, title: String, rows: &[Summary], today: &str) 
             .alarm(overdue),
             Cell::text(s.department.clone()),
             Cell::text(s.source.clone()),
-            Cell::text(officer::local_time(s.updated_at_ms)),
+            Cell::text(super::when(s.updated_at_ms)),
         ]);
     }
     t
