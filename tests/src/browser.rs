@@ -417,6 +417,62 @@ impl Browser {
         unreachable!("the loop returns")
     }
 
+    /// Resizes the window to `width` × `height` CSS pixels (headless: the viewport).
+    pub async fn resize(&self, width: u32, height: u32) -> anyhow::Result<()> {
+        self.client
+            .set_window_size(width, height)
+            .await
+            .with_context(|| format!("cannot resize the window to {width}×{height}"))
+    }
+
+    /// Runs `script` (a function body; `arguments[0]`… are `args`) in the page and returns
+    /// what it returns.
+    pub async fn eval(&self, script: &str, args: Vec<Value>) -> anyhow::Result<Value> {
+        self.client
+            .execute(script, args)
+            .await
+            .with_context(|| format!("cannot run the script {script:?}"))
+    }
+
+    /// Types `keys` into whatever has the focus, as a keyboard would (see [`keys`] for Tab,
+    /// Enter and the arrows).
+    pub async fn press(&self, keys: &str) -> anyhow::Result<()> {
+        let focused = self
+            .client
+            .active_element()
+            .await
+            .context("cannot find the focused element")?;
+        focused
+            .send_keys(keys)
+            .await
+            .with_context(|| format!("cannot type {keys:?}"))
+    }
+
+    /// Presses Tab, as a person without a mouse would, until the element matching `css` has
+    /// the focus; fails after 80 presses (it is not in the page's tab order).
+    pub async fn tab_to(&self, css: &str) -> anyhow::Result<()> {
+        const FOCUSED: &str = "const e = document.activeElement; return !!e && e.matches(arguments[0]);";
+        for _ in 0..80 {
+            if self.eval(FOCUSED, vec![json!(css)]).await? == json!(true) {
+                return Ok(());
+            }
+            self.press(keys::TAB).await?;
+        }
+        bail!("80 presses of Tab never reached {css}")
+    }
+
+    /// How much wider the page is than the window, in CSS pixels (0 when nothing scrolls
+    /// sideways): a page that reads well on a phone has 0.
+    pub async fn overflow_x(&self) -> anyhow::Result<i64> {
+        let v = self
+            .eval(
+                "const d = document.documentElement; return d.scrollWidth - d.clientWidth;",
+                vec![],
+            )
+            .await?;
+        Ok(v.as_i64().unwrap_or(0))
+    }
+
     /// Saves a PNG of the viewport as `<output dir>/<name>.png` and returns its path.
     pub async fn screenshot(&self, name: &str) -> anyhow::Result<PathBuf> {
         let png = self
@@ -620,6 +676,16 @@ async fn drain(
         }
     }
     // Dropping `ready` unsent tells the waiter that chromedriver is gone.
+}
+
+/// Keys for [`Browser::press`] (WebDriver's code points for them).
+pub mod keys {
+    /// Tab: the next field.
+    pub const TAB: &str = "\u{E004}";
+    /// Enter: submits the form of a text field, or presses the focused button.
+    pub const ENTER: &str = "\u{E007}";
+    /// Arrow down: the next option of a focused select.
+    pub const DOWN: &str = "\u{E015}";
 }
 
 /// Whether `e` says the element went away because the page reloaded between finding it and

@@ -583,6 +583,40 @@ impl Province {
         self.gateway.dashboard_url()
     }
 
+    /// Serves county `code`'s own web pages, with the certificate `fenghuo ca issue web CODE`
+    /// makes: stops it, appends a `[dashboard]` section to its config and starts it again on
+    /// the same data; then makes each of `accounts` (name, role) with `fenghuo staff add …
+    /// --password-stdin` as the county's staff. Returns the pages' URL.
+    pub fn serve_county_pages(
+        &mut self,
+        code: &str,
+        accounts: &[(&str, &str)],
+        password: &str,
+    ) -> String {
+        self.stop(code);
+        self.pki().ensure_county_web(code);
+        let config = self.dir().join(format!("node-{code}.toml"));
+        let mut text = std::fs::read_to_string(&config)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", config.display()));
+        let stem = format!("county-{code}-web");
+        text.push_str(&format!(
+            "\n[dashboard]\nlisten = \"127.0.0.1:0\"\ncert = {:?}\nkey = {:?}\n",
+            self.pki().cert(&stem),
+            self.pki().key(&stem),
+        ));
+        std::fs::write(&config, text)
+            .unwrap_or_else(|e| panic!("writing {}: {e}", config.display()));
+        self.restart(code);
+        for (name, role) in accounts {
+            self.cli(code)
+                .args(["staff", "add", name, "--role", role, "--password-stdin"])
+                .stdin(format!("{password}\n"))
+                .run()
+                .ok();
+        }
+        self.county(code).dashboard_url()
+    }
+
     /// Creates a dashboard account at the gateway with `fenghuo staff add … --password-stdin`.
     pub fn add_staff(&self, name: &str, role: &str, password: &str) {
         self.gateway_cli()

@@ -27,28 +27,7 @@ fn province() -> (Province, String) {
         .county(B)
         .neighbours(A, B)
         .start();
-    // Stopped, its config gets a [dashboard] section and its store two accounts (as
-    // `TestNode::staff_account` does), then it runs again with the same data.
-    p.stop(A);
-    p.pki().issue_web();
-    let config = p.dir().join(format!("node-{A}.toml"));
-    let mut text = std::fs::read_to_string(&config).unwrap();
-    text.push_str(&format!(
-        "\n[dashboard]\nlisten = \"127.0.0.1:0\"\ncert = {:?}\nkey = {:?}\n",
-        p.pki().cert("province-51-web"),
-        p.pki().key("province-51-web"),
-    ));
-    std::fs::write(&config, text).unwrap();
-    {
-        let store =
-            fenghuo_node::store::SledStore::open(&p.dir().join(format!("data-{A}"))).unwrap();
-        for (name, role) in [("lin", "analyst"), ("kan", "viewer")] {
-            let role: fenghuo_node::accounts::Role = role.parse().unwrap();
-            fenghuo_node::accounts::add(&store, name, role, PASSWORD, false, "test").unwrap();
-        }
-    }
-    p.restart(A);
-    let url = p.county(A).dashboard_url();
+    let url = p.serve_county_pages(A, &[("lin", "officer"), ("kan", "viewer")], PASSWORD);
     (p, url)
 }
 
