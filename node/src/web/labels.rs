@@ -260,7 +260,7 @@ pub fn column_in<'a>(lang: Lang, table: &str, key: &'a str) -> &'a str {
 }
 
 /// The name of field `key` of a risk (the `risk` table's `field` column) in `lang`.
-pub fn risk_field_in<'a>(lang: Lang, key: &'a str) -> &'a str {
+pub fn risk_field_in(lang: Lang, key: &str) -> &str {
     let (zh, en) = match key {
         "id" => ("编号", "ID"),
         "county" => ("县(市、区)", "County"),
