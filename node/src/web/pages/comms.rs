@@ -580,17 +580,18 @@ pub async fn issue_directive(
     Csrf(staffer, form): Csrf<DirectiveForm>,
 ) -> Result<Response, PageError> {
     require_analyst(&staffer)?;
-    let kind =
-        match form.kind.as_str() {
-            "directive" => DirectiveKind::Directive,
-            "consultation" => DirectiveKind::Consultation,
-            other => return Err(PageError::Bad(match Lang::current() {
+    let kind = match form.kind.as_str() {
+        "directive" => DirectiveKind::Directive,
+        "consultation" => DirectiveKind::Consultation,
+        other => {
+            return Err(PageError::Bad(match Lang::current() {
                 Lang::Zh => format!(
                     "kind（类型）：{other:?} 既不是工作指令（directive）也不是会商（consultation）"
                 ),
                 Lang::En => format!("kind: {other:?} is neither directive nor consultation"),
-            })),
-        };
+            }))
+        }
+    };
     let deadline_ms = timespec::parse_time_from_now(form.deadline.trim()).map_err(|e| {
         PageError::Bad(match Lang::current() {
             Lang::Zh => format!("deadline（期限）：{e}"),
