@@ -239,7 +239,8 @@ fn staff_sign_in_with_csrf_rate_limits_and_roles_and_nothing_is_served_without_a
     strict_cookie(&r, "fenghuo_session");
     let home = ann.get("/");
     assert_eq!(home.status, 200);
-    assert!(home.body.contains("ann (analyst)"), "{}", home.body);
+    assert!(home.body.contains("ann (研判人员)"), "{}", home.body);
+    assert!(home.body.contains("data-role=\"analyst\""), "{}", home.body);
     assert_eq!(
         ann.get("/staff").status,
         403,
@@ -555,4 +556,195 @@ fn exports_equal_the_grpc_overview_and_every_table_exports() {
     }
     assert_eq!(w.get("/county/519999").status, 404);
     assert_eq!(w.get("/risk/510104-999").status, 404);
+    pages_speak_chinese_first_and_english_on_request(&mut w, &a1);
+}
+
+/// The province's pages in Chinese unless `?lang=en` asks for English (kept in a cookie);
+/// counties shown by name and code; exports and `data-col` keys the same in both.
+fn pages_speak_chinese_first_and_english_on_request(w: &mut Web, risk: &str) {
+    let county = format!("/county/{A}");
+    let risk_page = format!("/risk/{risk}");
+    // Page, what it says in Chinese, what it says in English.
+    let pages: Vec<(&str, Vec<String>, Vec<String>)> = vec![
+        (
+            "/",
+            vec![
+                "全省概览".into(),
+                "在管风险".into(),
+                "区划代码".into(),
+                "每日新增与化解".into(),
+            ],
+            vec![
+                "Province overview".into(),
+                "Active risks".into(),
+                ">Code<".into(),
+                "New and resolved per day".into(),
+            ],
+        ),
+        (
+            &county,
+            vec![
+                format!("锦江区 {A} 风险概况"),
+                format!("锦江区 {A} 风险台账"),
+                "已化解".into(),
+            ],
+            vec![
+                format!("County 锦江区 {A}"),
+                format!("锦江区 {A} risks"),
+                "Resolved".into(),
+            ],
+        ),
+        (
+            &risk_page,
+            vec![
+                format!("风险点 {risk}"),
+                format!("锦江区 {A}"),
+                "防范措施".into(),
+                "舆情源".into(),
+            ],
+            vec![
+                format!("Risk {risk}"),
+                format!("锦江区 {A}"),
+                "Preventive measures".into(),
+                "Source".into(),
+            ],
+        ),
+        (
+            "/comms",
+            vec![
+                "通报与指令".into(),
+                "未结预警".into(),
+                "逐县答复".into(),
+                "下发".into(),
+            ],
+            vec![
+                "Communications".into(),
+                "Open alerts".into(),
+                "Answers per county".into(),
+                "Issue".into(),
+            ],
+        ),
+        (
+            "/linked",
+            vec![
+                "跨县关联风险".into(),
+                format!("锦江区 {A}"),
+                format!("青羊区 {B}"),
+            ],
+            vec![
+                "Linked risks".into(),
+                format!("锦江区 {A}"),
+                format!("青羊区 {B}"),
+            ],
+        ),
+        (
+            "/health",
+            vec!["联邦状态".into(), "后台任务".into(), "最近联系".into()],
+            vec![
+                "Federation health".into(),
+                "Workers".into(),
+                "Last contact".into(),
+            ],
+        ),
+        (
+            "/staff",
+            vec!["工作人员账户".into(), "添加账户".into(), "用户名".into()],
+            vec![
+                "Staff accounts".into(),
+                "Add an account".into(),
+                "Display name".into(),
+            ],
+        ),
+    ];
+    // Words of the English pages the Chinese ones must not show (nor the other way round).
+    let english_only = [
+        "Province overview",
+        "Active risks",
+        "Preventive measures",
+        "Open alerts",
+        "Staff accounts",
+        "Federation health",
+        "Sign out",
+        "Filter",
+    ];
+    let chinese_only = [
+        "全省概览",
+        "在管风险",
+        "防范措施",
+        "未结预警",
+        "工作人员账户",
+        "联邦状态",
+        "退出",
+        "筛选",
+    ];
+    for (path, zh, _) in &pages {
+        let r = w.get(path);
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+        assert!(
+            r.body.contains("<html lang=\"zh-CN\">"),
+            "{path}: {}",
+            r.body
+        );
+        for want in zh {
+            assert!(
+                r.body.contains(want.as_str()),
+                "{path} lacks {want:?}: {}",
+                r.body
+            );
+        }
+        for english in english_only {
+            assert!(
+                !r.body.contains(english),
+                "{path} shows {english:?} in Chinese: {}",
+                r.body
+            );
+        }
+    }
+    let zh_csv = w.get("/export/counties.csv").body;
+    let zh_cols = w.get("/").body.matches("data-col=\"county\"").count();
+    // `?lang=en` switches, and the cookie keeps the choice for the next pages.
+    for (i, (path, _, en)) in pages.iter().enumerate() {
+        let asked = if i == 0 {
+            format!("{path}?lang=en")
+        } else {
+            path.to_string()
+        };
+        let r = w.get(&asked);
+        assert_eq!(r.status, 200, "{asked}: {}", r.body);
+        assert!(r.body.contains("<html lang=\"en\">"), "{asked}: {}", r.body);
+        for want in en {
+            assert!(
+                r.body.contains(want.as_str()),
+                "{asked} lacks {want:?}: {}",
+                r.body
+            );
+        }
+        for chinese in chinese_only {
+            assert!(
+                !r.body.contains(chinese),
+                "{asked} shows {chinese:?} in English: {}",
+                r.body
+            );
+        }
+    }
+    assert_eq!(
+        w.cookies.get("fenghuo_lang").map(String::as_str),
+        Some("en")
+    );
+    // Exports and the scripts' keys do not change with the language.
+    assert_eq!(w.get("/export/counties.csv").body, zh_csv);
+    assert_eq!(
+        w.get("/").body.matches("data-col=\"county\"").count(),
+        zh_cols
+    );
+    // Errors speak the page's language too.
+    let missing = w.get("/county/519999");
+    assert!(missing.body.contains("Not Found"), "{}", missing.body);
+    w.get("/?lang=zh");
+    let missing = w.get("/county/519999");
+    assert!(
+        missing.body.contains("未找到") && missing.body.contains("519999"),
+        "{}",
+        missing.body
+    );
 }

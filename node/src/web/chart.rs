@@ -3,6 +3,8 @@
 
 use maud::{html, Markup};
 
+use super::lang::Lang;
+
 /// One bar: label, value, fill colour.
 #[derive(Debug, Clone)]
 pub struct Bar {
@@ -70,12 +72,14 @@ pub fn days(id: &str, title: &str, days: &[Day]) -> Markup {
     let col = (slot / 2).saturating_sub(1).max(1);
     let plot = DAYS_HEIGHT - AXIS - 14;
     let height_of = |v: u64| v * plot / max;
+    let lang = Lang::current();
+    let (new, resolved) = (lang.pick("新增", "new"), lang.pick("化解", "resolved"));
     html! {
         figure.chart id=(id) {
             figcaption {
                 (title) " "
-                span style={ "color:" (NEW_COLOUR) } { "■ new 新增" } " "
-                span style={ "color:" (RESOLVED_COLOUR) } { "■ resolved 化解" }
+                span style={ "color:" (NEW_COLOUR) } { "■ " (new) } " "
+                span style={ "color:" (RESOLVED_COLOUR) } { "■ " (resolved) }
             }
             svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label=(title)
                 viewBox={ "0 0 " (DAYS_WIDTH) " " (DAYS_HEIGHT) } width=(DAYS_WIDTH) height=(DAYS_HEIGHT) {
@@ -85,10 +89,10 @@ pub fn days(id: &str, title: &str, days: &[Day]) -> Markup {
                     @let x = 40 + i as u64 * slot;
                     @let base = DAYS_HEIGHT - AXIS;
                     rect x=(x) y=(base - height_of(d.new)) width=(col) height=(height_of(d.new)) fill=(NEW_COLOUR) {
-                        title { (d.day) ": " (d.new) " new" }
+                        title { (d.day) ": " (d.new) " " (new) }
                     }
                     rect x=(x + col) y=(base - height_of(d.resolved)) width=(col) height=(height_of(d.resolved)) fill=(RESOLVED_COLOUR) {
-                        title { (d.day) ": " (d.resolved) " resolved" }
+                        title { (d.day) ": " (d.resolved) " " (resolved) }
                     }
                     @if i % 7 == 0 {
                         text x=(x) y=(DAYS_HEIGHT - 8) font-size="10" { (d.day.get(5..).unwrap_or(&d.day)) }

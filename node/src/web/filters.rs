@@ -3,6 +3,7 @@
 
 use serde::Deserialize;
 
+use super::lang::Lang;
 use crate::domain::{FocusPoint, Level};
 use crate::identity::DivisionCode;
 use crate::overview;
@@ -62,16 +63,20 @@ fn parse_when(field: &str, s: &str, now: i64, end: bool) -> Result<i64, String> 
         } else {
             format!("{s} 00:00")
         };
-        let ms = timespec::parse_time(&t, now)
-            .map_err(|_| format!("{field}: {s:?} is not a date (YYYY-MM-DD)"))?;
+        let ms = timespec::parse_time(&t, now).map_err(|_| match Lang::current() {
+            Lang::Zh => format!("{field}：{s:?} 不是日期（YYYY-MM-DD）"),
+            Lang::En => format!("{field}: {s:?} is not a date (YYYY-MM-DD)"),
+        })?;
         return Ok(if end { ms + 999 } else { ms });
     }
     timespec::parse_time(s, now).map_err(|e| format!("{field}: {e}"))
 }
 
 impl RawFilters {
-    /// Checks every field; the message names the one that is wrong.
+    /// Checks every field; the message (in the page's language) starts with the name of the
+    /// one that is wrong.
     pub fn check(&self, now: i64) -> Result<Filters, String> {
+        let lang = Lang::current();
         let county = given(&self.county)
             .map(|c| {
                 DivisionCode::county(c)
@@ -88,9 +93,10 @@ impl RawFilters {
         let days = given(&self.days)
             .map(|d| match d.parse::<i64>() {
                 Ok(n) if (1..=MAX_DAYS).contains(&n) => Ok(n),
-                _ => Err(format!(
-                    "days: {d:?} is not a whole number from 1 to {MAX_DAYS}"
-                )),
+                _ => Err(match lang {
+                    Lang::Zh => format!("days：{d:?} 不是 1 到 {MAX_DAYS} 之间的整数"),
+                    Lang::En => format!("days: {d:?} is not a whole number from 1 to {MAX_DAYS}"),
+                }),
             })
             .transpose()?;
         let to_ms = given(&self.to)
@@ -103,10 +109,18 @@ impl RawFilters {
             (None, None) => to_ms - DEFAULT_DAYS * DAY_MS,
         };
         if from_ms > to_ms {
-            return Err("from: must be before to".into());
+            return Err(lang
+                .pick(
+                    "from：起始日期须早于截止日期（to）",
+                    "from: must be before to",
+                )
+                .into());
         }
         if to_ms - from_ms > MAX_DAYS * DAY_MS {
-            return Err(format!("the range is longer than {MAX_DAYS} days"));
+            return Err(match lang {
+                Lang::Zh => format!("时间范围超过 {MAX_DAYS} 天"),
+                Lang::En => format!("the range is longer than {MAX_DAYS} days"),
+            });
         }
         Ok(Filters {
             county,

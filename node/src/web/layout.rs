@@ -118,12 +118,12 @@ pub fn csrf(staffer: &Staffer) -> Markup {
     html! { input type="hidden" name="csrf" value=(staffer.csrf); }
 }
 
-/// Navigation entries of the province: path, label.
-const NAV: &[(&str, &str)] = &[
-    ("/", "概览 Overview"),
-    ("/comms", "通报 Communications"),
-    ("/health", "联邦状态 Health"),
-    ("/linked", "关联风险 Linked risks"),
+/// Navigation entries of the province: path, Chinese, English.
+const NAV: &[(&str, &str, &str)] = &[
+    ("/", "概览", "Overview"),
+    ("/comms", "通报", "Communications"),
+    ("/health", "联邦状态", "Health"),
+    ("/linked", "关联风险", "Linked risks"),
 ];
 
 /// Navigation entries of a county: path, Chinese, English.
@@ -197,8 +197,9 @@ fn nav(staffer: &Staffer, here: &str, lang: Lang, county: Option<&Unread>) -> Ma
                     }
                 }
             } @else {
-                @for (path, label) in NAV {
-                    a class=[(*path == here).then_some("here")] href=(path) { (label) }
+                @for (path, zh, en) in NAV {
+                    @let current = *path == here;
+                    a class=[current.then_some("here")] aria-current=[current.then_some("page")] href=(path) { (lang.pick(zh, en)) }
                 }
             }
             @if staffer.role.can_manage_staff() {
@@ -236,7 +237,9 @@ pub fn page(
                     @if let Some(u) = &unread { (unread_badges(u, lang)) }
                     span.who {
                         (language_switch(lang))
-                        span #who { (staffer.name) " (" (staffer.role) ")" }
+                        span #who data-role=(staffer.role.as_str()) {
+                            (staffer.name) " (" (lang.pick(staffer.role.label_zh(), staffer.role.as_str())) ")"
+                        }
                         form method="post" action="/logout" {
                             (csrf(staffer))
                             button type="submit" { (lang.pick("退出", "Sign out")) }
@@ -246,7 +249,7 @@ pub fn page(
                 main #main tabindex="-1" {
                     h1 { (title) }
                     @if let Some((f, counties)) = filters {
-                        (filter_bar(here, f, counties))
+                        (filter_bar(here, f, counties, lang))
                     }
                     (body)
                 }
@@ -256,44 +259,50 @@ pub fn page(
     }
 }
 
-fn filter_bar(action: &str, f: &Filters, counties: &[String]) -> Markup {
+fn filter_bar(action: &str, f: &Filters, counties: &[String], lang: Lang) -> Markup {
+    let all = lang.pick("全部", "all");
+    // Counties by the names in their certificates when the node knows them (`锦江区 510104`).
+    let names = context()
+        .and_then(|c| c.app)
+        .and_then(|app| crate::sync::directory::unit_names(app.node.store.as_ref()).ok())
+        .unwrap_or_default();
     html! {
         form.filters method="get" action=(action) {
-            label { "县 County"
+            label { (lang.pick("县(市、区)", "County"))
                 select name="county" {
-                    option value="" { "全部 all" }
+                    option value="" { (all) }
                     @for c in counties {
-                        option value=(c) selected[f.county.as_deref() == Some(c.as_str())] { (crate::places::display(c, None)) }
+                        option value=(c) selected[f.county.as_deref() == Some(c.as_str())] { (names.display(c)) }
                     }
                 }
             }
-            label { "等级 Level"
+            label { (lang.pick("等级", "Level"))
                 select name="level" {
-                    option value="" { "全部 all" }
+                    option value="" { (all) }
                     @for l in Level::ALL {
-                        option value=(l.as_str()) selected[f.level == Some(l)] { (labels::level(l)) }
+                        option value=(l.as_str()) selected[f.level == Some(l)] { (labels::level_in(lang, l)) }
                     }
                 }
             }
-            label { "重点 Focus point"
+            label { (lang.pick("重点", "Focus point"))
                 select name="focus" {
-                    option value="" { "全部 all" }
+                    option value="" { (all) }
                     @for p in FocusPoint::ALL {
-                        option value=(p.as_str()) selected[f.focus == Some(p)] { (labels::focus(p)) }
+                        option value=(p.as_str()) selected[f.focus == Some(p)] { (labels::focus_in(lang, p)) }
                     }
                 }
             }
-            label { "天数 Days"
+            label { (lang.pick("天数", "Days"))
                 select name="days" {
                     @for d in [7, 30, 90, 180, 365] {
                         option value=(d) selected[f.days == Some(d)] { (d) }
                     }
                 }
             }
-            label { "自 From" input type="date" name="from" value=(f.from_text()); }
-            label { "至 To" input type="date" name="to" value=(f.to_text()); }
-            button type="submit" { "筛选 Filter" }
-            a href=(action) { "清除 Clear" }
+            label { (lang.pick("自", "From")) input type="date" name="from" value=(f.from_text()); }
+            label { (lang.pick("至", "To")) input type="date" name="to" value=(f.to_text()); }
+            button type="submit" { (lang.pick("筛选", "Filter")) }
+            a href=(action) { (lang.pick("清除", "Clear")) }
         }
     }
 }

@@ -15,6 +15,7 @@ use axum::Form;
 use serde::Deserialize;
 use tracing::Instrument;
 
+use super::lang::Lang;
 use super::App;
 use crate::accounts::{self, Role};
 
@@ -227,7 +228,10 @@ pub async fn require(State(app): State<Arc<App>>, mut req: Request, next: Next) 
                 tracing::error!(error = %e, "reading staff accounts");
                 return (
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    "the node could not read its store",
+                    Lang::current().pick(
+                        "本节点无法读取其数据库",
+                        "the node could not read its store",
+                    ),
                 )
                     .into_response();
             }
@@ -245,7 +249,10 @@ pub async fn require(State(app): State<Arc<App>>, mut req: Request, next: Next) 
         } else {
             (
                 StatusCode::UNAUTHORIZED,
-                "sign in first: these pages are for this node's staff",
+                Lang::current().pick(
+                    "请先登录：这些页面仅供本节点工作人员使用",
+                    "sign in first: these pages are for this node's staff",
+                ),
             )
                 .into_response()
         };
@@ -274,24 +281,32 @@ where
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let staffer = req
-            .extensions()
-            .get::<Staffer>()
-            .cloned()
-            .ok_or_else(|| (StatusCode::UNAUTHORIZED, "sign in first").into_response())?;
+        let staffer = req.extensions().get::<Staffer>().cloned().ok_or_else(|| {
+            (
+                StatusCode::UNAUTHORIZED,
+                Lang::current().pick("请先登录", "sign in first"),
+            )
+                .into_response()
+        })?;
         let Form(f) = Form::<WithCsrf<T>>::from_request(req, state)
             .await
             .map_err(|e| {
                 (
                     StatusCode::BAD_REQUEST,
-                    format!("the form is incomplete: {e}"),
+                    match Lang::current() {
+                        Lang::Zh => format!("表单不完整：{e}"),
+                        Lang::En => format!("the form is incomplete: {e}"),
+                    },
                 )
                     .into_response()
             })?;
         if !same_secret(&f.csrf, &staffer.csrf) {
             return Err((
                 StatusCode::FORBIDDEN,
-                "the form's security token does not match your session: reload the page and try again",
+                Lang::current().pick(
+                    "表单的安全令牌与当前会话不符：请刷新页面后重试",
+                    "the form's security token does not match your session: reload the page and try again",
+                ),
             )
                 .into_response());
         }

@@ -119,7 +119,10 @@ pub async fn submit(
             &app,
             None,
             StatusCode::FORBIDDEN,
-            Some("This sign-in form has expired or was not sent by this page: try again. 表单已过期，请重试。"),
+            Some(Lang::current().pick(
+                "登录表单已过期或并非本页提交，请重试。",
+                "This sign-in form has expired or was not sent by this page: try again.",
+            )),
             &name,
         );
     }
@@ -137,9 +140,10 @@ pub async fn submit(
                 &app,
                 None,
                 StatusCode::TOO_MANY_REQUESTS,
-                Some(&format!(
-                    "Too many failed sign-ins: try again in {en}. 登录失败次数过多，请 {zh} 后再试。"
-                )),
+                Some(&match Lang::current() {
+                    Lang::Zh => format!("登录失败次数过多，请 {zh} 后再试。"),
+                    Lang::En => format!("Too many failed sign-ins: try again in {en}."),
+                }),
                 &name,
             );
             return with_retry_after(res, wait);
@@ -187,7 +191,10 @@ pub async fn submit(
             tracing::error!(error = %e, "checking a sign-in");
             layout::error_page(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "the gateway could not read its staff accounts",
+                Lang::current().pick(
+                    "本节点无法读取工作人员账户",
+                    "the node could not read its staff accounts",
+                ),
             )
         }
         Err(CheckError::Busy) => {
@@ -197,7 +204,10 @@ pub async fn submit(
                 &app,
                 None,
                 StatusCode::SERVICE_UNAVAILABLE,
-                Some("Too many sign-ins at once: try again in a few seconds. 同时登录的人数过多，请几秒后再试。"),
+                Some(Lang::current().pick(
+                    "同时登录的人数过多，请几秒后再试。",
+                    "Too many sign-ins at once: try again in a few seconds.",
+                )),
                 &name,
             );
             with_retry_after(res, Duration::from_secs(2))
@@ -207,7 +217,7 @@ pub async fn submit(
             tracing::error!(error = %e, "the password check failed");
             layout::error_page(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "the password check failed",
+                Lang::current().pick("密码校验失败", "the password check failed"),
             )
         }
     }
@@ -218,7 +228,7 @@ fn wrong_password(app: &App, name: &str) -> Response {
         app,
         None,
         StatusCode::UNAUTHORIZED,
-        Some("Wrong name or password. 用户名或密码错误。"),
+        Some(Lang::current().pick("用户名或密码错误。", "Wrong name or password.")),
         name,
     )
 }

@@ -1,5 +1,7 @@
 //! Tables: what a view shows as rows, drawn as HTML and exported as CSV or JSON from the
-//! same data, so an export always equals the page.
+//! same data, so an export always has the page's rows. Exports keep their machine column keys
+//! and cell texts whatever the reader's language; the page may show a cell in the reader's
+//! language ([`Cell::shown`]) and head its columns with [`Table::headed`].
 
 use maud::{html, Markup};
 use serde_json::{Map, Value};
@@ -19,6 +21,9 @@ pub struct Cell {
     pub style: Option<String>,
     /// Marks the cell as needing attention (overdue, silent).
     pub alarm: bool,
+    /// What the page shows instead of `text`, in the reader's language (a label, a county's
+    /// name beside its code); exports keep `text`.
+    pub shown: Option<String>,
 }
 
 impl Cell {
@@ -57,6 +62,17 @@ impl Cell {
         self
     }
 
+    /// Shows `s` on the page instead of the exported text.
+    pub fn shown(mut self, s: impl Into<String>) -> Self {
+        self.shown = Some(s.into());
+        self
+    }
+
+    /// What the page shows.
+    fn page_text(&self) -> &str {
+        self.shown.as_deref().unwrap_or(&self.text)
+    }
+
     /// Styles the cell.
     pub fn style(mut self, css: impl Into<String>) -> Self {
         self.style = Some(css.into());
@@ -87,8 +103,10 @@ pub struct Table {
     pub id: &'static str,
     /// Its heading.
     pub title: String,
-    /// Column names (also the CSV header and the JSON keys).
+    /// Column names (also the CSV header, the JSON keys and each cell's `data-col`).
     pub columns: Vec<&'static str>,
+    /// The columns' headings on the page, in the reader's language (empty: the names).
+    pub headings: Vec<String>,
     /// The rows.
     pub rows: Vec<Vec<Cell>>,
     /// Said when there are no rows.
@@ -102,9 +120,22 @@ impl Table {
             id,
             title: title.into(),
             columns,
+            headings: Vec::new(),
             rows: Vec::new(),
-            empty: "nothing here · 暂无",
+            empty: super::lang::Lang::current().pick("暂无", "nothing here"),
         }
+    }
+
+    /// Heads the columns in the page's language ([`labels::column_in`](super::labels::column_in));
+    /// exports keep the column names.
+    pub fn headed(mut self) -> Self {
+        let lang = super::lang::Lang::current();
+        self.headings = self
+            .columns
+            .iter()
+            .map(|c| super::labels::column_in(lang, self.id, c).to_owned())
+            .collect();
+        self
     }
 
     /// Adds a row.
@@ -129,7 +160,9 @@ impl Table {
                     p.empty { (self.empty) }
                 } @else {
                     table {
-                        thead { tr { @for c in &self.columns { th { (c) } } } }
+                        thead { tr { @for (i, c) in self.columns.iter().enumerate() {
+                            th data-col=(c) { (self.headings.get(i).map_or(*c, String::as_str)) }
+                        } } }
                         tbody {
                             @for row in &self.rows {
                                 tr {
@@ -138,9 +171,9 @@ impl Table {
                                             class=[cell.class()]
                                             style=[cell.style.as_deref()] {
                                             @if let Some(href) = &cell.link {
-                                                a href=(href) { (visible(&cell.text)) }
+                                                a href=(href) { (visible(cell.page_text())) }
                                             } @else {
-                                                (visible(&cell.text))
+                                                (visible(cell.page_text()))
                                             }
                                         }
                                     }
@@ -254,6 +287,38 @@ mod tests {
             "{html}"
         );
         assert!(html.contains("&quot;quoted&quot;"), "{html}");
+    }
+
+    #[test]
+    fn pages_speak_the_readers_language_and_exports_keep_their_keys() {
+        use crate::web::lang::{self, Lang};
+        let table = || {
+            let mut t = Table::new("receipts", "Receipts", vec!["county", "overdue"]).headed();
+            t.row(vec![
+                Cell::text("510104").shown("锦江区 510104"),
+                Cell::text("overdue 超时").shown(Lang::current().pick("超时", "overdue")),
+            ]);
+            t
+        };
+        let zh = lang::with(Lang::Zh, false, || table().html("").into_string());
+        assert!(
+            zh.contains("<th data-col=\"county\">县(市、区)</th>"),
+            "{zh}"
+        );
+        assert!(
+            zh.contains(">锦江区 510104</td>") && zh.contains(">超时</td>"),
+            "{zh}"
+        );
+        let en = lang::with(Lang::En, false, || table().html("").into_string());
+        assert!(en.contains("<th data-col=\"overdue\">Overdue</th>"), "{en}");
+        assert!(en.contains(">overdue</td>"), "{en}");
+        for html in [&zh, &en] {
+            assert!(html.contains("td data-col=\"county\""), "{html}");
+        }
+        let t = lang::with(Lang::En, false, table);
+        assert_eq!(t.csv().unwrap(), "county,overdue\n510104,overdue 超时\n");
+        let empty = lang::with(Lang::Zh, false, || Table::new("x", "X", vec!["a"]).html(""));
+        assert!(empty.into_string().contains("暂无"));
     }
 
     #[test]

@@ -17,8 +17,11 @@ use crate::disposal::view::{self as disposal_view, PartnerFigures};
 use crate::disposal::DisposalRecord;
 use crate::domain::directive::{DirectiveKind, ResponseStatus};
 use crate::partner;
+use crate::sync::directory::{self, UnitNames};
 use crate::timespec;
 use crate::web::filters::{Filters, RawFilters};
+use crate::web::labels;
+use crate::web::lang::Lang;
 use crate::web::layout;
 use crate::web::session::{Csrf, Staffer};
 use crate::web::table::{Cell, Table};
@@ -91,10 +94,30 @@ fn items(app: &App, f: &Filters) -> Result<Items, PageError> {
     })
 }
 
-fn tables_of(i: &Items) -> Vec<Table> {
+/// A county's code as exported, shown with its name (`锦江区 510104`), linked to its page.
+fn county_cell(names: &UnitNames, code: &str) -> Cell {
+    Cell::text(code)
+        .shown(names.display(code))
+        .link(format!("/county/{code}"))
+}
+
+/// Codes as exported (space-separated), shown with their names (`锦江区 510104、…`).
+fn counties_cell(names: &UnitNames, codes: &[&str]) -> Cell {
+    let sep = Lang::current().pick("、", ", ");
+    Cell::text(codes.join(" ")).shown(
+        codes
+            .iter()
+            .map(|c| names.display(c))
+            .collect::<Vec<_>>()
+            .join(sep),
+    )
+}
+
+fn tables_of(i: &Items, names: &UnitNames) -> Vec<Table> {
+    let lang = Lang::current();
     let mut alerts = Table::new(
         "alerts",
-        "未结预警 Open alerts",
+        lang.pick("未结预警通报", "Open alerts"),
         vec![
             "alert",
             "issuer",
@@ -105,10 +128,11 @@ fn tables_of(i: &Items) -> Vec<Table> {
             "acknowledged",
             "overdue",
         ],
-    );
+    )
+    .headed();
     let mut receipts = Table::new(
         "receipts",
-        "逐县签收 Acknowledgment per recipient",
+        lang.pick("逐县签收", "Acknowledgment per recipient"),
         vec![
             "alert",
             "county",
@@ -118,7 +142,8 @@ fn tables_of(i: &Items) -> Vec<Table> {
             "note",
             "overdue",
         ],
-    );
+    )
+    .headed();
     for a in &i.alerts {
         let (id, content) = (&a.record.id, &a.record.alert);
         let acked = a
@@ -134,33 +159,36 @@ fn tables_of(i: &Items) -> Vec<Table> {
             .collect();
         alerts.row(vec![
             Cell::text(id.clone()),
-            Cell::text(a.record.issuer.clone()),
+            county_cell(names, &a.record.issuer),
             Cell::text(format!(
                 "{} {}",
                 content.severity.as_str(),
                 content.severity.label_zh()
-            )),
+            ))
+            .shown(lang.pick(content.severity.label_zh(), content.severity.as_str())),
             Cell::text(content.headline.clone()),
             Cell::text(when(a.record.issued_at_ms)),
             Cell::number(a.receipts.len() as u64),
             Cell::number(acked),
-            Cell::text(overdue.join(" ")).alarm(!overdue.is_empty()),
+            counties_cell(names, &overdue).alarm(!overdue.is_empty()),
         ]);
         for r in &a.receipts {
             receipts.row(vec![
                 Cell::text(id.clone()),
-                Cell::text(r.county.clone()).link(format!("/county/{}", r.county)),
+                county_cell(names, &r.county),
                 Cell::text(when_given(r.delivered_at_ms)),
                 Cell::text(when_given(r.acknowledged_at_ms)),
                 Cell::text(r.acknowledged_by.clone()),
                 Cell::text(r.note.clone()),
-                Cell::text(if r.overdue { "overdue 超时" } else { "" }).alarm(r.overdue),
+                Cell::text(if r.overdue { "overdue 超时" } else { "" })
+                    .shown(labels::overdue_in(lang, r.overdue))
+                    .alarm(r.overdue),
             ]);
         }
     }
     let mut reports = Table::new(
         "reports",
-        "待签收报告 Reports awaiting acknowledgment",
+        lang.pick("待签收的重大事项报告", "Reports awaiting acknowledgment"),
         vec![
             "report",
             "county",
@@ -172,13 +200,14 @@ fn tables_of(i: &Items) -> Vec<Table> {
             "automatic",
             "disposal",
         ],
-    );
+    )
+    .headed();
     for r in i.reports.iter().map(|r| &r.record) {
         let risk = r.risk.as_deref().unwrap_or_default();
         let disposal = r.disposal.as_deref().unwrap_or_default();
         reports.row(vec![
             Cell::text(r.id.clone()),
-            Cell::text(r.origin.clone()).link(format!("/county/{}", r.origin)),
+            county_cell(names, &r.origin),
             if risk.is_empty() {
                 Cell::text("")
             } else {
@@ -188,13 +217,14 @@ fn tables_of(i: &Items) -> Vec<Table> {
             Cell::text(r.summary.clone()),
             Cell::text(when(r.filed_at_ms)),
             Cell::text(r.filed_by.clone()),
-            Cell::text(if r.automatic { "yes" } else { "no" }),
+            Cell::text(if r.automatic { "yes" } else { "no" })
+                .shown(labels::yes_no_in(lang, r.automatic)),
             Cell::text(disposal).alarm(!disposal.is_empty()),
         ]);
     }
     let mut directives = Table::new(
         "directives",
-        "工作指令与会商 Directives and consultations",
+        lang.pick("工作指令与会商", "Directives and consultations"),
         vec![
             "directive",
             "kind",
@@ -206,10 +236,11 @@ fn tables_of(i: &Items) -> Vec<Table> {
             "response rate",
             "overdue",
         ],
-    );
+    )
+    .headed();
     let mut answers = Table::new(
         "answers",
-        "逐县答复 Answers per county",
+        lang.pick("逐县答复", "Answers per county"),
         vec![
             "directive",
             "county",
@@ -219,20 +250,27 @@ fn tables_of(i: &Items) -> Vec<Table> {
             "text",
             "overdue",
         ],
-    );
+    )
+    .headed();
     for d in &i.directives {
         for r in &d.responses {
             answers.row(vec![
                 Cell::text(d.record.id.clone()),
-                Cell::text(r.county.clone()).link(format!("/county/{}", r.county)),
+                county_cell(names, &r.county),
                 Cell::text(r.status.map_or_else(
                     || "未答复 no answer".to_owned(),
                     |s| format!("{} {}", s.label_zh(), s.as_str()),
+                ))
+                .shown(r.status.map_or_else(
+                    || lang.pick("未答复", "no answer"),
+                    |s| labels::response_in(lang, s),
                 )),
                 Cell::text(when_given(r.responded_at_ms)),
                 Cell::text(r.responded_by.clone()),
                 Cell::text(r.text.clone()),
-                Cell::text(if r.overdue { "overdue 超期" } else { "" }).alarm(r.overdue),
+                Cell::text(if r.overdue { "overdue 超期" } else { "" })
+                    .shown(labels::overdue_in(lang, r.overdue))
+                    .alarm(r.overdue),
             ]);
         }
         let done = d
@@ -259,7 +297,8 @@ fn tables_of(i: &Items) -> Vec<Table> {
                 "{} {}",
                 d.record.kind.label_zh(),
                 d.record.kind.as_str()
-            )),
+            ))
+            .shown(lang.pick(d.record.kind.label_zh(), d.record.kind.as_str())),
             Cell::text(d.record.text.clone()),
             Cell::text(when(d.record.issued_at_ms)),
             Cell::text(when(d.record.deadline_ms)),
@@ -270,13 +309,16 @@ fn tables_of(i: &Items) -> Vec<Table> {
                     .checked_div(total)
                     .map_or_else(|| "—".to_owned(), |p| format!("{p}%")),
             ),
-            Cell::text(overdue.join(" ")).alarm(!overdue.is_empty()),
+            counties_cell(names, &overdue).alarm(!overdue.is_empty()),
         ]);
     }
     let now = timespec::now_ms();
     let mut requests = Table::new(
         "disposal",
-        "处置请求 Disposal requests (overdue ones escalated)",
+        lang.pick(
+            "处置请求（超期的已督办）",
+            "Disposal requests (overdue ones escalated)",
+        ),
         vec![
             "request",
             "requester",
@@ -288,18 +330,22 @@ fn tables_of(i: &Items) -> Vec<Table> {
             "overdue",
             "outcome",
         ],
-    );
+    )
+    .headed();
     for r in &i.requests {
         let overdue = r.overdue(now);
         requests.row(vec![
             Cell::text(r.id.clone()),
-            Cell::text(r.requester.clone()).link(format!("/county/{}", r.requester)),
+            county_cell(names, &r.requester),
             Cell::text(r.partner.clone()),
-            Cell::text(format!("{} {}", r.action.label_zh(), r.action.as_str())),
+            Cell::text(format!("{} {}", r.action.label_zh(), r.action.as_str()))
+                .shown(labels::action_in(lang, r.action)),
             Cell::text(r.urls.join(" ")),
-            Cell::text(r.state.as_str()),
+            Cell::text(r.state.as_str()).shown(labels::disposal_state_in(lang, r.state)),
             Cell::text(when(r.deadline_ms)),
-            Cell::text(if overdue { "overdue 超期" } else { "" }).alarm(overdue),
+            Cell::text(if overdue { "overdue 超期" } else { "" })
+                .shown(labels::overdue_in(lang, overdue))
+                .alarm(overdue),
             Cell::text(
                 r.outcome
                     .as_ref()
@@ -313,12 +359,25 @@ fn tables_of(i: &Items) -> Vec<Table> {
                         )
                     })
                     .unwrap_or_default(),
+            )
+            .shown(
+                r.outcome
+                    .as_ref()
+                    .map(|o| {
+                        format!(
+                            "{}: {} ({})",
+                            labels::outcome_in(lang, o.outcome),
+                            o.reason,
+                            o.reference
+                        )
+                    })
+                    .unwrap_or_default(),
             ),
         ]);
     }
     let mut partners = Table::new(
         "partners",
-        "合作网站 Partner websites",
+        lang.pick("主流网站 / 合作平台", "Partner websites"),
         vec![
             "partner",
             "name",
@@ -330,7 +389,8 @@ fn tables_of(i: &Items) -> Vec<Table> {
             "mean time to acknowledge",
             "mean time to outcome",
         ],
-    );
+    )
+    .headed();
     for (name, display, f) in &i.partners {
         partners.row(vec![
             Cell::text(name.clone()),
@@ -340,8 +400,8 @@ fn tables_of(i: &Items) -> Vec<Table> {
             Cell::number(f.acknowledged),
             Cell::number(f.answered),
             Cell::number(f.overdue).alarm(f.overdue > 0),
-            Cell::text(duration_text(f.mean_ms_to_acknowledge)),
-            Cell::text(duration_text(f.mean_ms_to_outcome)),
+            duration_cell(f.mean_ms_to_acknowledge),
+            duration_cell(f.mean_ms_to_outcome),
         ]);
     }
     vec![
@@ -354,7 +414,8 @@ fn when_given(ms: Option<i64>) -> String {
     when(ms.unwrap_or(0))
 }
 
-/// A mean time for people: `—` for none, else seconds, minutes or hours.
+/// A mean time for people: `—` for none, else seconds, minutes or hours (exports keep the
+/// English units).
 fn duration_text(ms: i64) -> String {
     match ms {
         0 => "—".into(),
@@ -364,40 +425,56 @@ fn duration_text(ms: i64) -> String {
     }
 }
 
-/// The communications tables for `f`.
-pub fn tables(app: &App, f: &Filters) -> Result<Vec<Table>, PageError> {
-    Ok(tables_of(&items(app, f)?))
+/// [`duration_text`] as the page shows it, in `lang`.
+fn duration_cell(ms: i64) -> Cell {
+    let lang = Lang::current();
+    let shown = match ms {
+        0 => "—".into(),
+        ms if ms < 60_000 => format!("{:.1} {}", ms as f64 / 1000.0, lang.pick("秒", "s")),
+        ms if ms < 3_600_000 => {
+            format!("{:.1} {}", ms as f64 / 60_000.0, lang.pick("分钟", "min"))
+        }
+        ms => format!("{:.1} {}", ms as f64 / 3_600_000.0, lang.pick("小时", "h")),
+    };
+    Cell::text(duration_text(ms)).shown(shown)
 }
 
-fn forms(staffer: &Staffer, reports: &[ReportDetails]) -> Markup {
+/// The communications tables for `f`.
+pub fn tables(app: &App, f: &Filters) -> Result<Vec<Table>, PageError> {
+    let names = directory::unit_names(app.node.store.as_ref())?;
+    Ok(tables_of(&items(app, f)?, &names))
+}
+
+fn forms(staffer: &Staffer, reports: &[ReportDetails], names: &UnitNames) -> Markup {
+    let l = Lang::current();
     html! {
         @if staffer.role.can_act() {
             @if !reports.is_empty() {
                 form.inline #ack-report method="post" action="/reports/ack" {
                     (layout::csrf(staffer))
-                    strong { "签收报告 Acknowledge" }
-                    label { "报告 Report"
+                    strong { (l.pick("签收报告", "Acknowledge a report")) }
+                    label { (l.pick("重大事项报告", "Report"))
                         select name="report" {
-                            @for r in reports.iter().map(|r| &r.record) { option value=(r.id) { (r.id) " · " (r.origin) " · " (crate::event::check::visible(&r.summary.chars().take(40).collect::<String>())) } }
+                            @for r in reports.iter().map(|r| &r.record) { option value=(r.id) { (r.id) " · " (names.display(&r.origin)) " · " (crate::event::check::visible(&r.summary.chars().take(40).collect::<String>())) } }
                         }
                     }
-                    label { "备注 Note" input name="note" maxlength="500"; }
-                    button type="submit" { "签收 Acknowledge" }
+                    label { (l.pick("备注", "Note")) input name="note" maxlength="500"; }
+                    button type="submit" { (l.pick("签收", "Acknowledge")) }
                 }
             }
             form.inline #issue-directive method="post" action="/directives" {
                 (layout::csrf(staffer))
-                strong { "下发 Issue" }
-                label { "类型 Kind"
+                strong { (l.pick("下发", "Issue")) }
+                label { (l.pick("类型", "Kind"))
                     select name="kind" {
-                        option value="directive" { "工作指令 directive" }
-                        option value="consultation" { "会商 consultation" }
+                        option value="directive" { (l.pick("工作指令", "directive")) }
+                        option value="consultation" { (l.pick("会商", "consultation")) }
                     }
                 }
-                label { "内容 Text" input name="text" required maxlength="2000" size="40"; }
-                label { "期限 Due in (24h, 3d) or time" input name="deadline" required value="24h" size="8"; }
-                label { "县 Counties (blank: all)" input name="targets" placeholder="510104 510105" size="20"; }
-                button type="submit" { "下发 Issue" }
+                label { (l.pick("内容", "Text")) input name="text" required maxlength="2000" size="40"; }
+                label { (l.pick("期限（如 24h、3d）或时间", "Due in (24h, 3d) or time")) input name="deadline" required value="24h" size="8"; }
+                label { (l.pick("对象县（留空：全部）", "Counties (blank: all)")) input name="targets" placeholder="510104 510105" size="20"; }
+                button type="submit" { (l.pick("下发", "Issue")) }
             }
         }
     }
@@ -409,14 +486,16 @@ pub async fn page(
     Extension(staffer): Extension<Staffer>,
     Query(raw): Query<RawFilters>,
 ) -> Result<Markup, PageError> {
+    let l = Lang::current();
     filtered(
         &app,
         &staffer,
         &raw,
-        "通报 Communications",
+        l.pick("通报与指令", "Communications"),
         "/comms",
         |f| {
             let i = items(&app, f)?;
+            let names = directory::unit_names(app.node.store.as_ref())?;
             let overdue = i
                 .requests
                 .iter()
@@ -425,13 +504,13 @@ pub async fn page(
             let query = f.query();
             Ok(html! {
                 div.cards {
-                    div.card { div { "未结预警 Open alerts" } div.n #open-alerts { (i.alerts.len()) } }
-                    div.card { div { "待签收报告 Reports awaiting" } div.n #reports-awaiting { (i.reports.len()) } }
-                    div.card { div { "指令 Directives" } div.n #directives-total { (i.directives.len()) } }
-                    div.card { div { "超期处置 Overdue disposal" } div.n.alarm[overdue > 0] #disposal-overdue { (overdue) } }
+                    div.card { div { (l.pick("未结预警", "Open alerts")) } div.n #open-alerts { (i.alerts.len()) } }
+                    div.card { div { (l.pick("待签收报告", "Reports awaiting")) } div.n #reports-awaiting { (i.reports.len()) } }
+                    div.card { div { (l.pick("工作指令", "Directives")) } div.n #directives-total { (i.directives.len()) } }
+                    div.card { div { (l.pick("超期处置", "Overdue disposal")) } div.n.alarm[overdue > 0] #disposal-overdue { (overdue) } }
                 }
-                (forms(&staffer, &i.reports))
-                @for t in &tables_of(&i) { (t.html(&query)) }
+                (forms(&staffer, &i.reports, &names))
+                @for t in &tables_of(&i, &names) { (t.html(&query)) }
             })
         },
     )
@@ -441,10 +520,17 @@ fn require_analyst(staffer: &Staffer) -> Result<(), PageError> {
     if staffer.role.can_act() {
         Ok(())
     } else {
-        Err(PageError::Forbidden(format!(
-            "{} is a {}: only analysts and admins acknowledge reports and issue directives",
-            staffer.name, staffer.role
-        )))
+        Err(PageError::Forbidden(match Lang::current() {
+            Lang::Zh => format!(
+                "{} 是{}：只有研判人员和管理员可以签收报告、下发指令",
+                staffer.name,
+                staffer.role.label_zh()
+            ),
+            Lang::En => format!(
+                "{} is a {}: only analysts and admins acknowledge reports and issue directives",
+                staffer.name, staffer.role
+            ),
+        }))
     }
 }
 
@@ -498,13 +584,20 @@ pub async fn issue_directive(
         "directive" => DirectiveKind::Directive,
         "consultation" => DirectiveKind::Consultation,
         other => {
-            return Err(PageError::Bad(format!(
-                "kind: {other:?} is neither directive nor consultation"
-            )))
+            return Err(PageError::Bad(match Lang::current() {
+                Lang::Zh => format!(
+                    "kind（类型）：{other:?} 既不是工作指令（directive）也不是会商（consultation）"
+                ),
+                Lang::En => format!("kind: {other:?} is neither directive nor consultation"),
+            }))
         }
     };
-    let deadline_ms = timespec::parse_time_from_now(form.deadline.trim())
-        .map_err(|e| PageError::Bad(format!("deadline: {e}")))?;
+    let deadline_ms = timespec::parse_time_from_now(form.deadline.trim()).map_err(|e| {
+        PageError::Bad(match Lang::current() {
+            Lang::Zh => format!("deadline（期限）：{e}"),
+            Lang::En => format!("deadline: {e}"),
+        })
+    })?;
     let targets: Vec<String> = form
         .targets
         .split(|c: char| c == ',' || c.is_whitespace())

@@ -15,6 +15,7 @@ use crate::overview::linked;
 use crate::register::read;
 use crate::web::filters::{Filters, RawFilters};
 use crate::web::labels;
+use crate::web::lang::Lang;
 use crate::web::layout;
 use crate::web::session::Staffer;
 use crate::web::table::{Cell, Table};
@@ -38,13 +39,20 @@ pub fn risks_table(
         origin: Some(county.to_owned()),
         ..read::Filter::default()
     };
+    let lang = Lang::current();
+    let names = crate::sync::directory::unit_names(app.node.store.as_ref())?;
     let mut t = Table::new(
         "county-risks",
-        format!("{county} 风险台账 Risks"),
+        format!(
+            "{} {}",
+            names.display(county),
+            lang.pick("风险台账", "risks")
+        ),
         vec![
             "risk", "title", "level", "focus", "status", "source", "updated",
         ],
-    );
+    )
+    .headed();
     let mut cursor = after.map(str::to_owned);
     let mut next = None;
     while t.rows.len() < limit {
@@ -56,8 +64,8 @@ pub fn risks_table(
                 Cell::text(r.id.clone()).link(format!("/risk/{}", r.id)),
                 Cell::text(r.title.clone()),
                 Cell::level(level),
-                Cell::text(labels::focus(r.focus)),
-                Cell::text(labels::status(r.status)),
+                Cell::text(labels::focus(r.focus)).shown(labels::focus_in(lang, r.focus)),
+                Cell::text(labels::status(r.status)).shown(labels::status_in(lang, r.status)),
                 Cell::text(r.source.clone()),
                 Cell::text(when(r.updated_at_ms)),
             ]);
@@ -94,21 +102,22 @@ fn body(app: &App, county: &str, f: &Filters, after: Option<&str>) -> Result<Mar
         "" => format!("/county/{county}?after={n}"),
         q => format!("/county/{county}{q}&after={n}"),
     });
+    let lang = Lang::current();
     Ok(html! {
         div.cards {
-            div.card { div { "在管风险 Active" } div.n #county-active { (row.active()) } }
+            div.card { div { (lang.pick("在管风险", "Active risks")) } div.n #county-active { (row.active()) } }
             @for (l, n) in Level::ALL.into_iter().zip(row.levels) {
                 div.card style={ "border-top:6px solid " (labels::level_colour(l)) } {
-                    div { (labels::level(l)) }
+                    div { (labels::level_in(lang, l)) }
                     div.n data-level=(l.as_str()) { (n) }
                 }
             }
-            div.card { div { "已化解 Resolved" } div.n #county-resolved { (row.resolved) } }
+            div.card { div { (lang.pick("已化解", "Resolved")) } div.n #county-resolved { (row.resolved) } }
         }
         @for t in &health { (t.html(&query)) }
         (risks.html(&query))
         @if let Some(href) = next_href {
-            p { a #next-page href=(href) { "下一页 Next page →" } }
+            p { a #next-page href=(href) { (lang.pick("下一页 →", "Next page →")) } }
         }
         (linked.html(&query))
     })
@@ -122,21 +131,34 @@ pub async fn page(
     Query(raw): Query<RawFilters>,
     Query(paging): Query<Paging>,
 ) -> Result<Markup, PageError> {
+    let lang = Lang::current();
     let code = DivisionCode::county(&code)
-        .map_err(|e| PageError::NotFound(format!("{code:?} is not a county: {e}")))?
+        .map_err(|e| {
+            PageError::NotFound(match lang {
+                Lang::Zh => format!("{code:?} 不是县级区划代码：{e}"),
+                Lang::En => format!("{code:?} is not a county: {e}"),
+            })
+        })?
         .to_string();
     let mut f = filters(&raw)?;
     f.county = Some(code.clone());
     let counties = counties(&app)?;
-    if !counties.contains(&code) {
-        return Err(PageError::NotFound(format!(
-            "county {code} has not synced with this gateway"
-        )));
-    }
     let names = crate::sync::directory::unit_names(app.node.store.as_ref())?;
+    if !counties.contains(&code) {
+        return Err(PageError::NotFound(match lang {
+            Lang::Zh => format!("{} 尚未与本节点同步", names.display(&code)),
+            Lang::En => format!(
+                "county {} has not synced with this gateway",
+                names.display(&code)
+            ),
+        }));
+    }
     Ok(layout::page(
         &staffer,
-        &format!("县 {}", names.display(&code)),
+        &match lang {
+            Lang::Zh => format!("{} 风险概况", names.display(&code)),
+            Lang::En => format!("County {}", names.display(&code)),
+        },
         &format!("/county/{code}"),
         Some((&f, &counties)),
         body(&app, &code, &f, paging.after.as_deref())?,

@@ -16,6 +16,7 @@ use crate::services::worker::{WorkerState, WorkerStatus};
 use crate::sync::health::{self, CountyHealth};
 use crate::web::filters::{Filters, RawFilters};
 use crate::web::labels;
+use crate::web::lang::Lang;
 use crate::web::session::Staffer;
 use crate::web::table::{Cell, Table};
 use crate::web::App;
@@ -49,9 +50,10 @@ pub fn tables(app: &App, f: &Filters, county: Option<&str>) -> Result<Vec<Table>
 /// The health table of `rows`.
 fn table_of(rows: &[CountyHealth], names: &crate::sync::directory::UnitNames) -> Table {
     let now = crate::timespec::now_ms();
+    let lang = Lang::current();
     let mut t = Table::new(
         "health",
-        "联邦状态 Federation health",
+        lang.pick("联邦状态", "Federation health"),
         vec![
             "county_name",
             "county",
@@ -65,7 +67,8 @@ fn table_of(rows: &[CountyHealth], names: &crate::sync::directory::UnitNames) ->
             "quarantined",
             "certificate expires",
         ],
-    );
+    )
+    .headed();
     for h in rows {
         let behind: u64 = h.behind.values().sum();
         let detail = h
@@ -81,9 +84,15 @@ fn table_of(rows: &[CountyHealth], names: &crate::sync::directory::UnitNames) ->
             Cell::text(names.name(&h.county).unwrap_or_default())
                 .link(format!("/county/{}", h.county)),
             Cell::text(h.county.clone()).link(format!("/county/{}", h.county)),
-            Cell::text(h.link),
+            Cell::text(h.link).shown(labels::link_in(lang, h.link)),
             Cell::text(when(h.last_contact_ms)),
-            Cell::text(if h.silent { "silent 失联" } else { "" }).alarm(h.silent),
+            Cell::text(if h.silent { "silent 失联" } else { "" })
+                .shown(if h.silent {
+                    lang.pick("失联", "silent")
+                } else {
+                    ""
+                })
+                .alarm(h.silent),
             Cell::text(if detail.is_empty() {
                 behind.to_string()
             } else {
@@ -113,6 +122,30 @@ fn table_of(rows: &[CountyHealth], names: &crate::sync::directory::UnitNames) ->
                     .collect::<Vec<_>>()
                     .join("; "),
             )
+            .shown(
+                h.quarantined
+                    .iter()
+                    .map(|q| match lang {
+                        Lang::Zh => format!(
+                            "隔离 {} 于 #{}：{}（自 {} 起拒收 {} 次）",
+                            q.record.feed,
+                            q.record.seq,
+                            q.record.reason,
+                            when(q.record.since_ms),
+                            q.refusals
+                        ),
+                        Lang::En => format!(
+                            "quarantined {} at #{}: {} ({} refusals since {})",
+                            q.record.feed,
+                            q.record.seq,
+                            q.record.reason,
+                            q.refusals,
+                            when(q.record.since_ms)
+                        ),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
             .alarm(!h.quarantined.is_empty()),
             Cell::text(when(h.certificate_expires_ms)).alarm(expiring),
         ]);
@@ -132,19 +165,20 @@ pub fn body(app: &App, f: &Filters) -> Result<Markup, PageError> {
     node_alarms.extend(health::worker_alarms(&workers));
     let query = f.query();
     let names = crate::sync::directory::unit_names(app.node.store.as_ref())?;
+    let l = Lang::current();
     Ok(html! {
         div.cards {
-            div.card { div { "县 Counties" } div.n #counties-total { (rows.len()) } }
-            div.card { div { "失联 Silent > 10 min" } div.n.alarm[silent > 0] #silent-total { (silent) } }
-            div.card { div { "篡改告警 Equivocations" } div.n.alarm[alarms > 0] { (alarms) } }
-            div.card { div { "隔离 Quarantined feeds" } div.n.alarm[quarantined > 0] #quarantined-total { (quarantined) } }
+            div.card { div { (l.pick("县(市、区)", "Counties")) } div.n #counties-total { (rows.len()) } }
+            div.card { div { (l.pick("失联超过 10 分钟", "Silent > 10 min")) } div.n.alarm[silent > 0] #silent-total { (silent) } }
+            div.card { div { (l.pick("篡改告警", "Equivocations")) } div.n.alarm[alarms > 0] { (alarms) } }
+            div.card { div { (l.pick("隔离的数据流", "Quarantined feeds")) } div.n.alarm[quarantined > 0] #quarantined-total { (quarantined) } }
         }
         @for a in &node_alarms {
-            p.alarm.node-alarm { "告警 Alarm: " (a) }
+            p.alarm.node-alarm { (l.pick("告警：", "Alarm: ")) (a) }
         }
         @for h in &rows {
             @for q in &h.quarantined {
-                p.alarm.quarantine { "隔离 Quarantined: " (q.record.advice()) }
+                p.alarm.quarantine { (l.pick("隔离：", "Quarantined: ")) (q.record.advice()) }
             }
         }
         (table_of(&rows, &names).html(&query))
@@ -155,18 +189,19 @@ pub fn body(app: &App, f: &Filters) -> Result<Markup, PageError> {
 /// The node's workers: name, state, since when. Not an exported [`Table`]: it describes
 /// this process, not the federation.
 fn workers_table(workers: &[WorkerStatus]) -> Markup {
+    let l = Lang::current();
     html! {
         section.workers #workers {
-            h2 { "后台任务 Workers" }
+            h2 { (l.pick("后台任务", "Workers")) }
             table {
-                thead { tr { th { "名称 name" } th { "状态 state" } th { "自 since" } } }
+                thead { tr { th { (l.pick("名称", "Name")) } th { (l.pick("状态", "State")) } th { (l.pick("起始时间", "Since")) } } }
                 tbody {
                     @for w in workers {
                         @let failed = matches!(w.state, WorkerState::Failed(_));
                         tr data-worker=(w.name) {
                             td { (w.name) }
                             td.alarm[failed] {
-                                (labels::worker_state(&w.state))
+                                (labels::worker_state_in(l, &w.state))
                                 @if failed { ": " (visible(w.state.reason())) }
                             }
                             td { (when(w.stopped_at_ms.unwrap_or(w.started_at_ms))) }
@@ -188,7 +223,7 @@ pub async fn page(
         &app,
         &staffer,
         &raw,
-        "联邦状态 Federation health",
+        Lang::current().pick("联邦状态", "Federation health"),
         "/health",
         |f| body(&app, f),
     )

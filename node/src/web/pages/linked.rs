@@ -10,7 +10,10 @@ use maud::{html, Markup};
 use super::{filtered, PageError};
 use crate::overview::linked;
 use crate::register::view as register_view;
+use crate::sync::directory;
 use crate::web::filters::{Filters, RawFilters};
+use crate::web::labels;
+use crate::web::lang::Lang;
 use crate::web::session::Staffer;
 use crate::web::table::{Cell, Table};
 use crate::web::App;
@@ -18,13 +21,16 @@ use crate::web::App;
 /// Rows of the groups `groups`, a row per risk.
 pub fn table_of(app: &App, groups: &[linked::Group], f: &Filters) -> Result<Table, PageError> {
     let store = app.node.store.as_ref();
+    let lang = Lang::current();
+    let names = directory::unit_names(store)?;
     let mut t = Table::new(
         "linked",
-        "跨县关联风险 Linked risks across counties",
+        lang.pick("跨县关联风险", "Linked risks across counties"),
         vec![
             "group", "source", "counties", "risk", "county", "title", "level", "status",
         ],
-    );
+    )
+    .headed();
     for (i, g) in groups.iter().enumerate() {
         let mut counties: Vec<&str> = g.risks.iter().map(|(c, _)| c.as_str()).collect();
         counties.dedup();
@@ -35,15 +41,28 @@ pub fn table_of(app: &App, groups: &[linked::Group], f: &Filters) -> Result<Tabl
             if f.level.is_some() && level != f.level {
                 continue;
             }
+            let status = r.as_ref().map(|r| r.status);
             t.row(vec![
                 Cell::number(i as u64 + 1),
                 Cell::text(g.source.clone()),
-                Cell::text(counties.join(" ")),
+                Cell::text(counties.join(" ")).shown(
+                    counties
+                        .iter()
+                        .map(|c| names.display(c))
+                        .collect::<Vec<_>>()
+                        .join(lang.pick("、", ", ")),
+                ),
                 Cell::text(id.clone()).link(format!("/risk/{id}")),
-                Cell::text(county.clone()).link(format!("/county/{county}")),
+                Cell::text(county.clone())
+                    .shown(names.display(county))
+                    .link(format!("/county/{county}")),
                 Cell::text(r.as_ref().map(|r| r.title.clone()).unwrap_or_default()),
                 Cell::level(level),
-                Cell::text(r.map(|r| r.status.as_str()).unwrap_or_default()),
+                Cell::text(status.map(|s| s.as_str()).unwrap_or_default()).shown(
+                    status
+                        .map(|s| labels::status_in(lang, s))
+                        .unwrap_or_default(),
+                ),
             ]);
         }
     }
@@ -59,9 +78,13 @@ pub fn tables(app: &App, f: &Filters) -> Result<Vec<Table>, PageError> {
 fn body(app: &App, f: &Filters) -> Result<Markup, PageError> {
     let groups = linked::groups(app.node.store.as_ref(), f.county.as_deref())?;
     let t = table_of(app, &groups, f)?;
+    let l = Lang::current();
     Ok(html! {
-        p.notice { "同一来源网址或平台账号、跨越多个县的风险归为一组：一个事件，多地扩散。 Risks in different counties that point at the same URL or platform account are one incident spreading across counties." }
-        div.cards { div.card { div { "组 Groups" } div.n #groups-total { (groups.len()) } } }
+        p.notice { (l.pick(
+            "同一来源网址或平台账号、跨越多个县的风险归为一组：一个事件，多地扩散。",
+            "Risks in different counties that point at the same URL or platform account are one incident spreading across counties.",
+        )) }
+        div.cards { div.card { div { (l.pick("关联组", "Groups")) } div.n #groups-total { (groups.len()) } } }
         (t.html(&f.query()))
     })
 }
@@ -76,7 +99,7 @@ pub async fn page(
         &app,
         &staffer,
         &raw,
-        "跨县关联风险 Linked risks",
+        Lang::current().pick("跨县关联风险", "Linked risks"),
         "/linked",
         |f| body(&app, f),
     )

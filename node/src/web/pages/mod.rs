@@ -28,6 +28,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::filters::{Filters, RawFilters};
+use super::lang::Lang;
 use super::layout::error_page;
 use super::table::Table;
 use super::App;
@@ -82,9 +83,14 @@ impl From<crate::writer::WriteError> for PageError {
             WriteError::Invalid(c) => Self::Bad(c.to_string()),
             e @ WriteError::ReadOnly { .. } => Self::Bad(e.to_string()),
             e @ WriteError::CatchingUp => Self::Internal(e.to_string()),
-            WriteError::Stopped => {
-                Self::Internal("the gateway is shutting down; retry shortly".into())
-            }
+            WriteError::Stopped => Self::Internal(
+                Lang::current()
+                    .pick(
+                        "省级汇聚节点正在关闭，请稍后重试",
+                        "the gateway is shutting down; retry shortly",
+                    )
+                    .into(),
+            ),
         }
     }
 }
@@ -164,19 +170,36 @@ fn tables_with(
         "linked" => linked::tables(app, f)?,
         "county-risks" => {
             let county = f.county.clone().ok_or_else(|| {
-                PageError::Bad("county-risks needs ?county=<six-digit code>".into())
+                PageError::Bad(
+                    Lang::current()
+                        .pick(
+                            "county-risks 需要 ?county=<六位区划代码>",
+                            "county-risks needs ?county=<six-digit code>",
+                        )
+                        .into(),
+                )
             })?;
             vec![county::risks_table(app, &county, f, None, usize::MAX)?.0]
         }
         "risk" | "risk-measures" | "risk-history" => {
-            let risk = extra
-                .risk
-                .as_deref()
-                .ok_or_else(|| PageError::Bad(format!("{id} needs ?risk=<risk id>")))?;
+            let risk = extra.risk.as_deref().ok_or_else(|| {
+                PageError::Bad(match Lang::current() {
+                    Lang::Zh => format!("{id} 需要 ?risk=<风险点编号>"),
+                    Lang::En => format!("{id} needs ?risk=<risk id>"),
+                })
+            })?;
             risk::tables(app, risk)?.0
         }
         "staff" => staff::tables(app)?,
-        _ => return Err(PageError::NotFound(format!("no table {id:?} to export"))),
+        _ => return Err(no_table(id)),
+    })
+}
+
+/// 404 for an export of no table.
+fn no_table(id: &str) -> PageError {
+    PageError::NotFound(match Lang::current() {
+        Lang::Zh => format!("没有可导出的表 {id:?}"),
+        Lang::En => format!("no table {id:?} to export"),
     })
 }
 
@@ -190,13 +213,21 @@ pub async fn export(
     axum::extract::RawQuery(query): axum::extract::RawQuery,
 ) -> Result<Response, PageError> {
     let (id, format) = file.rsplit_once('.').ok_or_else(|| {
-        PageError::NotFound(format!("{file:?}: ask for <table>.csv or <table>.json"))
+        PageError::NotFound(match Lang::current() {
+            Lang::Zh => format!("{file:?}：请求 <表>.csv 或 <表>.json"),
+            Lang::En => format!("{file:?}: ask for <table>.csv or <table>.json"),
+        })
     })?;
     // A county's tables take their own query (search, status, sort…).
     let county_tables = officer::export_tables(&app, &staffer, id, query.as_deref())?;
     if id == "staff" && !staffer.role.can_manage_staff() {
         return Err(PageError::Forbidden(
-            "only admins see staff accounts".into(),
+            Lang::current()
+                .pick(
+                    "只有管理员可以查看工作人员账户",
+                    "only admins see staff accounts",
+                )
+                .into(),
         ));
     }
     let tables = match county_tables {
@@ -206,7 +237,7 @@ pub async fn export(
     let table = tables
         .into_iter()
         .find(|t| t.id == id)
-        .ok_or_else(|| PageError::NotFound(format!("no table {id:?} to export")))?;
+        .ok_or_else(|| no_table(id))?;
     let name = format!("fenghuo-{id}.{format}");
     let disposition = format!("attachment; filename=\"{name}\"");
     match format {
@@ -234,9 +265,10 @@ pub async fn export(
             table.json().to_string(),
         )
             .into_response()),
-        other => Err(PageError::NotFound(format!(
-            "{other:?}: exports are .csv or .json"
-        ))),
+        other => Err(PageError::NotFound(match Lang::current() {
+            Lang::Zh => format!("{other:?}：导出格式只有 .csv 和 .json"),
+            Lang::En => format!("{other:?}: exports are .csv or .json"),
+        })),
     }
 }
 

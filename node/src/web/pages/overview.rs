@@ -15,6 +15,7 @@ use crate::sync::directory::{self, UnitNames};
 use crate::web::chart::{self, Bar, Day};
 use crate::web::filters::{Filters, RawFilters};
 use crate::web::labels;
+use crate::web::lang::Lang;
 use crate::web::layout;
 use crate::web::session::Staffer;
 use crate::web::table::{Cell, Table};
@@ -25,55 +26,60 @@ pub fn figures(app: &App, f: &Filters) -> Result<Overview, PageError> {
     Ok(overview::overview(app.node.store.as_ref(), &f.overview())?)
 }
 
-/// The overview's tables: levels, focus, status, counties, days, rises.
+/// The overview's tables: levels, focus, status, counties, days, rises. Headings and labels
+/// in the page's language; exports keep the machine names and the bilingual labels.
 pub fn tables_of(o: &Overview, names: &UnitNames, f: &Filters) -> Vec<Table> {
+    let lang = Lang::current();
     let mut levels = Table::new(
         "levels",
-        "按等级 Active risks by level",
+        lang.pick("在管风险（按等级）", "Active risks by level"),
         vec!["level", "label", "active"],
-    );
+    )
+    .headed();
     for (l, n) in Level::ALL.into_iter().zip(o.by_level) {
         levels.row(vec![
             Cell::level(Some(l)),
-            Cell::text(labels::level(l)),
+            Cell::text(labels::level(l)).shown(labels::level_in(lang, l)),
             Cell::number(n),
         ]);
     }
     levels.row(vec![
         Cell::text("—"),
-        Cell::text("未定级 · ungraded"),
+        Cell::text("未定级 · ungraded").shown(lang.pick("未定级", "ungraded")),
         Cell::number(o.ungraded),
     ]);
 
     let mut focus = Table::new(
         "focus",
-        "按重点 Active risks by focus point",
+        lang.pick("在管风险（按重点）", "Active risks by focus point"),
         vec!["focus", "label", "active"],
-    );
+    )
+    .headed();
     for p in FocusPoint::ALL {
         focus.row(vec![
             Cell::text(p.as_str()),
-            Cell::text(labels::focus(p)),
+            Cell::text(labels::focus(p)).shown(labels::focus_in(lang, p)),
             Cell::number(o.by_focus.get(&p).copied().unwrap_or(0)),
         ]);
     }
 
     let mut status = Table::new(
         "status",
-        "按状态 Risks by status",
+        lang.pick("风险（按状态）", "Risks by status"),
         vec!["status", "label", "risks"],
-    );
+    )
+    .headed();
     for s in RiskStatus::ALL {
         status.row(vec![
             Cell::text(s.as_str()),
-            Cell::text(labels::status(s)),
+            Cell::text(labels::status(s)).shown(labels::status_in(lang, s)),
             Cell::number(o.by_status.get(&s).copied().unwrap_or(0)),
         ]);
     }
 
     let mut counties = Table::new(
         "counties",
-        "县 × 等级 Counties by level",
+        lang.pick("各县风险（按等级）", "Counties by level"),
         vec![
             "county_name",
             "county",
@@ -86,7 +92,8 @@ pub fn tables_of(o: &Overview, names: &UnitNames, f: &Filters) -> Vec<Table> {
             "resolved",
             "worst",
         ],
-    );
+    )
+    .headed();
     for (c, row) in &o.counties {
         let worst = row.worst();
         // People read the name then the code (`锦江区 | 510104`); exports keep the bare code in
@@ -112,9 +119,10 @@ pub fn tables_of(o: &Overview, names: &UnitNames, f: &Filters) -> Vec<Table> {
 
     let mut days = Table::new(
         "days",
-        "每日新增与化解 New and resolved per day",
+        lang.pick("每日新增与化解", "New and resolved per day"),
         vec!["day", "new", "resolved"],
-    );
+    )
+    .headed();
     for (d, r) in &o.days {
         days.row(vec![
             Cell::text(day_text(*d)),
@@ -125,9 +133,10 @@ pub fn tables_of(o: &Overview, names: &UnitNames, f: &Filters) -> Vec<Table> {
 
     let mut rises = Table::new(
         "rises",
-        "等级上升 Levels that rose",
+        lang.pick("等级上升", "Levels that rose"),
         vec!["risk", "county_name", "county", "title", "from", "to", "at"],
-    );
+    )
+    .headed();
     for r in &o.rises {
         rises.row(vec![
             Cell::text(r.id.clone()).link(format!("/risk/{}", r.id)),
@@ -150,11 +159,12 @@ pub fn tables(app: &App, f: &Filters) -> Result<Vec<Table>, PageError> {
 
 /// The cards and charts above the tables.
 fn summary(o: &Overview) -> Markup {
+    let lang = Lang::current();
     let level_bars: Vec<Bar> = Level::ALL
         .into_iter()
         .zip(o.by_level)
         .map(|(l, n)| Bar {
-            label: labels::level(l),
+            label: labels::level_in(lang, l),
             value: n,
             colour: labels::level_colour(l),
         })
@@ -162,7 +172,7 @@ fn summary(o: &Overview) -> Markup {
     let focus_bars: Vec<Bar> = FocusPoint::ALL
         .into_iter()
         .map(|p| Bar {
-            label: labels::focus(p),
+            label: labels::focus_in(lang, p).to_owned(),
             value: o.by_focus.get(&p).copied().unwrap_or(0),
             colour: "#5d6d7e",
         })
@@ -178,21 +188,21 @@ fn summary(o: &Overview) -> Markup {
         .collect();
     html! {
         div.cards {
-            div.card { div { "在管风险 Active" } div.n #active-total { (o.active()) } }
+            div.card { div { (lang.pick("在管风险", "Active risks")) } div.n #active-total { (o.active()) } }
             @for (l, n) in Level::ALL.into_iter().zip(o.by_level) {
                 div.card style={ "border-top:6px solid " (labels::level_colour(l)) } {
-                    div { (labels::level(l)) }
+                    div { (labels::level_in(lang, l)) }
                     div.n data-level=(l.as_str()) { (n) }
                 }
             }
-            div.card { div { "未定级 Ungraded" } div.n #ungraded { (o.ungraded) } }
+            div.card { div { (lang.pick("未定级", "Ungraded")) } div.n #ungraded { (o.ungraded) } }
         }
         div.charts {
-            (chart::bars("chart-levels", "按等级 By level", &level_bars))
-            (chart::bars("chart-focus", "按重点 By focus point", &focus_bars))
+            (chart::bars("chart-levels", lang.pick("按等级（在管）", "Active risks by level"), &level_bars))
+            (chart::bars("chart-focus", lang.pick("按重点（在管）", "Active risks by focus point"), &focus_bars))
         }
         div.charts {
-            (chart::days("chart-days", "每日新增与化解 New and resolved per day", &days))
+            (chart::days("chart-days", lang.pick("每日新增与化解", "New and resolved per day"), &days))
         }
     }
 }
@@ -204,10 +214,12 @@ pub fn render(app: &App, staffer: &Staffer, f: &Filters) -> Result<Markup, PageE
     let names = directory::unit_names(app.node.store.as_ref())?;
     let tables = tables_of(&o, &names, f);
     let counties = counties(app)?;
+    let lang = Lang::current();
     Ok(layout::page(
         staffer,
         &format!(
-            "全省概览 Province {} overview",
+            "{} · {}",
+            lang.pick("全省概览", "Province overview"),
             names.display(app.node.unit())
         ),
         "/",
