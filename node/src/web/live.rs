@@ -1,7 +1,8 @@
 //! Live pages: `/events` sends a server-sent event whenever the gateway's views have taken
 //! new entries or communications (at most one a second); `/assets/live.js` reloads the
-//! page on it, unless someone is typing in a form or the page shows a refused form
-//! (`data-stay`: reloading would post it again).
+//! page on it, unless someone is typing in a form, the page shows a refused form
+//! (`data-stay`: reloading would post it again), or something was typed into a form (a
+//! notice offers the reload then: a reload would throw the typing away).
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -27,13 +28,31 @@ const SCRIPT: &str = r#"// Fenghuo dashboard: reload when the gateway's figures 
     var a = document.activeElement;
     return a && /^(INPUT|TEXTAREA|SELECT)$/.test(a.tagName) && a.type !== "submit";
   };
+  // Something typed into a form is never thrown away by a reload: say there is news instead.
+  var dirty = false;
+  document.addEventListener("input", function () { dirty = true; });
   var stale = false;
+  var tell = function () {
+    if (document.getElementById("live-stale")) return;
+    var zh = document.documentElement.lang !== "en";
+    var a = document.createElement("a");
+    a.id = "live-stale";
+    a.href = "";
+    a.setAttribute("role", "status");
+    a.textContent = zh ? "有新内容：保存后刷新本页" : "New entries: reload when you are done";
+    a.style.cssText = "position:fixed;right:1em;bottom:1em;background:#fff8e1;border:1px solid #e0b000;padding:.5em .8em;border-radius:6px";
+    document.body.appendChild(a);
+  };
   new EventSource("/events").addEventListener("changed", function () {
+    if (dirty) { tell(); return; }
     if (typing()) { stale = true; return; }
     location.reload();
   });
   document.addEventListener("focusout", function () {
-    setTimeout(function () { if (stale && !typing()) location.reload(); }, 2000);
+    setTimeout(function () {
+      if (dirty) { if (stale) tell(); return; }
+      if (stale && !typing()) location.reload();
+    }, 2000);
   });
 })();
 "#;

@@ -178,8 +178,11 @@ fn tables_of(app: &App, i: &Items, seen_ms: i64, l: Lang) -> Result<Vec<Table>, 
         let overdue = r.is_some_and(|r| r.overdue);
         alerts.row(vec![
             Cell::text(a.record.id.clone()),
-            Cell::text(people.unit(&a.record.issuer)),
-            Cell::text(a.record.alert.severity.as_str()),
+            Cell::text(a.record.issuer.clone()).shown(people.unit(&a.record.issuer)),
+            Cell::text(a.record.alert.severity.as_str()).shown(l.pick(
+                a.record.alert.severity.label_zh(),
+                a.record.alert.severity.as_str(),
+            )),
             Cell::text(a.record.alert.headline.clone()),
             Cell::text(super::when(a.record.issued_at_ms)),
             Cell::text(super::when(
@@ -301,7 +304,7 @@ fn tables_of(app: &App, i: &Items, seen_ms: i64, l: Lang) -> Result<Vec<Table>, 
         let new = s.updated_at_ms > seen_ms;
         shared.row(vec![
             Cell::text(s.id.clone()).link(format!("/register/{}", s.id)),
-            Cell::text(people.unit(&s.origin)),
+            Cell::text(s.origin.clone()).shown(people.unit(&s.origin)),
             Cell::text(s.title.clone()),
             Cell::level(s.level),
             Cell::text(labels::focus_in(l, s.focus)),
@@ -383,6 +386,11 @@ fn forms(app: &App, staffer: &Staffer, i: &Items, refused: Option<&Refused>, l: 
         .collect();
     let to_answer: Vec<&DirectiveDetails> = i.directives.iter().filter(|d| unanswered(d)).collect();
     let typed = |id: &str| refused.filter(|r| r.id == id);
+    let people = officer::People::of(app).ok();
+    let issuer = |code: &str| match &people {
+        Some(p) => p.unit(code),
+        None => code.to_owned(),
+    };
     html! {
         @if !to_ack.is_empty() || !to_answer.is_empty() {
             div.forms {
@@ -390,7 +398,7 @@ fn forms(app: &App, staffer: &Staffer, i: &Items, refused: Option<&Refused>, l: 
                     @let id = &a.record.id;
                     section {
                         h2 { (l.pick("签收预警", "Acknowledge")) " " (id) }
-                        p { strong { (a.record.alert.headline) } " · " (a.record.alert.severity.as_str()) " · " (a.record.issuer) }
+                        p { strong { (a.record.alert.headline) } " · " (l.pick(a.record.alert.severity.label_zh(), a.record.alert.severity.as_str())) " · " (issuer(&a.record.issuer)) }
                         @if !a.record.alert.description.is_empty() { p { (a.record.alert.description) } }
                         form.stack id={ "ack-" (id) } method="post" action="/inbox/alerts/ack" {
                             (layout::csrf(staffer))

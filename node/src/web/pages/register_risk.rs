@@ -18,6 +18,7 @@ use super::officer::{may_write, require_county, require_write, People, Refusal};
 use super::register_forms::{self, closure_label, FormContext, RiskForms, FORMS};
 use super::{when, PageError};
 use crate::domain::GradingStandard;
+use crate::feed::Audience;
 use crate::register::record::RiskRecord;
 use crate::register::sign_off::{self, Proposal, Returned};
 use crate::register::{self, read, view, RegisterError};
@@ -158,6 +159,16 @@ fn tables(r: &RiskRecord, today: &str, people: &People, l: Lang) -> (Table, Tabl
     (measures, history)
 }
 
+/// Who a risk is shared with, for people.
+fn scope_label(scope: Audience, l: Lang) -> &'static str {
+    match scope {
+        Audience::Local => l.pick("仅本县", "this county only"),
+        Audience::Neighbours => l.pick("周边兄弟县及省级", "neighbouring counties and the province"),
+        Audience::Province => l.pick("全省各节点", "every node of the province"),
+        Audience::Upstream => l.pick("仅省级", "the province only"),
+    }
+}
+
 /// The closure proposed for `r`, waiting or sent back, unless the risk was closed since.
 fn proposal_of(app: &App, r: &RiskRecord) -> Result<Option<Proposal>, PageError> {
     let p = sign_off::get(app.node.store.as_ref(), &r.id)
@@ -205,7 +216,7 @@ fn render(
             dt { (l.pick("风险行为", "Risk behaviours")) } dd #risk-behaviours { (r.behaviours.join("；")) }
             dt { (l.pick("责任部门", "Responsible department")) } dd { (r.department) }
             dt { (l.pick("状态", "Status")) } dd #risk-status-text data-status=(r.status.as_str()) { (labels::status_in(l, r.status)) }
-            dt { (l.pick("共享范围", "Shared with")) } dd #risk-scope data-scope=(r.scope.as_str()) { (r.scope.as_str()) }
+            dt { (l.pick("共享范围", "Shared with")) } dd #risk-scope data-scope=(r.scope.as_str()) { (scope_label(r.scope, l)) }
             dt { (l.pick("所属单位", "County")) } dd { (people.unit(&r.origin)) }
             dt { (l.pick("发现时间", "Identified")) } dd { (when(r.created_at_ms)) }
             dt { (l.pick("最近更新", "Last changed")) } dd { (when(r.updated_at_ms)) }
