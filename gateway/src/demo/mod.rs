@@ -117,7 +117,6 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         &layout.dir,
     )?;
     for (code, _) in COUNTIES {
-        setup::county_account(&layout, code, STAFF, DEMO_PASSWORD)?;
         let cfg = setup::county_config(&layout, &ports, code)?;
         children.spawn(
             code,
@@ -187,8 +186,35 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             }
         }
     };
+    // Each district's page account, made as its officer would: with the installed CLI.
+    progress("3/4", "district page accounts: fenghuo staff add");
+    let cli = setup::fenghuo_cli();
+    if let Some(cli) = &cli {
+        for (code, _) in COUNTIES {
+            setup::county_account(cli, &layout, &ports, code, STAFF, DEMO_PASSWORD)?;
+        }
+    }
     let runtime = tokio::runtime::Runtime::new()?;
     let seeded_now = runtime.block_on(async {
+        if cli.is_none() {
+            // No `fenghuo` installed: the same call `fenghuo staff add` makes.
+            for (code, _) in COUNTIES {
+                let added = StaffClient::new(connect(code).channel().await?)
+                    .add_staff(v1::AddStaffRequest {
+                        name: STAFF.into(),
+                        role: v1::StaffRole::Leader as i32,
+                        password: DEMO_PASSWORD.into(),
+                        ..Default::default()
+                    })
+                    .await;
+                match added {
+                    Err(e) if e.code() != tonic::Code::AlreadyExists => {
+                        return Err(anyhow::anyhow!("adding {code}'s page account: {e}"));
+                    }
+                    _ => {}
+                }
+            }
+        }
         progress("3/4", "dashboard account and partner");
         let gw = connect(PROVINCE).channel().await?;
         StaffClient::new(gw.clone())

@@ -64,11 +64,6 @@ impl Layout {
         self.dir.join("logs").join(format!("{name}.log"))
     }
 
-    /// County `code`'s store (the node's `data_dir`).
-    pub fn county_data(&self, code: &str) -> PathBuf {
-        self.dir.join("data").join(code)
-    }
-
     /// The env file that sets the `fenghuo` CLI up as `unit`'s demo staff member.
     pub fn env_file(&self, unit: &str) -> PathBuf {
         if unit == PROVINCE {
@@ -267,33 +262,71 @@ pub fn county_config(layout: &Layout, ports: &Ports, code: &str) -> anyhow::Resu
     write(&layout.dir.join(format!("county-{code}.toml")), &text)
 }
 
-/// Makes the page account `name` (a leader, 分管领导: all a county's roles allow) in county
-/// `code`'s store, unless it has one: before the node starts, since the store is the node's
-/// once it runs (`fenghuo staff add` at the running node would do the same over gRPC).
+/// The `fenghuo` command-line tool officers run: the one installed beside this program (as
+/// `cargo install` and a build put them), else the first on PATH.
+pub fn fenghuo_cli() -> Option<PathBuf> {
+    let name = format!("fenghuo{}", std::env::consts::EXE_SUFFIX);
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join(&name)))
+        .filter(|p| p.is_file())
+        .or_else(|| {
+            let path = std::env::var_os("PATH")?;
+            std::env::split_paths(&path)
+                .map(|dir| dir.join(&name))
+                .find(|p| p.is_file())
+        })
+}
+
+/// Makes the page account `name` (a leader, 分管领导: all a county's roles allow) at county
+/// `code`'s running node as its officer would, with `cli`: `fenghuo staff add NAME --role
+/// leader --password-stdin`, presenting the county's demo staff certificate. An account
+/// already there is kept (its password may have been changed since). True when it was made.
 pub fn county_account(
+    cli: &Path,
     layout: &Layout,
+    ports: &Ports,
     code: &str,
     name: &str,
     password: &str,
-) -> anyhow::Result<()> {
-    use fenghuo_node::accounts::{self, Role};
-    let data = layout.county_data(code);
-    std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
-    // Closed again (dropped) before the node opens it.
-    let store = fenghuo_node::store::SledStore::open(&data)
-        .with_context(|| format!("opening {}", data.display()))?;
-    if accounts::get(&store, name)?.is_none() {
-        accounts::add(
-            &store,
-            name,
-            Role::Leader,
-            password,
-            false,
-            "fenghuo-gateway demo",
-        )
-        .with_context(|| format!("making {code}'s page account {name}"))?;
+) -> anyhow::Result<bool> {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let (cert, key) = layout.staff_cert(code);
+    let mut cmd = Command::new(cli);
+    // The officer's own FENGHUO_* settings (another node, zone, CRL) are not this demo's.
+    for (var, _) in std::env::vars_os() {
+        if var.to_string_lossy().starts_with("FENGHUO_") {
+            cmd.env_remove(var);
+        }
     }
-    Ok(())
+    cmd.arg("--node")
+        .arg(format!("https://{}", Ports::addr(ports.county(code))))
+        .arg("--cert")
+        .arg(&cert)
+        .arg("--key")
+        .arg(&key)
+        .arg("--ca")
+        .arg(layout.pki().join("ca.crt"))
+        .args(["staff", "add", name, "--role", "leader", "--password-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("running {}", cli.display()))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(format!("{password}\n").as_bytes())?;
+    }
+    let out = child.wait_with_output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.success() {
+        Ok(true)
+    } else if stderr.contains("already exists") {
+        Ok(false)
+    } else {
+        anyhow::bail!("fenghuo staff add {name} at {code}: {}", stderr.trim())
+    }
 }
 
 /// The districts bordering `code`.

@@ -2,11 +2,13 @@
 //! show (also as CAP 1.2 XML), and watch what arrives live.
 
 use crate::cli::output::outln;
+use std::collections::HashMap;
+
 use fenghuo_proto::v1::{self, alerts_client::AlertsClient};
 use serde_json::{json, Value};
 
 use super::connect::ConnectArgs;
-use super::output::{emit, optional_time, short_time, table, time_text};
+use super::output::{emit, optional_time, short_time, table, time_text, unit_name, unit_text};
 use super::risk::{status_message, Output};
 use crate::domain::alert::{AlertAudience, Certainty, Severity, Urgency};
 use crate::domain::Level;
@@ -15,132 +17,147 @@ use crate::timespec::parse_time_from_now;
 /// `fenghuo alert …` commands.
 #[derive(Debug, clap::Subcommand)]
 pub enum AlertCommand {
-    /// Issue an alert to neighbouring counties, the whole province, or named counties.
+    /// 发布预警通报：发往周边兄弟县（市）、全省或指定县 · Issue an alert to neighbouring
+    /// counties, the whole province, or named counties.
     Issue {
-        /// One line, at most 160 characters.
+        /// 标题，一行，最多 160 字 · Headline: one line, at most 160 characters.
         #[arg(long)]
         headline: String,
-        /// extreme 特别严重, severe 严重, moderate 较重, minor 一般 or unknown 未知 (either
-        /// word). Extreme and severe alerts must be acknowledged in time (the node's
-        /// `alerts.acknowledge_within`) or show as overdue.
+        /// 严重程度：特别严重、严重、较重、一般、未知（中英文均可；特别严重和严重须按时签收） ·
+        /// extreme, severe, moderate, minor or unknown (either word; extreme and severe must
+        /// be acknowledged in time, the node's `alerts.acknowledge_within`, or show overdue).
         #[arg(long)]
         severity: Severity,
-        /// immediate 立即, expected 预期, future 将来, past 过去 or unknown 未知.
+        /// 紧急程度：立即、预期、将来、过去、未知 · immediate, expected, future, past or unknown
+        /// (either word).
         #[arg(long)]
         urgency: Urgency,
-        /// observed 已发生, likely 很可能, possible 可能, unlikely 不太可能 or unknown 未知.
+        /// 确定程度：已发生、很可能、可能、不太可能、未知 · observed, likely, possible, unlikely
+        /// or unknown (either word).
         #[arg(long)]
         certainty: Certainty,
-        /// neighbours, province, or county codes separated by commas (510105,510106).
+        /// 发往：neighbours（周边）、province（全省）或逗号分隔的县代码 · neighbours, province,
+        /// or county codes separated by commas (510105,510106).
         #[arg(long)]
         audience: AlertAudience,
-        /// What is happening.
+        /// 情况描述 · What is happening.
         #[arg(long, default_value = "")]
         description: String,
-        /// What recipients should do.
+        /// 处置建议 · What recipients should do.
         #[arg(long, default_value = "")]
         instruction: String,
-        /// Event category, e.g. "gathering called online".
+        /// 事件类别 · Event category, e.g. "gathering called online".
         #[arg(long, default_value = "")]
         event: String,
-        /// Counties the event affects, separated by commas.
+        /// 涉及的县，逗号分隔 · Counties the event affects, separated by commas.
         #[arg(long, value_delimiter = ',')]
         affected: Vec<String>,
-        /// When the event starts: a time from now (2h) or RFC 3339.
+        /// 事件开始时间：距今时长（2h）或 RFC 3339 · When the event starts: a time from now (2h)
+        /// or RFC 3339.
         #[arg(long, value_parser = parse_time_from_now)]
         onset: Option<i64>,
-        /// When the alert stops being valid: a time from now (24h) or RFC 3339.
+        /// 失效时间：距今时长（24h）或 RFC 3339 · When the alert stops being valid: a time from
+        /// now (24h) or RFC 3339.
         #[arg(long, value_parser = parse_time_from_now)]
         expires: Option<i64>,
-        /// The related risk item, e.g. 510104-3.
+        /// 相关风险点，如 510104-3 · The related risk point, e.g. 510104-3.
         #[arg(long)]
         risk: Option<String>,
         #[command(flatten)]
         out: Output,
     },
-    /// Replace fields of an alert you issued (CAP Update); recipients see the change.
+    /// 更新本县发布的预警通报（CAP Update） · Replace fields of an alert you issued (CAP
+    /// Update); recipients see the change.
     Update {
-        /// Alert id, e.g. 510104-a1.
+        /// 通报编号，如 510104-a1 · Alert id, e.g. 510104-a1.
         id: String,
-        /// New headline.
+        /// 新标题 · New headline.
         #[arg(long)]
         headline: Option<String>,
-        /// New severity.
+        /// 新严重程度（中英文均可） · New severity (either word).
         #[arg(long)]
         severity: Option<Severity>,
-        /// New urgency.
+        /// 新紧急程度 · New urgency.
         #[arg(long)]
         urgency: Option<Urgency>,
-        /// New certainty.
+        /// 新确定程度 · New certainty.
         #[arg(long)]
         certainty: Option<Certainty>,
-        /// New description.
+        /// 新情况描述 · New description.
         #[arg(long)]
         description: Option<String>,
-        /// New instruction.
+        /// 新处置建议 · New instruction.
         #[arg(long)]
         instruction: Option<String>,
-        /// New event category.
+        /// 新事件类别 · New event category.
         #[arg(long)]
         event: Option<String>,
-        /// New affected counties, separated by commas.
+        /// 新的涉及县，逗号分隔 · New affected counties, separated by commas.
         #[arg(long, value_delimiter = ',')]
         affected: Option<Vec<String>>,
-        /// New expiry: a time from now (24h) or RFC 3339.
+        /// 新失效时间 · New expiry: a time from now (24h) or RFC 3339.
         #[arg(long, value_parser = parse_time_from_now)]
         expires: Option<i64>,
         #[command(flatten)]
         out: Output,
     },
-    /// Cancel an alert you issued (CAP Cancel); it cannot be undone.
+    /// 撤销本县发布的预警通报（不可恢复） · Cancel an alert you issued (CAP Cancel); it cannot
+    /// be undone.
     Cancel {
-        /// Alert id, e.g. 510104-a1.
+        /// 通报编号，如 510104-a1 · Alert id, e.g. 510104-a1.
         id: String,
-        /// Why, for the recipients.
+        /// 撤销原因 · Why, for the recipients.
         #[arg(long, default_value = "")]
         reason: String,
         #[command(flatten)]
         out: Output,
     },
-    /// Acknowledge (签收) an alert your county received.
+    /// 签收本县收到的预警通报 · Acknowledge an alert your county received.
     Ack {
-        /// Alert id, e.g. 510105-a2.
+        /// 通报编号，如 510105-a2 · Alert id, e.g. 510105-a2.
         id: String,
-        /// A note for the issuer.
+        /// 给发布方的附言 · A note for the issuer.
         #[arg(long, default_value = "")]
         note: String,
         #[command(flatten)]
         out: Output,
     },
-    /// Alerts this node issued or received (active ones unless --all), newest first.
+    /// 本节点发布或收到的预警通报，最新在前 · Alerts this node issued or received, newest
+    /// first (active ones unless --all).
     List {
-        /// Also cancelled and expired alerts.
+        /// 包括已撤销和已失效的 · Also cancelled and expired alerts.
         #[arg(long)]
         all: bool,
         #[command(flatten)]
         out: Output,
     },
-    /// One alert: its content, chain of messages and per-recipient receipts.
+    /// 查看一条预警通报：内容、消息链和各接收县签收情况 · One alert: its content, chain of
+    /// messages and per-recipient receipts.
     Show {
-        /// Alert id, e.g. 510104-a1.
+        /// 通报编号，如 510104-a1 · Alert id, e.g. 510104-a1.
         id: String,
-        /// table (default), json, or cap (OASIS CAP 1.2 XML).
+        /// 格式：table（默认）、json 或 cap · table (default), json, or cap (OASIS CAP 1.2 XML).
         #[arg(long, value_parser = ["table", "json", "cap"], default_value = "table")]
         format: String,
         #[command(flatten)]
         out: Output,
     },
-    /// Stream alerts, updates, cancels, receipts, directives, reports and risks other counties
-    /// shared with this one (risk-shared) as they arrive. Each line carries a cursor: pass it
-    /// to --after to resume with nothing missed or repeated.
+    /// 实时接收通报、签收、指令、报告和共享的风险点 · Stream alerts, receipts, directives,
+    /// reports and shared risks as they arrive.
+    ///
+    /// 每行带游标，传给 --after 可续接，不漏不重。
+    ///
+    /// Alerts, updates, cancels, receipts, directives, reports and risks other counties shared
+    /// with this one (risk-shared). Each line carries a cursor: pass it to --after to resume
+    /// with nothing missed or repeated.
     Watch {
-        /// Resume after this cursor.
+        /// 从此游标之后续接 · Resume after this cursor.
         #[arg(long, conflicts_with = "from_start")]
         after: Option<u64>,
-        /// Replay everything this node holds first.
+        /// 先重放本节点已有的全部事件 · Replay everything this node holds first.
         #[arg(long)]
         from_start: bool,
-        /// Stop after this many events.
+        /// 收到这么多条后停止 · Stop after this many events.
         #[arg(long)]
         count: Option<u64>,
         #[command(flatten)]
@@ -154,6 +171,7 @@ pub fn alert_json(a: &v1::Alert) -> Value {
     json!({
         "id": a.id,
         "issuer": a.issuer,
+        "issuer_name": unit_name(&a.issuer, &HashMap::new()),
         "sender": a.sender,
         "status": a.status,
         "headline": c.headline,
@@ -179,6 +197,7 @@ pub fn alert_json(a: &v1::Alert) -> Value {
         })).collect::<Vec<_>>(),
         "receipts": a.receipts.iter().map(|r| json!({
             "county": r.county,
+            "county_name": unit_name(&r.county, &HashMap::new()),
             "delivered_at": optional_time(r.delivered_at_ms),
             "acknowledged_at": optional_time(r.acknowledged_at_ms),
             "acknowledged_by": (!r.acknowledged_by.is_empty()).then_some(&r.acknowledged_by),
@@ -225,7 +244,7 @@ fn alert_detail(a: &v1::Alert) -> String {
     };
     for (k, v) in [
         ("id", a.id.clone()),
-        ("issuer", a.issuer.clone()),
+        ("issuer", unit_text(&a.issuer, &HashMap::new())),
         ("status", a.status.clone()),
         ("headline", c.headline),
         (
@@ -239,7 +258,7 @@ fn alert_detail(a: &v1::Alert) -> String {
         ),
         ("event", c.event),
         ("audience", c.audience),
-        ("affected", c.affected.join(", ")),
+        ("affected", units_text(&c.affected)),
         ("onset", time_or(c.onset_ms, "-")),
         ("expires", time_or(c.expires_ms, "does not expire")),
         ("risk", c.risk),
@@ -267,7 +286,7 @@ fn alert_detail(a: &v1::Alert) -> String {
     r.set_header(vec!["county", "receipt", "by", "note"]);
     for x in &a.receipts {
         r.add_row(vec![
-            x.county.clone(),
+            unit_text(&x.county, &HashMap::new()),
             receipt_text(x),
             x.acknowledged_by.clone(),
             x.note.clone(),
@@ -276,6 +295,15 @@ fn alert_detail(a: &v1::Alert) -> String {
     out.push_str("\n\nReceipts\n");
     out.push_str(&r.to_string());
     out
+}
+
+/// Counties as people read them, `锦江区 510104, 青羊区 510105`.
+fn units_text(codes: &[String]) -> String {
+    codes
+        .iter()
+        .map(|c| unit_text(c, &HashMap::new()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn alert_table(alerts: &[v1::Alert]) -> String {
@@ -303,7 +331,7 @@ fn alert_table(alerts: &[v1::Alert]) -> String {
         }
         t.add_row(vec![
             a.id.clone(),
-            a.issuer.clone(),
+            unit_text(&a.issuer, &HashMap::new()),
             severity_text(&c.severity),
             a.status.clone(),
             ack,
@@ -325,6 +353,7 @@ pub fn event_json(e: &v1::WatchEvent) -> Value {
         "kind": e.kind,
         "id": e.id,
         "origin": e.origin,
+        "origin_name": unit_name(&e.origin, &HashMap::new()),
         "at": time_text(e.at_ms),
         "title": e.title,
         "severity": (!e.severity.is_empty()).then_some(&e.severity),
@@ -438,7 +467,11 @@ pub async fn run(connect: ConnectArgs, cmd: AlertCommand) -> anyhow::Result<()> 
                 .map_err(status_message)?
                 .into_inner();
             print(&a, &out, || {
-                format!("acknowledged alert {} from {}", a.id, a.issuer)
+                format!(
+                    "acknowledged alert {} from {}",
+                    a.id,
+                    unit_text(&a.issuer, &HashMap::new())
+                )
             })?;
         }
         AlertCommand::List { all, out } => {
@@ -514,7 +547,7 @@ pub async fn run(connect: ConnectArgs, cmd: AlertCommand) -> anyhow::Result<()> 
                         short_time(e.at_ms),
                         e.kind,
                         e.id,
-                        e.origin,
+                        unit_text(&e.origin, &HashMap::new()),
                         severity,
                         e.title
                     );

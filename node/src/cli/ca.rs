@@ -12,6 +12,7 @@ use comfy_table::Table;
 use serde_json::json;
 use time::OffsetDateTime;
 
+use super::output::{unit_name, unit_text};
 use crate::identity::Identity;
 use crate::pki::ca::{
     rfc3339_text, CertificateAuthority, IssueOptions, IssuedRecord, CA_CERT_FILE, CA_KEY_FILE,
@@ -21,11 +22,11 @@ use crate::pki::ca::{
 /// Options every `fenghuo ca` command takes: where the CA lives and how to print.
 #[derive(Debug, Clone, clap::Args)]
 pub struct CaArgs {
-    /// CA directory: holds ca.crt, ca.key, crl.pem, issued.json and every issued
-    /// <stem>.crt / <stem>.key. Keep it on an offline machine.
+    /// 证书机构目录，须放在离线机器上 · CA directory: holds ca.crt, ca.key, crl.pem,
+    /// issued.json and every issued <stem>.crt / <stem>.key. Keep it on an offline machine.
     #[arg(long, env = "FENGHUO_PKI", default_value = "pki", value_name = "DIR")]
     pub dir: PathBuf,
-    /// Print the result as JSON instead of text.
+    /// 以 JSON 输出 · Print the result as JSON instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -33,33 +34,41 @@ pub struct CaArgs {
 /// `fenghuo ca …`: the offline provincial certificate authority.
 #[derive(Debug, clap::Subcommand)]
 pub enum CaCommand {
-    /// Create the provincial CA: writes ca.crt, ca.key (mode 0600), an empty signed crl.pem and
-    /// an empty issued.json in --dir.
+    /// 建立省级证书机构 · Create the provincial CA: ca.crt, ca.key, an empty crl.pem and
+    /// issued.json in --dir.
     #[command(
-        long_about = "Create the provincial certificate authority in --dir.\n\n\
+        long_about = "在 --dir 中建立省级证书机构 · Create the provincial certificate authority in \
+        --dir.\n\n\
+        写出 ca.crt（各节点和客户端信任的根证书，有效十年）、ca.key（须离线保管）、crl.pem（空的\
+        已签名吊销列表）和 issued.json（签发登记）。已有证书机构时拒绝，除非加 --force。\n\n\
         Writes ca.crt (the trust anchor every node and client is configured with, valid ten \
         years), ca.key (its Ed25519 key, mode 0600: keep it offline), crl.pem (an empty, signed \
         revocation list) and issued.json (the registry of issued certificates). \
         Refuses if a CA already exists there, unless --force."
     )]
     Init {
-        /// The province this CA issues for: its two-digit GB/T 2260 code, e.g. 51.
+        /// 省的两位区划代码，如 51 · The province this CA issues for: its two-digit GB/T 2260
+        /// code, e.g. 51.
         #[arg(long, value_name = "CODE")]
         province: String,
-        /// Replace an existing CA. Every certificate the old CA issued stops validating, and
-        /// its registry is reset (old <stem>.crt/.key files are left in place).
+        /// 替换已有证书机构，旧证书全部失效 · Replace an existing CA: every certificate the old
+        /// CA issued stops validating, and its registry is reset.
         #[arg(long, conflicts_with = "keep")]
         force: bool,
-        /// Leave an existing CA as it is and succeed (setup scripts that run again).
+        /// 已有则保留并视为成功 · Leave an existing CA as it is and succeed (setup scripts that
+        /// run again).
         #[arg(long)]
         keep: bool,
         #[command(flatten)]
         args: CaArgs,
     },
-    /// Issue a certificate and key: writes <stem>.crt and <stem>.key (mode 0600) in --dir.
+    /// 签发证书和密钥 · Issue a certificate and key: <stem>.crt and <stem>.key in --dir.
     #[command(
-        long_about = "Issue a certificate and ECDSA P-256 key for a county node, the province, a \
-        partner or a staff member.\n\n\
+        long_about = "为县级节点、省级、合作平台或工作人员签发证书和 ECDSA P-256 密钥 · Issue a \
+        certificate and ECDSA P-256 key for a county node, the province, a partner or a staff \
+        member.\n\n\
+        在 --dir 中写出 <stem>.crt 和 <stem>.key（权限 0600），并登记到 issued.json；县和省另有\
+        签名数据流用的 <stem>.feed.key。\n\n\
         Writes <stem>.crt (PEM certificate, identity in its URI SAN, e.g. fenghuo://county/510104) \
         and <stem>.key (PKCS#8 PEM, mode 0600, readable by OpenSSL and every gRPC stack) in \
         --dir, and records the certificate in issued.json. A county or the province also gets \
@@ -72,34 +81,39 @@ pub enum CaCommand {
         #[command(subcommand)]
         what: IssueCommand,
     },
-    /// Revoke a certificate by its file stem and re-sign crl.pem.
+    /// 按文件名吊销证书并重签 crl.pem · Revoke a certificate by its file stem and re-sign
+    /// crl.pem.
     #[command(
-        long_about = "Revoke every live certificate issued under a file stem (e.g. \
+        long_about = "按文件名吊销证书并重签 crl.pem · Revoke a certificate and re-sign crl.pem.\n\n\
+        将新的 crl.pem 交给省级汇聚节点，它会发布到各节点，几秒内生效；也复制到工作人员电脑。\n\n\
+        Revoke every live certificate issued under a file stem (e.g. \
         staff-510104-zhang, as shown by `fenghuo ca list`) and re-sign crl.pem with a new CRL \
         number. Give the new crl.pem to the gateway: it publishes each newer CRL in the province \
         feed, every node adopts it within seconds and refuses the holder from then on. Copy it \
         to staff machines too (the CLI checks nodes against it)."
     )]
     Revoke {
-        /// File stem of the certificate, e.g. county-510104 or staff-510104-zhang (its identity
-        /// URI or .crt file name also work).
+        /// 证书文件名，如 county-510104 · File stem of the certificate, e.g. county-510104 or
+        /// staff-510104-zhang (its identity URI or .crt file name also work).
         #[arg(value_name = "STEM")]
         stem: String,
         #[command(flatten)]
         args: CaArgs,
     },
-    /// List every certificate issued, with its serial, expiry and revocation.
+    /// 列出已签发的证书：单位名称、序列号、到期和吊销 · List every certificate issued, with its
+    /// unit's name, serial, expiry and revocation.
     List {
         #[command(flatten)]
         args: CaArgs,
     },
-    /// Re-sign crl.pem (same revocations, new number, next update 30 days on).
-    #[command(
-        long_about = "Re-sign crl.pem with the same revocations, the next CRL number and a \
+    /// 重签 crl.pem（吊销不变，30 天后更新） · Re-sign crl.pem (same revocations, new number,
+    /// next update 30 days on).
+    #[command(long_about = "重签 crl.pem · Re-sign crl.pem.\n\n\
+        在当前 CRL 的下次更新时间之前运行，并把结果交给省级汇聚节点；建议每周一次。\n\n\
+        Re-sign crl.pem with the same revocations, the next CRL number and a \
         next-update 30 days from now. Run it, and give the result to the gateway (which publishes \
         it to every node), before the current CRL's next update passes: nodes raise an alarm \
-        for a CRL past its next update. A weekly timer is a good schedule (docs/pki.md)."
-    )]
+        for a CRL past its next update. A weekly timer is a good schedule (docs/pki.md).")]
     Crl {
         #[command(flatten)]
         args: CaArgs,
@@ -109,56 +123,64 @@ pub enum CaCommand {
 /// `fenghuo ca issue …`: who the certificate is for.
 #[derive(Debug, clap::Subcommand)]
 pub enum IssueCommand {
-    /// A county node: <stem> county-<CODE>; may act as TLS server and client.
+    /// 县级节点证书 · A county node: <stem> county-<CODE>; TLS server and client.
     County {
-        /// Six-digit county code (GB/T 2260) in the CA's province, e.g. 510104.
+        /// 县的六位区划代码，如 510104 · Six-digit county code (GB/T 2260) in the CA's
+        /// province, e.g. 510104.
         #[arg(value_name = "CODE")]
         code: String,
-        /// The county's name for people (e.g. 锦江区), written in the certificate's subject
-        /// (O) and shown beside the code everywhere; default: the GB/T 2260 table's name.
+        /// 县名，如 锦江区，写入证书并处处显示在代码旁（默认取 GB/T 2260 名称） · The county's
+        /// name, written in the certificate's subject (O) and shown beside the code.
         #[arg(long, value_name = "NAME")]
         name: Option<String>,
         #[command(flatten)]
         opts: IssueArgs,
     },
-    /// The provincial gateway: <stem> province-<CODE>; may act as TLS server and client.
+    /// 省级汇聚节点证书 · The provincial gateway: <stem> province-<CODE>; TLS server and
+    /// client.
     Province {
-        /// Two-digit province code, the CA's own, e.g. 51.
+        /// 省的两位区划代码，如 51 · Two-digit province code, the CA's own, e.g. 51.
         #[arg(value_name = "CODE")]
         code: String,
-        /// The province's name for people (e.g. 四川省), written in the certificate's
-        /// subject (O); default: the GB/T 2260 table's name.
+        /// 省名，如 四川省，写入证书（默认取 GB/T 2260 名称） · The province's name, written in
+        /// the certificate's subject (O).
         #[arg(long, value_name = "NAME")]
         name: Option<String>,
         #[command(flatten)]
         opts: IssueArgs,
     },
-    /// A partner website: <stem> partner-<NAME>; TLS client only.
+    /// 合作平台证书 · A partner website: <stem> partner-<NAME>; TLS client only.
     Partner {
-        /// Partner name: 1-63 lowercase letters, digits, '-' or '_'.
+        /// 合作平台名称 · Partner name: 1-63 lowercase letters, digits, '-' or '_'.
         #[arg(value_name = "NAME")]
         name: String,
         #[command(flatten)]
         opts: IssueArgs,
     },
-    /// A node's pages (HTTPS for browsers): <stem> province-<CODE>-web for the gateway, or
-    /// county-<CODE>-web with a county's code; an ECDSA P-256 certificate from the CA folder's
-    /// web CA (ca-web.crt, made on first use), since browsers accept no Ed25519. Give staff
-    /// browsers ca-web.crt to trust.
+    /// 节点工作页面的 HTTPS 证书 · A node's pages (HTTPS for browsers).
+    ///
+    /// 省级为 province-<代码>-web，县级为 county-<代码>-web；由目录中的网页证书机构（ca-web.crt）签发，
+    /// 请让工作人员浏览器信任 ca-web.crt。
+    ///
+    /// <stem> province-<CODE>-web for the gateway, or county-<CODE>-web with a county's code;
+    /// an ECDSA P-256 certificate from the CA folder's web CA (ca-web.crt, made on first use),
+    /// since browsers accept no Ed25519. Give staff browsers ca-web.crt to trust.
     Web {
-        /// A county of this province (six digits) whose pages it is for; without it, the
-        /// gateway's.
+        /// 县代码（六位）；不给则为省级 · A county of this province (six digits) whose pages it
+        /// is for; without it, the gateway's.
         #[arg(value_name = "COUNTY")]
         code: Option<String>,
         #[command(flatten)]
         opts: IssueArgs,
     },
-    /// A person acting for a county or the province: <stem> staff-<CODE>-<NAME>; TLS client only.
+    /// 工作人员证书 · A person acting for a county or the province: <stem>
+    /// staff-<CODE>-<NAME>; TLS client only.
     Staff {
-        /// County (six digits) or province (two digits) the person acts for.
+        /// 所属县（六位）或省（两位）代码 · County (six digits) or province (two digits) the
+        /// person acts for.
         #[arg(value_name = "CODE")]
         code: String,
-        /// Login-style name: 1-63 lowercase letters, digits, '-' or '_'.
+        /// 登录名 · Login-style name: 1-63 lowercase letters, digits, '-' or '_'.
         #[arg(value_name = "NAME")]
         name: String,
         #[command(flatten)]
@@ -169,26 +191,29 @@ pub enum IssueCommand {
 /// Options of every `fenghuo ca issue` command.
 #[derive(Debug, Clone, clap::Args)]
 pub struct IssueArgs {
-    /// Extra DNS name the holder serves under (repeatable); localhost is always included.
+    /// 额外的域名（可重复） · Extra DNS name the holder serves under (repeatable); localhost is
+    /// always included.
     #[arg(long = "dns", value_name = "NAME")]
     pub dns: Vec<String>,
-    /// Extra IP address the holder serves under (repeatable); 127.0.0.1 is always included.
+    /// 额外的 IP 地址（可重复） · Extra IP address the holder serves under (repeatable);
+    /// 127.0.0.1 is always included.
     #[arg(long = "ip", value_name = "ADDR")]
     pub ip: Vec<IpAddr>,
-    /// Validity in days from now (at most until the CA expires).
+    /// 有效天数 · Validity in days from now (at most until the CA expires).
     #[arg(long, value_name = "N", default_value_t = DEFAULT_DAYS,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub days: u32,
-    /// Issue even if the identity already has a live certificate or its files exist; the
-    /// files are replaced, and the old certificate stays valid until it expires or is revoked.
+    /// 已有证书时仍然签发并替换文件 · Issue even if the identity already has a live
+    /// certificate or its files exist; the files are replaced, and the old certificate stays
+    /// valid until it expires or is revoked.
     #[arg(long, conflicts_with = "keep")]
     pub force: bool,
-    /// Leave an existing certificate and key as they are and succeed (setup scripts that run
-    /// again).
+    /// 已有则保留并视为成功 · Leave an existing certificate and key as they are and succeed
+    /// (setup scripts that run again).
     #[arg(long, conflicts_with = "renew")]
     pub keep: bool,
-    /// Renew: a new certificate (new dates, names as given) for the holder's existing keys in
-    /// --dir, so the feeds a node signed stay valid under it. A holder issued before TLS keys
+    /// 续期：沿用原密钥签发新证书 · Renew: a new certificate (new dates, names as given) for
+    /// the holder's existing keys in --dir, so the feeds a node signed stay valid under it. A holder issued before TLS keys
     /// were ECDSA P-256 is moved over: its Ed25519 key becomes <stem>.feed.key and it gets a
     /// new <stem>.key. The old certificate stays valid until it expires or is revoked.
     #[arg(long, conflicts_with = "force")]
@@ -389,8 +414,22 @@ fn revoke(stem: &str, args: &CaArgs) -> anyhow::Result<()> {
 fn list(args: &CaArgs) -> anyhow::Result<()> {
     let ca = CertificateAuthority::open(&args.dir)?;
     let records = ca.list();
+    let names = unit_names(ca.dir(), records);
     if args.json {
-        return print_json(&records);
+        // Each record as before, with its unit's name beside it (null: no unit, or none known).
+        let mut list = serde_json::to_value(records).context("cannot render JSON output")?;
+        if let Some(list) = list.as_array_mut() {
+            for (value, record) in list.iter_mut().zip(records) {
+                if let Some(fields) = value.as_object_mut() {
+                    let name = record
+                        .identity
+                        .unit()
+                        .map_or(serde_json::Value::Null, |u| unit_name(u.as_str(), &names));
+                    fields.insert("unit_name".into(), name);
+                }
+            }
+        }
+        return print_json(&list);
     }
     if records.is_empty() {
         outln!(
@@ -403,11 +442,23 @@ fn list(args: &CaArgs) -> anyhow::Result<()> {
     let now = OffsetDateTime::now_utc();
     let mut table = Table::new();
     table.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY);
-    table.set_header(vec!["stem", "identity", "serial", "not after", "status"]);
+    table.set_header(vec![
+        "stem",
+        "identity",
+        "unit",
+        "serial",
+        "not after",
+        "status",
+    ]);
     for record in records {
         table.add_row(vec![
             record.stem.clone(),
             record.identity.uri(),
+            record
+                .identity
+                .unit()
+                .map(|u| unit_text(u.as_str(), &names))
+                .unwrap_or_default(),
             record.serial.clone(),
             date(record.not_after),
             status(record, now),
@@ -415,6 +466,30 @@ fn list(args: &CaArgs) -> anyhow::Result<()> {
     }
     outln!("{table}");
     Ok(())
+}
+
+/// Division code → the name written in the subject (O) of its county's or province's
+/// certificate in `dir` (`fenghuo ca issue county 510104 --name 锦江区`), for the certificates
+/// still on file there; units without one are absent and show the GB/T 2260 table's name.
+fn unit_names(
+    dir: &std::path::Path,
+    records: &[IssuedRecord],
+) -> std::collections::HashMap<String, String> {
+    records
+        .iter()
+        .filter(|r| matches!(r.identity, Identity::County(_) | Identity::Province(_)))
+        .filter_map(|r| {
+            let unit = r.identity.unit()?.as_str().to_owned();
+            let path = dir.join(format!("{}.crt", r.identity.file_stem()));
+            let der = crate::pki::cert::read_cert_pem(&path)
+                .ok()?
+                .into_iter()
+                .next()?;
+            let name = crate::pki::cert::unit_name_of(&der)?;
+            let name = crate::places::check_unit_name(&name).ok()?.to_owned();
+            Some((unit, name))
+        })
+        .collect()
 }
 
 /// `fenghuo ca crl`.

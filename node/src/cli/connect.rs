@@ -17,24 +17,24 @@ use crate::pki::client::{ClientFiles, ConnectError, DialError, NodeConnection};
 /// Where the node is, which certificate to present, and how to check the node's.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct ConnectArgs {
-    /// The node or gateway, e.g. https://127.0.0.1:7401.
+    /// 要连接的节点或省级汇聚节点 · The node or gateway, e.g. https://127.0.0.1:7401.
     #[arg(long, env = "FENGHUO_NODE", global = true, value_name = "URL")]
     pub node: Option<String>,
-    /// Your certificate (e.g. pki/staff-510104-zhang.crt).
+    /// 本人证书 · Your certificate (e.g. pki/staff-510104-zhang.crt).
     #[arg(long, env = "FENGHUO_CERT", global = true, value_name = "FILE")]
     pub cert: Option<PathBuf>,
-    /// Your private key.
+    /// 本人私钥 · Your private key.
     #[arg(long, env = "FENGHUO_KEY", global = true, value_name = "FILE")]
     pub key: Option<PathBuf>,
-    /// The provincial CA certificate (pki/ca.crt).
+    /// 省级根证书 · The provincial CA certificate (pki/ca.crt).
     #[arg(long, env = "FENGHUO_CA", global = true, value_name = "FILE")]
     pub ca: Option<PathBuf>,
-    /// The province's CRL, to refuse a node whose certificate is revoked [default: crl.pem
-    /// beside --ca].
+    /// 省级吊销列表 · The province's CRL, to refuse a node whose certificate is revoked
+    /// [default: crl.pem beside --ca].
     #[arg(long, env = "FENGHUO_CRL", global = true, value_name = "FILE")]
     pub crl: Option<PathBuf>,
-    /// Who the node must be: county/510104, province/51 or the full fenghuo:// URI [default:
-    /// your own unit's node, from your certificate].
+    /// 对方节点应是谁 · Who the node must be: county/510104, province/51 or the full
+    /// fenghuo:// URI [default: your own unit's node, from your certificate].
     #[arg(
         long = "server-identity",
         env = "FENGHUO_SERVER",

@@ -1,11 +1,13 @@
 //! `fenghuo directive …` and `fenghuo consult …`: directives (工作指令) and consultations (会商)
 //! from the province — issued against the gateway, answered at a county.
 
+use std::collections::HashMap;
+
 use fenghuo_proto::v1::{self, directives_client::DirectivesClient};
 use serde_json::{json, Value};
 
 use super::connect::ConnectArgs;
-use super::output::{emit, optional_time, short_time, table, time_text};
+use super::output::{emit, optional_time, short_time, table, time_text, unit_name, unit_text};
 use super::risk::{status_message, Output};
 use crate::domain::directive::{DirectiveKind, ResponseStatus};
 use crate::timespec::parse_time_from_now;
@@ -13,42 +15,46 @@ use crate::timespec::parse_time_from_now;
 /// `fenghuo directive …` commands.
 #[derive(Debug, clap::Subcommand)]
 pub enum DirectiveCommand {
-    /// Issue a directive (provincial staff, against the gateway).
+    /// 下达工作指令（省级工作人员，连省级汇聚节点） · Issue a directive (provincial staff,
+    /// against the gateway).
     Issue {
-        /// The instruction.
+        /// 指令内容 · The instruction.
         #[arg(long)]
         text: String,
-        /// When it must be done: a time from now (24h, 3d) or RFC 3339.
+        /// 办结期限：距今时长（24h、3d）或 RFC 3339 · When it must be done: a time from now
+        /// (24h, 3d) or RFC 3339.
         #[arg(long, value_parser = parse_time_from_now)]
         deadline: i64,
-        /// Target counties, separated by commas (default: every county).
+        /// 下达到的县，逗号分隔（默认全省各县） · Target counties, separated by commas (default:
+        /// every county).
         #[arg(long, value_delimiter = ',')]
         to: Vec<String>,
         #[command(flatten)]
         out: Output,
     },
-    /// Directives with who has responded and who is overdue (at a county: those for it).
+    /// 工作指令列表：已反馈和超期的县 · Directives with who has responded and who is overdue
+    /// (at a county: those for it).
     List {
         #[command(flatten)]
         out: Output,
     },
-    /// One directive: its text, who it was addressed to and each county's answer (status,
-    /// text, when).
+    /// 查看一条工作指令及各县反馈 · One directive: its text, who it was addressed to and each
+    /// county's answer.
     Show {
-        /// Directive id, e.g. 51-d1.
+        /// 指令编号，如 51-d1 · Directive id, e.g. 51-d1.
         id: String,
         #[command(flatten)]
         out: Output,
     },
-    /// Respond to a directive (a target county's staff): acknowledged 已签收, responded 已答复
-    /// (with --text) or done 已办结.
+    /// 反馈工作指令：已签收、已答复或已办结 · Respond to a directive: acknowledged, responded
+    /// or done.
     Respond {
-        /// Directive id, e.g. 51-d1.
+        /// 指令编号，如 51-d1 · Directive id, e.g. 51-d1.
         id: String,
-        /// acknowledged (签收), responded (答复) or done (办结).
+        /// 已签收、已答复或已办结 · acknowledged, responded or done (either word).
         #[arg(long)]
         status: ResponseStatus,
-        /// What you say.
+        /// 反馈内容 · What you say.
         #[arg(long, default_value = "")]
         text: String,
         #[command(flatten)]
@@ -59,41 +65,45 @@ pub enum DirectiveCommand {
 /// `fenghuo consult …` commands.
 #[derive(Debug, clap::Subcommand)]
 pub enum ConsultCommand {
-    /// Open a consultation: a question to counties (provincial staff, against the gateway).
+    /// 发起会商：向各县提出问题（省级工作人员） · Open a consultation: a question to counties
+    /// (provincial staff, against the gateway).
     Open {
-        /// The question.
+        /// 会商问题 · The question.
         #[arg(long)]
         question: String,
-        /// When answers are due: a time from now (24h) or RFC 3339.
+        /// 答复期限：距今时长（24h）或 RFC 3339 · When answers are due: a time from now (24h)
+        /// or RFC 3339.
         #[arg(long, value_parser = parse_time_from_now)]
         deadline: i64,
-        /// Counties asked, separated by commas (default: every county).
+        /// 征询的县，逗号分隔（默认全省各县） · Counties asked, separated by commas (default:
+        /// every county).
         #[arg(long, value_delimiter = ',')]
         to: Vec<String>,
         #[command(flatten)]
         out: Output,
     },
-    /// Consultations with answers and who is overdue (at a county: those for it).
+    /// 会商列表：答复情况和超期的县 · Consultations with answers and who is overdue (at a
+    /// county: those for it).
     List {
         #[command(flatten)]
         out: Output,
     },
-    /// One consultation: its question, who was asked and each county's answer (status, text,
-    /// when).
+    /// 查看一次会商及各县答复 · One consultation: its question, who was asked and each
+    /// county's answer.
     Show {
-        /// Consultation id, e.g. 51-c1.
+        /// 会商编号，如 51-c1 · Consultation id, e.g. 51-c1.
         id: String,
         #[command(flatten)]
         out: Output,
     },
-    /// Answer a consultation (a county's staff).
+    /// 答复会商（县级工作人员） · Answer a consultation (a county's staff).
     Respond {
-        /// Consultation id, e.g. 51-c1.
+        /// 会商编号，如 51-c1 · Consultation id, e.g. 51-c1.
         id: String,
-        /// Your answer.
+        /// 答复内容 · Your answer.
         #[arg(long)]
         text: String,
-        /// acknowledged (签收), responded (答复, the default) or done (办结).
+        /// 已签收、已答复（默认）或已办结 · acknowledged, responded (the default) or done.
         #[arg(long, default_value = "responded")]
         status: ResponseStatus,
         #[command(flatten)]
@@ -117,6 +127,7 @@ pub fn directive_json(d: &v1::Directive) -> Value {
         "overdue": d.responses.iter().filter(|r| r.overdue).map(|r| &r.county).collect::<Vec<_>>(),
         "responses": d.responses.iter().map(|r| json!({
             "county": r.county,
+            "county_name": unit_name(&r.county, &HashMap::new()),
             "status": (!r.status.is_empty()).then_some(&r.status),
             "text": r.text,
             "responded_at": optional_time(r.responded_at_ms),
@@ -138,11 +149,11 @@ fn directive_table(list: &[v1::Directive]) -> String {
     ]);
     for d in list {
         let responded = d.responses.iter().filter(|r| !r.status.is_empty()).count();
-        let overdue: Vec<&str> = d
+        let overdue: Vec<String> = d
             .responses
             .iter()
             .filter(|r| r.overdue)
-            .map(|r| r.county.as_str())
+            .map(|r| unit_text(&r.county, &HashMap::new()))
             .collect();
         t.add_row(vec![
             d.id.clone(),
@@ -180,16 +191,20 @@ fn kind_text(kind: &str) -> String {
 /// A directive with who it was addressed to and each county's answer, for people.
 fn directive_detail(d: &v1::Directive) -> String {
     let answered = d.responses.iter().filter(|r| !r.status.is_empty()).count();
-    let overdue: Vec<&str> = d
+    let overdue: Vec<String> = d
         .responses
         .iter()
         .filter(|r| r.overdue)
-        .map(|r| r.county.as_str())
+        .map(|r| unit_text(&r.county, &HashMap::new()))
         .collect();
     let addressed = if d.targets.is_empty() {
         format!("every county 全省各县 ({})", d.responses.len())
     } else {
-        d.targets.join(", ")
+        d.targets
+            .iter()
+            .map(|c| unit_text(c, &HashMap::new()))
+            .collect::<Vec<_>>()
+            .join(", ")
     };
     let mut head = table();
     for (k, v) in [
@@ -218,7 +233,7 @@ fn directive_detail(d: &v1::Directive) -> String {
     answers.set_header(vec!["county", "status", "when", "by", "text", "overdue"]);
     for r in &d.responses {
         answers.add_row(vec![
-            r.county.clone(),
+            unit_text(&r.county, &HashMap::new()),
             status_text(&r.status),
             if r.responded_at_ms == 0 {
                 "-".to_owned()

@@ -3,6 +3,7 @@
 //! partner's side (`inbox`, `ack`, `respond`, with a partner certificate).
 
 use crate::cli::output::outln;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ use fenghuo_proto::v1::{
 use serde_json::{json, Value};
 
 use super::connect::ConnectArgs;
-use super::output::{emit, optional_time, short_time, table, time_text};
+use super::output::{emit, optional_time, short_time, table, time_text, unit_name, unit_text};
 use super::risk::{status_message, Output};
 use crate::domain::disposal::{Action, Outcome, MAX_EVIDENCE_BYTES};
 use crate::timespec::parse_time_from_now;
@@ -24,120 +25,128 @@ const INBOX_QUIET: Duration = Duration::from_secs(2);
 /// `fenghuo disposal` subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum DisposalCommand {
-    /// File a request to a partner website (at a county node, or at the gateway).
+    /// 向合作平台提交处置请求 · File a request to a partner website (at a county node, or at
+    /// the gateway).
     Request {
-        /// The partner (`fenghuo partner list` shows whom your county may address).
+        /// 合作平台（见 `fenghuo partner list`） · The partner (`fenghuo partner list` shows
+        /// whom your county may address).
         #[arg(long)]
         partner: String,
-        /// An exact URL (repeat for several).
+        /// 具体网址（可重复） · An exact URL (repeat for several).
         #[arg(long = "url", value_name = "URL", required = true)]
         urls: Vec<String>,
-        /// What to ask: correct 更正, label 标注, respond 回应, limit 限流 or take-down 删除
-        /// (either word).
+        /// 处置方式：更正、标注、回应、限流、删除（中英文均可） · What to ask: correct, label,
+        /// respond, limit or take-down (either word).
         #[arg(long, value_parser = parse_action)]
         action: Action,
-        /// Why.
+        /// 理由 · Why.
         #[arg(long)]
         reason: String,
-        /// Under which law or rule.
+        /// 法律依据 · Under which law or rule.
         #[arg(long)]
         legal_basis: String,
-        /// When an outcome is due: a duration from now (24h, 3d) or an RFC 3339 time.
+        /// 反馈期限：距今时长（24h、3d）或 RFC 3339 · When an outcome is due: a duration from
+        /// now (24h, 3d) or an RFC 3339 time.
         #[arg(long, value_parser = parse_time_from_now)]
         deadline: i64,
-        /// A file to attach (repeat; at most 256 KiB each); sent with its SHA-256.
+        /// 附件（可重复，每个最多 256 KiB） · A file to attach (repeat; at most 256 KiB each);
+        /// sent with its SHA-256.
         #[arg(long = "evidence", value_name = "FILE")]
         evidence: Vec<PathBuf>,
-        /// The risk item it concerns.
+        /// 相关风险点 · The risk point it concerns.
         #[arg(long)]
         risk: Option<String>,
         #[command(flatten)]
         out: Output,
     },
-    /// Requests: at a county its own, at the gateway every one.
+    /// 处置请求列表（县级看本县，省级看全部） · Requests: at a county its own, at the gateway
+    /// every one.
     List {
-        /// Only this state: filed, in-review, relayed, delivered, acknowledged, answered,
-        /// withdrawn, rejected, or overdue.
+        /// 仅此状态 · Only this state: filed, in-review, relayed, delivered, acknowledged,
+        /// answered, withdrawn, rejected, or overdue.
         #[arg(long)]
         state: Option<String>,
-        /// Only to this partner.
+        /// 仅发往此合作平台的 · Only to this partner.
         #[arg(long)]
         partner: Option<String>,
         #[command(flatten)]
         out: Output,
     },
-    /// One request with its whole lifecycle.
+    /// 查看一个处置请求及其全过程 · One request with its whole lifecycle.
     Show {
-        /// The request, e.g. 510104-x1.
+        /// 请求编号，如 510104-x1 · The request, e.g. 510104-x1.
         id: String,
         #[command(flatten)]
         out: Output,
     },
-    /// Withdraw one's own request; the partner is told if it had it.
+    /// 撤回本方的处置请求 · Withdraw one's own request; the partner is told if it had it.
     Withdraw {
-        /// The request.
+        /// 请求编号 · The request.
         id: String,
-        /// Why.
+        /// 理由 · Why.
         #[arg(long, default_value = "")]
         reason: String,
         #[command(flatten)]
         out: Output,
     },
-    /// Requests held for provincial review (gateway with `review = "manual"`).
+    /// 待省级审核的处置请求 · Requests held for provincial review (gateway with `review =
+    /// "manual"`).
     Review {
         #[command(flatten)]
         out: Output,
     },
-    /// Approve a held request: the gateway relays it to the partner.
+    /// 审核通过，由省级汇聚节点转给合作平台 · Approve a held request: the gateway relays it to
+    /// the partner.
     Approve {
-        /// The request.
+        /// 请求编号 · The request.
         id: String,
-        /// A note for the requester.
+        /// 给请求方的附言 · A note for the requester.
         #[arg(long, default_value = "")]
         note: String,
         #[command(flatten)]
         out: Output,
     },
-    /// Reject a held request: it ends here.
+    /// 审核不通过，请求到此为止 · Reject a held request: it ends here.
     Reject {
-        /// The request.
+        /// 请求编号 · The request.
         id: String,
-        /// Why, for the requester.
+        /// 理由，告知请求方 · Why, for the requester.
         #[arg(long, default_value = "")]
         note: String,
         #[command(flatten)]
         out: Output,
     },
-    /// (Partner) what the gateway has for you after a cursor; with --follow, then live.
+    /// （合作平台）接收处置请求 · (Partner) what the gateway has for you after a cursor; with
+    /// --follow, then live.
     Inbox {
-        /// Resume after this cursor (the last one you handled).
+        /// 从此游标之后续接 · Resume after this cursor (the last one you handled).
         #[arg(long, default_value_t = 0)]
         cursor: u64,
-        /// Keep listening for new requests.
+        /// 持续接收新请求 · Keep listening for new requests.
         #[arg(long)]
         follow: bool,
         #[command(flatten)]
         out: Output,
     },
-    /// (Partner) confirm receipt of a request.
+    /// （合作平台）确认收到请求 · (Partner) confirm receipt of a request.
     Ack {
-        /// The request.
+        /// 请求编号 · The request.
         id: String,
         #[command(flatten)]
         out: Output,
     },
-    /// (Partner) report what you did.
+    /// （合作平台）反馈处置结果 · (Partner) report what you did.
     Respond {
-        /// The request.
+        /// 请求编号 · The request.
         id: String,
-        /// removed 已删除, disabled 已屏蔽, limited 已限流, labelled 已标注, corrected 已更正,
-        /// responded 已回应, partial 部分处置 or no-action 未处置 (either word).
+        /// 处置结果：已删除、已屏蔽、已限流、已标注、已更正、已回应、部分处置、未处置（中英文均可） ·
+        /// removed, disabled, limited, labelled, corrected, responded, partial or no-action.
         #[arg(long, value_parser = parse_outcome)]
         outcome: Outcome,
-        /// Why, in a sentence.
+        /// 说明，一句话 · Why, in a sentence.
         #[arg(long, default_value = "")]
         reason: String,
-        /// Your own reference id for the case.
+        /// 本平台的案件编号 · Your own reference id for the case.
         #[arg(long, default_value = "")]
         reference: String,
         #[command(flatten)]
@@ -158,6 +167,7 @@ pub fn request_json(r: &v1::DisposalRequest) -> Value {
     json!({
         "id": r.id,
         "requester": r.requester,
+        "requester_name": unit_name(&r.requester, &HashMap::new()),
         "partner": r.partner,
         "urls": r.urls,
         "action": r.action,
@@ -217,11 +227,12 @@ fn requests_text(list: &[v1::DisposalRequest]) -> String {
     }
     let mut t = table();
     t.set_header([
-        "id", "partner", "action", "urls", "state", "deadline", "case",
+        "id", "county", "partner", "action", "urls", "state", "deadline", "case",
     ]);
     for r in list {
         t.add_row([
             r.id.clone(),
+            unit_text(&r.requester, &HashMap::new()),
             r.partner.clone(),
             action_text(&r.action),
             r.urls.join("\n"),
@@ -239,8 +250,9 @@ fn requests_text(list: &[v1::DisposalRequest]) -> String {
 
 fn request_text(r: &v1::DisposalRequest) -> String {
     let mut s = format!(
-        "{} → {}: {} {}\n  state: {}\n  reason: {}\n  legal basis: {}\n  deadline: {}\n",
+        "{} ({}) → {}: {} {}\n  state: {}\n  reason: {}\n  legal basis: {}\n  deadline: {}\n",
         r.id,
+        unit_text(&r.requester, &HashMap::new()),
         r.partner,
         action_text(&r.action),
         r.urls.join(" "),

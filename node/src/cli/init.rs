@@ -12,45 +12,52 @@ use crate::identity::{DivisionCode, Identity};
 /// `fenghuo init …` commands.
 #[derive(Debug, clap::Subcommand)]
 pub enum InitCommand {
-    /// Write node.toml for a county node.
+    /// 为县级节点生成 node.toml · Write node.toml for a county node.
     #[command(
-        long_about = "Write a complete, commented node.toml for a county node.\n\n\
+        long_about = "为县级节点生成带注释的完整 node.toml · Write a complete, commented node.toml \
+        for a county node.\n\n\
+        证书文件取自 --pki（fenghuo ca 写出的 ca.crt、crl.pem、county-<代码>.crt/.key）；路径写成\
+        绝对路径，文件可以移动。用 `fenghuo-node run --config node.toml` 启动节点。\n\n\
         The certificate files are taken from --pki (ca.crt, crl.pem, county-<CODE>.crt/.key, as \
         `fenghuo ca` writes them). Paths are written absolute, so the file can be moved. \
         Start the node with `fenghuo-node run --config node.toml`."
     )]
     Node {
-        /// The county's six-digit division code, e.g. 510104.
+        /// 县的六位区划代码，如 510104 · The county's six-digit division code, e.g. 510104.
         #[arg(long)]
         county: String,
         #[command(flatten)]
         common: CommonInit,
-        /// The provincial gateway, host:port.
+        /// 省级汇聚节点地址 · The provincial gateway, host:port.
         #[arg(long, value_name = "ADDR")]
         gateway: Option<String>,
-        /// A neighbouring county, CODE=host:port (repeat for several).
+        /// 周边兄弟县（市），代码=地址（可重复） · A neighbouring county, CODE=host:port (repeat
+        /// for several).
         #[arg(long = "neighbour", value_name = "CODE=ADDR")]
         neighbours: Vec<String>,
-        /// Serve the county's web pages to its staff over HTTPS on this address, e.g.
-        /// 0.0.0.0:8443, with the certificate `fenghuo ca issue web <CODE>` makes (add
-        /// accounts with `fenghuo staff add`).
+        /// 在此地址以 HTTPS 提供本县工作页面 · Serve the county's web pages to its staff over
+        /// HTTPS on this address, e.g. 0.0.0.0:8443, with the certificate `fenghuo ca issue web
+        /// <CODE>` makes (add accounts with `fenghuo staff add`).
         #[arg(long, visible_alias = "dashboard", value_name = "ADDR")]
         web: Option<SocketAddr>,
     },
-    /// Write gateway.toml for the provincial gateway.
+    /// 为省级汇聚节点生成 gateway.toml · Write gateway.toml for the provincial gateway.
     #[command(
-        long_about = "Write a complete, commented gateway.toml for the provincial gateway.\n\n\
+        long_about = "为省级汇聚节点生成带注释的完整 gateway.toml · Write a complete, commented \
+        gateway.toml for the provincial gateway.\n\n\
+        证书文件取自 --pki（ca.crt、crl.pem、province-<代码>.crt/.key）；用 \
+        `fenghuo-gateway run --config gateway.toml` 启动。\n\n\
         The certificate files are taken from --pki (ca.crt, crl.pem, province-<CODE>.crt/.key). \
         Start it with `fenghuo-gateway run --config gateway.toml`."
     )]
     Gateway {
-        /// The province's two-digit division code, e.g. 51.
+        /// 省的两位区划代码，如 51 · The province's two-digit division code, e.g. 51.
         #[arg(long)]
         province: String,
         #[command(flatten)]
         common: CommonInit,
-        /// Serve the web dashboard for provincial staff over HTTPS on this address, e.g.
-        /// 127.0.0.1:8443 (add accounts with `fenghuo staff add`).
+        /// 在此地址以 HTTPS 提供省级工作页面 · Serve the web dashboard for provincial staff over
+        /// HTTPS on this address, e.g. 127.0.0.1:8443 (accounts: `fenghuo staff add`).
         #[arg(long, value_name = "ADDR")]
         dashboard: Option<SocketAddr>,
     },
@@ -59,19 +66,20 @@ pub enum InitCommand {
 /// Options both kinds of node take.
 #[derive(Debug, clap::Args)]
 pub struct CommonInit {
-    /// The folder `fenghuo ca` wrote the certificates to.
+    /// `fenghuo ca` 写出证书的目录 · The folder `fenghuo ca` wrote the certificates to.
     #[arg(long, value_name = "DIR", default_value = "pki")]
     pki: PathBuf,
-    /// Address to listen on, e.g. 127.0.0.1:7401.
+    /// 监听地址 · Address to listen on, e.g. 127.0.0.1:7401.
     #[arg(long, value_name = "ADDR")]
     listen: SocketAddr,
-    /// Directory of the node's database (created at first start).
+    /// 节点数据库目录（首次启动时创建） · Directory of the node's database (created at first
+    /// start).
     #[arg(long = "data", value_name = "DIR")]
     data: PathBuf,
-    /// Write to this file instead of standard output.
+    /// 写入此文件而非标准输出 · Write to this file instead of standard output.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
-    /// Overwrite --out if it exists.
+    /// 覆盖已有的 --out 文件 · Overwrite --out if it exists.
     #[arg(long)]
     force: bool,
 }

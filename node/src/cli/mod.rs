@@ -36,8 +36,12 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "fenghuo",
     version,
-    about = "Fenghuo (烽火): the command-line tool for county and provincial staff",
-    long_about = "Fenghuo (烽火): the command-line tool for county and provincial staff.\n\n\
+    about = "烽火：县级和省级工作人员的命令行工具 · Fenghuo: the command-line tool for county and provincial staff",
+    long_about = "烽火：县级和省级工作人员的命令行工具 · Fenghuo: the command-line tool for county and provincial staff.\n\n\
+    管理离线的省级证书机构（fenghuo ca），生成节点配置（fenghuo init），维护节点的风险点台账\
+    （fenghuo risk），收发预警通报、重大事项报告、工作指令和会商（fenghuo alert|report|directive|consult）。\
+    连接节点的命令需要 --node、--cert、--key、--ca（或对应的 FENGHUO_* 环境变量）；表格中的时间按 \
+    --time-zone（默认 Asia/Shanghai）显示，--json 输出供脚本使用的 JSON。\n\n\
     Runs the offline provincial CA (`fenghuo ca`), writes node configurations \
     (`fenghuo init`), drives a node's risk register (`fenghuo risk`), and exchanges \
     alerts, reports, directives and consultations (`fenghuo alert|report|directive|consult`).\n\n\
@@ -52,11 +56,12 @@ use clap::{Parser, Subcommand};
     scripts, times in RFC 3339 UTC."
 )]
 pub struct Cli {
-    /// How to reach a node (for commands that talk to one).
+    /// 如何连接节点 · How to reach a node (for commands that talk to one).
     #[command(flatten)]
     pub connect: connect::ConnectArgs,
-    /// The zone tables show times in, with their offset (--json stays RFC 3339 UTC), and
-    /// local times such as `--since "2026-12-07 08:00"` are read in: an IANA name.
+    /// 表格显示时间及读取本地时间所用的时区（IANA 名称） · The zone tables show times in and
+    /// local times such as `--since "2026-12-07 08:00"` are read in: an IANA name (--json stays
+    /// RFC 3339 UTC).
     #[arg(
         long,
         global = true,
@@ -65,7 +70,7 @@ pub struct Cli {
         default_value = crate::timespec::DEFAULT_ZONE
     )]
     pub time_zone: String,
-    /// What to do.
+    /// 要做什么 · What to do.
     #[command(subcommand)]
     pub command: Command,
 }
@@ -73,51 +78,80 @@ pub struct Cli {
 /// The command groups.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// The offline provincial certificate authority: init, issue, revoke, list.
+    /// 离线省级证书机构：初始化、签发、吊销、列出 · The offline provincial certificate
+    /// authority: init, issue, revoke, list.
     #[command(subcommand)]
     Ca(ca::CaCommand),
-    /// Write a complete, commented configuration file for a node.
+    /// 为节点生成带注释的完整配置文件 · Write a complete, commented configuration file for a
+    /// node.
     #[command(subcommand)]
     Init(init::InitCommand),
-    /// The risk register (风险点台账) of a county node (or, read-only, the gateway).
+    /// 风险点台账（县级节点；省级汇聚节点只读） · The risk register of a county node (or,
+    /// read-only, the gateway).
     #[command(subcommand)]
     Risk(risk::RiskCommand),
-    /// Shared alerts (预警通报): issue, update, cancel, acknowledge, list, show, watch.
+    /// 预警通报：发布、更新、撤销、签收、列出、查看、实时接收 · Shared alerts: issue, update,
+    /// cancel, acknowledge, list, show, watch.
     #[command(subcommand)]
     Alert(alert::AlertCommand),
-    /// Major-issue reports (重大事项报告): file at a county; list and acknowledge at the gateway.
+    /// 重大事项报告：县级报送，省级列出和签收 · Major-issue reports: file at a county; list and
+    /// acknowledge at the gateway.
     #[command(subcommand)]
     Report(report::ReportCommand),
-    /// Directives (工作指令): issue at the gateway; list and respond at a county.
+    /// 工作指令/督办：省级下达，县级查看和反馈 · Directives: issue at the gateway; list and
+    /// respond at a county.
     #[command(subcommand)]
     Directive(directive::DirectiveCommand),
-    /// Consultations (会商): open at the gateway; list and answer at a county.
+    /// 会商：省级发起，县级查看和答复 · Consultations: open at the gateway; list and answer at
+    /// a county.
     #[command(subcommand)]
     Consult(directive::ConsultCommand),
-    /// The province (at the gateway) or a county at a glance: active risks by level, focus
-    /// point and status, the county × level table, new and resolved per day, levels that rose.
+    /// 全省（省级汇聚节点）或本县风险概览 · The province (at the gateway) or a county at a
+    /// glance.
+    ///
+    /// 在管风险点按等级、重点和状态统计，各县×等级表，每日新增和化解，等级上升的风险点。
+    ///
+    /// Active risks by level, focus point and status, the county × level table, new and
+    /// resolved per day, levels that rose.
     Overview(overview::OverviewArgs),
-    /// Disposal requests (处置请求) to partner websites: request, list, show, withdraw;
-    /// review, approve, reject at the gateway; inbox, ack, respond with a partner certificate.
+    /// 向合作平台发处置请求：提交、列出、查看、撤回、审核 · Disposal requests to partner
+    /// websites: request, list, show, withdraw, review.
+    ///
+    /// 省级汇聚节点审核（review、approve、reject）；合作平台凭其证书接收和反馈（inbox、ack、respond）。
+    ///
+    /// Review, approve, reject at the gateway; inbox, ack, respond with a partner
+    /// certificate.
     #[command(subcommand)]
     Disposal(disposal::DisposalCommand),
-    /// Partner websites at the gateway: add, list, show, disable.
+    /// 合作平台（省级汇聚节点）：添加、列出、查看、停用 · Partner websites at the gateway: add,
+    /// list, show, disable.
     #[command(subcommand)]
     Partner(partner::PartnerCommand),
-    /// Dashboard staff accounts at the gateway: add, list, remove.
+    /// 工作人员页面账号：添加、列出、删除 · Staff accounts for the pages: add, list, remove.
     #[command(subcommand)]
     Staff(staff::StaffCommand),
-    /// Federation health per county: link, last contact, lag, errors, equivocation alarms,
-    /// certificate expiry; silent counties stand out.
+    /// 各县联通状况：链路、最近联系、滞后、错误、证书到期 · Federation health per county: link,
+    /// last contact, lag, errors, certificate expiry.
+    ///
+    /// 失联的县醒目标出；也报告分叉（equivocation）告警。
+    ///
+    /// Silent counties stand out; equivocation alarms are reported too.
     Health(health::HealthArgs),
-    /// Risks of different counties that point at the same source URL or platform account.
+    /// 跨县关联：不同县指向同一舆情源的风险点 · Risks of different counties that point at the
+    /// same source URL or platform account.
     Linked(linked::LinkedArgs),
-    /// The sync links of a node or the gateway: state, last contact, lag, errors.
+    /// 节点或省级汇聚节点的同步链路：状态、最近联系、滞后、错误 · The sync links of a node or
+    /// the gateway: state, last contact, lag, errors.
     Peers(peers::PeersArgs),
-    /// The feeds a node or the gateway holds, and how far (its version vector).
+    /// 节点持有的数据流及进度 · The feeds a node or the gateway holds, and how far (its
+    /// version vector).
     Feeds(peers::PeersArgs),
-    /// At the gateway: re-key a compromised county (after revoking its old certificate): its
-    /// new certificate, and per feed the last entry of the old key still trusted.
+    /// 为密钥泄露的县更换密钥（省级汇聚节点） · At the gateway: re-key a compromised county.
+    ///
+    /// 先吊销其旧证书；给出新证书，以及每个数据流中仍然信任的旧密钥最后一条。
+    ///
+    /// After revoking its old certificate: its new certificate, and per feed the last entry of
+    /// the old key still trusted.
     Rekey(rekey::RekeyArgs),
 }
 

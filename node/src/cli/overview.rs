@@ -14,23 +14,25 @@ use crate::wire::{focus_to_proto, level_to_proto};
 /// `fenghuo overview` options.
 #[derive(Debug, clap::Args)]
 pub struct OverviewArgs {
-    /// Only this county.
+    /// 仅此县（区划代码） · Only this county (its code).
     #[arg(long)]
     county: Option<String>,
-    /// Only risks at this level: I, II, III or IV.
+    /// 仅此等级：I、II、III、IV 或 特别重大、重大、较大、一般 · Only risks at this level: I,
+    /// II, III or IV (or the Chinese label).
     #[arg(long)]
     level: Option<Level>,
-    /// Only risks with this focus point.
+    /// 仅此重点，如 活动集中点（中英文均可） · Only risks with this focus point (either word).
     #[arg(long)]
     focus: Option<FocusPoint>,
-    /// New and resolved risks per day over this many days (default 30).
+    /// 统计最近多少天的每日新增和化解（默认 30） · New and resolved risks per day over this many
+    /// days (default 30).
     #[arg(long, conflicts_with = "since")]
     days: Option<i64>,
-    /// Days and rises from this time: RFC 3339, or a local time in --time-zone
-    /// (`2026-12-01 08:00`).
+    /// 起始时间：RFC 3339 或 --time-zone 下的本地时间 · Days and rises from this time: RFC
+    /// 3339, or a local time in --time-zone (`2026-12-01 08:00`).
     #[arg(long, value_parser = parse_time_from_now)]
     since: Option<i64>,
-    /// Days and rises until this time (RFC 3339 or local; default now).
+    /// 截止时间（默认现在） · Days and rises until this time (RFC 3339 or local; default now).
     #[arg(long, value_parser = parse_time_from_now)]
     until: Option<i64>,
     #[command(flatten)]

@@ -14,50 +14,58 @@ use super::risk::{status_message, Output};
 /// `fenghuo partner` subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum PartnerCommand {
-    /// Register a partner website. It then needs a certificate (`fenghuo ca issue partner
-    /// <name>`) to call the gateway, or a webhook to be called.
+    /// 登记合作平台 · Register a partner website.
+    ///
+    /// 之后它需要证书（`fenghuo ca issue partner <名称>`）才能调用省级汇聚节点，或配置 webhook
+    /// 接收推送。
+    ///
+    /// It then needs a certificate (`fenghuo ca issue partner <name>`) to call the gateway, or
+    /// a webhook to be called.
     Add {
-        /// Its name, as in its certificate: 1–63 of a–z, 0–9, '-', '_'.
+        /// 名称，与其证书一致 · Its name, as in its certificate: 1–63 of a–z, 0–9, '-', '_'.
         name: String,
-        /// For people, e.g. "Sina Weibo".
+        /// 显示名称，如 新浪微博 · For people, e.g. "Sina Weibo".
         #[arg(long)]
         display_name: String,
-        /// What it handles, for the counties that address it, e.g. "微博 posts, comments and
-        /// accounts" (one line, at most 200 characters).
+        /// 受理范围，如 微博帖文、评论和账号 · What it handles, for the counties (one line, at
+        /// most 200 characters).
         #[arg(long, default_value = "")]
         handles: String,
-        /// Deliver requests by HTTPS POST to this URL (signed; see docs/partners.md)
-        /// instead of waiting for the partner to subscribe over gRPC.
+        /// 以 HTTPS POST 推送请求到此网址 · Deliver requests by HTTPS POST to this URL (signed;
+        /// see docs/partners.md) instead of waiting for the partner to subscribe over gRPC.
         #[arg(long, value_name = "URL", requires = "secret_file")]
         webhook: Option<String>,
-        /// The webhook's shared secret: `whsec_` and the base64 of at least 32 random bytes,
+        /// webhook 共享密钥文件 · The webhook's shared secret: `whsec_` and the base64 of at
+        /// least 32 random bytes,
         /// e.g. from `echo "whsec_$(head -c 32 /dev/urandom | base64)" > secret` (a file of raw
         /// bytes works too); give the same file to the partner. Replacing it keeps the old
         /// one valid for 24 h.
         #[arg(long, value_name = "FILE", requires = "webhook")]
         secret_file: Option<PathBuf>,
-        /// Change an existing partner's display name and webhook.
+        /// 修改已有合作平台的显示名称和 webhook · Change an existing partner's display name and
+        /// webhook.
         #[arg(long)]
         replace: bool,
         #[command(flatten)]
         out: Output,
     },
-    /// Every partner, with delivery figures (provincial staff at the gateway); for a county's
-    /// staff, the enabled partners it may address and what they handle.
+    /// 合作平台列表 · Every partner (at the gateway, with delivery figures; for a county, those
+    /// it may address).
     List {
         #[command(flatten)]
         out: Output,
     },
-    /// One partner.
+    /// 查看一个合作平台 · One partner.
     Show {
-        /// Its name.
+        /// 名称 · Its name.
         name: String,
         #[command(flatten)]
         out: Output,
     },
-    /// Stop delivering to a partner and refuse its calls (revoke its certificate too).
+    /// 停用合作平台（另须吊销其证书） · Stop delivering to a partner and refuse its calls
+    /// (revoke its certificate too).
     Disable {
-        /// Its name.
+        /// 名称 · Its name.
         name: String,
         #[command(flatten)]
         out: Output,

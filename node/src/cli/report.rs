@@ -1,41 +1,46 @@
 //! `fenghuo report …`: major-issue reports (重大事项报告) — file at a county, list, and
 //! acknowledge at the gateway.
 
+use std::collections::HashMap;
+
 use fenghuo_proto::v1::{self, reports_client::ReportsClient};
 use serde_json::{json, Value};
 
 use super::connect::ConnectArgs;
-use super::output::{emit, optional_time, short_time, table, time_text};
+use super::output::{emit, optional_time, short_time, table, time_text, unit_name, unit_text};
 use super::risk::{status_message, Output};
 use crate::domain::Level;
 
 /// `fenghuo report …` commands.
 #[derive(Debug, clap::Subcommand)]
 pub enum ReportCommand {
-    /// File a report to the province by hand (a grading to level I or II files one by itself).
+    /// 人工报送重大事项报告（定为 I、II 级时自动报送） · File a report to the province by hand
+    /// (a grading to level I or II files one by itself).
     File {
-        /// What happened, for the province.
+        /// 报告内容 · What happened, for the province.
         #[arg(long)]
         summary: String,
-        /// The risk item it concerns, e.g. 510104-3.
+        /// 相关风险点，如 510104-3 · The risk point it concerns, e.g. 510104-3.
         #[arg(long)]
         risk: Option<String>,
         #[command(flatten)]
         out: Output,
     },
-    /// Reports: a county's own, or at the gateway every county's; newest first.
+    /// 重大事项报告列表（县级看本县，省级看全省），最新在前 · Reports: a county's own, or at the
+    /// gateway every county's; newest first.
     List {
-        /// Only those awaiting the province's acknowledgment.
+        /// 仅待省级签收的 · Only those awaiting the province's acknowledgment.
         #[arg(long)]
         awaiting: bool,
         #[command(flatten)]
         out: Output,
     },
-    /// Acknowledge a report (provincial staff, against the gateway).
+    /// 签收报告（省级工作人员，连省级汇聚节点） · Acknowledge a report (provincial staff,
+    /// against the gateway).
     Ack {
-        /// Report id, e.g. 510104-r1.
+        /// 报告编号，如 510104-r1 · Report id, e.g. 510104-r1.
         id: String,
-        /// A note for the county.
+        /// 给县里的附言 · A note for the county.
         #[arg(long, default_value = "")]
         note: String,
         #[command(flatten)]
@@ -48,6 +53,7 @@ pub fn report_json(r: &v1::Report) -> Value {
     json!({
         "id": r.id,
         "origin": r.origin,
+        "origin_name": unit_name(&r.origin, &HashMap::new()),
         "risk": (!r.risk.is_empty()).then_some(&r.risk),
         "level": (!r.level.is_empty()).then_some(&r.level),
         "summary": r.summary,
@@ -75,7 +81,7 @@ fn report_table(reports: &[v1::Report]) -> String {
     for r in reports {
         t.add_row(vec![
             r.id.clone(),
-            r.origin.clone(),
+            unit_text(&r.origin, &HashMap::new()),
             match r.level.parse::<Level>() {
                 Ok(l) => format!("{} {}", l.as_str(), l.label_zh()),
                 Err(_) if r.level.is_empty() => "-".into(),
@@ -141,7 +147,11 @@ pub async fn run(connect: ConnectArgs, cmd: ReportCommand) -> anyhow::Result<()>
             print(
                 &r,
                 &out,
-                format!("acknowledged report {} from {}", r.id, r.origin),
+                format!(
+                    "acknowledged report {} from {}",
+                    r.id,
+                    unit_text(&r.origin, &HashMap::new())
+                ),
             )?;
         }
     }

@@ -15,7 +15,8 @@ use crate::wire::{
 /// JSON output switch shared by every risk command.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Output {
-    /// Print JSON (an object, or an array for lists) instead of a table.
+    /// 输出 JSON（对象，列表为数组）而非表格 · Print JSON (an object, or an array for lists)
+    /// instead of a table.
     #[arg(long)]
     pub json: bool,
 }
@@ -32,80 +33,87 @@ fn score(s: &str) -> Result<u32, String> {
 /// `fenghuo risk …` commands.
 #[derive(Debug, clap::Subcommand)]
 pub enum RiskCommand {
-    /// Identify a new risk item (status "identified").
+    /// 发现识别：登记一个风险点 · Identify a new risk point (status "identified").
     Add {
-        /// Short title (required).
+        /// 标题（必填） · Short title (required).
         #[arg(long)]
         title: String,
-        /// Focus point: key-work, major-event, activity-concentration, emergency-trigger,
-        /// reform-measure or policy-adjustment.
+        /// 重点：重点工作中心、重大事件、活动集中点、突发事件触发点、重要改革举措、政策调整热点难点
+        /// （中英文均可） · Focus point: key-work, major-event, activity-concentration,
+        /// emergency-trigger, reform-measure or policy-adjustment (either word).
         #[arg(long)]
         focus: FocusPoint,
-        /// Longer description.
+        /// 描述 · Longer description.
         #[arg(long, default_value = "")]
         description: String,
-        /// Where the opinion lives: platform, site, account or URL.
+        /// 舆情源：平台、网站、账号或网址 · Source: platform, site, account or URL.
         #[arg(long, default_value = "")]
         source: String,
-        /// A risk behaviour (repeat for several).
+        /// 风险行为（可重复） · A risk behaviour (repeat for several).
         #[arg(long = "behaviour", value_name = "TEXT")]
         behaviours: Vec<String>,
-        /// Responsible department.
+        /// 责任部门 · Responsible department.
         #[arg(long, default_value = "")]
         department: String,
         #[command(flatten)]
         out: Output,
     },
-    /// Change descriptive fields of a risk item (only those given).
+    /// 修改风险点的描述字段（仅改所给项） · Change descriptive fields of a risk point (only
+    /// those given).
     Update {
-        /// Risk id, e.g. 510104-1.
+        /// 风险点编号，如 510104-1 · Risk id, e.g. 510104-1.
         id: String,
-        /// New title.
+        /// 新标题 · New title.
         #[arg(long)]
         title: Option<String>,
-        /// New focus point.
+        /// 新重点（中英文均可） · New focus point (either word).
         #[arg(long)]
         focus: Option<FocusPoint>,
-        /// New description.
+        /// 新描述 · New description.
         #[arg(long)]
         description: Option<String>,
-        /// New source.
+        /// 新舆情源 · New source.
         #[arg(long)]
         source: Option<String>,
-        /// Risk behaviours replacing ALL the current ones (repeat for several; `--behaviour`
-        /// is the older spelling). To change one at a time, use --add-behaviour and
-        /// --remove-behaviour.
+        /// 替换全部现有风险行为（可重复） · Risk behaviours replacing ALL the current ones
+        /// (repeat; `--behaviour` is the older spelling; one at a time: --add-behaviour,
+        /// --remove-behaviour).
         #[arg(
             long = "set-behaviour",
             visible_alias = "behaviour",
             value_name = "TEXT"
         )]
         behaviours: Vec<String>,
-        /// Add one risk behaviour to the current ones (repeat for several).
+        /// 增加一条风险行为（可重复） · Add one risk behaviour (repeat for several).
         #[arg(long = "add-behaviour", value_name = "TEXT")]
         add_behaviours: Vec<String>,
-        /// Remove one risk behaviour, written as it is shown (repeat for several).
+        /// 删除一条风险行为，按显示原文 · Remove one risk behaviour, written as shown (repeat).
         #[arg(long = "remove-behaviour", value_name = "TEXT")]
         remove_behaviours: Vec<String>,
-        /// New responsible department.
+        /// 新责任部门 · New responsible department.
         #[arg(long)]
         department: Option<String>,
         #[command(flatten)]
         out: Output,
     },
-    /// Grade a risk from the three dimensions, each 1-5; the node computes the level I-IV
-    /// with its grading standard. With --level and --reason the officer sets another level
-    /// (综合研判): the computed level is kept and shown beside it.
+    /// 风险定级：影响力、关注度、扩散度各 1-5 分 · Grade a risk from the three dimensions,
+    /// each 1-5.
+    ///
+    /// 节点按评估办法算出等级 I-IV；给出 --level 和 --reason 时由经办人综合研判另定等级，算出的等级保留并并列显示。
+    ///
+    /// The node computes the level I-IV with its grading standard. With --level and --reason
+    /// the officer sets another level (综合研判): the computed level is kept and shown beside
+    /// it.
     Grade {
-        /// Risk id, e.g. 510104-1.
+        /// 风险点编号，如 510104-1 · Risk id, e.g. 510104-1.
         id: String,
-        /// Influence (影响力), 1-5.
+        /// 影响力，1-5 · Influence, 1-5.
         #[arg(long, value_parser = score)]
         influence: u32,
-        /// Attention (关注度), 1-5.
+        /// 关注度，1-5 · Attention, 1-5.
         #[arg(long, value_parser = score)]
         attention: u32,
-        /// Diffusion (扩散度), 1-5.
+        /// 扩散度，1-5 · Diffusion, 1-5.
         #[arg(long, value_parser = score)]
         diffusion: u32,
         #[command(flatten)]
@@ -113,20 +121,25 @@ pub enum RiskCommand {
         #[command(flatten)]
         out: Output,
     },
-    /// Record a dated situation note (动态管理) in the risk's history; with the three scores
-    /// it re-grades the risk in the same entry, with the standard in force.
+    /// 动态管理：记一条情况说明，可同时重新定级 · Record a situation note; with the three
+    /// scores, re-grade too.
+    ///
+    /// 说明记入风险点历史；给出三项分数时按现行评估办法在同一条记录中重新定级。
+    ///
+    /// The note is kept, dated, in the risk's history; with the three scores it re-grades the
+    /// risk in the same entry, with the standard in force.
     Note {
-        /// Risk id, e.g. 510104-1.
+        /// 风险点编号，如 510104-1 · Risk id, e.g. 510104-1.
         id: String,
-        /// What was observed.
+        /// 所见情况 · What was observed.
         text: String,
-        /// Influence (影响力), 1-5: re-grade (give all three).
+        /// 影响力，1-5：重新定级（三项齐给） · Influence, 1-5: re-grade (give all three).
         #[arg(long, value_parser = score, requires_all = ["attention", "diffusion"])]
         influence: Option<u32>,
-        /// Attention (关注度), 1-5.
+        /// 关注度，1-5 · Attention, 1-5.
         #[arg(long, value_parser = score, requires_all = ["influence", "diffusion"])]
         attention: Option<u32>,
-        /// Diffusion (扩散度), 1-5.
+        /// 扩散度，1-5 · Diffusion, 1-5.
         #[arg(long, value_parser = score, requires_all = ["influence", "attention"])]
         diffusion: Option<u32>,
         #[command(flatten)]
@@ -134,84 +147,102 @@ pub enum RiskCommand {
         #[command(flatten)]
         out: Output,
     },
-    /// Preventive measures: add, edit, update, done, cancel.
+    /// 防范措施：添加、修改、更新、完成、取消 · Preventive measures: add, edit, update, done,
+    /// cancel.
     #[command(subcommand)]
     Measure(MeasureCommand),
-    /// Move a risk along identified → graded → measures-set → monitoring, or reopen a
+    /// 推进风险状态（发现识别→风险定级→制定措施→动态管理）或重新打开 · Move a risk's status
+    /// along, or reopen it.
+    ///
+    /// 化解或排除请用 `risk close`；已化解或已排除的风险点可设回 monitoring（动态管理）重新打开。
+    ///
+    /// Moves a risk along identified → graded → measures-set → monitoring, or reopens a
     /// resolved or ruled-out risk (monitoring). Resolving and ruling out: `risk close`.
     SetStatus {
-        /// Risk id, e.g. 510104-1.
+        /// 风险点编号，如 510104-1 · Risk id, e.g. 510104-1.
         id: String,
-        /// identified, graded, measures-set or monitoring (or the Chinese label).
+        /// 发现识别、风险定级、制定措施或动态管理 · identified, graded, measures-set or
+        /// monitoring (either word).
         status: RiskStatus,
         #[command(flatten)]
         out: Output,
     },
-    /// Close a risk: --resolved --summary "…" (化解: every measure done or cancelled), or
-    /// --ruled-out --reason "…" (排除: a false alarm, from any status). Reopen with
-    /// `set-status ID monitoring`.
+    /// 结案：化解（--resolved）或排除误报（--ruled-out） · Close a risk: resolved or ruled out.
+    ///
+    /// 化解：--resolved --summary "…"，须各项措施已完成或取消；排除：--ruled-out --reason "…"，
+    /// 误报，任何状态均可。用 `set-status 编号 monitoring` 重新打开。
+    ///
+    /// --resolved --summary "…" (every measure done or cancelled), or --ruled-out --reason "…"
+    /// (a false alarm, from any status). Reopen with `set-status ID monitoring`.
     #[command(group(clap::ArgGroup::new("how").required(true).args(["resolved", "ruled_out"])))]
     Close {
-        /// Risk id, e.g. 510104-1.
+        /// 风险点编号，如 510104-1 · Risk id, e.g. 510104-1.
         id: String,
-        /// Resolved (化解): needs --summary.
+        /// 化解，须给 --summary · Resolved: needs --summary.
         #[arg(long, requires = "summary", conflicts_with = "reason")]
         resolved: bool,
-        /// Ruled out (排除), a false alarm (误报): needs --reason.
+        /// 排除（误报），须给 --reason · Ruled out, a false alarm: needs --reason.
         #[arg(long, requires = "reason", conflicts_with = "summary")]
         ruled_out: bool,
-        /// How the risk was defused (with --resolved).
+        /// 化解情况（配合 --resolved） · How the risk was defused (with --resolved).
         #[arg(long)]
         summary: Option<String>,
-        /// Why it is a false alarm (with --ruled-out).
+        /// 误报原因（配合 --ruled-out） · Why it is a false alarm (with --ruled-out).
         #[arg(long)]
         reason: Option<String>,
         #[command(flatten)]
         out: Output,
     },
-    /// Widen who a risk is shared with: neighbours (adjacent counties and the province) or
-    /// province (every county of the province). A share only widens, and is kept in history.
+    /// 扩大共享范围：周边兄弟县（市）或全省 · Widen who a risk is shared with: neighbours or
+    /// province.
+    ///
+    /// neighbours：相邻县和省级；province：全省各县。共享范围只扩大不缩小，并记入历史。
+    ///
+    /// neighbours: adjacent counties and the province; province: every county of the province.
+    /// A share only widens, and is kept in history.
     Share {
-        /// Risk id, e.g. 510104-1.
+        /// 风险点编号，如 510104-1 · Risk id, e.g. 510104-1.
         id: String,
-        /// neighbours or province.
+        /// neighbours（周边）或 province（全省） · neighbours or province.
         #[arg(long, value_parser = ["neighbours", "province"])]
         scope: String,
         #[command(flatten)]
         out: Output,
     },
-    /// One risk item with its measures and whole history (who, when, what changed).
+    /// 查看一个风险点及其措施和全部历史 · One risk point with its measures and whole history.
     Show {
-        /// Risk id, e.g. 510104-1.
+        /// 风险点编号，如 510104-1 · Risk id, e.g. 510104-1.
         id: String,
         #[command(flatten)]
         out: Output,
     },
-    /// Risk items, filtered and paged.
+    /// 风险点台账，可筛选分页 · Risk points, filtered and paged.
     List {
-        /// Only this level: I, II, III or IV.
+        /// 仅此等级：I、II、III、IV 或 特别重大、重大、较大、一般 · Only this level: I, II, III
+        /// or IV (or the Chinese label).
         #[arg(long)]
         level: Option<Level>,
-        /// Only this focus point.
+        /// 仅此重点（中英文均可） · Only this focus point (either word).
         #[arg(long)]
         focus: Option<FocusPoint>,
-        /// Only this status.
+        /// 仅此状态（中英文均可） · Only this status (either word).
         #[arg(long)]
         status: Option<RiskStatus>,
-        /// Only risks whose title, description, source or department contain this text.
+        /// 标题、描述、舆情源或责任部门含此文字 · Only risks whose title, description, source
+        /// or department contain this text.
         #[arg(long)]
         text: Option<String>,
-        /// Page size (default 50, at most 500).
+        /// 每页条数（默认 50，最多 500） · Page size (default 50, at most 500).
         #[arg(long, default_value_t = 50)]
         limit: u32,
-        /// Start after this cursor (printed after a page that has more).
+        /// 从此游标之后开始 · Start after this cursor (printed after a page that has more).
         #[arg(long)]
         cursor: Option<String>,
-        /// Whose risks: this node's own (default), `all` (own and those shared with this
-        /// node), or a division code.
+        /// 谁的风险点：本节点（默认）、all（含共享给本节点的）或区划代码 · Whose risks: this
+        /// node's own (default), `all` (own and shared with it), or a division code.
         #[arg(long, value_name = "all|CODE")]
         origin: Option<String>,
-        /// Walk every page.
+        /// 列出所有页 · Walk every page.
         #[arg(long)]
         all: bool,
         #[command(flatten)]
@@ -222,11 +253,11 @@ pub enum RiskCommand {
 /// The officer's own level (综合研判), beside the computed one.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Judgement {
-    /// Set this level instead of the computed one: I-IV or 特别重大, 重大, 较大, 一般
-    /// (needs --reason).
+    /// 综合研判另定等级：I-IV 或 特别重大、重大、较大、一般（须给 --reason） · Set this level
+    /// instead of the computed one: I-IV or the Chinese label (needs --reason).
     #[arg(long, requires = "reason")]
     pub level: Option<Level>,
-    /// Why the level differs from the computed one.
+    /// 另定等级的理由 · Why the level differs from the computed one.
     #[arg(long, requires = "level")]
     pub reason: Option<String>,
 }
@@ -234,74 +265,75 @@ pub struct Judgement {
 /// `fenghuo risk measure …` commands.
 #[derive(Debug, clap::Subcommand)]
 pub enum MeasureCommand {
-    /// Add a preventive measure to a risk.
+    /// 添加一项防范措施 · Add a preventive measure to a risk.
     Add {
-        /// Risk id, e.g. 510104-1.
+        /// 风险点编号，如 510104-1 · Risk id, e.g. 510104-1.
         id: String,
-        /// What will be done.
+        /// 措施内容 · What will be done.
         #[arg(long)]
         action: String,
-        /// Who does it.
+        /// 责任人 · Who does it.
         #[arg(long)]
         owner: String,
-        /// Due date, YYYY-MM-DD.
+        /// 完成期限，YYYY-MM-DD · Due date, YYYY-MM-DD.
         #[arg(long)]
         due: String,
         #[command(flatten)]
         out: Output,
     },
-    /// Change a measure's status.
+    /// 更改措施状态 · Change a measure's status.
     Update {
-        /// Risk id, e.g. 510104-1.
+        /// 风险点编号，如 510104-1 · Risk id, e.g. 510104-1.
         id: String,
-        /// Measure id, e.g. m1.
+        /// 措施编号，如 m1 · Measure id, e.g. m1.
         measure: String,
-        /// planned, in-progress, done or cancelled (or 计划, 进行中, 完成, 取消).
+        /// 计划、进行中、完成或取消 · planned, in-progress, done or cancelled (either word).
         #[arg(long)]
         status: MeasureStatus,
-        /// How it was done, or why it was cancelled (required then).
+        /// 完成情况或取消原因（取消时必填） · How it was done, or why it was cancelled (required
+        /// then).
         #[arg(long, default_value = "")]
         note: String,
         #[command(flatten)]
         out: Output,
     },
-    /// Change a measure's action, owner or due date (only those given).
+    /// 修改措施内容、责任人或期限 · Change a measure's action, owner or due date.
     Edit {
-        /// Risk id, e.g. 510104-1.
+        /// 风险点编号，如 510104-1 · Risk id, e.g. 510104-1.
         id: String,
-        /// Measure id, e.g. m1.
+        /// 措施编号，如 m1 · Measure id, e.g. m1.
         measure: String,
-        /// What will be done.
+        /// 措施内容 · What will be done.
         #[arg(long)]
         action: Option<String>,
-        /// Who does it.
+        /// 责任人 · Who does it.
         #[arg(long)]
         owner: Option<String>,
-        /// Due date, YYYY-MM-DD, today or later.
+        /// 完成期限，YYYY-MM-DD，不早于今天 · Due date, YYYY-MM-DD, today or later.
         #[arg(long)]
         due: Option<String>,
         #[command(flatten)]
         out: Output,
     },
-    /// Mark a measure done (完成), with a note on how it was carried out.
+    /// 措施完成，附落实情况 · Mark a measure done, with a note on how it was carried out.
     Done {
-        /// Risk id, e.g. 510104-1.
+        /// 风险点编号，如 510104-1 · Risk id, e.g. 510104-1.
         id: String,
-        /// Measure id, e.g. m1.
+        /// 措施编号，如 m1 · Measure id, e.g. m1.
         measure: String,
-        /// How it was carried out.
+        /// 落实情况 · How it was carried out.
         #[arg(long)]
         note: String,
         #[command(flatten)]
         out: Output,
     },
-    /// Cancel a measure (取消), with the reason.
+    /// 取消措施，附理由 · Cancel a measure, with the reason.
     Cancel {
-        /// Risk id, e.g. 510104-1.
+        /// 风险点编号，如 510104-1 · Risk id, e.g. 510104-1.
         id: String,
-        /// Measure id, e.g. m1.
+        /// 措施编号，如 m1 · Measure id, e.g. m1.
         measure: String,
-        /// Why it is dropped.
+        /// 取消理由 · Why it is dropped.
         #[arg(long)]
         reason: String,
         #[command(flatten)]

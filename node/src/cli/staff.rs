@@ -16,43 +16,51 @@ use crate::wire::{role_from_proto, role_to_proto};
 /// `fenghuo staff` subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum StaffCommand {
-    /// Create a web account at this node (or, with --replace, give an existing one a new
-    /// role, password and names). The password is read from the terminal, twice, or from
-    /// stdin with --password-stdin; the node stores only its argon2id hash.
+    /// 在本节点开设页面账号 · Create a web account at this node.
+    ///
+    /// 加 --replace 则为已有账号更换角色、密码和姓名。密码从终端读两次，或用 --password-stdin
+    /// 从标准输入读；节点只保存其 argon2id 散列。
+    ///
+    /// With --replace, give an existing one a new role, password and names. The password is
+    /// read from the terminal, twice, or from stdin with --password-stdin; the node stores only
+    /// its argon2id hash.
     Add {
-        /// Sign-in name: a–z, 0–9, '_', '-' (recorded as staff/<unit>/<name>; a Chinese name
-        /// goes in --display-name).
+        /// 登录名：a–z、0–9、'_'、'-'（中文姓名用 --display-name） · Sign-in name: a–z, 0–9,
+        /// '_', '-' (recorded as staff/<unit>/<name>; a Chinese name goes in --display-name).
         name: String,
-        /// At a county: viewer (查看人员) reads; officer (经办人员) also does the register
-        /// work, alerts, answers and disposal requests; leader (分管领导) also signs off and
-        /// manages accounts. At the gateway: viewer; analyst (研判人员) also acknowledges
-        /// reports and issues directives; admin (管理员) also manages accounts. The Chinese
-        /// label is accepted too.
+        /// 角色（中英文均可）：县级 查看人员、经办人员、分管领导；省级 查看人员、研判人员、管理员 ·
+        /// Role (either word). At a county: viewer reads; officer also does the register work,
+        /// alerts, answers and disposal requests; leader also signs off and manages accounts.
+        /// At the gateway: viewer; analyst also acknowledges reports and issues directives;
+        /// admin also manages accounts.
         #[arg(long, value_parser = parse_role)]
         role: Role,
-        /// The person's name as colleagues write it, e.g. 林晓: shown on the pages.
+        /// 姓名，如 林晓，显示在页面上 · The person's name as colleagues write it, shown on the
+        /// pages.
         #[arg(long, value_name = "NAME")]
         display_name: Option<String>,
-        /// The person's department, e.g. 县委网信办.
+        /// 所在部门，如 县委网信办 · The person's department.
         #[arg(long)]
         department: Option<String>,
-        /// Read the password from the first line of stdin (for scripts).
+        /// 从标准输入第一行读密码（供脚本用） · Read the password from the first line of stdin
+        /// (for scripts).
         #[arg(long)]
         password_stdin: bool,
-        /// Replace the role, password and names of an existing account.
+        /// 更换已有账号的角色、密码和姓名 · Replace the role, password and names of an existing
+        /// account.
         #[arg(long)]
         replace: bool,
         #[command(flatten)]
         out: Output,
     },
-    /// Every web account of this node.
+    /// 列出本节点全部页面账号 · Every web account of this node.
     List {
         #[command(flatten)]
         out: Output,
     },
-    /// Delete an account; its sessions end at their next request.
+    /// 删除账号，其会话随即失效 · Delete an account; its sessions end at their next request.
     Remove {
-        /// Sign-in name.
+        /// 登录名 · Sign-in name.
         name: String,
         #[command(flatten)]
         out: Output,
