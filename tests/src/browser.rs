@@ -451,7 +451,8 @@ impl Browser {
     /// Presses Tab, as a person without a mouse would, until the element matching `css` has
     /// the focus; fails after 80 presses (it is not in the page's tab order).
     pub async fn tab_to(&self, css: &str) -> anyhow::Result<()> {
-        const FOCUSED: &str = "const e = document.activeElement; return !!e && e.matches(arguments[0]);";
+        const FOCUSED: &str =
+            "const e = document.activeElement; return !!e && e.matches(arguments[0]);";
         for _ in 0..80 {
             if self.eval(FOCUSED, vec![json!(css)]).await? == json!(true) {
                 return Ok(());

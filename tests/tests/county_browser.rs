@@ -102,7 +102,10 @@ async fn open_until(b: &Browser, url: &str, css: &str) {
 async fn gone(b: &Browser, html: &str, what: &str) {
     let deadline = tokio::time::Instant::now() + WAIT;
     while b.source().await.unwrap_or_default().contains(html) {
-        assert!(tokio::time::Instant::now() < deadline, "{what} is still there");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what} is still there"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -136,7 +139,9 @@ async fn an_officer_works_a_day_in_the_browser_by_keyboard_and_on_a_phone() {
     b.press("住建局").await.unwrap();
     b.tab_to("#f-focus").await.unwrap();
     b.press(keys::DOWN).await.unwrap();
-    b.tab_to("#identify-form button[type=submit]").await.unwrap();
+    b.tab_to("#identify-form button[type=submit]")
+        .await
+        .unwrap();
     b.press(keys::ENTER).await.unwrap();
     b.wait_for("#risk-title", WAIT).await.unwrap();
     assert_eq!(b.text("#risk-title").await.unwrap(), "拆迁补偿视频扩散");
@@ -145,7 +150,11 @@ async fn an_officer_works_a_day_in_the_browser_by_keyboard_and_on_a_phone() {
     assert_eq!(id, format!("{A}-1"));
 
     // Grade by keyboard: a digit picks the score in each select.
-    for (field, score) in [("#g-influence", "4"), ("#g-attention", "4"), ("#g-diffusion", "3")] {
+    for (field, score) in [
+        ("#g-influence", "4"),
+        ("#g-attention", "4"),
+        ("#g-diffusion", "3"),
+    ] {
         b.tab_to(field).await.unwrap();
         b.press(score).await.unwrap();
     }
@@ -184,7 +193,7 @@ async fn an_officer_works_a_day_in_the_browser_by_keyboard_and_on_a_phone() {
         .await
         .unwrap();
     b.screenshot("04-risk").await.unwrap();
-    let shared = tokio::task::block_in_place(|| {
+    tokio::task::block_in_place(|| {
         fenghuo_tests::wait::until(
             "the shared risk at the gateway",
             SYNC_TIMEOUT,
@@ -198,7 +207,6 @@ async fn an_officer_works_a_day_in_the_browser_by_keyboard_and_on_a_phone() {
             },
         )
     });
-    let () = shared;
 
     // The inbox: the alert acknowledged by keyboard, the directive answered.
     open_until(&b, &format!("{url}/inbox"), &format!("#ack-{alert}")).await;
@@ -207,13 +215,23 @@ async fn an_officer_works_a_day_in_the_browser_by_keyboard_and_on_a_phone() {
     b.tab_to(&format!("#note-{alert}")).await.unwrap();
     b.press("已派员到场").await.unwrap();
     b.press(keys::ENTER).await.unwrap();
-    gone(&b, &format!("id=\"ack-{alert}\""), "the acknowledged alert's form").await;
+    gone(
+        &b,
+        &format!("id=\"ack-{alert}\""),
+        "the acknowledged alert's form",
+    )
+    .await;
     assert!(b.source().await.unwrap().contains("已派员到场"));
     b.fill(&format!("#text-{directive}"), "已约谈，舆情平稳")
         .await
         .unwrap();
     b.submit(&format!("#answer-{directive}")).await.unwrap();
-    gone(&b, &format!("id=\"answer-{directive}\""), "the answered directive's form").await;
+    gone(
+        &b,
+        &format!("id=\"answer-{directive}\""),
+        "the answered directive's form",
+    )
+    .await;
 
     // A disposal request to the partner the province registered.
     open_until(
@@ -242,7 +260,11 @@ async fn an_officer_works_a_day_in_the_browser_by_keyboard_and_on_a_phone() {
     b.fill("#c-text", "复核为误报").await.unwrap();
     b.submit("#form-close").await.unwrap();
     b.wait_for("#risk-closure", WAIT).await.unwrap();
-    assert!(b.text("#risk-closure").await.unwrap().contains("复核为误报"));
+    assert!(b
+        .text("#risk-closure")
+        .await
+        .unwrap()
+        .contains("复核为误报"));
     b.screenshot("07-closed").await.unwrap();
 
     // Every page at 1366×768 and at 390 px wide: photographed, and nothing wider than a phone.

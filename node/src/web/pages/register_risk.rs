@@ -163,7 +163,9 @@ fn tables(r: &RiskRecord, today: &str, people: &People, l: Lang) -> (Table, Tabl
 fn scope_label(scope: Audience, l: Lang) -> &'static str {
     match scope {
         Audience::Local => l.pick("仅本县", "this county only"),
-        Audience::Neighbours => l.pick("周边兄弟县及省级", "neighbouring counties and the province"),
+        Audience::Neighbours => {
+            l.pick("周边兄弟县及省级", "neighbouring counties and the province")
+        }
         Audience::Province => l.pick("全省各节点", "every node of the province"),
         Audience::Upstream => l.pick("仅省级", "the province only"),
     }
