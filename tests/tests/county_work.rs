@@ -209,6 +209,29 @@ fn an_officer_works_the_register_and_the_inbox_in_chinese_and_a_viewer_only_read
         },
     );
 
+    // Shared with a named county too: an unknown code is refused beside the form, the
+    // neighbour by name is recorded (and shown by name).
+    let r = lin.post(
+        &format!("/register/{id}/share-with"),
+        &[("csrf", &token), ("counties", "510199")],
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("id=\"error-share-with\""), "{}", r.body);
+    let r = lin.post(
+        &format!("/register/{id}/share-with"),
+        &[("csrf", &token), ("counties", B)],
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = lin.get(&location);
+    assert!(page.body.contains("id=\"shared-with\""), "{}", page.body);
+    assert!(
+        page.body.contains(&format!(
+            "datalist id=\"sw-known\"><option value=\"{B}\">青羊区 {B}"
+        )),
+        "{}",
+        page.body
+    );
+
     // An alert the gateway addresses to the county: counted, acknowledged with a note, gone.
     let alert = p
         .gateway_cli()

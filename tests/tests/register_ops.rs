@@ -675,3 +675,162 @@ async fn the_new_calls_refuse_what_the_cli_would_not_send() {
     );
     assert_eq!(show(&node, &pki, ZHANG, &id), before, "nothing was written");
 }
+
+/// `alert watch --json --from-start --count n` at `name`: its first `n` journal events.
+fn first_events(p: &Province, name: &str, n: usize) -> Vec<Value> {
+    p.cli(name)
+        .args(["alert", "watch", "--json", "--from-start", "--count"])
+        .arg(n.to_string())
+        .timeout(fenghuo_tests::province::SYNC_TIMEOUT)
+        .run()
+        .ok()
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_risk_shared_with_a_named_county_notifies_that_county_alone() {
+    const A: &str = "510104";
+    const B: &str = "510105";
+    const C: &str = "510106";
+    let p = TestProvince::new("51")
+        .county(A)
+        .county(B)
+        .county(C)
+        .neighbours(A, B)
+        .start();
+    let id = p.risk(
+        A,
+        &["add", "--title", "跨区施工纠纷", "--focus", "重点工作中心"],
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Named counties must be counties of the province that have joined, not A itself.
+    p.wait_converged();
+    for (bad, why) in [(A, "own county"), ("510199", "unknown county")] {
+        let e = p
+            .cli(A)
+            .args(["risk", "share", &id, "--to", bad])
+            .run()
+            .err();
+        assert!(e.contains("counties") && e.contains(why), "{bad}: {e}");
+    }
+
+    // Shared with C by name: C is not A's neighbour, so it travels in the province's feed.
+    let r = p.risk(A, &["share", &id, "--to", C]);
+    assert_eq!(r["shared_with"], serde_json::json!([C]), "{r:#}");
+    assert_eq!(r["scope"], "province", "{r:#}");
+    let e = p.cli(A).args(["risk", "share", &id, "--to", C]).run().err();
+    assert!(e.contains("already shared"), "{e}");
+    let text = p
+        .cli(A)
+        .args(["risk", "share", &id, "--to", &format!("{B},{C}")])
+        .run()
+        .ok()
+        .stdout;
+    assert!(
+        text.contains("青羊区 510105") && text.contains("510106"),
+        "{text}"
+    );
+
+    // An alert to the whole province after it: the first thing C hears of is the risk, and
+    // B, named second, too; the gateway hears of it; a later open share to the neighbours
+    // reaches nobody new at C.
+    let alert = p
+        .cli(A)
+        .args([
+            "alert",
+            "issue",
+            "--headline",
+            "施工现场聚集",
+            "--severity",
+            "moderate",
+            "--urgency",
+            "expected",
+            "--certainty",
+            "likely",
+            "--audience",
+            "province",
+            "--json",
+        ])
+        .run()
+        .ok()
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let at_c = first_events(&p, C, 2);
+    assert_eq!(at_c[0]["kind"], "risk-shared", "{at_c:?}");
+    assert_eq!(at_c[0]["id"], id.as_str());
+    assert_eq!(at_c[1]["id"], alert.as_str(), "{at_c:?}");
+    let at_b = first_events(&p, B, 2);
+    assert!(
+        at_b.iter()
+            .any(|e| e["kind"] == "risk-shared" && e["id"] == id.as_str()),
+        "{at_b:?}"
+    );
+    // C holds the risk, with whom it was shared.
+    let held = p.show(C, &id);
+    assert_eq!(held["shared_with"], serde_json::json!([C, B]), "{held:#}");
+}
+
+#[test]
+fn a_county_not_named_holds_the_entry_but_is_not_told() {
+    const A: &str = "510104";
+    const B: &str = "510105";
+    const C: &str = "510106";
+    let p = TestProvince::new("51")
+        .county(A)
+        .county(B)
+        .county(C)
+        .neighbours(A, B)
+        .start();
+    let id = p.risk(
+        A,
+        &["add", "--title", "跨区施工纠纷", "--focus", "重点工作中心"],
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    p.wait_converged();
+    p.risk(A, &["share", &id, "--to", C]);
+    let alert = p
+        .cli(A)
+        .args([
+            "alert",
+            "issue",
+            "--headline",
+            "施工现场聚集",
+            "--severity",
+            "moderate",
+            "--urgency",
+            "expected",
+            "--certainty",
+            "likely",
+            "--audience",
+            "province",
+            "--json",
+        ])
+        .run()
+        .ok()
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // B (A's neighbour, but not named) receives the province's feed and holds the entry, yet
+    // its first journal event is the alert, not the risk.
+    let at_b = first_events(&p, B, 1);
+    assert_eq!(at_b[0]["id"], alert.as_str(), "{at_b:?}");
+    // Opening it to the neighbours afterwards tells B (in the province's feed it now travels in).
+    p.risk(A, &["share", &id, "--scope", "neighbours"]);
+    let at_b = first_events(&p, B, 2);
+    assert!(
+        at_b.iter()
+            .any(|e| e["kind"] == "risk-shared" && e["id"] == id.as_str()),
+        "{at_b:?}"
+    );
+}

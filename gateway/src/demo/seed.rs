@@ -267,6 +267,7 @@ pub async fn seed(connect: &Connect, mut progress: impl FnMut(&str)) -> anyhow::
             reg.share_risk(v1::ShareRiskRequest {
                 id: risk.id,
                 scope: scope as i32,
+                counties: Vec::new(),
             })
             .await?;
         }

@@ -64,5 +64,6 @@ pub fn risk_to_proto(r: &RiskRecord) -> v1::Risk {
             at_ms: c.at_ms,
             by: c.by.clone(),
         }),
+        shared_with: r.shared_with.clone(),
     }
 }

@@ -255,11 +255,23 @@ impl Registry for RegistryService {
     ) -> Result<Response<v1::Risk>, Status> {
         let c = caller(&req)?;
         let r = req.into_inner();
+        if !r.counties.is_empty() {
+            if r.scope != 0 {
+                return Err(Status::invalid_argument(
+                    "scope: leave it unset when sharing with named counties",
+                ));
+            }
+            let command = Command::ShareWith {
+                id: r.id,
+                counties: r.counties,
+            };
+            return self.write(c, command).await;
+        }
         let scope = match Audience::from_proto(r.scope) {
             Some(s @ (Audience::Neighbours | Audience::Province)) => s,
             _ => {
                 return Err(Status::invalid_argument(
-                    "scope: share with neighbours or province",
+                    "scope: share with neighbours or province, or name counties",
                 ))
             }
         };

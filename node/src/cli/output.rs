@@ -151,6 +151,7 @@ pub fn risk_json(r: &v1::Risk) -> Value {
         "department": r.department,
         "status": status_text(r.status),
         "scope": scope_text(r.scope),
+        "shared_with": r.shared_with,
         "level": level_text(r),
         "grade": r.grade.as_ref().map(|g| json!({
             "influence": g.influence,
@@ -247,7 +248,18 @@ pub fn risk_detail(r: &v1::Risk) -> String {
         ("level", level),
         ("status", status),
         ("closed", closure),
-        ("shared with", scope_text(r.scope).to_owned()),
+        ("shared with", {
+            let named: Vec<String> = r
+                .shared_with
+                .iter()
+                .map(|c| crate::places::display(c, None))
+                .collect();
+            if named.is_empty() {
+                scope_text(r.scope).to_owned()
+            } else {
+                format!("{} ({})", scope_text(r.scope), named.join("、"))
+            }
+        }),
         ("focus", focus),
         ("grade", grade),
         ("source", r.source.clone()),

@@ -193,19 +193,23 @@ pub enum RiskCommand {
         #[command(flatten)]
         out: Output,
     },
-    /// 扩大共享范围：周边兄弟县（市）或全省 · Widen who a risk is shared with: neighbours or
-    /// province.
+    /// 扩大共享范围：周边兄弟县（市）、全省或指定县（区） · Widen who a risk is shared with:
+    /// neighbours, province, or named counties.
     ///
-    /// neighbours：相邻县和省级；province：全省各县。共享范围只扩大不缩小，并记入历史。
+    /// neighbours：相邻县和省级；province：全省各县；--to：指定的县（区）收到通知（同一数据通道的其他单位也持有该记录，但不通知、不列入收件箱）。共享范围只扩大不缩小，并记入历史。
     ///
-    /// neighbours: adjacent counties and the province; province: every county of the province.
-    /// A share only widens, and is kept in history.
+    /// neighbours: adjacent counties and the province; province: every county of the province;
+    /// --to: the named counties are notified (others holding the same feed keep the entry
+    /// but are not told). A share only widens, and is kept in history.
     Share {
         /// 风险点编号，如 510104-1 · Risk id, e.g. 510104-1.
         id: String,
         /// neighbours（周边）或 province（全省） · neighbours or province.
-        #[arg(long, value_parser = ["neighbours", "province"])]
-        scope: String,
+        #[arg(long, value_parser = ["neighbours", "province"], required_unless_present = "to")]
+        scope: Option<String>,
+        /// 指定县（区）代码，逗号分隔，如 510105,510106 · Named counties instead, e.g. 510105,510106.
+        #[arg(long, value_delimiter = ',', conflicts_with = "scope")]
+        to: Vec<String>,
         #[command(flatten)]
         out: Output,
     },
@@ -695,25 +699,37 @@ pub async fn run(connect: ConnectArgs, cmd: RiskCommand) -> anyhow::Result<()> {
                 format!("{} is now {} {}", r.id, status, status.label_zh())
             })?;
         }
-        RiskCommand::Share { id, scope, out } => {
-            let scope = match scope.as_str() {
-                "province" => v1::Audience::Province,
-                _ => v1::Audience::Neighbours,
+        RiskCommand::Share { id, scope, to, out } => {
+            let scope = match scope.as_deref() {
+                Some("province") => v1::Audience::Province,
+                Some(_) => v1::Audience::Neighbours,
+                None => v1::Audience::Unspecified,
             };
+            let named = !to.is_empty();
             let r = client
                 .share_risk(v1::ShareRiskRequest {
                     id,
                     scope: scope as i32,
+                    counties: to,
                 })
                 .await
                 .map_err(status_message)?
                 .into_inner();
             report(&r, &out, || {
-                format!(
-                    "{} is now shared with {}",
-                    r.id,
-                    output::scope_text(r.scope)
-                )
+                if named {
+                    let names: Vec<String> = r
+                        .shared_with
+                        .iter()
+                        .map(|c| crate::places::display(c, None))
+                        .collect();
+                    format!("{} is now shared with {}", r.id, names.join("、"))
+                } else {
+                    format!(
+                        "{} is now shared with {}",
+                        r.id,
+                        output::scope_text(r.scope)
+                    )
+                }
             })?;
         }
         RiskCommand::Show { id, out } => {

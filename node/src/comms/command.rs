@@ -124,35 +124,21 @@ pub enum Command {
     },
 }
 
-/// Checks every county of `codes` is one this node knows, and is not `unit` itself.
+/// Checks the county codes of `field` ([`directory::check_known`]).
 fn known(
     store: &dyn Store,
     field: &'static str,
     unit: &str,
     codes: &[String],
 ) -> Result<(), CommsError> {
-    let counties = directory::known_counties(store)?;
-    for code in codes {
-        crate::identity::DivisionCode::county(code)
-            .map_err(|e| CommsError::field(field, format!("{code:?} is not a county code: {e}")))?;
-        if code == unit {
-            return Err(CommsError::field(
-                field,
-                format!("{code} is this node's own county"),
-            ));
-        }
-        if !counties.contains(code) {
-            let list: Vec<&str> = counties.iter().map(String::as_str).collect();
-            return Err(CommsError::field(
-                field,
-                format!(
-                    "unknown county {code}: no county of this province by that code has joined (known: {})",
-                    if list.is_empty() { "none yet".to_owned() } else { list.join(", ") }
-                ),
-            ));
-        }
+    directory::check_known(store, unit, codes).map_err(|e| address_error(field, e))
+}
+
+fn address_error(field: &'static str, e: directory::AddressError) -> CommsError {
+    match e {
+        directory::AddressError::Refused(m) => CommsError::field(field, m),
+        directory::AddressError::Store(s) => CommsError::Store(s),
     }
-    Ok(())
 }
 
 /// The feed of `unit` that carries its answers to something `issuer` wrote.
@@ -181,17 +167,12 @@ fn alert_feed(
         )),
         AlertAudience::Neighbours => Ok(Audience::Neighbours),
         AlertAudience::Province => Ok(Audience::Province),
-        AlertAudience::Counties(list) => {
+        AlertAudience::Counties(list) if is_province(unit) => {
             known(store, "audience", unit, list)?;
-            let neighbours = if is_province(unit) {
-                None
-            } else {
-                directory::declared(store, unit)?
-            };
-            Ok(match neighbours {
-                Some(n) if list.iter().all(|c| n.contains(c)) => Audience::Neighbours,
-                _ => Audience::Province,
-            })
+            Ok(Audience::Province)
+        }
+        AlertAudience::Counties(list) => {
+            directory::feed_reaching(store, unit, list).map_err(|e| address_error("audience", e))
         }
     }
 }

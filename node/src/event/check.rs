@@ -665,12 +665,19 @@ pub fn event(event: &Event, origin: &str, at_ms: i64) -> Result<(), ContentError
             scope,
             reason,
             snapshot: s,
+            counties,
         } => {
             id_of("id", id, RISK, own)?;
             if *scope == Audience::Local {
                 return Err(field("scope", "a share cannot narrow to local"));
             }
             r.text("reason", reason, MAX_SHORT)?;
+            for (name, codes) in [("counties", counties), ("shared_with", &s.shared_with)] {
+                county_codes(name, codes, province)?;
+                if codes.iter().any(|c| c == unit.as_str()) {
+                    return Err(field(name, "names the origin itself"));
+                }
+            }
             snapshot(r, s, id, unit.as_str())
         }
         Event::NeighboursDeclared { neighbours } => {
@@ -981,6 +988,13 @@ pub fn county_codes_named(event: &Event) -> Vec<&str> {
     match event {
         Event::NeighboursDeclared { neighbours } => neighbours.iter().map(String::as_str).collect(),
         Event::DirectiveIssued { targets, .. } => targets.iter().map(String::as_str).collect(),
+        Event::RiskShared {
+            counties, snapshot, ..
+        } => counties
+            .iter()
+            .chain(&snapshot.shared_with)
+            .map(String::as_str)
+            .collect(),
         Event::AlertIssued { alert, .. } | Event::AlertUpdated { alert, .. } => {
             let mut v: Vec<&str> = alert.affected.iter().map(String::as_str).collect();
             if let crate::domain::alert::AlertAudience::Counties(c) = &alert.audience {

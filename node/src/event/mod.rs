@@ -186,6 +186,10 @@ pub enum Event {
         reason: String,
         /// The risk as it stands, history included.
         snapshot: Box<RiskSnapshot>,
+        /// The counties it is addressed to, by name (a notification to them, in a feed
+        /// that reaches them all); empty: everyone the feed reaches.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        counties: Vec<String>,
     },
     /// The origin's neighbouring counties, as its configuration names them: who may receive
     /// its `neighbours` feed (relays read this to know where to forward it).

@@ -125,6 +125,12 @@ pub struct RiskSnapshot {
     /// How it was closed, while it is resolved or ruled out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closure: Option<ClosureSnapshot>,
+    /// The counties it was shared with by name before.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shared_with: Vec<String>,
+    /// The widest audience it was shared with openly, when narrower than `scope`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_scope: Option<Audience>,
 }
 
 fn local() -> Audience {

@@ -6,6 +6,7 @@ use crate::domain::{FocusPoint, GradingStandard, Level, MeasureStatus, RiskStatu
 use crate::event::{Event, RiskSnapshot};
 use crate::feed::Audience;
 use crate::store::{Batch, Store};
+use crate::sync::directory;
 
 use super::view::{self, parse_risk_id};
 use super::RegisterError;
@@ -134,6 +135,14 @@ pub enum Command {
         /// The new audience.
         scope: Audience,
     },
+    /// Share with named counties (a notification to them): in the feed that reaches them
+    /// all (neighbours', else the province's), never narrower than the risk's scope.
+    ShareWith {
+        /// The risk.
+        id: String,
+        /// County codes of this province (not this one) that have joined.
+        counties: Vec<String>,
+    },
     /// Publish this node's neighbouring counties (from its configuration).
     DeclareNeighbours {
         /// County codes.
@@ -147,6 +156,7 @@ impl Command {
         match self {
             Self::Create { .. } | Self::DeclareNeighbours { .. } => None,
             Self::Share { id, .. }
+            | Self::ShareWith { id, .. }
             | Self::Update { id, .. }
             | Self::Grade { id, .. }
             | Self::AddMeasure { id, .. }
@@ -259,11 +269,14 @@ pub fn prepare(
         None => None,
     };
     let event = prepare_event(store, batch, unit, standard, today, cmd)?;
-    let audience = match (cmd, scope) {
-        (Command::Share { scope, .. }, _) => *scope,
-        (Command::DeclareNeighbours { .. }, _) => Audience::Province,
-        (_, Some(scope)) => scope,
-        (_, None) => Audience::Local,
+    let audience = match (cmd, &event, scope) {
+        // A risk shared further with named counties keeps its events in that wider feed.
+        (Command::Share { scope: to, .. }, _, Some(now)) if now.breadth() > to.breadth() => now,
+        (Command::Share { scope, .. }, _, _) => *scope,
+        (Command::ShareWith { .. }, Event::RiskShared { scope, .. }, _) => *scope,
+        (Command::DeclareNeighbours { .. }, _, _) => Audience::Province,
+        (_, _, Some(scope)) => scope,
+        (_, _, None) => Audience::Local,
     };
     Ok(vec![(audience, event)])
 }
@@ -293,6 +306,7 @@ pub fn follow_up(
             scope: Audience::Upstream,
             reason: format!("major-issue report: level {level}"),
             snapshot: Box::new(RiskSnapshot::from(&risk)),
+            counties: Vec::new(),
         },
     )))
 }
@@ -588,10 +602,10 @@ fn prepare_event(
                     "share with neighbours or province",
                 ));
             }
-            if risk.scope.breadth() >= scope.breadth() {
+            if risk.openly().breadth() >= scope.breadth() {
                 return Err(RegisterError::Precondition(format!(
                     "risk {id} is already shared with {} (a share can only widen)",
-                    risk.scope
+                    risk.openly()
                 )));
             }
             Event::RiskShared {
@@ -599,6 +613,50 @@ fn prepare_event(
                 scope: *scope,
                 reason: "shared by staff".into(),
                 snapshot: Box::new(RiskSnapshot::from(&risk)),
+                counties: Vec::new(),
+            }
+        }
+        Command::ShareWith { id, counties } => {
+            let risk = view::load_full(&batch.over(store), id)?;
+            let mut named: Vec<String> = Vec::new();
+            for c in counties {
+                let c = c.trim().to_owned();
+                if !c.is_empty() && !named.contains(&c) {
+                    named.push(c);
+                }
+            }
+            if named.is_empty() {
+                return Err(RegisterError::field(
+                    "counties",
+                    "name at least one county (its six-digit code)",
+                ));
+            }
+            let reaching = directory::feed_reaching(store, unit, &named).map_err(|e| match e {
+                directory::AddressError::Refused(m) => RegisterError::field("counties", m),
+                directory::AddressError::Store(s) => RegisterError::Store(s),
+            })?;
+            let new: Vec<String> = named
+                .into_iter()
+                .filter(|c| !risk.shared_with.contains(c))
+                .collect();
+            if new.is_empty() {
+                return Err(RegisterError::Precondition(format!(
+                    "risk {id} is already shared with {}",
+                    counties.join(", ")
+                )));
+            }
+            // Never narrower than the risk's scope: its events go to that feed already.
+            let scope = if reaching.breadth() > risk.scope.breadth() {
+                reaching
+            } else {
+                risk.scope
+            };
+            Event::RiskShared {
+                id: id.clone(),
+                scope,
+                reason: "shared with named counties".into(),
+                snapshot: Box::new(RiskSnapshot::from(&risk)),
+                counties: new,
             }
         }
         Command::DeclareNeighbours { neighbours } => Event::NeighboursDeclared {

@@ -150,6 +150,26 @@ pub struct RiskRecord {
     /// history keeps it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closure: Option<ClosureRecord>,
+    /// The counties it was shared with by name (notified); empty: no one by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shared_with: Vec<String>,
+    /// The widest audience it was shared with openly, when a share with named counties took
+    /// its feed further (everyone holding that feed holds it, but only the named are meant);
+    /// `None`: `scope` itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_scope: Option<Audience>,
+}
+
+/// Whether county `unit` is meant to read a risk of another county shared with the
+/// counties `shared_with` by name and openly with `openly` (`neighbour`: `unit` is the
+/// origin's declared neighbour).
+pub fn meant_for(shared_with: &[String], openly: Audience, unit: &str, neighbour: bool) -> bool {
+    shared_with.iter().any(|c| c == unit)
+        || match openly {
+            Audience::Province => true,
+            Audience::Neighbours => neighbour,
+            Audience::Local | Audience::Upstream => false,
+        }
 }
 
 fn local() -> Audience {
@@ -157,6 +177,18 @@ fn local() -> Audience {
 }
 
 impl RiskRecord {
+    /// The widest audience it was shared with openly (not only with named counties).
+    pub fn openly(&self) -> Audience {
+        self.open_scope.unwrap_or(self.scope)
+    }
+
+    /// Whether county `unit`, holding this risk of another county, is meant to see it: named
+    /// in a share, or reached by an open one (`neighbour`: `unit` is the origin's declared
+    /// neighbour).
+    pub fn meant_for(&self, unit: &str, neighbour: bool) -> bool {
+        meant_for(&self.shared_with, self.openly(), unit, neighbour)
+    }
+
     /// The current level, if graded: the officer's override if any, else the computed one.
     pub fn level(&self) -> Option<Level> {
         self.grade.as_ref().map(GradeRecord::effective_level)
@@ -236,6 +268,8 @@ impl From<&RiskRecord> for RiskSnapshot {
                 at_ms: c.at_ms,
                 by: c.by.clone(),
             }),
+            shared_with: r.shared_with.clone(),
+            open_scope: r.open_scope,
         }
     }
 }
@@ -298,6 +332,8 @@ impl From<&RiskSnapshot> for RiskRecord {
                 at_ms: c.at_ms,
                 by: c.by.clone(),
             }),
+            shared_with: s.shared_with.clone(),
+            open_scope: s.open_scope,
         }
     }
 }
@@ -305,6 +341,17 @@ impl From<&RiskSnapshot> for RiskRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_risk_is_meant_for_the_named_and_whoever_an_open_share_reaches() {
+        let named = ["510106".to_owned()];
+        assert!(meant_for(&named, Audience::Local, "510106", false));
+        assert!(!meant_for(&named, Audience::Local, "510105", true));
+        assert!(meant_for(&named, Audience::Neighbours, "510105", true));
+        assert!(!meant_for(&named, Audience::Neighbours, "510107", false));
+        assert!(meant_for(&[], Audience::Province, "510107", false));
+        assert!(!meant_for(&[], Audience::Upstream, "510105", true));
+    }
     use crate::domain::{FocusPoint, Level, MeasureStatus, RiskStatus, Scores};
 
     /// The snapshot a `risk-shared` event carries is its own type now; its bytes must stay
@@ -358,6 +405,8 @@ mod tests {
             created_at_ms: 1_700_000_000_000,
             updated_at_ms: 1_700_000_000_500,
             closure: None,
+            shared_with: vec![],
+            open_scope: None,
         };
         let snapshot = RiskSnapshot::from(&record);
         let (Ok(as_record), Ok(as_snapshot)) =

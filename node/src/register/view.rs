@@ -257,15 +257,52 @@ pub(crate) fn apply(
         scope,
         reason,
         snapshot,
+        counties,
     } = event
     {
         let existing = load(&batch.over(store), id)?;
-        if existing
+        if let Some(r) = existing
             .as_ref()
-            .is_some_and(|r| r.scope.breadth() >= scope.breadth())
+            .filter(|r| r.scope.breadth() >= scope.breadth())
         {
-            // Already this wide: a replay, or the same snapshot by another path.
-            return Ok(None);
+            // Already this wide: a replay, or the same snapshot by another path, unless it
+            // names counties the risk was not yet shared with.
+            let new: Vec<&String> = counties
+                .iter()
+                .filter(|c| !r.shared_with.contains(c))
+                .collect();
+            // An open share below a scope a named share reached: it widens who is meant.
+            let opens = counties.is_empty() && r.openly().breadth() < scope.breadth();
+            if new.is_empty() && !opens {
+                return Ok(None);
+            }
+            let mut record = r.clone();
+            record.shared_with.extend(new.iter().map(|c| (*c).clone()));
+            if opens {
+                record.open_scope = Some(*scope).filter(|s| s.breadth() < r.scope.breadth());
+            }
+            record.updated_at_ms = meta.at_ms;
+            record.history.clear();
+            record.revs += 1;
+            let named: Vec<&str> = new.iter().map(|c| c.as_str()).collect();
+            record.history.push(HistoryItem {
+                rev: record.revs,
+                feed: meta.audience,
+                seq: meta.seq,
+                at_ms: meta.at_ms,
+                author: meta.author.clone(),
+                action: "shared".to_owned(),
+                summary: if opens {
+                    format!("shared with {scope}")
+                } else {
+                    format!("shared with counties {}", named.join(", "))
+                },
+            });
+            save(batch, &record)?;
+            return Ok(Some(RiskChange {
+                before: existing,
+                after: record,
+            }));
         }
         if snapshot.id != *id || snapshot.origin != meta.unit {
             return Err(RegisterError::Precondition(format!(
@@ -275,6 +312,17 @@ pub(crate) fn apply(
         }
         let mut record = RiskRecord::from(&**snapshot);
         record.scope = *scope;
+        for c in counties {
+            if !record.shared_with.contains(c) {
+                record.shared_with.push(c.clone());
+            }
+        }
+        // Widened for named counties only: who else holds the feed is not meant to read it.
+        record.open_scope = if counties.is_empty() {
+            None
+        } else {
+            Some(snapshot.open_scope.unwrap_or(snapshot.scope))
+        };
         record.updated_at_ms = meta.at_ms;
         // Number the snapshot's history as the origin did (older records may lack revs).
         for (i, item) in record.history.iter_mut().enumerate() {
@@ -293,7 +341,11 @@ pub(crate) fn apply(
             at_ms: meta.at_ms,
             author: meta.author.clone(),
             action: "shared".to_owned(),
-            summary: format!("shared with {scope}{why}"),
+            summary: if counties.is_empty() {
+                format!("shared with {scope}{why}")
+            } else {
+                format!("shared with counties {}{why}", counties.join(", "))
+            },
         });
         bump_counter(store, batch, &meta.unit, id)?;
         save(batch, &record)?;
@@ -366,6 +418,8 @@ pub(crate) fn apply(
                 created_at_ms: meta.at_ms,
                 updated_at_ms: meta.at_ms,
                 closure: None,
+                shared_with: Vec::new(),
+                open_scope: None,
             };
             bump_counter(store, batch, &meta.unit, id)?;
             let summary = format!("identified: {title} (focus {focus})");
@@ -643,6 +697,8 @@ mod tests {
             created_at_ms: 0,
             updated_at_ms: 0,
             closure: None,
+            shared_with: Vec::new(),
+            open_scope: None,
         };
         let mut batch = Batch::new();
         save(&mut batch, &record).unwrap();

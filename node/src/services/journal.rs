@@ -28,6 +28,7 @@ use crate::event::Event;
 use crate::event::{may_concern_comms, EntryMeta};
 use crate::feed::{self, Audience, FeedId};
 use crate::store::{read_u64, Batch, Store, StoreError};
+use crate::sync::directory;
 use crate::writer::Writer;
 
 use crate::comms::view;
@@ -205,25 +206,45 @@ fn consider(
             }),
             false,
         ),
-        // Another county's risk reached this node: a neighbour's, or one shared with the
-        // whole province (at the gateway, every county's). Its own shares it knows of.
+        // Another county's risk reached this node: a neighbour's, one shared with the whole
+        // province or with this county by name (at the gateway, every county's). Its own
+        // shares it knows of.
         Event::RiskShared {
             id,
             scope,
             snapshot,
+            counties,
             ..
-        } => (
-            (!mine).then(|| JournalItem {
-                level: snapshot
-                    .grade
-                    .as_ref()
-                    .map(|g| g.level.as_str().to_owned())
-                    .unwrap_or_default(),
-                scope: scope.as_str().to_owned(),
-                ..item("risk-shared", id, snapshot.title.clone(), String::new())
-            }),
-            false,
-        ),
+        } => {
+            // Shared with named counties: theirs to be told of. An open share: everyone its
+            // audience reaches (a neighbours' share may travel in the province's feed when
+            // named counties took the risk there before).
+            let told = if !counties.is_empty() {
+                counties.iter().any(|c| c == unit)
+            } else {
+                match scope {
+                    Audience::Province => true,
+                    Audience::Neighbours => {
+                        meta.audience == Audience::Neighbours
+                            || directory::declared(store, &meta.unit)?
+                                .is_some_and(|n| n.contains(unit))
+                    }
+                    Audience::Local | Audience::Upstream => false,
+                }
+            };
+            (
+                (!mine && (province || told)).then(|| JournalItem {
+                    level: snapshot
+                        .grade
+                        .as_ref()
+                        .map(|g| g.level.as_str().to_owned())
+                        .unwrap_or_default(),
+                    scope: scope.as_str().to_owned(),
+                    ..item("risk-shared", id, snapshot.title.clone(), String::new())
+                }),
+                false,
+            )
+        }
         _ => (None, false),
     })
 }

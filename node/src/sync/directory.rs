@@ -144,6 +144,56 @@ pub fn member_counties(store: &dyn Store) -> Result<BTreeSet<String>, StoreError
     Ok(out)
 }
 
+/// Why a list of counties cannot be addressed by `unit`.
+#[derive(Debug, thiserror::Error)]
+pub enum AddressError {
+    /// A code is not a county, is the node's own, or names no county that has joined.
+    #[error("{0}")]
+    Refused(String),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Checks that every code of `codes` is a county of this province that has joined (it
+/// declared its neighbours), other than `unit`.
+pub fn check_known(store: &dyn Store, unit: &str, codes: &[String]) -> Result<(), AddressError> {
+    let counties = known_counties(store)?;
+    for code in codes {
+        crate::identity::DivisionCode::county(code)
+            .map_err(|e| AddressError::Refused(format!("{code:?} is not a county code: {e}")))?;
+        if code == unit {
+            return Err(AddressError::Refused(format!(
+                "{code} is this node's own county"
+            )));
+        }
+        if !counties.contains(code) {
+            let list: Vec<&str> = counties.iter().map(String::as_str).collect();
+            return Err(AddressError::Refused(format!(
+                "unknown county {code}: no county of this province by that code has joined (known: {})",
+                if list.is_empty() { "none yet".to_owned() } else { list.join(", ") }
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The feed of county `unit` that reaches every county of `codes` (checked with
+/// [`check_known`]): its neighbours' when they are all its declared neighbours, else the
+/// province's. Named counties are an address, not a secret: every holder of that feed holds
+/// what it carries.
+pub fn feed_reaching(
+    store: &dyn Store,
+    unit: &str,
+    codes: &[String],
+) -> Result<crate::feed::Audience, AddressError> {
+    check_known(store, unit, codes)?;
+    Ok(match declared(store, unit)? {
+        Some(n) if codes.iter().all(|c| n.contains(c)) => crate::feed::Audience::Neighbours,
+        _ => crate::feed::Audience::Province,
+    })
+}
+
 /// The names units are shown by (`锦江区 510104`): the name the province's CA wrote in each
 /// county's or province's certificate, else the GB/T 2260 table's ([`crate::places`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -1,8 +1,8 @@
 //! The forms of one risk's page (`/register/{id}`) and the register command each becomes:
 //! grade (with 综合研判, an override of the level with a written reason), a situation note
 //! with an optional re-grade (动态管理), measures (add, edit, progress, complete with a note,
-//! cancel with a reason), one behaviour added or removed, share, set the status (reopen
-//! included), and close as resolved or as ruled out. Where the county requires a leader's
+//! cancel with a reason), one behaviour added or removed, share (with neighbours, the
+//! province, or named counties), set the status (reopen included), and close as resolved or as ruled out. Where the county requires a leader's
 //! sign-off of closures, an officer's closing form becomes a proposal the leader signs off
 //! ([`crate::register::sign_off`]).
 //!
@@ -33,6 +33,7 @@ pub const FORMS: &[&str] = &[
     "measure-status",
     "behaviour",
     "share",
+    "share-with",
     "status",
     "close",
     "sign-off",
@@ -93,6 +94,9 @@ pub struct RiskForms {
     behaviour_change: String,
     #[serde(default)]
     scope: String,
+    /// County codes, separated by commas, spaces or 、.
+    #[serde(default)]
+    counties: String,
     #[serde(default)]
     status: String,
     /// `resolved` or `ruled-out`.
@@ -116,6 +120,8 @@ pub struct FormContext<'a> {
     pub proposal: Option<&'a Proposal>,
     /// How to show the proposer (`林晓 (lin)`).
     pub proposer: String,
+    /// The other counties of the province that have joined, as (code, `锦江区 510104`).
+    pub counties: Vec<(String, String)>,
 }
 
 fn score_select(name: &'static str, id: &str, label: &str, value: &str, required: bool) -> Markup {
@@ -302,6 +308,23 @@ pub fn forms(
                             }
                         }
                         p.hint { (l.pick("共享只能扩大，不能收回。", "A share only widens; it cannot be taken back.")) }
+                        div.actions { button type="submit" { (l.pick("共享", "Share")) } }
+                    }
+                }
+            }
+            @if !ctx.counties.is_empty() {
+                section {
+                    h2 { (l.pick("共享给指定县（区）", "Share with named counties")) }
+                    form.stack #form-share-with method="post" action=(action("share-with")) {
+                        (layout::csrf(staffer))
+                        (Refusal::show(refusal, "share-with"))
+                        label for="sw-counties" { (l.pick("县（区）代码，多个用逗号分隔", "County codes, separated by commas")) }
+                        input #sw-counties name="counties" required maxlength="2000" list="sw-known" placeholder="510105, 510106" value=(f.counties);
+                        datalist #sw-known { @for (code, label) in &ctx.counties { option value=(code) { (label) } } }
+                        @if !r.shared_with.is_empty() {
+                            p.hint #shared-with { (l.pick("已共享给：", "Already shared with: ")) (r.shared_with.join("、")) }
+                        }
+                        p.hint { (l.pick("指定县（区）会收到通知；同一数据通道中的其他单位也持有这条记录，但不会列入其收件箱。", "The named counties are notified; others holding the same feed keep the entry but it is not listed in their inbox.")) }
                         div.actions { button type="submit" { (l.pick("共享", "Share")) } }
                     }
                 }
@@ -561,6 +584,15 @@ pub fn command(id: &str, form: &str, f: &RiskForms) -> Result<register::Command,
                     ))
                 }
             },
+        },
+        "share-with" => register::Command::ShareWith {
+            id,
+            counties: f
+                .counties
+                .split(|c: char| c == ',' || c == '，' || c == '、' || c.is_whitespace())
+                .filter(|c| !c.is_empty())
+                .map(str::to_owned)
+                .collect(),
         },
         "status" => register::Command::SetStatus {
             id,

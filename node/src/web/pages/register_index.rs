@@ -16,10 +16,12 @@ use std::sync::Mutex;
 use crate::dispatch;
 use crate::domain::{FocusPoint, Level, RiskStatus};
 use crate::event::Event;
+use crate::feed::Audience;
 use crate::feed::{self, FeedId};
-use crate::register::record::RiskRecord;
+use crate::register::record::{self, RiskRecord};
 use crate::register::{read, view};
 use crate::store::{Store, StoreError};
+use crate::sync::directory;
 
 /// Entries read per chunk while catching up.
 const CHUNK: usize = 500;
@@ -57,6 +59,10 @@ pub struct Summary {
     pub updated_at_ms: i64,
     /// Title, description, source and department in lower case, for the search.
     text: String,
+    /// The counties it was shared with by name.
+    shared_with: Vec<String>,
+    /// The widest audience it was shared with openly.
+    openly: Audience,
 }
 
 impl Summary {
@@ -78,6 +84,8 @@ impl Summary {
             focus: r.focus,
             status: r.status,
             scope: r.scope.to_string(),
+            shared_with: r.shared_with.clone(),
+            openly: r.openly(),
             measures: r.measures.len(),
             open_due,
             created_at_ms: r.created_at_ms,
@@ -489,6 +497,21 @@ impl RegisterIndex {
             .iter()
             .position(|o| o == unit)
             .map_or(u16::MAX, |i| i as u16);
+        // Another county's risk is listed here when this county is meant to read it (named,
+        // or openly shared with its neighbours or the province), not merely holding it.
+        let neighbour_of: Vec<bool> = match q.whose {
+            Whose::Own => Vec::new(),
+            Whose::Others => inner
+                .origins
+                .iter()
+                .map(|o| directory::declared(store, o).map(|n| n.is_some_and(|n| n.contains(unit))))
+                .collect::<Result<_, _>>()?,
+        };
+        let meant = |i: usize, origin: u16| {
+            let row = &inner.rows[i];
+            let neighbour = neighbour_of.get(origin as usize).copied().unwrap_or(false);
+            record::meant_for(&row.shared_with, row.openly, unit, neighbour)
+        };
         let today = day_number(today);
         let level = q.level.map(|l| level_index(Some(l)));
         // One SIMD pass over every text (memchr), several times std's search here.
@@ -502,9 +525,9 @@ impl RegisterIndex {
             .keys
             .iter()
             .enumerate()
-            .filter(|(_, k)| match q.whose {
+            .filter(|(i, k)| match q.whose {
                 Whose::Own => k.origin == unit_ix,
-                Whose::Others => k.origin != unit_ix,
+                Whose::Others => k.origin != unit_ix && meant(*i, k.origin),
             })
             .filter(|(_, k)| q.status.is_none_or(|x| x == k.status))
             .filter(|(_, k)| level.is_none_or(|x| x == k.level))
@@ -561,6 +584,8 @@ mod tests {
             grade: None,
             measures: vec![],
             closure: None,
+            shared_with: Vec::new(),
+            open_scope: None,
             history: vec![],
             revs: 1,
             created_at_ms: n as i64,

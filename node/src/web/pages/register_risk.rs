@@ -22,6 +22,7 @@ use crate::feed::Audience;
 use crate::register::record::RiskRecord;
 use crate::register::sign_off::{self, Proposal, Returned};
 use crate::register::{self, read, view, RegisterError};
+use crate::sync::directory;
 use crate::timespec;
 use crate::web::labels;
 use crate::web::lang::Lang;
@@ -41,14 +42,27 @@ fn load(app: &App, id: &str) -> Result<RiskRecord, PageError> {
             )
         )));
     }
-    read::risk(app.node.store.as_ref(), id).map_err(|e| match e {
+    let store = app.node.store.as_ref();
+    let r = read::risk(store, id).map_err(|e| match e {
         RegisterError::RiskNotFound(_) => PageError::NotFound(format!(
             "{id}: {}",
             Lang::current().pick("本节点没有这条风险", "this node holds no such risk")
         )),
         RegisterError::Store(s) => PageError::Store(s),
         other => PageError::Internal(other.to_string()),
-    })
+    })?;
+    let unit = app.node.unit();
+    if r.origin != unit {
+        // Held because a feed reaching named counties reached this one too: not meant here.
+        let neighbour = directory::declared(store, &r.origin)?.is_some_and(|n| n.contains(unit));
+        if !r.meant_for(unit, neighbour) {
+            return Err(PageError::NotFound(format!(
+                "{id}: {}",
+                Lang::current().pick("本节点没有这条风险", "this node holds no such risk")
+            )));
+        }
+    }
+    Ok(r)
 }
 
 /// The grade as the standard in force gives it: scores, weights, thresholds, level.
@@ -198,6 +212,14 @@ fn render(
         closures_need_leader: app.node.sign_off.closures,
         proposal: waiting,
         proposer: waiting.map(|p| people.who(&p.by)).unwrap_or_default(),
+        counties: directory::known_counties(app.node.store.as_ref())?
+            .into_iter()
+            .filter(|c| c != app.node.unit())
+            .map(|c| {
+                let label = people.unit(&c);
+                (c, label)
+            })
+            .collect(),
     };
     let body = html! {
         p { a href="/register" { "← " (l.pick("风险台账", "Register")) } }
