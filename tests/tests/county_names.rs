@@ -1,33 +1,74 @@
-//! Counties by name in the CLI's listings, end to end: alerts, reports, directives and
-//! consultations show `锦江区 510104` (name, then code) where they named a county by its code,
-//! their `--json` keeps the code with a `*_name` beside it; `fenghuo ca list` shows each
-//! unit by the name in its certificate, else the GB/T 2260 table's.
+//! Counties by name in the CLI's listings, end to end: alerts, reports, directives,
+//! consultations and disposal requests show `锦江试点区 510104` (name, then code) where they
+//! named a county by its code, with the name the county's certificate carries (the nodes learn
+//! it through the province's directory; the replies carry it in `county_names`), else the
+//! GB/T 2260 table's; their `--json` keeps the code with a `*_name` beside it. `fenghuo ca
+//! list` shows each unit by the name in its certificate, else the table's.
 
 #![allow(clippy::unwrap_used)]
 
 use std::time::Duration;
 
 use fenghuo_tests::cli::Cli;
-use fenghuo_tests::province::{TestProvince, SYNC_TIMEOUT};
+use fenghuo_tests::province::{Province, TestProvince, GATEWAY, SYNC_TIMEOUT};
 use fenghuo_tests::wait;
+use serde_json::Value;
 
 const A: &str = "510104";
 const B: &str = "510105";
-const A_SHOWN: &str = "锦江区 510104";
+/// A's name in its certificate: not the table's 锦江区, so what is shown can only come from
+/// the certificate.
+const A_NAME: &str = "锦江试点区";
+const A_SHOWN: &str = "锦江试点区 510104";
+/// A as the table would show it: never, once the certificate's name is known.
+const A_BY_TABLE: &str = "锦江区 510104";
+/// B has no name in its certificate: the table's.
 const B_SHOWN: &str = "青羊区 510105";
 
+/// `args` at `member` as text, retried until it contains every one of `wanted`.
+fn text_with(p: &Province, member: &str, args: &[&str], wanted: &[&str]) -> String {
+    wait::until(
+        &format!("{member}'s `{}` to show {wanted:?}", args.join(" ")),
+        SYNC_TIMEOUT,
+        Duration::from_millis(200),
+        || {
+            let text = p.cli(member).args(args).run().ok().stdout;
+            if wanted.iter().all(|w| text.contains(w)) {
+                Ok(text)
+            } else {
+                Err(text)
+            }
+        },
+    )
+}
+
+/// `args --json` at `member`.
+fn json(p: &Province, member: &str, args: &[&str]) -> Value {
+    p.cli(member).args(args).arg("--json").run().ok().json()
+}
+
+/// The item of a `--json` list with this id.
+fn item<'a>(list: &'a Value, id: &str) -> &'a Value {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == id)
+        .unwrap_or_else(|| panic!("no {id} in {list:#}"))
+}
+
 #[test]
-fn alerts_reports_directives_and_consultations_show_counties_by_name_and_code() {
+fn alerts_reports_directives_consultations_and_disposal_requests_show_counties_by_name() {
     let p = TestProvince::new("51")
-        .county(A)
+        .county_named(A, A_NAME)
         .county(B)
         .neighbours(A, B)
         .start();
 
-    // An alert from A to its neighbours: B lists it with A's name; A shows B's receipt by name.
-    let alert = p
-        .cli(A)
-        .args([
+    // An alert from A to its neighbours: B lists and shows it by A's certificate name.
+    let alert = json(
+        &p,
+        A,
+        &[
             "alert",
             "issue",
             "--headline",
@@ -42,41 +83,47 @@ fn alerts_reports_directives_and_consultations_show_counties_by_name_and_code() 
             "neighbours",
             "--affected",
             B,
-            "--json",
-        ])
-        .run()
-        .ok()
-        .json();
+        ],
+    );
     let id = alert["id"].as_str().unwrap().to_owned();
     assert_eq!(alert["issuer"], A);
-    assert_eq!(alert["issuer_name"], "锦江区");
-    let list = wait::until(
-        "B to list A's alert",
+    let list = text_with(&p, B, &["alert", "list"], &[&id, A_SHOWN]);
+    assert!(!list.contains(A_BY_TABLE), "{list}");
+    let listed = json(&p, B, &["alert", "list"]);
+    let listed = item(&listed, &id);
+    assert_eq!(listed["issuer"], A, "{listed:#}");
+    assert_eq!(listed["issuer_name"], A_NAME, "{listed:#}");
+    let shown = p.cli(B).args(["alert", "show", &id]).run().ok().stdout;
+    assert!(
+        shown.contains(A_SHOWN) && shown.contains(B_SHOWN) && !shown.contains(A_BY_TABLE),
+        "issuer and affected by name: {shown}"
+    );
+    assert_eq!(json(&p, B, &["alert", "show", &id])["issuer_name"], A_NAME);
+
+    // A learns its own name through the directory too; its receipts show B by the table's.
+    wait::until(
+        "A to show its alert by its certificate's name",
         SYNC_TIMEOUT,
         Duration::from_millis(200),
         || {
-            let text = p.cli(B).args(["alert", "list"]).run().ok().stdout;
-            if text.contains(&id) {
-                Ok(text)
+            let a = json(&p, A, &["alert", "show", &id]);
+            if a["issuer_name"] == A_NAME {
+                Ok(())
             } else {
-                Err(text)
+                Err(a.to_string())
             }
         },
     );
-    assert!(list.contains(A_SHOWN), "{list}");
     let shown = p.cli(A).args(["alert", "show", &id]).run().ok().stdout;
     assert!(
-        shown.contains(B_SHOWN),
-        "receipt and affected by name: {shown}"
+        shown.contains(A_SHOWN) && shown.contains(B_SHOWN),
+        "issuer, receipt and affected by name: {shown}"
     );
-    let json = p
-        .cli(A)
-        .args(["alert", "show", &id, "--json"])
-        .run()
-        .ok()
-        .json();
-    assert_eq!(json["receipts"][0]["county"], B, "{json:#}");
-    assert_eq!(json["receipts"][0]["county_name"], "青羊区", "{json:#}");
+    let a = json(&p, A, &["alert", "show", &id]);
+    assert_eq!(a["receipts"][0]["county"], B, "{a:#}");
+    assert_eq!(a["receipts"][0]["county_name"], "青羊区", "{a:#}");
+
+    // Watch at B: the alert arrived from A, by name.
     let watched = p
         .cli(B)
         .args(["alert", "watch", "--from-start", "--count", "1"])
@@ -85,30 +132,59 @@ fn alerts_reports_directives_and_consultations_show_counties_by_name_and_code() 
         .ok()
         .stdout;
     assert!(watched.contains(&format!("from {A_SHOWN}")), "{watched}");
-
-    // A report from A: the gateway lists it by A's name.
-    let report = p
-        .cli(A)
-        .args(["report", "file", "--summary", "Crowd expected", "--json"])
+    let watched = p
+        .cli(B)
+        .args(["alert", "watch", "--from-start", "--count", "1", "--json"])
+        .timeout(SYNC_TIMEOUT)
         .run()
         .ok()
         .json();
-    let rid = report["id"].as_str().unwrap().to_owned();
-    assert_eq!(report["origin_name"], "锦江区");
-    let reports = wait::until(
-        "the gateway to list A's report",
-        SYNC_TIMEOUT,
-        Duration::from_millis(200),
-        || {
-            let text = p.gateway_cli().args(["report", "list"]).run().ok().stdout;
-            if text.contains(&rid) {
-                Ok(text)
-            } else {
-                Err(text)
-            }
-        },
+    assert_eq!(watched["origin_name"], A_NAME, "{watched:#}");
+
+    // An alert from B: its receipt for A is shown by A's certificate name.
+    let from_b = json(
+        &p,
+        B,
+        &[
+            "alert",
+            "issue",
+            "--headline",
+            "Crowd dispersing",
+            "--severity",
+            "minor",
+            "--urgency",
+            "expected",
+            "--certainty",
+            "likely",
+            "--audience",
+            "neighbours",
+        ],
     );
-    assert!(reports.contains(A_SHOWN), "{reports}");
+    assert!(
+        from_b["receipts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["county"] == A && r["county_name"] == A_NAME),
+        "{from_b:#}"
+    );
+    let bid = from_b["id"].as_str().unwrap();
+    let shown = p.cli(B).args(["alert", "show", bid]).run().ok().stdout;
+    assert!(
+        shown.contains(A_SHOWN) && shown.contains(B_SHOWN),
+        "receipt and issuer by name: {shown}"
+    );
+
+    // A report from A: the gateway lists it by A's certificate name.
+    let report = json(&p, A, &["report", "file", "--summary", "Crowd expected"]);
+    let rid = report["id"].as_str().unwrap().to_owned();
+    assert_eq!(report["origin_name"], A_NAME);
+    let reports = text_with(&p, GATEWAY, &["report", "list"], &[&rid, A_SHOWN]);
+    assert!(!reports.contains(A_BY_TABLE), "{reports}");
+    let reports = json(&p, GATEWAY, &["report", "list"]);
+    assert_eq!(item(&reports, &rid)["origin_name"], A_NAME, "{reports:#}");
+    let mine = text_with(&p, A, &["report", "list"], &[&rid]);
+    assert!(mine.contains(A_SHOWN), "{mine}");
 
     // A directive and a consultation to A and B: each county's answer row by name.
     for (group, verb, text) in [
@@ -137,31 +213,59 @@ fn alerts_reports_directives_and_consultations_show_counties_by_name_and_code() 
             .ok()
             .stdout;
         assert!(
-            shown.contains(A_SHOWN) && shown.contains(B_SHOWN),
+            shown.contains(A_SHOWN) && shown.contains(B_SHOWN) && !shown.contains(A_BY_TABLE),
             "{group} show: {shown}"
         );
-        let listed = p
-            .gateway_cli()
-            .args([group, "list", "--json"])
-            .run()
-            .ok()
-            .json();
-        let responses = listed
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|x| x["id"] == did.as_str())
-            .unwrap()["responses"]
-            .clone();
-        assert!(
+        let by_name = |responses: &Value| {
+            let responses = responses.as_array().unwrap();
             responses
-                .as_array()
-                .unwrap()
                 .iter()
-                .any(|r| r["county"] == A && r["county_name"] == "锦江区"),
-            "{responses:#}"
-        );
+                .any(|r| r["county"] == A && r["county_name"] == A_NAME)
+                && responses
+                    .iter()
+                    .any(|r| r["county"] == B && r["county_name"] == "青羊区")
+        };
+        let one = json(&p, GATEWAY, &[group, "show", &did]);
+        assert!(by_name(&one["responses"]), "{group} show --json: {one:#}");
+        let listed = json(&p, GATEWAY, &[group, "list"]);
+        let responses = &item(&listed, &did)["responses"];
+        assert!(by_name(responses), "{group} list --json: {responses:#}");
     }
+
+    // A disposal request from A: A and the gateway list it by A's certificate name.
+    p.pki().issue_partner("weibo");
+    json(
+        &p,
+        GATEWAY,
+        &["partner", "add", "weibo", "--display-name", "Weibo"],
+    );
+    let xid = p.file_disposal(
+        A,
+        &[
+            "--partner",
+            "weibo",
+            "--url",
+            "https://weibo.example/p/1",
+            "--action",
+            "take-down",
+            "--reason",
+            "Fabricated casualty figures",
+            "--legal-basis",
+            "Provisions on the Governance of the Online Information Content Ecosystem, art. 6",
+            "--deadline",
+            "24h",
+        ],
+    );
+    for member in [A, GATEWAY] {
+        let list = text_with(&p, member, &["disposal", "list"], &[&xid, A_SHOWN]);
+        assert!(!list.contains(A_BY_TABLE), "{member}: {list}");
+        let list = json(&p, member, &["disposal", "list"]);
+        let r = item(&list, &xid);
+        assert_eq!(r["requester"], A, "{member}: {r:#}");
+        assert_eq!(r["requester_name"], A_NAME, "{member}: {r:#}");
+    }
+    let shown = p.cli(A).args(["disposal", "show", &xid]).run().ok().stdout;
+    assert!(shown.contains(A_SHOWN), "{shown}");
 }
 
 #[test]

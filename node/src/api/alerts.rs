@@ -15,6 +15,7 @@ use crate::comms::{self, ItemKind};
 use crate::domain::alert::{AlertAudience, NewAlert};
 use crate::services::journal::{self, JournalItem};
 use crate::state::NodeState;
+use crate::sync::directory::{unit_names, UnitNames};
 use crate::timespec::now_ms;
 
 /// Items sent per read of the journal.
@@ -55,7 +56,8 @@ impl AlertsService {
             )));
         }
         let details = read::alert(store, &record, now_ms(), cap)?;
-        Ok(Response::new(details_to_proto(&details)))
+        let names = unit_names(store)?;
+        Ok(Response::new(details_to_proto(&details, &names)))
     }
 }
 
@@ -108,9 +110,18 @@ fn content_to_proto(a: &NewAlert) -> v1::AlertContent {
     }
 }
 
-/// An alert's read model as the API gives it.
-fn details_to_proto(d: &AlertDetails) -> v1::Alert {
+/// An alert's read model as the API gives it, with the names of the counties it mentions.
+fn details_to_proto(d: &AlertDetails, names: &UnitNames) -> v1::Alert {
     let record = &d.record;
+    let audience = match &record.alert.audience {
+        AlertAudience::Counties(codes) => codes.as_slice(),
+        AlertAudience::Neighbours | AlertAudience::Province => &[],
+    };
+    let county_names = names.of(std::iter::once(&record.issuer)
+        .chain(&record.alert.affected)
+        .chain(audience)
+        .chain(d.receipts.iter().map(|r| &r.county))
+        .map(String::as_str));
     v1::Alert {
         id: record.id.clone(),
         issuer: record.issuer.clone(),
@@ -132,6 +143,7 @@ fn details_to_proto(d: &AlertDetails) -> v1::Alert {
         receipts: d.receipts.iter().map(receipt_to_proto).collect(),
         cap_xml: d.cap_xml.clone().unwrap_or_default(),
         sender: d.sender.clone(),
+        county_names,
     }
 }
 
@@ -146,7 +158,8 @@ fn receipt_to_proto(r: &Receipt) -> v1::Receipt {
     }
 }
 
-fn journal_to_proto(item: JournalItem) -> v1::WatchEvent {
+fn journal_to_proto(item: JournalItem, names: &UnitNames) -> v1::WatchEvent {
+    let county_names = names.of([item.origin.as_str()]);
     v1::WatchEvent {
         cursor: item.cursor,
         kind: item.kind,
@@ -157,6 +170,7 @@ fn journal_to_proto(item: JournalItem) -> v1::WatchEvent {
         severity: item.severity,
         level: item.level,
         scope: item.scope,
+        county_names,
     }
 }
 
@@ -256,9 +270,11 @@ impl Alerts for AlertsService {
     ) -> Result<Response<v1::ListAlertsResponse>, Status> {
         require_reader(&caller(&req)?, self.state.unit(), "alerts")?;
         let all = req.into_inner().all;
-        let alerts = read::alerts(self.state.store.as_ref(), self.state.unit(), now_ms(), all)?
+        let store = self.state.store.as_ref();
+        let names = unit_names(store)?;
+        let alerts = read::alerts(store, self.state.unit(), now_ms(), all)?
             .iter()
-            .map(details_to_proto)
+            .map(|d| details_to_proto(d, &names))
             .collect();
         Ok(Response::new(v1::ListAlertsResponse { alerts }))
     }
@@ -300,9 +316,17 @@ impl Alerts for AlertsService {
                     }
                     continue;
                 }
+                // Read again for each chunk: a certificate may have named a county since.
+                let names = match unit_names(store.as_ref()) {
+                    Ok(names) => names,
+                    Err(e) => {
+                        let _ = tx.send(Err(Status::from(e))).await;
+                        return;
+                    }
+                };
                 for item in items {
                     after = item.cursor;
-                    if tx.send(Ok(journal_to_proto(item))).await.is_err() {
+                    if tx.send(Ok(journal_to_proto(item, &names))).await.is_err() {
                         return;
                     }
                 }

@@ -11,6 +11,7 @@ use crate::comms::read::{self, DirectiveDetails, ResponseLine};
 use crate::domain::directive::{DirectiveKind, ResponseStatus};
 use crate::domain::item::ItemKind;
 use crate::state::NodeState;
+use crate::sync::directory::{unit_names, UnitNames};
 use crate::timespec::now_ms;
 
 /// Handlers of the `Directives` service.
@@ -38,13 +39,21 @@ impl DirectivesService {
             )));
         }
         let details = read::directive(store, &record, unit, now_ms())?;
-        Ok(Response::new(details_to_proto(&details)))
+        Ok(Response::new(details_to_proto(
+            &details,
+            &unit_names(store)?,
+        )))
     }
 }
 
-/// A directive's read model as the API gives it.
-fn details_to_proto(d: &DirectiveDetails) -> v1::Directive {
+/// A directive's read model as the API gives it, with the names of the counties it names.
+fn details_to_proto(d: &DirectiveDetails, names: &UnitNames) -> v1::Directive {
     let r = &d.record;
+    let county_names = names.of(r
+        .targets
+        .iter()
+        .chain(d.responses.iter().map(|l| &l.county))
+        .map(String::as_str));
     v1::Directive {
         id: r.id.clone(),
         kind: r.kind.as_str().to_owned(),
@@ -54,6 +63,7 @@ fn details_to_proto(d: &DirectiveDetails) -> v1::Directive {
         issued_at_ms: r.issued_at_ms,
         issued_by: r.issued_by.clone(),
         responses: d.responses.iter().map(response_to_proto).collect(),
+        county_names,
     }
 }
 
@@ -109,9 +119,10 @@ impl Directives for DirectivesService {
             ),
         };
         let store = self.state.store.as_ref();
+        let names = unit_names(store)?;
         let directives = read::directives(store, self.state.unit(), kind, now_ms())?
             .iter()
-            .map(details_to_proto)
+            .map(|d| details_to_proto(d, &names))
             .collect();
         Ok(Response::new(v1::ListDirectivesResponse { directives }))
     }

@@ -13,12 +13,14 @@ use crate::disposal::{view, Command};
 use crate::domain::disposal::{Action, Outcome};
 use crate::partner;
 use crate::state::NodeState;
+use crate::sync::directory::{unit_names, UnitNames};
 use crate::timespec::now_ms;
 
 /// Messages a subscription reads from the outbox at a time.
 const OUTBOX_PAGE: usize = 100;
 
-/// A request's read model as the API gives it.
+/// A request's read model as the API gives it (to partners: no `county_names`; staff's
+/// replies add them with [`with_names`]).
 pub fn request_to_proto(d: &RequestDetails) -> v1::DisposalRequest {
     v1::DisposalRequest {
         id: d.id.clone(),
@@ -56,7 +58,14 @@ pub fn request_to_proto(d: &RequestDetails) -> v1::DisposalRequest {
             })
             .collect(),
         escalated_report: d.escalated_report.clone().unwrap_or_default(),
+        county_names: Default::default(),
     }
+}
+
+/// `r` with its requester's name, as staff's replies carry it.
+fn with_names(mut r: v1::DisposalRequest, names: &UnitNames) -> v1::DisposalRequest {
+    r.county_names = names.of([r.requester.as_str()]);
+    r
 }
 
 fn evidence_to_proto(e: &Evidence) -> v1::Evidence {
@@ -104,7 +113,10 @@ impl DisposalService {
         let r = read::find(store, id)?
             .ok_or_else(|| Status::not_found(format!("no disposal request {id} at this node")))?;
         let details = read::request(store, &r, now_ms(), ShownTo::Staff)?;
-        Ok(Response::new(request_to_proto(&details)))
+        Ok(Response::new(with_names(
+            request_to_proto(&details),
+            &unit_names(store)?,
+        )))
     }
 }
 
@@ -144,7 +156,9 @@ impl Disposal for DisposalService {
     ) -> Result<Response<v1::ListDisposalResponse>, Status> {
         require_reader(&caller(&req)?, self.state.unit(), "disposal requests")?;
         let r = req.into_inner();
-        let requests = read::requests(self.state.store.as_ref(), now_ms())?
+        let store = self.state.store.as_ref();
+        let names = unit_names(store)?;
+        let requests = read::requests(store, now_ms())?
             .iter()
             .filter(|d| match r.state.trim() {
                 "" => true,
@@ -152,7 +166,7 @@ impl Disposal for DisposalService {
                 s => d.state.as_str() == s,
             })
             .filter(|d| r.partner.is_empty() || d.partner == r.partner)
-            .map(request_to_proto)
+            .map(|d| with_names(request_to_proto(d), &names))
             .collect();
         Ok(Response::new(v1::ListDisposalResponse { requests }))
     }

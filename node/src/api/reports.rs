@@ -9,6 +9,7 @@ use super::auth::{caller, require_own, require_reader};
 use crate::comms::read::{self, ReportDetails};
 use crate::comms::{self, ItemKind};
 use crate::state::NodeState;
+use crate::sync::directory::{unit_names, UnitNames};
 
 /// Handlers of the `Reports` service.
 #[derive(Debug, Clone)]
@@ -28,14 +29,16 @@ impl ReportsService {
         let store = self.state.store.as_ref();
         let record = read::find_report(store, id)?
             .ok_or_else(|| Status::not_found(format!("no report {id} has reached this node")))?;
-        Ok(Response::new(details_to_proto(&read::report(
-            store, &record,
-        )?)))
+        let details = read::report(store, &record)?;
+        Ok(Response::new(details_to_proto(
+            &details,
+            &unit_names(store)?,
+        )))
     }
 }
 
-/// A report's read model as the API gives it.
-fn details_to_proto(d: &ReportDetails) -> v1::Report {
+/// A report's read model as the API gives it, with its origin's name.
+fn details_to_proto(d: &ReportDetails, names: &UnitNames) -> v1::Report {
     let r = &d.record;
     let ack = d.acknowledged.as_ref();
     v1::Report {
@@ -51,6 +54,7 @@ fn details_to_proto(d: &ReportDetails) -> v1::Report {
         acknowledged_by: ack.map(|a| a.by.clone()).unwrap_or_default(),
         note: ack.map(|a| a.note.clone()).unwrap_or_default(),
         disposal: r.disposal.clone().unwrap_or_default(),
+        county_names: names.of([r.origin.as_str()]),
     }
 }
 
@@ -94,9 +98,11 @@ impl Reports for ReportsService {
     ) -> Result<Response<v1::ListReportsResponse>, Status> {
         require_reader(&caller(&req)?, self.state.unit(), "reports")?;
         let awaiting = req.into_inner().awaiting;
-        let reports = read::reports(self.state.store.as_ref(), awaiting)?
+        let store = self.state.store.as_ref();
+        let names = unit_names(store)?;
+        let reports = read::reports(store, awaiting)?
             .iter()
-            .map(details_to_proto)
+            .map(|d| details_to_proto(d, &names))
             .collect();
         Ok(Response::new(v1::ListReportsResponse { reports }))
     }

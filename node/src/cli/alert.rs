@@ -171,7 +171,7 @@ pub fn alert_json(a: &v1::Alert) -> Value {
     json!({
         "id": a.id,
         "issuer": a.issuer,
-        "issuer_name": unit_name(&a.issuer, &HashMap::new()),
+        "issuer_name": unit_name(&a.issuer, &a.county_names),
         "sender": a.sender,
         "status": a.status,
         "headline": c.headline,
@@ -197,7 +197,7 @@ pub fn alert_json(a: &v1::Alert) -> Value {
         })).collect::<Vec<_>>(),
         "receipts": a.receipts.iter().map(|r| json!({
             "county": r.county,
-            "county_name": unit_name(&r.county, &HashMap::new()),
+            "county_name": unit_name(&r.county, &a.county_names),
             "delivered_at": optional_time(r.delivered_at_ms),
             "acknowledged_at": optional_time(r.acknowledged_at_ms),
             "acknowledged_by": (!r.acknowledged_by.is_empty()).then_some(&r.acknowledged_by),
@@ -244,7 +244,7 @@ fn alert_detail(a: &v1::Alert) -> String {
     };
     for (k, v) in [
         ("id", a.id.clone()),
-        ("issuer", unit_text(&a.issuer, &HashMap::new())),
+        ("issuer", unit_text(&a.issuer, &a.county_names)),
         ("status", a.status.clone()),
         ("headline", c.headline),
         (
@@ -258,7 +258,7 @@ fn alert_detail(a: &v1::Alert) -> String {
         ),
         ("event", c.event),
         ("audience", c.audience),
-        ("affected", units_text(&c.affected)),
+        ("affected", units_text(&c.affected, &a.county_names)),
         ("onset", time_or(c.onset_ms, "-")),
         ("expires", time_or(c.expires_ms, "does not expire")),
         ("risk", c.risk),
@@ -286,7 +286,7 @@ fn alert_detail(a: &v1::Alert) -> String {
     r.set_header(vec!["county", "receipt", "by", "note"]);
     for x in &a.receipts {
         r.add_row(vec![
-            unit_text(&x.county, &HashMap::new()),
+            unit_text(&x.county, &a.county_names),
             receipt_text(x),
             x.acknowledged_by.clone(),
             x.note.clone(),
@@ -297,11 +297,11 @@ fn alert_detail(a: &v1::Alert) -> String {
     out
 }
 
-/// Counties as people read them, `锦江区 510104, 青羊区 510105`.
-fn units_text(codes: &[String]) -> String {
+/// Counties as people read them, `锦江区 510104, 青羊区 510105`, by the reply's `names`.
+fn units_text(codes: &[String], names: &HashMap<String, String>) -> String {
     codes
         .iter()
-        .map(|c| unit_text(c, &HashMap::new()))
+        .map(|c| unit_text(c, names))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -331,7 +331,7 @@ fn alert_table(alerts: &[v1::Alert]) -> String {
         }
         t.add_row(vec![
             a.id.clone(),
-            unit_text(&a.issuer, &HashMap::new()),
+            unit_text(&a.issuer, &a.county_names),
             severity_text(&c.severity),
             a.status.clone(),
             ack,
@@ -353,7 +353,7 @@ pub fn event_json(e: &v1::WatchEvent) -> Value {
         "kind": e.kind,
         "id": e.id,
         "origin": e.origin,
-        "origin_name": unit_name(&e.origin, &HashMap::new()),
+        "origin_name": unit_name(&e.origin, &e.county_names),
         "at": time_text(e.at_ms),
         "title": e.title,
         "severity": (!e.severity.is_empty()).then_some(&e.severity),
@@ -470,7 +470,7 @@ pub async fn run(connect: ConnectArgs, cmd: AlertCommand) -> anyhow::Result<()> 
                 format!(
                     "acknowledged alert {} from {}",
                     a.id,
-                    unit_text(&a.issuer, &HashMap::new())
+                    unit_text(&a.issuer, &a.county_names)
                 )
             })?;
         }
@@ -547,7 +547,7 @@ pub async fn run(connect: ConnectArgs, cmd: AlertCommand) -> anyhow::Result<()> 
                         short_time(e.at_ms),
                         e.kind,
                         e.id,
-                        unit_text(&e.origin, &HashMap::new()),
+                        unit_text(&e.origin, &e.county_names),
                         severity,
                         e.title
                     );

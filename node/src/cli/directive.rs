@@ -1,8 +1,6 @@
 //! `fenghuo directive …` and `fenghuo consult …`: directives (工作指令) and consultations (会商)
 //! from the province — issued against the gateway, answered at a county.
 
-use std::collections::HashMap;
-
 use fenghuo_proto::v1::{self, directives_client::DirectivesClient};
 use serde_json::{json, Value};
 
@@ -127,7 +125,7 @@ pub fn directive_json(d: &v1::Directive) -> Value {
         "overdue": d.responses.iter().filter(|r| r.overdue).map(|r| &r.county).collect::<Vec<_>>(),
         "responses": d.responses.iter().map(|r| json!({
             "county": r.county,
-            "county_name": unit_name(&r.county, &HashMap::new()),
+            "county_name": unit_name(&r.county, &d.county_names),
             "status": (!r.status.is_empty()).then_some(&r.status),
             "text": r.text,
             "responded_at": optional_time(r.responded_at_ms),
@@ -153,7 +151,7 @@ fn directive_table(list: &[v1::Directive]) -> String {
             .responses
             .iter()
             .filter(|r| r.overdue)
-            .map(|r| unit_text(&r.county, &HashMap::new()))
+            .map(|r| unit_text(&r.county, &d.county_names))
             .collect();
         t.add_row(vec![
             d.id.clone(),
@@ -195,14 +193,14 @@ fn directive_detail(d: &v1::Directive) -> String {
         .responses
         .iter()
         .filter(|r| r.overdue)
-        .map(|r| unit_text(&r.county, &HashMap::new()))
+        .map(|r| unit_text(&r.county, &d.county_names))
         .collect();
     let addressed = if d.targets.is_empty() {
         format!("every county 全省各县 ({})", d.responses.len())
     } else {
         d.targets
             .iter()
-            .map(|c| unit_text(c, &HashMap::new()))
+            .map(|c| unit_text(c, &d.county_names))
             .collect::<Vec<_>>()
             .join(", ")
     };
@@ -233,7 +231,7 @@ fn directive_detail(d: &v1::Directive) -> String {
     answers.set_header(vec!["county", "status", "when", "by", "text", "overdue"]);
     for r in &d.responses {
         answers.add_row(vec![
-            unit_text(&r.county, &HashMap::new()),
+            unit_text(&r.county, &d.county_names),
             status_text(&r.status),
             if r.responded_at_ms == 0 {
                 "-".to_owned()

@@ -3,7 +3,6 @@
 //! partner's side (`inbox`, `ack`, `respond`, with a partner certificate).
 
 use crate::cli::output::outln;
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -167,7 +166,7 @@ pub fn request_json(r: &v1::DisposalRequest) -> Value {
     json!({
         "id": r.id,
         "requester": r.requester,
-        "requester_name": unit_name(&r.requester, &HashMap::new()),
+        "requester_name": unit_name(&r.requester, &r.county_names),
         "partner": r.partner,
         "urls": r.urls,
         "action": r.action,
@@ -232,7 +231,7 @@ fn requests_text(list: &[v1::DisposalRequest]) -> String {
     for r in list {
         t.add_row([
             r.id.clone(),
-            unit_text(&r.requester, &HashMap::new()),
+            unit_text(&r.requester, &r.county_names),
             r.partner.clone(),
             action_text(&r.action),
             r.urls.join("\n"),
@@ -252,7 +251,7 @@ fn request_text(r: &v1::DisposalRequest) -> String {
     let mut s = format!(
         "{} ({}) → {}: {} {}\n  state: {}\n  reason: {}\n  legal basis: {}\n  deadline: {}\n",
         r.id,
-        unit_text(&r.requester, &HashMap::new()),
+        unit_text(&r.requester, &r.county_names),
         r.partner,
         action_text(&r.action),
         r.urls.join(" "),

@@ -1,8 +1,6 @@
 //! `fenghuo report …`: major-issue reports (重大事项报告) — file at a county, list, and
 //! acknowledge at the gateway.
 
-use std::collections::HashMap;
-
 use fenghuo_proto::v1::{self, reports_client::ReportsClient};
 use serde_json::{json, Value};
 
@@ -53,7 +51,7 @@ pub fn report_json(r: &v1::Report) -> Value {
     json!({
         "id": r.id,
         "origin": r.origin,
-        "origin_name": unit_name(&r.origin, &HashMap::new()),
+        "origin_name": unit_name(&r.origin, &r.county_names),
         "risk": (!r.risk.is_empty()).then_some(&r.risk),
         "level": (!r.level.is_empty()).then_some(&r.level),
         "summary": r.summary,
@@ -81,7 +79,7 @@ fn report_table(reports: &[v1::Report]) -> String {
     for r in reports {
         t.add_row(vec![
             r.id.clone(),
-            unit_text(&r.origin, &HashMap::new()),
+            unit_text(&r.origin, &r.county_names),
             match r.level.parse::<Level>() {
                 Ok(l) => format!("{} {}", l.as_str(), l.label_zh()),
                 Err(_) if r.level.is_empty() => "-".into(),
@@ -150,7 +148,7 @@ pub async fn run(connect: ConnectArgs, cmd: ReportCommand) -> anyhow::Result<()>
                 format!(
                     "acknowledged report {} from {}",
                     r.id,
-                    unit_text(&r.origin, &HashMap::new())
+                    unit_text(&r.origin, &r.county_names)
                 ),
             )?;
         }
