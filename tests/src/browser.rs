@@ -449,17 +449,52 @@ impl Browser {
     }
 
     /// Presses Tab, as a person without a mouse would, until the element matching `css` has
-    /// the focus; fails after 80 presses (it is not in the page's tab order).
+    /// the focus; fails after 200 presses (it is not in the page's tab order).
     pub async fn tab_to(&self, css: &str) -> anyhow::Result<()> {
         const FOCUSED: &str =
             "const e = document.activeElement; return !!e && e.matches(arguments[0]);";
-        for _ in 0..80 {
+        for _ in 0..200 {
             if self.eval(FOCUSED, vec![json!(css)]).await? == json!(true) {
                 return Ok(());
             }
             self.press(keys::TAB).await?;
         }
-        bail!("80 presses of Tab never reached {css}")
+        bail!("200 presses of Tab never reached {css}")
+    }
+
+    /// Fills a form by keyboard alone and sends it: for each (field, keys) of `steps`, Tab
+    /// until the field has the focus and type the keys; then Tab to `submit` and press Enter.
+    /// A page that reloads itself meanwhile (live pages do, when the views change and nothing
+    /// is typed yet) is filled again from the start, up to five times.
+    pub async fn fill_by_keyboard(
+        &self,
+        steps: &[(&str, &str)],
+        submit: &str,
+    ) -> anyhow::Result<()> {
+        const MARK: &str = "window.__fenghuo_keyboard = true;";
+        const MARKED: &str = "return window.__fenghuo_keyboard === true;";
+        let mut last = None;
+        for _ in 0..5 {
+            let filled = async {
+                self.eval(MARK, vec![]).await?;
+                for (css, keys) in steps {
+                    self.tab_to(css).await?;
+                    self.press(keys).await?;
+                }
+                self.tab_to(submit).await?;
+                anyhow::Ok(())
+            }
+            .await;
+            let same_page = self.eval(MARKED, vec![]).await.ok() == Some(json!(true));
+            match filled {
+                Ok(()) if same_page => return self.press(keys::ENTER).await,
+                Ok(()) => last = Some(anyhow!("the page reloaded while it was being filled")),
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        Err(last.unwrap_or_else(|| anyhow!("never filled")))
+            .with_context(|| format!("filling {submit}'s form by keyboard"))
     }
 
     /// How much wider the page is than the window, in CSS pixels (0 when nothing scrolls

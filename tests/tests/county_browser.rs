@@ -121,11 +121,15 @@ async fn an_officer_works_a_day_in_the_browser_by_keyboard_and_on_a_phone() {
     b.goto(&format!("{url}/login")).await.unwrap();
     b.wait_for("input[name=username]", WAIT).await.unwrap();
     b.screenshot("01-sign-in").await.unwrap();
-    b.tab_to("input[name=username]").await.unwrap();
-    b.press("lin").await.unwrap();
-    b.press(keys::TAB).await.unwrap();
-    b.press(PASSWORD).await.unwrap();
-    b.press(keys::ENTER).await.unwrap();
+    b.fill_by_keyboard(
+        &[
+            ("input[name=username]", "lin"),
+            ("input[name=password]", PASSWORD),
+        ],
+        "form button[type=submit]",
+    )
+    .await
+    .unwrap();
     b.wait_for("#unread-alerts", WAIT).await.unwrap();
     b.screenshot("02-at-a-glance").await.unwrap();
 
@@ -133,16 +137,16 @@ async fn an_officer_works_a_day_in_the_browser_by_keyboard_and_on_a_phone() {
     b.goto(&format!("{url}/register/new")).await.unwrap();
     b.wait_for("#identify-form", WAIT).await.unwrap();
     b.screenshot("03-identify").await.unwrap();
-    b.tab_to("#f-title").await.unwrap();
-    b.press("拆迁补偿视频扩散").await.unwrap();
-    b.tab_to("#f-department").await.unwrap();
-    b.press("住建局").await.unwrap();
-    b.tab_to("#f-focus").await.unwrap();
-    b.press(keys::DOWN).await.unwrap();
-    b.tab_to("#identify-form button[type=submit]")
-        .await
-        .unwrap();
-    b.press(keys::ENTER).await.unwrap();
+    b.fill_by_keyboard(
+        &[
+            ("#f-title", "拆迁补偿视频扩散"),
+            ("#f-department", "住建局"),
+            ("#f-focus", keys::DOWN),
+        ],
+        "#identify-form button[type=submit]",
+    )
+    .await
+    .unwrap();
     b.wait_for("#risk-title", WAIT).await.unwrap();
     assert_eq!(b.text("#risk-title").await.unwrap(), "拆迁补偿视频扩散");
     let risk_url = b.current_url().await.unwrap();
@@ -150,24 +154,26 @@ async fn an_officer_works_a_day_in_the_browser_by_keyboard_and_on_a_phone() {
     assert_eq!(id, format!("{A}-1"));
 
     // Grade by keyboard: a digit picks the score in each select.
-    for (field, score) in [
-        ("#g-influence", "4"),
-        ("#g-attention", "4"),
-        ("#g-diffusion", "3"),
-    ] {
-        b.tab_to(field).await.unwrap();
-        b.press(score).await.unwrap();
-    }
-    b.tab_to("#form-grade button[type=submit]").await.unwrap();
-    b.press(keys::ENTER).await.unwrap();
+    b.fill_by_keyboard(
+        &[
+            ("#g-influence", "4"),
+            ("#g-attention", "4"),
+            ("#g-diffusion", "3"),
+        ],
+        "#form-grade button[type=submit]",
+    )
+    .await
+    .unwrap();
     b.wait_for("#grade-level", WAIT).await.unwrap();
     assert!(!b.text("#grade-level").await.unwrap().is_empty());
 
     // A situation note by keyboard.
-    b.tab_to("#n-note").await.unwrap();
-    b.press("转发量上升，当事人情绪平稳").await.unwrap();
-    b.tab_to("#form-note button[type=submit]").await.unwrap();
-    b.press(keys::ENTER).await.unwrap();
+    b.fill_by_keyboard(
+        &[("#n-note", "转发量上升，当事人情绪平稳")],
+        "#form-note button[type=submit]",
+    )
+    .await
+    .unwrap();
     b.wait_for("#risk-history", WAIT).await.unwrap();
     assert!(b
         .source()
@@ -212,9 +218,12 @@ async fn an_officer_works_a_day_in_the_browser_by_keyboard_and_on_a_phone() {
     open_until(&b, &format!("{url}/inbox"), &format!("#ack-{alert}")).await;
     open_until(&b, &format!("{url}/inbox"), &format!("#answer-{directive}")).await;
     b.screenshot("05-inbox").await.unwrap();
-    b.tab_to(&format!("#note-{alert}")).await.unwrap();
-    b.press("已派员到场").await.unwrap();
-    b.press(keys::ENTER).await.unwrap();
+    b.fill_by_keyboard(
+        &[(&format!("#note-{alert}"), "已派员到场")],
+        &format!("#ack-{alert} button[type=submit]"),
+    )
+    .await
+    .unwrap();
     gone(
         &b,
         &format!("id=\"ack-{alert}\""),

@@ -197,6 +197,37 @@ pub fn caller<T>(req: &Request<T>) -> Result<Caller, Status> {
         .ok_or_else(|| Status::unauthenticated("no authenticated caller"))
 }
 
+/// Refuses (`PERMISSION_DENIED`) anyone but the node's own certificate or a staff
+/// certificate of this county whose account here is a leader's, where the county requires a
+/// leader's sign-off of `what` (`closures`, `reports`).
+#[allow(clippy::result_large_err)]
+pub fn require_leader(
+    c: &Caller,
+    store: &dyn crate::store::Store,
+    node: &Identity,
+    what: &str,
+) -> Result<(), Status> {
+    if c.identity == *node {
+        return Ok(());
+    }
+    if let (Identity::County(county), Identity::Staff { unit, name }) = (node, &c.identity) {
+        if unit == county
+            && matches!(
+                crate::accounts::get(store, name),
+                Ok(Some(a)) if a.role == crate::accounts::Role::Leader
+            )
+        {
+            return Ok(());
+        }
+    }
+    Err(Status::permission_denied(format!(
+        "this county requires a leader's sign-off of {what} (分管领导签批): use a leader's \
+         certificate, whose account here has the role leader, or the node's own (closures can \
+         also be proposed on the county's pages); you are {}",
+        c.identity
+    )))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,13 +5,13 @@ use std::sync::Arc;
 use fenghuo_proto::v1::{self, registry_server::Registry};
 use tonic::{Request, Response, Status};
 
-use super::auth::{caller, require_own, require_reader, Caller};
+use super::auth::{caller, require_leader, require_own, require_reader, Caller};
 use super::convert::risk_to_proto;
 use crate::domain::risk::Closure;
 use crate::domain::Scores;
 use crate::feed::Audience;
 use crate::identity::DivisionCode;
-use crate::register::{read, sign_off, view, Command};
+use crate::register::{read, view, Command};
 use crate::state::NodeState;
 use crate::wire::{
     focus_from_proto, level_from_proto, measure_status_from_proto, status_from_proto,
@@ -220,15 +220,8 @@ impl Registry for RegistryService {
     ) -> Result<Response<v1::Risk>, Status> {
         let c = caller(&req)?;
         let state = &self.state;
-        if state.sign_off.closures
-            && !sign_off::may_sign_off(state.store.as_ref(), &state.identity, &c.identity)
-        {
-            return Err(Status::permission_denied(format!(
-                "this county requires a leader's sign-off of closures (分管领导签批): close with \
-                 a leader's certificate, whose account here has the role leader, or propose \
-                 the closure on the county's pages; you are {}",
-                c.identity
-            )));
+        if state.sign_off.closures {
+            require_leader(&c, state.store.as_ref(), &state.identity, "closures")?;
         }
         let r = req.into_inner();
         let closure = match status_from_proto(r.status) {

@@ -5,14 +5,12 @@
 //! the proposer named in the text. A leader may send it back instead, with a reason, which
 //! the risk's page shows to the proposer.
 //!
-//! Over gRPC ([`may_sign_off`]) there is no proposal: only a leader's certificate, or the
-//! node's own, closes (and files reports, with `[sign_off] reports = true`).
+//! Over gRPC there is no proposal: only a leader's certificate, or the node's own, closes
+//! (and files reports, with `[sign_off] reports = true`): `api::auth::require_leader`.
 
 use serde::{Deserialize, Serialize};
 
-use crate::accounts::{self, Role};
 use crate::domain::risk::Closure;
-use crate::identity::Identity;
 use crate::register::record::RiskRecord;
 use crate::register::view::CLOSED;
 use crate::store::{Batch, Store, StoreError};
@@ -134,21 +132,6 @@ pub fn waiting(store: &dyn Store) -> Result<Vec<(String, Proposal)>, SignOffErro
         }
     }
     Ok(out)
-}
-
-/// Whether `who` may do, over gRPC, what needs a leader at the node of `node` (close a
-/// risk, file a report): the node's own certificate, or a staff certificate of this county
-/// whose account here is a leader's.
-pub fn may_sign_off(store: &dyn Store, node: &Identity, who: &Identity) -> bool {
-    if who == node {
-        return true;
-    }
-    match (node, who) {
-        (Identity::County(county), Identity::Staff { unit, name }) if unit == county => {
-            matches!(accounts::get(store, name), Ok(Some(a)) if a.role == Role::Leader)
-        }
-        _ => false,
-    }
 }
 
 #[cfg(test)]

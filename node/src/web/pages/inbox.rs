@@ -22,6 +22,7 @@ use crate::comms::read::{self, AlertDetails, DirectiveDetails, ReportDetails};
 use crate::comms::{self};
 use crate::disposal::read::{self as disposal_read, RequestDetails};
 use crate::domain::directive::{DirectiveKind, ResponseStatus};
+use crate::store::{Batch, Store};
 use crate::timespec;
 use crate::web::labels;
 use crate::web::lang::Lang;
@@ -33,8 +34,11 @@ use crate::web::App;
 /// Shared risks listed at most.
 const SHARED_SHOWN: usize = 50;
 
-/// When each person last opened the inbox. Kept in memory: after a restart, what arrived
-/// since the node started counts as new.
+/// Where [`Seen`] keeps each account's last visit (the node's own store; never federated).
+pub const SEEN_TREE: &str = "inbox_seen";
+
+/// When each person last opened the inbox, kept in the node's store (so a restart forgets
+/// nothing) with a copy in memory. Never opened: what arrived since the node started is new.
 #[derive(Debug)]
 pub struct Seen {
     started_ms: i64,
@@ -51,16 +55,39 @@ impl Default for Seen {
 }
 
 impl Seen {
-    /// When `name` last opened the inbox (the node's start if never since).
-    pub fn get(&self, name: &str) -> i64 {
-        let m = self.by_name.lock().unwrap_or_else(|e| e.into_inner());
-        m.get(name).copied().unwrap_or(self.started_ms)
+    /// When `name` last opened the inbox (the node's start if never).
+    pub fn get(&self, store: &dyn Store, name: &str) -> i64 {
+        let mut m = self.by_name.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(at) = m.get(name) {
+            return *at;
+        }
+        let stored = match store.get(SEEN_TREE, name.as_bytes()) {
+            Ok(v) => v.and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok()),
+            Err(e) => {
+                tracing::warn!(error = %e, staff = name, "cannot read when the inbox was last opened");
+                None
+            }
+        };
+        let at = stored.map_or(self.started_ms, i64::from_be_bytes);
+        m.insert(name.to_owned(), at);
+        at
     }
 
     /// Notes that `name` opened the inbox at `at_ms`; returns when they had before.
-    pub fn open(&self, name: &str, at_ms: i64) -> i64 {
+    pub fn open(&self, store: &dyn Store, name: &str, at_ms: i64) -> i64 {
+        let before = self.get(store, name);
+        let mut batch = Batch::new();
+        batch.insert(
+            SEEN_TREE,
+            name.as_bytes().to_vec(),
+            at_ms.to_be_bytes().to_vec(),
+        );
+        if let Err(e) = store.commit(&batch) {
+            tracing::warn!(error = %e, staff = name, "cannot keep when the inbox was opened");
+        }
         let mut m = self.by_name.lock().unwrap_or_else(|e| e.into_inner());
-        m.insert(name.to_owned(), at_ms).unwrap_or(self.started_ms)
+        m.insert(name.to_owned(), at_ms);
+        before
     }
 }
 
@@ -148,7 +175,13 @@ fn count(app: &App, i: &Items, since_ms: i64) -> Result<Unread, PageError> {
 
 /// What waits for `staffer` in the county's inbox (nothing, logged, if it cannot be read).
 pub fn unread(app: &App, staffer: &Staffer) -> Unread {
-    let counted = items(app).and_then(|i| count(app, &i, app.inbox_seen.get(&staffer.name)));
+    let counted = items(app).and_then(|i| {
+        count(
+            app,
+            &i,
+            app.inbox_seen.get(app.node.store.as_ref(), &staffer.name),
+        )
+    });
     counted.unwrap_or_else(|e| {
         tracing::warn!(error = %e, "counting the inbox for the header");
         Unread::default()
@@ -357,7 +390,12 @@ fn tables_of(app: &App, i: &Items, seen_ms: i64, l: Lang) -> Result<Vec<Table>, 
 /// opened the inbox).
 pub fn tables(app: &App, staffer: &Staffer) -> Result<Vec<Table>, PageError> {
     let i = items(app)?;
-    tables_of(app, &i, app.inbox_seen.get(&staffer.name), Lang::current())
+    tables_of(
+        app,
+        &i,
+        app.inbox_seen.get(app.node.store.as_ref(), &staffer.name),
+        Lang::current(),
+    )
 }
 
 /// A form sent back refused: which item, the reason, and what was typed.
@@ -448,9 +486,10 @@ fn render(app: &App, staffer: &Staffer, refused: Option<&Refused>) -> Result<Mar
     let i = items(app)?;
     // What is new is new since the visit before this one.
     let seen = if refused.is_some() {
-        app.inbox_seen.get(&staffer.name)
+        app.inbox_seen.get(app.node.store.as_ref(), &staffer.name)
     } else {
-        app.inbox_seen.open(&staffer.name, timespec::now_ms())
+        app.inbox_seen
+            .open(app.node.store.as_ref(), &staffer.name, timespec::now_ms())
     };
     let tables = tables_of(app, &i, seen, l)?;
     let body = html! {
@@ -575,11 +614,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn opening_the_inbox_moves_what_counts_as_new() {
+    fn opening_the_inbox_moves_what_counts_as_new_and_a_restart_remembers() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::SledStore::open(dir.path()).unwrap();
         let seen = Seen::default();
-        let start = seen.get("lin");
-        assert_eq!(seen.open("lin", start + 10), start);
-        assert_eq!(seen.get("lin"), start + 10);
-        assert_eq!(seen.get("wang"), start);
+        let start = seen.get(&store, "lin");
+        assert_eq!(seen.open(&store, "lin", start + 10), start);
+        assert_eq!(seen.get(&store, "lin"), start + 10);
+        assert_eq!(seen.get(&store, "wang"), start);
+        // A node started again reads it back from its store.
+        let again = Seen::default();
+        assert_eq!(again.get(&store, "lin"), start + 10);
     }
 }

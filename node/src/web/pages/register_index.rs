@@ -640,7 +640,23 @@ mod tests {
             }
             put(&store, &r);
         }
-        put(&store, &record(1, "510105", "邻县 shared"));
+        put(
+            &store,
+            &RiskRecord {
+                scope: Audience::Province,
+                ..record(1, "510105", "邻县 shared")
+            },
+        );
+        // Held only because a share named another county: not listed here.
+        put(
+            &store,
+            &RiskRecord {
+                scope: Audience::Province,
+                shared_with: vec!["510106".into()],
+                open_scope: Some(Audience::Local),
+                ..record(2, "510105", "邻县 named elsewhere")
+            },
+        );
         let index = RegisterIndex::default();
         let find = |q: Query| index.find(&store, "510104", "2026-01-01", &q).unwrap();
         let all = find(Query {
