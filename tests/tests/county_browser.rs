@@ -184,7 +184,7 @@ async fn an_officer_works_a_day_in_the_browser_by_keyboard_and_on_a_phone() {
         .await
         .unwrap();
     b.screenshot("04-risk").await.unwrap();
-    let shared = tokio::task::block_in_place(|| {
+    tokio::task::block_in_place(|| {
         fenghuo_tests::wait::until(
             "the shared risk at the gateway",
             SYNC_TIMEOUT,
@@ -198,7 +198,6 @@ async fn an_officer_works_a_day_in_the_browser_by_keyboard_and_on_a_phone() {
             },
         )
     });
-    let () = shared;
 
     // The inbox: the alert acknowledged by keyboard, the directive answered.
     open_until(&b, &format!("{url}/inbox"), &format!("#ack-{alert}")).await;

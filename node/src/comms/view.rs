@@ -105,6 +105,33 @@ pub fn reports(store: &dyn Store) -> Result<Vec<ReportRecord>, StoreError> {
     all(store, REPORTS_TREE)
 }
 
+/// The reports `unit` filed: how many, and the newest `n`, newest first. Its reports are
+/// numbered in the order its writer filed them and keyed by number, so the newest are the
+/// last keys under its prefix: `n` lookups and a count of keys, none of the others decoded
+/// (a county files one for every risk graded I or II, thousands at 100,000 risks).
+pub fn newest_reports_of(
+    store: &dyn Store,
+    unit: &str,
+    n: usize,
+) -> Result<(usize, Vec<ReportRecord>), StoreError> {
+    let mut prefix = unit.as_bytes().to_vec();
+    prefix.push(b'-');
+    prefix.push(ItemKind::Report.letter() as u8);
+    let total = store.scan_prefix(REPORTS_TREE, &prefix).count();
+    // Past every key under the prefix (they end in an 8-byte number).
+    let mut end = prefix.clone();
+    end.extend_from_slice(&[0xff; 9]);
+    let mut newest = Vec::with_capacity(n.min(total));
+    while newest.len() < n {
+        let Some((k, v)) = store.last_in_range(REPORTS_TREE, &prefix, &end)? else {
+            break;
+        };
+        newest.push(decode(&String::from_utf8_lossy(&k), &v)?);
+        end = k;
+    }
+    Ok((total, newest))
+}
+
 /// Every directive and consultation this node holds, in id order.
 pub(crate) fn directives(store: &dyn Store) -> Result<Vec<DirectiveRecord>, StoreError> {
     all(store, DIRECTIVES_TREE)
