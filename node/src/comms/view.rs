@@ -476,3 +476,46 @@ fn update_summary(
     }
     format!("updated: {}", changed.join("; "))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SledStore;
+
+    fn report(unit: &str, n: u64) -> ReportRecord {
+        ReportRecord {
+            id: format!("{unit}-r{n}"),
+            origin: unit.to_owned(),
+            risk: None,
+            level: None,
+            summary: format!("report {n}"),
+            automatic: true,
+            filed_at_ms: n as i64,
+            filed_by: format!("county/{unit}"),
+            disposal: None,
+        }
+    }
+
+    #[test]
+    fn the_newest_reports_of_a_county_come_by_number_from_the_end_of_its_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let mut batch = Batch::new();
+        // Numbers past 255 check the keys order by number, not by text.
+        for (unit, n) in [("510104", 300), ("510105", 5)] {
+            for i in 1..=n {
+                let r = report(unit, i);
+                let key = ItemId::parse(&r.id).unwrap().key();
+                batch.insert(REPORTS_TREE, key, encode(&r).unwrap());
+            }
+        }
+        store.commit(&batch).unwrap();
+        let (total, newest) = newest_reports_of(&store, "510104", 3).unwrap();
+        assert_eq!(total, 300);
+        let ids: Vec<&str> = newest.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["510104-r300", "510104-r299", "510104-r298"]);
+        let (total, newest) = newest_reports_of(&store, "510105", 50).unwrap();
+        assert_eq!((total, newest.len()), (5, 5));
+        assert_eq!(newest_reports_of(&store, "510106", 50).unwrap().0, 0);
+    }
+}
