@@ -326,3 +326,54 @@ fn a_kept_dashboard_scale_data_set_is_measured_again_without_loading() {
     );
     assert!(dir.path().join("province/notes.txt").exists());
 }
+
+#[test]
+fn the_county_pages_bench_signs_in_and_every_page_answers() {
+    let v = bench(&["county-pages", "--risks", "2000", "--runs", "5"]);
+    assert_eq!(v["workload"], "county-pages", "{v}");
+    assert_eq!(v["risks"], 2000, "{v}");
+    // The risk opened has measures and a history beyond being identified.
+    assert!(v["risk"]["measures"].as_u64().unwrap() >= 1, "{v}");
+    assert!(v["risk"]["history"].as_u64().unwrap() >= 3, "{v}");
+    let pages = v["pages"].as_array().unwrap();
+    let paths: Vec<&str> = pages.iter().map(|p| p["path"].as_str().unwrap()).collect();
+    for route in [
+        "/",
+        "/register",
+        "/register/new",
+        "/inbox",
+        "/disposal",
+        "/export/register.csv",
+    ] {
+        assert!(paths.contains(&route), "{route} not timed: {paths:?}");
+    }
+    for query in [
+        "page=",
+        "q=",
+        "status=",
+        "level=",
+        "focus=",
+        "overdue=1",
+        "sort=",
+    ] {
+        assert!(
+            paths
+                .iter()
+                .any(|p| p.starts_with("/register?") && p.contains(query)),
+            "no register query with {query}: {paths:?}"
+        );
+    }
+    assert!(
+        paths.iter().any(|p| p.starts_with("/register/510104-")),
+        "no risk page: {paths:?}"
+    );
+    for p in pages {
+        // Answered 200 to a signed-in officer (a lost session would be a redirect to /login).
+        assert_eq!(p["status"], 200, "{p}");
+        assert!(p["bytes"].as_u64().unwrap() > 0, "{p}");
+        assert_eq!(p["samples"], 5, "{p}");
+        assert!(p["p99_ms"].as_f64().unwrap() > 0.0, "{p}");
+        assert!(p["first_ms"].as_f64().unwrap() > 0.0, "{p}");
+    }
+    assert_eq!(v["all_ok"], true, "{v}");
+}

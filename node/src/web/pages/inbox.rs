@@ -33,6 +33,9 @@ use crate::web::App;
 
 /// Shared risks listed at most.
 const SHARED_SHOWN: usize = 50;
+/// Reports listed at most on the page (the export has them all). A county files one for
+/// every risk graded I or II: thousands at 100,000 risks.
+const REPORTS_SHOWN: usize = 50;
 
 /// Where [`Seen`] keeps each account's last visit (the node's own store; never federated).
 pub const SEEN_TREE: &str = "inbox_seen";
@@ -97,13 +100,17 @@ struct Items {
     alerts: Vec<AlertDetails>,
     /// Directives and consultations for it, newest first.
     directives: Vec<DirectiveDetails>,
-    /// Reports it filed, newest first.
+    /// Reports it filed, newest first (only as many as asked for).
     reports: Vec<ReportDetails>,
+    /// How many reports it filed in all.
+    reports_total: usize,
     /// Its disposal requests with an outcome, newest outcome first.
     outcomes: Vec<RequestDetails>,
 }
 
-fn items(app: &App) -> Result<Items, PageError> {
+/// The inbox's items, with the newest `reports` reports the county filed (the header's
+/// counts need none).
+fn items(app: &App, reports: usize) -> Result<Items, PageError> {
     let store = app.node.store.as_ref();
     let unit = app.node.unit();
     let now = timespec::now_ms();
@@ -112,10 +119,17 @@ fn items(app: &App) -> Result<Items, PageError> {
         .filter(|a| a.record.issuer != unit)
         .collect();
     let directives = read::directives(store, unit, None, now)?;
-    let reports = read::reports(store, false)?
-        .into_iter()
-        .filter(|r| r.record.origin == unit)
-        .collect();
+    let (reports, reports_total) = if reports == 0 {
+        (Vec::new(), 0)
+    } else {
+        // Only the reports shown are read, with their acknowledgments.
+        let (total, newest) = comms::view::newest_reports_of(store, unit, reports)?;
+        let shown = newest
+            .iter()
+            .map(|r| read::report(store, r))
+            .collect::<Result<Vec<_>, _>>()?;
+        (shown, total)
+    };
     let mut outcomes: Vec<RequestDetails> = disposal_read::requests(store, now)?
         .into_iter()
         .filter(|r| r.requester == unit && r.outcome.is_some())
@@ -125,6 +139,7 @@ fn items(app: &App) -> Result<Items, PageError> {
         alerts,
         directives,
         reports,
+        reports_total,
         outcomes,
     })
 }
@@ -175,7 +190,7 @@ fn count(app: &App, i: &Items, since_ms: i64) -> Result<Unread, PageError> {
 
 /// What waits for `staffer` in the county's inbox (nothing, logged, if it cannot be read).
 pub fn unread(app: &App, staffer: &Staffer) -> Unread {
-    let counted = items(app).and_then(|i| {
+    let counted = items(app, 0).and_then(|i| {
         count(
             app,
             &i,
@@ -277,7 +292,11 @@ fn tables_of(app: &App, i: &Items, seen_ms: i64, l: Lang) -> Result<Vec<Table>, 
     }
     let mut reports = Table::new(
         "inbox-reports",
-        l.pick("本县上报的重大事项", "Reports the county filed"),
+        format!(
+            "{} ({})",
+            l.pick("本县上报的重大事项", "Reports the county filed"),
+            i.reports_total
+        ),
         vec![
             "report",
             "risk",
@@ -389,7 +408,7 @@ fn tables_of(app: &App, i: &Items, seen_ms: i64, l: Lang) -> Result<Vec<Table>, 
 /// The inbox's tables for an export (what is new is counted from when `staffer` last
 /// opened the inbox).
 pub fn tables(app: &App, staffer: &Staffer) -> Result<Vec<Table>, PageError> {
-    let i = items(app)?;
+    let i = items(app, usize::MAX)?;
     tables_of(
         app,
         &i,
@@ -483,7 +502,7 @@ fn forms(app: &App, staffer: &Staffer, i: &Items, refused: Option<&Refused>, l: 
 
 fn render(app: &App, staffer: &Staffer, refused: Option<&Refused>) -> Result<Markup, PageError> {
     let l = Lang::current();
-    let i = items(app)?;
+    let i = items(app, REPORTS_SHOWN)?;
     // What is new is new since the visit before this one.
     let seen = if refused.is_some() {
         app.inbox_seen.get(app.node.store.as_ref(), &staffer.name)
@@ -497,6 +516,12 @@ fn render(app: &App, staffer: &Staffer, refused: Option<&Refused>) -> Result<Mar
             (forms(app, staffer, &i, refused, l))
         }
         @for t in &tables { (t.html("")) }
+        @if i.reports_total > i.reports.len() {
+            p { a href="/export/inbox-reports.csv" {
+                (l.pick("上报事项只列最近 ", "Only the newest ")) (i.reports.len())
+                (l.pick(" 份；全部见导出 →", " reports are listed; all of them in the export →"))
+            } }
+        }
     };
     Ok(layout::page(
         staffer,

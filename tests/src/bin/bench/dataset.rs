@@ -1,4 +1,5 @@
-//! A province's data set as its counties would write it, for `dashboard-scale`.
+//! A province's data set as its counties would write it, for `dashboard-scale`; one county's
+//! own store for `county-pages` ([`county_store`]).
 //!
 //! Each county identifies risks over the last 90 days, grades them, shares them with the
 //! province (or its neighbours), sets measures, keeps some under monitoring, re-grades a few
@@ -32,7 +33,7 @@ use fenghuo_node::domain::{FocusPoint, GradingStandard, Level, MeasureStatus, Ri
 use fenghuo_node::event::EntryMeta;
 use fenghuo_node::event::Event;
 use fenghuo_node::feed::entry::{next_entry, sign_head, GENESIS_HASH};
-use fenghuo_node::feed::{Audience, Entry, FeedId};
+use fenghuo_node::feed::{self, Audience, Entry, FeedId};
 use fenghuo_node::register::view;
 use fenghuo_node::register::{self, Command};
 use fenghuo_node::store::{Batch, ExportSink, KeyValue, Store, StoreError};
@@ -203,8 +204,10 @@ struct CountyWriter {
     store: MemStore,
     /// Each feed's head: sequence number and hash.
     heads: BTreeMap<Audience, (u64, Vec<u8>)>,
-    /// Entries of the feeds the gateway receives, in order.
+    /// Entries of the feeds the gateway receives (and `local` with `keep_local`), in order.
     sent: BTreeMap<Audience, Vec<Entry>>,
+    /// Keep the `local` feed too: the county's own store holds it, the gateway never does.
+    keep_local: bool,
     commands: u64,
 }
 
@@ -251,8 +254,9 @@ impl CountyWriter {
             }
         }
         for (audience, mut list) in staged {
-            // `local` never leaves the county: its entries need no signature here.
-            if audience == Audience::Local {
+            // `local` never leaves the county: kept (and signed, as the writer signs every
+            // feed's last entry) only for a county's own store.
+            if audience == Audience::Local && !self.keep_local {
                 continue;
             }
             if let Some(last) = list.last_mut() {
@@ -502,6 +506,101 @@ pub fn county(
     now_ms: i64,
     seed: u64,
 ) -> anyhow::Result<CountyFeeds> {
+    let mut w = write_county(code, neighbours, key, risks, now_ms, seed, false)?;
+    let mut out = Vec::new();
+    let mut entries = 0;
+    // Narrower feeds first, as the gateway's views would apply them.
+    for audience in [Audience::Upstream, Audience::Neighbours, Audience::Province] {
+        if let Some(list) = w.sent.remove(&audience) {
+            entries += list.len() as u64;
+            out.extend(runs(list));
+        }
+    }
+    Ok(CountyFeeds {
+        runs: out,
+        entries,
+        commands: w.commands,
+    })
+}
+
+/// What [`county_store`] wrote.
+pub struct CountyStore {
+    /// Entries of the county's own feeds, `local` included.
+    pub entries: u64,
+    /// Commands the county ran.
+    pub commands: u64,
+    /// Keys of its views (register, overview counts, journal…).
+    pub view_keys: u64,
+}
+
+/// Keys written per commit while copying a county into a store.
+const COPY_BATCH: usize = 20_000;
+
+/// The same county as [`county`] (same risks and commands for the same `seed`), written
+/// into `into` as the county's own node would hold it: every feed it wrote, `local`
+/// included, with each commit's last entry signed by `key` (its node's feed key), and its
+/// views built from them, marked applied. A node opened on `into` starts with nothing to
+/// catch up. `into` should be empty.
+pub fn county_store(
+    code: &str,
+    neighbours: Vec<String>,
+    key: SigningKey,
+    risks: u64,
+    now_ms: i64,
+    seed: u64,
+    into: &dyn Store,
+) -> anyhow::Result<CountyStore> {
+    let w = write_county(code, neighbours, key, risks, now_ms, seed, true)?;
+    let mut batch = Batch::new();
+    let mut pending = 0;
+    let mut view_keys = 0;
+    let flush = |batch: &mut Batch, pending: &mut usize| -> anyhow::Result<()> {
+        into.commit(batch)?;
+        *batch = Batch::new();
+        *pending = 0;
+        Ok(())
+    };
+    let trees = std::mem::take(&mut *w.store.trees.lock().unwrap_or_else(|e| e.into_inner()));
+    for (tree, kvs) in trees {
+        // Batches name trees with `&'static str`; there are a few dozen, once per run.
+        let tree: &'static str = Box::leak(tree.into_boxed_str());
+        for (k, v) in kvs {
+            batch.insert(tree, k, v);
+            pending += 1;
+            view_keys += 1;
+            if pending >= COPY_BATCH {
+                flush(&mut batch, &mut pending)?;
+            }
+        }
+    }
+    let mut entries = 0;
+    for (audience, list) in &w.sent {
+        let feed = FeedId::new(w.origin.clone(), *audience);
+        for chunk in list.chunks(COPY_BATCH) {
+            feed::log::stage_block(&mut batch, &feed, chunk);
+            flush(&mut batch, &mut pending)?;
+        }
+        entries += list.len() as u64;
+    }
+    flush(&mut batch, &mut pending)?;
+    into.flush()?;
+    Ok(CountyStore {
+        entries,
+        commands: w.commands,
+        view_keys,
+    })
+}
+
+/// Runs the county's commands (see the module's comment) into a writer of its own.
+fn write_county(
+    code: &str,
+    neighbours: Vec<String>,
+    key: SigningKey,
+    risks: u64,
+    now_ms: i64,
+    seed: u64,
+    keep_local: bool,
+) -> anyhow::Result<CountyWriter> {
     let standard = GradingStandard::default_standard();
     let scores = ScoreTable::new(&standard)?;
     let mut w = CountyWriter {
@@ -512,6 +611,7 @@ pub fn county(
         store: MemStore::default(),
         heads: BTreeMap::new(),
         sent: BTreeMap::new(),
+        keep_local,
         commands: 0,
     };
     let mut rng = fastrand::Rng::with_seed(seed);
@@ -611,20 +711,7 @@ pub fn county(
             ids[i] = written;
         }
     }
-    let mut out = Vec::new();
-    let mut entries = 0;
-    // Narrower feeds first, as the gateway's views would apply them.
-    for audience in [Audience::Upstream, Audience::Neighbours, Audience::Province] {
-        if let Some(list) = w.sent.remove(&audience) {
-            entries += list.len() as u64;
-            out.extend(runs(list));
-        }
-    }
-    Ok(CountyFeeds {
-        runs: out,
-        entries,
-        commands: w.commands,
-    })
+    Ok(w)
 }
 
 #[cfg(test)]

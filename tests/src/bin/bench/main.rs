@@ -9,6 +9,7 @@
 //! cargo run --release -p fenghuo-tests --bin bench -- province --counties 100 --entries 10000
 //! cargo run --release -p fenghuo-tests --bin bench -- alert-round-trip --neighbours 8 --alerts 200 [--pause-ms 500]
 //! cargo run --release -p fenghuo-tests --bin bench -- dashboard-scale --counties 180 --risks 10000 [--data-dir DIR] [--keep]
+//! cargo run --release -p fenghuo-tests --bin bench -- county-pages --risks 100000 [--runs 200]
 //! cargo run --release -p fenghuo-tests --bin bench -- disposal-delivery --via grpc|webhook --requests 2000 --concurrency 32
 //! cargo run --release -p fenghuo-tests --bin bench -- keys --handshakes 2000 --signatures 20000
 //! cargo run --release -p fenghuo-tests --bin bench -- report results.jsonl --into docs/benchmarks.md
@@ -20,6 +21,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod alerts;
+mod county_pages;
 mod dataset;
 mod disposal;
 mod fenghuo;
@@ -160,6 +162,16 @@ enum Workload {
         #[arg(long)]
         no_rebuild: bool,
     },
+    /// Fenghuo only: every page of a county node holding N risks of its own, over HTTP in
+    /// this process (a signed-in officer); p50, p99 and max per page, the first request apart.
+    CountyPages {
+        /// Risks in the county's register.
+        #[arg(long, default_value_t = 100_000)]
+        risks: u64,
+        /// Timed requests per page (fewer for a page too slow for that many in ~20 s).
+        #[arg(long, default_value_t = 200)]
+        runs: usize,
+    },
     /// Fenghuo only: disposal requests filed at a county, relayed by the gateway, taken by a
     /// partner over gRPC or its webhook; requests/s and filing → partner latency.
     DisposalDelivery {
@@ -247,6 +259,9 @@ async fn run(workload: Workload) -> anyhow::Result<Option<stats::Outcome>> {
                 rebuild: !no_rebuild,
             })
             .await?
+        }
+        Workload::CountyPages { risks, runs } => {
+            county_pages::county_pages(county_pages::Options { risks, runs }).await?
         }
         Workload::DisposalDelivery {
             via,
