@@ -29,7 +29,8 @@
 //! records; none imports another:
 //! - [`register`]: the risk register; [`comms`]: alerts, reports, directives and
 //!   consultations; [`disposal`]: disposal requests to partner websites; [`overview`]: the
-//!   province at a glance. The federation's own views (directory, CRL, re-keys) live in
+//!   province at a glance; [`intake`]: what monitoring systems find, deduplicated and kept
+//!   locally for triage. The federation's own views (directory, CRL, re-keys) live in
 //!   [`sync`].
 //!
 //! **Where areas meet.**
@@ -70,6 +71,7 @@ pub mod domain;
 pub mod event;
 pub mod feed;
 pub mod identity;
+pub mod intake;
 pub mod logging;
 pub mod overview;
 pub mod partner;

@@ -1,0 +1,665 @@
+//! Items as the county node keeps them: in its own store, local only (no intake tree is ever
+//! written to a feed), each with its sightings, and indexes that make every lookup a key read.
+//!
+//! Trees (named key → value):
+//! - `intakeid_item`: u64be(id) → JSON [`Item`];
+//! - `intakeseen_id`: u64be(last sighting, Unix ms) ‖ u64be(id) → empty (newest first,
+//!   and what retention purges);
+//! - `intakeurl_id`: normalised URL → u64be(id);
+//! - `intakehash_id`: content hash (hex) → u64be(id);
+//! - `intakesystem_id`: system 0x00 system id → u64be(id) (idempotent submissions);
+//! - `intakegroup_id`: candidate-incident key 0x00 u64be(id) → empty;
+//! - `intakeid_keys`: u64be(id) ‖ tree tag ‖ key → empty: every index entry of an item, so
+//!   purging it removes them all without a scan;
+//! - `intake_counter`: `next` → u64be, the last item id given.
+//!
+//! Recording reads and writes through one [`Batch`]: a caller may record many observations
+//! into one batch and commit once. Records must be serialised (one task records at a time):
+//! two concurrent read-modify-writes of an item would lose a sighting.
+
+use serde::{Deserialize, Serialize};
+
+use super::dedupe::{content_hash, url_key};
+use super::group::incident_key;
+use super::observation::{Engagement, Observation, ObservationError, MAX_KEYWORDS};
+use super::rules::{Flag, WatchRules};
+use crate::store::{read_u64, Batch, Store, StoreError};
+
+/// Items by id.
+pub const ITEMS_TREE: &str = "intakeid_item";
+/// Items by last sighting.
+pub const SEEN_TREE: &str = "intakeseen_id";
+/// Items by normalised URL.
+pub const URLS_TREE: &str = "intakeurl_id";
+/// Items by content hash.
+pub const HASHES_TREE: &str = "intakehash_id";
+/// Items by (system, system id).
+pub const SYSTEMS_TREE: &str = "intakesystem_id";
+/// Items by candidate-incident key.
+pub const GROUPS_TREE: &str = "intakegroup_id";
+/// Each item's index entries.
+pub const KEYS_TREE: &str = "intakeid_keys";
+/// The last item id given.
+pub const COUNTER_TREE: &str = "intake_counter";
+const COUNTER_KEY: &[u8] = b"next";
+/// The format of [`Item`] records this build writes.
+pub const ITEM_FORMAT: u32 = 1;
+const DAY_MS: i64 = 24 * 3600 * 1000;
+/// Items purged per commit.
+const PURGE_BATCH: usize = 1000;
+
+/// The index trees an item has entries in, with the tag its `intakeid_keys` entries carry.
+const INDEXES: [(u8, &str); 4] = [
+    (b'u', URLS_TREE),
+    (b'h', HASHES_TREE),
+    (b's', SYSTEMS_TREE),
+    (b'g', GROUPS_TREE),
+];
+
+/// Why an observation was not recorded.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum IntakeError {
+    /// The observation fails the checks; names the field.
+    #[error(transparent)]
+    Invalid(#[from] ObservationError),
+    /// The store failed, or holds an unreadable item.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// One item: every observation of the same thing, its sightings counted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Item {
+    /// [`ITEM_FORMAT`] when written.
+    pub format: u32,
+    /// The node's number for it (`intake list` shows it).
+    pub id: u64,
+    /// The URL of its first sighting.
+    pub url: String,
+    /// Its normalised URL.
+    pub url_key: String,
+    /// The platform of its first sighting.
+    pub platform: String,
+    /// The account of its first sighting (may be empty).
+    pub account: String,
+    /// The text of its first sighting.
+    pub text: String,
+    /// The hash of that text, if long enough to have one.
+    pub content_hash: Option<String>,
+    /// The candidate incident it belongs to.
+    pub incident: String,
+    /// The earliest capture time of its sightings, Unix ms.
+    pub first_seen_ms: i64,
+    /// The latest capture time of its sightings, Unix ms (retention counts from it).
+    pub last_seen_ms: i64,
+    /// How many distinct observations of it arrived.
+    pub sightings: u64,
+    /// The figures of its latest-captured sighting.
+    pub engagement: Engagement,
+    /// When those figures were captured, Unix ms.
+    pub engagement_at_ms: i64,
+    /// The keywords its sightings matched, first ones first, at most [`MAX_KEYWORDS`].
+    pub keywords: Vec<String>,
+    /// The system of its first sighting.
+    pub system: String,
+    /// That system's id for it.
+    pub system_id: String,
+    /// The watch rules its sightings matched.
+    pub flags: Vec<Flag>,
+}
+
+/// What recording an observation did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// A new item.
+    New(u64),
+    /// Another sighting of an existing item.
+    Sighting(u64),
+    /// The same (system, system id) again: no new sighting (newer figures are kept).
+    Repeat(u64),
+}
+
+impl Recorded {
+    /// The item's id.
+    pub fn id(self) -> u64 {
+        match self {
+            Self::New(id) | Self::Sighting(id) | Self::Repeat(id) => id,
+        }
+    }
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(format!("intake: {what}: {e}"))
+}
+
+fn seen_key(at_ms: i64, id: u64) -> Vec<u8> {
+    let mut k = (at_ms.max(0) as u64).to_be_bytes().to_vec();
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
+fn system_key(system: &str, system_id: &str) -> Vec<u8> {
+    let mut k = system.as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(system_id.as_bytes());
+    k
+}
+
+fn group_key(incident: &str, id: u64) -> Vec<u8> {
+    let mut k = incident.as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
+fn id_of(v: Vec<u8>) -> Result<u64, StoreError> {
+    <[u8; 8]>::try_from(v.as_slice())
+        .map(u64::from_be_bytes)
+        .map_err(|_| corrupt("index entry", "not an item id"))
+}
+
+fn decode(v: &[u8]) -> Result<Item, StoreError> {
+    serde_json::from_slice(v).map_err(|e| corrupt("item record", e))
+}
+
+fn lookup(
+    batch: &Batch,
+    store: &dyn Store,
+    tree: &'static str,
+    key: &[u8],
+) -> Result<Option<u64>, StoreError> {
+    batch.get(store, tree, key)?.map(id_of).transpose()
+}
+
+fn load(batch: &Batch, store: &dyn Store, id: u64) -> Result<Item, StoreError> {
+    let v = batch
+        .get(store, ITEMS_TREE, &id.to_be_bytes())?
+        .ok_or_else(|| corrupt("index names a missing item", id))?;
+    decode(&v)
+}
+
+/// Points `key` of the index tagged `tag` at item `id`, unless it already points somewhere
+/// (the first item to claim a key keeps it).
+fn index(
+    batch: &mut Batch,
+    store: &dyn Store,
+    (tag, tree): (u8, &'static str),
+    key: &[u8],
+    value: &[u8],
+    id: u64,
+) -> Result<(), StoreError> {
+    if batch.get(store, tree, key)?.is_some() {
+        return Ok(());
+    }
+    batch.insert(tree, key.to_vec(), value.to_vec());
+    let mut back = id.to_be_bytes().to_vec();
+    back.push(tag);
+    back.extend_from_slice(key);
+    batch.insert(KEYS_TREE, back, Vec::new());
+    Ok(())
+}
+
+fn save(batch: &mut Batch, item: &Item, seen_before: Option<i64>) -> Result<(), StoreError> {
+    let v = serde_json::to_vec(item).map_err(|e| corrupt("encoding an item", e))?;
+    batch.insert(ITEMS_TREE, item.id.to_be_bytes().to_vec(), v);
+    if let Some(before) = seen_before.filter(|b| *b != item.last_seen_ms) {
+        batch.remove(SEEN_TREE, seen_key(before, item.id));
+    }
+    batch.insert(SEEN_TREE, seen_key(item.last_seen_ms, item.id), Vec::new());
+    Ok(())
+}
+
+impl Item {
+    /// Takes a sighting's figures if it was captured no earlier than the ones held.
+    fn take_figures(&mut self, obs: &Observation) -> bool {
+        if obs.captured_at_ms < self.engagement_at_ms {
+            return false;
+        }
+        let changed =
+            self.engagement != obs.engagement || self.engagement_at_ms != obs.captured_at_ms;
+        self.engagement = obs.engagement;
+        self.engagement_at_ms = obs.captured_at_ms;
+        changed
+    }
+
+    /// Adds what a sighting brings besides its figures: its time, keywords and flags.
+    fn add_sighting(&mut self, obs: &Observation, flags: Vec<Flag>) {
+        self.sightings += 1;
+        self.first_seen_ms = self.first_seen_ms.min(obs.captured_at_ms);
+        self.last_seen_ms = self.last_seen_ms.max(obs.captured_at_ms);
+        for k in &obs.keywords {
+            if self.keywords.len() < MAX_KEYWORDS && !self.keywords.contains(k) {
+                self.keywords.push(k.clone());
+            }
+        }
+        for f in flags {
+            if !self.flags.contains(&f) {
+                self.flags.push(f);
+            }
+        }
+    }
+}
+
+/// Checks `obs` (with `now_ms`, this node's clock) and records it into `batch`: a new item,
+/// another sighting of the item with the same normalised URL or content hash, or a repeat of
+/// a (system, system id) already recorded. `rules` flag what it matches.
+pub fn record_in(
+    batch: &mut Batch,
+    store: &dyn Store,
+    obs: Observation,
+    rules: &WatchRules,
+    now_ms: i64,
+) -> Result<Recorded, IntakeError> {
+    let obs = obs.check(now_ms)?;
+    let url = url_key(&obs.url);
+    let hash = content_hash(&obs.text);
+    let system = system_key(&obs.system, &obs.system_id);
+
+    if let Some(id) = lookup(batch, store, SYSTEMS_TREE, &system)? {
+        let mut item = load(batch, store, id)?;
+        let before = item.last_seen_ms;
+        if item.take_figures(&obs) {
+            item.last_seen_ms = item.last_seen_ms.max(obs.captured_at_ms);
+            save(batch, &item, Some(before))?;
+        }
+        return Ok(Recorded::Repeat(id));
+    }
+
+    let flags = rules.flags(&obs.text, &obs.keywords);
+    let found = match lookup(batch, store, URLS_TREE, url.as_bytes())? {
+        Some(id) => Some(id),
+        None => match &hash {
+            Some(h) => lookup(batch, store, HASHES_TREE, h.as_bytes())?,
+            None => None,
+        },
+    };
+    let (item, seen_before, recorded) = match found {
+        Some(id) => {
+            let mut item = load(batch, store, id)?;
+            let before = item.last_seen_ms;
+            item.add_sighting(&obs, flags);
+            item.take_figures(&obs);
+            (item, Some(before), Recorded::Sighting(id))
+        }
+        None => {
+            let id = read_u64(batch.get(store, COUNTER_TREE, COUNTER_KEY)?) + 1;
+            batch.insert(
+                COUNTER_TREE,
+                COUNTER_KEY.to_vec(),
+                id.to_be_bytes().to_vec(),
+            );
+            let mut item = Item {
+                format: ITEM_FORMAT,
+                id,
+                url: obs.url.clone(),
+                url_key: url.clone(),
+                platform: obs.platform.clone(),
+                account: obs.account.clone(),
+                text: obs.text.clone(),
+                content_hash: hash.clone(),
+                incident: incident_key(&obs.platform, &obs.account, &obs.url),
+                first_seen_ms: obs.captured_at_ms,
+                last_seen_ms: obs.captured_at_ms,
+                sightings: 0,
+                engagement: obs.engagement,
+                engagement_at_ms: obs.captured_at_ms,
+                keywords: Vec::new(),
+                system: obs.system.clone(),
+                system_id: obs.system_id.clone(),
+                flags: Vec::new(),
+            };
+            item.add_sighting(&obs, flags);
+            let group = group_key(&item.incident, id);
+            index(batch, store, INDEXES[3], &group, &[], id)?;
+            (item, None, Recorded::New(id))
+        }
+    };
+    let id = item.id.to_be_bytes();
+    index(batch, store, INDEXES[0], url.as_bytes(), &id, item.id)?;
+    if let Some(h) = &hash {
+        index(batch, store, INDEXES[1], h.as_bytes(), &id, item.id)?;
+    }
+    index(batch, store, INDEXES[2], &system, &id, item.id)?;
+    save(batch, &item, seen_before)?;
+    Ok(recorded)
+}
+
+/// [`record_in`] one observation, committed.
+pub fn record(
+    store: &dyn Store,
+    obs: Observation,
+    rules: &WatchRules,
+    now_ms: i64,
+) -> Result<Recorded, IntakeError> {
+    let mut batch = Batch::new();
+    let recorded = record_in(&mut batch, store, obs, rules, now_ms)?;
+    store.commit(&batch)?;
+    Ok(recorded)
+}
+
+/// The item `id`, if held.
+pub fn item(store: &dyn Store, id: u64) -> Result<Option<Item>, StoreError> {
+    store
+        .get(ITEMS_TREE, &id.to_be_bytes())?
+        .map(|v| decode(&v))
+        .transpose()
+}
+
+fn item_at(store: &dyn Store, tree: &'static str, key: &[u8]) -> Result<Option<Item>, StoreError> {
+    match store.get(tree, key)? {
+        Some(v) => item(store, id_of(v)?),
+        None => Ok(None),
+    }
+}
+
+/// The item a URL (normalised here) belongs to.
+pub fn by_url(store: &dyn Store, url: &str) -> Result<Option<Item>, StoreError> {
+    item_at(store, URLS_TREE, url_key(url).as_bytes())
+}
+
+/// The item a text (hashed here) belongs to; `None` for a text too short to have a hash.
+pub fn by_text(store: &dyn Store, text: &str) -> Result<Option<Item>, StoreError> {
+    match content_hash(text) {
+        Some(h) => item_at(store, HASHES_TREE, h.as_bytes()),
+        None => Ok(None),
+    }
+}
+
+/// The item a system recorded under its own id.
+pub fn by_system(
+    store: &dyn Store,
+    system: &str,
+    system_id: &str,
+) -> Result<Option<Item>, StoreError> {
+    item_at(store, SYSTEMS_TREE, &system_key(system, system_id))
+}
+
+/// The ids of the items of a candidate incident, oldest first.
+pub fn incident_items(store: &dyn Store, incident: &str) -> Result<Vec<u64>, StoreError> {
+    let mut prefix = incident.as_bytes().to_vec();
+    prefix.push(0);
+    store
+        .scan_prefix(GROUPS_TREE, &prefix)
+        .map(|kv| {
+            let (k, _) = kv?;
+            id_of(k[prefix.len()..].to_vec())
+        })
+        .collect()
+}
+
+/// The `limit` items seen most recently, newest first.
+pub fn newest(store: &dyn Store, limit: usize) -> Result<Vec<Item>, StoreError> {
+    let mut items = Vec::with_capacity(limit.min(1000));
+    for kv in store.range_rev(SEEN_TREE, &[], &[0xff; 17]).take(limit) {
+        let (k, _) = kv?;
+        let id = id_of(k.get(8..).unwrap_or_default().to_vec())?;
+        if let Some(item) = item(store, id)? {
+            items.push(item);
+        }
+    }
+    Ok(items)
+}
+
+/// Removes every item whose last sighting is more than `days` days before `now_ms`, with
+/// all its index entries; returns how many. Commits every [`PURGE_BATCH`] items.
+pub fn purge(store: &dyn Store, now_ms: i64, days: u32) -> Result<usize, StoreError> {
+    let cutoff = now_ms.saturating_sub(i64::from(days) * DAY_MS);
+    let end = seen_key(cutoff, 0);
+    let mut removed = 0;
+    loop {
+        let expired: Vec<Vec<u8>> = store
+            .range(SEEN_TREE, &[], Some(&end))
+            .take(PURGE_BATCH)
+            .map(|kv| kv.map(|(k, _)| k))
+            .collect::<Result<_, _>>()?;
+        if expired.is_empty() {
+            return Ok(removed);
+        }
+        let mut batch = Batch::new();
+        for seen in &expired {
+            let id_bytes = seen.get(8..).unwrap_or_default();
+            for kv in store.scan_prefix(KEYS_TREE, id_bytes) {
+                let (back, _) = kv?;
+                let tag = back.get(8).copied();
+                if let Some((_, tree)) = INDEXES.iter().find(|(t, _)| Some(*t) == tag) {
+                    batch.remove(tree, back[9..].to_vec());
+                }
+                batch.remove(KEYS_TREE, back);
+            }
+            batch.remove(ITEMS_TREE, id_bytes.to_vec());
+            batch.remove(SEEN_TREE, seen.clone());
+        }
+        store.commit(&batch)?;
+        removed += expired.len();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::FocusPoint;
+    use crate::intake::observation::tests::{seen, NOW};
+    use crate::intake::rules::WatchRule;
+    use crate::store::SledStore;
+
+    const LONG: &str = "某村拆迁补偿款迟迟未发放,村民聚集在镇政府门口";
+
+    fn open() -> (tempfile::TempDir, SledStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        (dir, store)
+    }
+
+    fn rec(store: &SledStore, obs: Observation) -> Recorded {
+        record(store, obs, &WatchRules::none(), NOW).unwrap()
+    }
+
+    #[test]
+    fn urls_differing_by_tracking_fragment_or_www_are_one_item_with_the_latest_figures() {
+        let (_dir, store) = open();
+        let first = seen("https://weibo.com/u/1/p/2", "第一次看到的文字内容,长一些");
+        let first_id = rec(&store, first).id();
+        let mut later = seen(
+            "http://www.weibo.com/u/1/p/2/?utm_source=share#comments",
+            "第二次看到,文字略有不同,也长一些",
+        );
+        later.system_id = "another".into();
+        later.captured_at_ms = NOW - 1000;
+        later.engagement.views = 5000;
+        assert_eq!(rec(&store, later), Recorded::Sighting(first_id));
+
+        let item = item(&store, first_id).unwrap().unwrap();
+        assert_eq!(item.sightings, 2);
+        // The later-captured sighting's figures stay: the submission that came second was
+        // captured earlier.
+        assert_eq!(item.engagement.views, 100);
+        assert_eq!(item.first_seen_ms, NOW - 1000);
+
+        let mut newest = seen("https://weibo.com/u/1/p/2#top", "第三次");
+        newest.system_id = "third".into();
+        newest.captured_at_ms = NOW + 1000;
+        newest.engagement.views = 9000;
+        newest.engagement.likes = 300;
+        assert_eq!(rec(&store, newest), Recorded::Sighting(first_id));
+        let item = by_url(&store, "https://WWW.weibo.com/u/1/p/2/")
+            .unwrap()
+            .unwrap();
+        assert_eq!(item.id, first_id);
+        assert_eq!(item.sightings, 3);
+        assert_eq!((item.engagement.views, item.engagement.likes), (9000, 300));
+        assert_eq!(item.last_seen_ms, NOW + 1000);
+        // The first sighting's URL and text are the item's.
+        assert_eq!(item.url, "https://weibo.com/u/1/p/2");
+    }
+
+    #[test]
+    fn the_same_text_at_another_url_is_one_item() {
+        let (_dir, store) = open();
+        let id = rec(&store, seen("https://weibo.com/u/1/p/2", LONG)).id();
+        let mut copy = seen("https://tieba.example/p/77", &format!("  {LONG}\n"));
+        copy.system_id = "copy".into();
+        assert_eq!(rec(&store, copy), Recorded::Sighting(id));
+        // The copy's URL now leads to the item too.
+        assert_eq!(
+            by_url(&store, "https://tieba.example/p/77")
+                .unwrap()
+                .unwrap()
+                .id,
+            id
+        );
+        assert_eq!(by_text(&store, LONG).unwrap().unwrap().sightings, 2);
+
+        // Short texts are not deduplicated by content.
+        let a = rec(&store, seen("https://a.example/1", "转发微博"));
+        let b = rec(&store, seen("https://b.example/2", "转发微博"));
+        assert!(matches!((a, b), (Recorded::New(_), Recorded::New(_))));
+    }
+
+    #[test]
+    fn the_same_submission_twice_is_one_sighting() {
+        let (_dir, store) = open();
+        let obs = seen("https://weibo.com/u/1/p/2", LONG);
+        let id = rec(&store, obs.clone()).id();
+        assert_eq!(rec(&store, obs.clone()), Recorded::Repeat(id));
+        assert_eq!(
+            by_system(&store, "yuqing-1", &obs.system_id)
+                .unwrap()
+                .unwrap()
+                .sightings,
+            1
+        );
+        // The system re-sends its id with newer figures: still one sighting, figures taken.
+        let mut again = obs.clone();
+        again.captured_at_ms = NOW + 60_000;
+        again.engagement.reposts = 999;
+        assert_eq!(rec(&store, again), Recorded::Repeat(id));
+        let item = item(&store, id).unwrap().unwrap();
+        assert_eq!((item.sightings, item.engagement.reposts), (1, 999));
+        assert_eq!(newest(&store, 10).unwrap().len(), 1);
+        // The same id from another system is another sighting.
+        let mut other = obs;
+        other.system = "vendor-b".into();
+        assert_eq!(rec(&store, other), Recorded::Sighting(id));
+    }
+
+    #[test]
+    fn refused_observations_are_not_stored() {
+        let (_dir, store) = open();
+        let mut bad = seen("https://weibo.com/u/1", LONG);
+        bad.engagement.views = -3;
+        let err = record(&store, bad, &WatchRules::none(), NOW).unwrap_err();
+        assert!(
+            matches!(err, IntakeError::Invalid(ref e) if e.field() == "views"),
+            "{err}"
+        );
+        assert!(newest(&store, 10).unwrap().is_empty());
+    }
+
+    #[test]
+    fn items_of_one_account_or_url_family_share_a_candidate_incident() {
+        let (_dir, store) = open();
+        let a = rec(
+            &store,
+            seen("https://weibo.com/u/1/p/1", "第一条关于拆迁的帖子内容"),
+        )
+        .id();
+        let b = rec(
+            &store,
+            seen("https://weibo.com/u/1/p/2", "第二条关于补偿的帖子内容"),
+        )
+        .id();
+        let mut news = seen(
+            "https://news.example/society/1.html",
+            "新闻报道一,内容足够长",
+        );
+        news.account = String::new();
+        let c = rec(&store, news.clone()).id();
+        news.url = "https://www.news.example/society/2.html".into();
+        news.text = "新闻报道二,内容也足够长".into();
+        news.system_id = "n2".into();
+        let d = rec(&store, news).id();
+        let ia = item(&store, a).unwrap().unwrap().incident;
+        assert_eq!(ia, item(&store, b).unwrap().unwrap().incident);
+        let ic = item(&store, c).unwrap().unwrap().incident;
+        assert_eq!(ic, "site:news.example/society");
+        assert_eq!(incident_items(&store, &ia).unwrap(), [a, b]);
+        assert_eq!(incident_items(&store, &ic).unwrap(), [c, d]);
+    }
+
+    #[test]
+    fn watch_rules_flag_matching_items() {
+        let (_dir, store) = open();
+        let rules = WatchRules(vec![
+            WatchRule::parse("拆迁|补偿", "重要改革举措").unwrap(),
+            WatchRule::parse("暴雨", "emergency-trigger").unwrap(),
+        ]);
+        let hit = record(&store, seen("https://a.example/1", LONG), &rules, NOW).unwrap();
+        let mut quiet = seen("https://b.example/2", "今天天气晴朗,适合出游踏青");
+        quiet.keywords.clear();
+        let miss = record(&store, quiet, &rules, NOW).unwrap();
+        let flags = item(&store, hit.id()).unwrap().unwrap().flags;
+        assert_eq!(flags.len(), 1);
+        assert_eq!(flags[0].focus, FocusPoint::ReformMeasure);
+        assert!(item(&store, miss.id()).unwrap().unwrap().flags.is_empty());
+    }
+
+    #[test]
+    fn listing_is_newest_first_and_a_sighting_moves_an_item_up() {
+        let (_dir, store) = open();
+        let mut ids = Vec::new();
+        for i in 0..5 {
+            let mut o = seen(
+                &format!("https://a.example/{i}"),
+                &format!("第{i}条帖子,内容足够长了"),
+            );
+            o.captured_at_ms = NOW - 10_000 + i * 1000;
+            ids.push(rec(&store, o).id());
+        }
+        let listed: Vec<u64> = newest(&store, 3).unwrap().iter().map(|i| i.id).collect();
+        assert_eq!(listed, [ids[4], ids[3], ids[2]]);
+        let mut again = seen("https://a.example/0", "再次看到第0条");
+        again.system_id = "again".into();
+        again.captured_at_ms = NOW;
+        rec(&store, again);
+        let listed: Vec<u64> = newest(&store, 10).unwrap().iter().map(|i| i.id).collect();
+        assert_eq!(listed, [ids[0], ids[4], ids[3], ids[2], ids[1]]);
+    }
+
+    #[test]
+    fn purge_removes_items_last_seen_before_the_retention_with_their_indexes() {
+        let (_dir, store) = open();
+        let mut old = seen("https://old.example/1", LONG);
+        old.captured_at_ms = NOW - 91 * DAY_MS;
+        let old_id = rec(&store, old.clone()).id();
+        let mut recent = seen("https://new.example/1", "最近的帖子,内容足够长");
+        recent.captured_at_ms = NOW - 89 * DAY_MS;
+        let recent_id = rec(&store, recent).id();
+        // An item first seen long ago but seen again lately stays.
+        let mut revived = seen("https://revived.example/1", "旧帖又被转发,内容足够长");
+        revived.captured_at_ms = NOW - 200 * DAY_MS;
+        let revived_id = rec(&store, revived.clone()).id();
+        revived.captured_at_ms = NOW - DAY_MS;
+        revived.system_id = "later".into();
+        rec(&store, revived);
+
+        assert_eq!(purge(&store, NOW, 90).unwrap(), 1);
+        assert_eq!(item(&store, old_id).unwrap(), None);
+        assert!(by_url(&store, &old.url).unwrap().is_none());
+        assert!(by_text(&store, LONG).unwrap().is_none());
+        assert!(by_system(&store, &old.system, &old.system_id)
+            .unwrap()
+            .is_none());
+        let old_incident = incident_items(&store, "account:weibo:zhang_san").unwrap();
+        assert!(!old_incident.contains(&old_id));
+        assert_eq!(
+            store.scan_prefix(KEYS_TREE, &old_id.to_be_bytes()).count(),
+            0
+        );
+        let kept: Vec<u64> = newest(&store, 10).unwrap().iter().map(|i| i.id).collect();
+        assert_eq!(kept, [revived_id, recent_id]);
+        assert_eq!(purge(&store, NOW, 90).unwrap(), 0);
+
+        // The same observation again is a new item now.
+        assert!(matches!(rec(&store, old), Recorded::New(id) if id != old_id));
+    }
+}
