@@ -676,6 +676,56 @@ async fn the_new_calls_refuse_what_the_cli_would_not_send() {
     assert_eq!(show(&node, &pki, ZHANG, &id), before, "nothing was written");
 }
 
+const A: &str = "510104";
+const B: &str = "510105";
+const C: &str = "510106";
+
+/// Counties A, B (A's neighbour) and C (not), every node knowing every county, and a risk
+/// of A's; its id.
+fn three_counties_and_a_risk() -> (Province, String) {
+    let p = TestProvince::new("51")
+        .county(A)
+        .county(B)
+        .county(C)
+        .neighbours(A, B)
+        .start();
+    let id = p.risk(
+        A,
+        &["add", "--title", "跨区施工纠纷", "--focus", "重点工作中心"],
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    p.wait_converged();
+    (p, id)
+}
+
+/// An alert A issues to the whole province; its id.
+fn province_alert(p: &Province) -> String {
+    p.cli(A)
+        .args([
+            "alert",
+            "issue",
+            "--headline",
+            "施工现场聚集",
+            "--severity",
+            "moderate",
+            "--urgency",
+            "expected",
+            "--certainty",
+            "likely",
+            "--audience",
+            "province",
+            "--json",
+        ])
+        .run()
+        .ok()
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 /// `alert watch --json --from-start --count n` at `name`: its first `n` journal events.
 fn first_events(p: &Province, name: &str, n: usize) -> Vec<Value> {
     p.cli(name)
@@ -692,25 +742,9 @@ fn first_events(p: &Province, name: &str, n: usize) -> Vec<Value> {
 
 #[test]
 fn a_risk_shared_with_a_named_county_notifies_that_county_alone() {
-    const A: &str = "510104";
-    const B: &str = "510105";
-    const C: &str = "510106";
-    let p = TestProvince::new("51")
-        .county(A)
-        .county(B)
-        .county(C)
-        .neighbours(A, B)
-        .start();
-    let id = p.risk(
-        A,
-        &["add", "--title", "跨区施工纠纷", "--focus", "重点工作中心"],
-    )["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (p, id) = three_counties_and_a_risk();
 
     // Named counties must be counties of the province that have joined, not A itself.
-    p.wait_converged();
     for (bad, why) in [(A, "own county"), ("510199", "unknown county")] {
         let e = p
             .cli(A)
@@ -740,29 +774,7 @@ fn a_risk_shared_with_a_named_county_notifies_that_county_alone() {
     // An alert to the whole province after it: the first thing C hears of is the risk, and
     // B, named second, too; the gateway hears of it; a later open share to the neighbours
     // reaches nobody new at C.
-    let alert = p
-        .cli(A)
-        .args([
-            "alert",
-            "issue",
-            "--headline",
-            "施工现场聚集",
-            "--severity",
-            "moderate",
-            "--urgency",
-            "expected",
-            "--certainty",
-            "likely",
-            "--audience",
-            "province",
-            "--json",
-        ])
-        .run()
-        .ok()
-        .json()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let alert = province_alert(&p);
     let at_c = first_events(&p, C, 2);
     assert_eq!(at_c[0]["kind"], "risk-shared", "{at_c:?}");
     assert_eq!(at_c[0]["id"], id.as_str());
@@ -780,47 +792,9 @@ fn a_risk_shared_with_a_named_county_notifies_that_county_alone() {
 
 #[test]
 fn a_county_not_named_holds_the_entry_but_is_not_told() {
-    const A: &str = "510104";
-    const B: &str = "510105";
-    const C: &str = "510106";
-    let p = TestProvince::new("51")
-        .county(A)
-        .county(B)
-        .county(C)
-        .neighbours(A, B)
-        .start();
-    let id = p.risk(
-        A,
-        &["add", "--title", "跨区施工纠纷", "--focus", "重点工作中心"],
-    )["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    p.wait_converged();
+    let (p, id) = three_counties_and_a_risk();
     p.risk(A, &["share", &id, "--to", C]);
-    let alert = p
-        .cli(A)
-        .args([
-            "alert",
-            "issue",
-            "--headline",
-            "施工现场聚集",
-            "--severity",
-            "moderate",
-            "--urgency",
-            "expected",
-            "--certainty",
-            "likely",
-            "--audience",
-            "province",
-            "--json",
-        ])
-        .run()
-        .ok()
-        .json()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let alert = province_alert(&p);
     // B (A's neighbour, but not named) receives the province's feed and holds the entry, yet
     // its first journal event is the alert, not the risk.
     let at_b = first_events(&p, B, 1);

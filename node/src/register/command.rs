@@ -8,6 +8,7 @@ use crate::feed::Audience;
 use crate::store::{Batch, Store};
 use crate::sync::directory;
 
+use super::record::RiskRecord;
 use super::view::{self, parse_risk_id};
 use super::RegisterError;
 
@@ -210,6 +211,21 @@ fn note_text(field: &'static str, value: &str, required: bool) -> Result<String,
         check::typed_required(field, value, MAX_NOTE, Lines::Many)?
     } else {
         check::typed(field, value, MAX_NOTE, Lines::Many)?
+    })
+}
+
+/// Checks closing `risk` as `closure` with `text` (the summary, or the reason it is ruled
+/// out) and returns the text as kept: what `Close` checks, for whoever must know first (a
+/// closure proposed for a leader's sign-off).
+pub fn check_closing(
+    risk: &RiskRecord,
+    closure: Closure,
+    text: &str,
+) -> Result<String, RegisterError> {
+    check_close(risk.status, closure, &risk.open_measures())?;
+    Ok(match closure {
+        Closure::Resolved => check::typed_required("summary", text, MAX_TEXT, Lines::Many)?,
+        Closure::RuledOut => note_text("reason", text, true)?,
     })
 }
 
@@ -583,11 +599,7 @@ fn prepare_event(
         }
         Command::Close { id, closure, text } => {
             let risk = view::load_existing(&batch.over(store), id)?;
-            check_close(risk.status, *closure, &risk.open_measures())?;
-            let text = match closure {
-                Closure::Resolved => check::typed_required("summary", text, MAX_TEXT, Lines::Many)?,
-                Closure::RuledOut => note_text("reason", text, true)?,
-            };
+            let text = check_closing(&risk, *closure, text)?;
             Event::RiskClosed {
                 id: id.clone(),
                 closure: *closure,

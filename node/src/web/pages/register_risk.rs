@@ -323,25 +323,9 @@ fn step(
         "close" => {
             let (closure, text) = register_forms::closure(f)?;
             if app.node.sign_off.closures && !leader {
-                if text.trim().is_empty() {
-                    return Err(format!(
-                        "close_text: {}",
-                        l.pick("请写明总结或理由", "write the summary or the reason")
-                    ));
-                }
-                if closure == crate::domain::risk::Closure::Resolved {
-                    let open = r.open_measures();
-                    if !open.is_empty() {
-                        return Err(format!(
-                            "{}: {}",
-                            l.pick(
-                                "以下措施尚未完成或取消",
-                                "these measures are not done or cancelled yet"
-                            ),
-                            open.join(", ")
-                        ));
-                    }
-                }
+                // Refused now what the leader's sign-off would be refused later.
+                let text = register::command::check_closing(r, closure, &text)
+                    .map_err(|e| format!("{}: {e}", l.pick("不能关闭", "cannot close")))?;
                 Step::Propose(Proposal {
                     closure,
                     text,
