@@ -228,6 +228,56 @@ pub struct SignOffConfig {
     pub reports: bool,
 }
 
+/// Intake (舆情采集) at a county node: the watch rules that flag what monitoring systems find,
+/// and how long items are kept (docs/intake.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntakeConfig {
+    /// Days an item is kept after its last sighting (observations carry personal data).
+    #[serde(default = "default_retention_days")]
+    pub retention_days: u32,
+    /// Watch rules: a keyword pattern and the focus point it suggests.
+    #[serde(default)]
+    pub rules: Vec<WatchRuleConfig>,
+}
+
+impl Default for IntakeConfig {
+    fn default() -> Self {
+        Self {
+            retention_days: default_retention_days(),
+            rules: Vec::new(),
+        }
+    }
+}
+
+fn default_retention_days() -> u32 {
+    90
+}
+
+/// One `[[intake.rules]]`: `pattern = "拆迁|补偿"`, `focus = "reform-measure"` (or 重要改革举措).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatchRuleConfig {
+    /// A regular expression, in practice keywords joined by `|`.
+    pub pattern: String,
+    /// The focus point it suggests, in English or Chinese.
+    pub focus: String,
+}
+
+impl IntakeConfig {
+    /// The watch rules, compiled (checked when the config loads).
+    pub fn watch_rules(
+        &self,
+    ) -> Result<crate::intake::WatchRules, (usize, crate::intake::RuleError)> {
+        self.rules
+            .iter()
+            .enumerate()
+            .map(|(i, r)| crate::intake::WatchRule::parse(&r.pattern, &r.focus).map_err(|e| (i, e)))
+            .collect::<Result<Vec<_>, _>>()
+            .map(crate::intake::WatchRules)
+    }
+}
+
 /// Disposal requests to partner websites (the gateway).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -353,6 +403,9 @@ pub struct NodeConfig {
     /// What needs a leader's sign-off (a county only).
     #[serde(default)]
     pub sign_off: SignOffConfig,
+    /// Intake of what monitoring systems find (a county only).
+    #[serde(default)]
+    pub intake: IntakeConfig,
     /// Gateway replicas (the gateway only).
     #[serde(default)]
     pub replication: ReplicationConfig,
@@ -436,6 +489,15 @@ impl NodeConfig {
                 ))
             }
             Err(e) => return Err(field("alerts.acknowledge_within", e)),
+        }
+        if let Err((i, e)) = self.intake.watch_rules() {
+            return Err(field(&format!("intake.rules[{i}]"), e.to_string()));
+        }
+        if !(1..=3650).contains(&self.intake.retention_days) {
+            return Err(field(
+                "intake.retention_days",
+                "must be from 1 to 3650 (days)".into(),
+            ));
         }
         if !(1..4096).contains(&self.sync.runs_in_flight_mib) {
             return Err(field(

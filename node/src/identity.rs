@@ -29,8 +29,8 @@ pub enum IdentityError {
     /// Partner and staff names end up in file names and URIs.
     #[error("name {0:?} is not valid: use 1-63 lowercase letters, digits, '-' or '_', starting with a letter or digit")]
     BadName(String),
-    /// The URI does not have one of the four shapes.
-    #[error("identity {0:?} is not a Fenghuo identity (fenghuo://county/CODE, fenghuo://province/CODE, fenghuo://partner/NAME, fenghuo://staff/CODE/NAME)")]
+    /// The URI does not have one of the five shapes.
+    #[error("identity {0:?} is not a Fenghuo identity (fenghuo://county/CODE, fenghuo://province/CODE, fenghuo://partner/NAME, fenghuo://staff/CODE/NAME, fenghuo://intake/COUNTY/SYSTEM)")]
     BadUri(String),
 }
 
@@ -126,6 +126,14 @@ pub enum Identity {
         /// The person's login-style name.
         name: String,
     },
+    /// A monitoring system feeding a county's intake (舆情监测系统): it may submit
+    /// observations to that county's node and do nothing else.
+    Intake {
+        /// The county whose node it feeds.
+        county: DivisionCode,
+        /// The system's name, which its observations carry (`yuqing-1`).
+        system: String,
+    },
 }
 
 impl Identity {
@@ -154,6 +162,15 @@ impl Identity {
         })
     }
 
+    /// A monitoring system feeding `county`'s intake.
+    pub fn intake(county: &str, system: &str) -> Result<Self, IdentityError> {
+        validate_name(system)?;
+        Ok(Self::Intake {
+            county: DivisionCode::county(county)?,
+            system: system.to_owned(),
+        })
+    }
+
     /// The identity without the scheme, e.g. `county/510104`: used as feed origins and authors.
     pub fn path(&self) -> String {
         match self {
@@ -161,6 +178,7 @@ impl Identity {
             Self::Province(c) => format!("province/{c}"),
             Self::Partner(n) => format!("partner/{n}"),
             Self::Staff { unit, name } => format!("staff/{unit}/{name}"),
+            Self::Intake { county, system } => format!("intake/{county}/{system}"),
         }
     }
 
@@ -174,12 +192,13 @@ impl Identity {
         self.path().replace('/', "-")
     }
 
-    /// The division this identity acts for, if any (partners act for none).
+    /// The division this identity acts for, if any (partners act for none, and a monitoring
+    /// system acts for no one: it only feeds its county's intake).
     pub fn unit(&self) -> Option<&DivisionCode> {
         match self {
             Self::County(c) | Self::Province(c) => Some(c),
             Self::Staff { unit, .. } => Some(unit),
-            Self::Partner(_) => None,
+            Self::Partner(_) | Self::Intake { .. } => None,
         }
     }
 
@@ -191,6 +210,7 @@ impl Identity {
             Self::County(_) | Self::Province(_) => Some(self.clone()),
             Self::Staff { unit, .. } if unit.is_county() => Some(Self::County(unit.clone())),
             Self::Staff { unit, .. } => Some(Self::Province(unit.clone())),
+            Self::Intake { county, .. } => Some(Self::County(county.clone())),
             Self::Partner(_) => None,
         }
     }
@@ -215,6 +235,7 @@ impl Identity {
             ("province", None) => Self::province(a),
             ("partner", None) => Self::partner(a),
             ("staff", Some(name)) => Self::staff(a, name),
+            ("intake", Some(system)) => Self::intake(a, system),
             _ => Err(bad()),
         }
     }

@@ -13,6 +13,7 @@ use fenghuo_proto::v1::alerts_server::AlertsServer;
 use fenghuo_proto::v1::directives_server::DirectivesServer;
 use fenghuo_proto::v1::disposal_server::DisposalServer;
 use fenghuo_proto::v1::federation_server::FederationServer;
+use fenghuo_proto::v1::intake_server::IntakeServer;
 use fenghuo_proto::v1::overview_server::OverviewServer;
 use fenghuo_proto::v1::partner_service_server::PartnerServiceServer;
 use fenghuo_proto::v1::partners_server::PartnersServer;
@@ -36,6 +37,7 @@ use crate::api::auth::authenticate;
 use crate::api::directives::DirectivesService;
 use crate::api::disposal::{DisposalService, PartnerGatewayService};
 use crate::api::federation::FederationService;
+use crate::api::intake::IntakeService;
 use crate::api::overview::OverviewService;
 use crate::api::partners::PartnersService;
 use crate::api::register::RegistryService;
@@ -210,6 +212,7 @@ pub async fn serve(
         .set_serving::<FederationServer<FederationService>>()
         .await;
     health.set_serving::<AlertsServer<AlertsService>>().await;
+    health.set_serving::<IntakeServer<IntakeService>>().await;
     health.set_serving::<ReportsServer<ReportsService>>().await;
     health
         .set_serving::<OverviewServer<OverviewService>>()
@@ -287,6 +290,10 @@ pub async fn serve(
         PartnersServer::new(PartnersService::new(state.clone())),
         authenticate,
     );
+    let intake = InterceptedService::new(
+        IntakeServer::new(IntakeService::new(state.clone())),
+        authenticate,
+    );
 
     let node = state.identity.path();
     let result = Server::builder()
@@ -309,6 +316,7 @@ pub async fn serve(
         .add_service(disposal)
         .add_service(partner_service)
         .add_service(admin)
+        .add_service(intake)
         .serve_with_incoming_shutdown(ReceiverStream::new(rx).map(Ok::<_, io::Error>), shutdown)
         .await;
     acceptor.abort();

@@ -308,6 +308,22 @@ impl Node {
         worker::spawn(&workers, "alarm-log", stop.subscribe(), move |stop| {
             crate::sync::health::run_alarm_log(alarm_tls, alarm_store, stop)
         });
+        let intake = match &identity {
+            Identity::County(_) => {
+                let rules = cfg.intake.watch_rules().unwrap_or_default();
+                let desk = Arc::new(crate::services::intake_desk::IntakeDesk::new(
+                    store.clone(),
+                    rules,
+                    cfg.intake.retention_days,
+                ));
+                let purging = desk.clone();
+                worker::spawn(&workers, "intake-purge", stop.subscribe(), move |stop| {
+                    crate::services::intake_desk::run_purge(purging, stop)
+                });
+                Some(desk)
+            }
+            _ => None,
+        };
         let state = Arc::new(NodeState {
             identity,
             store,
@@ -321,6 +337,7 @@ impl Node {
             sign_off: cfg.sign_off,
             data_dir: cfg.resolve(&cfg.data_dir),
             stop: stop.subscribe(),
+            intake,
             workers,
         });
         Ok(Self { state, tls, stop })

@@ -36,6 +36,8 @@ pub struct NodeState {
     pub data_dir: std::path::PathBuf,
     /// Turns true when the node shuts down: every long-lived response stream ends then.
     pub stop: tokio::sync::watch::Receiver<bool>,
+    /// The county's intake (舆情采集); `None` at the gateway.
+    pub intake: Option<Arc<crate::services::intake_desk::IntakeDesk>>,
     /// The statuses of the node's workers (journal, sync links, …), for the health views;
     /// whoever starts a worker later (the gateway's webhook delivery) registers it here too.
     pub workers: Arc<Workers>,

@@ -19,6 +19,8 @@
 //! - `staff.proto`: the `Staff` service, the provincial gateway's dashboard accounts.
 //! - `admin.proto`: the `Admin` service, operating a node: a `Backup` while it runs, and
 //!   `Rekey` for a compromised county at the gateway.
+//! - `intake.proto`: the `Intake` service: monitoring systems submit observations (one or a
+//!   stream) and the county's officers triage them (list, promote, attach, dismiss, rates).
 //!
 //! ## Layout
 //! - [`v1`]: the generated messages, enums, clients (`*_client`) and servers (`*_server`) of

@@ -25,7 +25,7 @@ impl Caller {
         match &self.identity {
             Identity::County(c) | Identity::Province(c) => c.as_str() == unit,
             Identity::Staff { unit: u, .. } => u.as_str() == unit,
-            Identity::Partner(_) => false,
+            Identity::Partner(_) | Identity::Intake { .. } => false,
         }
     }
 

@@ -12,6 +12,7 @@ pub mod directives;
 pub mod disposal;
 pub mod errors;
 pub mod federation;
+pub mod intake;
 pub mod overview;
 pub mod partners;
 pub mod register;

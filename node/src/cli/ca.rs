@@ -73,8 +73,9 @@ pub enum CaCommand {
         and <stem>.key (PKCS#8 PEM, mode 0600, readable by OpenSSL and every gRPC stack) in \
         --dir, and records the certificate in issued.json. A county or the province also gets \
         <stem>.feed.key, the Ed25519 key its feeds are signed with, which the certificate \
-        certifies. The stem is county-510104, province-51, partner-<name> or \
-        staff-<code>-<name>. Every certificate also names localhost and 127.0.0.1."
+        certifies. The stem is county-510104, province-51, partner-<name>, \
+        staff-<code>-<name> or intake-<county>-<system>. Every certificate also names \
+        localhost and 127.0.0.1."
     )]
     Issue {
         /// Who to issue for.
@@ -154,6 +155,19 @@ pub enum IssueCommand {
         /// 合作平台名称 · Partner name: 1-63 lowercase letters, digits, '-' or '_'.
         #[arg(value_name = "NAME")]
         name: String,
+        #[command(flatten)]
+        opts: IssueArgs,
+    },
+    /// 舆情监测系统证书 · A monitoring system feeding a county's intake: <stem>
+    /// intake-<COUNTY>-<SYSTEM>; TLS client only, allowed nothing but Intake.Submit.
+    Intake {
+        /// 县代码（六位） · The county whose node it feeds (six digits).
+        #[arg(value_name = "COUNTY")]
+        code: String,
+        /// 系统名称 · The system's name: 1-63 lowercase letters, digits, '-' or '_'; its
+        /// observations carry it.
+        #[arg(value_name = "SYSTEM")]
+        system: String,
         #[command(flatten)]
         opts: IssueArgs,
     },
@@ -331,6 +345,9 @@ fn issue(what: IssueCommand) -> anyhow::Result<()> {
         IssueCommand::County { code, name, opts } => (Identity::county(&code), name, opts),
         IssueCommand::Province { code, name, opts } => (Identity::province(&code), name, opts),
         IssueCommand::Partner { name, opts } => (Identity::partner(&name), None, opts),
+        IssueCommand::Intake { code, system, opts } => {
+            (Identity::intake(&code, &system), None, opts)
+        }
         IssueCommand::Staff { code, name, opts } => (Identity::staff(&code, &name), None, opts),
     };
     let identity = identity?;

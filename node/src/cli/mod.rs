@@ -19,6 +19,7 @@ pub mod directive;
 pub mod disposal;
 pub mod health;
 pub mod init;
+pub mod intake;
 pub mod linked;
 pub mod output;
 pub mod overview;
@@ -98,6 +99,10 @@ pub enum Command {
     /// acknowledge at the gateway.
     #[command(subcommand)]
     Report(report::ReportCommand),
+    /// 舆情采集：研判监测系统发现的条目、导入文件、采集率 · Intake: triage what monitoring
+    /// systems found, import files, collection and discovery rates.
+    #[command(subcommand)]
+    Intake(intake::IntakeCommand),
     /// 工作指令/督办：省级下达，县级查看和反馈 · Directives: issue at the gateway; list and
     /// respond at a county.
     #[command(subcommand)]
@@ -179,6 +184,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Risk(cmd) => tokio_main(risk::run(cli.connect, cmd)),
         Command::Alert(cmd) => tokio_main(alert::run(cli.connect, cmd)),
         Command::Report(cmd) => tokio_main(report::run(cli.connect, cmd)),
+        Command::Intake(cmd) => tokio_main(intake::run(cli.connect, cmd)),
         Command::Directive(cmd) => tokio_main(directive::run(cli.connect, cmd)),
         Command::Consult(cmd) => tokio_main(directive::run_consult(cli.connect, cmd)),
         Command::Overview(args) => tokio_main(overview::run(cli.connect, args)),

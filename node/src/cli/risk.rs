@@ -21,7 +21,8 @@ pub struct Output {
     pub json: bool,
 }
 
-fn score(s: &str) -> Result<u32, String> {
+/// Parses a score 1-5 given on the command line.
+pub fn score(s: &str) -> Result<u32, String> {
     match s.parse::<u32>() {
         Ok(n) if (1..=5).contains(&n) => Ok(n),
         _ => Err(format!(

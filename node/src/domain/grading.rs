@@ -156,6 +156,46 @@ pub struct Escalation {
     pub to: Level,
 }
 
+/// How intake suggests attention and diffusion scores from a post's engagement figures: the
+/// figure at or above which the score is 2, 3, 4 and 5 (below the first, 1). The officer
+/// confirms or overrides; a suggestion never grades by itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngagementScale {
+    /// Attention (关注度) from views + comments + likes.
+    pub attention: [i64; 4],
+    /// Diffusion (扩散度) from reposts.
+    pub diffusion: [i64; 4],
+}
+
+impl Default for EngagementScale {
+    /// The scale a standard without `[engagement]` uses: one step per power of ten.
+    fn default() -> Self {
+        Self {
+            attention: [1_000, 10_000, 100_000, 1_000_000],
+            diffusion: [10, 100, 1_000, 10_000],
+        }
+    }
+}
+
+impl EngagementScale {
+    /// The score 1-5 that `figure` reaches on `steps`.
+    fn score(steps: &[i64; 4], figure: i64) -> u32 {
+        1 + steps.iter().filter(|s| figure >= **s).count() as u32
+    }
+
+    /// The attention score suggested by these figures.
+    pub fn attention(&self, views: i64, comments: i64, likes: i64) -> u32 {
+        let seen = views.saturating_add(comments).saturating_add(likes);
+        Self::score(&self.attention, seen)
+    }
+
+    /// The diffusion score suggested by this many reposts.
+    pub fn diffusion(&self, reposts: i64) -> u32 {
+        Self::score(&self.diffusion, reposts)
+    }
+}
+
 /// A versioned grading standard, as the province publishes it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -175,6 +215,10 @@ pub struct GradingStandard {
     /// Optional single-dimension escalation.
     #[serde(default)]
     pub escalation: Option<Escalation>,
+    /// How intake suggests scores from engagement figures ([`EngagementScale::default`]
+    /// when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engagement: Option<EngagementScale>,
 }
 
 fn check_score(field: &'static str, value: u32) -> Result<(), GradingError> {
@@ -243,7 +287,21 @@ impl GradingStandard {
                 return invalid(format!("`escalation.at` must be 1-5, got {}", e.at));
             }
         }
+        if let Some(e) = &self.engagement {
+            for (name, steps) in [("attention", e.attention), ("diffusion", e.diffusion)] {
+                if steps[0] < 0 || steps.windows(2).any(|w| w[0] >= w[1]) {
+                    return invalid(format!(
+                        "`engagement.{name}` must be four rising figures, not negative, got {steps:?}"
+                    ));
+                }
+            }
+        }
         Ok(())
+    }
+
+    /// The engagement scale intake suggests scores with.
+    pub fn engagement_scale(&self) -> EngagementScale {
+        self.engagement.clone().unwrap_or_default()
     }
 
     /// The weighted score of `scores` under `focus`.

@@ -5,6 +5,9 @@
 
 use super::dedupe::url_key;
 
+/// How the key of an account's group starts; what follows is `<platform>:<account>`.
+pub const ACCOUNT_PREFIX: &str = "account:";
+
 /// The candidate-incident key of an item: `account:<platform>:<account>` (both in lower
 /// case, the account without a leading `@`), or `site:<host>/<first path segment>` from the
 /// normalised URL when there is no account.
@@ -12,7 +15,7 @@ pub fn incident_key(platform: &str, account: &str, url: &str) -> String {
     let account = account.trim().trim_start_matches('@').to_lowercase();
     if !account.is_empty() {
         let platform = platform.trim().to_lowercase();
-        return format!("account:{platform}:{account}");
+        return format!("{ACCOUNT_PREFIX}{platform}:{account}");
     }
     let key = url_key(url);
     let host_path = key.split('?').next().unwrap_or_default();

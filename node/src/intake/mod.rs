@@ -13,7 +13,9 @@
 //! - [`dedupe`]: the normalised URL and the content hash that make two observations one item;
 //! - [`group`]: the candidate-incident key;
 //! - [`rules`]: watch rules (keyword patterns → focus point);
-//! - [`store`]: items in the node's store, their indexes, listing and retention.
+//! - [`store`]: items in the node's store, their indexes, listing, triage decisions and
+//!   retention;
+//! - [`suggest`]: what a promoted item suggests for its risk (focus, behaviours, scores).
 //!
 //! Not built yet (later increments of issue 18): the gRPC `Intake.Submit` service and intake
 //! certificates, the HTTPS JSON endpoint, RSS/Atom pull, CSV/XLSX import, where a county's
@@ -25,7 +27,9 @@ pub mod group;
 pub mod observation;
 pub mod rules;
 pub mod store;
+pub mod suggest;
 
 pub use observation::{Engagement, Observation, ObservationError};
 pub use rules::{Flag, RuleError, WatchRule, WatchRules};
-pub use store::{IntakeError, Item, Recorded};
+pub use store::{IntakeError, Item, Recorded, Triage, TriageError};
+pub use suggest::{suggest, Suggestion};

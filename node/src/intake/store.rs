@@ -11,7 +11,11 @@
 //! - `intakegroup_id`: candidate-incident key 0x00 u64be(id) → empty;
 //! - `intakeid_keys`: u64be(id) ‖ tree tag ‖ key → empty: every index entry of an item, so
 //!   purging it removes them all without a scan;
-//! - `intake_counter`: `next` → u64be, the last item id given.
+//! - `intake_counter`: `next` → u64be, the last item id given;
+//! - `intakeopen_id`: flagged (0) or not (1) ‖ u64be(!last sighting) ‖ u64be(id) → empty:
+//!   the items still to triage, flagged ones first, each part newest first;
+//! - `intaketriaged_at`: u64be(triaged at, Unix ms) ‖ u64be(id) → JSON [`Triaged`]: what
+//!   officers did, kept after the item is purged (the rates read it; it holds no content).
 //!
 //! Recording reads and writes through one [`Batch`]: a caller may record many observations
 //! into one batch and commit once. Records must be serialised (one task records at a time):
@@ -41,6 +45,10 @@ pub const GROUPS_TREE: &str = "intakegroup_id";
 pub const KEYS_TREE: &str = "intakeid_keys";
 /// The last item id given.
 pub const COUNTER_TREE: &str = "intake_counter";
+/// Items still to triage, flagged first, newest first.
+pub const OPEN_TREE: &str = "intakeopen_id";
+/// Triage decisions by time.
+pub const TRIAGED_TREE: &str = "intaketriaged_at";
 const COUNTER_KEY: &[u8] = b"next";
 /// The format of [`Item`] records this build writes.
 pub const ITEM_FORMAT: u32 = 1;
@@ -106,6 +114,93 @@ pub struct Item {
     pub system_id: String,
     /// The watch rules its sightings matched.
     pub flags: Vec<Flag>,
+    /// What an officer decided about it.
+    #[serde(default)]
+    pub triage: Triage,
+}
+
+/// What an officer decided about an item (研判处置).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum Triage {
+    /// Still to triage.
+    #[default]
+    Open,
+    /// Made into a new risk.
+    Promoted {
+        /// The risk it became.
+        risk: String,
+        /// Who (identity path).
+        by: String,
+        /// When, Unix ms.
+        at_ms: i64,
+    },
+    /// Joined to an existing risk's history.
+    Attached {
+        /// The risk.
+        risk: String,
+        /// Who.
+        by: String,
+        /// When, Unix ms.
+        at_ms: i64,
+    },
+    /// Not a risk.
+    Dismissed {
+        /// Why (required).
+        reason: String,
+        /// Who.
+        by: String,
+        /// When, Unix ms.
+        at_ms: i64,
+    },
+}
+
+impl Triage {
+    /// True while the item waits for an officer.
+    pub fn is_open(&self) -> bool {
+        matches!(self, Self::Open)
+    }
+
+    /// `open`, `promoted`, `attached` or `dismissed`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Promoted { .. } => "promoted",
+            Self::Attached { .. } => "attached",
+            Self::Dismissed { .. } => "dismissed",
+        }
+    }
+
+    /// The risk it became or joined, if any.
+    pub fn risk(&self) -> Option<&str> {
+        match self {
+            Self::Promoted { risk, .. } | Self::Attached { risk, .. } => Some(risk),
+            _ => None,
+        }
+    }
+}
+
+/// One triage decision as the rates read it: no content, only what and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Triaged {
+    /// The item.
+    pub item: u64,
+    /// `promoted`, `attached` or `dismissed`.
+    pub kind: String,
+    /// The risk it became or joined (empty when dismissed).
+    #[serde(default)]
+    pub risk: String,
+    /// The item's first sighting, Unix ms (triage time counts from it).
+    pub first_seen_ms: i64,
+    /// When it was decided, Unix ms.
+    pub at_ms: i64,
+    /// The URL key and candidate-incident key of the item (the discovery rate compares them
+    /// with what other units shared).
+    #[serde(default)]
+    pub url_key: String,
+    /// Its account, `platform:account` in lower case, if any.
+    #[serde(default)]
+    pub account: String,
 }
 
 /// What recording an observation did.
@@ -199,13 +294,48 @@ fn index(
     Ok(())
 }
 
-fn save(batch: &mut Batch, item: &Item, seen_before: Option<i64>) -> Result<(), StoreError> {
+/// Where an item stood in the time-ordered indexes before a change.
+struct Before {
+    seen: i64,
+    open: Option<Vec<u8>>,
+}
+
+impl Before {
+    fn of(item: &Item) -> Self {
+        Self {
+            seen: item.last_seen_ms,
+            open: open_key(item),
+        }
+    }
+}
+
+/// The item's key in [`OPEN_TREE`], if it is still to triage.
+fn open_key(item: &Item) -> Option<Vec<u8>> {
+    if !item.triage.is_open() {
+        return None;
+    }
+    let mut k = vec![u8::from(item.flags.is_empty())];
+    k.extend_from_slice(&(!(item.last_seen_ms.max(0) as u64)).to_be_bytes());
+    k.extend_from_slice(&item.id.to_be_bytes());
+    Some(k)
+}
+
+fn save(batch: &mut Batch, item: &Item, before: Option<Before>) -> Result<(), StoreError> {
     let v = serde_json::to_vec(item).map_err(|e| corrupt("encoding an item", e))?;
     batch.insert(ITEMS_TREE, item.id.to_be_bytes().to_vec(), v);
-    if let Some(before) = seen_before.filter(|b| *b != item.last_seen_ms) {
-        batch.remove(SEEN_TREE, seen_key(before, item.id));
+    let open = open_key(item);
+    if let Some(before) = before {
+        if before.seen != item.last_seen_ms {
+            batch.remove(SEEN_TREE, seen_key(before.seen, item.id));
+        }
+        if let Some(old) = before.open.filter(|o| Some(o) != open.as_ref()) {
+            batch.remove(OPEN_TREE, old);
+        }
     }
     batch.insert(SEEN_TREE, seen_key(item.last_seen_ms, item.id), Vec::new());
+    if let Some(k) = open {
+        batch.insert(OPEN_TREE, k, Vec::new());
+    }
     Ok(())
 }
 
@@ -257,7 +387,7 @@ pub fn record_in(
 
     if let Some(id) = lookup(batch, store, SYSTEMS_TREE, &system)? {
         let mut item = load(batch, store, id)?;
-        let before = item.last_seen_ms;
+        let before = Before::of(&item);
         if item.take_figures(&obs) {
             item.last_seen_ms = item.last_seen_ms.max(obs.captured_at_ms);
             save(batch, &item, Some(before))?;
@@ -276,7 +406,7 @@ pub fn record_in(
     let (item, seen_before, recorded) = match found {
         Some(id) => {
             let mut item = load(batch, store, id)?;
-            let before = item.last_seen_ms;
+            let before = Before::of(&item);
             item.add_sighting(&obs, flags);
             item.take_figures(&obs);
             (item, Some(before), Recorded::Sighting(id))
@@ -307,6 +437,7 @@ pub fn record_in(
                 system: obs.system.clone(),
                 system_id: obs.system_id.clone(),
                 flags: Vec::new(),
+                triage: Triage::Open,
             };
             item.add_sighting(&obs, flags);
             let group = group_key(&item.incident, id);
@@ -400,6 +531,123 @@ pub fn newest(store: &dyn Store, limit: usize) -> Result<Vec<Item>, StoreError> 
     Ok(items)
 }
 
+/// Up to `limit` items still to triage, after skipping `skip`: flagged ones first, each part
+/// newest first (the triage list).
+pub fn open_items(store: &dyn Store, skip: usize, limit: usize) -> Result<Vec<Item>, StoreError> {
+    let mut items = Vec::with_capacity(limit.min(1000));
+    for kv in store.range(OPEN_TREE, &[], None).skip(skip).take(limit) {
+        let (k, _) = kv?;
+        let id = id_of(k.get(9..).unwrap_or_default().to_vec())?;
+        if let Some(item) = item(store, id)? {
+            items.push(item);
+        }
+    }
+    Ok(items)
+}
+
+/// How many items are still to triage, and how many of them are flagged, counting no
+/// further than `cap` (a page says "10000+" rather than walk millions).
+pub fn open_counts(store: &dyn Store, cap: usize) -> Result<(u64, u64), StoreError> {
+    let mut open = 0;
+    let mut flagged = 0;
+    for kv in store.range(OPEN_TREE, &[], None).take(cap) {
+        let (k, _) = kv?;
+        open += 1;
+        if k.first() == Some(&0) {
+            flagged += 1;
+        }
+    }
+    Ok((open, flagged))
+}
+
+/// Why a triage decision was refused.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TriageError {
+    /// No such item (or purged).
+    #[error("intake item {0} does not exist (or was purged after the retention period)")]
+    NoItem(u64),
+    /// Already decided.
+    #[error("intake item {id} was already {state}{risk}; only open items can be triaged")]
+    Decided {
+        /// The item.
+        id: u64,
+        /// What it is now.
+        state: &'static str,
+        /// ` (risk …)` when there is one.
+        risk: String,
+    },
+    /// Dismissed without a reason.
+    #[error("a dismissal needs a reason (why this is not a risk)")]
+    NoReason,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The open item `id`, or why it cannot be triaged.
+pub fn open_item(store: &dyn Store, id: u64) -> Result<Item, TriageError> {
+    let item = item(store, id)?.ok_or(TriageError::NoItem(id))?;
+    if !item.triage.is_open() {
+        return Err(TriageError::Decided {
+            id,
+            state: item.triage.as_str(),
+            risk: item
+                .triage
+                .risk()
+                .map(|r| format!(" (risk {r})"))
+                .unwrap_or_default(),
+        });
+    }
+    Ok(item)
+}
+
+/// Records an officer's decision on open item `id` (serialised with recording).
+pub fn decide(store: &dyn Store, id: u64, triage: Triage) -> Result<Item, TriageError> {
+    let (at_ms, risk) = match &triage {
+        Triage::Open => return open_item(store, id),
+        Triage::Dismissed { reason, .. } if reason.trim().is_empty() => {
+            return Err(TriageError::NoReason)
+        }
+        Triage::Dismissed { at_ms, .. } => (*at_ms, String::new()),
+        Triage::Promoted { risk, at_ms, .. } | Triage::Attached { risk, at_ms, .. } => {
+            (*at_ms, risk.clone())
+        }
+    };
+    let mut item = open_item(store, id)?;
+    let before = Before::of(&item);
+    item.triage = triage;
+    let mut batch = Batch::new();
+    save(&mut batch, &item, Some(before))?;
+    let log = Triaged {
+        item: id,
+        kind: item.triage.as_str().to_owned(),
+        risk,
+        first_seen_ms: item.first_seen_ms,
+        at_ms,
+        url_key: item.url_key.clone(),
+        account: item
+            .incident
+            .strip_prefix(super::group::ACCOUNT_PREFIX)
+            .unwrap_or_default()
+            .to_owned(),
+    };
+    let v = serde_json::to_vec(&log).map_err(|e| corrupt("encoding a decision", e))?;
+    batch.insert(TRIAGED_TREE, seen_key(at_ms, id), v);
+    store.commit(&batch)?;
+    Ok(item)
+}
+
+/// The triage decisions taken from `from_ms` on, oldest first.
+pub fn decisions_since(store: &dyn Store, from_ms: i64) -> Result<Vec<Triaged>, StoreError> {
+    store
+        .range(TRIAGED_TREE, &seen_key(from_ms, 0), None)
+        .map(|kv| {
+            let (_, v) = kv?;
+            serde_json::from_slice(&v).map_err(|e| corrupt("decision record", e))
+        })
+        .collect()
+}
+
 /// Removes every item whose last sighting is more than `days` days before `now_ms`, with
 /// all its index entries; returns how many. Commits every [`PURGE_BATCH`] items.
 pub fn purge(store: &dyn Store, now_ms: i64, days: u32) -> Result<usize, StoreError> {
@@ -425,6 +673,11 @@ pub fn purge(store: &dyn Store, now_ms: i64, days: u32) -> Result<usize, StoreEr
                     batch.remove(tree, back[9..].to_vec());
                 }
                 batch.remove(KEYS_TREE, back);
+            }
+            if let Some(item) = store.get(ITEMS_TREE, id_bytes)? {
+                if let Some(k) = open_key(&decode(&item)?) {
+                    batch.remove(OPEN_TREE, k);
+                }
             }
             batch.remove(ITEMS_TREE, id_bytes.to_vec());
             batch.remove(SEEN_TREE, seen.clone());

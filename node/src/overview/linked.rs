@@ -156,26 +156,31 @@ pub struct Group {
     pub risks: Vec<(String, String)>,
 }
 
-/// Every group (or those with a risk of `county`), in source order.
-pub(crate) fn groups(store: &dyn Store, county: Option<&str>) -> Result<Vec<Group>, StoreError> {
-    let mut out = Vec::new();
-    for kv in store.scan_prefix(GROUP_TREE, b"") {
-        let (source, _) = kv?;
-        let mut prefix = source.clone();
-        prefix.push(0);
-        let mut risks = Vec::new();
-        for m in store.scan_prefix(MEMBER_TREE, &prefix) {
-            let (k, _) = m?;
-            let rest = &k[prefix.len()..];
-            let mut parts = rest.splitn(2, |b| *b == 0);
-            let (Some(origin), Some(id)) = (parts.next(), parts.next()) else {
-                continue;
-            };
+/// The risks of every origin whose source has the key `source` (see `source_key`): (origin,
+/// risk id), in order.
+pub fn members(store: &dyn Store, source: &str) -> Result<Vec<(String, String)>, StoreError> {
+    let mut prefix = source.as_bytes().to_vec();
+    prefix.push(0);
+    let mut risks = Vec::new();
+    for m in store.scan_prefix(MEMBER_TREE, &prefix) {
+        let (k, _) = m?;
+        let mut parts = k[prefix.len()..].splitn(2, |b| *b == 0);
+        if let (Some(origin), Some(id)) = (parts.next(), parts.next()) {
             risks.push((
                 String::from_utf8_lossy(origin).into_owned(),
                 String::from_utf8_lossy(id).into_owned(),
             ));
         }
+    }
+    Ok(risks)
+}
+
+/// Every group (or those with a risk of `county`), in source order.
+pub(crate) fn groups(store: &dyn Store, county: Option<&str>) -> Result<Vec<Group>, StoreError> {
+    let mut out = Vec::new();
+    for kv in store.scan_prefix(GROUP_TREE, b"") {
+        let (source, _) = kv?;
+        let risks = members(store, &String::from_utf8_lossy(&source))?;
         if county.is_some_and(|c| !risks.iter().any(|(o, _)| o == c)) {
             continue;
         }

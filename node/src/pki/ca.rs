@@ -1027,7 +1027,9 @@ fn extended_key_usages(identity: &Identity) -> Vec<ExtendedKeyUsagePurpose> {
             ExtendedKeyUsagePurpose::ServerAuth,
             ExtendedKeyUsagePurpose::ClientAuth,
         ],
-        Identity::Partner(_) | Identity::Staff { .. } => vec![ExtendedKeyUsagePurpose::ClientAuth],
+        Identity::Partner(_) | Identity::Staff { .. } | Identity::Intake { .. } => {
+            vec![ExtendedKeyUsagePurpose::ClientAuth]
+        }
     }
 }
 

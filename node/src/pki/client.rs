@@ -102,10 +102,10 @@ pub enum DialError {
     WrongServer {
         /// Where we dialled.
         address: String,
-        /// Who answered.
-        found: Identity,
+        /// Who answered (boxed: an error stays small on the happy path's stack).
+        found: Box<Identity>,
         /// Who we meant.
-        expected: Identity,
+        expected: Box<Identity>,
     },
     /// The server's certificate is on the CRL.
     #[error("the server at {address} presents a certificate the provincial CA has revoked")]
@@ -275,8 +275,8 @@ async fn connect(
     if found != *expected {
         return Err(DialError::WrongServer {
             address: address.to_owned(),
-            found,
-            expected: expected.clone(),
+            found: Box::new(found),
+            expected: Box::new(expected.clone()),
         });
     }
     Ok((stream, der))

@@ -2,6 +2,7 @@
 //! writes through the writer like any other client.
 //!
 //! - [`applier`]: applies entries received from peers to the views;
+//! - [`intake_desk`]: records what monitoring systems find and the officers' triage of it;
 //! - [`journal`]: what arrived for this node's staff, numbered for `Watch` streams; it also
 //!   records each alert's delivery;
 //! - [`relay`]: the gateway's review and relay of disposal requests to partners' outboxes;
@@ -10,6 +11,7 @@
 //!   health views read.
 
 pub mod applier;
+pub mod intake_desk;
 pub mod journal;
 pub mod relay;
 pub mod worker;

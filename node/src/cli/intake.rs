@@ -1,0 +1,459 @@
+//! `fenghuo intake …`: what the county's monitoring systems found (舆情采集) — list, show,
+//! promote into a risk, attach to a risk, dismiss, import a file, and the rates.
+
+use fenghuo_proto::v1::{self, intake_client::IntakeClient};
+use serde_json::{json, Value};
+
+use super::connect::ConnectArgs;
+use super::output::{emit, optional_time, short_time, table, time_text};
+use super::risk::{score, status_message, Output};
+
+/// `fenghuo intake …` commands.
+#[derive(Debug, clap::Subcommand)]
+pub enum IntakeCommand {
+    /// 待研判条目（命中关注规则的在前，新的在前）· Items to triage: flagged by a watch rule
+    /// first, newest first; `--all` for every item, newest first.
+    List {
+        /// 所有条目（含已处理的）· Every item, decided ones too.
+        #[arg(long)]
+        all: bool,
+        /// 同一疑似事件（账号或网站栏目）的条目 · Only the items of this candidate incident
+        /// (as `show` prints it, e.g. account:weibo:zhang_san).
+        #[arg(long, value_name = "KEY")]
+        incident: Option<String>,
+        /// 最多列出几条 · At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// 跳过前几条 · Skip this many first.
+        #[arg(long, default_value_t = 0)]
+        offset: u32,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// 查看一条，含转为风险点时的建议 · One item, with what promoting it would suggest.
+    Show {
+        /// 条目编号 · Item id, as `list` shows it.
+        id: u64,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// 转为风险点（未给的项取建议值）· Make an item a new risk; what is not given is taken
+    /// from the suggestion. With --influence the risk is graded at once.
+    Promote {
+        /// 条目编号 · Item id.
+        id: u64,
+        /// 重点（英文名或中文），无规则建议时必填 · Focus point (e.g. reform-measure or
+        /// 重要改革举措); required when no watch rule suggests one.
+        #[arg(long)]
+        focus: Option<String>,
+        /// 标题 · Title (default: the start of the text).
+        #[arg(long)]
+        title: Option<String>,
+        /// 描述 · Description (default: the text, where and when it was seen).
+        #[arg(long)]
+        description: Option<String>,
+        /// 风险行为（可多次给出，替换建议）· A risk behaviour (repeat; replaces the suggested
+        /// ones).
+        #[arg(long = "behaviour", value_name = "TEXT")]
+        behaviours: Vec<String>,
+        /// 责任部门 · Responsible department.
+        #[arg(long, default_value = "")]
+        department: String,
+        /// 影响力 1-5：给出则立即定级 · Influence 1-5: grade the new risk at once.
+        #[arg(long, value_parser = score)]
+        influence: Option<u32>,
+        /// 关注度 1-5（默认取建议）· Attention 1-5 (default: suggested from the figures).
+        #[arg(long, value_parser = score)]
+        attention: Option<u32>,
+        /// 扩散度 1-5（默认取建议）· Diffusion 1-5 (default: suggested from the figures).
+        #[arg(long, value_parser = score)]
+        diffusion: Option<u32>,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// 并入已有风险点的动态记录 · Join an item to an existing risk of this county: the sighting
+    /// and its figures become a situation note; rising figures propose a re-grade.
+    Attach {
+        /// 条目编号 · Item id.
+        id: u64,
+        /// 风险点编号，如 510104-3 · The risk, e.g. 510104-3.
+        #[arg(long)]
+        risk: String,
+        /// 附言 · A note of your own.
+        #[arg(long, default_value = "")]
+        note: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// 排除（不是风险）· Decide an item is not a risk.
+    Dismiss {
+        /// 条目编号 · Item id.
+        id: u64,
+        /// 理由（必填）· Why (required).
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// 采集率、发现率、领先时间、研判用时 · Collection and discovery rates, discovery lead
+    /// time and triage time (definitions in docs/intake.md).
+    Rates {
+        /// 统计最近几天 · Over the last this many days.
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+fn figures(e: Option<v1::Engagement>) -> String {
+    let e = e.unwrap_or_default();
+    format!(
+        "阅读 views {} · 转发 reposts {} · 评论 comments {} · 点赞 likes {}",
+        e.views, e.reposts, e.comments, e.likes
+    )
+}
+
+fn state_text(i: &v1::IntakeItem) -> String {
+    match i.state.as_str() {
+        "open" => "open 待研判".to_owned(),
+        "promoted" => format!("promoted 已转风险点 {}", i.risk_id),
+        "attached" => format!("attached 已并入 {}", i.risk_id),
+        "dismissed" => format!("dismissed 已排除: {}", i.dismiss_reason),
+        other => other.to_owned(),
+    }
+}
+
+/// An item as the JSON scripts read.
+pub fn item_json(i: &v1::IntakeItem) -> Value {
+    let e = i.engagement.unwrap_or_default();
+    json!({
+        "id": i.id,
+        "url": i.url,
+        "platform": i.platform,
+        "account": i.account,
+        "text": i.text,
+        "incident": i.incident,
+        "first_seen": time_text(i.first_seen_ms),
+        "last_seen": time_text(i.last_seen_ms),
+        "sightings": i.sightings,
+        "views": e.views,
+        "reposts": e.reposts,
+        "comments": e.comments,
+        "likes": e.likes,
+        "figures_at": time_text(i.engagement_at_ms),
+        "keywords": i.keywords,
+        "system": i.system,
+        "system_id": i.system_id,
+        "flags": i.flags.iter().map(|f| json!({"pattern": f.pattern, "focus": f.focus})).collect::<Vec<_>>(),
+        "state": i.state,
+        "risk": (!i.risk_id.is_empty()).then_some(&i.risk_id),
+        "decided_by": (!i.decided_by.is_empty()).then_some(&i.decided_by),
+        "decided_at": optional_time(i.decided_at_ms),
+        "dismiss_reason": (!i.dismiss_reason.is_empty()).then_some(&i.dismiss_reason),
+        "suggestion": i.suggestion.as_ref().map(|s| json!({
+            "title": s.title,
+            "description": s.description,
+            "source": s.source,
+            "focus": (!s.focus.is_empty()).then_some(&s.focus),
+            "behaviours": s.behaviours,
+            "attention": s.attention,
+            "diffusion": s.diffusion,
+        })),
+        "incident_items": i.incident_items,
+    })
+}
+
+fn excerpt(text: &str, chars: usize) -> String {
+    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut out: String = one_line.chars().take(chars).collect();
+    if one_line.chars().count() > chars {
+        out.push('…');
+    }
+    out
+}
+
+fn item_table(items: &[v1::IntakeItem]) -> String {
+    let mut t = table();
+    t.set_header(vec![
+        "id",
+        "flag 规则",
+        "platform 平台",
+        "text 内容",
+        "seen 次数",
+        "reposts 转发",
+        "last 最近",
+        "state 状态",
+    ]);
+    for i in items {
+        t.add_row(vec![
+            i.id.to_string(),
+            i.flags
+                .iter()
+                .map(|f| f.focus.clone())
+                .collect::<Vec<_>>()
+                .join(","),
+            if i.account.is_empty() {
+                i.platform.clone()
+            } else {
+                format!("{} {}", i.platform, i.account)
+            },
+            excerpt(&i.text, 40),
+            i.sightings.to_string(),
+            i.engagement.unwrap_or_default().reposts.to_string(),
+            short_time(i.last_seen_ms),
+            state_text(i),
+        ]);
+    }
+    t.to_string()
+}
+
+fn item_detail(i: &v1::IntakeItem) -> String {
+    let mut out = format!(
+        "intake item {} · {}\n{}\nplatform 平台: {} {}\nincident 疑似事件: {}\nseen 发现: {} first, {} last, {} sighting(s) from {} ({})\n{} (at {})\n",
+        i.id,
+        state_text(i),
+        i.url,
+        i.platform,
+        i.account,
+        i.incident,
+        short_time(i.first_seen_ms),
+        short_time(i.last_seen_ms),
+        i.sightings,
+        i.system,
+        i.system_id,
+        figures(i.engagement),
+        short_time(i.engagement_at_ms),
+    );
+    if !i.keywords.is_empty() {
+        out.push_str(&format!("keywords 关键词: {}\n", i.keywords.join("、")));
+    }
+    for f in &i.flags {
+        out.push_str(&format!("flag 命中规则: {} → {}\n", f.pattern, f.focus));
+    }
+    out.push_str(&format!("\n{}\n", i.text));
+    if let Some(s) = &i.suggestion {
+        out.push_str(&format!(
+            "\nsuggested 建议: focus {} · attention {} · diffusion {} · behaviours {}\n  title: {}\n",
+            if s.focus.is_empty() { "-" } else { &s.focus },
+            s.attention,
+            s.diffusion,
+            if s.behaviours.is_empty() {
+                "-".to_owned()
+            } else {
+                s.behaviours.join("、")
+            },
+            s.title,
+        ));
+    }
+    if !i.incident_items.is_empty() {
+        out.push_str(&format!(
+            "same incident 同一疑似事件: {}\n",
+            i.incident_items
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    out
+}
+
+fn permille_text(p: u32) -> String {
+    format!("{}.{}%", p / 10, p % 10)
+}
+
+fn duration_text(ms: i64) -> String {
+    let mins = ms / 60_000;
+    if mins < 120 {
+        format!("{mins} min")
+    } else if mins < 48 * 60 {
+        format!("{:.1} h", mins as f64 / 60.0)
+    } else {
+        format!("{:.1} d", mins as f64 / 1440.0)
+    }
+}
+
+/// Rates as the JSON scripts read.
+pub fn rates_json(r: &v1::IntakeRates) -> Value {
+    json!({
+        "county": r.county,
+        "from": time_text(r.from_ms),
+        "to": time_text(r.to_ms),
+        "risks": r.risks,
+        "risks_from_intake": r.risks_from_intake,
+        "collection_rate": f64::from(r.collection_rate_permille) / 1000.0,
+        "contested": r.contested,
+        "found_first": r.found_first,
+        "discovery_rate": f64::from(r.discovery_rate_permille) / 1000.0,
+        "discovery_lead_median_ms": r.discovery_lead_median_ms,
+        "promoted": r.promoted,
+        "attached": r.attached,
+        "dismissed": r.dismissed,
+        "triage_median_ms": r.triage_median_ms,
+        "open": r.open,
+    })
+}
+
+fn rates_text(r: &v1::IntakeRates) -> String {
+    format!(
+        "intake rates of {} from {} to {}\n\
+         采集率 collection rate: {} ({} of {} new risks came through intake)\n\
+         发现率 discovery rate:  {} ({} of {} risks another unit also had were found here first)\n\
+         领先时间 lead time:      {} (median, over those found first)\n\
+         研判 triage:            {} promoted, {} attached, {} dismissed; median {} from first sighting\n\
+         待研判 open items:       {}",
+        r.county,
+        short_time(r.from_ms),
+        short_time(r.to_ms),
+        permille_text(r.collection_rate_permille),
+        r.risks_from_intake,
+        r.risks,
+        permille_text(r.discovery_rate_permille),
+        r.found_first,
+        r.contested,
+        duration_text(r.discovery_lead_median_ms),
+        r.promoted,
+        r.attached,
+        r.dismissed,
+        duration_text(r.triage_median_ms),
+        r.open,
+    )
+}
+
+fn triage_line(what: &str, r: &v1::TriageReply) -> String {
+    let id = r.item.as_ref().map_or(0, |i| i.id);
+    let mut line = match what {
+        "promote" => format!("item {id} promoted: risk {}", r.risk_id),
+        "attach" => format!("item {id} attached to risk {}", r.risk_id),
+        _ => format!("item {id} dismissed"),
+    };
+    if r.propose_attention != 0 {
+        line.push_str(&format!(
+            "\nits figures rose past the risk's grade: consider re-grading with attention {} and diffusion {} (fenghuo risk note {} --attention … or its page)",
+            r.propose_attention, r.propose_diffusion, r.risk_id
+        ));
+    }
+    line
+}
+
+fn triage_json(r: &v1::TriageReply) -> Value {
+    json!({
+        "item": r.item.as_ref().map(item_json),
+        "risk": (!r.risk_id.is_empty()).then_some(&r.risk_id),
+        "propose_regrade": (r.propose_attention != 0).then(|| json!({
+            "attention": r.propose_attention,
+            "diffusion": r.propose_diffusion,
+        })),
+    })
+}
+
+/// Runs an intake command against the county's node.
+pub async fn run(connect: ConnectArgs, cmd: IntakeCommand) -> anyhow::Result<()> {
+    let mut client = IntakeClient::new(connect.channel().await?);
+    match cmd {
+        IntakeCommand::List {
+            all,
+            incident,
+            limit,
+            offset,
+            out,
+        } => {
+            let r = client
+                .list_items(v1::ListItemsRequest {
+                    state: if all { "all" } else { "open" }.into(),
+                    limit,
+                    offset,
+                    incident: incident.unwrap_or_default(),
+                })
+                .await
+                .map_err(status_message)?
+                .into_inner();
+            emit(
+                out.json,
+                || r.items.iter().map(item_json).collect(),
+                || {
+                    format!(
+                        "{}\n{} shown; {} open to triage 待研判, {} of them flagged 命中规则",
+                        item_table(&r.items),
+                        r.items.len(),
+                        r.open,
+                        r.flagged
+                    )
+                },
+            )?;
+        }
+        IntakeCommand::Show { id, out } => {
+            let i = client
+                .get_item(v1::GetItemRequest { id })
+                .await
+                .map_err(status_message)?
+                .into_inner();
+            emit(out.json, || item_json(&i), || item_detail(&i))?;
+        }
+        IntakeCommand::Promote {
+            id,
+            focus,
+            title,
+            description,
+            behaviours,
+            department,
+            influence,
+            attention,
+            diffusion,
+            out,
+        } => {
+            let r = client
+                .promote(v1::PromoteRequest {
+                    id,
+                    title: title.unwrap_or_default(),
+                    description: description.unwrap_or_default(),
+                    focus: focus.unwrap_or_default(),
+                    replace_behaviours: !behaviours.is_empty(),
+                    behaviours,
+                    department,
+                    influence: influence.unwrap_or(0),
+                    attention: attention.unwrap_or(0),
+                    diffusion: diffusion.unwrap_or(0),
+                })
+                .await
+                .map_err(status_message)?
+                .into_inner();
+            emit(out.json, || triage_json(&r), || triage_line("promote", &r))?;
+        }
+        IntakeCommand::Attach {
+            id,
+            risk,
+            note,
+            out,
+        } => {
+            let r = client
+                .attach(v1::AttachRequest {
+                    id,
+                    risk_id: risk,
+                    note,
+                })
+                .await
+                .map_err(status_message)?
+                .into_inner();
+            emit(out.json, || triage_json(&r), || triage_line("attach", &r))?;
+        }
+        IntakeCommand::Dismiss { id, reason, out } => {
+            let r = client
+                .dismiss(v1::DismissRequest { id, reason })
+                .await
+                .map_err(status_message)?
+                .into_inner();
+            emit(out.json, || triage_json(&r), || triage_line("dismiss", &r))?;
+        }
+        IntakeCommand::Rates { days, out } => {
+            let r = client
+                .rates(v1::RatesRequest { days })
+                .await
+                .map_err(status_message)?
+                .into_inner();
+            emit(out.json, || rates_json(&r), || rates_text(&r))?;
+        }
+    }
+    Ok(())
+}

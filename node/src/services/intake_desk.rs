@@ -1,0 +1,561 @@
+//! The county's intake desk (舆情采集台): the one place observations are recorded and items
+//! triaged, whichever way they came (gRPC, the HTTPS endpoint, feeds, files, the pages).
+//!
+//! Recording is a read-modify-write of items and their indexes, so the desk records one
+//! batch at a time (a lock around the store's commit); a batch of a stream commits once.
+//! Triage writes the register through the writer like any other client (a promoted item is
+//! a new risk written as the officer who promoted it) and then marks the item, under the
+//! same lock.
+
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+
+use crate::domain::risk::source_key;
+use crate::domain::{FocusPoint, GradingStandard, Scores};
+use crate::event::check;
+use crate::intake::store::{self, Triage, TriageError};
+use crate::intake::{suggest, IntakeError, Item, Observation, Recorded, Suggestion, WatchRules};
+use crate::overview::linked;
+use crate::register::{self, read as register_read, RegisterError};
+use crate::store::{Store, StoreError};
+use crate::writer::{WriteError, Writer};
+
+/// Items counted at most when a page or list says how many are open.
+pub const OPEN_COUNT_CAP: usize = 10_000;
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+/// Why a triage step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DeskError {
+    /// The item cannot be triaged (missing, already decided, no reason).
+    #[error(transparent)]
+    Triage(#[from] TriageError),
+    /// The register refused the risk or the note.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    /// The risk to attach to is not this county's, or does not exist.
+    #[error(transparent)]
+    Register(#[from] RegisterError),
+    /// No focus point was given and no watch rule suggests one.
+    #[error(
+        "say which focus point (重点) this risk concerns: no watch rule suggests one for item {0}"
+    )]
+    NoFocus(u64),
+    /// Only risks of this county take sightings.
+    #[error("risk {risk} is {origin}'s; an item joins a risk of this county ({county})")]
+    NotOurs {
+        /// The risk.
+        risk: String,
+        /// Its origin.
+        origin: String,
+        /// This county.
+        county: String,
+    },
+    /// A text breaks the rules every typed text follows.
+    #[error(transparent)]
+    Invalid(#[from] check::ContentError),
+    /// A score is outside 1-5.
+    #[error("{0} must be 1-5")]
+    Score(&'static str),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A lock was poisoned by a panic elsewhere.
+    #[error("the intake desk is unavailable after an internal error; restart the node")]
+    Poisoned,
+}
+
+/// What an officer confirms when promoting an item; empty fields take the suggestion.
+#[derive(Debug, Clone, Default)]
+pub struct Promotion {
+    /// The risk's title.
+    pub title: String,
+    /// Its description.
+    pub description: String,
+    /// Its focus point (required when no watch rule suggests one).
+    pub focus: Option<FocusPoint>,
+    /// Its behaviours; `None` takes the suggested ones.
+    pub behaviours: Option<Vec<String>>,
+    /// The responsible department.
+    pub department: String,
+    /// Influence 1-5: grade the risk at once; `None` leaves it to grade later.
+    pub influence: Option<u32>,
+    /// Attention 1-5 (`None`: suggested).
+    pub attention: Option<u32>,
+    /// Diffusion 1-5 (`None`: suggested).
+    pub diffusion: Option<u32>,
+}
+
+/// What a triage step did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    /// The item as it is now.
+    pub item: Item,
+    /// The risk it became or joined.
+    pub risk: String,
+    /// After an attach: the scores a re-grade would have when the item's figures rose past
+    /// the risk's grade (attention, diffusion).
+    pub propose: Option<(u32, u32)>,
+}
+
+/// Counts of one recorded batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct BatchCounts {
+    /// New items.
+    pub new_items: u64,
+    /// Further sightings of items.
+    pub sightings: u64,
+    /// Repeats of a (system, id).
+    pub repeats: u64,
+    /// Refused by the checks.
+    pub refused: u64,
+}
+
+impl BatchCounts {
+    /// Counts one result.
+    pub fn add(&mut self, r: &Result<Recorded, IntakeError>) {
+        match r {
+            Ok(Recorded::New(_)) => self.new_items += 1,
+            Ok(Recorded::Sighting(_)) => self.sightings += 1,
+            Ok(Recorded::Repeat(_)) => self.repeats += 1,
+            Err(_) => self.refused += 1,
+        }
+    }
+}
+
+/// The county's intake: its store, watch rules and retention.
+#[derive(Debug)]
+pub struct IntakeDesk {
+    store: Arc<dyn Store>,
+    rules: WatchRules,
+    retention_days: u32,
+    lock: Mutex<()>,
+    recorded: tokio::sync::watch::Sender<u64>,
+}
+
+impl IntakeDesk {
+    /// A desk over `store` flagging with `rules`, keeping items `retention_days` days.
+    pub fn new(store: Arc<dyn Store>, rules: WatchRules, retention_days: u32) -> Self {
+        Self {
+            store,
+            rules,
+            retention_days,
+            lock: Mutex::new(()),
+            recorded: tokio::sync::watch::channel(0).0,
+        }
+    }
+
+    /// The watch rules in force.
+    pub fn rules(&self) -> &WatchRules {
+        &self.rules
+    }
+
+    /// How long items are kept after their last sighting, in days.
+    pub fn retention_days(&self) -> u32 {
+        self.retention_days
+    }
+
+    /// Changes whenever a batch was recorded (live pages follow it).
+    pub fn recorded(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.recorded.subscribe()
+    }
+
+    /// Records `batch` with one commit; each observation's result in order. A store failure
+    /// fails the whole batch (nothing of it is kept).
+    pub fn record(
+        &self,
+        batch: Vec<Observation>,
+        now_ms: i64,
+    ) -> Result<Vec<Result<Recorded, IntakeError>>, StoreError> {
+        let _one_at_a_time = self.lock.lock().map_err(|_| poisoned())?;
+        let mut staged = crate::store::Batch::new();
+        let mut results = Vec::with_capacity(batch.len());
+        for obs in batch {
+            match store::record_in(&mut staged, self.store.as_ref(), obs, &self.rules, now_ms) {
+                Err(IntakeError::Store(e)) => return Err(e),
+                r => results.push(r),
+            }
+        }
+        self.store.commit(&staged)?;
+        self.recorded.send_modify(|n| *n += 1);
+        Ok(results)
+    }
+
+    /// Removes items past the retention; how many.
+    pub fn purge(&self, now_ms: i64) -> Result<usize, StoreError> {
+        let _one_at_a_time = self.lock.lock().map_err(|_| poisoned())?;
+        store::purge(self.store.as_ref(), now_ms, self.retention_days)
+    }
+
+    /// The item `id` with what promoting it would suggest.
+    pub fn suggestion(&self, item: &Item, standard: &GradingStandard) -> Suggestion {
+        suggest(
+            item,
+            &standard.engagement_scale(),
+            crate::timespec::short_time,
+        )
+    }
+
+    /// Makes open item `id` a new risk of the register, written as `author`.
+    pub async fn promote(
+        &self,
+        writer: &Writer,
+        standard: &GradingStandard,
+        author: &str,
+        id: u64,
+        p: Promotion,
+        now_ms: i64,
+    ) -> Result<Outcome, DeskError> {
+        let item = store::open_item(self.store.as_ref(), id)?;
+        let s = self.suggestion(&item, standard);
+        let focus = p.focus.or(s.focus).ok_or(DeskError::NoFocus(id))?;
+        let scores = match p.influence {
+            Some(influence) => {
+                let scores = Scores {
+                    influence,
+                    attention: p.attention.unwrap_or(s.attention),
+                    diffusion: p.diffusion.unwrap_or(s.diffusion),
+                };
+                for (name, v) in [
+                    ("influence", scores.influence),
+                    ("attention", scores.attention),
+                    ("diffusion", scores.diffusion),
+                ] {
+                    if !(1..=5).contains(&v) {
+                        return Err(DeskError::Score(name));
+                    }
+                }
+                Some(scores)
+            }
+            None => None,
+        };
+        let or = |given: String, suggested: String| {
+            if given.trim().is_empty() {
+                suggested
+            } else {
+                given
+            }
+        };
+        let created = writer
+            .submit(
+                author.to_owned(),
+                register::Command::Create {
+                    title: or(p.title, s.title),
+                    description: or(p.description, s.description),
+                    focus: Some(focus),
+                    source: s.source,
+                    behaviours: p.behaviours.unwrap_or(s.behaviours),
+                    department: p.department,
+                },
+            )
+            .await?;
+        let risk = created.id;
+        if let Some(scores) = scores {
+            // The risk exists now: a refused grade leaves it to be graded on its page.
+            if let Err(e) = writer
+                .submit(
+                    author.to_owned(),
+                    register::Command::Grade {
+                        id: risk.clone(),
+                        scores,
+                        override_level: None,
+                        reason: String::new(),
+                    },
+                )
+                .await
+            {
+                tracing::warn!(%risk, error = %e, "promoted risk not graded");
+            }
+        }
+        let item = self.decide(
+            id,
+            Triage::Promoted {
+                risk: risk.clone(),
+                by: author.to_owned(),
+                at_ms: now_ms,
+            },
+        )?;
+        tracing::info!(item = id, %risk, %author, "intake item promoted");
+        Ok(Outcome {
+            item,
+            risk,
+            propose: None,
+        })
+    }
+
+    /// Joins open item `id` to risk `risk` of this county: a situation note with the
+    /// sighting and its figures; proposes a re-grade when the figures rose past the grade.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn attach(
+        &self,
+        writer: &Writer,
+        standard: &GradingStandard,
+        county: &str,
+        author: &str,
+        id: u64,
+        risk: &str,
+        note: &str,
+        now_ms: i64,
+    ) -> Result<Outcome, DeskError> {
+        let item = store::open_item(self.store.as_ref(), id)?;
+        let record = register_read::risk(self.store.as_ref(), risk)?;
+        if record.origin != county {
+            return Err(DeskError::NotOurs {
+                risk: risk.to_owned(),
+                origin: record.origin,
+                county: county.to_owned(),
+            });
+        }
+        let s = self.suggestion(&item, standard);
+        let e = &item.engagement;
+        let mut text = format!(
+            "舆情采集第 {id} 条：{} {} {}；{} 首次发现，共 {} 次；阅读 {}、转发 {}、评论 {}、点赞 {}（{}）。",
+            item.platform,
+            item.account,
+            item.url,
+            crate::timespec::short_time(item.first_seen_ms),
+            item.sightings,
+            e.views,
+            e.reposts,
+            e.comments,
+            e.likes,
+            crate::timespec::short_time(item.engagement_at_ms),
+        );
+        if !note.trim().is_empty() {
+            text = format!("{}\n{text}", note.trim());
+        }
+        writer
+            .submit(
+                author.to_owned(),
+                register::Command::Note {
+                    id: risk.to_owned(),
+                    note: text,
+                    scores: None,
+                    override_level: None,
+                    reason: String::new(),
+                },
+            )
+            .await?;
+        let propose = record.grade.as_ref().and_then(|g| {
+            let rose = s.attention > g.scores.attention || s.diffusion > g.scores.diffusion;
+            rose.then(|| {
+                (
+                    s.attention.max(g.scores.attention),
+                    s.diffusion.max(g.scores.diffusion),
+                )
+            })
+        });
+        let item = self.decide(
+            id,
+            Triage::Attached {
+                risk: risk.to_owned(),
+                by: author.to_owned(),
+                at_ms: now_ms,
+            },
+        )?;
+        tracing::info!(item = id, %risk, %author, "intake item attached");
+        Ok(Outcome {
+            item,
+            risk: risk.to_owned(),
+            propose,
+        })
+    }
+
+    /// Decides open item `id` is not a risk.
+    pub fn dismiss(
+        &self,
+        author: &str,
+        id: u64,
+        reason: &str,
+        now_ms: i64,
+    ) -> Result<Outcome, DeskError> {
+        if reason.trim().is_empty() {
+            return Err(TriageError::NoReason.into());
+        }
+        let reason = check::typed("reason", reason, check::MAX_NOTE, check::Lines::Many)?;
+        let item = self.decide(
+            id,
+            Triage::Dismissed {
+                reason,
+                by: author.to_owned(),
+                at_ms: now_ms,
+            },
+        )?;
+        tracing::info!(item = id, %author, "intake item dismissed");
+        Ok(Outcome {
+            item,
+            risk: String::new(),
+            propose: None,
+        })
+    }
+
+    fn decide(&self, id: u64, triage: Triage) -> Result<Item, DeskError> {
+        let _one_at_a_time = self.lock.lock().map_err(|_| DeskError::Poisoned)?;
+        Ok(store::decide(self.store.as_ref(), id, triage)?)
+    }
+
+    /// The rates of `county` over the `days` days before `now_ms` (docs/intake.md).
+    pub fn rates(&self, county: &str, days: u32, now_ms: i64) -> Result<Rates, StoreError> {
+        rates(self.store.as_ref(), county, days, now_ms)
+    }
+}
+
+fn poisoned() -> StoreError {
+    StoreError::Backend("the intake desk's lock was poisoned by an earlier panic".into())
+}
+
+/// The collection and discovery rates of a county over a period (docs/intake.md).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Rates {
+    /// The county.
+    pub county: String,
+    /// The period's start, Unix ms.
+    pub from_ms: i64,
+    /// Its end.
+    pub to_ms: i64,
+    /// Risks the county identified in the period.
+    pub risks: u64,
+    /// Of them, promoted from intake.
+    pub risks_from_intake: u64,
+    /// Of the county's risks in the period, those whose source another unit also has.
+    pub contested: u64,
+    /// Of those, the ones the county identified first.
+    pub found_first: u64,
+    /// Median lead over the other unit, over the risks found first, ms.
+    pub lead_median_ms: i64,
+    /// Items promoted in the period.
+    pub promoted: u64,
+    /// Items attached.
+    pub attached: u64,
+    /// Items dismissed.
+    pub dismissed: u64,
+    /// Median from an item's first sighting to its triage, ms.
+    pub triage_median_ms: i64,
+    /// Items still to triage now (counted up to [`OPEN_COUNT_CAP`]).
+    pub open: u64,
+}
+
+impl Rates {
+    /// risks_from_intake / risks, per mille.
+    pub fn collection_permille(&self) -> u32 {
+        permille(self.risks_from_intake, self.risks)
+    }
+
+    /// found_first / contested, per mille.
+    pub fn discovery_permille(&self) -> u32 {
+        permille(self.found_first, self.contested)
+    }
+}
+
+fn permille(part: u64, whole: u64) -> u32 {
+    part.saturating_mul(1000).checked_div(whole).unwrap_or(0) as u32
+}
+
+fn median(mut v: Vec<i64>) -> i64 {
+    if v.is_empty() {
+        return 0;
+    }
+    v.sort_unstable();
+    v[v.len() / 2]
+}
+
+/// Computes [`Rates`] from the register's view and the intake's decisions.
+pub fn rates(store: &dyn Store, county: &str, days: u32, now_ms: i64) -> Result<Rates, StoreError> {
+    let from_ms = now_ms.saturating_sub(i64::from(days.max(1)) * DAY_MS);
+    let decisions = store::decisions_since(store, from_ms)?;
+    let mut r = Rates {
+        county: county.to_owned(),
+        from_ms,
+        to_ms: now_ms,
+        open: store::open_counts(store, OPEN_COUNT_CAP)?.0,
+        ..Rates::default()
+    };
+    let mut from_intake = std::collections::HashSet::new();
+    let mut triage_times = Vec::new();
+    for d in &decisions {
+        match d.kind.as_str() {
+            "promoted" => {
+                r.promoted += 1;
+                from_intake.insert(d.risk.clone());
+            }
+            "attached" => r.attached += 1,
+            _ => r.dismissed += 1,
+        }
+        triage_times.push(d.at_ms.saturating_sub(d.first_seen_ms).max(0));
+    }
+    r.triage_median_ms = median(triage_times);
+
+    let filter = register_read::Filter {
+        origin: Some(county.to_owned()),
+        ..register_read::Filter::default()
+    };
+    let mut leads = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page =
+            register_read::list(store, &filter, register_read::MAX_LIMIT, cursor.as_deref())?;
+        for risk in &page.risks {
+            if risk.created_at_ms < from_ms || risk.created_at_ms > now_ms {
+                continue;
+            }
+            r.risks += 1;
+            if from_intake.contains(&risk.id) {
+                r.risks_from_intake += 1;
+            }
+            let Some(key) = source_key(&risk.source) else {
+                continue;
+            };
+            let earliest_other = linked::members(store, &key)?
+                .into_iter()
+                .filter(|(origin, _)| origin != county)
+                .filter_map(|(_, id)| register_read::find(store, &id).ok().flatten())
+                .map(|other| other.created_at_ms)
+                .min();
+            if let Some(other) = earliest_other {
+                r.contested += 1;
+                if risk.created_at_ms < other {
+                    r.found_first += 1;
+                    leads.push(other - risk.created_at_ms);
+                }
+            }
+        }
+        match page.next_cursor {
+            Some(c) if !page.risks.is_empty() => cursor = Some(c),
+            _ => break,
+        }
+    }
+    r.lead_median_ms = median(leads);
+    Ok(r)
+}
+
+/// How often expired items are purged.
+const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// The `intake-purge` worker: purges expired items at start and then hourly, until `stop`.
+pub async fn run_purge(
+    desk: Arc<IntakeDesk>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<(), StoreError> {
+    loop {
+        let purging = desk.clone();
+        let now = crate::timespec::now_ms();
+        let removed = tokio::task::spawn_blocking(move || purging.purge(now))
+            .await
+            .map_err(|e| StoreError::Backend(format!("intake purge: {e}")))??;
+        if removed > 0 {
+            tracing::info!(
+                removed,
+                days = desk.retention_days,
+                "expired intake items purged"
+            );
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(PURGE_EVERY) => {}
+            _ = stop.changed() => return Ok(()),
+        }
+        if *stop.borrow() {
+            return Ok(());
+        }
+    }
+}
