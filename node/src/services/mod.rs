@@ -2,6 +2,8 @@
 //! writes through the writer like any other client.
 //!
 //! - [`applier`]: applies entries received from peers to the views;
+//! - [`intake_pull`]: pulls the county's RSS/Atom feeds into intake, with conditional GET
+//!   and backoff;
 //! - [`journal`]: what arrived for this node's staff, numbered for `Watch` streams; it also
 //!   records each alert's delivery;
 //! - [`relay`]: the gateway's review and relay of disposal requests to partners' outboxes;
@@ -10,6 +12,7 @@
 //!   health views read.
 
 pub mod applier;
+pub mod intake_pull;
 pub mod journal;
 pub mod relay;
 pub mod worker;
