@@ -346,6 +346,16 @@ mod tests {
     }
 
     #[test]
+    fn a_gbk_feed_as_older_chinese_sites_serve_it() {
+        let xml = RSS.replace("encoding=\"UTF-8\"", "encoding=\"GBK\"");
+        let (bytes, _, unmappable) = encoding_rs::GBK.encode(&xml);
+        assert!(!unmappable);
+        let p = parse(&bytes, "bbs-feed", "某县论坛", DEC7).unwrap();
+        assert_eq!(p.observations[0].account, "张三");
+        assert!(p.observations[0].text.starts_with("某村拆迁补偿款"));
+    }
+
+    #[test]
     fn an_rss_1_feed() {
         let rdf = r#"<?xml version="1.0"?>
 <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/">

@@ -358,6 +358,8 @@ pub async fn run(
     async move {
         let name = source.name.clone();
         let mut poller = Poller::new(source, client);
+        // Failures in a row as last logged, to log a streak's start and end once each.
+        let mut streak = 0;
         loop {
             if *stop.borrow() {
                 return Ok(());
@@ -382,13 +384,11 @@ pub async fn run(
                             _ = stop.wait_for(|s| *s) => return Ok(()),
                         }
                     }
+                    if streak > 0 {
+                        tracing::info!(failures = streak, "feed fetched again after failures");
+                        streak = 0;
+                    }
                     statuses.update(&name, |s| {
-                        if s.consecutive_failures > 0 {
-                            tracing::info!(
-                                failures = s.consecutive_failures,
-                                "feed fetched again after failures"
-                            );
-                        }
                         s.last_success_ms = Some(now);
                         s.last_error = None;
                         s.consecutive_failures = 0;
@@ -397,22 +397,23 @@ pub async fn run(
                     });
                 }
                 Err(e) => {
-                    let failures = poller.failures();
-                    let retry_in = poller.delay().as_secs();
+                    streak = poller.failures();
+                    let retry_in_s = poller.delay().as_secs();
                     // Once per streak: a feed down for a day is one warning, not 24.
-                    if failures == 1 {
-                        tracing::warn!(error = %e, retry_in_s = retry_in, "feed fetch failed; backing off");
+                    if streak == 1 {
+                        tracing::warn!(error = %e, retry_in_s, "feed fetch failed; backing off");
                     } else {
-                        tracing::debug!(error = %e, failures, retry_in_s = retry_in, "feed fetch failed again");
+                        tracing::debug!(error = %e, failures = streak, retry_in_s, "feed fetch failed again");
                     }
                     statuses.update(&name, |s| {
                         s.last_error = Some(e.to_string());
-                        s.consecutive_failures = failures;
+                        s.consecutive_failures = streak;
                     });
                 }
             }
             let delay = poller.delay();
-            let due = now_ms().saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
+            let delay_ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
+            let due = now_ms().saturating_add(delay_ms);
             statuses.update(&name, |s| s.next_attempt_ms = Some(due));
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
