@@ -393,11 +393,12 @@ fn csv_cells(name: &str, bytes: &[u8]) -> Result<Cells, ImportError> {
         // The reader's position is where it started looking: before skipped blank lines.
         let mut start = record.position().map_or(counted_to, |p| p.byte() as usize);
         start = start.max(counted_to).min(text.len());
-        start += text[start..].len() - text[start..].trim_start_matches(['\r', '\n']).len();
-        line += text.as_bytes()[counted_to..start]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count();
+        let tail = text.get(start..).unwrap_or("");
+        start += tail.len() - tail.trim_start_matches(['\r', '\n']).len();
+        line += text
+            .as_bytes()
+            .get(counted_to..start)
+            .map_or(0, |skipped| skipped.iter().filter(|&&b| b == b'\n').count());
         counted_to = start;
         rows.push((
             line.saturating_sub(extra_lines),
