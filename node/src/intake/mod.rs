@@ -10,6 +10,9 @@
 //! the rules.
 //!
 //! - [`observation`]: what a monitoring system submits, and the checks it passes;
+//! - [`import`]: observation files (CSV, Excel) read into observations, with per-row errors;
+//! - [`feed`]: an RSS or Atom document's entries as observations (the pull worker,
+//!   `services::intake_pull`, fetches them);
 //! - [`dedupe`]: the normalised URL and the content hash that make two observations one item;
 //! - [`group`]: the candidate-incident key;
 //! - [`rules`]: watch rules (keyword patterns → focus point);
@@ -23,7 +26,9 @@
 //! the pages and in the CLI), the collection and discovery rates, and the benchmark.
 
 pub mod dedupe;
+pub mod feed;
 pub mod group;
+pub mod import;
 pub mod observation;
 pub mod rules;
 pub mod store;

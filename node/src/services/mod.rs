@@ -3,6 +3,8 @@
 //!
 //! - [`applier`]: applies entries received from peers to the views;
 //! - [`intake_desk`]: records what monitoring systems find and the officers' triage of it;
+//! - [`intake_pull`]: pulls the county's RSS/Atom feeds into intake, with conditional GET
+//!   and backoff;
 //! - [`journal`]: what arrived for this node's staff, numbered for `Watch` streams; it also
 //!   records each alert's delivery;
 //! - [`relay`]: the gateway's review and relay of disposal requests to partners' outboxes;
@@ -12,6 +14,7 @@
 
 pub mod applier;
 pub mod intake_desk;
+pub mod intake_pull;
 pub mod journal;
 pub mod relay;
 pub mod worker;
