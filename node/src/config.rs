@@ -239,6 +239,9 @@ pub struct IntakeConfig {
     /// Watch rules: a keyword pattern and the focus point it suggests.
     #[serde(default)]
     pub rules: Vec<WatchRuleConfig>,
+    /// RSS/Atom feeds the node polls (`[[intake.feeds]]`).
+    #[serde(default)]
+    pub feeds: Vec<crate::services::intake_pull::FeedSource>,
 }
 
 impl Default for IntakeConfig {
@@ -246,6 +249,7 @@ impl Default for IntakeConfig {
         Self {
             retention_days: default_retention_days(),
             rules: Vec::new(),
+            feeds: Vec::new(),
         }
     }
 }
@@ -492,6 +496,10 @@ impl NodeConfig {
         }
         if let Err((i, e)) = self.intake.watch_rules() {
             return Err(field(&format!("intake.rules[{i}]"), e.to_string()));
+        }
+        for (i, f) in self.intake.feeds.iter().enumerate() {
+            f.check()
+                .map_err(|e| field(&format!("intake.feeds[{i}]"), e.to_string()))?;
         }
         if !(1..=3650).contains(&self.intake.retention_days) {
             return Err(field(

@@ -51,6 +51,9 @@ use crate::state::NodeState;
 /// A client that has not finished its handshake by then is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The HTTP/2 connection window the server advertises (see [`serve`]).
+const CONNECTION_WINDOW: u32 = 8 << 20;
+
 /// Why the server stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -299,6 +302,12 @@ pub async fn serve(
     let result = Server::builder()
         .http2_keepalive_interval(Some(Duration::from_secs(10)))
         .http2_keepalive_timeout(Some(Duration::from_secs(5)))
+        // h2 closes a connection (ENHANCE_YOUR_CALM "too_many_data_frames") once small DATA
+        // frames waiting to be read cost more than half the connection window. grpcio
+        // sends a client stream's small messages as small frames, so with the 64 KiB default
+        // a monitoring system streaming observations was cut off while a batch was being
+        // recorded. Each stream's own window still bounds what one stream buffers.
+        .initial_connection_window_size(CONNECTION_WINDOW)
         .trace_fn(move |req| {
             tracing::info_span!("grpc", node = %node, method = %req.uri().path(), caller = tracing::field::Empty)
         })

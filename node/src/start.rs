@@ -29,6 +29,9 @@ pub enum StartError {
     /// The store could not be opened or read.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The intake's feeds could not be started.
+    #[error("intake.feeds: {0}")]
+    Intake(String),
     /// The grading standard file is missing or invalid.
     #[error("grading_standard {path}: {source}")]
     Standard {
@@ -320,6 +323,21 @@ impl Node {
                 worker::spawn(&workers, "intake-purge", stop.subscribe(), move |stop| {
                     crate::services::intake_desk::run_purge(purging, stop)
                 });
+                if !cfg.intake.feeds.is_empty() {
+                    let (sink, batches) = tokio::sync::mpsc::channel(16);
+                    let recording = desk.clone();
+                    worker::spawn(&workers, "intake-record", stop.subscribe(), move |_| {
+                        crate::services::intake_desk::run_recorder(recording, batches)
+                    });
+                    crate::services::intake_pull::spawn_all(
+                        &workers,
+                        &cfg.intake.feeds,
+                        sink,
+                        desk.feeds(),
+                        stop.subscribe(),
+                    )
+                    .map_err(|e| StartError::Intake(e.to_string()))?;
+                }
                 Some(desk)
             }
             _ => None,

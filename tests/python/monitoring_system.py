@@ -90,8 +90,9 @@ def day(pb, posts, now_ms):
         sent.append(pb.Observation(
             url=f"https://bbs.example.cn/thread/{i}",
             platform="某论坛",
-            text=f"{topic}，第{i}条帖子，  现场情况持续关注中",
-            captured_at_ms=now_ms - 400,
+            # The same text, laid out differently: the same content hash.
+            text=f"  {topic}，第{i}条帖子，现场情况持续关注中 \n",
+            captured_at_ms=now_ms - 600,
             system_id=f"c{i}",
         ))
     for i in range(0, posts, 20):

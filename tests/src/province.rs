@@ -85,6 +85,8 @@ pub struct TestProvince {
     legacy_keys: bool,
     /// Unit names given to `fenghuo ca issue county --name`, by county code.
     names: BTreeMap<String, String>,
+    /// Config appended to one county's node.toml only, by county code.
+    county_extra: BTreeMap<String, String>,
 }
 
 impl TestProvince {
@@ -114,6 +116,7 @@ impl TestProvince {
             county_crl_copies: false,
             legacy_keys: false,
             names: BTreeMap::new(),
+            county_extra: BTreeMap::new(),
         }
     }
 
@@ -157,6 +160,14 @@ impl TestProvince {
     pub fn config(mut self, toml: &str) -> Self {
         self.extra_config.push('\n');
         self.extra_config.push_str(toml);
+        self
+    }
+
+    /// Appends `toml` to county `code`'s config only (e.g. its `[intake]`).
+    pub fn county_config(mut self, code: &str, toml: &str) -> Self {
+        let extra = self.county_extra.entry(code.to_owned()).or_default();
+        extra.push('\n');
+        extra.push_str(toml);
         self
     }
 
@@ -312,6 +323,9 @@ impl TestProvince {
                 std::fs::write(&config, text + "\n").expect("writing a config");
             }
             append(&config, &self.extra_config);
+            if let Some(extra) = self.county_extra.get(c) {
+                append(&config, extra);
+            }
             county_configs.push((c.clone(), config));
         }
 

@@ -409,6 +409,27 @@ pub fn record_in(
             let before = Before::of(&item);
             item.add_sighting(&obs, flags);
             item.take_figures(&obs);
+            if item.account.is_empty() && !obs.account.is_empty() {
+                // First seen where accounts are not named (a feed, a copy elsewhere): the
+                // sighting that names the account puts the item in that account's group.
+                let old = group_key(&item.incident, id);
+                batch.remove(GROUPS_TREE, old.clone());
+                let mut back = id.to_be_bytes().to_vec();
+                back.push(INDEXES[3].0);
+                back.extend_from_slice(&old);
+                batch.remove(KEYS_TREE, back);
+                item.account = obs.account.clone();
+                item.platform = obs.platform.clone();
+                item.incident = incident_key(&obs.platform, &obs.account, &item.url);
+                index(
+                    batch,
+                    store,
+                    INDEXES[3],
+                    &group_key(&item.incident, id),
+                    &[],
+                    id,
+                )?;
+            }
             (item, Some(before), Recorded::Sighting(id))
         }
         None => {
@@ -854,6 +875,38 @@ mod tests {
         assert_eq!(flags.len(), 1);
         assert_eq!(flags[0].focus, FocusPoint::ReformMeasure);
         assert!(item(&store, miss.id()).unwrap().unwrap().flags.is_empty());
+    }
+
+    #[test]
+    fn a_sighting_that_names_the_account_moves_the_item_into_its_group() {
+        let (_dir, store) = open();
+        let mut from_feed = seen("https://weibo.com/u/7/status/1", "转载");
+        from_feed.account.clear();
+        from_feed.platform = "某县新闻网".into();
+        let id = rec(&store, from_feed).id();
+        assert_eq!(incident_items(&store, "site:weibo.com/u").unwrap(), [id]);
+        let mut crawled = seen(
+            "https://weibo.com/u/7/status/1",
+            "原帖内容,足够长的一段文字",
+        );
+        crawled.account = "@Li_Si".into();
+        rec(&store, crawled);
+        let it = item(&store, id).unwrap().unwrap();
+        assert_eq!(it.incident, "account:weibo:li_si");
+        assert_eq!(
+            (it.account.as_str(), it.platform.as_str()),
+            ("@Li_Si", "weibo")
+        );
+        assert_eq!(incident_items(&store, "account:weibo:li_si").unwrap(), [id]);
+        assert!(incident_items(&store, "site:weibo.com/u")
+            .unwrap()
+            .is_empty());
+        // Purging it leaves no group entry behind.
+        assert_eq!(purge(&store, NOW + 100 * DAY_MS, 90).unwrap(), 1);
+        assert!(incident_items(&store, "account:weibo:li_si")
+            .unwrap()
+            .is_empty());
+        assert_eq!(store.scan_prefix(KEYS_TREE, &id.to_be_bytes()).count(), 0);
     }
 
     #[test]

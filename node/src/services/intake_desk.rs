@@ -18,6 +18,7 @@ use crate::intake::store::{self, Triage, TriageError};
 use crate::intake::{suggest, IntakeError, Item, Observation, Recorded, Suggestion, WatchRules};
 use crate::overview::linked;
 use crate::register::{self, read as register_read, RegisterError};
+use crate::services::intake_pull::FeedStatuses;
 use crate::store::{Store, StoreError};
 use crate::writer::{WriteError, Writer};
 
@@ -132,6 +133,7 @@ pub struct IntakeDesk {
     retention_days: u32,
     lock: Mutex<()>,
     recorded: tokio::sync::watch::Sender<u64>,
+    feeds: Arc<FeedStatuses>,
 }
 
 impl IntakeDesk {
@@ -143,7 +145,13 @@ impl IntakeDesk {
             retention_days,
             lock: Mutex::new(()),
             recorded: tokio::sync::watch::channel(0).0,
+            feeds: FeedStatuses::new(),
         }
+    }
+
+    /// How the county's RSS/Atom feeds fare (the pull workers write it).
+    pub fn feeds(&self) -> &Arc<FeedStatuses> {
+        &self.feeds
     }
 
     /// The watch rules in force.
@@ -558,4 +566,23 @@ pub async fn run_purge(
             return Ok(());
         }
     }
+}
+
+/// The `intake-record` worker: records what the feed pollers hand over, one batch at a
+/// time, until every poller has stopped (their senders are dropped).
+pub async fn run_recorder(
+    desk: Arc<IntakeDesk>,
+    mut batches: tokio::sync::mpsc::Receiver<Vec<Observation>>,
+) -> Result<(), StoreError> {
+    while let Some(batch) = batches.recv().await {
+        let recording = desk.clone();
+        let now = crate::timespec::now_ms();
+        let results = tokio::task::spawn_blocking(move || recording.record(batch, now))
+            .await
+            .map_err(|e| StoreError::Backend(format!("intake recording: {e}")))??;
+        let mut counts = BatchCounts::default();
+        results.iter().for_each(|r| counts.add(r));
+        tracing::debug!(?counts, "feed observations recorded");
+    }
+    Ok(())
 }
