@@ -554,3 +554,59 @@ fn a_file_of_observations_is_checked_row_by_row_then_imported() {
     .unwrap();
     assert_eq!(again["repeats"], 2, "{again:#}");
 }
+
+#[test]
+fn an_observation_on_an_open_stream_reaches_the_triage_list_without_waiting_for_more() {
+    use fenghuo_proto::v1::{self, intake_client::IntakeClient};
+
+    let p = TestProvince::new("51").county(A).start();
+    p.pki().run_ca(["issue", "intake", A, "trickle"]);
+    let creds = p.pki().credentials(&format!("intake-{A}-trickle"));
+    let url = p.county(A).url();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (tx, rx) = tokio::sync::mpsc::channel::<v1::Observation>(4);
+    let call = rt.spawn(async move {
+        let channel = fenghuo_tests::grpc::mtls_channel(&url, &creds)
+            .await
+            .unwrap();
+        IntakeClient::new(channel)
+            .submit_stream(tokio_stream::wrappers::ReceiverStream::new(rx))
+            .await
+    });
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    rt.block_on(tx.send(v1::Observation {
+        url: "https://tieba.example/p/1".into(),
+        platform: "tieba".into(),
+        text: "一条慢慢到来的帖子，系统一分钟才发一条".into(),
+        captured_at_ms: now,
+        system_id: "t1".into(),
+        ..Default::default()
+    }))
+    .unwrap();
+    // The stream stays open; the observation is on the list all the same.
+    let listed = until(
+        "the item on the list",
+        SYNC_TIMEOUT,
+        Duration::from_millis(100),
+        || {
+            let l = p
+                .cli(A)
+                .args(["intake", "list", "--json"])
+                .run()
+                .ok()
+                .json();
+            if l.as_array().unwrap().len() == 1 {
+                Ok(l)
+            } else {
+                Err(l.to_string())
+            }
+        },
+    );
+    assert_eq!(listed[0]["system"], "trickle", "{listed:#}");
+    drop(tx);
+    let summary = rt.block_on(call).unwrap().unwrap().into_inner();
+    assert_eq!((summary.received, summary.new_items), (1, 1));
+}

@@ -19,6 +19,8 @@ use crate::state::NodeState;
 
 /// Observations a stream records per commit.
 const STREAM_BATCH: usize = 500;
+/// The longest an observation of a stream waits for its batch to fill.
+const FLUSH_AFTER: std::time::Duration = std::time::Duration::from_millis(200);
 /// Refusals a stream's summary names.
 const MAX_REFUSALS_NAMED: usize = 20;
 /// The system name of observations the county's own staff submit without one.
@@ -281,10 +283,18 @@ impl Intake for IntakeService {
         let mut counts = BatchCounts::default();
         let mut batch = Vec::with_capacity(STREAM_BATCH);
         let mut ids = Vec::with_capacity(STREAM_BATCH);
+        // A batch is recorded when full, when the stream ends, or FLUSH_AFTER after its first
+        // observation: a system that sends a few a minute on a long-lived stream sees them
+        // on the triage list at once, not after 500 more.
+        let mut flush_at: Option<tokio::time::Instant> = None;
         loop {
-            let next = stream.next().await;
-            let done = match next {
-                Some(Ok(o)) => {
+            let next = match flush_at {
+                Some(at) => tokio::time::timeout_at(at, stream.next()).await.ok(),
+                None => Some(stream.next().await),
+            };
+            let (done, flush) = match next {
+                None => (false, true),
+                Some(Some(Ok(o))) => {
                     if !o.system.is_empty() && o.system != system {
                         // Checked once per observation, as Submit does.
                         self.submitter(&c, &o.system)?;
@@ -297,12 +307,16 @@ impl Intake for IntakeService {
                     summary.received += 1;
                     ids.push((summary.received, o.system_id.clone()));
                     batch.push(observation(o, own));
-                    false
+                    if flush_at.is_none() {
+                        flush_at = Some(tokio::time::Instant::now() + FLUSH_AFTER);
+                    }
+                    (false, batch.len() >= STREAM_BATCH)
                 }
-                Some(Err(e)) => return Err(e),
-                None => true,
+                Some(Some(Err(e))) => return Err(e),
+                Some(None) => (true, true),
             };
-            if batch.len() >= STREAM_BATCH || (done && !batch.is_empty()) {
+            if flush && !batch.is_empty() {
+                flush_at = None;
                 let results = self.record(std::mem::take(&mut batch)).await?;
                 for (r, (n, id)) in results.iter().zip(ids.drain(..)) {
                     counts.add(r);
