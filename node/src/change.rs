@@ -213,3 +213,24 @@ impl Change for crl::Command {
         })
     }
 }
+
+impl Change for crate::intake::counts::PublishCounts {
+    fn run(
+        &self,
+        staging: &mut Staging<'_>,
+        batch: &mut Batch,
+        author: &str,
+    ) -> Result<Written, WriteError> {
+        let unit = staging.unit().to_owned();
+        let event =
+            crate::intake::counts::publish(&batch.over(staging.store()), &unit, self.0.clone())
+                .map_err(RegisterError::from)?;
+        let Some(event) = event else {
+            return Ok(nothing());
+        };
+        Ok(Written {
+            seq: staging.append(batch, author, crate::feed::Audience::Province, &event)?,
+            id: String::new(),
+        })
+    }
+}

@@ -239,6 +239,10 @@ pub struct IntakeConfig {
     /// Watch rules: a keyword pattern and the focus point it suggests.
     #[serde(default)]
     pub rules: Vec<WatchRuleConfig>,
+    /// How often the county's intake figures are counted and, when changed, published to
+    /// the province, in seconds.
+    #[serde(default = "default_publish_every_secs")]
+    pub publish_every_secs: u64,
     /// RSS/Atom feeds the node polls (`[[intake.feeds]]`).
     #[serde(default)]
     pub feeds: Vec<crate::services::intake_pull::FeedSource>,
@@ -249,6 +253,7 @@ impl Default for IntakeConfig {
         Self {
             retention_days: default_retention_days(),
             rules: Vec::new(),
+            publish_every_secs: default_publish_every_secs(),
             feeds: Vec::new(),
         }
     }
@@ -256,6 +261,10 @@ impl Default for IntakeConfig {
 
 fn default_retention_days() -> u32 {
     90
+}
+
+fn default_publish_every_secs() -> u64 {
+    600
 }
 
 /// One `[[intake.rules]]`: `pattern = "拆迁|补偿"`, `focus = "reform-measure"` (or 重要改革举措).
@@ -500,6 +509,12 @@ impl NodeConfig {
         for (i, f) in self.intake.feeds.iter().enumerate() {
             f.check()
                 .map_err(|e| field(&format!("intake.feeds[{i}]"), e.to_string()))?;
+        }
+        if !(1..=86_400).contains(&self.intake.publish_every_secs) {
+            return Err(field(
+                "intake.publish_every_secs",
+                "must be from 1 to 86400 (seconds)".into(),
+            ));
         }
         if !(1..=3650).contains(&self.intake.retention_days) {
             return Err(field(

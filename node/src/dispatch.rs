@@ -45,6 +45,7 @@ pub(crate) const VIEW_TREES: &[&str] = &[
     overview::linked::MEMBER_TREE,
     overview::linked::ORIGINS_TREE,
     overview::linked::GROUP_TREE,
+    crate::intake::counts::COUNTS_TREE,
     directory::NEIGHBOURS_TREE,
     directory::LISTED_TREE,
     crate::sync::crl::TREE,
@@ -95,6 +96,11 @@ pub fn apply_event(
             Ok(())
         }
         Event::PartnerDeclared { .. } => Ok(disposal_view::apply(store, batch, meta, event)?),
+        Event::IntakeCounted { counts } => {
+            crate::intake::counts::apply(store, batch, &meta.unit, meta.at_ms, counts)
+                .map_err(|e| ViewError::Register(e.into()))?;
+            Ok(())
+        }
         // Applied where it is stored (the writer or ingest): it cuts feeds, not a view.
         Event::Rekeyed { .. } => Ok(()),
         Event::CertificateListed { certificate } => {

@@ -323,6 +323,17 @@ impl Node {
                 worker::spawn(&workers, "intake-purge", stop.subscribe(), move |stop| {
                     crate::services::intake_desk::run_purge(purging, stop)
                 });
+                let (publishing, publisher) = (desk.clone(), writer.clone());
+                let (county, author) = (
+                    identity.unit().map(|u| u.to_string()).unwrap_or_default(),
+                    identity.path(),
+                );
+                let every = std::time::Duration::from_secs(cfg.intake.publish_every_secs);
+                worker::spawn(&workers, "intake-publish", stop.subscribe(), move |stop| {
+                    crate::services::intake_desk::run_publisher(
+                        publishing, publisher, county, author, every, stop,
+                    )
+                });
                 if !cfg.intake.feeds.is_empty() {
                     let (sink, batches) = tokio::sync::mpsc::channel(16);
                     let recording = desk.clone();

@@ -148,7 +148,7 @@ fn monitoring_systems_feed_intake_and_officers_triage_it_into_risks() {
         .county_config(
             A,
             &format!(
-                "[intake]\nretention_days = 90\n\
+                "[intake]\nretention_days = 90\npublish_every_secs = 1\n\
                  [[intake.rules]]\npattern = \"拆迁|补偿\"\nfocus = \"重要改革举措\"\n\
                  [[intake.feeds]]\nname = \"news\"\nurl = \"{feed}\"\nplatform = \"某县新闻网\"\nevery_secs = 30\n"
             ),
@@ -472,6 +472,32 @@ fn monitoring_systems_feed_intake_and_officers_triage_it_into_risks() {
     );
     let text = p.cli(A).args(["intake", "rates"]).run().ok().stdout;
     assert!(text.contains("采集率") && text.contains("66.6%"), "{text}");
+
+    // The province sees A's figures (counts only), published when they change.
+    let at_gateway = until(
+        "A's figures at the gateway",
+        SYNC_TIMEOUT,
+        Duration::from_millis(300),
+        || {
+            let all = p
+                .gateway_cli()
+                .args(["intake", "rates", "--json"])
+                .run()
+                .ok()
+                .json();
+            match all.as_array().unwrap().iter().find(|c| c["county"] == A) {
+                Some(c) if c["dismissed"] == 1 && c["contested"] == 2 => Ok(c.clone()),
+                other => Err(format!("{other:?}")),
+            }
+        },
+    );
+    assert_eq!(at_gateway["risks_from_intake"], 2, "{at_gateway:#}");
+    assert_eq!(at_gateway["county_name"], "锦江区", "{at_gateway:#}");
+    let table = p.gateway_cli().args(["intake", "rates"]).run().ok().stdout;
+    assert!(
+        table.contains("锦江区 510104") && table.contains("66.6%"),
+        "{table}"
+    );
 
     // Observations never leave A: B holds no item.
     let at_b = p

@@ -177,6 +177,25 @@ pub fn item_to_proto(
     }
 }
 
+/// Published figures on the wire, as the rates of their period.
+pub fn counts_to_proto(county: &str, c: &crate::event::IntakeCounts) -> v1::IntakeRates {
+    rates_to_proto(&Rates {
+        county: county.to_owned(),
+        from_ms: c.from_ms,
+        to_ms: c.to_ms,
+        risks: c.risks,
+        risks_from_intake: c.risks_from_intake,
+        contested: c.contested,
+        found_first: c.found_first,
+        lead_median_ms: c.lead_median_ms,
+        promoted: c.promoted,
+        attached: c.attached,
+        dismissed: c.dismissed,
+        triage_median_ms: c.triage_median_ms,
+        open: c.open,
+    })
+}
+
 /// The rates on the wire.
 pub fn rates_to_proto(r: &Rates) -> v1::IntakeRates {
     v1::IntakeRates {
@@ -491,6 +510,30 @@ impl Intake for IntakeService {
         let r = req.into_inner();
         let o = desk.dismiss(&c.author(), r.id, &r.reason, crate::timespec::now_ms())?;
         Ok(Response::new(triage_reply(o)))
+    }
+
+    /// ProvinceRates: every county's published figures (the gateway; provincial staff).
+    async fn province_rates(
+        &self,
+        req: Request<v1::ProvinceRatesRequest>,
+    ) -> Result<Response<v1::ProvinceRatesResponse>, Status> {
+        let c = caller(&req)?;
+        super::auth::require_gateway_staff(
+            &c,
+            &self.state.identity,
+            "every county's intake figures",
+        )?;
+        let store = self.state.store.as_ref();
+        let names = crate::sync::directory::unit_names(store)?;
+        let counties = crate::intake::counts::all(store)?
+            .into_iter()
+            .map(|p| v1::CountyRates {
+                published_at_ms: p.at_ms,
+                county_name: names.name(&p.county).unwrap_or_default().to_owned(),
+                rates: Some(counts_to_proto(&p.county, &p.counts)),
+            })
+            .collect();
+        Ok(Response::new(v1::ProvinceRatesResponse { counties }))
     }
 
     /// Rates: over the last `days` days.

@@ -338,6 +338,43 @@ fn rates_text(r: &v1::IntakeRates) -> String {
     )
 }
 
+fn province_rates_table(counties: &[v1::CountyRates]) -> String {
+    let mut t = table();
+    t.set_header(vec![
+        "county 县",
+        "risks 风险点",
+        "collection 采集率",
+        "discovery 发现率",
+        "lead 领先",
+        "triage 研判用时",
+        "open 待研判",
+        "published 报送",
+    ]);
+    for c in counties {
+        let r = c.rates.clone().unwrap_or_default();
+        t.add_row(vec![
+            format!("{} {}", c.county_name, r.county),
+            r.risks.to_string(),
+            permille_text(r.collection_rate_permille),
+            format!(
+                "{} ({}/{})",
+                permille_text(r.discovery_rate_permille),
+                r.found_first,
+                r.contested
+            ),
+            duration_text(r.discovery_lead_median_ms),
+            duration_text(r.triage_median_ms),
+            r.open.to_string(),
+            short_time(c.published_at_ms),
+        ]);
+    }
+    format!(
+        "{}\n{} county(ies); each publishes its last 30 days when they change",
+        t,
+        counties.len()
+    )
+}
+
 fn triage_line(what: &str, r: &v1::TriageReply) -> String {
     let id = r.item.as_ref().map_or(0, |i| i.id);
     let mut line = match what {
@@ -621,12 +658,36 @@ pub async fn run(connect: ConnectArgs, cmd: IntakeCommand) -> anyhow::Result<()>
             }
         }
         IntakeCommand::Rates { days, out } => {
-            let r = client
-                .rates(v1::RatesRequest { days })
-                .await
-                .map_err(status_message)?
-                .into_inner();
-            emit(out.json, || rates_json(&r), || rates_text(&r))?;
+            match client.rates(v1::RatesRequest { days }).await {
+                Ok(r) => {
+                    let r = r.into_inner();
+                    emit(out.json, || rates_json(&r), || rates_text(&r))?;
+                }
+                // The gateway keeps no intake of its own: it shows every county's figures.
+                Err(s) if s.code() == tonic::Code::FailedPrecondition => {
+                    let r = client
+                        .province_rates(v1::ProvinceRatesRequest {})
+                        .await
+                        .map_err(status_message)?
+                        .into_inner();
+                    emit(
+                        out.json,
+                        || {
+                            r.counties
+                                .iter()
+                                .map(|c| {
+                                    let mut v = rates_json(&c.rates.clone().unwrap_or_default());
+                                    v["county_name"] = json!(c.county_name);
+                                    v["published_at"] = json!(time_text(c.published_at_ms));
+                                    v
+                                })
+                                .collect()
+                        },
+                        || province_rates_table(&r.counties),
+                    )?;
+                }
+                Err(s) => return Err(status_message(s)),
+            }
         }
     }
     Ok(())

@@ -680,6 +680,23 @@ pub fn event(event: &Event, origin: &str, at_ms: i64) -> Result<(), ContentError
             }
             snapshot(r, s, id, unit.as_str())
         }
+        Event::IntakeCounted { counts: c } => {
+            county_only(is_province, "intake figures")?;
+            if !(1..=3650).contains(&c.days) {
+                return Err(field("days", "must be 1-3650"));
+            }
+            if c.from_ms >= c.to_ms || c.to_ms > at_ms + MAX_CLOCK_SKEW_MS {
+                return Err(field("to", "the period must end by the time of writing"));
+            }
+            if c.risks_from_intake > c.risks || c.contested > c.risks || c.found_first > c.contested
+            {
+                return Err(field("risks", "parts larger than their whole"));
+            }
+            if c.lead_median_ms < 0 || c.triage_median_ms < 0 {
+                return Err(field("median", "a time cannot be negative"));
+            }
+            Ok(())
+        }
         Event::NeighboursDeclared { neighbours } => {
             county_only(is_province, "a neighbour declaration")?;
             county_codes("neighbours", neighbours, province)?;

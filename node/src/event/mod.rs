@@ -392,6 +392,12 @@ pub enum Event {
         /// The request.
         id: String,
     },
+    /// A county's intake figures over its last days (舆情采集统计): counts only, for the
+    /// province's dashboard; observations themselves never leave the county.
+    IntakeCounted {
+        /// The figures.
+        counts: IntakeCounts,
+    },
     /// The partner reported its decision.
     DisposalAnswered {
         /// The request.
@@ -405,6 +411,37 @@ pub enum Event {
         #[serde(default)]
         reference: String,
     },
+}
+
+/// A county's intake figures over a period (docs/intake.md defines each).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntakeCounts {
+    /// The period's length in days.
+    pub days: u32,
+    /// Its start, Unix ms.
+    pub from_ms: i64,
+    /// Its end (when counted), Unix ms.
+    pub to_ms: i64,
+    /// Risks the county identified in the period.
+    pub risks: u64,
+    /// Of them, promoted from intake.
+    pub risks_from_intake: u64,
+    /// Of the period's risks, those whose source another unit also had.
+    pub contested: u64,
+    /// Of those, the ones the county identified first.
+    pub found_first: u64,
+    /// Median lead over the other unit, over those found first, ms.
+    pub lead_median_ms: i64,
+    /// Items promoted in the period.
+    pub promoted: u64,
+    /// Items attached to risks.
+    pub attached: u64,
+    /// Items dismissed.
+    pub dismissed: u64,
+    /// Median time from an item's first sighting to its triage, ms.
+    pub triage_median_ms: i64,
+    /// Items still to triage when counted.
+    pub open: u64,
 }
 
 /// The last entry of one feed that a re-keyed county's old key signed and the province still

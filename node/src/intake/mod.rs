@@ -9,6 +9,8 @@
 //! county's watch rules flag items with a suggested focus point. docs/intake.md describes
 //! the rules.
 //!
+//! - [`counts`]: the figures a county publishes to its province (counts only), and the view
+//!   of every county's latest;
 //! - [`observation`]: what a monitoring system submits, and the checks it passes;
 //! - [`import`]: observation files (CSV, Excel) read into observations, with per-row errors;
 //! - [`feed`]: an RSS or Atom document's entries as observations (the pull worker,
@@ -25,6 +27,7 @@
 //! watch rules and retention are configured, triage (list, show, promote, attach, dismiss on
 //! the pages and in the CLI), the collection and discovery rates, and the benchmark.
 
+pub mod counts;
 pub mod dedupe;
 pub mod feed;
 pub mod group;

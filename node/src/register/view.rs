@@ -364,6 +364,7 @@ pub(crate) fn apply(
     let (record, action, summary) = match event {
         // Not about a risk (the `risk_id` check above returned already).
         Event::RiskShared { .. }
+        | Event::IntakeCounted { .. }
         | Event::NeighboursDeclared { .. }
         | Event::AlertIssued { .. }
         | Event::AlertUpdated { .. }

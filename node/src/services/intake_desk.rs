@@ -586,3 +586,67 @@ pub async fn run_recorder(
     }
     Ok(())
 }
+
+/// The period the figures published to the province cover, in days.
+pub const PUBLISHED_DAYS: u32 = 30;
+
+impl Rates {
+    /// The figures as the province receives them.
+    pub fn counts(&self, days: u32) -> crate::event::IntakeCounts {
+        crate::event::IntakeCounts {
+            days,
+            from_ms: self.from_ms,
+            to_ms: self.to_ms,
+            risks: self.risks,
+            risks_from_intake: self.risks_from_intake,
+            contested: self.contested,
+            found_first: self.found_first,
+            lead_median_ms: self.lead_median_ms,
+            promoted: self.promoted,
+            attached: self.attached,
+            dismissed: self.dismissed,
+            triage_median_ms: self.triage_median_ms,
+            open: self.open,
+        }
+    }
+}
+
+/// The `intake-publish` worker: every `every`, counts the county's figures over the last
+/// [`PUBLISHED_DAYS`] days and, when they changed, writes them in its province feed (counts
+/// only), until `stop`.
+pub async fn run_publisher(
+    desk: Arc<IntakeDesk>,
+    writer: Writer,
+    county: String,
+    author: String,
+    every: std::time::Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<(), DeskError> {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => return Ok(()),
+        }
+        if *stop.borrow() {
+            return Ok(());
+        }
+        let counting = desk.clone();
+        let unit = county.clone();
+        let now = crate::timespec::now_ms();
+        let rates = tokio::task::spawn_blocking(move || counting.rates(&unit, PUBLISHED_DAYS, now))
+            .await
+            .map_err(|e| StoreError::Backend(format!("intake counts: {e}")))??;
+        let written = writer
+            .submit(
+                author.clone(),
+                crate::intake::counts::PublishCounts(rates.counts(PUBLISHED_DAYS)),
+            )
+            .await?;
+        if written.seq != 0 {
+            tracing::info!(
+                seq = written.seq,
+                "intake figures published to the province"
+            );
+        }
+    }
+}
