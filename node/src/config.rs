@@ -239,6 +239,9 @@ pub struct IntakeConfig {
     /// Watch rules: a keyword pattern and the focus point it suggests.
     #[serde(default)]
     pub rules: Vec<WatchRuleConfig>,
+    /// Monitoring systems that POST observations to the HTTPS endpoint on the web port.
+    #[serde(default)]
+    pub systems: Vec<IntakeSystem>,
 }
 
 impl Default for IntakeConfig {
@@ -246,6 +249,7 @@ impl Default for IntakeConfig {
         Self {
             retention_days: default_retention_days(),
             rules: Vec::new(),
+            systems: Vec::new(),
         }
     }
 }
@@ -262,6 +266,45 @@ pub struct WatchRuleConfig {
     pub pattern: String,
     /// The focus point it suggests, in English or Chinese.
     pub focus: String,
+}
+
+/// One `[[intake.systems]]`: a monitoring system allowed to POST observations over HTTPS
+/// (`name = "yuqing-2"`, `token_file`, `secret_file`; paths relative to the config file).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntakeSystem {
+    /// The system's name: what its observations carry as `system`.
+    pub name: String,
+    /// A file holding the bearer token that names the system (one line).
+    pub token_file: PathBuf,
+    /// A file holding the system's signing secret, `whsec_<base64>` as Standard Webhooks
+    /// prints it.
+    pub secret_file: PathBuf,
+}
+
+/// Shortest bearer token accepted, in characters.
+pub const MIN_TOKEN_CHARS: usize = 24;
+/// Shortest signing key accepted, in bytes.
+pub const MIN_INTAKE_KEY_BYTES: usize = 32;
+
+/// A system's token and signing key as read from its files.
+#[derive(Clone)]
+pub struct IntakeCredentials {
+    /// The system's name.
+    pub name: String,
+    /// Its bearer token.
+    pub token: String,
+    /// Its HMAC-SHA256 key.
+    pub key: Vec<u8>,
+}
+
+impl std::fmt::Debug for IntakeCredentials {
+    // Secrets stay out of logs and panics.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IntakeCredentials")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
 }
 
 impl IntakeConfig {
@@ -493,6 +536,15 @@ impl NodeConfig {
         if let Err((i, e)) = self.intake.watch_rules() {
             return Err(field(&format!("intake.rules[{i}]"), e.to_string()));
         }
+        if let Err((f, reason)) = self.intake_credentials() {
+            return Err(field(&f, reason));
+        }
+        if !self.intake.systems.is_empty() && self.county.is_none() {
+            return Err(field(
+                "intake.systems",
+                "a county's setting: observations are recorded at county nodes".into(),
+            ));
+        }
         if !(1..=3650).contains(&self.intake.retention_days) {
             return Err(field(
                 "intake.retention_days",
@@ -586,6 +638,62 @@ impl NodeConfig {
     pub fn display_zone(&self) -> jiff::tz::TimeZone {
         crate::timespec::zone_named(&self.time_zone)
             .unwrap_or_else(|_| crate::timespec::display_zone().clone())
+    }
+
+    /// The intake systems' tokens and keys, read from their files; the error names the
+    /// field (`intake.systems[0].token_file`) and says why.
+    pub fn intake_credentials(&self) -> Result<Vec<IntakeCredentials>, (String, String)> {
+        let mut out: Vec<IntakeCredentials> = Vec::with_capacity(self.intake.systems.len());
+        for (i, s) in self.intake.systems.iter().enumerate() {
+            let at = |f: &str| format!("intake.systems[{i}].{f}");
+            crate::identity::validate_name(&s.name).map_err(|e| (at("name"), e.to_string()))?;
+            if out.iter().any(|o| o.name == s.name) {
+                return Err((at("name"), format!("{:?} is configured twice", s.name)));
+            }
+            let read = |field: &str, p: &Path| {
+                let path = self.resolve(p);
+                std::fs::read(&path)
+                    .map_err(|e| (at(field), format!("cannot read {}: {e}", path.display())))
+            };
+            let token = read("token_file", &s.token_file)?;
+            let token = String::from_utf8(token)
+                .map_err(|_| (at("token_file"), "the token is not UTF-8 text".to_owned()))?
+                .trim()
+                .to_owned();
+            if token.chars().count() < MIN_TOKEN_CHARS
+                || !token.chars().all(|c| c.is_ascii_graphic())
+            {
+                return Err((
+                    at("token_file"),
+                    format!(
+                        "the token must be at least {MIN_TOKEN_CHARS} printable ASCII characters without spaces (e.g. `head -c 32 /dev/urandom | base64 > token`)"
+                    ),
+                ));
+            }
+            if out.iter().any(|o| o.token == token) {
+                return Err((
+                    at("token_file"),
+                    "another system has the same token".to_owned(),
+                ));
+            }
+            let key =
+                crate::disposal::signature::parse_secret(&read("secret_file", &s.secret_file)?)
+                    .map_err(|e| (at("secret_file"), e))?;
+            if key.len() < MIN_INTAKE_KEY_BYTES {
+                return Err((
+                    at("secret_file"),
+                    format!(
+                        "the key must be at least {MIN_INTAKE_KEY_BYTES} bytes (e.g. `echo \"whsec_$(head -c 32 /dev/urandom | base64)\" > secret`)"
+                    ),
+                ));
+            }
+            out.push(IntakeCredentials {
+                name: s.name.clone(),
+                token,
+                key,
+            });
+        }
+        Ok(out)
     }
 
     /// `path` resolved against the config file's folder.
