@@ -722,6 +722,50 @@ crl = "pki/crl.pem"
 "#;
 
     #[test]
+    fn intake_systems_are_read_at_start_and_refused_by_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+        write("token", "abcdefghijklmnopqrstuvwxyz012345\n");
+        write(
+            "secret",
+            "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\n",
+        );
+        write("short", "whsec_MDEy\n");
+        let with = |name: &str, token: &str, secret: &str| {
+            let text = format!(
+                "{GOOD}[[intake.systems]]\nname = \"{name}\"\ntoken_file = \"{token}\"\nsecret_file = \"{secret}\"\n"
+            );
+            NodeConfig::parse(&text, "node.toml", dir.path())
+        };
+        let c = with("yuqing-2", "token", "secret").unwrap();
+        let creds = c.intake_credentials().unwrap();
+        assert_eq!(creds[0].name, "yuqing-2");
+        assert_eq!(creds[0].token, "abcdefghijklmnopqrstuvwxyz012345");
+        assert_eq!(creds[0].key, b"0123456789abcdef0123456789abcdef");
+        assert!(
+            !format!("{creds:?}").contains("abcdefghij"),
+            "no secrets in Debug"
+        );
+        let refused = |r: Result<NodeConfig, ConfigError>, field: &str| match r {
+            Err(ConfigError::Field { field: f, .. }) => assert_eq!(f, field),
+            other => panic!("{other:?}"),
+        };
+        refused(with("Yuqing", "token", "secret"), "intake.systems[0].name");
+        refused(
+            with("yq", "missing", "secret"),
+            "intake.systems[0].token_file",
+        );
+        refused(
+            with("yq", "short", "secret"),
+            "intake.systems[0].token_file",
+        );
+        refused(
+            with("yq", "token", "short"),
+            "intake.systems[0].secret_file",
+        );
+    }
+
+    #[test]
     fn a_minimal_config_parses() {
         let c = NodeConfig::parse(GOOD, "node.toml", Path::new("/etc/fenghuo")).unwrap();
         assert_eq!(c.identity().path(), "county/510104");
