@@ -95,6 +95,7 @@ fn a_system_posts_signed_observations_and_an_officer_triages_them_on_the_pages()
         .dashboard()
         .config(&config)
         .staff("lin", "officer", PASSWORD)
+        .staff("kan", "viewer", PASSWORD)
         .start();
 
     // Three new items (the first flagged by the rule), one refused by name.
@@ -163,6 +164,10 @@ fn a_system_posts_signed_observations_and_an_officer_triages_them_on_the_pages()
         list.body.contains("id=\"intake-open-count\""),
         "{}",
         list.body
+    );
+    assert!(
+        list.body.contains("id=\"live-intake\""),
+        "reloads on new observations"
     );
     let first_row = list
         .body
@@ -299,4 +304,13 @@ fn a_system_posts_signed_observations_and_an_officer_triages_them_on_the_pages()
         "{}",
         list.body
     );
+
+    // A viewer reads, without forms, and cannot triage.
+    let mut kan = Web::new(&node.dashboard_url(), &pki.web_ca_cert());
+    assert_eq!(kan.sign_in("kan", PASSWORD).status, 303);
+    let item = kan.get("/intake/1");
+    assert_eq!(item.status, 200, "{}", item.body);
+    let token = item.csrf().unwrap();
+    let r = kan.post("/intake/1/dismiss", &[("csrf", &token), ("d_reason", "x")]);
+    assert_eq!(r.status, 403, "{}", r.body);
 }

@@ -303,6 +303,8 @@ pub async fn list(
         }
     };
     let body = html! {
+        // The list reloads when observations are recorded (live.js reads this marker).
+        span #live-intake hidden {}
         div.cards {
             div.card #intake-open data-n=(open) { div { (l.pick("待研判", "To triage")) } div.n { (capped(open)) } }
             div.card #intake-flagged data-n=(flagged) { div { (l.pick("命中规则", "Flagged")) } div.n { (capped(flagged)) } }
