@@ -246,6 +246,9 @@ pub struct IntakeConfig {
     /// RSS/Atom feeds the node polls (`[[intake.feeds]]`).
     #[serde(default)]
     pub feeds: Vec<crate::services::intake_pull::FeedSource>,
+    /// Monitoring systems that POST observations to the HTTPS endpoint on the web port.
+    #[serde(default)]
+    pub systems: Vec<IntakeSystem>,
 }
 
 impl Default for IntakeConfig {
@@ -255,6 +258,7 @@ impl Default for IntakeConfig {
             rules: Vec::new(),
             publish_every_secs: default_publish_every_secs(),
             feeds: Vec::new(),
+            systems: Vec::new(),
         }
     }
 }
@@ -275,6 +279,45 @@ pub struct WatchRuleConfig {
     pub pattern: String,
     /// The focus point it suggests, in English or Chinese.
     pub focus: String,
+}
+
+/// One `[[intake.systems]]`: a monitoring system allowed to POST observations over HTTPS
+/// (`name = "yuqing-2"`, `token_file`, `secret_file`; paths relative to the config file).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntakeSystem {
+    /// The system's name: what its observations carry as `system`.
+    pub name: String,
+    /// A file holding the bearer token that names the system (one line).
+    pub token_file: PathBuf,
+    /// A file holding the system's signing secret, `whsec_<base64>` as Standard Webhooks
+    /// prints it.
+    pub secret_file: PathBuf,
+}
+
+/// Shortest bearer token accepted, in characters.
+pub const MIN_TOKEN_CHARS: usize = 24;
+/// Shortest signing key accepted, in bytes.
+pub const MIN_INTAKE_KEY_BYTES: usize = 32;
+
+/// A system's token and signing key as read from its files.
+#[derive(Clone)]
+pub struct IntakeCredentials {
+    /// The system's name.
+    pub name: String,
+    /// Its bearer token.
+    pub token: String,
+    /// Its HMAC-SHA256 key.
+    pub key: Vec<u8>,
+}
+
+impl std::fmt::Debug for IntakeCredentials {
+    // Secrets stay out of logs and panics.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IntakeCredentials")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
 }
 
 impl IntakeConfig {
@@ -516,6 +559,15 @@ impl NodeConfig {
                 "must be from 1 to 86400 (seconds)".into(),
             ));
         }
+        if let Err((f, reason)) = self.intake_credentials() {
+            return Err(field(&f, reason));
+        }
+        if !self.intake.systems.is_empty() && self.county.is_none() {
+            return Err(field(
+                "intake.systems",
+                "a county's setting: observations are recorded at county nodes".into(),
+            ));
+        }
         if !(1..=3650).contains(&self.intake.retention_days) {
             return Err(field(
                 "intake.retention_days",
@@ -611,6 +663,62 @@ impl NodeConfig {
             .unwrap_or_else(|_| crate::timespec::display_zone().clone())
     }
 
+    /// The intake systems' tokens and keys, read from their files; the error names the
+    /// field (`intake.systems[0].token_file`) and says why.
+    pub fn intake_credentials(&self) -> Result<Vec<IntakeCredentials>, (String, String)> {
+        let mut out: Vec<IntakeCredentials> = Vec::with_capacity(self.intake.systems.len());
+        for (i, s) in self.intake.systems.iter().enumerate() {
+            let at = |f: &str| format!("intake.systems[{i}].{f}");
+            crate::identity::validate_name(&s.name).map_err(|e| (at("name"), e.to_string()))?;
+            if out.iter().any(|o| o.name == s.name) {
+                return Err((at("name"), format!("{:?} is configured twice", s.name)));
+            }
+            let read = |field: &str, p: &Path| {
+                let path = self.resolve(p);
+                std::fs::read(&path)
+                    .map_err(|e| (at(field), format!("cannot read {}: {e}", path.display())))
+            };
+            let token = read("token_file", &s.token_file)?;
+            let token = String::from_utf8(token)
+                .map_err(|_| (at("token_file"), "the token is not UTF-8 text".to_owned()))?
+                .trim()
+                .to_owned();
+            if token.chars().count() < MIN_TOKEN_CHARS
+                || !token.chars().all(|c| c.is_ascii_graphic())
+            {
+                return Err((
+                    at("token_file"),
+                    format!(
+                        "the token must be at least {MIN_TOKEN_CHARS} printable ASCII characters without spaces (e.g. `head -c 32 /dev/urandom | base64 > token`)"
+                    ),
+                ));
+            }
+            if out.iter().any(|o| o.token == token) {
+                return Err((
+                    at("token_file"),
+                    "another system has the same token".to_owned(),
+                ));
+            }
+            let key =
+                crate::disposal::signature::parse_secret(&read("secret_file", &s.secret_file)?)
+                    .map_err(|e| (at("secret_file"), e))?;
+            if key.len() < MIN_INTAKE_KEY_BYTES {
+                return Err((
+                    at("secret_file"),
+                    format!(
+                        "the key must be at least {MIN_INTAKE_KEY_BYTES} bytes (e.g. `echo \"whsec_$(head -c 32 /dev/urandom | base64)\" > secret`)"
+                    ),
+                ));
+            }
+            out.push(IntakeCredentials {
+                name: s.name.clone(),
+                token,
+                key,
+            });
+        }
+        Ok(out)
+    }
+
     /// `path` resolved against the config file's folder.
     pub fn resolve(&self, path: &Path) -> PathBuf {
         if path.is_absolute() {
@@ -635,6 +743,50 @@ cert = "pki/county-510104.crt"
 key = "pki/county-510104.key"
 crl = "pki/crl.pem"
 "#;
+
+    #[test]
+    fn intake_systems_are_read_at_start_and_refused_by_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+        write("token", "abcdefghijklmnopqrstuvwxyz012345\n");
+        write(
+            "secret",
+            "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\n",
+        );
+        write("short", "whsec_MDEy\n");
+        let with = |name: &str, token: &str, secret: &str| {
+            let text = format!(
+                "{GOOD}[[intake.systems]]\nname = \"{name}\"\ntoken_file = \"{token}\"\nsecret_file = \"{secret}\"\n"
+            );
+            NodeConfig::parse(&text, "node.toml", dir.path())
+        };
+        let c = with("yuqing-2", "token", "secret").unwrap();
+        let creds = c.intake_credentials().unwrap();
+        assert_eq!(creds[0].name, "yuqing-2");
+        assert_eq!(creds[0].token, "abcdefghijklmnopqrstuvwxyz012345");
+        assert_eq!(creds[0].key, b"0123456789abcdef0123456789abcdef");
+        assert!(
+            !format!("{creds:?}").contains("abcdefghij"),
+            "no secrets in Debug"
+        );
+        let refused = |r: Result<NodeConfig, ConfigError>, field: &str| match r {
+            Err(ConfigError::Field { field: f, .. }) => assert_eq!(f, field),
+            other => panic!("{other:?}"),
+        };
+        refused(with("Yuqing", "token", "secret"), "intake.systems[0].name");
+        refused(
+            with("yq", "missing", "secret"),
+            "intake.systems[0].token_file",
+        );
+        refused(
+            with("yq", "short", "secret"),
+            "intake.systems[0].token_file",
+        );
+        refused(
+            with("yq", "token", "short"),
+            "intake.systems[0].secret_file",
+        );
+    }
 
     #[test]
     fn a_minimal_config_parses() {

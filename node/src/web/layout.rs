@@ -130,6 +130,7 @@ const NAV: &[(&str, &str, &str)] = &[
 const COUNTY_NAV: &[(&str, &str, &str)] = &[
     ("/register", "台账", "Register"),
     ("/inbox", "收件箱", "Inbox"),
+    ("/intake", "舆情采集", "Intake"),
     ("/", "概况", "At a glance"),
     ("/disposal", "处置", "Disposal"),
 ];
@@ -156,6 +157,8 @@ pub struct Unread {
     pub shared: usize,
     /// Partners' outcomes of the county's disposal requests since then.
     pub outcomes: usize,
+    /// Intake items still to triage (counted up to a cap), if the county has intake.
+    pub intake_open: Option<u64>,
 }
 
 impl Unread {
@@ -194,6 +197,11 @@ fn nav(staffer: &Staffer, here: &str, lang: Lang, county: Option<&Unread>) -> Ma
                         @if *path == "/inbox" && u.total() > 0 {
                             " " span.badge #unread-total { (u.total()) }
                         }
+                        @if let Some(n) = u.intake_open.filter(|n| *path == "/intake" && *n > 0) {
+                            " " span.badge #intake-open-count data-n=(n) {
+                                (n) @if n as usize >= super::pages::intake::NAV_COUNT_CAP { "+" }
+                            }
+                        }
                     }
                 }
             } @else {
@@ -222,7 +230,10 @@ pub fn page(
     let lang = Lang::current();
     let ctx = context();
     let unread = ctx.as_ref().filter(|c| c.county).map(|c| match &c.app {
-        Some(app) => super::pages::inbox::unread(app, staffer),
+        Some(app) => Unread {
+            intake_open: super::pages::intake::open_count(app),
+            ..super::pages::inbox::unread(app, staffer)
+        },
         None => Unread::default(),
     });
     html! {

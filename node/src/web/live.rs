@@ -1,5 +1,6 @@
 //! Live pages: `/events` sends a server-sent event whenever the gateway's views have taken
-//! new entries or communications (at most one a second); `/assets/live.js` reloads the
+//! new entries or communications (at most one a second), and with `?intake=1` (the intake
+//! list, marked `#live-intake`) also when the county's intake desk recorded observations; `/assets/live.js` reloads the
 //! page on it, unless someone is typing in a form, the page shows a refused form
 //! (`data-stay`: reloading would post it again), or something was typed into a form (a
 //! notice offers the reload then: a reload would throw the typing away).
@@ -8,7 +9,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::IntoResponse;
@@ -43,7 +44,8 @@ const SCRIPT: &str = r#"// Fenghuo dashboard: reload when the gateway's figures 
     a.style.cssText = "position:fixed;right:1em;bottom:1em;background:#fff8e1;border:1px solid #e0b000;padding:.5em .8em;border-radius:6px";
     document.body.appendChild(a);
   };
-  new EventSource("/events").addEventListener("changed", function () {
+  var source = document.getElementById("live-intake") ? "/events?intake=1" : "/events";
+  new EventSource(source).addEventListener("changed", function () {
     if (dirty) { tell(); return; }
     if (typing()) { stale = true; return; }
     location.reload();
@@ -65,25 +67,51 @@ pub async fn script() -> impl IntoResponse {
     )
 }
 
-/// GET /events: `changed` whenever views or communications move on.
+/// What `/events` follows besides the views and communications.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct EventsQuery {
+    /// `1`: also the intake desk's recordings (the intake list).
+    #[serde(default)]
+    intake: String,
+}
+
+/// GET /events: `changed` whenever views or communications move on (and with `?intake=1`
+/// whenever observations were recorded).
 pub async fn events(
     State(app): State<Arc<App>>,
+    Query(q): Query<EventsQuery>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let views = app.node.views.clone();
     let journal = app.node.journal.clone();
-    let stream =
-        futures_util::stream::unfold((views, journal), |(mut views, mut journal)| async move {
+    let intake = match (q.intake.as_str(), &app.node.intake) {
+        ("1", Some(desk)) => Some(desk.recorded()),
+        _ => None,
+    };
+    let stream = futures_util::stream::unfold(
+        (views, journal, intake),
+        |(mut views, mut journal, mut intake)| async move {
+            let recorded = async {
+                match intake.as_mut() {
+                    Some(r) => r.changed().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 r = views.changed() => r.ok()?,
                 r = journal.changed() => r.ok()?,
+                r = recorded => r.ok()?,
             }
             tokio::time::sleep(THROTTLE).await;
             // Everything that arrived while we slept is in this one event.
             views.borrow_and_update();
             journal.borrow_and_update();
+            if let Some(r) = intake.as_mut() {
+                r.borrow_and_update();
+            }
             let event = Event::default().event("changed").data(stamp());
-            Some((Ok(event), (views, journal)))
-        });
+            Some((Ok(event), (views, journal, intake)))
+        },
+    );
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
 

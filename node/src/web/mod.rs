@@ -13,6 +13,7 @@
 pub mod chart;
 pub mod client_addr;
 pub mod filters;
+pub mod intake_push;
 pub mod labels;
 pub mod lang;
 pub mod layout;
@@ -66,6 +67,8 @@ pub struct App {
     pub register: pages::register_index::RegisterIndex,
     /// When each person last opened the inbox (Unix ms), for the header's unread counts.
     pub inbox_seen: pages::inbox::Seen,
+    /// The monitoring systems allowed to POST observations ([`intake_push`]).
+    pub intake_push: intake_push::Systems,
 }
 
 impl App {
@@ -80,11 +83,17 @@ impl App {
             client_address: ClientAddress::default(),
             register: Default::default(),
             inbox_seen: Default::default(),
+            intake_push: Default::default(),
         })
     }
 
-    /// A dashboard over `node` as the `[dashboard]` section says.
-    pub fn configured(node: Arc<NodeState>, cfg: &DashboardConfig) -> Arc<Self> {
+    /// A dashboard over `node` as the `[dashboard]` section says, taking observations over
+    /// HTTPS from `systems`.
+    pub fn configured(
+        node: Arc<NodeState>,
+        cfg: &DashboardConfig,
+        systems: Vec<crate::config::IntakeCredentials>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             node,
             sessions: Sessions::new(cfg.session_idle()),
@@ -93,6 +102,7 @@ impl App {
             client_address: ClientAddress::from_config(cfg),
             register: Default::default(),
             inbox_seen: Default::default(),
+            intake_push: intake_push::Systems::new(systems),
         })
     }
 }
@@ -128,6 +138,10 @@ pub fn router(app: Arc<App>, extra_routes: Router) -> Router {
         )
         .route("/register/{id}", get(pages::register_risk::page))
         .route("/register/{id}/{form}", post(pages::register_risk::submit))
+        .route("/intake", get(pages::intake::list))
+        .route("/intake/rates", get(pages::intake::rates))
+        .route("/intake/{id}", get(pages::intake::page))
+        .route("/intake/{id}/{form}", post(pages::intake::submit))
         .route("/inbox", get(pages::inbox::page))
         .route("/inbox/alerts/ack", post(pages::inbox::acknowledge_alert))
         .route(
@@ -144,6 +158,12 @@ pub fn router(app: Arc<App>, extra_routes: Router) -> Router {
         ));
     Router::new()
         .route("/login", get(signin::form).post(signin::submit))
+        // Monitoring systems: no session, a token and a signature instead.
+        .route(
+            intake_push::PATH,
+            post(intake_push::observations)
+                .layer(axum::extract::DefaultBodyLimit::max(intake_push::MAX_BODY)),
+        )
         .merge(signed_in)
         .with_state(app.clone())
         .merge(extra_routes)
@@ -178,6 +198,14 @@ pub enum DashboardError {
     /// The certificate or key is missing or unusable.
     #[error(transparent)]
     Tls(#[from] tls::WebTlsError),
+    /// An `[[intake.systems]]` token or secret file cannot be read or is unusable.
+    #[error("{field}: {reason}")]
+    IntakeSystems {
+        /// The field (`intake.systems[0].secret_file`).
+        field: String,
+        /// Why.
+        reason: String,
+    },
     /// The listen address could not be bound.
     #[error("dashboard.listen: cannot bind {addr}: {source}")]
     Bind {
@@ -208,6 +236,10 @@ pub async fn start(
     extra_routes: Router,
 ) -> Result<Started, DashboardError> {
     let web_tls = tls::watch(base.resolve(&cfg.cert), base.resolve(&cfg.key))?;
+    // Read again here (the config's check read them too) so a replaced file counts at start.
+    let systems = base
+        .intake_credentials()
+        .map_err(|(field, reason)| DashboardError::IntakeSystems { field, reason })?;
     let listener = TcpListener::bind(cfg.listen)
         .await
         .map_err(|source| DashboardError::Bind {
@@ -221,7 +253,7 @@ pub async fn start(
             source,
         })?;
     tracing::info!(url = %format!("https://{addr}/"), %addr, "dashboard listening (HTTPS)");
-    let app = App::configured(node, cfg);
+    let app = App::configured(node, cfg, systems);
     if matches!(app.node.identity, crate::identity::Identity::County(_)) {
         // The county's register pages search an index built from the whole register: build
         // it now rather than on the first person's request.

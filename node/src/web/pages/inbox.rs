@@ -185,6 +185,7 @@ fn count(app: &App, i: &Items, since_ms: i64) -> Result<Unread, PageError> {
             .iter()
             .filter(|r| r.outcome.as_ref().is_some_and(|o| o.at_ms > since_ms))
             .count(),
+        intake_open: None,
     })
 }
 

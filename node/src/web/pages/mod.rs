@@ -14,6 +14,8 @@ pub mod staff;
 pub mod disposal;
 pub mod glance;
 pub mod inbox;
+pub mod intake;
+pub mod intake_forms;
 pub mod officer;
 pub mod register;
 pub mod register_forms;

@@ -95,6 +95,10 @@ pub fn export_tables(
             require_county(app)?;
             Some(vec![super::glance::linked_table(app, Lang::current())?])
         }
+        "intake" => {
+            require_county(app)?;
+            Some(vec![super::intake::export_table(app, query)?])
+        }
         "county-disposal" => {
             require_county(app)?;
             Some(vec![super::disposal::table(app)?])
