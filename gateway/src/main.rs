@@ -58,6 +58,9 @@ enum Cmd {
     /// A partner website's webhook receiver: verifies each delivery, then acknowledges it
     /// and reports an outcome through the gateway's HTTPS callback (docs/partners.md).
     PartnerSim(fenghuo_gateway::partner_sim::PartnerSimArgs),
+    /// A county's monitoring system: streams made-up findings into the county's intake
+    /// with an intake certificate (docs/intake.md).
+    MonitorSim(fenghuo_gateway::monitor_sim::MonitorSimArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -94,6 +97,10 @@ fn main() -> anyhow::Result<()> {
         Cmd::PartnerSim(args) => {
             logging::init(LogFormat::default(), Some("info"));
             fenghuo_gateway::partner_sim::run(args)
+        }
+        Cmd::MonitorSim(args) => {
+            logging::init(LogFormat::default(), Some("info"));
+            fenghuo_gateway::monitor_sim::run(args)
         }
     }
 }

@@ -146,7 +146,8 @@ fn the_demo_runs_a_whole_province_stops_on_ctrl_c_and_continues_the_next_time() 
         "{}",
         demo.printed
     );
-    // Seven processes: the gateway, five districts, the partner simulator.
+    // Twelve processes: the gateway, five districts, the partner simulator, and each
+    // district's monitoring system.
     let running = pids(&dir);
     let names: Vec<&str> = running.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(
@@ -158,7 +159,12 @@ fn the_demo_runs_a_whole_province_stops_on_ctrl_c_and_continues_the_next_time() 
             "510106",
             "510107",
             "510108",
-            "partner-sim"
+            "partner-sim",
+            "monitor-510104",
+            "monitor-510105",
+            "monitor-510106",
+            "monitor-510107",
+            "monitor-510108",
         ]
     );
     assert_eq!(
@@ -167,8 +173,22 @@ fn the_demo_runs_a_whole_province_stops_on_ctrl_c_and_continues_the_next_time() 
             .map(|(_, p)| p)
             .collect::<std::collections::BTreeSet<_>>()
             .len(),
-        7,
+        12,
         "each its own process"
+    );
+
+    // The monitoring systems keep each district's triage list alive.
+    fenghuo_tests::wait::until(
+        "findings on 510104's triage list",
+        START_TIMEOUT,
+        Duration::from_millis(500),
+        || {
+            let items = cli(&dir, "env", &["intake", "list", "--all"]);
+            match items.as_array().map(Vec::len) {
+                Some(n) if n >= 2 => Ok(()),
+                other => Err(format!("{other:?} items")),
+            }
+        },
     );
 
     // What a newcomer pastes works, and shows the seeded province.

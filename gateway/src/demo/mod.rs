@@ -2,7 +2,8 @@
 //!
 //! Creates (or reuses) a folder with a provincial CA, certificates and configs; starts the
 //! gateway (with its dashboard), five Chengdu districts with their real borders as neighbour
-//! links (each with its own web pages and a page account), and a webhook partner simulator —
+//! links (each with its own web pages and a page account), a simulated monitoring system per
+//! district feeding its intake, and a webhook partner simulator —
 //! each its own process with its own store, on ports chosen at start; seeds sample data
 //! through the same gRPC APIs staff use; and prints what to open and paste (an env file per
 //! district and for the province, for the installed `fenghuo` CLI). Ctrl-C stops every
@@ -106,7 +107,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let mut started = Vec::new();
     progress(
         "2/4",
-        "starting the gateway, 5 districts and the partner simulator",
+        "starting the gateway, 5 districts, their monitoring systems and the partner simulator",
     );
     let path = |p: &PathBuf| p.display().to_string();
     children.spawn(
@@ -151,6 +152,33 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         &layout.log("partner-sim"),
         &layout.dir,
     )?;
+    // Each district's monitoring system, so its triage list is alive when someone looks.
+    for (code, _) in COUNTIES {
+        let (cert, key) = layout.monitor_cert(code);
+        children.spawn(
+            &format!("monitor-{code}"),
+            &[
+                "monitor-sim",
+                "--node",
+                &format!("https://{}", Ports::addr(ports.county(code))),
+                "--cert",
+                &path(&cert),
+                "--key",
+                &path(&key),
+                "--ca",
+                &path(&layout.pki().join("ca.crt")),
+                "--crl",
+                &path(&layout.pki().join(fenghuo_node::pki::ca::CRL_FILE)),
+                "--every",
+                "4s",
+                "--seed",
+                code,
+            ],
+            Vec::new(),
+            &layout.log(&format!("monitor-{code}")),
+            &layout.dir,
+        )?;
+    }
     children.wait_ready(|name| {
         started.push(name.to_owned());
         progress("2/4", &format!("started: {}", started.join(" ")));
@@ -282,7 +310,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!(
         "  {}",
         if seeded_now {
-            "sample data written: risks in every district, an alert, reports, a directive, a disposal request"
+            "sample data written: risks in every district, an alert, reports, a directive, a disposal request; a simulated monitoring system feeds each district's intake (舆情采集)"
         } else {
             "continuing with the data of the last run (--reset starts fresh)"
         }
@@ -313,6 +341,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!("    fenghuo risk list");
     println!("    fenghuo alert list");
     println!("    fenghuo disposal list");
+    println!(
+        "    fenghuo intake list      (what the district's simulated monitoring system found)"
+    );
     println!(
         "  (source {} instead to act at the gateway: fenghuo overview.)",
         shown(&layout.env_file(PROVINCE))

@@ -33,6 +33,9 @@ pub const BORDERS: &[(&str, &str)] = &[
 ];
 /// The simulated partner website.
 pub const PARTNER: &str = "weibo";
+/// Each district's simulated monitoring system (its intake certificate's system name).
+pub const MONITOR: &str = "demo-monitor";
+
 /// Every staff certificate and the dashboard account are called this.
 pub const STAFF: &str = "demo";
 
@@ -73,7 +76,17 @@ impl Layout {
         }
     }
 
-    /// A staff member's certificate and key of `unit`.
+    /// The intake certificate and key of `county`'s simulated monitoring system.
+    pub fn monitor_cert(&self, county: &str) -> (PathBuf, PathBuf) {
+        let stem = format!("intake-{county}-{MONITOR}");
+        let pki = self.pki();
+        (
+            pki.join(format!("{stem}.crt")),
+            pki.join(format!("{stem}.key")),
+        )
+    }
+
+    /// A staff member's certificate and key.
     pub fn staff_cert(&self, unit: &str) -> (PathBuf, PathBuf) {
         let stem = format!("staff-{unit}-{STAFF}");
         (
@@ -171,6 +184,7 @@ pub fn pki(layout: &Layout) -> anyhow::Result<()> {
     for (code, _) in COUNTIES {
         issue_if_missing(&mut ca, &Identity::county(code)?)?;
         issue_if_missing(&mut ca, &Identity::staff(code, STAFF)?)?;
+        issue_if_missing(&mut ca, &Identity::intake(code, MONITOR)?)?;
     }
     if !pki
         .join(format!("{}.crt", web::web_stem(PROVINCE)))
@@ -233,6 +247,14 @@ pub fn gateway_config(layout: &Layout, ports: &Ports) -> anyhow::Result<PathBuf>
     write(&layout.dir.join("gateway.toml"), &text)
 }
 
+/// Every district's intake: watch rules for the simulator's topics, figures published to the
+/// province each minute.
+const INTAKE: &str = "[intake]\nretention_days = 90\npublish_every_secs = 60\n\
+    [[intake.rules]]\npattern = \"拆迁|补偿|旧改\"\nfocus = \"重要改革举措\"\n\
+    [[intake.rules]]\npattern = \"暴雨|内涝\"\nfocus = \"突发事件触发点\"\n\
+    [[intake.rules]]\npattern = \"招生|划片\"\nfocus = \"政策调整热点难点\"\n\
+    [[intake.rules]]\npattern = \"聚集|维权|讨薪\"\nfocus = \"活动集中点\"\n";
+
 /// Writes county `code`'s configuration for `ports`, with its bordering districts and its
 /// web pages, served with the county's own certificate from the provincial web CA
 /// (`county-<code>-web`, as `fenghuo ca issue web <code>` makes it).
@@ -246,7 +268,8 @@ pub fn county_config(layout: &Layout, ports: &Ports, code: &str) -> anyhow::Resu
          gateway = \"{}\"\n\n\
          {}\n\
          [log]\nformat = \"json\"\nfilter = \"info\"\n\n\
-         [dashboard]\nlisten = \"{}\"\ncert = \"pki/{web}.crt\"\nkey = \"pki/{web}.key\"\n",
+         [dashboard]\nlisten = \"{}\"\ncert = \"pki/{web}.crt\"\nkey = \"pki/{web}.key\"\n\n\
+         {INTAKE}",
         Ports::addr(ports.county(code)),
         Ports::addr(ports.gateway),
         tls_block(&format!("county-{code}")),
