@@ -272,6 +272,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_monitoring_systems_identity_names_its_county_and_acts_for_no_unit() {
+        let id: Identity = "fenghuo://intake/510104/yuqing-1".parse().unwrap();
+        assert_eq!(id, Identity::intake("510104", "yuqing-1").unwrap());
+        assert_eq!(id.file_stem(), "intake-510104-yuqing-1");
+        assert_eq!(id.unit(), None);
+        assert_eq!(id.home_node(), Some(Identity::county("510104").unwrap()));
+        assert!(!id.is_node());
+        for bad in [
+            "intake/51/x",
+            "intake/510104/Bad",
+            "intake/510104",
+            "intake/510104/a/b",
+        ] {
+            assert!(Identity::from_path(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn county_codes_are_checked() {
         assert!(DivisionCode::county("510104").is_ok());
         for bad in ["51010", "5101044", "510100", "991234", "51a104", ""] {

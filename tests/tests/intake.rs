@@ -635,4 +635,47 @@ fn an_observation_on_an_open_stream_reaches_the_triage_list_without_waiting_for_
     drop(tx);
     let summary = rt.block_on(call).unwrap().unwrap().into_inner();
     assert_eq!((summary.received, summary.new_items), (1, 1));
+
+    // Another county's monitoring system is refused here, and so is a system naming another.
+    p.pki().run_ca(["issue", "intake", "510105", "elsewhere"]);
+    let other = p.pki().credentials("intake-510105-elsewhere");
+    let url = p.county(A).url();
+    let refused = rt.block_on(async {
+        let channel = fenghuo_tests::grpc::mtls_channel(&url, &other)
+            .await
+            .unwrap();
+        IntakeClient::new(channel)
+            .submit(v1::Observation {
+                url: "https://tieba.example/p/2".into(),
+                platform: "tieba".into(),
+                text: "另一个县的系统不能往这里送".into(),
+                captured_at_ms: now,
+                system_id: "x1".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err()
+    });
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied, "{refused:?}");
+    assert!(refused.message().contains("510105"), "{refused:?}");
+    let creds = p.pki().credentials(&format!("intake-{A}-trickle"));
+    let url = p.county(A).url();
+    let renamed = rt.block_on(async {
+        let channel = fenghuo_tests::grpc::mtls_channel(&url, &creds)
+            .await
+            .unwrap();
+        IntakeClient::new(channel)
+            .submit(v1::Observation {
+                url: "https://tieba.example/p/3".into(),
+                platform: "tieba".into(),
+                text: "冒充另一个系统的名字提交".into(),
+                captured_at_ms: now,
+                system_id: "x2".into(),
+                system: "yuqing-1".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err()
+    });
+    assert_eq!(renamed.code(), tonic::Code::PermissionDenied, "{renamed:?}");
 }

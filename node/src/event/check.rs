@@ -1523,3 +1523,69 @@ mod tests {
         assert!(!err.is_transient());
     }
 }
+
+#[cfg(test)]
+mod intake_counts_tests {
+    use super::*;
+    use crate::event::IntakeCounts;
+
+    fn counted(c: IntakeCounts) -> Event {
+        Event::IntakeCounted { counts: c }
+    }
+
+    #[test]
+    fn intake_figures_are_a_countys_and_add_up() {
+        let ok = IntakeCounts {
+            days: 30,
+            from_ms: 1_000,
+            to_ms: 2_000,
+            risks: 10,
+            risks_from_intake: 4,
+            contested: 3,
+            found_first: 2,
+            lead_median_ms: 60_000,
+            triage_median_ms: 5_000,
+            ..IntakeCounts::default()
+        };
+        event(&counted(ok.clone()), "county/510104", 2_000).unwrap();
+        assert!(matches!(
+            event(&counted(ok.clone()), "province/51", 2_000),
+            Err(ContentError::NotAllowed { .. })
+        ));
+        for bad in [
+            IntakeCounts {
+                risks_from_intake: 11,
+                ..ok.clone()
+            },
+            IntakeCounts {
+                contested: 11,
+                ..ok.clone()
+            },
+            IntakeCounts {
+                found_first: 4,
+                ..ok.clone()
+            },
+            IntakeCounts {
+                lead_median_ms: -1,
+                ..ok.clone()
+            },
+            IntakeCounts {
+                days: 0,
+                ..ok.clone()
+            },
+            IntakeCounts {
+                from_ms: 3_000,
+                ..ok.clone()
+            },
+            IntakeCounts {
+                to_ms: 2_000 + MAX_CLOCK_SKEW_MS + 1,
+                ..ok.clone()
+            },
+        ] {
+            assert!(
+                event(&counted(bad.clone()), "county/510104", 2_000).is_err(),
+                "{bad:?}"
+            );
+        }
+    }
+}

@@ -1,5 +1,5 @@
 //! `POST /intake/v1/observations`: monitoring systems that can only POST hand their
-//! observations to the county node on its web port (docs/intake-push.md).
+//! observations to the county node on its web port (docs/intake.md, "HTTPS endpoint").
 //!
 //! No session and no CSRF token: `Authorization: Bearer <token>` names the system (tokens
 //! compared in constant time), and the body is signed after Standard Webhooks with the
