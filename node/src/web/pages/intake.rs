@@ -640,11 +640,13 @@ pub struct RatesQuery {
     days: String,
 }
 
-fn permille_text(p: u32) -> String {
+/// A rate per mille as people read it: `66.7%`.
+pub fn permille_text(p: u32) -> String {
     format!("{}.{}%", p / 10, p % 10)
 }
 
-fn duration_text(ms: i64, l: Lang) -> String {
+/// A duration in minutes, hours or days, whichever reads best.
+pub fn duration_text(ms: i64, l: Lang) -> String {
     let mins = ms / 60_000;
     if mins < 120 {
         format!("{mins} {}", l.pick("分钟", "min"))
