@@ -498,9 +498,12 @@ fn exports_equal_the_grpc_overview_and_every_table_exports() {
     }
     let csv = w.get("/export/counties.csv");
     assert!(csv.header("content-type").unwrap().starts_with("text/csv"));
+    // Columns are only added (the intake figures, after `worst`), never renamed.
     assert!(
-        csv.body
-            .starts_with("county_name,county,I,II,III,IV,ungraded,active,resolved,worst\n"),
+        csv.body.starts_with(
+            "county_name,county,I,II,III,IV,ungraded,active,resolved,worst,\
+             collection_rate,discovery_rate,intake_open\n"
+        ),
         "{}",
         csv.body
     );
