@@ -16,7 +16,7 @@ use maud::{html, Markup};
 use super::officer::{may_write, require_county, require_write};
 use super::PageError;
 use crate::intake::import::{self, CellProblem, ImportError, RowError};
-use crate::intake::Observation;
+use crate::intake::{Observation, ObservationError};
 use crate::services::intake_desk::{BatchCounts, IntakeDesk};
 use crate::timespec;
 use crate::web::lang::Lang;
@@ -101,6 +101,25 @@ fn cell_text(p: &CellProblem, l: Lang) -> String {
     }
 }
 
+/// A check's refusal in the reader's language (the URL's and the text's reasons stay as the
+/// checks word them).
+fn check_text(e: &ObservationError, l: Lang) -> String {
+    match (l, e) {
+        (Lang::Zh, ObservationError::Negative { value, .. }) => {
+            format!("{value} 是负数；数量从 0 起")
+        }
+        (Lang::Zh, ObservationError::NotATime(_)) => "采集时间无效".to_owned(),
+        (Lang::Zh, ObservationError::FromTheFuture { ahead_s, .. }) => {
+            format!("采集时间比本节点时钟晚 {ahead_s} 秒（在将来）；请检查时间和时区")
+        }
+        (Lang::Zh, ObservationError::TooManyKeywords(n)) => format!("关键词太多（{n} 个）"),
+        (Lang::Zh, ObservationError::System(s)) => {
+            format!("系统名称“{s}”无效：只能用小写字母、数字、“-”和“_”")
+        }
+        _ => e.to_string(),
+    }
+}
+
 /// A row's problem: (column as the file heads it, why).
 fn row_problem(line: usize, e: &RowError, l: Lang) -> RowProblem {
     match e {
@@ -114,7 +133,7 @@ fn row_problem(line: usize, e: &RowError, l: Lang) -> RowProblem {
         RowError::Check { header, error } => RowProblem {
             line,
             column: header.clone(),
-            reason: error.to_string(),
+            reason: check_text(error, l),
         },
     }
 }
