@@ -109,14 +109,14 @@ impl Web {
     fn send(&mut self, method: &str, path: &str, form: Option<String>) -> Reply {
         let form_type = [("content-type", "application/x-www-form-urlencoded")];
         let headers: &[(&str, &str)] = if form.is_some() { &form_type } else { &[] };
-        self.send_with(method, path, form, headers)
+        self.send_with(method, path, form.map(String::into_bytes), headers)
     }
 
     fn send_with(
         &mut self,
         method: &str,
         path: &str,
-        form: Option<String>,
+        form: Option<Vec<u8>>,
         headers: &[(&str, &str)],
     ) -> Reply {
         let cookie = self
@@ -209,7 +209,45 @@ impl Web {
 
     /// POSTs `body` with extra `headers` (e.g. a partner's signed callback).
     pub fn post_raw(&mut self, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
-        self.send_with("POST", path, Some(body.to_owned()), headers)
+        self.send_with("POST", path, Some(body.as_bytes().to_vec()), headers)
+    }
+
+    /// POSTs a `multipart/form-data` form to `path`: `fields` as text parts, then `files` as
+    /// (field, file name, content) parts, as a browser sends an upload form.
+    pub fn post_multipart(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        files: &[(&str, &str, &[u8])],
+    ) -> Reply {
+        let boundary = "----fenghuo-test-boundary-7d1f3a";
+        let mut body = Vec::new();
+        for (name, value) in fields {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\ncontent-disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+        for (name, file_name, content) in files {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\ncontent-disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\ncontent-type: application/octet-stream\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+            body.extend_from_slice(content);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let content_type = format!("multipart/form-data; boundary={boundary}");
+        self.send_with(
+            "POST",
+            path,
+            Some(body),
+            &[("content-type", content_type.as_str())],
+        )
     }
 
     /// GET `path`.

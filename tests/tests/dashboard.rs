@@ -498,9 +498,12 @@ fn exports_equal_the_grpc_overview_and_every_table_exports() {
     }
     let csv = w.get("/export/counties.csv");
     assert!(csv.header("content-type").unwrap().starts_with("text/csv"));
+    // Columns are only added (the intake figures, after `worst`), never renamed.
     assert!(
-        csv.body
-            .starts_with("county_name,county,I,II,III,IV,ungraded,active,resolved,worst\n"),
+        csv.body.starts_with(
+            "county_name,county,I,II,III,IV,ungraded,active,resolved,worst,\
+             collection_rate,discovery_rate,intake_open\n"
+        ),
         "{}",
         csv.body
     );
@@ -746,5 +749,154 @@ fn pages_speak_chinese_first_and_english_on_request(w: &mut Web, risk: &str) {
         missing.body.contains("未找到") && missing.body.contains("519999"),
         "{}",
         missing.body
+    );
+}
+
+/// The `counties` table's row of `county` on the overview page.
+fn county_row(page: &str, county: &str) -> Option<String> {
+    let table = &page[page.find("id=\"counties\"")?..];
+    let table = &table[..table.find("</table>")?];
+    table
+        .split("<tr>")
+        .find(|row| row.contains(&format!("href=\"/county/{county}")))
+        .map(str::to_owned)
+}
+
+#[test]
+fn the_overview_shows_each_countys_published_intake_figures() {
+    let p = TestProvince::new("51")
+        .county(A)
+        .county(B)
+        .county_config(A, "[intake]\npublish_every_secs = 1\n")
+        .dashboard()
+        .start();
+    p.add_staff("ann", "analyst", PASSWORD);
+
+    // One observation imported at A, promoted into a risk: A's collection rate is 100%.
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("监测.csv");
+    let at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 600;
+    std::fs::write(
+        &csv,
+        format!(
+            "链接,平台,账号,内容,采集时间,阅读\n\
+             https://weibo.com/u/9/status/1,weibo,@wang,某街道拆迁补偿争议持续发酵,{at},12000\n"
+        ),
+    )
+    .unwrap();
+    p.cli(A)
+        .args(["intake", "import", csv.to_str().unwrap()])
+        .run()
+        .ok();
+    let listed = json(&p, A, &["intake", "list"]);
+    let id = listed[0]["id"].to_string();
+    json(&p, A, &["intake", "promote", &id, "--focus", "major-event"]);
+    // B runs no intake: it never publishes, and its row says so with a dash.
+    json(
+        &p,
+        B,
+        &[
+            "risk",
+            "add",
+            "--title",
+            "城西学校周边交通安全隐患",
+            "--focus",
+            "major-event",
+            "--source",
+            "https://news.example/b/1",
+        ],
+    );
+
+    let (mut ann, _) = signed_in(&p, "ann");
+    let row = wait::until(
+        "A's 采集率 on the overview",
+        SYNC_TIMEOUT,
+        Duration::from_millis(300),
+        || {
+            let page = ann.get("/");
+            match county_row(&page.body, A) {
+                Some(row) if row.contains("100.0%") && county_row(&page.body, B).is_some() => {
+                    Ok(row)
+                }
+                other => Err(format!("{other:?}")),
+            }
+        },
+    );
+    assert!(
+        row.contains("data-col=\"collection_rate\""),
+        "the column is there: {row}"
+    );
+    assert!(row.contains("(0/0)"), "discovery with its fraction: {row}");
+    let page = ann.get("/");
+    assert!(page.body.contains(">采集率<"), "{}", page.body);
+    assert!(page.body.contains(">发现率<"), "{}", page.body);
+    assert!(page.body.contains(">待研判<"), "{}", page.body);
+    let b_row = county_row(&page.body, B).unwrap();
+    let b_rate = &b_row[b_row.find("data-col=\"collection_rate\"").unwrap()..];
+    assert!(
+        b_rate[..b_rate.find("</td>").unwrap()].contains('—'),
+        "{b_row}"
+    );
+    let en = ann.get("/?lang=en");
+    assert!(en.body.contains("Collection rate"), "{}", en.body);
+    ann.get("/?lang=zh");
+
+    // The exports keep their keys and add the new ones.
+    let exported: Value = serde_json::from_str(&ann.get("/export/counties.json").body).unwrap();
+    let a = exported
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["county"] == A)
+        .unwrap()
+        .clone();
+    assert_eq!(a["collection_rate"], "100.0%", "{a:#}");
+    assert_eq!(a["discovery_rate"], "", "{a:#}");
+    assert_eq!(a["intake_open"], 0, "{a:#}");
+    for key in ["county_name", "county", "I", "active", "resolved", "worst"] {
+        assert!(a.get(key).is_some(), "{key} kept: {a:#}");
+    }
+    let csv = ann.get("/export/counties.csv").body;
+    assert!(
+        csv.lines()
+            .next()
+            .unwrap()
+            .ends_with("worst,collection_rate,discovery_rate,intake_open"),
+        "{csv}"
+    );
+
+    // A's page: every figure with its definition, and when it was published.
+    let county = ann.get(&format!("/county/{A}"));
+    assert_eq!(county.status, 200, "{}", county.body);
+    assert!(
+        county.body.contains("舆情采集（近30天）"),
+        "{}",
+        county.body
+    );
+    assert!(
+        county.body.contains("id=\"county-collection-rate\""),
+        "{}",
+        county.body
+    );
+    assert!(
+        county.body.contains("由舆情采集转入的比例（1 / 1）"),
+        "{}",
+        county.body
+    );
+    assert!(county.body.contains("研判用时"), "{}", county.body);
+    let published = &county.body[county.body.find("id=\"county-intake-published\"").unwrap()..];
+    assert!(
+        published[..published.find("</p>").unwrap()].contains("+08:00"),
+        "a local time with its offset: {published}"
+    );
+    let b_page = ann.get(&format!("/county/{B}"));
+    assert!(
+        b_page.body.contains("id=\"county-intake-none\""),
+        "{}",
+        b_page.body
     );
 }

@@ -4,7 +4,9 @@
 //! a missing token and a tampered body get 401, a body over 4 MiB 413; then an officer sees the flagged item first
 //! on `/intake`, promotes it through the form onto a new risk's page, attaches another to
 //! that risk (a refused attach keeps what was typed), dismisses a third with a reason, and
-//! `/intake/rates` counts one of each.
+//! `/intake/rates` counts one of each. An officer imports a CSV file (a dry run first, that
+//! names the bad row's line and column and records nothing) and an Excel workbook on
+//! `/intake/import`; the template downloads with a BOM; a file over 20 MiB gets 413.
 
 #![allow(clippy::unwrap_used)]
 
@@ -328,5 +330,205 @@ fn a_system_posts_signed_observations_and_an_officer_triages_them_on_the_pages()
     assert_eq!(item.status, 200, "{}", item.body);
     let token = item.csrf().unwrap();
     let r = kan.post("/intake/1/dismiss", &[("csrf", &token), ("d_reason", "x")]);
+    assert_eq!(r.status, 403, "{}", r.body);
+}
+
+/// An Excel workbook with English headers and one observation captured at `at_s`.
+fn workbook(at_s: i64) -> Vec<u8> {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.set_name("export").unwrap();
+    for (c, h) in ["url", "platform", "account", "text", "captured_at", "views"]
+        .iter()
+        .enumerate()
+    {
+        sheet.write_string(0, c as u16, *h).unwrap();
+    }
+    sheet
+        .write_string(1, 0, "https://tieba.example/p/77")
+        .unwrap();
+    sheet.write_string(1, 1, "tieba").unwrap();
+    sheet.write_string(1, 2, "@li_si").unwrap();
+    sheet
+        .write_string(1, 3, "镇上的自来水又停了三天，没有任何通知")
+        .unwrap();
+    sheet.write_string(1, 4, at_s.to_string()).unwrap();
+    sheet.write_number(1, 5, 4200).unwrap();
+    book.save_to_buffer().unwrap()
+}
+
+#[test]
+fn an_officer_imports_a_file_with_a_dry_run_first() {
+    let pki = TestPki::new("51");
+    let node = TestNode::builder(&pki, A)
+        .dashboard()
+        .config("[intake]\n")
+        .staff("lin", "officer", PASSWORD)
+        .staff("kan", "viewer", PASSWORD)
+        .start();
+    let mut lin = Web::new(&node.dashboard_url(), &pki.web_ca_cert());
+    assert_eq!(lin.sign_in("lin", PASSWORD).status, 303);
+    let list = lin.get("/intake");
+    assert!(
+        list.body.contains("href=\"/intake/import\""),
+        "the list links the import: {}",
+        list.body
+    );
+    let form = lin.get("/intake/import");
+    assert_eq!(form.status, 200, "{}", form.body);
+    assert!(form.body.contains("multipart/form-data"), "{}", form.body);
+    assert!(form.body.contains("id=\"import-dry-run\""), "{}", form.body);
+    let token = form.csrf().unwrap();
+
+    // The template: UTF-8 with a BOM, the Chinese headers, one example row.
+    let template = lin.get("/intake/import/template.csv");
+    assert_eq!(template.status, 200, "{}", template.body);
+    assert!(template.body.starts_with('\u{feff}'), "{:?}", template.body);
+    assert!(
+        template
+            .body
+            .contains("链接,平台,账号,内容,采集时间,阅读,转发,评论,点赞,编号"),
+        "{}",
+        template.body
+    );
+    assert_eq!(template.body.lines().count(), 2, "{}", template.body);
+    assert!(template
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/csv"));
+
+    // Chinese headers; line 3's 阅读 is not a number.
+    let at = now_ms() / 1000 - 600;
+    let csv = format!(
+        "链接,平台,账号,内容,采集时间,阅读,转发,评论,点赞,编号\n\
+         https://weibo.com/u/1/p/1,weibo,@zhang_san,城东片区拆迁补偿标准不公,{at},100,2,3,4,imp-1\n\
+         https://weibo.com/u/2/p/2,weibo,@wang_wu,这一行的阅读数写错了,{at},很多,0,0,0,imp-2\n\
+         https://news.example/3,news,,县城新开的菜市场停车难,{at},5,0,0,0,imp-3\n"
+    );
+    let upload = |web: &mut Web, token: &str, dry_run: bool, name: &str, bytes: &[u8]| {
+        let mut fields = vec![("csrf", token), ("system", ""), ("sheet", "")];
+        if dry_run {
+            fields.push(("dry_run", "1"));
+        }
+        web.post_multipart("/intake/import", &fields, &[("file", name, bytes)])
+    };
+
+    // The dry run names the line and the column, and records nothing.
+    let r = upload(&mut lin, &token, true, "舆情导出.csv", csv.as_bytes());
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body
+            .contains("data-rows=\"3\" data-good=\"2\" data-bad=\"1\""),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body.contains("共 3 行，可导入 2 行，有误 1 行"),
+        "{}",
+        r.body
+    );
+    let row = &r.body[r.body.find("<tr data-line=\"3\">").expect("line 3 listed")..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert!(row.contains("阅读"), "{row}");
+    assert!(row.contains("很多"), "{row}");
+    assert!(!r.body.contains("id=\"import-counts\""), "{}", r.body);
+    let list = lin.get("/intake");
+    assert!(
+        list.body.contains("id=\"intake-open\" data-n=\"0\""),
+        "a dry run records nothing: {}",
+        list.body
+    );
+
+    // Without the session's token: refused.
+    let r = upload(&mut lin, "forged", false, "舆情导出.csv", csv.as_bytes());
+    assert_eq!(r.status, 403, "{}", r.body);
+
+    // The import records the good rows, counts them, and lists the bad one.
+    let r = upload(&mut lin, &token, false, "舆情导出.csv", csv.as_bytes());
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body
+            .contains("data-new=\"2\" data-sightings=\"0\" data-repeats=\"0\" data-refused=\"0\""),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("<tr data-line=\"3\">"), "{}", r.body);
+    assert!(r.body.contains("href=\"/intake\""), "{}", r.body);
+    let list = lin.get("/intake");
+    assert!(
+        list.body.contains("id=\"intake-open\" data-n=\"2\""),
+        "{}",
+        list.body
+    );
+    assert!(
+        list.body.contains("城东片区拆迁补偿标准不公"),
+        "{}",
+        list.body
+    );
+    // The same file again: repeats, nothing new.
+    let r = upload(&mut lin, &token, false, "舆情导出.csv", csv.as_bytes());
+    assert!(r.body.contains("data-new=\"0\""), "{}", r.body);
+    assert!(r.body.contains("data-repeats=\"2\""), "{}", r.body);
+
+    // An Excel workbook with English headers, its sheet named.
+    let xlsx = workbook(at);
+    let r = lin.post_multipart(
+        "/intake/import",
+        &[
+            ("csrf", &token),
+            ("system", "yuqing-2"),
+            ("sheet", "export"),
+        ],
+        &[("file", "export.xlsx", &xlsx)],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("data-new=\"1\""), "{}", r.body);
+    assert!(r.body.contains("id=\"import-no-errors\""), "{}", r.body);
+
+    // A file without a required column is refused whole, on the form, with its name.
+    let r = upload(
+        &mut lin,
+        &token,
+        true,
+        "缺列.csv",
+        "平台,内容\nweibo,x\n".as_bytes(),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("id=\"error-import\""), "{}", r.body);
+    assert!(r.body.contains("缺列.csv"), "{}", r.body);
+    assert!(r.body.contains("缺少“链接”列"), "{}", r.body);
+
+    // Over 20 MiB: 413 and the form again, saying so. Sent with curl over HTTP/1.1, which
+    // reads the early answer while it still sends (see the 4 MiB push above).
+    let big = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(big.path(), "x".repeat(21 * 1024 * 1024)).unwrap();
+    let cookie = lin
+        .cookies
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let answer = tempfile::NamedTempFile::new().unwrap();
+    let curl = std::process::Command::new("curl")
+        .args(["-s", "--http1.1", "-o"])
+        .arg(answer.path())
+        .args(["-w", "%{http_code}", "--cacert"])
+        .arg(pki.web_ca_cert())
+        .args(["-H", &format!("cookie: {cookie}")])
+        .args(["-F", &format!("csrf={token}"), "-F"])
+        .arg(format!("file=@{};filename=big.csv", big.path().display()))
+        .arg(format!("{}/intake/import", node.dashboard_url()))
+        .output()
+        .expect("curl is installed");
+    assert_eq!(String::from_utf8_lossy(&curl.stdout), "413", "{curl:?}");
+    let page = std::fs::read_to_string(answer.path()).unwrap();
+    assert!(page.contains("文件太大"), "{page}");
+
+    // A viewer sees no link and cannot import.
+    let mut kan = Web::new(&node.dashboard_url(), &pki.web_ca_cert());
+    assert_eq!(kan.sign_in("kan", PASSWORD).status, 303);
+    assert!(!kan.get("/intake").body.contains("href=\"/intake/import\""));
+    let token = kan.get("/intake/import").csrf().unwrap();
+    let r = upload(&mut kan, &token, false, "舆情导出.csv", csv.as_bytes());
     assert_eq!(r.status, 403, "{}", r.body);
 }

@@ -24,6 +24,30 @@ pub struct Published {
     pub counts: IntakeCounts,
 }
 
+impl IntakeCounts {
+    /// risks_from_intake / risks, per mille; `None` when the county identified no risk.
+    pub fn collection_permille(&self) -> Option<u32> {
+        permille(self.risks_from_intake, self.risks)
+    }
+
+    /// found_first / contested, per mille; `None` when no risk was contested.
+    pub fn discovery_permille(&self) -> Option<u32> {
+        permille(self.found_first, self.contested)
+    }
+
+    /// Items decided in the period (promoted, attached or dismissed).
+    pub fn decided(&self) -> u64 {
+        self.promoted + self.attached + self.dismissed
+    }
+}
+
+/// `part / whole` per mille, `None` for nothing out of nothing (a rate of no risks is not 0%).
+fn permille(part: u64, whole: u64) -> Option<u32> {
+    part.saturating_mul(1000)
+        .checked_div(whole)
+        .map(|p| p.min(u64::from(u32::MAX)) as u32)
+}
+
 /// Publish a county's figures to its province (the intake's one command).
 #[derive(Debug, Clone)]
 pub struct PublishCounts(pub IntakeCounts);
@@ -127,5 +151,16 @@ mod tests {
         store.commit(&batch).unwrap();
         assert_eq!(latest(&store, "510104").unwrap().unwrap().counts.risks, 3);
         assert_eq!(all(&store).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn rates_of_nothing_are_none() {
+        let c = IntakeCounts {
+            risks: 4,
+            risks_from_intake: 1,
+            ..IntakeCounts::default()
+        };
+        assert_eq!(c.collection_permille(), Some(250));
+        assert_eq!(c.discovery_permille(), None);
     }
 }

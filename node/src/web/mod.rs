@@ -140,6 +140,19 @@ pub fn router(app: Arc<App>, extra_routes: Router) -> Router {
         .route("/register/{id}/{form}", post(pages::register_risk::submit))
         .route("/intake", get(pages::intake::list))
         .route("/intake/rates", get(pages::intake::rates))
+        .route(
+            "/intake/import",
+            get(pages::intake_import::form)
+                .post(pages::intake_import::submit)
+                // Bigger than the default 2 MB: a month's export; the page says when it is over.
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    pages::intake_import::MAX_BODY,
+                )),
+        )
+        .route(
+            "/intake/import/template.csv",
+            get(pages::intake_import::template),
+        )
         .route("/intake/{id}", get(pages::intake::page))
         .route("/intake/{id}/{form}", post(pages::intake::submit))
         .route("/inbox", get(pages::inbox::page))

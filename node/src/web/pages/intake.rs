@@ -2,7 +2,8 @@
 //! every item with `?all=1`; one candidate incident with `?incident=`), one item
 //! (`/intake/{id}`) with its sightings, figures, flags, the candidate incident's other items
 //! and what was decided, the triage forms ([`super::intake_forms`]: promote into a risk,
-//! attach to a risk, dismiss with a reason), and the rates (`/intake/rates`). Every decision
+//! attach to a risk, dismiss with a reason), the rates (`/intake/rates`), and a link to import
+//! a file ([`super::intake_import`]). Every decision
 //! goes through the county's [`IntakeDesk`] as the signed-in person.
 
 use std::sync::Arc;
@@ -313,6 +314,9 @@ pub async fn list(
             (tab(Which::Open, "待研判", "To triage"))
             (tab(Which::All, "全部", "Every item"))
             a href="/intake/rates" { (l.pick("采集率", "Rates")) }
+            @if may_write(&staffer) {
+                a #intake-import-link href="/intake/import" { (l.pick("导入文件", "Import a file")) }
+            }
         }
         (t.html(&which.href(1)))
         @if page > 1 || more {
@@ -636,11 +640,13 @@ pub struct RatesQuery {
     days: String,
 }
 
-fn permille_text(p: u32) -> String {
+/// A rate per mille as people read it: `66.7%`.
+pub fn permille_text(p: u32) -> String {
     format!("{}.{}%", p / 10, p % 10)
 }
 
-fn duration_text(ms: i64, l: Lang) -> String {
+/// A duration in minutes, hours or days, whichever reads best.
+pub fn duration_text(ms: i64, l: Lang) -> String {
     let mins = ms / 60_000;
     if mins < 120 {
         format!("{mins} {}", l.pick("分钟", "min"))

@@ -16,6 +16,7 @@ pub mod glance;
 pub mod inbox;
 pub mod intake;
 pub mod intake_forms;
+pub mod intake_import;
 pub mod officer;
 pub mod register;
 pub mod register_forms;

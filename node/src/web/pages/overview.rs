@@ -1,15 +1,20 @@
 //! The province at a glance (全省概览): active risks by level, focus point and status, the
 //! county × level table coloured by each county's worst level, new and resolved risks per
-//! day, and levels that rose.
+//! day, and levels that rose. The county table carries each county's intake figures as it
+//! last published them ([`crate::intake::counts`]): collection and discovery rates, items to
+//! triage.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
 use axum::Extension;
 use maud::{html, Markup};
 
+use super::intake::permille_text;
 use super::{counties, filters, when, PageError};
 use crate::domain::{FocusPoint, Level, RiskStatus};
+use crate::intake::counts::{self as intake_counts, Published};
 use crate::overview::{self, day_text, Overview};
 use crate::sync::directory::{self, UnitNames};
 use crate::web::chart::{self, Bar, Day};
@@ -26,9 +31,44 @@ pub fn figures(app: &App, f: &Filters) -> Result<Overview, PageError> {
     Ok(overview::overview(app.node.store.as_ref(), &f.overview())?)
 }
 
+/// Each county's latest published intake figures, by code.
+pub fn intake_figures(app: &App) -> Result<BTreeMap<String, Published>, PageError> {
+    Ok(intake_counts::all(app.node.store.as_ref())?
+        .into_iter()
+        .map(|p| (p.county.clone(), p))
+        .collect())
+}
+
+/// The intake cells of a county's row: collection rate, discovery rate (with found first of
+/// contested on the page), items to triage; empty in exports and `—` on the page when the
+/// county published nothing (or a rate has nothing to count).
+fn intake_cells(p: Option<&Published>) -> [Cell; 3] {
+    let none = || Cell::text("").shown("—");
+    let Some(p) = p else {
+        return [none(), none(), none()];
+    };
+    let c = &p.counts;
+    let collection = match c.collection_permille() {
+        Some(r) => Cell::text(permille_text(r)),
+        None => none(),
+    };
+    let fraction = format!("({}/{})", c.found_first, c.contested);
+    let discovery = match c.discovery_permille() {
+        Some(r) => Cell::text(permille_text(r)).shown(format!("{} {fraction}", permille_text(r))),
+        None => Cell::text("").shown(format!("— {fraction}")),
+    };
+    [collection, discovery, Cell::number(c.open)]
+}
+
 /// The overview's tables: levels, focus, status, counties, days, rises. Headings and labels
-/// in the page's language; exports keep the machine names and the bilingual labels.
-pub fn tables_of(o: &Overview, names: &UnitNames, f: &Filters) -> Vec<Table> {
+/// in the page's language; exports keep the machine names and the bilingual labels. `intake`:
+/// each county's published intake figures ([`intake_figures`]).
+pub fn tables_of(
+    o: &Overview,
+    names: &UnitNames,
+    f: &Filters,
+    intake: &BTreeMap<String, Published>,
+) -> Vec<Table> {
     let lang = Lang::current();
     let mut levels = Table::new(
         "levels",
@@ -91,6 +131,9 @@ pub fn tables_of(o: &Overview, names: &UnitNames, f: &Filters) -> Vec<Table> {
             "active",
             "resolved",
             "worst",
+            "collection_rate",
+            "discovery_rate",
+            "intake_open",
         ],
     )
     .headed();
@@ -114,6 +157,7 @@ pub fn tables_of(o: &Overview, names: &UnitNames, f: &Filters) -> Vec<Table> {
             Some(l) => Cell::level(Some(l)),
             None => Cell::text(""),
         });
+        cells.extend(intake_cells(intake.get(c)));
         counties.row(cells);
     }
 
@@ -154,7 +198,12 @@ pub fn tables_of(o: &Overview, names: &UnitNames, f: &Filters) -> Vec<Table> {
 /// The overview's tables for `f`.
 pub fn tables(app: &App, f: &Filters) -> Result<Vec<Table>, PageError> {
     let names = directory::unit_names(app.node.store.as_ref())?;
-    Ok(tables_of(&figures(app, f)?, &names, f))
+    Ok(tables_of(
+        &figures(app, f)?,
+        &names,
+        f,
+        &intake_figures(app)?,
+    ))
 }
 
 /// The cards and charts above the tables.
@@ -212,7 +261,7 @@ pub fn render(app: &App, staffer: &Staffer, f: &Filters) -> Result<Markup, PageE
     let o = figures(app, f)?;
     let query = f.query();
     let names = directory::unit_names(app.node.store.as_ref())?;
-    let tables = tables_of(&o, &names, f);
+    let tables = tables_of(&o, &names, f, &intake_figures(app)?);
     let counties = counties(app)?;
     let lang = Lang::current();
     Ok(layout::page(
