@@ -9,9 +9,11 @@ the first request, with stubs generated from proto/ by grpcio-tools).
 """
 
 import argparse
+import atexit
 import importlib
 import json
 import pathlib
+import shutil
 import sys
 import tempfile
 
@@ -57,6 +59,8 @@ def stubs():
     from grpc_tools import protoc
 
     out = tempfile.mkdtemp(prefix="fenghuo-stubs-")
+    # The stubs are needed until the process ends; leave nothing behind in /tmp.
+    atexit.register(shutil.rmtree, out, True)
     proto_dir = ROOT / "proto" / "proto"
     status = protoc.main([
         "protoc",

@@ -17,9 +17,11 @@ COMMAND:
 """
 
 import argparse
+import atexit
 import importlib
 import json
 import pathlib
+import shutil
 import sys
 import tempfile
 import time
@@ -33,6 +35,8 @@ def stubs():
     from grpc_tools import protoc
 
     out = tempfile.mkdtemp(prefix="fenghuo-stubs-")
+    # The stubs are needed until the process ends; leave nothing behind in /tmp.
+    atexit.register(shutil.rmtree, out, True)
     proto_dir = ROOT / "proto" / "proto"
     status = protoc.main([
         "protoc",

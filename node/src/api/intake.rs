@@ -9,11 +9,12 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::auth::{caller, require_own, Caller};
 use crate::domain::FocusPoint;
+use crate::event::IntakeCounts;
 use crate::identity::Identity;
 use crate::intake::store::{self as items, Triage, TriageError};
 use crate::intake::{Engagement, IntakeError, Item, Observation, Recorded, Suggestion};
 use crate::services::intake_desk::{
-    BatchCounts, DeskError, IntakeDesk, Outcome, Promotion, Rates, OPEN_COUNT_CAP,
+    BatchCounts, DeskError, IntakeDesk, Outcome, Promotion, OPEN_COUNT_CAP,
 };
 use crate::state::NodeState;
 
@@ -177,43 +178,24 @@ pub fn item_to_proto(
     }
 }
 
-/// Published figures on the wire, as the rates of their period.
-pub fn counts_to_proto(county: &str, c: &crate::event::IntakeCounts) -> v1::IntakeRates {
-    rates_to_proto(&Rates {
+/// A county's figures on the wire.
+pub fn counts_to_proto(county: &str, c: &IntakeCounts) -> v1::IntakeRates {
+    v1::IntakeRates {
         county: county.to_owned(),
         from_ms: c.from_ms,
         to_ms: c.to_ms,
         risks: c.risks,
         risks_from_intake: c.risks_from_intake,
+        collection_rate_permille: c.collection_permille().unwrap_or(0),
         contested: c.contested,
         found_first: c.found_first,
-        lead_median_ms: c.lead_median_ms,
+        discovery_rate_permille: c.discovery_permille().unwrap_or(0),
+        discovery_lead_median_ms: c.lead_median_ms,
         promoted: c.promoted,
         attached: c.attached,
         dismissed: c.dismissed,
         triage_median_ms: c.triage_median_ms,
         open: c.open,
-    })
-}
-
-/// The rates on the wire.
-pub fn rates_to_proto(r: &Rates) -> v1::IntakeRates {
-    v1::IntakeRates {
-        county: r.county.clone(),
-        from_ms: r.from_ms,
-        to_ms: r.to_ms,
-        risks: r.risks,
-        risks_from_intake: r.risks_from_intake,
-        collection_rate_permille: r.collection_permille(),
-        contested: r.contested,
-        found_first: r.found_first,
-        discovery_rate_permille: r.discovery_permille(),
-        discovery_lead_median_ms: r.lead_median_ms,
-        promoted: r.promoted,
-        attached: r.attached,
-        dismissed: r.dismissed,
-        triage_median_ms: r.triage_median_ms,
-        open: r.open,
     }
 }
 
@@ -553,6 +535,6 @@ impl Intake for IntakeService {
         let r = tokio::task::spawn_blocking(move || desk.rates(&county, days, now))
             .await
             .map_err(|e| Status::internal(format!("rates failed: {e}")))??;
-        Ok(Response::new(rates_to_proto(&r)))
+        Ok(Response::new(counts_to_proto(&r.county, &r.counts)))
     }
 }

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::domain::risk::source_key;
 use crate::domain::{FocusPoint, GradingStandard, Scores};
-use crate::event::check;
+use crate::event::{check, IntakeCounts};
 use crate::intake::store::{self, Triage, TriageError};
 use crate::intake::{suggest, IntakeError, Item, Observation, Recorded, Suggestion, WatchRules};
 use crate::overview::linked;
@@ -413,51 +413,14 @@ fn poisoned() -> StoreError {
     StoreError::Backend("the intake desk's lock was poisoned by an earlier panic".into())
 }
 
-/// The collection and discovery rates of a county over a period (docs/intake.md).
+/// The collection and discovery rates of a county over a period (docs/intake.md): the
+/// figures it publishes to the province, and whose they are.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Rates {
     /// The county.
     pub county: String,
-    /// The period's start, Unix ms.
-    pub from_ms: i64,
-    /// Its end.
-    pub to_ms: i64,
-    /// Risks the county identified in the period.
-    pub risks: u64,
-    /// Of them, promoted from intake.
-    pub risks_from_intake: u64,
-    /// Of the county's risks in the period, those whose source another unit also has.
-    pub contested: u64,
-    /// Of those, the ones the county identified first.
-    pub found_first: u64,
-    /// Median lead over the other unit, over the risks found first, ms.
-    pub lead_median_ms: i64,
-    /// Items promoted in the period.
-    pub promoted: u64,
-    /// Items attached.
-    pub attached: u64,
-    /// Items dismissed.
-    pub dismissed: u64,
-    /// Median from an item's first sighting to its triage, ms.
-    pub triage_median_ms: i64,
-    /// Items still to triage now (counted up to [`OPEN_COUNT_CAP`]).
-    pub open: u64,
-}
-
-impl Rates {
-    /// risks_from_intake / risks, per mille.
-    pub fn collection_permille(&self) -> u32 {
-        permille(self.risks_from_intake, self.risks)
-    }
-
-    /// found_first / contested, per mille.
-    pub fn discovery_permille(&self) -> u32 {
-        permille(self.found_first, self.contested)
-    }
-}
-
-fn permille(part: u64, whole: u64) -> u32 {
-    part.saturating_mul(1000).checked_div(whole).unwrap_or(0) as u32
+    /// The figures.
+    pub counts: IntakeCounts,
 }
 
 fn median(mut v: Vec<i64>) -> i64 {
@@ -470,14 +433,15 @@ fn median(mut v: Vec<i64>) -> i64 {
 
 /// Computes [`Rates`] from the register's view and the intake's decisions.
 pub fn rates(store: &dyn Store, county: &str, days: u32, now_ms: i64) -> Result<Rates, StoreError> {
-    let from_ms = now_ms.saturating_sub(i64::from(days.max(1)) * DAY_MS);
+    let days = days.max(1);
+    let from_ms = now_ms.saturating_sub(i64::from(days) * DAY_MS);
     let decisions = store::decisions_since(store, from_ms)?;
-    let mut r = Rates {
-        county: county.to_owned(),
+    let mut r = IntakeCounts {
+        days,
         from_ms,
         to_ms: now_ms,
         open: store::open_counts(store, OPEN_COUNT_CAP)?.0,
-        ..Rates::default()
+        ..IntakeCounts::default()
     };
     let mut from_intake = std::collections::HashSet::new();
     let mut triage_times = Vec::new();
@@ -534,7 +498,10 @@ pub fn rates(store: &dyn Store, county: &str, days: u32, now_ms: i64) -> Result<
         }
     }
     r.lead_median_ms = median(leads);
-    Ok(r)
+    Ok(Rates {
+        county: county.to_owned(),
+        counts: r,
+    })
 }
 
 /// How often expired items are purged.
@@ -590,27 +557,6 @@ pub async fn run_recorder(
 /// The period the figures published to the province cover, in days.
 pub const PUBLISHED_DAYS: u32 = 30;
 
-impl Rates {
-    /// The figures as the province receives them.
-    pub fn counts(&self, days: u32) -> crate::event::IntakeCounts {
-        crate::event::IntakeCounts {
-            days,
-            from_ms: self.from_ms,
-            to_ms: self.to_ms,
-            risks: self.risks,
-            risks_from_intake: self.risks_from_intake,
-            contested: self.contested,
-            found_first: self.found_first,
-            lead_median_ms: self.lead_median_ms,
-            promoted: self.promoted,
-            attached: self.attached,
-            dismissed: self.dismissed,
-            triage_median_ms: self.triage_median_ms,
-            open: self.open,
-        }
-    }
-}
-
 /// The `intake-publish` worker: every `every`, counts the county's figures over the last
 /// [`PUBLISHED_DAYS`] days and, when they changed, writes them in its province feed (counts
 /// only), until `stop`.
@@ -639,7 +585,7 @@ pub async fn run_publisher(
         let written = writer
             .submit(
                 author.clone(),
-                crate::intake::counts::PublishCounts(rates.counts(PUBLISHED_DAYS)),
+                crate::intake::counts::PublishCounts(rates.counts),
             )
             .await?;
         if written.seq != 0 {

@@ -657,7 +657,8 @@ pub fn duration_text(ms: i64, l: Lang) -> String {
     }
 }
 
-fn rates_body(r: &Rates, days: u32, people: &People, l: Lang) -> Markup {
+fn rates_body(rates: &Rates, days: u32, people: &People, l: Lang) -> Markup {
+    let r = &rates.counts;
     let row =
         |id: &'static str, name: &'static str, en: &'static str, value: String, def: String| {
             html! {
@@ -674,14 +675,14 @@ fn rates_body(r: &Rates, days: u32, people: &People, l: Lang) -> Markup {
                 }
             }
         }
-        p { (people.unit(&r.county)) " · " (when(r.from_ms)) " – " (when(r.to_ms)) }
+        p { (people.unit(&rates.county)) " · " (when(r.from_ms)) " – " (when(r.to_ms)) }
         dl.fields #rates {
-            (row("rate-collection", "采集率", "Collection rate", permille_text(r.collection_permille()),
+            (row("rate-collection", "采集率", "Collection rate", r.collection_permille().map_or_else(|| "—".to_owned(), permille_text),
                 match l {
                     Lang::Zh => format!("本期新识别的风险点中由舆情采集转入的比例（{} / {}）", r.risks_from_intake, r.risks),
                     Lang::En => format!("of the risks identified in the period, those promoted from intake ({} of {})", r.risks_from_intake, r.risks),
                 }))
-            (row("rate-discovery", "发现率", "Discovery rate", permille_text(r.discovery_permille()),
+            (row("rate-discovery", "发现率", "Discovery rate", r.discovery_permille().map_or_else(|| "—".to_owned(), permille_text),
                 match l {
                     Lang::Zh => format!("其他单位也登记了同一舆情源的风险点中，本县先发现的比例（{} / {}）", r.found_first, r.contested),
                     Lang::En => format!("of the risks whose source another unit also has, those this county found first ({} of {})", r.found_first, r.contested),
