@@ -89,9 +89,11 @@ fn a_system_posts_signed_observations_and_an_officer_triages_them_on_the_pages()
     let config = format!(
         "[intake]\n\
          [[intake.rules]]\npattern = \"拆迁|补偿\"\nfocus = \"reform-measure\"\n\
-         [[intake.systems]]\nname = \"yuqing-2\"\ntoken_file = \"{}\"\nsecret_file = \"{}\"\n",
+         [[intake.systems]]\nname = \"yuqing-2\"\ntoken_file = \"{}\"\nsecret_file = \"{}\"\n\
+         [[intake.feeds]]\nname = \"gone\"\nurl = \"http://{}/rss.xml\"\nplatform = \"某网站\"\n",
         dir.path().join("token").display(),
         dir.path().join("secret").display(),
+        closed_port(),
     );
     let node = TestNode::builder(&pki, A)
         .dashboard()
@@ -166,6 +168,21 @@ fn a_system_posts_signed_observations_and_an_officer_triages_them_on_the_pages()
     // The triage list: counts, the flagged item first, the navigation's count.
     let mut lin = Web::new(&node.dashboard_url(), &pki.web_ca_cert());
     assert_eq!(lin.sign_in("lin", PASSWORD).status, 303);
+    // A feed that cannot be reached shows as failing where its findings are missed.
+    fenghuo_tests::wait::until(
+        "the failing feed on the list",
+        std::time::Duration::from_secs(30),
+        std::time::Duration::from_millis(200),
+        || {
+            let body = lin.get("/intake").body;
+            if body.contains("data-feed=\"gone\" data-failures=\"1\"") && body.contains("订阅源")
+            {
+                Ok(())
+            } else {
+                Err("no failing feed yet".into())
+            }
+        },
+    );
     let list = lin.get("/intake");
     assert_eq!(list.status, 200, "{}", list.body);
     assert!(
@@ -531,4 +548,10 @@ fn an_officer_imports_a_file_with_a_dry_run_first() {
     let token = kan.get("/intake/import").csrf().unwrap();
     let r = upload(&mut kan, &token, false, "舆情导出.csv", csv.as_bytes());
     assert_eq!(r.status, 403, "{}", r.body);
+}
+
+/// A loopback address nothing listens on (bound, then released).
+fn closed_port() -> std::net::SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap()
 }

@@ -23,6 +23,7 @@ use super::{when, PageError};
 use crate::intake::store::{self as items, Triage};
 use crate::intake::Item;
 use crate::services::intake_desk::{DeskError, IntakeDesk, Rates, OPEN_COUNT_CAP};
+use crate::services::intake_pull::FeedStatus;
 use crate::timespec;
 use crate::web::labels;
 use crate::web::lang::Lang;
@@ -303,6 +304,7 @@ pub async fn list(
             a class=[here.then_some("here")] aria-current=[here.then_some("page")] href={ "/intake" (w.href(1)) } { (l.pick(zh, en)) }
         }
     };
+    let feeds = desk(&app)?.feeds().snapshot();
     let body = html! {
         // The list reloads when observations are recorded (live.js reads this marker).
         span #live-intake hidden {}
@@ -319,6 +321,9 @@ pub async fn list(
             }
         }
         (t.html(&which.href(1)))
+        @if !feeds.is_empty() {
+            (feeds_table(&feeds, l))
+        }
         @if page > 1 || more {
             nav.pages aria-label=(l.pick("分页", "Pages")) {
                 @if page > 1 {
@@ -338,6 +343,36 @@ pub async fn list(
         None,
         body,
     ))
+}
+
+/// The county's RSS/Atom feeds and how their pulls fare, so a failing one is seen where its
+/// findings are missed.
+fn feeds_table(feeds: &[FeedStatus], l: Lang) -> Markup {
+    let at = |ms: Option<i64>| ms.map_or_else(|| "—".to_owned(), when);
+    html! {
+        h2 { (l.pick("订阅源", "Feeds")) }
+        table #intake-feeds {
+            thead { tr {
+                th { (l.pick("名称", "Name")) }
+                th { (l.pick("最近成功", "Last success")) }
+                th { (l.pick("连续失败", "Failures in a row")) }
+                th { (l.pick("最近错误", "Last error")) }
+                th { (l.pick("下次读取", "Next fetch")) }
+            } }
+            tbody {
+                @for f in feeds {
+                    tr data-feed=(f.name) data-failures=(f.consecutive_failures)
+                        class=[(f.consecutive_failures > 0).then_some("overdue")] {
+                        td { (f.name) }
+                        td { (at(f.last_success_ms)) }
+                        td { (f.consecutive_failures) }
+                        td { (f.last_error.as_deref().unwrap_or("—")) }
+                        td { (at(f.next_attempt_ms)) }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The item `id` of the path, or 404.
