@@ -36,6 +36,7 @@ use fenghuo_proto::v1::intake_client::IntakeClient;
 use fenghuo_tests::daemon::{Daemon, Kind};
 use fenghuo_tests::{Cli, Credentials};
 use serde_json::{json, Value};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity as TlsIdentity};
 
 use crate::fenghuo::Bench;
 use crate::scale::{disk_usage, gib};
@@ -358,6 +359,22 @@ struct Streamed {
     took: Duration,
 }
 
+/// A channel over mutual TLS as `creds` with no deadline on calls (the harness's channels
+/// give every call 20 s, and a system's stream lasts as long as it runs).
+async fn stream_channel(url: &str, creds: &Credentials) -> anyhow::Result<Channel> {
+    let read = |p: &Path| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
+    let tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(read(&creds.ca)?))
+        .identity(TlsIdentity::from_pem(read(&creds.cert)?, read(&creds.key)?))
+        .domain_name(fenghuo_tests::grpc::SERVER_NAME);
+    Endpoint::from_shared(url.to_owned())?
+        .tls_config(tls)?
+        .connect_timeout(fenghuo_tests::grpc::CONNECT_TIMEOUT)
+        .connect()
+        .await
+        .with_context(|| format!("connecting to {url}"))
+}
+
 /// Probes sent and not yet seen: URL → when sent.
 type Pending = Arc<Mutex<HashMap<String, Instant>>>;
 
@@ -373,7 +390,7 @@ async fn stream(
     stored_n: u64,
     pending: Pending,
 ) -> anyhow::Result<Streamed> {
-    let channel = fenghuo_tests::grpc::mtls_channel(&url, &creds).await?;
+    let channel = stream_channel(&url, &creds).await?;
     let (tx, rx) = tokio::sync::mpsc::channel::<pb::Observation>(1000);
     let call = tokio::spawn(async move {
         IntakeClient::new(channel)
@@ -399,21 +416,31 @@ async fn stream(
                 .map_err(|_| anyhow::anyhow!("poisoned"))?
                 .insert(o.url.clone(), Instant::now());
             probes += 1;
-            tx.send(to_proto(o)).await.context("the stream closed")?;
+            if tx.send(to_proto(o)).await.is_err() {
+                break;
+            }
         }
         // Token bucket: what is due by now, never more than the total.
         let due = ((now - started).as_secs_f64() * rate as f64) as u64;
+        let mut closed = false;
         while sent < due.min(total) {
             let o = live(c, sent, nonce, stored_n, &mut rng);
-            tx.send(to_proto(o)).await.context("the stream closed")?;
+            if tx.send(to_proto(o)).await.is_err() {
+                closed = true;
+                break;
+            }
             sent += 1;
         }
-        if sent >= total && now >= end {
+        // A closed stream: the call's answer says why.
+        if closed || (sent >= total && now >= end) {
             break;
         }
     }
     drop(tx);
-    let summary = call.await??.into_inner();
+    let summary = call
+        .await?
+        .with_context(|| format!("client {c}'s stream after {sent} observations"))?
+        .into_inner();
     Ok(Streamed {
         sent,
         probes,
