@@ -493,6 +493,66 @@ async fn poll(
     Ok((seen, calls))
 }
 
+/// The node's recorded batches (its debug lines `intake batch recorded`): sizes, and the
+/// time spent waiting for the desk, staging (every lookup) and committing.
+struct Batches {
+    sizes: Vec<u64>,
+    waited: Latencies,
+    staged: Latencies,
+    committed: Latencies,
+}
+
+impl Batches {
+    fn of(lines: &[Value]) -> Self {
+        let field = |l: &Value, k: &str| {
+            l.get("fields").unwrap_or(l)[k]
+                .as_u64()
+                .or_else(|| l[k].as_u64())
+                .unwrap_or(0)
+        };
+        let us = |k: &str| {
+            Latencies::new(
+                lines
+                    .iter()
+                    .map(|l| Duration::from_micros(field(l, k)))
+                    .collect(),
+            )
+        };
+        Self {
+            sizes: lines.iter().map(|l| field(l, "observations")).collect(),
+            waited: us("waited_us"),
+            staged: us("staged_us"),
+            committed: us("committed_us"),
+        }
+    }
+
+    fn mean_size(&self) -> f64 {
+        self.sizes.iter().sum::<u64>() as f64 / self.sizes.len().max(1) as f64
+    }
+
+    fn line(&self) -> String {
+        format!(
+            "{} batches recorded (mean {:.0} observations): staging {}; commit {}; waiting for the desk {}",
+            self.sizes.len(),
+            self.mean_size(),
+            self.staged.line(),
+            self.committed.line(),
+            self.waited.line()
+        )
+    }
+
+    fn json(&self) -> Value {
+        json!({
+            "count": self.sizes.len(),
+            "mean_observations": self.mean_size(),
+            "max_observations": self.sizes.iter().max(),
+            "staged": self.staged.summary(),
+            "committed": self.committed.summary(),
+            "waited": self.waited.summary(),
+        })
+    }
+}
+
 /// `kB` field `field` of `/proc/<pid>/status`, in MiB.
 fn proc_mib(pid: u32, field: &str) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -505,6 +565,16 @@ fn proc_mib(pid: u32, field: &str) -> f64 {
         })
         .map(|kib| kib / 1024.0)
         .unwrap_or(0.0)
+}
+
+/// `RssAnon`, `RssFile` and `RssShmem` of `/proc/<pid>/status` in MiB: heap, mapped files
+/// and mapped shared memory (tmpfs files mapped count there).
+fn rss_parts(pid: u32) -> Value {
+    json!({
+        "anon": proc_mib(pid, "RssAnon:"),
+        "file": proc_mib(pid, "RssFile:"),
+        "shmem": proc_mib(pid, "RssShmem:"),
+    })
 }
 
 fn load_average() -> String {
@@ -597,7 +667,8 @@ pub async fn intake(o: Options) -> anyhow::Result<Outcome> {
         COUNTY,
         Kind::Node,
         &config,
-        Some("info"),
+        // Each recorded batch's cost, at debug (`IntakeDesk::record`).
+        Some("info,fenghuo_node::services::intake_desk=debug"),
         Duration::from_secs(1800),
     );
     let open_time = t.elapsed();
@@ -640,6 +711,7 @@ pub async fn intake(o: Options) -> anyhow::Result<Outcome> {
     ));
     let load_avg_start = load_average();
     let rss_start = proc_mib(pid, "VmRSS:");
+    let rss_start_parts = rss_parts(pid);
     eprintln!(
         "streaming {}/s for {} s from {} client(s), a probe every {} ms…",
         o.rate,
@@ -700,7 +772,9 @@ pub async fn intake(o: Options) -> anyhow::Result<Outcome> {
     let _ = progress.await;
     let hwm = proc_mib(pid, "VmHWM:");
     let rss_end = proc_mib(pid, "VmRSS:");
+    let rss_end_parts = rss_parts(pid);
     let recorded_lines = node.log_lines_with("observations recorded");
+    let batches = Batches::of(&node.log_lines_with("intake batch recorded"));
     node.stop();
     let (apparent_after, on_disk_after) = disk_usage(&data);
     if o.reuse.is_none() {
@@ -773,9 +847,10 @@ pub async fn intake(o: Options) -> anyhow::Result<Outcome> {
             list.line()
         ),
         format!(
-            "  node RSS: {rss_start:.0} MiB at the start of the load, {rss_end_load:.0} MiB at its end, {rss_end:.0} MiB after; peak {hwm:.0} MiB (VmHWM; {rss_peak_sampled:.0} sampled)"
+            "  node RSS: {rss_start:.0} MiB at the start of the load, {rss_end_load:.0} MiB at its end, {rss_end:.0} MiB after; peak {hwm:.0} MiB (VmHWM; {rss_peak_sampled:.0} sampled); at the start {rss_start_parts}, at the end {rss_end_parts} MiB"
         ),
         format!("  load average {load_avg_start} at the start, {load_avg_end} at the end"),
+        format!("  {}", batches.line()),
     ];
     let figures = json!({
         "county": COUNTY,
@@ -821,14 +896,17 @@ pub async fn intake(o: Options) -> anyhow::Result<Outcome> {
             "peak": hwm,
             "peak_sampled": rss_peak_sampled,
             "series": series,
+            "start_parts": rss_start_parts,
+            "end_parts": rss_end_parts,
         },
         "load_average": { "start": load_avg_start, "end": load_avg_end },
         "node_log": recorded_lines,
+        "batches": batches.json(),
     });
     Ok(Outcome {
         workload: "intake",
         system: "fenghuo",
-        durability: "one commit per stream batch (500 or 200 ms)".into(),
+        durability: "a commit per stream batch (500 observations or 200 ms); no fsync of its own (sled's background flush)".into(),
         figures,
         line: lines.join("\n"),
     })
