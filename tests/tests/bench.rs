@@ -377,3 +377,44 @@ fn the_county_pages_bench_signs_in_and_every_page_answers() {
     }
     assert_eq!(v["all_ok"], true, "{v}");
 }
+
+#[test]
+fn the_intake_bench_streams_into_a_county_node_and_times_probes() {
+    let v = bench(&[
+        "intake",
+        "--stored",
+        "2000",
+        "--rate",
+        "200",
+        "--seconds",
+        "3",
+    ]);
+    assert_eq!(v["workload"], "intake", "{v}");
+    assert_eq!(v["stored"], 2000, "{v}");
+    // Every stored observation was recorded: new items and re-sightings.
+    let load = &v["load"];
+    assert_eq!(
+        load["items"].as_u64().unwrap() + load["sightings"].as_u64().unwrap(),
+        2000,
+        "{v}"
+    );
+    assert!(load["sightings"].as_u64().unwrap() > 0, "{v}");
+    // The node received the stream (probes included) and deduplicated against the store.
+    let received = v["received"].as_u64().unwrap();
+    assert!(received >= v["sent"].as_u64().unwrap(), "{v}");
+    assert_eq!(v["sent"], 600, "{v}");
+    assert_eq!(v["refused"], 0, "{v}");
+    assert!(v["sightings"].as_u64().unwrap() > 0, "{v}");
+    assert!(v["repeats"].as_u64().unwrap() > 0, "{v}");
+    assert_eq!(
+        v["new_items"].as_u64().unwrap()
+            + v["sightings"].as_u64().unwrap()
+            + v["repeats"].as_u64().unwrap(),
+        received,
+        "{v}"
+    );
+    // Probes were sent and some were seen on the triage list; no figure is judged.
+    assert!(v["probes"].as_u64().unwrap() > 0, "{v}");
+    assert!(v["latency_ms"]["samples"].as_u64().unwrap() > 0, "{v}");
+    assert!(v["rss_mib"]["peak"].as_f64().unwrap() > 0.0, "{v}");
+}

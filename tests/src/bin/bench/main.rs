@@ -11,6 +11,7 @@
 //! cargo run --release -p fenghuo-tests --bin bench -- dashboard-scale --counties 180 --risks 10000 [--data-dir DIR] [--keep]
 //! cargo run --release -p fenghuo-tests --bin bench -- county-pages --risks 100000 [--runs 200]
 //! cargo run --release -p fenghuo-tests --bin bench -- disposal-delivery --via grpc|webhook --requests 2000 --concurrency 32
+//! cargo run --release -p fenghuo-tests --bin bench -- intake --stored 10000000 --rate 2000 --seconds 60 [--reuse DIR]
 //! cargo run --release -p fenghuo-tests --bin bench -- keys --handshakes 2000 --signatures 20000
 //! cargo run --release -p fenghuo-tests --bin bench -- report results.jsonl --into docs/benchmarks.md
 //! ```
@@ -25,6 +26,7 @@ mod county_pages;
 mod dataset;
 mod disposal;
 mod fenghuo;
+mod intake;
 mod keys;
 mod load;
 mod nats;
@@ -185,6 +187,27 @@ enum Workload {
         #[arg(long, default_value_t = 32)]
         concurrency: usize,
     },
+    /// Fenghuo only: monitoring systems stream observations over gRPC into a county node (a
+    /// `fenghuo-node` process) holding N stored ones; received/s, submit → triage-list
+    /// latency of flagged probes, the node's RSS.
+    Intake {
+        /// Observations recorded into the county's store before its node starts.
+        #[arg(long, default_value_t = 10_000_000)]
+        stored: u64,
+        /// Observations per second, all clients together.
+        #[arg(long, default_value_t = 2000)]
+        rate: u64,
+        /// How long the clients stream.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Streaming clients, each a monitoring system with its own intake certificate.
+        #[arg(long, default_value_t = 1)]
+        clients: usize,
+        /// Keep the CA, config and store in DIR and use them again when DIR holds a finished
+        /// pre-load of the same --stored (each run adds its new observations to it).
+        #[arg(long)]
+        reuse: Option<PathBuf>,
+    },
     /// What the key types cost: mutual-TLS handshakes with P-256 and Ed25519 leaf keys, and
     /// signatures made and checked with each.
     Keys {
@@ -268,6 +291,22 @@ async fn run(workload: Workload) -> anyhow::Result<Option<stats::Outcome>> {
             requests,
             concurrency,
         } => disposal::delivery(via, requests, concurrency).await?,
+        Workload::Intake {
+            stored,
+            rate,
+            seconds,
+            clients,
+            reuse,
+        } => {
+            intake::intake(intake::Options {
+                stored,
+                rate,
+                seconds,
+                clients,
+                reuse,
+            })
+            .await?
+        }
         Workload::Keys {
             handshakes,
             signatures,

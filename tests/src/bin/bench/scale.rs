@@ -216,7 +216,7 @@ fn thread_cpu(name: &str) -> f64 {
 }
 
 /// Bytes of files under `dir`: (apparent, allocated on disk).
-fn disk_usage(dir: &Path) -> (u64, u64) {
+pub fn disk_usage(dir: &Path) -> (u64, u64) {
     use std::os::unix::fs::MetadataExt;
     let mut total = (0, 0);
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -234,7 +234,7 @@ fn disk_usage(dir: &Path) -> (u64, u64) {
     total
 }
 
-fn gib(bytes: u64) -> f64 {
+pub fn gib(bytes: u64) -> f64 {
     bytes as f64 / (1u64 << 30) as f64
 }
 
