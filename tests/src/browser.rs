@@ -562,6 +562,24 @@ impl Browser {
         }
     }
 
+    /// Waits until the page shows `text` (after a form's submission the page it replaces may
+    /// still be there, with every element a selector would wait for), failing with the
+    /// current address once `timeout` has passed.
+    pub async fn wait_for_text(&self, text: &str, timeout: Duration) -> anyhow::Result<()> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            // A page being replaced may fail to answer: ask again.
+            if self.source().await.is_ok_and(|s| s.contains(text)) {
+                return Ok(());
+            }
+            if std::time::Instant::now() >= deadline {
+                let url = self.current_url().await.unwrap_or_default();
+                anyhow::bail!("{text:?} not on {url} within {timeout:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// A GET of `url` made by the current page's script with the browser's cookies, as a
     /// download link would send it. `url` must be on the current page's origin: the browser
     /// withholds cookies from (and hides answers of) other origins.
