@@ -67,6 +67,8 @@ fn every_service_runs_as_a_named_worker_that_health_lists() {
         A,
         &[
             "alarm-log",
+            "intake-publish",
+            "intake-purge",
             "journal",
             "sync-link county/510105",
             "sync-link province/51",
@@ -78,6 +80,8 @@ fn every_service_runs_as_a_named_worker_that_health_lists() {
         B,
         &[
             "alarm-log",
+            "intake-publish",
+            "intake-purge",
             "journal",
             "sync-link province/51",
             "view-applier",
