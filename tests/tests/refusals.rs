@@ -272,11 +272,21 @@ async fn a_revoked_certificate_loses_its_open_connection() {
     ] {
         assert!(refusal.message().contains(part), "{part:?} in {refusal:?}");
     }
-    assert!(
-        node.log()
-            .contains("certificate revoked: refusing its requests and closing its connection"),
-        "{}",
-        node.log()
+    // The node logs it from the connection's own task: it may reach the log a moment after
+    // the refusal reached the client.
+    wait::until(
+        "the revocation in the node's log",
+        Duration::from_secs(10),
+        Duration::from_millis(50),
+        || {
+            let log = node.log();
+            if log.contains("certificate revoked: refusing its requests and closing its connection")
+            {
+                Ok(())
+            } else {
+                Err(log)
+            }
+        },
     );
 
     // Nothing succeeds any more: refused by the service while the connection lasts, then
