@@ -137,7 +137,10 @@ impl Throttle {
         let account = tally(&keys[2]);
         let owed = |tally: Option<Tally>, free: u32| {
             tally.map_or(Duration::ZERO, |x| {
-                (x.last + delay(self.base, free, x.failures)).saturating_duration_since(now)
+                let d = delay(self.base, free, x.failures);
+                // A failure stamped after `now` (a request that read the clock later but took
+                // the lock first) still owes no more than its delay.
+                (x.last + d).saturating_duration_since(now).min(d)
             })
         };
         let mut wait = owed(pair, PAIR_FREE).max(owed(address, ADDRESS_FREE));
@@ -273,6 +276,23 @@ mod tests {
         assert_eq!(through.len(), PAIR_FREE as usize);
         assert!(refused.iter().all(|r| r.as_ref().err() == Some(&S)));
         assert_eq!(th.failures("wang", ip("10.0.0.1")), [5, 5, 5]);
+    }
+
+    #[test]
+    fn a_failure_stamped_after_now_owes_no_more_than_its_delay() {
+        let th = Throttle::new(S);
+        let a = ip("10.0.0.9");
+        let now = Instant::now();
+        let later = now + Duration::from_millis(300);
+        for _ in 0..PAIR_FREE {
+            th.admit_at("wang", a, later).unwrap().failed_at(later);
+        }
+        let wait = th.admit_at("wang", a, now).unwrap_err();
+        assert_eq!(
+            wait,
+            delay(S, PAIR_FREE, PAIR_FREE),
+            "not the delay plus 300 ms"
+        );
     }
 
     #[test]
