@@ -42,7 +42,7 @@ const EXCERPT_CHARS: usize = 80;
 const ATTACH_CHOICES: usize = 20;
 
 /// The county's intake desk, or 404 (a gateway, or a node without intake).
-fn desk(app: &App) -> Result<Arc<IntakeDesk>, PageError> {
+pub(super) fn desk(app: &App) -> Result<Arc<IntakeDesk>, PageError> {
     require_county(app)?;
     app.node.intake.clone().ok_or_else(|| {
         PageError::NotFound(

@@ -13,7 +13,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use maud::{html, Markup};
 
-use super::officer::{may_write, require_county, require_write};
+use super::intake::desk;
+use super::officer::{may_write, require_write};
 use super::PageError;
 use crate::intake::import::{self, CellProblem, ImportError, RowError};
 use crate::intake::{Observation, ObservationError};
@@ -35,18 +36,6 @@ const DEFAULT_SYSTEM: &str = "import";
 /// The template's header row and one example row (UTF-8, Chinese headers).
 const TEMPLATE: &str = "链接,平台,账号,内容,采集时间,阅读,转发,评论,点赞,编号\r\n\
 https://weibo.com/u/1234567890/p/100,weibo,@示例账号,城东片区拆迁补偿标准不公，村民准备明天去县政府,2026-12-07 09:30,12000,340,56,210,yq-0001\r\n";
-
-/// The county's intake desk, or 404.
-fn desk(app: &App) -> Result<Arc<IntakeDesk>, PageError> {
-    require_county(app)?;
-    app.node.intake.clone().ok_or_else(|| {
-        PageError::NotFound(
-            Lang::current()
-                .pick("本节点未开启舆情采集", "this node has no intake")
-                .to_owned(),
-        )
-    })
-}
 
 /// What the form was sent with (kept to fill it again when the file is refused).
 #[derive(Debug, Clone, Default)]
