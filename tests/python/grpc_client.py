@@ -9,19 +9,14 @@ the first request, with stubs generated from proto/ by grpcio-tools).
 """
 
 import argparse
-import atexit
-import importlib
 import json
 import pathlib
-import shutil
-import sys
-import tempfile
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+import fenghuo_stubs
 
 
 def channel(args):
@@ -56,26 +51,7 @@ def reflection(ch):
 
 def stubs():
     """Generates Python stubs for fenghuo/v1/disposal.proto, as a partner would."""
-    from grpc_tools import protoc
-
-    out = tempfile.mkdtemp(prefix="fenghuo-stubs-")
-    # The stubs are needed until the process ends; leave nothing behind in /tmp.
-    atexit.register(shutil.rmtree, out, True)
-    proto_dir = ROOT / "proto" / "proto"
-    status = protoc.main([
-        "protoc",
-        f"-I{proto_dir}",
-        f"--python_out={out}",
-        f"--grpc_python_out={out}",
-        str(proto_dir / "fenghuo" / "v1" / "disposal.proto"),
-    ])
-    if status != 0:
-        sys.exit(f"protoc failed with {status}")
-    sys.path.insert(0, out)
-    return (
-        importlib.import_module("fenghuo.v1.disposal_pb2"),
-        importlib.import_module("fenghuo.v1.disposal_pb2_grpc"),
-    )
+    return fenghuo_stubs.generate("disposal")
 
 
 def partner(ch):

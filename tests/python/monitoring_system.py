@@ -17,41 +17,17 @@ COMMAND:
 """
 
 import argparse
-import atexit
-import importlib
 import json
 import pathlib
-import shutil
-import sys
-import tempfile
 import time
 
 import grpc
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+import fenghuo_stubs
 
 
 def stubs():
-    from grpc_tools import protoc
-
-    out = tempfile.mkdtemp(prefix="fenghuo-stubs-")
-    # The stubs are needed until the process ends; leave nothing behind in /tmp.
-    atexit.register(shutil.rmtree, out, True)
-    proto_dir = ROOT / "proto" / "proto"
-    status = protoc.main([
-        "protoc",
-        f"-I{proto_dir}",
-        f"--python_out={out}",
-        f"--grpc_python_out={out}",
-        str(proto_dir / "fenghuo" / "v1" / "intake.proto"),
-    ])
-    if status != 0:
-        sys.exit(f"protoc failed with {status}")
-    sys.path.insert(0, out)
-    return (
-        importlib.import_module("fenghuo.v1.intake_pb2"),
-        importlib.import_module("fenghuo.v1.intake_pb2_grpc"),
-    )
+    return fenghuo_stubs.generate("intake")
 
 
 def channel(args):
