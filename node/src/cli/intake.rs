@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use super::connect::ConnectArgs;
 use super::output::{emit, optional_time, short_time, table, time_text};
 use super::risk::{score, status_message, Output};
+use crate::intake::counts::permille_text;
 
 /// `fenghuo intake …` commands.
 #[derive(Debug, clap::Subcommand)]
@@ -274,10 +275,6 @@ fn item_detail(i: &v1::IntakeItem) -> String {
         ));
     }
     out
-}
-
-fn permille_text(p: u32) -> String {
-    format!("{}.{}%", p / 10, p % 10)
 }
 
 fn duration_text(ms: i64) -> String {

@@ -41,6 +41,11 @@ impl IntakeCounts {
     }
 }
 
+/// A rate per mille as people read it: `66.6%` (the CLI and the pages alike).
+pub fn permille_text(p: u32) -> String {
+    format!("{}.{}%", p / 10, p % 10)
+}
+
 /// `part / whole` per mille, `None` for nothing out of nothing (a rate of no risks is not 0%).
 fn permille(part: u64, whole: u64) -> Option<u32> {
     part.saturating_mul(1000)

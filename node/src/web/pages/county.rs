@@ -9,10 +9,11 @@ use axum::Extension;
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use super::intake::{duration_text, permille_text};
+use super::intake::duration_text;
 use super::{counties, filters, when, PageError};
 use crate::domain::Level;
 use crate::identity::DivisionCode;
+use crate::intake::counts::permille_text;
 use crate::intake::counts::{self as intake_counts, Published};
 use crate::overview::linked;
 use crate::register::read;

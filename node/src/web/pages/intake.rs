@@ -675,10 +675,7 @@ pub struct RatesQuery {
     days: String,
 }
 
-/// A rate per mille as people read it: `66.7%`.
-pub fn permille_text(p: u32) -> String {
-    format!("{}.{}%", p / 10, p % 10)
-}
+use crate::intake::counts::permille_text;
 
 /// A duration in minutes, hours or days, whichever reads best.
 pub fn duration_text(ms: i64, l: Lang) -> String {

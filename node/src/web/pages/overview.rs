@@ -11,9 +11,9 @@ use axum::extract::{Query, State};
 use axum::Extension;
 use maud::{html, Markup};
 
-use super::intake::permille_text;
 use super::{counties, filters, when, PageError};
 use crate::domain::{FocusPoint, Level, RiskStatus};
+use crate::intake::counts::permille_text;
 use crate::intake::counts::{self as intake_counts, Published};
 use crate::overview::{self, day_text, Overview};
 use crate::sync::directory::{self, UnitNames};
