@@ -236,6 +236,10 @@ pub struct IntakeConfig {
     /// Days an item is kept after its last sighting (observations carry personal data).
     #[serde(default = "default_retention_days")]
     pub retention_days: u32,
+    /// The most items kept; beyond it the least recently seen are purged early (the store's
+    /// memory grows with what it holds: docs/intake.md gives the figure per million).
+    #[serde(default = "default_max_items")]
+    pub max_items: u64,
     /// Watch rules: a keyword pattern and the focus point it suggests.
     #[serde(default)]
     pub rules: Vec<WatchRuleConfig>,
@@ -255,6 +259,7 @@ impl Default for IntakeConfig {
     fn default() -> Self {
         Self {
             retention_days: default_retention_days(),
+            max_items: default_max_items(),
             rules: Vec::new(),
             publish_every_secs: default_publish_every_secs(),
             feeds: Vec::new(),
@@ -265,6 +270,10 @@ impl Default for IntakeConfig {
 
 fn default_retention_days() -> u32 {
     90
+}
+
+fn default_max_items() -> u64 {
+    10_000_000
 }
 
 fn default_publish_every_secs() -> u64 {
@@ -574,6 +583,12 @@ impl NodeConfig {
                 "must be from 1 to 3650 (days)".into(),
             ));
         }
+        if !(1_000..=1_000_000_000).contains(&self.intake.max_items) {
+            return Err(field(
+                "intake.max_items",
+                "must be from 1000 to 1000000000 (items)".into(),
+            ));
+        }
         if !(1..4096).contains(&self.sync.runs_in_flight_mib) {
             return Err(field(
                 "sync.runs_in_flight_mib",
@@ -786,6 +801,27 @@ crl = "pki/crl.pem"
             with("yq", "token", "short"),
             "intake.systems[0].secret_file",
         );
+    }
+
+    #[test]
+    fn the_intake_ceiling_defaults_to_ten_million_and_is_refused_out_of_range() {
+        let at = Path::new("/etc/fenghuo");
+        let c = NodeConfig::parse(GOOD, "node.toml", at).unwrap();
+        assert_eq!(c.intake.max_items, 10_000_000);
+        let with = |n: u64| {
+            NodeConfig::parse(
+                &format!("{GOOD}[intake]\nmax_items = {n}\n"),
+                "node.toml",
+                at,
+            )
+        };
+        assert_eq!(with(2_000).unwrap().intake.max_items, 2_000);
+        for n in [999, 1_000_000_001] {
+            match with(n) {
+                Err(ConfigError::Field { field, .. }) => assert_eq!(field, "intake.max_items"),
+                other => panic!("{n}: {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -317,7 +317,10 @@ impl Node {
                 let desk = Arc::new(crate::services::intake_desk::IntakeDesk::new(
                     store.clone(),
                     rules,
-                    cfg.intake.retention_days,
+                    crate::services::intake_desk::Retention {
+                        days: cfg.intake.retention_days,
+                        max_items: cfg.intake.max_items,
+                    },
                 ));
                 let purging = desk.clone();
                 worker::spawn(&workers, "intake-purge", stop.subscribe(), move |stop| {

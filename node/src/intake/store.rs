@@ -9,9 +9,14 @@
 //! - `intakehash_id`: content hash (hex) → u64be(id);
 //! - `intakesystem_id`: system 0x00 system id → u64be(id) (idempotent submissions);
 //! - `intakegroup_id`: candidate-incident key 0x00 u64be(id) → empty;
-//! - `intakeid_keys`: u64be(id) ‖ tree tag ‖ key → empty: every index entry of an item, so
-//!   purging it removes them all without a scan;
-//! - `intake_counter`: `next` → u64be, the last item id given;
+//! - `intakeid_keys`: u64be(id) ‖ tree tag ‖ key → empty: the index entries of an item that
+//!   its record does not name (the system ids and URLs of later sightings), so purging it
+//!   removes them all without a scan. The entries its record names (its URL, hash, first
+//!   system id and group) have none: sled holds ~40 bytes of memory per key, whatever its
+//!   size, so every key an item does not need is memory a large store does not spend.
+//!   (Stores written before this have entries for those too; purging removes both.)
+//! - `intake_counter`: `next` → u64be, the last item id given; `items` → u64be, how many
+//!   items are held (counted once from `intakeseen_id` in a store written before it);
 //! - `intakeopen_id`: flagged (0) or not (1) ‖ u64be(!last sighting) ‖ u64be(id) → empty:
 //!   the items still to triage, flagged ones first, each part newest first;
 //! - `intaketriaged_at`: u64be(triaged at, Unix ms) ‖ u64be(id) → JSON [`Triaged`]: what
@@ -50,6 +55,7 @@ pub const OPEN_TREE: &str = "intakeopen_id";
 /// Triage decisions by time.
 pub const TRIAGED_TREE: &str = "intaketriaged_at";
 const COUNTER_KEY: &[u8] = b"next";
+const ITEMS_KEY: &[u8] = b"items";
 /// The format of [`Item`] records this build writes.
 pub const ITEM_FORMAT: u32 = 1;
 const DAY_MS: i64 = 24 * 3600 * 1000;
@@ -273,24 +279,49 @@ fn load(batch: &Batch, store: &dyn Store, id: u64) -> Result<Item, StoreError> {
     decode(&v)
 }
 
-/// Points `key` of the index tagged `tag` at item `id`, unless it already points somewhere
-/// (the first item to claim a key keeps it).
+/// The key in `intakeid_keys` that records item `id`'s entry `key` in the index tagged `tag`.
+fn back_key(id: u64, tag: u8, key: &[u8]) -> Vec<u8> {
+    let mut back = id.to_be_bytes().to_vec();
+    back.push(tag);
+    back.extend_from_slice(key);
+    back
+}
+
+/// The index entries an item's record names, which purging derives from it.
+fn named_keys(item: &Item) -> Vec<(&'static str, Vec<u8>)> {
+    let mut keys = vec![
+        (URLS_TREE, item.url_key.as_bytes().to_vec()),
+        (SYSTEMS_TREE, system_key(&item.system, &item.system_id)),
+        (GROUPS_TREE, group_key(&item.incident, item.id)),
+    ];
+    if let Some(h) = &item.content_hash {
+        keys.push((HASHES_TREE, h.as_bytes().to_vec()));
+    }
+    keys
+}
+
+/// Points `key` of the index tagged `tag` at `item`, unless it already points somewhere (the
+/// first item to claim a key keeps it). A key the item's record does not name gets a
+/// back-reference, so purging finds it.
 fn index(
     batch: &mut Batch,
     store: &dyn Store,
     (tag, tree): (u8, &'static str),
     key: &[u8],
-    value: &[u8],
-    id: u64,
+    item: &Item,
 ) -> Result<(), StoreError> {
     if batch.get(store, tree, key)?.is_some() {
         return Ok(());
     }
-    batch.insert(tree, key.to_vec(), value.to_vec());
-    let mut back = id.to_be_bytes().to_vec();
-    back.push(tag);
-    back.extend_from_slice(key);
-    batch.insert(KEYS_TREE, back, Vec::new());
+    let value = if tree == GROUPS_TREE {
+        Vec::new()
+    } else {
+        item.id.to_be_bytes().to_vec()
+    };
+    batch.insert(tree, key.to_vec(), value);
+    if !named_keys(item).iter().any(|(t, k)| *t == tree && k == key) {
+        batch.insert(KEYS_TREE, back_key(item.id, tag, key), Vec::new());
+    }
     Ok(())
 }
 
@@ -414,21 +445,13 @@ pub fn record_in(
                 // sighting that names the account puts the item in that account's group.
                 let old = group_key(&item.incident, id);
                 batch.remove(GROUPS_TREE, old.clone());
-                let mut back = id.to_be_bytes().to_vec();
-                back.push(INDEXES[3].0);
-                back.extend_from_slice(&old);
-                batch.remove(KEYS_TREE, back);
+                // A store written before named keys lost their back-references has one.
+                batch.remove(KEYS_TREE, back_key(id, INDEXES[3].0, &old));
                 item.account = obs.account.clone();
                 item.platform = obs.platform.clone();
                 item.incident = incident_key(&obs.platform, &obs.account, &item.url);
-                index(
-                    batch,
-                    store,
-                    INDEXES[3],
-                    &group_key(&item.incident, id),
-                    &[],
-                    id,
-                )?;
+                let group = group_key(&item.incident, id);
+                index(batch, store, INDEXES[3], &group, &item)?;
             }
             (item, Some(before), Recorded::Sighting(id))
         }
@@ -439,6 +462,8 @@ pub fn record_in(
                 COUNTER_KEY.to_vec(),
                 id.to_be_bytes().to_vec(),
             );
+            let held = held_in(batch, store)?;
+            set_held(batch, held + 1);
             let mut item = Item {
                 format: ITEM_FORMAT,
                 id,
@@ -462,16 +487,15 @@ pub fn record_in(
             };
             item.add_sighting(&obs, flags);
             let group = group_key(&item.incident, id);
-            index(batch, store, INDEXES[3], &group, &[], id)?;
+            index(batch, store, INDEXES[3], &group, &item)?;
             (item, None, Recorded::New(id))
         }
     };
-    let id = item.id.to_be_bytes();
-    index(batch, store, INDEXES[0], url.as_bytes(), &id, item.id)?;
+    index(batch, store, INDEXES[0], url.as_bytes(), &item)?;
     if let Some(h) = &hash {
-        index(batch, store, INDEXES[1], h.as_bytes(), &id, item.id)?;
+        index(batch, store, INDEXES[1], h.as_bytes(), &item)?;
     }
-    index(batch, store, INDEXES[2], &system, &id, item.id)?;
+    index(batch, store, INDEXES[2], &system, &item)?;
     save(batch, &item, seen_before)?;
     Ok(recorded)
 }
@@ -658,6 +682,24 @@ pub fn decide(store: &dyn Store, id: u64, triage: Triage) -> Result<Item, Triage
     Ok(item)
 }
 
+/// How many items `batch` and `store` hold together. A store written before the count was
+/// kept is counted once.
+fn held_in(batch: &Batch, store: &dyn Store) -> Result<u64, StoreError> {
+    match batch.get(store, COUNTER_TREE, ITEMS_KEY)? {
+        Some(v) => Ok(read_u64(Some(v))),
+        None => Ok(store.scan_prefix(SEEN_TREE, &[]).count() as u64),
+    }
+}
+
+fn set_held(batch: &mut Batch, n: u64) {
+    batch.insert(COUNTER_TREE, ITEMS_KEY.to_vec(), n.to_be_bytes().to_vec());
+}
+
+/// How many items the store holds.
+pub fn items_held(store: &dyn Store) -> Result<u64, StoreError> {
+    held_in(&Batch::new(), store)
+}
+
 /// The triage decisions taken from `from_ms` on, oldest first.
 pub fn decisions_since(store: &dyn Store, from_ms: i64) -> Result<Vec<Triaged>, StoreError> {
     store
@@ -673,18 +715,34 @@ pub fn decisions_since(store: &dyn Store, from_ms: i64) -> Result<Vec<Triaged>, 
 /// all its index entries; returns how many. Commits every [`PURGE_BATCH`] items.
 pub fn purge(store: &dyn Store, now_ms: i64, days: u32) -> Result<usize, StoreError> {
     let cutoff = now_ms.saturating_sub(i64::from(days) * DAY_MS);
-    let end = seen_key(cutoff, 0);
+    remove_oldest(store, Some(&seen_key(cutoff, 0)), usize::MAX)
+}
+
+/// Removes the items seen least recently until at most `max_items` are held; how many.
+pub fn trim(store: &dyn Store, max_items: u64) -> Result<usize, StoreError> {
+    let held = items_held(store)?;
+    let over = usize::try_from(held.saturating_sub(max_items)).unwrap_or(usize::MAX);
+    if over == 0 {
+        return Ok(0);
+    }
+    remove_oldest(store, None, over)
+}
+
+/// Removes up to `limit` items in order of last sighting, stopping at `end` (exclusive), with
+/// all their index entries; how many.
+fn remove_oldest(store: &dyn Store, end: Option<&[u8]>, limit: usize) -> Result<usize, StoreError> {
     let mut removed = 0;
-    loop {
+    while removed < limit {
         let expired: Vec<Vec<u8>> = store
-            .range(SEEN_TREE, &[], Some(&end))
-            .take(PURGE_BATCH)
+            .range(SEEN_TREE, &[], end)
+            .take(PURGE_BATCH.min(limit - removed))
             .map(|kv| kv.map(|(k, _)| k))
             .collect::<Result<_, _>>()?;
         if expired.is_empty() {
-            return Ok(removed);
+            break;
         }
         let mut batch = Batch::new();
+        let held = held_in(&batch, store)?;
         for seen in &expired {
             let id_bytes = seen.get(8..).unwrap_or_default();
             for kv in store.scan_prefix(KEYS_TREE, id_bytes) {
@@ -696,16 +754,22 @@ pub fn purge(store: &dyn Store, now_ms: i64, days: u32) -> Result<usize, StoreEr
                 batch.remove(KEYS_TREE, back);
             }
             if let Some(item) = store.get(ITEMS_TREE, id_bytes)? {
-                if let Some(k) = open_key(&decode(&item)?) {
+                let item = decode(&item)?;
+                for (tree, key) in named_keys(&item) {
+                    batch.remove(tree, key);
+                }
+                if let Some(k) = open_key(&item) {
                     batch.remove(OPEN_TREE, k);
                 }
             }
             batch.remove(ITEMS_TREE, id_bytes.to_vec());
             batch.remove(SEEN_TREE, seen.clone());
         }
+        set_held(&mut batch, held.saturating_sub(expired.len() as u64));
         store.commit(&batch)?;
         removed += expired.len();
     }
+    Ok(removed)
 }
 
 #[cfg(test)]
@@ -929,6 +993,119 @@ mod tests {
         rec(&store, again);
         let listed: Vec<u64> = newest(&store, 10).unwrap().iter().map(|i| i.id).collect();
         assert_eq!(listed, [ids[0], ids[4], ids[3], ids[2], ids[1]]);
+    }
+
+    #[test]
+    fn an_item_keeps_back_references_only_for_keys_its_record_does_not_name() {
+        let (_dir, store) = open();
+        let first = seen("https://a.example/p/1", LONG);
+        let id = rec(&store, first.clone()).id();
+        // A new item has no back-references: its record names all its keys.
+        assert_eq!(store.scan_prefix(KEYS_TREE, &[]).count(), 0);
+        // The same text at another URL, and the same URL from another system.
+        let mut copy = seen("https://b.example/copy", LONG);
+        copy.system_id = "copy".into();
+        let mut other = seen("https://a.example/p/1", "同一个帖子,另一段摘录文字");
+        other.system = "yuqing-2".into();
+        other.system_id = "x9".into();
+        assert_eq!(rec(&store, copy.clone()), Recorded::Sighting(id));
+        assert_eq!(rec(&store, other.clone()), Recorded::Sighting(id));
+        // Two system ids, one URL and one hash the record does not name.
+        assert_eq!(store.scan_prefix(KEYS_TREE, &[]).count(), 4);
+        assert_eq!(by_url(&store, &copy.url).unwrap().map(|i| i.id), Some(id));
+        assert_eq!(
+            by_system(&store, "yuqing-2", "x9").unwrap().map(|i| i.id),
+            Some(id)
+        );
+
+        assert_eq!(purge(&store, NOW + 100 * DAY_MS, 90).unwrap(), 1);
+        for tree in [
+            ITEMS_TREE,
+            SEEN_TREE,
+            URLS_TREE,
+            HASHES_TREE,
+            SYSTEMS_TREE,
+            GROUPS_TREE,
+            KEYS_TREE,
+            OPEN_TREE,
+        ] {
+            assert_eq!(store.scan_prefix(tree, &[]).count(), 0, "{tree} not empty");
+        }
+    }
+
+    #[test]
+    fn purge_also_removes_the_back_references_of_an_older_store() {
+        let (_dir, store) = open();
+        let o = seen("https://a.example/p/1", LONG);
+        let id = rec(&store, o.clone()).id();
+        let it = item(&store, id).unwrap().unwrap();
+        // Before named keys lost their back-references, every index entry had one.
+        let mut batch = Batch::new();
+        for ((tag, tree), key) in INDEXES.iter().zip([
+            it.url_key.as_bytes().to_vec(),
+            it.content_hash.clone().unwrap_or_default().into_bytes(),
+            system_key(&it.system, &it.system_id),
+            group_key(&it.incident, id),
+        ]) {
+            assert!(store.get(tree, &key).unwrap().is_some(), "{tree}");
+            batch.insert(KEYS_TREE, back_key(id, *tag, &key), Vec::new());
+        }
+        store.commit(&batch).unwrap();
+        assert_eq!(purge(&store, NOW + 100 * DAY_MS, 90).unwrap(), 1);
+        for tree in [URLS_TREE, HASHES_TREE, SYSTEMS_TREE, GROUPS_TREE, KEYS_TREE] {
+            assert_eq!(store.scan_prefix(tree, &[]).count(), 0, "{tree} not empty");
+        }
+    }
+
+    #[test]
+    fn trimming_keeps_the_items_seen_most_recently_and_the_count_follows() {
+        let (_dir, store) = open();
+        let mut ids = Vec::new();
+        for i in 0..5 {
+            let mut o = seen(
+                &format!("https://a.example/{i}"),
+                &format!("第{i}条帖子,内容足够长了"),
+            );
+            o.captured_at_ms = NOW - 10_000 + i * 1000;
+            ids.push(rec(&store, o).id());
+        }
+        // The first item seen again is now the newest; sightings and repeats count no item.
+        let mut again = seen("https://a.example/0", "再次看到第0条");
+        again.system_id = "again".into();
+        rec(&store, again.clone());
+        rec(&store, again);
+        assert_eq!(items_held(&store).unwrap(), 5);
+        assert_eq!(trim(&store, 10).unwrap(), 0);
+        assert_eq!(trim(&store, 2).unwrap(), 3);
+        let kept: Vec<u64> = newest(&store, 10).unwrap().iter().map(|i| i.id).collect();
+        assert_eq!(kept, [ids[0], ids[4]]);
+        assert_eq!(items_held(&store).unwrap(), 2);
+        assert_eq!(purge(&store, NOW + 100 * DAY_MS, 90).unwrap(), 2);
+        assert_eq!(items_held(&store).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_store_without_the_count_is_counted_once() {
+        let (_dir, store) = open();
+        for i in 0..3 {
+            rec(
+                &store,
+                seen(
+                    &format!("https://a.example/{i}"),
+                    &format!("第{i}条帖子,内容足够长了"),
+                ),
+            );
+        }
+        let mut batch = Batch::new();
+        batch.remove(COUNTER_TREE, ITEMS_KEY.to_vec());
+        store.commit(&batch).unwrap();
+        assert_eq!(items_held(&store).unwrap(), 3);
+        rec(
+            &store,
+            seen("https://a.example/9", "又一条帖子,内容足够长了"),
+        );
+        assert_eq!(items_held(&store).unwrap(), 4);
+        assert!(store.get(COUNTER_TREE, ITEMS_KEY).unwrap().is_some());
     }
 
     #[test]

@@ -125,24 +125,46 @@ impl BatchCounts {
     }
 }
 
+/// How long, and how many, intake items a county keeps (`[intake] retention_days`,
+/// `max_items`).
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    /// Days an item is kept after its last sighting.
+    pub days: u32,
+    /// The most items kept: beyond it, those seen least recently go first. The store's
+    /// memory grows with the items it holds, so this bounds it.
+    pub max_items: u64,
+}
+
+impl Retention {
+    /// How far past `max_items` recording may go before the purge worker is woken, so it
+    /// trims in batches rather than after every one.
+    fn slack(&self) -> u64 {
+        (self.max_items / 100).max(1)
+    }
+}
+
 /// The county's intake: its store, watch rules and retention.
 #[derive(Debug)]
 pub struct IntakeDesk {
     store: Arc<dyn Store>,
     rules: WatchRules,
-    retention_days: u32,
+    retention: Retention,
+    /// Woken when the store holds more than `max_items` (and the slack).
+    over: tokio::sync::Notify,
     lock: Mutex<()>,
     recorded: tokio::sync::watch::Sender<u64>,
     feeds: Arc<FeedStatuses>,
 }
 
 impl IntakeDesk {
-    /// A desk over `store` flagging with `rules`, keeping items `retention_days` days.
-    pub fn new(store: Arc<dyn Store>, rules: WatchRules, retention_days: u32) -> Self {
+    /// A desk over `store` flagging with `rules`, keeping items as `retention` says.
+    pub fn new(store: Arc<dyn Store>, rules: WatchRules, retention: Retention) -> Self {
         Self {
             store,
             rules,
-            retention_days,
+            retention,
+            over: tokio::sync::Notify::new(),
             lock: Mutex::new(()),
             recorded: tokio::sync::watch::channel(0).0,
             feeds: FeedStatuses::new(),
@@ -161,7 +183,7 @@ impl IntakeDesk {
 
     /// How long items are kept after their last sighting, in days.
     pub fn retention_days(&self) -> u32 {
-        self.retention_days
+        self.retention.days
     }
 
     /// Changes whenever a batch was recorded (live pages follow it).
@@ -191,6 +213,12 @@ impl IntakeDesk {
         let staged_at = std::time::Instant::now();
         self.store.commit(&staged)?;
         self.recorded.send_modify(|n| *n += 1);
+        if results.iter().any(|r| matches!(r, Ok(Recorded::New(_))))
+            && store::items_held(self.store.as_ref())?
+                > self.retention.max_items + self.retention.slack()
+        {
+            self.over.notify_one();
+        }
         // What a batch costs, for profiling (`RUST_LOG=fenghuo_node::services::intake_desk=debug`).
         tracing::debug!(
             observations,
@@ -202,10 +230,13 @@ impl IntakeDesk {
         Ok(results)
     }
 
-    /// Removes items past the retention; how many.
-    pub fn purge(&self, now_ms: i64) -> Result<usize, StoreError> {
+    /// Removes items past the retention, then the least recently seen beyond `max_items`;
+    /// how many of each.
+    pub fn purge(&self, now_ms: i64) -> Result<(usize, usize), StoreError> {
         let _one_at_a_time = self.lock.lock().map_err(|_| poisoned())?;
-        store::purge(self.store.as_ref(), now_ms, self.retention_days)
+        let expired = store::purge(self.store.as_ref(), now_ms, self.retention.days)?;
+        let trimmed = store::trim(self.store.as_ref(), self.retention.max_items)?;
+        Ok((expired, trimmed))
     }
 
     /// The item `id` with what promoting it would suggest.
@@ -519,7 +550,8 @@ pub fn rates(store: &dyn Store, county: &str, days: u32, now_ms: i64) -> Result<
 /// How often expired items are purged.
 const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 
-/// The `intake-purge` worker: purges expired items at start and then hourly, until `stop`.
+/// The `intake-purge` worker: purges expired items, and trims to `max_items`, at start,
+/// hourly and whenever recording goes past `max_items`, until `stop`.
 pub async fn run_purge(
     desk: Arc<IntakeDesk>,
     mut stop: tokio::sync::watch::Receiver<bool>,
@@ -527,18 +559,27 @@ pub async fn run_purge(
     loop {
         let purging = desk.clone();
         let now = crate::timespec::now_ms();
-        let removed = tokio::task::spawn_blocking(move || purging.purge(now))
+        let (expired, trimmed) = tokio::task::spawn_blocking(move || purging.purge(now))
             .await
             .map_err(|e| StoreError::Backend(format!("intake purge: {e}")))??;
-        if removed > 0 {
+        if expired > 0 {
             tracing::info!(
-                removed,
-                days = desk.retention_days,
+                removed = expired,
+                days = desk.retention.days,
                 "expired intake items purged"
+            );
+        }
+        if trimmed > 0 {
+            // Worth a warning: items went before their retention ran out.
+            tracing::warn!(
+                removed = trimmed,
+                max_items = desk.retention.max_items,
+                "intake holds more than [intake] max_items: the least recently seen items purged"
             );
         }
         tokio::select! {
             _ = tokio::time::sleep(PURGE_EVERY) => {}
+            _ = desk.over.notified() => {}
             _ = stop.changed() => return Ok(()),
         }
         if *stop.borrow() {
@@ -606,5 +647,67 @@ pub async fn run_publisher(
                 "intake figures published to the province"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::intake::observation::tests::seen;
+    use crate::store::SledStore;
+    use crate::timespec::now_ms;
+
+    #[tokio::test]
+    async fn recording_past_max_items_wakes_the_purge_worker_which_trims() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
+        let retention = Retention {
+            days: 90,
+            max_items: 5,
+        };
+        let desk = Arc::new(IntakeDesk::new(
+            store.clone(),
+            WatchRules::default(),
+            retention,
+        ));
+        let (stop_tx, stop) = tokio::sync::watch::channel(false);
+        let worker = tokio::spawn(run_purge(desk.clone(), stop));
+        // The worker purges by this machine's clock.
+        let now = now_ms();
+        let batch = |from: i64| {
+            (from..from + 4)
+                .map(|i| {
+                    let mut o = seen(
+                        &format!("https://a.example/{i}"),
+                        &format!("第{i}条帖子,内容足够长了"),
+                    );
+                    o.captured_at_ms = now - 100_000 + i * 1000;
+                    o
+                })
+                .collect::<Vec<_>>()
+        };
+        // Let the worker's pass at start go by (with nothing to do), so what trims below is
+        // the wake-up, not that pass (next one in an hour).
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        // 4 and then 8 items: within the slack (one past 5), then past it.
+        desk.record(batch(0), now).unwrap();
+        desk.record(batch(4), now).unwrap();
+        let mut held = 0;
+        for _ in 0..100 {
+            held = store::items_held(store.as_ref()).unwrap();
+            if held == 5 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(held, 5);
+        let kept: Vec<String> = store::newest(store.as_ref(), 10)
+            .unwrap()
+            .into_iter()
+            .map(|i| i.url)
+            .collect();
+        assert_eq!(kept.last().map(String::as_str), Some("https://a.example/3"));
+        stop_tx.send(true).unwrap();
+        worker.await.unwrap().unwrap();
     }
 }
