@@ -30,7 +30,8 @@
 //! - [`register`]: the risk register; [`comms`]: alerts, reports, directives and
 //!   consultations; [`disposal`]: disposal requests to partner websites; [`overview`]: the
 //!   province at a glance; [`intake`]: what monitoring systems find, deduplicated and kept
-//!   locally for triage. The federation's own views (directory, CRL, re-keys) live in
+//!   locally for triage; [`notifications`]: duty rosters, channels and the outbox that
+//!   reaches the person on duty. The federation's own views (directory, CRL, re-keys) live in
 //!   [`sync`].
 //!
 //! **Where areas meet.**
@@ -73,6 +74,7 @@ pub mod feed;
 pub mod identity;
 pub mod intake;
 pub mod logging;
+pub mod notifications;
 pub mod overview;
 pub mod partner;
 pub mod pki;

@@ -74,7 +74,6 @@ const FLOORS: &[Floor] = &[
             "overview",
             "sync::crl",
             "sync::rekey",
-            // Planned (issue 16): the next areas.
             "intake",
             "notifications",
         ],
