@@ -14,6 +14,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/fenghuo/v1/disposal.proto",
         "proto/fenghuo/v1/admin.proto",
         "proto/fenghuo/v1/intake.proto",
+        "proto/fenghuo/v1/notify.proto",
     ];
     for f in &files {
         println!("cargo:rerun-if-changed={f}");

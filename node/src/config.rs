@@ -96,6 +96,28 @@ pub struct LogConfig {
     pub filter: Option<String>,
 }
 
+/// Notifications (`[notify]`): rosters and channels are kept in the store, managed with
+/// `fenghuo duty` and `fenghuo notify`; the config says only where the pages are.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// The address people open the node's pages at, for the links in notifications:
+    /// `https://fenghuo.jinjiang.example:8443`. Default: `https://` and `[dashboard] listen`.
+    #[serde(default)]
+    pub page_url: Option<String>,
+}
+
+impl NodeConfig {
+    /// Where links in notifications point: `[notify] page_url`, else the pages' own address.
+    pub fn page_url(&self) -> String {
+        match (&self.notify.page_url, &self.dashboard) {
+            (Some(u), _) => u.trim_end_matches('/').to_owned(),
+            (None, Some(d)) => format!("https://{}", d.listen),
+            (None, None) => "https://localhost".to_owned(),
+        }
+    }
+}
+
 /// Shared alerts.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -471,6 +493,9 @@ pub struct NodeConfig {
     /// Intake of what monitoring systems find (a county only).
     #[serde(default)]
     pub intake: IntakeConfig,
+    /// Notifications to the person on duty (docs/notifications.md).
+    #[serde(default)]
+    pub notify: NotifyConfig,
     /// Gateway replicas (the gateway only).
     #[serde(default)]
     pub replication: ReplicationConfig,
@@ -582,6 +607,17 @@ impl NodeConfig {
                 "intake.retention_days",
                 "must be from 1 to 3650 (days)".into(),
             ));
+        }
+        if let Some(u) = &self.notify.page_url {
+            let ok = u.parse::<http::Uri>().is_ok_and(|p| {
+                matches!(p.scheme_str(), Some("https" | "http")) && p.host().is_some()
+            });
+            if !ok {
+                return Err(field(
+                    "notify.page_url",
+                    format!("{u:?} is not an https:// address"),
+                ));
+            }
         }
         if !(1_000..=1_000_000_000).contains(&self.intake.max_items) {
             return Err(field(

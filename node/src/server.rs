@@ -14,6 +14,7 @@ use fenghuo_proto::v1::directives_server::DirectivesServer;
 use fenghuo_proto::v1::disposal_server::DisposalServer;
 use fenghuo_proto::v1::federation_server::FederationServer;
 use fenghuo_proto::v1::intake_server::IntakeServer;
+use fenghuo_proto::v1::notify_server::NotifyServer;
 use fenghuo_proto::v1::overview_server::OverviewServer;
 use fenghuo_proto::v1::partner_service_server::PartnerServiceServer;
 use fenghuo_proto::v1::partners_server::PartnersServer;
@@ -38,6 +39,7 @@ use crate::api::directives::DirectivesService;
 use crate::api::disposal::{DisposalService, PartnerGatewayService};
 use crate::api::federation::FederationService;
 use crate::api::intake::IntakeService;
+use crate::api::notify::NotifyService;
 use crate::api::overview::OverviewService;
 use crate::api::partners::PartnersService;
 use crate::api::register::RegistryService;
@@ -224,6 +226,7 @@ pub async fn serve(
         .set_serving::<DirectivesServer<DirectivesService>>()
         .await;
     health.set_serving::<StaffServer<StaffService>>().await;
+    health.set_serving::<NotifyServer<NotifyService>>().await;
     health
         .set_serving::<DisposalServer<DisposalService>>()
         .await;
@@ -276,6 +279,10 @@ pub async fn serve(
         StaffServer::new(StaffService::new(state.clone())),
         authenticate,
     );
+    let notify = InterceptedService::new(
+        NotifyServer::new(NotifyService::new(state.clone())),
+        authenticate,
+    );
     let disposal = InterceptedService::new(
         DisposalServer::new(DisposalService::new(state.clone())).max_decoding_message_size(8 << 20),
         authenticate,
@@ -321,6 +328,7 @@ pub async fn serve(
         .add_service(directives)
         .add_service(overview)
         .add_service(staff)
+        .add_service(notify)
         .add_service(partners)
         .add_service(disposal)
         .add_service(partner_service)

@@ -32,6 +32,9 @@ pub enum StartError {
     /// The intake's feeds could not be started.
     #[error("intake.feeds: {0}")]
     Intake(String),
+    /// The notifier could not be set up.
+    #[error("notify: {0}")]
+    Notify(String),
     /// The grading standard file is missing or invalid.
     #[error("grading_standard {path}: {source}")]
     Standard {
@@ -356,6 +359,21 @@ impl Node {
             }
             _ => None,
         };
+        let notifier = Arc::new(
+            crate::services::notifier::Notifier::new(
+                store.clone(),
+                crate::notifications::rules::Rules {
+                    unit: identity.unit().map(|u| u.to_string()).unwrap_or_default(),
+                    pages: cfg.page_url(),
+                },
+                cfg.display_zone(),
+            )
+            .map_err(|e| StartError::Notify(e.to_string()))?,
+        );
+        let (notifying, notify_journal) = (notifier.clone(), journal.clone());
+        worker::spawn(&workers, "notify", stop.subscribe(), move |stop| {
+            crate::services::notifier::run(notifying, notify_journal, stop)
+        });
         let state = Arc::new(NodeState {
             identity,
             store,
@@ -370,6 +388,7 @@ impl Node {
             data_dir: cfg.resolve(&cfg.data_dir),
             stop: stop.subscribe(),
             intake,
+            notifier,
             workers,
         });
         Ok(Self { state, tls, stop })

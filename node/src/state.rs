@@ -38,6 +38,8 @@ pub struct NodeState {
     pub stop: tokio::sync::watch::Receiver<bool>,
     /// The county's intake (舆情采集); `None` at the gateway.
     pub intake: Option<Arc<crate::services::intake_desk::IntakeDesk>>,
+    /// Notifications to the person on duty (the `Notify` service's test sends through it).
+    pub notifier: Arc<crate::services::notifier::Notifier>,
     /// The statuses of the node's workers (journal, sync links, …), for the health views;
     /// whoever starts a worker later (the gateway's webhook delivery) registers it here too.
     pub workers: Arc<Workers>,

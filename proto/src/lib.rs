@@ -17,6 +17,7 @@
 //!   registers, `Disposal` (filing, following, review, withdrawal) and `PartnerService` (what a
 //!   partner website's own code calls).
 //! - `staff.proto`: the `Staff` service, the provincial gateway's dashboard accounts.
+//! - `notify.proto`: the `Notify` service, a unit's duty roster, channels and deliveries.
 //! - `admin.proto`: the `Admin` service, operating a node: a `Backup` while it runs, and
 //!   `Rekey` for a compromised county at the gateway.
 //! - `intake.proto`: the `Intake` service: monitoring systems submit observations (one or a

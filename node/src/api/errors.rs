@@ -5,6 +5,7 @@ use tonic::Status;
 use crate::accounts::AccountError;
 use crate::comms::CommsError;
 use crate::disposal::DisposalError;
+use crate::notifications::NotifyError;
 use crate::partner::PartnerError;
 use crate::register::RegisterError;
 use crate::store::StoreError;
@@ -95,6 +96,18 @@ impl From<WriteError> for Status {
             WriteError::Stopped => Status::unavailable("the node is shutting down; retry shortly"),
             e @ WriteError::ReadOnly { .. } => Status::failed_precondition(e.to_string()),
             e @ WriteError::CatchingUp => Status::unavailable(e.to_string()),
+        }
+    }
+}
+
+impl From<NotifyError> for Status {
+    fn from(e: NotifyError) -> Self {
+        match &e {
+            NotifyError::Invalid { .. } => Status::invalid_argument(e.to_string()),
+            NotifyError::NotFound { .. } => Status::not_found(e.to_string()),
+            NotifyError::Exists { .. } => Status::already_exists(e.to_string()),
+            NotifyError::InUse { .. } => Status::failed_precondition(e.to_string()),
+            NotifyError::Store(s) => s.clone().into(),
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod disposal;
 pub mod errors;
 pub mod federation;
 pub mod intake;
+pub mod notify;
 pub mod overview;
 pub mod partners;
 pub mod register;

@@ -8,6 +8,7 @@
 //!   linked across counties;
 //! - [`staff`]: dashboard accounts at the gateway; [`partner`]: partner websites;
 //!   [`disposal`]: disposal requests to them;
+//! - [`duty`], [`notify`]: the duty roster, notification channels and deliveries;
 //! - [`peers`]: the sync links of a node or the gateway; [`rekey`]: re-keying a county;
 //! - [`connect`]: reaching a node over mutual TLS; [`output`]: tables and JSON.
 
@@ -17,10 +18,12 @@ pub mod ca;
 pub mod connect;
 pub mod directive;
 pub mod disposal;
+pub mod duty;
 pub mod health;
 pub mod init;
 pub mod intake;
 pub mod linked;
+pub mod notify;
 pub mod output;
 pub mod overview;
 pub mod partner;
@@ -135,6 +138,13 @@ pub enum Command {
     /// 工作人员页面账号：添加、列出、删除 · Staff accounts for the pages: add, list, remove.
     #[command(subcommand)]
     Staff(staff::StaffCommand),
+    /// 值班表：排班、列出、此刻在班、移除 · The duty roster: add, list, now, remove.
+    #[command(subcommand)]
+    Duty(duty::DutyCommand),
+    /// 通知渠道（邮件、群机器人、webhook）、测试、投递记录 · Notification channels (mail, group
+    /// robots, webhooks), a test message, deliveries.
+    #[command(subcommand)]
+    Notify(notify::NotifyCommand),
     /// 各县联通状况：链路、最近联系、滞后、错误、证书到期 · Federation health per county: link,
     /// last contact, lag, errors, certificate expiry.
     ///
@@ -189,6 +199,8 @@ pub fn main() -> std::process::ExitCode {
         Command::Consult(cmd) => tokio_main(directive::run_consult(cli.connect, cmd)),
         Command::Overview(args) => tokio_main(overview::run(cli.connect, args)),
         Command::Staff(cmd) => tokio_main(staff::run(cli.connect, cmd)),
+        Command::Duty(cmd) => tokio_main(duty::run(cli.connect, cmd)),
+        Command::Notify(cmd) => tokio_main(notify::run(cli.connect, cmd)),
         Command::Partner(cmd) => tokio_main(partner::run(cli.connect, cmd)),
         Command::Disposal(cmd) => tokio_main(disposal::run(cli.connect, cmd)),
         Command::Health(args) => tokio_main(health::run(cli.connect, args)),

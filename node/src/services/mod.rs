@@ -16,5 +16,6 @@ pub mod applier;
 pub mod intake_desk;
 pub mod intake_pull;
 pub mod journal;
+pub mod notifier;
 pub mod relay;
 pub mod worker;
