@@ -127,7 +127,10 @@ fn an_alert_from_a_neighbour_reaches_the_person_on_duty_through_every_channel_on
         .county(A)
         .county(B)
         .neighbours(A, B)
-        .county_config(B, "[notify]\npage_url = \"https://fenghuo.qingyang.example:8443/\"\n")
+        .county_config(
+            B,
+            "[notify]\npage_url = \"https://fenghuo.qingyang.example:8443/\"\n",
+        )
         .start();
     let s = secrets();
     // The DingTalk robot is down for its first request.
