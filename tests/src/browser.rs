@@ -442,8 +442,22 @@ impl Browser {
             .active_element()
             .await
             .context("cannot find the focused element")?;
-        focused
-            .send_keys(keys)
+        if focused.send_keys(keys).await.is_ok() {
+            return Ok(());
+        }
+        // Chromium 156 refuses keys sent to the element that had the focus when the focus is
+        // on something not typable (the page itself, a link it just re-rendered): "stale
+        // element" or "not interactable". A keyboard's keys go to whatever has the focus, so
+        // send them as key actions, which need no element.
+        use fantoccini::actions::{InputSource as _, KeyAction, KeyActions};
+        let mut actions = KeyActions::new("keyboard".into());
+        for value in keys.chars() {
+            actions = actions
+                .then(KeyAction::Down { value })
+                .then(KeyAction::Up { value });
+        }
+        self.client
+            .perform_actions(actions)
             .await
             .with_context(|| format!("cannot type {keys:?}"))
     }
