@@ -73,6 +73,25 @@ impl Receivers {
             .collect()
     }
 
+    /// Waits until each channel of `want` has accepted its count of messages containing
+    /// `needle` (and no other channel any).
+    #[track_caller]
+    fn wait_on_every_channel(&self, what: &str, needle: &str, want: &BTreeMap<String, usize>) {
+        wait::until(
+            what,
+            Duration::from_secs(60),
+            Duration::from_millis(200),
+            || {
+                let got = self.received(needle);
+                if got == *want {
+                    Ok(())
+                } else {
+                    Err(format!("{got:?}"))
+                }
+            },
+        );
+    }
+
     /// Accepted messages whose title contains `needle`, counted per channel.
     fn received(&self, needle: &str) -> BTreeMap<String, usize> {
         let mut by = BTreeMap::new();
@@ -285,18 +304,10 @@ fn an_alert_from_a_neighbour_reaches_the_person_on_duty_through_every_channel_on
         .iter()
         .map(|c| (c.to_string(), 1))
         .collect();
-    wait::until(
+    r.wait_on_every_channel(
         "the alert on every channel of the person on duty",
-        Duration::from_secs(60),
-        Duration::from_millis(200),
-        || {
-            let got = r.received("某村村民聚集讨薪");
-            if got == everywhere {
-                Ok(())
-            } else {
-                Err(format!("{got:?}"))
-            }
-        },
+        "某村村民聚集讨薪",
+        &everywhere,
     );
     // Each message names the neighbour and links to the alert on B's pages.
     for m in r.lines("received.jsonl") {
@@ -365,18 +376,10 @@ fn an_alert_from_a_neighbour_reaches_the_person_on_duty_through_every_channel_on
         ],
     );
     assert!(later["id"].is_string());
-    wait::until(
+    r.wait_on_every_channel(
         "the second alert on every channel after B's restart",
-        Duration::from_secs(60),
-        Duration::from_millis(200),
-        || {
-            let got = r.received("第二条预警用于确认重启后继续");
-            if got == everywhere {
-                Ok(())
-            } else {
-                Err(format!("{got:?}"))
-            }
-        },
+        "第二条预警用于确认重启后继续",
+        &everywhere,
     );
     assert_eq!(
         r.received("某村村民聚集讨薪"),

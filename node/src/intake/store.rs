@@ -300,6 +300,33 @@ fn named_keys(item: &Item) -> Vec<(&'static str, Vec<u8>)> {
     keys
 }
 
+/// Whether `key` in `tree` is one of the entries [`named_keys`] derives from `item`; compares
+/// in place, since recording asks it for every index entry of every observation.
+fn names(item: &Item, tree: &str, key: &[u8]) -> bool {
+    match tree {
+        URLS_TREE => key == item.url_key.as_bytes(),
+        HASHES_TREE => item
+            .content_hash
+            .as_ref()
+            .is_some_and(|h| key == h.as_bytes()),
+        SYSTEMS_TREE => {
+            let (s, id) = (item.system.as_bytes(), item.system_id.as_bytes());
+            key.len() == s.len() + 1 + id.len()
+                && key.starts_with(s)
+                && key[s.len()] == 0
+                && key.ends_with(id)
+        }
+        GROUPS_TREE => {
+            let inc = item.incident.as_bytes();
+            key.len() == inc.len() + 9
+                && key.starts_with(inc)
+                && key[inc.len()] == 0
+                && key.ends_with(&item.id.to_be_bytes())
+        }
+        _ => false,
+    }
+}
+
 /// Points `key` of the index tagged `tag` at `item`, unless it already points somewhere (the
 /// first item to claim a key keeps it). A key the item's record does not name gets a
 /// back-reference, so purging finds it.
@@ -319,7 +346,7 @@ fn index(
         item.id.to_be_bytes().to_vec()
     };
     batch.insert(tree, key.to_vec(), value);
-    if !named_keys(item).iter().any(|(t, k)| *t == tree && k == key) {
+    if !names(item, tree, key) {
         batch.insert(KEYS_TREE, back_key(item.id, tag, key), Vec::new());
     }
     Ok(())

@@ -37,15 +37,6 @@ pub struct Person {
 }
 
 impl Person {
-    /// `林晓 (lin)`, or the name alone.
-    pub fn label(&self) -> String {
-        if self.display_name.is_empty() {
-            self.name.clone()
-        } else {
-            format!("{} ({})", self.display_name, self.name)
-        }
-    }
-
     /// Whether they are on duty at `at_ms` in `zone`.
     pub fn on_duty(&self, at_ms: i64, zone: &TimeZone) -> bool {
         self.schedule.as_ref().is_none_or(|s| s.covers(at_ms, zone))
